@@ -1,0 +1,218 @@
+"""Profiles and configuration.
+
+Three profiles run the same code path at different sizes:
+
+- ``smoke``: tiny sizes; every phase really runs once (CI runs every notebook this way);
+- ``quick``: the default for a laptop CPU; shows the paper's qualitative result in minutes;
+- ``paper``: the paper's (authors' code's) hyperparameters; meant for a CUDA GPU.
+
+Every stage's configuration is a frozen dataclass deriving from :class:`Config`. The dataclass
+defaults are the paper's values, each field carries a docstring (an attribute docstring right under
+the field), and the class attribute ``PRESETS`` holds the ``smoke`` and ``quick`` overrides side by
+side, so the reductions are visible in one place. :meth:`Config.for_profile` resolves a profile
+(argument, else ``$BOREL_PROFILE``, else ``quick``), applies its preset and then explicit overrides,
+and validates every name. :meth:`Config.save_json` writes the resolved config next to results.
+"""
+
+from __future__ import annotations
+
+import ast
+import dataclasses
+import functools
+import inspect
+import json
+import os
+import textwrap
+from pathlib import Path
+from typing import Any, ClassVar, TypeVar
+
+PROFILES: tuple[str, ...] = ("smoke", "quick", "paper")
+"""The three run sizes, smallest first."""
+
+DEFAULT_PROFILE = "quick"
+"""What a person running a notebook gets without saying anything."""
+
+PROFILE_ENV_VAR = "BOREL_PROFILE"
+"""Environment variable read when no profile is given explicitly."""
+
+
+class ConfigError(ValueError):
+    """A bad profile name, field name or field value."""
+
+
+def resolve_profile(profile: str | None = None) -> str:
+    """Return a valid profile name: ``profile`` if given, else ``$BOREL_PROFILE``, else ``quick``.
+
+    Raises :class:`ConfigError` naming the source of a bad value and the allowed values.
+    """
+    if profile is None:
+        raw = os.environ.get(PROFILE_ENV_VAR)
+        source = f"environment variable {PROFILE_ENV_VAR}"
+        if raw is None or raw.strip() == "":
+            return DEFAULT_PROFILE
+    else:
+        raw, source = profile, "parameter PROFILE"
+    if not isinstance(raw, str):
+        raise ConfigError(f"{source} must be a string, one of {', '.join(PROFILES)}; got {raw!r}")
+    value = raw.strip().lower()
+    if value not in PROFILES:
+        raise ConfigError(f"unknown profile {raw!r} from {source}; allowed values: {', '.join(PROFILES)}")
+    return value
+
+
+C = TypeVar("C", bound="Config")
+
+
+@dataclasses.dataclass(frozen=True)
+class Config:
+    """Base class of every stage's configuration (frozen; paper values as field defaults).
+
+    Subclasses are ``@dataclasses.dataclass(frozen=True)`` with one attribute docstring per field,
+    may set ``PRESETS = {"smoke": {...}, "quick": {...}}`` (the ``paper`` profile uses the defaults
+    unless it is listed too) and may override :meth:`validate` to check value ranges.
+    """
+
+    PRESETS: ClassVar[dict[str, dict[str, Any]]] = {}
+
+    def __post_init__(self) -> None:
+        self.validate()
+
+    def validate(self) -> None:
+        """Check field values; raise :class:`ConfigError` naming the field and the allowed values."""
+
+    # ----------------------------------------------------------------------------------------- build
+    @classmethod
+    def for_profile(cls: type[C], profile: str | None = None, **overrides: Any) -> C:
+        """The config of ``profile`` (resolved as in :func:`resolve_profile`) with ``overrides``."""
+        profile = resolve_profile(profile)
+        for name, preset in cls.PRESETS.items():
+            if name not in PROFILES:
+                raise ConfigError(f"{cls.__name__}.PRESETS has unknown profile {name!r}; allowed: {PROFILES}")
+            cls._check_names(preset, f"{cls.__name__}.PRESETS[{name!r}]")
+        values = dict(cls.PRESETS.get(profile, {}))
+        cls._check_names(overrides, f"{cls.__name__} override")
+        values.update(overrides)
+        return cls(**values)
+
+    @classmethod
+    def _check_names(cls, values: dict[str, Any], what: str) -> None:
+        allowed = [f.name for f in dataclasses.fields(cls)]
+        unknown = sorted(set(values) - set(allowed))
+        if unknown:
+            raise ConfigError(f"{what}: unknown field(s) {unknown}; {cls.__name__} fields are: {', '.join(allowed)}")
+
+    def replace(self: C, **changes: Any) -> C:
+        """A copy with ``changes`` applied (names validated)."""
+        self._check_names(changes, f"{type(self).__name__}.replace")
+        return dataclasses.replace(self, **changes)
+
+    # ------------------------------------------------------------------------------------ describe
+    def to_dict(self) -> dict[str, Any]:
+        """Field values as plain JSON-able Python objects (tuples become lists)."""
+        return json.loads(json.dumps(dataclasses.asdict(self), default=_plain))
+
+    @classmethod
+    def field_docs(cls) -> dict[str, str]:
+        """Each field's attribute docstring, read from the source of the class and its bases."""
+        docs: dict[str, str] = {}
+        for klass in reversed(cls.__mro__):
+            if dataclasses.is_dataclass(klass) and klass is not object:
+                docs.update(_attribute_docstrings(klass))
+        return {f.name: docs.get(f.name, "") for f in dataclasses.fields(cls)}
+
+    def describe(self) -> str:
+        """A readable table: field, value, and what it means."""
+        docs = self.field_docs()
+        rows = [f"{type(self).__name__}"]
+        for name, value in self.to_dict().items():
+            rows.append(f"  {name} = {value!r}  # {docs.get(name, '')}")
+        return "\n".join(rows)
+
+    def diff_from_paper(self) -> dict[str, tuple[Any, Any]]:
+        """Fields whose value differs from the paper default: ``{name: (paper, this)}``."""
+        paper = type(self).for_profile("paper").to_dict()
+        mine = self.to_dict()
+        return {k: (paper[k], mine[k]) for k in mine if mine[k] != paper[k]}
+
+    # ---------------------------------------------------------------------------------------- save
+    def save_json(self, path: str | os.PathLike[str], profile: str | None = None, **extra: Any) -> Path:
+        """Write the resolved config (values, field docs, class, profile, package version) as JSON,
+        atomically."""
+        from borel_lib import __version__
+        from borel_lib.io import write_json
+
+        payload = {
+            "config_class": f"{type(self).__module__}.{type(self).__qualname__}",
+            "profile": resolve_profile(profile) if profile is not None else None,
+            "borel_lib_version": __version__,
+            "values": self.to_dict(),
+            "docs": self.field_docs(),
+            **extra,
+        }
+        return write_json(path, payload)
+
+    @classmethod
+    def load_json(cls: type[C], path: str | os.PathLike[str]) -> C:
+        """Read a config written by :meth:`save_json` (validates class and field names)."""
+        path = Path(path)
+        try:
+            payload = json.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise
+        except json.JSONDecodeError as err:
+            raise ConfigError(f"{path}: not valid JSON ({err})") from err
+        if "values" not in payload:
+            raise ConfigError(f"{path}: missing field 'values' (not a borel_lib config file)")
+        values = payload["values"]
+        cls._check_names(values, str(path))
+        field_types = {f.name: f.type for f in dataclasses.fields(cls)}
+        for name, value in list(values.items()):
+            if isinstance(value, list) and "tuple" in str(field_types[name]):
+                values[name] = tuple(value)
+        return cls(**values)
+
+
+def _plain(obj: Any) -> Any:
+    if isinstance(obj, Path):
+        return str(obj)
+    if hasattr(obj, "item"):
+        return obj.item()
+    raise TypeError(f"cannot serialise {type(obj).__name__}")
+
+
+@functools.lru_cache(maxsize=None)
+def _attribute_docstrings(klass: type) -> dict[str, str]:
+    try:
+        source = textwrap.dedent(inspect.getsource(klass))
+    except (OSError, TypeError):
+        return {}
+    tree = ast.parse(source)
+    cls_node = next((n for n in tree.body if isinstance(n, ast.ClassDef)), None)
+    if cls_node is None:
+        return {}
+    docs: dict[str, str] = {}
+    body = cls_node.body
+    for node, nxt in zip(body, body[1:]):
+        if (
+            isinstance(node, ast.AnnAssign)
+            and isinstance(node.target, ast.Name)
+            and isinstance(nxt, ast.Expr)
+            and isinstance(nxt.value, ast.Constant)
+            and isinstance(nxt.value.value, str)
+        ):
+            docs[node.target.id] = " ".join(nxt.value.value.split())
+    return docs
+
+
+def check_choice(value: Any, field: str, allowed: tuple[Any, ...]) -> None:
+    """Raise :class:`ConfigError` unless ``value`` is one of ``allowed``."""
+    if value not in allowed:
+        raise ConfigError(f"{field}={value!r} is not allowed; allowed values: {', '.join(map(repr, allowed))}")
+
+
+def check_positive(value: Any, field: str, *, allow_zero: bool = False) -> None:
+    """Raise :class:`ConfigError` unless ``value`` is a positive (or non-negative) number."""
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and (value >= 0 if allow_zero else value > 0)
+    if not ok:
+        bound = ">= 0" if allow_zero else "> 0"
+        raise ConfigError(f"{field}={value!r} must be a number {bound}")

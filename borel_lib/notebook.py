@@ -1,0 +1,96 @@
+"""The setup call every notebook makes right after its ``parameters`` cell.
+
+papermill injects parameters as plain assignments after the cell tagged ``parameters``; a misspelt
+name (``-p PROFLE paper``) would silently define a new variable and the notebook would run the default
+profile. :func:`setup_notebook` checks the kernel's namespace for any value-bearing name that is not a
+declared parameter and fails loudly, then validates the profile, sets the plotting style, limits torch
+threads, seeds everything and returns the paths the notebook writes to.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import inspect
+import types
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from borel_lib.config import resolve_profile
+from borel_lib.paths import figures_dir, repo_root, results_dir
+
+_IPYTHON_NAMES = frozenset({"In", "Out", "get_ipython", "exit", "quit", "open"})
+
+
+class UnknownParameterError(NameError):
+    """A parameter was passed to a notebook that it does not declare (likely a typo)."""
+
+
+@dataclasses.dataclass(frozen=True)
+class NotebookContext:
+    """What a notebook needs after setup."""
+
+    profile: str
+    """The validated profile: smoke, quick or paper."""
+    seed: int
+    """The notebook's seed (``SEED`` parameter, default 0)."""
+    rng: np.random.Generator
+    """A generator seeded with ``seed`` for the notebook's own sampling."""
+    figures: Path
+    """Where this profile's figures go (build folder for smoke)."""
+    results: Path
+    """Where this profile's result tables go (build folder for smoke)."""
+    root: Path
+    """The repository root."""
+
+    @property
+    def is_smoke(self) -> bool:
+        return self.profile == "smoke"
+
+
+def find_unknown_parameters(namespace: dict[str, Any], params: Iterable[str]) -> list[str]:
+    """Names in ``namespace`` that hold plain values but are not declared ``params``.
+
+    Modules, functions, classes, IPython's own names and ``_private`` names are ignored: before the
+    setup call the only plain values in a notebook are the parameters cell's and papermill's.
+    """
+    declared = set(params)
+    unknown = []
+    for name, value in namespace.items():
+        if name in declared or name.startswith("_") or name in _IPYTHON_NAMES:
+            continue
+        if isinstance(value, types.ModuleType) or inspect.isroutine(value) or inspect.isclass(value):
+            continue
+        unknown.append(name)
+    return sorted(unknown)
+
+
+def setup_notebook(namespace: dict[str, Any], params: Iterable[str] = ("PROFILE", "SEED")) -> NotebookContext:
+    """Validate the notebook's parameters and prepare the run (style, threads, seeds, folders).
+
+    ``namespace`` is the notebook's ``globals()``; ``params`` the names its ``parameters`` cell
+    declares. Raises :class:`UnknownParameterError` for any other injected name.
+    """
+    params = tuple(params)
+    unknown = find_unknown_parameters(namespace, params)
+    if unknown:
+        raise UnknownParameterError(
+            f"unknown notebook parameter(s) {unknown}; this notebook accepts: {', '.join(params)} "
+            "(check the spelling of papermill's -p options)"
+        )
+    if "PROFILE" not in namespace:
+        raise UnknownParameterError("the parameters cell must define PROFILE (read from BOREL_PROFILE)")
+    profile = resolve_profile(namespace["PROFILE"])
+    seed = namespace.get("SEED", 0)
+
+    from borel_lib.device import set_torch_threads
+    from borel_lib.plotting import set_style
+    from borel_lib.seeding import seed_everything
+
+    set_style()
+    set_torch_threads(1)
+    rng = seed_everything(seed)
+    return NotebookContext(profile=profile, seed=int(seed), rng=rng, figures=figures_dir(profile),
+                           results=results_dir(profile), root=repo_root())

@@ -1,0 +1,80 @@
+"""Small tidy result tables, with the resolved config beside them.
+
+Every reported number lives in a CSV under the profile's results folder with one row per
+(domain, method, variant, seed, episode, metric) and a ``value`` column. The config that produced it
+is saved next to it as ``<name>.config.json`` together with the command that regenerates it, so figure
+and table notebooks read only these files and rebuild in seconds.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from borel_lib.config import Config
+from borel_lib.io import atomic_path, write_json
+from borel_lib.paths import results_dir
+
+TIDY_COLUMNS: tuple[str, ...] = ("domain", "method", "variant", "seed", "episode", "metric", "value")
+"""The columns every result table has, in this order (extra columns may follow)."""
+
+
+def validate_tidy(df: pd.DataFrame, where: str = "results") -> pd.DataFrame:
+    """Check ``df`` has the tidy columns, finite values and no duplicated keys; return it ordered."""
+    missing = [c for c in TIDY_COLUMNS if c not in df.columns]
+    if missing:
+        raise ValueError(f"{where}: missing column(s) {missing}; required columns: {', '.join(TIDY_COLUMNS)}")
+    values = pd.to_numeric(df["value"], errors="coerce")
+    if values.isna().any():
+        bad = df.loc[values.isna()].head(3).to_dict("records")
+        raise ValueError(f"{where}: column 'value' has non-numeric or NaN entries, e.g. {bad}")
+    keys = [c for c in df.columns if c != "value"]
+    dup = df.duplicated(subset=keys, keep=False)
+    if dup.any():
+        raise ValueError(f"{where}: duplicated rows for key columns {keys}, e.g. {df.loc[dup].head(2).to_dict('records')}")
+    extra = [c for c in df.columns if c not in TIDY_COLUMNS]
+    return df[list(TIDY_COLUMNS) + extra].reset_index(drop=True)
+
+
+def write_results(df: pd.DataFrame, name: str, *, config: Config | dict[str, Any] | None, profile: str,
+                  command: str, directory: str | os.PathLike[str] | None = None) -> Path:
+    """Write ``<name>.csv`` and ``<name>.config.json`` atomically; return the CSV path.
+
+    ``command`` is the one command that regenerates the table (recorded in the JSON).
+    """
+    if not name or "/" in name or name.endswith(".csv"):
+        raise ValueError(f"result name must be a plain stem like 'gridworld_exact'; got {name!r}")
+    out_dir = Path(directory) if directory is not None else results_dir(profile)
+    df = validate_tidy(df, where=name)
+    csv_path = out_dir / f"{name}.csv"
+    with atomic_path(csv_path) as tmp:
+        df.to_csv(tmp, index=False, float_format="%.6g", lineterminator="\n")
+    meta_path = out_dir / f"{name}.config.json"
+    if isinstance(config, Config):
+        config.save_json(meta_path, profile=profile, command=command, results=csv_path.name)
+    else:
+        write_json(meta_path, {"profile": profile, "command": command, "results": csv_path.name,
+                               "values": config or {}})
+    return csv_path
+
+
+def read_results(name: str, profile: str, directory: str | os.PathLike[str] | None = None) -> pd.DataFrame:
+    """Read a table written by :func:`write_results`, with a clear error if it was never generated."""
+    out_dir = Path(directory) if directory is not None else results_dir(profile)
+    path = out_dir / f"{name}.csv"
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"{path} does not exist: run the notebook or command that generates results '{name}' "
+            f"for profile '{profile}' first"
+        )
+    return validate_tidy(pd.read_csv(path), where=str(path))
+
+
+def read_results_config(name: str, profile: str, directory: str | os.PathLike[str] | None = None) -> dict[str, Any]:
+    """The JSON saved beside a result table (config values, command, profile)."""
+    out_dir = Path(directory) if directory is not None else results_dir(profile)
+    return json.loads((out_dir / f"{name}.config.json").read_text(encoding="utf-8"))
