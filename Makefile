@@ -1,0 +1,47 @@
+# The two commands a newcomer needs (each sets itself up on a fresh machine):
+#   make reproduce [PROFILE=quick|paper|smoke]   run every numbered notebook headless with papermill
+#   make test                                    unit tests + every notebook under nbval (smoke profile)
+
+PROFILE ?= quick
+VENV ?= .venv
+PYTHON ?= python3
+PY := $(VENV)/bin/python
+NOTEBOOKS := $(sort $(wildcard notebooks/[0-9][0-9]_*.ipynb))
+EXECUTED := build/executed/$(PROFILE)
+PYTEST_ARGS ?=
+
+.PHONY: reproduce test setup lint benchmark clean-build
+
+$(VENV)/.installed: pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	# torch first, pinned to the CPU wheel on disk (an unpinned torch pulls GBs of CUDA)
+	$(PY) -m pip install --quiet torch==2.13.0
+	$(PY) -m pip install --quiet -e '.[dev]'
+	# the notebooks' kernelspec is "python3": register this venv's interpreter under that name
+	$(PY) -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (borel_lib)" >/dev/null
+	touch $@
+
+setup: $(VENV)/.installed
+
+reproduce: $(VENV)/.installed
+	@mkdir -p $(EXECUTED)
+	@for nb in $(NOTEBOOKS); do \
+	  echo "== $$nb (PROFILE=$(PROFILE))"; \
+	  BOREL_PROFILE=$(PROFILE) MPLBACKEND=Agg $(VENV)/bin/papermill --cwd notebooks --kernel python3 \
+	    -p PROFILE $(PROFILE) "$$nb" "$(EXECUTED)/$$(basename $$nb)" || exit 1; \
+	done
+	@echo "executed notebooks: $(EXECUTED)/   figures: $$( [ $(PROFILE) = smoke ] && echo build/smoke/figures || echo figures)"
+
+test: $(VENV)/.installed
+	BOREL_PROFILE=smoke MPLBACKEND=Agg $(PY) -m pytest tests notebooks --nbval-lax \
+	  --nbval-current-env --nbval-cell-timeout=900 -p no:cacheprovider $(PYTEST_ARGS)
+
+lint: $(VENV)/.installed
+	$(VENV)/bin/ruff check borel_lib tests scripts
+
+benchmark: $(VENV)/.installed
+	$(PY) scripts/benchmark_envs.py
+	$(PY) scripts/benchmark_agents.py
+
+clean-build:
+	rm -rf build

@@ -1,0 +1,128 @@
+"""Seeding, device selection, paths, atomic writes, figures and result tables."""
+
+import random
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from borel_lib import io, paths
+from borel_lib.device import get_device, set_torch_threads
+from borel_lib.results import read_results, read_results_config, validate_tidy, write_results
+from borel_lib.seeding import seed_everything, spawn_generators
+
+
+def _draws():
+    return (random.random(), np.random.rand(), torch.rand(3).tolist())  # noqa: NPY002
+
+
+def test_seed_everything_repeats():
+    rng1 = seed_everything(123)
+    a = (_draws(), rng1.random(4).tolist(), torch.nn.Linear(3, 2).weight.tolist())
+    rng2 = seed_everything(123)
+    b = (_draws(), rng2.random(4).tolist(), torch.nn.Linear(3, 2).weight.tolist())
+    assert a == b
+    seed_everything(124)
+    assert _draws() != a[0]
+
+
+@pytest.mark.parametrize("bad", [-1, 1.5, "3", True, 2**32])
+def test_seed_validation(bad):
+    with pytest.raises(ValueError, match="seed must be an integer"):
+        seed_everything(bad)
+
+
+def test_spawn_generators_independent_and_stable():
+    g1 = [g.random() for g in spawn_generators(7, 3)]
+    g2 = [g.random() for g in spawn_generators(7, 3)]
+    assert g1 == g2 and len(set(g1)) == 3
+
+
+def test_device_selection():
+    expected = "cuda" if torch.cuda.is_available() else "cpu"
+    assert get_device("auto").type == expected
+    assert get_device("cpu").type == "cpu"
+    with pytest.raises(ValueError, match="allowed values: auto, cpu, cuda"):
+        get_device("gpu")
+    if not torch.cuda.is_available():
+        with pytest.raises(RuntimeError, match="CUDA is not available"):
+            get_device("cuda")
+    with pytest.raises(ValueError):
+        set_torch_threads(0)
+
+
+def test_paths_are_anchored_and_smoke_never_writes_committed_folders(monkeypatch, tmp_path):
+    root = paths.repo_root()
+    assert (root / "pyproject.toml").is_file()
+    monkeypatch.chdir(tmp_path)  # papermill/nbval run kernels elsewhere
+    assert paths.repo_root() == root
+    assert paths.figures_dir("quick") == root / "figures"
+    for fn in (paths.figures_dir, paths.results_dir, paths.datasets_dir, paths.checkpoints_dir):
+        assert fn("smoke").is_relative_to(root / "build"), fn.__name__
+
+
+def test_atomic_write_leaves_nothing_on_error(tmp_path):
+    target = tmp_path / "table.csv"
+    with pytest.raises(RuntimeError), io.atomic_path(target) as tmp:
+        tmp.write_text("half")
+        raise RuntimeError("killed")
+    assert list(tmp_path.iterdir()) == []
+    io.write_text(target, "whole")
+    assert target.read_text() == "whole" and len(list(tmp_path.iterdir())) == 1
+
+
+def test_savefig_writes_png_pdf_byte_stable(tmp_path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from borel_lib.plotting import savefig, set_style
+
+    set_style()
+
+    def draw(directory):
+        fig, ax = plt.subplots()
+        ax.plot([0, 1, 2], [1, 0, 1], label="x")
+        ax.legend()
+        out = savefig(fig, "fig_test", directory=directory)
+        plt.close(fig)
+        return out
+
+    a = draw(tmp_path / "a")
+    b = draw(tmp_path / "b")
+    assert [p.suffix for p in a] == [".png", ".pdf"]
+    for pa, pb in zip(a, b):
+        assert pa.read_bytes() == pb.read_bytes(), f"{pa.name} differs between two identical saves"
+    with pytest.raises(ValueError, match="figure name"):
+        savefig(None, "../escape", directory=tmp_path)
+    with pytest.raises(ValueError, match="allowed values: png, pdf, svg"):
+        savefig(None, "ok", formats=("jpg",), directory=tmp_path)
+
+
+def _table():
+    return pd.DataFrame({"domain": "gridworld", "method": ["oracle", "oracle"], "variant": "fixed",
+                         "seed": 0, "episode": [1, 2], "metric": "return", "value": [1.5, 2.5]})
+
+
+def test_results_round_trip(tmp_path):
+    path = write_results(_table(), "toy", config={"a": 1}, profile="smoke", command="make test",
+                         directory=tmp_path)
+    assert path.name == "toy.csv"
+    df = read_results("toy", "smoke", directory=tmp_path)
+    assert df["value"].tolist() == [1.5, 2.5]
+    assert read_results_config("toy", "smoke", directory=tmp_path)["command"] == "make test"
+
+
+def test_results_validation_errors():
+    with pytest.raises(ValueError, match=r"missing column\(s\) \['metric'\]"):
+        validate_tidy(_table().drop(columns="metric"))
+    bad = _table()
+    bad.loc[0, "value"] = float("nan")
+    with pytest.raises(ValueError, match="NaN"):
+        validate_tidy(bad)
+    with pytest.raises(ValueError, match="duplicated"):
+        validate_tidy(pd.concat([_table(), _table()]))
+    with pytest.raises(FileNotFoundError, match="run the notebook"):
+        read_results("never_made", "smoke", directory="/nonexistent")
