@@ -280,14 +280,13 @@ def thompson_sampling_returns(spec: GridSpec) -> ExactResult:
 
 
 # ---------------------------------------------------------------------------------------- all
-def solve_all(spec: GridSpec, progress: bool = True) -> pd.DataFrame:
-    """The three agents' expected returns as a tidy table (one row per method, episode and metric).
+def results_table(spec: GridSpec, results: list[ExactResult]) -> pd.DataFrame:
+    """Tidy table of solved agents: one row per method, episode and metric.
 
     ``episode`` 1..k with ``metric="return"``; ``episode=0`` with ``metric="total_return"`` for the
-    sum; ``metric="mean_return"`` (episode 0) is the paper's metric, the average over the k episodes.
+    sum and ``metric="mean_return"`` for the paper's metric, the average over the k episodes.
     """
     rows = []
-    results = [bayes_optimal_returns(spec, progress=progress), thompson_sampling_returns(spec), oracle_returns(spec)]
     variant = f"{spec.size}x{spec.size}_H{spec.horizon}_k{spec.episodes}"
     for res in results:
         for ep, val in enumerate(res.per_episode, start=1):
@@ -299,6 +298,12 @@ def solve_all(spec: GridSpec, progress: bool = True) -> pd.DataFrame:
     df.insert(2, "variant", variant)
     df.insert(3, "seed", 0)
     return df
+
+
+def solve_all(spec: GridSpec, progress: bool = True) -> pd.DataFrame:
+    """Solve the three agents and return :func:`results_table`."""
+    return results_table(spec, [bayes_optimal_returns(spec, progress=progress),
+                                thompson_sampling_returns(spec), oracle_returns(spec)])
 
 
 def spec_as_dict(spec: GridSpec) -> dict:
