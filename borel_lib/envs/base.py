@@ -106,7 +106,7 @@ def _check_init_state(env_name: str, value: str, allowed: tuple[str, ...]) -> st
     return value
 
 
-class BAMDPTrial(gym.Wrapper):
+class BAMDPTrial(gym.Wrapper, gym.utils.RecordConstructorArgs):
     """k episodes of one task as one BAMDP trial, with the episode-end flag in the observation.
 
     - Observation: the MDP observation with one extra last dimension, 1.0 on an episode's final state
@@ -121,7 +121,8 @@ class BAMDPTrial(gym.Wrapper):
     """
 
     def __init__(self, env: gym.Env, episodes: int | None = None, horizon: int | None = None):
-        super().__init__(env)
+        gym.utils.RecordConstructorArgs.__init__(self, episodes=episodes, horizon=horizon)
+        gym.Wrapper.__init__(self, env)
         base = env.unwrapped
         if not isinstance(base, TaskEnv):
             raise TypeError(f"BAMDPTrial needs a TaskEnv; got {type(base).__name__}")

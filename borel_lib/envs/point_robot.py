@@ -1,0 +1,208 @@
+"""The 2-D point-robot family: Semi-circle, Wind and Escape-Room (paper §6 domains 2, 6, 7).
+
+Shared by all three: the state is the position (x, y) on the plane; the policy's action is in
+``[-1, 1]^2`` (clipped) and the physical step is ``0.1 * a``, i.e. the authors' action box
+``[-0.1, 0.1]^2`` with their wrapper's rescaling built in, so datasets store the policy's action.
+Everything is float32, and ``step`` calls the same pure vectorised ``transition`` and ``reward`` that
+relabelling and the batched envs use, so they agree bit for bit.
+
+- **Semi-circle** (rewards vary, sparse): the authors' ``PointRobotSparse-v0``. Goal at angle
+  θ ~ U[0, π] on the unit upper semicircle; reward 1 if ‖s' − g‖ ≤ 0.2 else 0 (the value ``step``
+  returns; the authors' relabelling function returned −distance instead, a bug not copied); H = 60,
+  k = 2. Initial states: ``fixed`` (origin; evaluation and our default — the authors' evaluation
+  accidentally started uniformly in the rectangle, spec §2.4), ``uniform`` over x ∈ [−1.5, 1.5],
+  y ∈ [−0.5, 1.5] (the authors' collection setting), ``exclude_semicircle`` (the same rectangle with
+  the annulus 0.8 ≤ ‖s‖ ≤ 1.2 rejection-resampled).
+- **Wind** (transitions vary, dense differences; *our* definition, ``../shared/spec/domains_missing.md``,
+  values from a later public benchmark, not confirmed to be the paper's): task = wind w ~ U[−0.08,
+  0.08]²; s' = s + 0.1a + w; fixed goal (0, 1), reward 1 if ‖s' − g‖ ≤ 0.03; H = 75, k = 2, metric on
+  episode 1 only; start at the origin.
+- **Escape-Room** (transitions vary, sparse differences; *our* numbers): a circular wall of radius 1
+  around the origin with one opening, an arc of width π/8 centred at θ ~ U[0, π]. A step whose segment
+  crosses the wall outside the opening is stopped at the wall: moving out, s' is projected back to
+  radius 1 − 1e-3 along its own direction; moving in from outside, to radius 1 + 1e-3 (the wall blocks
+  from both sides); a step that would cut through the wall twice (both ends outside, segment dipping
+  inside) is blocked and the robot stays. Reward (task-independent) 1 for every step with ‖s'‖ ≥ 1.2;
+  H = 60, k = 2; start at the origin.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from gymnasium import spaces
+
+from borel_lib.envs.base import TaskEnv, _check_init_state
+
+STEP_SCALE = np.float32(0.1)
+"""Physical step per unit action (the authors' action box is [-0.1, 0.1]^2)."""
+
+
+class PointRobotEnv(TaskEnv):
+    """Base of the point-robot family: float32 position, action in [-1, 1]^2 scaled by 0.1."""
+
+    def __init__(self, init_state: str = "fixed", task: Any = None, render_mode: str | None = None):
+        self.init_state = _check_init_state(type(self).__name__, init_state, self.init_state_options)
+        self.observation_space = spaces.Box(-np.inf, np.inf, shape=(2,), dtype=np.float32)
+        self.action_space = spaces.Box(-1.0, 1.0, shape=(2,), dtype=np.float32)
+        self.render_mode = render_mode
+        self._state = np.zeros(2, dtype=np.float32)
+        if task is not None:
+            self.set_task(task)
+
+    # ------------------------------------------------------------------------ pure functions
+    def transition(self, obs: np.ndarray, action: np.ndarray, task: np.ndarray) -> np.ndarray:
+        """s' = s + 0.1 * clip(a, -1, 1), vectorised over leading dimensions."""
+        a = np.clip(np.asarray(action, dtype=np.float32), -1.0, 1.0)
+        return (np.asarray(obs, dtype=np.float32) + STEP_SCALE * a).astype(np.float32)
+
+    def sample_init_state(self, rng: np.random.Generator, task: np.ndarray) -> np.ndarray:
+        """The start state: the origin unless a domain supports other options."""
+        return np.zeros(2, dtype=np.float32)
+
+    # -------------------------------------------------------------------------------- gym API
+    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
+        super().reset(seed=seed)
+        self._task_on_reset(options)
+        self._state = self.sample_init_state(self.np_random, self._task)
+        return self._state.copy(), {}
+
+    def step(self, action):
+        a = np.asarray(action, dtype=np.float32)
+        if a.shape != (2,) or not np.all(np.isfinite(a)):
+            raise ValueError(f"{type(self).__name__}.step: action must be 2 finite numbers; got {action!r}")
+        prev = self._state
+        self._state = self.transition(prev, a, self._task)
+        r = float(self.reward(prev, a, self._state, self._task))
+        return self._state.copy(), r, False, False, {"success": bool(self.is_success(self._state, self._task))}
+
+
+class SemiCircleEnv(PointRobotEnv):
+    """Semi-circle: find a sparse goal somewhere on the unit upper semicircle (see module docstring)."""
+
+    horizon = 60
+    episodes_per_trial = 2
+    eval_episodes = 2
+    task_dim = 2
+    init_state_options = ("fixed", "uniform", "exclude_semicircle")
+    varies = "reward"
+    goal_radius = 0.2
+    rectangle = ((-1.5, 1.5), (-0.5, 1.5))
+    annulus = (0.8, 1.2)
+
+    def sample_tasks(self, n: int, rng: np.random.Generator) -> np.ndarray:
+        theta = rng.uniform(0.0, np.pi, size=int(n))
+        return np.stack([np.cos(theta), np.sin(theta)], axis=-1)
+
+    def reward(self, obs, action, next_obs, task) -> np.ndarray:
+        """1 if ‖s' − g‖ ≤ 0.2 else 0 (post-step position)."""
+        return self.is_success(next_obs, task).astype(np.float32)
+
+    def is_success(self, next_obs, task) -> np.ndarray:
+        d = np.asarray(next_obs, dtype=np.float32) - np.asarray(task, dtype=np.float32)
+        return np.sqrt(np.sum(d * d, axis=-1)) <= np.float32(self.goal_radius)
+
+    def sample_init_state(self, rng: np.random.Generator, task: np.ndarray) -> np.ndarray:
+        if self.init_state == "fixed":
+            return np.zeros(2, dtype=np.float32)
+        (x0, x1), (y0, y1) = self.rectangle
+        while True:
+            s = np.array([rng.uniform(x0, x1), rng.uniform(y0, y1)], dtype=np.float32)
+            if self.init_state == "uniform" or not (self.annulus[0] <= np.linalg.norm(s) <= self.annulus[1]):
+                return s
+
+
+class WindEnv(PointRobotEnv):
+    """Wind: reach a fixed goal under an unknown constant wind (our definition; module docstring)."""
+
+    horizon = 75
+    episodes_per_trial = 2
+    eval_episodes = 1
+    task_dim = 2
+    init_state_options = ("fixed",)
+    varies = "transition"
+    goal = np.array([0.0, 1.0], dtype=np.float32)
+    goal_radius = 0.03
+    max_wind = 0.08
+
+    def sample_tasks(self, n: int, rng: np.random.Generator) -> np.ndarray:
+        return rng.uniform(-self.max_wind, self.max_wind, size=(int(n), 2))
+
+    def transition(self, obs, action, task) -> np.ndarray:
+        """s' = s + 0.1 * clip(a) + w."""
+        return (super().transition(obs, action, task) + np.asarray(task, dtype=np.float32)).astype(np.float32)
+
+    def reward(self, obs, action, next_obs, task) -> np.ndarray:
+        """1 if ‖s' − (0, 1)‖ ≤ 0.03 else 0 (task-independent)."""
+        return self.is_success(next_obs, task).astype(np.float32)
+
+    def is_success(self, next_obs, task) -> np.ndarray:
+        d = np.asarray(next_obs, dtype=np.float32) - self.goal
+        return np.sqrt(np.sum(d * d, axis=-1)) <= np.float32(self.goal_radius)
+
+
+class EscapeRoomEnv(PointRobotEnv):
+    """Escape-Room: leave a circular room whose only opening is somewhere on the upper half (ours)."""
+
+    horizon = 60
+    episodes_per_trial = 2
+    eval_episodes = 2
+    task_dim = 1
+    init_state_options = ("fixed",)
+    varies = "transition"
+    wall_radius = 1.0
+    opening_width = np.pi / 8
+    escape_radius = 1.2
+    margin = 1e-3
+
+    def sample_tasks(self, n: int, rng: np.random.Generator) -> np.ndarray:
+        return rng.uniform(0.0, np.pi, size=(int(n), 1))
+
+    def in_opening(self, angle: np.ndarray, task: np.ndarray) -> np.ndarray:
+        """Whether points at polar ``angle`` lie in the opening of ``task`` (angle θ, width π/8)."""
+        theta = np.asarray(task, dtype=np.float64)[..., 0]
+        diff = np.angle(np.exp(1j * (np.asarray(angle, dtype=np.float64) - theta)))
+        return np.abs(diff) <= self.opening_width / 2
+
+    def transition(self, obs, action, task) -> np.ndarray:
+        """Free motion, stopped at the wall outside the opening (module docstring)."""
+        s = np.asarray(obs, dtype=np.float32)
+        p = super().transition(obs, action, task)
+        s64, p64 = s.astype(np.float64), p.astype(np.float64)
+        R = self.wall_radius
+        rs, rp = np.linalg.norm(s64, axis=-1), np.linalg.norm(p64, axis=-1)
+        d = p64 - s64
+        # roots of |s + lam d|^2 = R^2
+        a = np.sum(d * d, axis=-1)
+        b = 2 * np.sum(s64 * d, axis=-1)
+        c = rs**2 - R**2
+        disc = np.maximum(b * b - 4 * a * c, 0.0)
+        safe_a = np.where(a > 0, a, 1.0)
+        lam_hi = (-b + np.sqrt(disc)) / (2 * safe_a)
+        lam_lo = (-b - np.sqrt(disc)) / (2 * safe_a)
+        out_move = (rs < R) & (rp >= R)
+        in_move = (rs >= R) & (rp < R)
+        # closest approach for outside->outside steps that may cut through the disc
+        lam_star = np.clip(-np.sum(s64 * d, axis=-1) / safe_a, 0.0, 1.0)
+        closest = np.linalg.norm(s64 + lam_star[..., None] * d, axis=-1)
+        through = (rs >= R) & (rp >= R) & (closest < R) & (a > 0)
+        lam = np.where(out_move, lam_hi, lam_lo)
+        cross = s64 + lam[..., None] * d
+        ok = self.in_opening(np.arctan2(cross[..., 1], cross[..., 0]), task)
+        cross_hi = s64 + lam_hi[..., None] * d
+        ok_through = ok & self.in_opening(np.arctan2(cross_hi[..., 1], cross_hi[..., 0]), task)
+        unit = p64 / np.maximum(rp, 1e-12)[..., None]
+        result = p64.copy()
+        result = np.where((out_move & ~ok)[..., None], (R - self.margin) * unit, result)
+        result = np.where((in_move & ~ok)[..., None], (R + self.margin) * unit, result)
+        result = np.where((through & ~ok_through)[..., None], s64, result)
+        return result.astype(np.float32)
+
+    def reward(self, obs, action, next_obs, task) -> np.ndarray:
+        """1 for a step ending at ‖s'‖ ≥ 1.2 (escaped), else 0 (task-independent)."""
+        return self.is_success(next_obs, task).astype(np.float32)
+
+    def is_success(self, next_obs, task) -> np.ndarray:
+        s = np.asarray(next_obs, dtype=np.float32)
+        return np.sqrt(np.sum(s * s, axis=-1)) >= np.float32(self.escape_radius)
