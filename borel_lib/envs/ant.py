@@ -1,0 +1,122 @@
+"""Ant-Semi-circle (paper §6 domain 3; the authors' ``AntSemiCircle[Sparse]-v0``).
+
+Gymnasium's v5 Ant model (``ant.xml``: motor gear 150 and ctrlrange [-1, 1] as in the authors'
+model), frame_skip 5 (dt 0.05), H = 200, k = 2. Observation = the full qpos (15: torso x, y, z,
+quaternion, 8 joint angles) + qvel (14) = 29, so the torso x, y (``obs[..., :2]``) are exposed and no
+contact forces are included (v5's default 105-d observation has them; the paper's Ant does not).
+The robot never terminates (the authors' env returns done=False). Task = goal at angle θ ~ U[0, π] on
+the unit upper semicircle.
+
+Rewards, both pure and vectorised, always on the *post-step* torso position and the task's *own*
+goal (the authors' sparse relabel used the pre-step position and a random goal — not copied):
+
+- ``sparse`` (evaluation; the default): 1[‖xy(s') − g‖₂ ≤ 0.2] − 0.1‖a‖²;
+- ``dense`` (data collection, relabelled to sparse afterwards): −‖xy(s') − g‖₁ − 0.1‖a‖².
+
+``info`` carries the components ``reward_goal`` and ``reward_ctrl`` of the active mode.
+Initial states (authors' §2.4): ``fixed`` (origin; evaluation and our default), ``uniform`` (torso
+x, y uniform in [−1.5, 1.5] × [−0.5, 1.5]), ``exclude_semicircle`` (the same, rejection-resampling the
+annulus 0.8 ≤ ‖xy‖ ≤ 1.2); the rest of the pose and the velocities are the model defaults, no noise.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from gymnasium import spaces
+
+from borel_lib.envs._mujoco import MujocoTaskEnv
+from borel_lib.envs.base import _check_init_state
+
+REWARD_MODES = ("sparse", "dense")
+"""Ant reward modes: sparse for evaluation, dense for data collection."""
+
+
+class AntSemiCircleEnv(MujocoTaskEnv):
+    """Ant that must find a sparse goal on the semicircle (see module docstring)."""
+
+    metadata = {"render_modes": ["human", "rgb_array", "depth_array"], "render_fps": 20}
+    horizon = 200
+    episodes_per_trial = 2
+    eval_episodes = 2
+    task_dim = 2
+    init_state_options = ("fixed", "uniform", "exclude_semicircle")
+    varies = "reward"
+    goal_radius = 0.2
+    ctrl_cost_weight = 0.1
+    rectangle = ((-1.5, 1.5), (-0.5, 1.5))
+    annulus = (0.8, 1.2)
+
+    def __init__(self, reward_mode: str = "sparse", init_state: str = "fixed", task: Any = None,
+                 render_mode: str | None = None):
+        if reward_mode not in REWARD_MODES:
+            raise ValueError(f"AntSemiCircleEnv: reward_mode={reward_mode!r} is not allowed; allowed values: "
+                             f"{', '.join(REWARD_MODES)}")
+        self.reward_mode = reward_mode
+        self.init_state = _check_init_state("AntSemiCircleEnv", init_state, self.init_state_options)
+        obs_space = spaces.Box(-np.inf, np.inf, shape=(29,), dtype=np.float64)
+        MujocoTaskEnv.__init__(self, "ant.xml", 5, observation_space=obs_space, render_mode=render_mode)
+        if task is not None:
+            self.set_task(task)
+
+    def sample_tasks(self, n: int, rng: np.random.Generator) -> np.ndarray:
+        theta = rng.uniform(0.0, np.pi, size=int(n))
+        return np.stack([np.cos(theta), np.sin(theta)], axis=-1)
+
+    # ------------------------------------------------------------------------ pure functions
+    @classmethod
+    def ctrl_reward(cls, action: np.ndarray) -> np.ndarray:
+        a = np.clip(np.asarray(action, dtype=np.float64), -1.0, 1.0)
+        return -cls.ctrl_cost_weight * np.sum(a * a, axis=-1)
+
+    @classmethod
+    def sparse_reward(cls, obs, action, next_obs, task) -> np.ndarray:
+        """1[‖xy(s') − g‖₂ ≤ 0.2] − 0.1‖a‖² on the post-step torso position."""
+        d = np.asarray(next_obs)[..., :2] - np.asarray(task)[..., :2]
+        goal = (np.sqrt(np.sum(d * d, axis=-1)) <= cls.goal_radius).astype(np.float64)
+        return goal + cls.ctrl_reward(action)
+
+    @classmethod
+    def dense_reward(cls, obs, action, next_obs, task) -> np.ndarray:
+        """−‖xy(s') − g‖₁ − 0.1‖a‖² (data collection)."""
+        d = np.asarray(next_obs)[..., :2] - np.asarray(task)[..., :2]
+        return -np.sum(np.abs(d), axis=-1) + cls.ctrl_reward(action)
+
+    def reward(self, obs, action, next_obs, task) -> np.ndarray:
+        fn = self.sparse_reward if self.reward_mode == "sparse" else self.dense_reward
+        return fn(obs, action, next_obs, task)
+
+    def is_success(self, next_obs, task) -> np.ndarray:
+        d = np.asarray(next_obs)[..., :2] - np.asarray(task)[..., :2]
+        return np.sqrt(np.sum(d * d, axis=-1)) <= self.goal_radius
+
+    # --------------------------------------------------------------------------- simulation
+    def _get_obs(self) -> np.ndarray:
+        return np.concatenate([self.data.qpos.flat, self.data.qvel.flat]).astype(np.float64)
+
+    def sample_init_xy(self, rng: np.random.Generator) -> np.ndarray:
+        if self.init_state == "fixed":
+            return np.zeros(2)
+        (x0, x1), (y0, y1) = self.rectangle
+        while True:
+            xy = np.array([rng.uniform(x0, x1), rng.uniform(y0, y1)])
+            if self.init_state == "uniform" or not (self.annulus[0] <= np.linalg.norm(xy) <= self.annulus[1]):
+                return xy
+
+    def reset_model(self) -> np.ndarray:
+        qpos = self.init_qpos.copy()
+        qpos[:2] = self.sample_init_xy(self.np_random)
+        self.set_state(qpos, self.init_qvel.copy())
+        return self._get_obs()
+
+    def step(self, action):
+        a = self._check_action("AntSemiCircleEnv", action, 8)
+        obs = self._get_obs()
+        self._simulate(a)
+        next_obs = self._get_obs()
+        r = float(self.reward(obs, a, next_obs, self._task))
+        ctrl = float(self.ctrl_reward(a))
+        info = {"reward_goal": r - ctrl, "reward_ctrl": ctrl,
+                "success": bool(self.is_success(next_obs, self._task))}
+        return next_obs, r, False, False, info

@@ -1,0 +1,147 @@
+"""Reacher-Image (paper §6 domain 5; *our* definition, ``../shared/spec/domains_missing.md``).
+
+The paper says only "2-link robot reaching an unseen target located somewhere on a quarter circle,
+with image observations and dense rewards". Our numbers: Gymnasium's v5 Reacher model (two links of
+0.1 and 0.11 m to the fingertip, frame_skip 2, dt 0.02), action in [-1, 1]^2; task = target at angle
+~ U[0, π/2] on the radius-0.15 quarter circle; H = 50, k = 2.
+
+Observation, a ``Dict``:
+
+- ``"image"``: 64x64 RGB (uint8) top-down view of the **arm only**, drawn by a small numpy
+  rasteriser from the joint angles (fast, headless, no OpenGL). The target is never drawn: if it
+  were, the task would be observed and there would be nothing to infer.
+- ``"state"``: proprioception [cos q1, cos q2, sin q1, sin q2, q̇1, q̇2] (float32). It does not
+  reveal the task, and it lets the pure reward compute the fingertip by forward kinematics.
+
+Reward (dense, task-dependent): −‖fingertip(s') − target‖ − 0.1‖a‖². The model's own target body
+(two slide joints, no collisions) is parked at the task's target so MuJoCo renders agree; it has no
+effect on the arm's physics. ``is_success``: fingertip within 0.02 of the target.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from gymnasium import spaces
+
+from borel_lib.envs._mujoco import MujocoTaskEnv
+from borel_lib.envs.base import _check_init_state
+
+LINK_LENGTHS = (0.1, 0.11)
+"""Shoulder-to-elbow and elbow-to-fingertip lengths of the v5 Reacher model (m)."""
+IMAGE_SIZE = 64
+"""Side of the square observation image in pixels."""
+VIEW_HALF_WIDTH = 0.24
+"""The image spans [-0.24, 0.24] m in x and y (reach is 0.21 m)."""
+
+
+def fingertip(state: np.ndarray) -> np.ndarray:
+    """Planar forward kinematics from ``state`` = [cos q1, cos q2, sin q1, sin q2, ...] -> (x, y)."""
+    s = np.asarray(state, dtype=np.float64)
+    c1, c2, s1, s2 = s[..., 0], s[..., 1], s[..., 2], s[..., 3]
+    c12 = c1 * c2 - s1 * s2
+    s12 = s1 * c2 + c1 * s2
+    l1, l2 = LINK_LENGTHS
+    return np.stack([l1 * c1 + l2 * c12, l1 * s1 + l2 * s12], axis=-1)
+
+
+class ArmRasteriser:
+    """Draws the two-link arm (links as thick segments, joints as discs) into 64x64 RGB images."""
+
+    background = np.array([245, 245, 240], dtype=np.uint8)
+    colors = (np.array([30, 100, 160], np.uint8), np.array([20, 150, 130], np.uint8))
+    joint_color = np.array([40, 40, 40], np.uint8)
+
+    def __init__(self, size: int = IMAGE_SIZE, half_width: float = VIEW_HALF_WIDTH, thickness: float = 0.012):
+        centres = (np.arange(size) + 0.5) / size * 2 * half_width - half_width
+        x, y = np.meshgrid(centres, centres[::-1])  # row 0 is the top of the image (max y)
+        self.pixels = np.stack([x.ravel(), y.ravel()], axis=-1)
+        self.size = size
+        self.thickness = thickness
+
+    @staticmethod
+    def _segment_distance(p: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        ab = b - a
+        t = np.clip(((p - a[:, None]) * ab[:, None]).sum(-1) / np.maximum((ab * ab).sum(-1), 1e-12)[:, None], 0, 1)
+        closest = a[:, None] + t[..., None] * ab[:, None]
+        return np.linalg.norm(p - closest, axis=-1)
+
+    def render(self, state: np.ndarray) -> np.ndarray:
+        """Images ``(..., 64, 64, 3)`` for states ``(..., >=4)``."""
+        s = np.asarray(state, dtype=np.float64)
+        lead = s.shape[:-1]
+        s = s.reshape(-1, s.shape[-1])
+        elbow = LINK_LENGTHS[0] * s[:, [0, 2]]
+        tip = fingertip(s)
+        origin = np.zeros_like(elbow)
+        p = self.pixels[None]
+        img = np.broadcast_to(self.background, (len(s), self.pixels.shape[0], 3)).copy()
+        for (a, b), color in zip(((origin, elbow), (elbow, tip)), self.colors):
+            img[self._segment_distance(p, a, b) <= self.thickness] = color
+        for j in (origin, elbow):
+            img[np.linalg.norm(p - j[:, None], axis=-1) <= 1.4 * self.thickness] = self.joint_color
+        return img.reshape(lead + (self.size, self.size, 3))
+
+
+class ReacherImageEnv(MujocoTaskEnv):
+    """Two-link reacher with an unseen target on a quarter circle, image observations (ours)."""
+
+    metadata = {"render_modes": ["human", "rgb_array", "depth_array"], "render_fps": 50}
+    horizon = 50
+    episodes_per_trial = 2
+    eval_episodes = 2
+    task_dim = 2
+    init_state_options = ("fixed",)
+    varies = "reward"
+    target_radius = 0.15
+    ctrl_cost_weight = 0.1
+    success_distance = 0.02
+
+    def __init__(self, init_state: str = "fixed", task: Any = None, render_mode: str | None = None):
+        self.init_state = _check_init_state("ReacherImageEnv", init_state, self.init_state_options)
+        obs_space = spaces.Dict({
+            "image": spaces.Box(0, 255, shape=(IMAGE_SIZE, IMAGE_SIZE, 3), dtype=np.uint8),
+            "state": spaces.Box(-np.inf, np.inf, shape=(6,), dtype=np.float32),
+        })
+        MujocoTaskEnv.__init__(self, "reacher.xml", 2, observation_space=obs_space, render_mode=render_mode)
+        self.rasteriser = ArmRasteriser()
+        if task is not None:
+            self.set_task(task)
+
+    def sample_tasks(self, n: int, rng: np.random.Generator) -> np.ndarray:
+        angle = rng.uniform(0.0, np.pi / 2, size=int(n))
+        return self.target_radius * np.stack([np.cos(angle), np.sin(angle)], axis=-1)
+
+    def reward(self, obs, action, next_obs, task) -> np.ndarray:
+        """−‖fingertip(s') − target‖ − 0.1‖a‖² (fingertip by forward kinematics of ``state``)."""
+        a = np.clip(np.asarray(action, dtype=np.float64), -1.0, 1.0)
+        d = fingertip(next_obs["state"]) - np.asarray(task)[..., :2]
+        return -np.sqrt(np.sum(d * d, axis=-1)) - self.ctrl_cost_weight * np.sum(a * a, axis=-1)
+
+    def is_success(self, next_obs, task) -> np.ndarray:
+        d = fingertip(next_obs["state"]) - np.asarray(task)[..., :2]
+        return np.sqrt(np.sum(d * d, axis=-1)) <= self.success_distance
+
+    def _get_obs(self) -> dict[str, np.ndarray]:
+        q, qd = self.data.qpos.flat[:2], self.data.qvel.flat[:2]
+        state = np.concatenate([np.cos(q), np.sin(q), qd]).astype(np.float32)
+        return {"image": self.rasteriser.render(state), "state": state}
+
+    def reset_model(self) -> dict[str, np.ndarray]:
+        qpos = self.init_qpos.copy()
+        qpos[:2] += self.np_random.uniform(-0.1, 0.1, size=2)
+        qpos[2:4] = self._task  # park the model's target at the task (no effect on the arm)
+        qvel = self.init_qvel.copy()
+        qvel[:2] += self.np_random.uniform(-0.005, 0.005, size=2)
+        qvel[2:] = 0.0
+        self.set_state(qpos, qvel)
+        return self._get_obs()
+
+    def step(self, action):
+        a = self._check_action("ReacherImageEnv", action, 2)
+        obs = self._get_obs()
+        self._simulate(a)
+        next_obs = self._get_obs()
+        r = float(self.reward(obs, a, next_obs, self._task))
+        return next_obs, r, False, False, {"success": bool(self.is_success(next_obs, self._task))}

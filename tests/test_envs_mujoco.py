@@ -1,0 +1,134 @@
+"""MuJoCo domains: Ant-Semi-circle, Half-Cheetah-Vel, Reacher-Image (paper §6 domains 3-5)."""
+
+import numpy as np
+import pytest
+
+from borel_lib.envs import make_env, make_trial
+from borel_lib.envs.ant import AntSemiCircleEnv
+from borel_lib.envs.reacher_image import fingertip
+
+
+def test_ant_observation_exposes_torso_xy_and_no_contact_forces():
+    env = make_env("ant_semicircle", init_state="uniform")
+    obs, _ = env.reset(seed=0, options={"task": [0.0, 1.0]})
+    assert obs.shape == (29,)
+    np.testing.assert_allclose(obs[:2], env.data.body("torso").xpos[:2])
+    np.testing.assert_allclose(obs[:2], env.data.qpos[:2])
+
+
+def test_ant_init_state_regions():
+    for option in ("uniform", "exclude_semicircle", "fixed"):
+        env = make_env("ant_semicircle", init_state=option)
+        env.reset(seed=1, options={"task": [1.0, 0.0]})
+        xy = np.stack([env.reset()[0][:2] for _ in range(300)])
+        r = np.linalg.norm(xy, axis=1)
+        if option == "fixed":
+            assert np.all(xy == 0)
+            continue
+        assert xy[:, 0].min() >= -1.5 and xy[:, 0].max() <= 1.5 and xy[:, 1].min() >= -0.5 and xy[:, 1].max() <= 1.5
+        in_annulus = (r >= 0.8) & (r <= 1.2)
+        assert in_annulus.any() if option == "uniform" else not in_annulus.any()
+
+
+def test_ant_dense_collection_relabels_to_the_sparse_reward():
+    """Data collected under the dense reward, relabelled with the sparse function (post-step torso,
+    the task's own goal), equals what the sparse env returns on the same transitions."""
+    rng = np.random.default_rng(0)
+    dense = make_env("ant_semicircle", reward_mode="dense", init_state="uniform")
+    sparse = make_env("ant_semicircle", reward_mode="sparse", init_state="uniform")
+    goal = np.array([np.cos(0.7), np.sin(0.7)])
+    o_d, _ = dense.reset(seed=3, options={"task": goal})
+    o_s, _ = sparse.reset(seed=3, options={"task": goal})
+    np.testing.assert_array_equal(o_d, o_s)
+    hits = 0
+    for _ in range(300):
+        a = rng.uniform(-1, 1, 8)
+        n_d, r_d, _, _, info_d = dense.step(a)
+        n_s, r_s, _, _, info_s = sparse.step(a)
+        np.testing.assert_array_equal(n_d, n_s)
+        assert np.isclose(AntSemiCircleEnv.sparse_reward(o_d, a, n_d, goal), r_s)
+        assert np.isclose(AntSemiCircleEnv.dense_reward(o_d, a, n_d, goal), r_d)
+        assert np.isclose(info_d["reward_goal"] + info_d["reward_ctrl"], r_d)
+        hits += info_s["success"]
+        o_d = n_d
+    # start on the goal to make sure the indicator fires at all
+    sparse.reset(seed=0)
+    sparse.set_task(goal)
+    qpos = sparse.init_qpos.copy()
+    qpos[:2] = goal
+    sparse.set_state(qpos, sparse.init_qvel)
+    _, r, *_ = sparse.step(np.zeros(8))
+    assert r == pytest.approx(1.0)
+
+
+def test_cheetah_velocity_reward_is_a_function_of_the_transition():
+    env = make_env("cheetah_vel")
+    obs, _ = env.reset(seed=0, options={"task": [1.5]})
+    rng = np.random.default_rng(0)
+    vels = []
+    for _ in range(100):
+        a = rng.uniform(-1, 1, 6)
+        nxt, r, _, _, info = env.step(a)
+        v = (nxt[17] - obs[17]) / env.dt
+        assert np.isclose(info["forward_velocity"], v)
+        assert np.isclose(r, -abs(v - 1.5) - 0.05 * np.sum(a * a))
+        np.testing.assert_allclose(nxt[17:], env.data.body("torso").xipos)
+        vels.append(v)
+        obs = nxt
+    assert np.std(vels) > 0
+
+
+def test_cheetah_task_range():
+    env = make_env("cheetah_vel")
+    tasks = env.sample_tasks(2000, np.random.default_rng(0))
+    assert tasks.min() >= 0 and tasks.max() <= 3 and tasks.max() > 2.9
+
+
+def test_reacher_forward_kinematics_matches_mujoco():
+    env = make_env("reacher_image")
+    obs, _ = env.reset(seed=0)
+    rng = np.random.default_rng(0)
+    for _ in range(50):
+        obs, *_ = env.step(rng.uniform(-1, 1, 2))
+        np.testing.assert_allclose(fingertip(obs["state"]), env.data.body("fingertip").xpos[:2], atol=1e-5)
+
+
+def test_reacher_image_shows_arm_never_target():
+    env = make_env("reacher_image")
+    t1, t2 = env.sample_tasks(2, np.random.default_rng(0))
+    o1, _ = env.reset(seed=5, options={"task": t1})
+    o2, _ = env.reset(seed=5, options={"task": t2})
+    np.testing.assert_array_equal(o1["image"], o2["image"])  # same arm, different targets
+    background = env.rasteriser.background
+    assert (o1["image"] != background).any(axis=-1).sum() > 50
+    moved = o1
+    for _ in range(10):
+        moved, *_ = env.step(np.array([1.0, -1.0]))
+    assert not np.array_equal(moved["image"], o1["image"])
+    assert o1["image"].dtype == np.uint8 and o1["image"].shape == (64, 64, 3)
+
+
+def test_reacher_targets_on_quarter_circle():
+    env = make_env("reacher_image")
+    t = env.sample_tasks(500, np.random.default_rng(0))
+    np.testing.assert_allclose(np.linalg.norm(t, axis=1), 0.15)
+    assert t.min() >= 0
+
+
+def test_mujoco_bad_inputs():
+    with pytest.raises(ValueError, match="reward_mode='medium'.*allowed values: sparse, dense"):
+        make_env("ant_semicircle", reward_mode="medium")
+    with pytest.raises(ValueError, match="init_state='uniform'.*allowed values: fixed"):
+        make_env("cheetah_vel", init_state="uniform")
+    env = make_env("ant_semicircle")
+    env.reset(seed=0)
+    with pytest.raises(ValueError, match="action must be 8"):
+        env.step(np.zeros(3))
+
+
+def test_trials_run_headless():
+    for name in ("ant_semicircle", "cheetah_vel", "reacher_image"):
+        trial = make_trial(name, episodes=2)
+        trial.reset(seed=0)
+        for _ in range(3):
+            trial.step(trial.action_space.sample())
