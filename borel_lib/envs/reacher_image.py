@@ -54,33 +54,36 @@ class ArmRasteriser:
     joint_color = np.array([40, 40, 40], np.uint8)
 
     def __init__(self, size: int = IMAGE_SIZE, half_width: float = VIEW_HALF_WIDTH, thickness: float = 0.012):
-        centres = (np.arange(size) + 0.5) / size * 2 * half_width - half_width
+        centres = ((np.arange(size) + 0.5) / size * 2 * half_width - half_width).astype(np.float32)
         x, y = np.meshgrid(centres, centres[::-1])  # row 0 is the top of the image (max y)
-        self.pixels = np.stack([x.ravel(), y.ravel()], axis=-1)
+        self.px, self.py = x.ravel(), y.ravel()
         self.size = size
         self.thickness = thickness
 
-    @staticmethod
-    def _segment_distance(p: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
-        ab = b - a
-        t = np.clip(((p - a[:, None]) * ab[:, None]).sum(-1) / np.maximum((ab * ab).sum(-1), 1e-12)[:, None], 0, 1)
-        closest = a[:, None] + t[..., None] * ab[:, None]
-        return np.linalg.norm(p - closest, axis=-1)
+    def _near_segment(self, ax, ay, bx, by, radius: float) -> np.ndarray:
+        """Pixels within ``radius`` of segments a->b; inputs ``(B, 1)``, output ``(B, size*size)``."""
+        dx, dy = bx - ax, by - ay
+        qx, qy = self.px - ax, self.py - ay
+        t = np.clip((qx * dx + qy * dy) / np.maximum(dx * dx + dy * dy, 1e-12), 0.0, 1.0)
+        ex, ey = qx - t * dx, qy - t * dy
+        return ex * ex + ey * ey <= radius * radius
 
     def render(self, state: np.ndarray) -> np.ndarray:
         """Images ``(..., 64, 64, 3)`` for states ``(..., >=4)``."""
-        s = np.asarray(state, dtype=np.float64)
+        s = np.asarray(state, dtype=np.float32)
         lead = s.shape[:-1]
         s = s.reshape(-1, s.shape[-1])
-        elbow = LINK_LENGTHS[0] * s[:, [0, 2]]
-        tip = fingertip(s)
-        origin = np.zeros_like(elbow)
-        p = self.pixels[None]
-        img = np.broadcast_to(self.background, (len(s), self.pixels.shape[0], 3)).copy()
-        for (a, b), color in zip(((origin, elbow), (elbow, tip)), self.colors):
-            img[self._segment_distance(p, a, b) <= self.thickness] = color
-        for j in (origin, elbow):
-            img[np.linalg.norm(p - j[:, None], axis=-1) <= 1.4 * self.thickness] = self.joint_color
+        tip = fingertip(s).astype(np.float32)
+        ex, ey = LINK_LENGTHS[0] * s[:, 0:1], LINK_LENGTHS[0] * s[:, 2:3]
+        tx, ty = tip[:, 0:1], tip[:, 1:2]
+        zero = np.zeros_like(ex)
+        img = np.empty((len(s), self.px.size, 3), dtype=np.uint8)
+        img[:] = self.background
+        img[self._near_segment(zero, zero, ex, ey, self.thickness)] = self.colors[0]
+        img[self._near_segment(ex, ey, tx, ty, self.thickness)] = self.colors[1]
+        joint_r = 1.4 * self.thickness
+        img[self._near_segment(zero, zero, zero, zero, joint_r)] = self.joint_color
+        img[self._near_segment(ex, ey, ex, ey, joint_r)] = self.joint_color
         return img.reshape(lead + (self.size, self.size, 3))
 
 
@@ -136,12 +139,13 @@ class ReacherImageEnv(MujocoTaskEnv):
         qvel[:2] += self.np_random.uniform(-0.005, 0.005, size=2)
         qvel[2:] = 0.0
         self.set_state(qpos, qvel)
-        return self._get_obs()
+        self._last_obs = self._get_obs()
+        return self._last_obs
 
     def step(self, action):
         a = self._check_action("ReacherImageEnv", action, 2)
-        obs = self._get_obs()
+        obs = self._last_obs
         self._simulate(a)
-        next_obs = self._get_obs()
+        next_obs = self._last_obs = self._get_obs()
         r = float(self.reward(obs, a, next_obs, self._task))
         return next_obs, r, False, False, {"success": bool(self.is_success(next_obs, self._task))}
