@@ -80,3 +80,41 @@ def bayes_optimal_trial(search_path: np.ndarray, goal: tuple[int, int], horizon:
             y = min(max(t + 1 - goal[0], 0), goal[1])
             out.append((x, y))
     return np.array(out)
+
+
+# ------------------------------------------------------------------------------ domain pictures
+def draw_semicircle(ax, goals: np.ndarray, radius: float = 0.2, annulus: tuple[float, float] | None = None) -> None:
+    """The unit upper semicircle, goal discs of ``radius`` and (optionally) the excluded annulus."""
+    from matplotlib.patches import Circle, Wedge
+
+    theta = np.linspace(0, np.pi, 200)
+    ax.plot(np.cos(theta), np.sin(theta), color="0.5", lw=1, ls="--")
+    if annulus is not None:
+        ax.add_patch(Wedge((0, 0), annulus[1], 0, 360, width=annulus[1] - annulus[0], color="tab:red", alpha=0.08))
+    for g in np.atleast_2d(goals):
+        ax.add_patch(Circle(tuple(g), radius, color="tab:cyan", alpha=0.25, lw=0))
+    ax.set_aspect("equal")
+
+
+def draw_escape_room(ax, thetas: np.ndarray, width: float = np.pi / 8) -> None:
+    """The circular wall (radius 1) with each task's opening drawn as a coloured gap."""
+    phi = np.linspace(-np.pi, np.pi, 400)
+    ax.plot(np.cos(phi), np.sin(phi), color="0.2", lw=2)
+    for th in np.ravel(thetas):
+        arc = np.linspace(th - width / 2, th + width / 2, 30)
+        ax.plot(np.cos(arc), np.sin(arc), color="white", lw=3)
+        ax.plot(1.05 * np.cos(arc), 1.05 * np.sin(arc), color="tab:green", lw=2, alpha=0.6)
+    escape = np.linspace(0, 2 * np.pi, 200)
+    ax.plot(1.2 * np.cos(escape), 1.2 * np.sin(escape), color="tab:cyan", lw=1, ls=":")
+    ax.set_aspect("equal")
+
+
+def draw_wind(ax, winds: np.ndarray, goal=(0.0, 1.0), radius: float = 0.03) -> None:
+    """Wind vectors (scaled x10, from the origin) and the fixed goal."""
+    from matplotlib.patches import Circle
+
+    w = np.atleast_2d(winds)
+    ax.quiver(np.zeros(len(w)), np.zeros(len(w)), w[:, 0], w[:, 1], angles="xy", scale_units="xy", scale=0.1,
+              color="tab:purple", alpha=0.6, width=0.006)
+    ax.add_patch(Circle(goal, radius, color="tab:cyan"))
+    ax.set_aspect("equal")
