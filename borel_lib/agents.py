@@ -1,0 +1,372 @@
+"""Per-task DQN and SAC agents, trained for all N tasks at once (paper §3.1, §6 "Data collection").
+
+The paper's data is the full training log of one conventional RL agent per task: DQN on Gridworld, SAC
+on the continuous domains (authors' settings in ``../shared/spec/original_code.md`` §3.2 and §4.6).
+On a small CPU the speed lever is to stack the N agents into one model whose weights carry a leading
+*member* dimension (``torch.baddbmm``), updated by one optimizer step. The agents stay mathematically
+independent:
+
+- every member's loss depends only on its own parameters and data, and the total loss is the *sum* of
+  the members' losses, so member i's gradient is exactly its own;
+- Adam is element-wise, so one Adam over stacked parameters equals N separate Adams;
+- every member has its own ``torch.Generator`` (initial weights, minibatch indices, SAC noise,
+  ε-greedy), so an ensemble of N equals N single-member runs with the same member seeds (tested, up to
+  float round-off of batched matmuls).
+
+SAC follows the authors' code: twin Q with target networks, fixed entropy weight α, soft target
+update after every critic step, hidden layers initialised fan-in uniform with bias 0.1, last layers
+U(±3e-3) (Q) and U(±1e-3) (policy), log-std clamped to [-20, 2], deterministic action tanh(mean).
+DQN is plain DQN (no double Q) with a soft-updated target network, as in the authors' code.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import torch
+from torch import nn
+
+from borel_lib.config import Config, check_positive
+
+
+# ----------------------------------------------------------------------------------- layers
+class EnsembleLinear(nn.Module):
+    """E independent linear layers: ``(E, B, in) -> (E, B, out)``."""
+
+    def __init__(self, members: int, in_features: int, out_features: int):
+        super().__init__()
+        self.weight = nn.Parameter(torch.empty(members, in_features, out_features))
+        self.bias = nn.Parameter(torch.empty(members, 1, out_features))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.baddbmm(self.bias, x, self.weight)
+
+
+class EnsembleMLP(nn.Module):
+    """E independent ReLU MLPs with the authors' initialisation (see module docstring)."""
+
+    def __init__(self, members: int, in_features: int, hidden: Sequence[int], out_features: int,
+                 last_init: float = 3e-3):
+        super().__init__()
+        sizes = [in_features, *hidden, out_features]
+        self.layers = nn.ModuleList(EnsembleLinear(members, a, b) for a, b in zip(sizes[:-1], sizes[1:]))
+        self.members = members
+        self.last_init = last_init
+
+    def reset_parameters(self, generators: Sequence[torch.Generator]) -> None:
+        """Initialise member i's weights from ``generators[i]`` only (members are independent)."""
+        with torch.no_grad():
+            for i, gen in enumerate(generators):
+                for j, layer in enumerate(self.layers):
+                    fan_in, fan_out = layer.weight.shape[1:]
+                    last = j == len(self.layers) - 1
+                    bound = self.last_init if last else 1.0 / math.sqrt(fan_in)
+                    w = torch.rand(fan_in, fan_out, generator=gen, device=gen.device) * 2 * bound - bound
+                    layer.weight[i].copy_(w)
+                    if last:
+                        b = torch.rand(fan_out, generator=gen, device=gen.device) * 2 * bound - bound
+                        layer.bias[i, 0].copy_(b)
+                    else:
+                        layer.bias[i].fill_(0.1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        for layer in self.layers[:-1]:
+            x = torch.relu(layer(x))
+        return self.layers[-1](x)
+
+
+def make_generators(seeds: Sequence[int], device: torch.device) -> list[torch.Generator]:
+    """One generator per member, on ``device``."""
+    gens = []
+    for s in seeds:
+        g = torch.Generator(device=device)
+        g.manual_seed(int(s))
+        gens.append(g)
+    return gens
+
+
+def _per_member(generators: Sequence[torch.Generator], fn) -> torch.Tensor:
+    return torch.stack([fn(g) for g in generators])
+
+
+def _soft_update(target: nn.Module, source: nn.Module, tau: float) -> None:
+    with torch.no_grad():
+        t_params = list(target.parameters())
+        torch._foreach_mul_(t_params, 1.0 - tau)
+        torch._foreach_add_(t_params, list(source.parameters()), alpha=tau)
+
+
+# ----------------------------------------------------------------------------------- replay
+class EnsembleReplay:
+    """Per-member replay buffers as tensors ``(E, capacity, dim)``; members fill in lockstep."""
+
+    FIELDS = ("obs", "actions", "rewards", "next_obs", "dones")
+
+    def __init__(self, members: int, capacity: int, obs_dim: int, act_dim: int, device: torch.device):
+        check_positive(capacity, "capacity")
+        self.capacity, self.members, self.device = int(capacity), members, device
+        self.data = {
+            "obs": torch.zeros(members, capacity, obs_dim, device=device),
+            "actions": torch.zeros(members, capacity, act_dim, device=device),
+            "rewards": torch.zeros(members, capacity, device=device),
+            "next_obs": torch.zeros(members, capacity, obs_dim, device=device),
+            "dones": torch.zeros(members, capacity, device=device),
+        }
+        self.size = 0
+        self.ptr = 0
+
+    def add(self, **batch: torch.Tensor) -> None:
+        """Add T transitions per member: every field ``(E, T, ...)``; oldest entries are overwritten."""
+        missing = set(self.FIELDS) - set(batch)
+        if missing:
+            raise ValueError(f"EnsembleReplay.add: missing fields {sorted(missing)}")
+        T = batch["rewards"].shape[1]
+        idx = (self.ptr + torch.arange(T, device=self.device)) % self.capacity
+        for name in self.FIELDS:
+            value = torch.as_tensor(batch[name], dtype=torch.float32, device=self.device)
+            self.data[name][:, idx] = value.reshape(self.data[name][:, idx].shape)
+        self.ptr = (self.ptr + T) % self.capacity
+        self.size = min(self.size + T, self.capacity)
+
+    def sample(self, batch_size: int, generators: Sequence[torch.Generator]) -> dict[str, torch.Tensor]:
+        """``batch_size`` transitions per member, uniform over each member's filled entries."""
+        if self.size == 0:
+            raise RuntimeError("EnsembleReplay.sample: the buffer is empty")
+        idx = _per_member(generators, lambda g: torch.randint(self.size, (batch_size,), generator=g, device=g.device))
+        rows = torch.arange(self.members, device=self.device)[:, None]
+        return {name: t[rows, idx] for name, t in self.data.items()}
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"data": {k: v[:, : self.size].clone() for k, v in self.data.items()}, "size": self.size, "ptr": self.ptr}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.size, self.ptr = int(state["size"]), int(state["ptr"])
+        for k, v in state["data"].items():
+            self.data[k][:, : self.size] = v.to(self.device)
+
+
+# ----------------------------------------------------------------------------------- configs
+@dataclasses.dataclass(frozen=True)
+class SACConfig(Config):
+    """SAC of the data-collection agents (paper defaults: the authors' Semi-circle column)."""
+
+    hidden: tuple[int, ...] = (32, 32)
+    """Hidden layer sizes of the actor and each critic (Semi-circle 32x32; MuJoCo 128x128)."""
+    actor_lr: float = 3e-4
+    """Adam learning rate of the policy."""
+    critic_lr: float = 3e-4
+    """Adam learning rate of the twin critics."""
+    gamma: float = 0.9
+    """Discount (Semi-circle 0.9; other domains 0.99)."""
+    alpha: float = 0.01
+    """Fixed entropy weight (Semi-circle 0.01; MuJoCo 0.2); automatic tuning is off, as in the paper."""
+    tau: float = 0.005
+    """Soft target-update rate, applied after every critic step."""
+    batch_size: int = 256
+    """Transitions per member per update."""
+
+    def validate(self) -> None:
+        for name in ("actor_lr", "critic_lr", "tau", "batch_size"):
+            check_positive(getattr(self, name), name)
+        check_positive(self.alpha, "alpha", allow_zero=True)
+        if not 0 <= self.gamma < 1:
+            raise ValueError(f"gamma={self.gamma} must be in [0, 1)")
+
+
+@dataclasses.dataclass(frozen=True)
+class DQNConfig(Config):
+    """DQN of the Gridworld data-collection agents (authors' values)."""
+
+    hidden: tuple[int, ...] = (16, 16)
+    """Hidden layer sizes of the Q network."""
+    lr: float = 3e-4
+    """Adam learning rate."""
+    gamma: float = 0.99
+    """Discount."""
+    tau: float = 0.005
+    """Soft target-update rate, every update."""
+    batch_size: int = 256
+    """Transitions per member per update."""
+
+    def validate(self) -> None:
+        for name in ("lr", "tau", "batch_size"):
+            check_positive(getattr(self, name), name)
+        if not 0 <= self.gamma < 1:
+            raise ValueError(f"gamma={self.gamma} must be in [0, 1)")
+
+
+# --------------------------------------------------------------------------------------- SAC
+class EnsembleSAC(nn.Module):
+    """E independent SAC agents with actions in [-1, 1]^act_dim (see module docstring)."""
+
+    LOG_STD_MIN, LOG_STD_MAX = -20.0, 2.0
+
+    def __init__(self, obs_dim: int, act_dim: int, seeds: Sequence[int], config: SACConfig = SACConfig(),
+                 device: torch.device | str = "cpu"):
+        super().__init__()
+        self.E, self.obs_dim, self.act_dim, self.config = len(seeds), obs_dim, act_dim, config
+        self.device = torch.device(device)
+        self.seeds = [int(s) for s in seeds]
+        self.generators = make_generators(self.seeds, self.device)
+        self.actor = EnsembleMLP(self.E, obs_dim, config.hidden, 2 * act_dim, last_init=1e-3)
+        self.critic = EnsembleMLP(2 * self.E, obs_dim + act_dim, config.hidden, 1, last_init=3e-3)
+        self.actor.reset_parameters(self.generators)
+        # member i's twin critics are members i and E + i, both initialised from generator i
+        self._init_critics()
+        self.critic_target = EnsembleMLP(2 * self.E, obs_dim + act_dim, config.hidden, 1)
+        self.critic_target.load_state_dict(self.critic.state_dict())
+        self.to(self.device)
+        self.actor_optim = torch.optim.Adam(self.actor.parameters(), lr=config.actor_lr)
+        self.critic_optim = torch.optim.Adam(self.critic.parameters(), lr=config.critic_lr)
+
+    def _init_critics(self) -> None:
+        with torch.no_grad():
+            q1 = EnsembleMLP(self.E, self.obs_dim + self.act_dim, self.config.hidden, 1, last_init=3e-3)
+            q2 = EnsembleMLP(self.E, self.obs_dim + self.act_dim, self.config.hidden, 1, last_init=3e-3)
+            q1.reset_parameters(self.generators)
+            q2.reset_parameters(self.generators)
+            for l_all, l1, l2 in zip(self.critic.layers, q1.layers, q2.layers):
+                l_all.weight.copy_(torch.cat([l1.weight, l2.weight]))
+                l_all.bias.copy_(torch.cat([l1.bias, l2.bias]))
+
+    # --------------------------------------------------------------------------------- policy
+    def _dist(self, obs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        out = self.actor(obs)
+        mean, log_std = out[..., : self.act_dim], out[..., self.act_dim :]
+        return mean, log_std.clamp(self.LOG_STD_MIN, self.LOG_STD_MAX)
+
+    def _sample(self, obs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Reparameterised tanh-Gaussian action and its log-probability, noise per member."""
+        mean, log_std = self._dist(obs)
+        shape = mean.shape[1:]
+        noise = _per_member(self.generators, lambda g: torch.randn(shape, generator=g, device=g.device))
+        std = log_std.exp()
+        pre = mean + std * noise
+        action = torch.tanh(pre)
+        log_prob = (-0.5 * noise.pow(2) - log_std - 0.5 * math.log(2 * math.pi)).sum(-1)
+        log_prob = log_prob - torch.log1p(-action.pow(2) + 1e-6).sum(-1)
+        return action, log_prob
+
+    @torch.no_grad()
+    def act(self, obs: torch.Tensor, deterministic: bool = False) -> torch.Tensor:
+        """Actions ``(E, B, act_dim)`` for observations ``(E, B, obs_dim)`` (or ``(E, obs_dim)``)."""
+        squeeze = obs.dim() == 2
+        obs = obs.to(self.device, torch.float32)
+        if squeeze:
+            obs = obs[:, None]
+        if deterministic:
+            action = torch.tanh(self._dist(obs)[0])
+        else:
+            action = self._sample(obs)[0]
+        return action[:, 0] if squeeze else action
+
+    # --------------------------------------------------------------------------------- update
+    def _q(self, net: nn.Module, obs: torch.Tensor, action: torch.Tensor) -> torch.Tensor:
+        x = torch.cat([obs, action], -1)
+        q = net(torch.cat([x, x]))[..., 0]
+        return torch.minimum(q[: self.E], q[self.E :]), q
+
+    def update(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """One critic and one actor step for every member; returns per-member losses ``(E,)``."""
+        cfg = self.config
+        obs, act, rew = batch["obs"], batch["actions"], batch["rewards"]
+        nxt, done = batch["next_obs"], batch["dones"]
+        with torch.no_grad():
+            next_a, next_logp = self._sample(nxt)
+            q_next, _ = self._q(self.critic_target, nxt, next_a)
+            target = rew + cfg.gamma * (1 - done) * (q_next - cfg.alpha * next_logp)
+        _, q_both = self._q(self.critic, obs, act)
+        critic_loss_m = ((q_both - torch.cat([target, target])) ** 2).mean(-1)  # (2E,)
+        critic_loss = critic_loss_m[: self.E] + critic_loss_m[self.E :]
+        self.critic_optim.zero_grad(set_to_none=True)
+        critic_loss.sum().backward()
+        self.critic_optim.step()
+        _soft_update(self.critic_target, self.critic, cfg.tau)
+
+        new_a, logp = self._sample(obs)
+        q_pi, _ = self._q(self.critic, obs, new_a)
+        actor_loss = (cfg.alpha * logp - q_pi).mean(-1)
+        self.actor_optim.zero_grad(set_to_none=True)
+        actor_loss.sum().backward()
+        self.actor_optim.step()
+        return {"critic_loss": critic_loss.detach(), "actor_loss": actor_loss.detach(),
+                "log_pi": logp.detach().mean(-1)}
+
+    # ----------------------------------------------------------------------------- persistence
+    def full_state_dict(self) -> dict[str, Any]:
+        """Networks, targets, optimizers and generator states: a bit-exact resume point."""
+        return {"model": self.state_dict(), "actor_optim": self.actor_optim.state_dict(),
+                "critic_optim": self.critic_optim.state_dict(),
+                "generators": [g.get_state() for g in self.generators], "seeds": self.seeds}
+
+    def load_full_state_dict(self, state: dict[str, Any]) -> None:
+        self.load_state_dict(state["model"])
+        self.actor_optim.load_state_dict(state["actor_optim"])
+        self.critic_optim.load_state_dict(state["critic_optim"])
+        for g, s in zip(self.generators, state["generators"]):
+            g.set_state(s)
+
+    def actor_state(self, member: int) -> dict[str, torch.Tensor]:
+        """Member ``member``'s policy weights (for saving one task's policy, e.g. policy replaying)."""
+        return {k: v[member : member + 1].detach().cpu().clone() for k, v in self.actor.state_dict().items()}
+
+
+# --------------------------------------------------------------------------------------- DQN
+class EnsembleDQN(nn.Module):
+    """E independent DQN agents over ``n_actions`` discrete actions (see module docstring)."""
+
+    def __init__(self, obs_dim: int, n_actions: int, seeds: Sequence[int], config: DQNConfig = DQNConfig(),
+                 device: torch.device | str = "cpu"):
+        super().__init__()
+        self.E, self.n_actions, self.config = len(seeds), n_actions, config
+        self.device = torch.device(device)
+        self.seeds = [int(s) for s in seeds]
+        self.generators = make_generators(self.seeds, self.device)
+        self.q = EnsembleMLP(self.E, obs_dim, config.hidden, n_actions, last_init=3e-3)
+        self.q.reset_parameters(self.generators)
+        self.q_target = EnsembleMLP(self.E, obs_dim, config.hidden, n_actions)
+        self.q_target.load_state_dict(self.q.state_dict())
+        self.to(self.device)
+        self.optim = torch.optim.Adam(self.q.parameters(), lr=config.lr)
+
+    @torch.no_grad()
+    def act(self, obs: torch.Tensor, epsilon: float = 0.0) -> torch.Tensor:
+        """ε-greedy integer actions ``(E, B)`` for observations ``(E, B, obs_dim)`` (or ``(E,)``)."""
+        squeeze = obs.dim() == 2
+        obs = obs.to(self.device, torch.float32)
+        if squeeze:
+            obs = obs[:, None]
+        greedy = self.q(obs).argmax(-1)
+        if epsilon > 0:
+            B = obs.shape[1]
+            u = _per_member(self.generators, lambda g: torch.rand(B, generator=g, device=g.device))
+            rand = _per_member(self.generators, lambda g: torch.randint(self.n_actions, (B,), generator=g, device=g.device))
+            greedy = torch.where(u < epsilon, rand, greedy)
+        return greedy[:, 0] if squeeze else greedy
+
+    def update(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """One DQN step for every member (actions stored as integer values in ``actions[..., 0]``)."""
+        cfg = self.config
+        a = batch["actions"][..., 0].long()
+        with torch.no_grad():
+            target = batch["rewards"] + cfg.gamma * (1 - batch["dones"]) * self.q_target(batch["next_obs"]).max(-1).values
+        q = self.q(batch["obs"]).gather(-1, a[..., None])[..., 0]
+        loss = ((q - target) ** 2).mean(-1)
+        self.optim.zero_grad(set_to_none=True)
+        loss.sum().backward()
+        self.optim.step()
+        _soft_update(self.q_target, self.q, cfg.tau)
+        return {"q_loss": loss.detach()}
+
+    def full_state_dict(self) -> dict[str, Any]:
+        return {"model": self.state_dict(), "optim": self.optim.state_dict(),
+                "generators": [g.get_state() for g in self.generators], "seeds": self.seeds}
+
+    def load_full_state_dict(self, state: dict[str, Any]) -> None:
+        self.load_state_dict(state["model"])
+        self.optim.load_state_dict(state["optim"])
+        for g, s in zip(self.generators, state["generators"]):
+            g.set_state(s)
