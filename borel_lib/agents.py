@@ -74,7 +74,7 @@ class EnsembleMLP(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         for layer in self.layers[:-1]:
-            x = torch.relu(layer(x))
+            x = torch.relu_(layer(x))
         return self.layers[-1](x)
 
 
