@@ -103,6 +103,8 @@ def identifying_pairs(mdps: TabularMDPs, atol: float = 1e-9) -> np.ndarray:
     """Definition 2: ``out[i, j, s, a]`` is True when (s, a) distinguishes MDPs i and j."""
     R, P = mdps.rewards, mdps.transitions
     dr = np.abs(R[:, None] - R[None, :]) > atol
+    if mdps.transitions_shared(atol):  # common case; avoids an (N, N, S, A, S) comparison
+        return dr
     dp = np.any(np.abs(P[:, None] - P[None, :]) > atol, axis=-1)
     return dr | dp
 
@@ -332,3 +334,35 @@ def escape_room_example(width: int = 5, height: int = 3, horizon: int = 8) -> To
     init = np.zeros(S)
     init[(width // 2) * h] = 1.0
     return ToyWorld(mdps, policies, init, horizon, visitation(mdps, policies, init, horizon), (width, h), goals)
+
+
+def discretised_reward_identifiability(next_xy: np.ndarray, goals: np.ndarray, radius: float,
+                                       bounds: tuple[float, float, float, float] = (-1.6, 1.6, -0.6, 1.6),
+                                       cell: float = 0.1) -> tuple[TabularMDPs, np.ndarray]:
+    """Discretise a sparse-goal point-robot dataset for the tabular checker (notebook 03).
+
+    ``next_xy`` is ``(N, n_points, 2)`` (visited positions of each task's data), ``goals`` ``(N, 2)``.
+    States are grid cells of side ``cell``; there is one action; the reward of task i in a cell is 1 when
+    the cell's centre is within ``radius`` of goal i; dynamics are shared (tasks differ in rewards
+    only). Returns the tabular MDPs and the visit counts ``(N, S, 1)``. Visits outside ``bounds`` are
+    dropped. A coarse proxy of Definitions 2-3: identifying cells of tasks i, j are the cells of either
+    goal disc.
+    """
+    x0, x1, y0, y1 = bounds
+    nx, ny = int(round((x1 - x0) / cell)), int(round((y1 - y0) / cell))
+    S = nx * ny
+    cx = x0 + (np.arange(nx) + 0.5) * cell
+    cy = y0 + (np.arange(ny) + 0.5) * cell
+    centres = np.stack(np.meshgrid(cx, cy, indexing="ij"), -1).reshape(S, 2)
+    goals = np.asarray(goals, dtype=np.float64)
+    R = (np.linalg.norm(centres[None] - goals[:, None], axis=-1) <= radius).astype(np.float64)[..., None]
+    P = np.broadcast_to(np.eye(S)[:, None, :], (S, 1, S))
+    mdps = TabularMDPs(R, np.broadcast_to(P, (len(goals), S, 1, S)).copy())
+    xy = np.asarray(next_xy, dtype=np.float64)
+    ix = np.floor((xy[..., 0] - x0) / cell).astype(np.int64)
+    iy = np.floor((xy[..., 1] - y0) / cell).astype(np.int64)
+    inside = (ix >= 0) & (ix < nx) & (iy >= 0) & (iy < ny)
+    visits = np.zeros((len(goals), S, 1))
+    for i in range(len(goals)):
+        np.add.at(visits[i, :, 0], ix[i][inside[i]] * ny + iy[i][inside[i]], 1.0)
+    return mdps, visits
