@@ -28,6 +28,7 @@ import dataclasses
 from collections.abc import Callable
 from typing import Any
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -279,8 +280,9 @@ class BeliefVAE(nn.Module):
         device = self.encoder.mu.weight.device
         for i in range(0, rewards.shape[0], batch_size):
             sl = slice(i, i + batch_size)
-            mu, lv = self.encoder(torch.as_tensor(actions[sl], device=device), torch.as_tensor(rewards[sl], device=device),
-                                  torch.as_tensor(next_obs[sl], device=device))
+            mu, lv = self.encoder(*(torch.as_tensor(x[sl] if isinstance(x, torch.Tensor) else np.array(x[sl]),
+                                                    dtype=torch.float32, device=device)
+                                    for x in (actions, rewards, next_obs)))
             mus.append(mu.cpu())
             lvs.append(lv.cpu())
         return torch.cat(mus), torch.cat(lvs)

@@ -1,0 +1,316 @@
+"""BOReL's offline stages: VAE training with reward relabelling, state relabelling, offline RL on
+hyper-states (optionally with CQL), and evaluation on unseen tasks (paper §3.2, §4, §6).
+
+1. :func:`train_vae` fits the belief VAE (:mod:`borel_lib.vae`) on whole trials, each minibatch passed
+   through :func:`borel_lib.relabel.sample_trials` (``reward_relabelling`` or ``none``).
+2. :func:`relabel_states` runs the frozen encoder over every stored trial (the original data, never the
+   mixed one) and appends the posterior mean and log-variance: s⁺_t = (s_t, μ_t, log σ²_t) with μ_t the
+   belief after t transitions, and s'⁺_t = (s'_t, μ_{t+1}, log σ²_{t+1}). Because episodes 2..k start
+   from a real reset state, ``obs[t+1]`` may differ from ``next_obs[t]``; the belief is shared. We do
+   not reset the belief at goal states and do not treat the goal as terminal (the authors did both
+   for Gridworld and Semi-circle, spec §4.4): the domains do not end there, and the belief must carry
+   the fact that the goal was found into the next episode.
+3. :class:`OfflineAgent` trains one SAC (continuous) or DQN (Gridworld) on hyper-states with
+   meta-batches (tasks drawn with replacement, transitions uniform within each task), as the authors
+   did. ``cql_alpha > 0`` adds the CQL(H) penalty with the importance-sampled log-sum-exp of
+   Kumar et al. (2020) (:func:`cql_penalty`; the authors' version omitted the exponential).
+4. :func:`evaluate` runs one k-episode trial per unseen task from the fixed start, with the belief
+   carried across episodes and the deterministic policy, and reports per-episode returns and success.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+from tqdm.auto import tqdm
+
+from borel_lib.agents import DQNConfig, EnsembleDQN, EnsembleSAC, SACConfig, _soft_update
+from borel_lib.config import Config, check_choice, check_positive
+from borel_lib.datasets import OfflineDataset
+from borel_lib.envs import make_env
+from borel_lib.envs.batched import BatchedTrial
+from borel_lib.io import atomic_path
+from borel_lib.relabel import RELABEL_MODES, sample_trials
+from borel_lib.vae import BeliefVAE, VAEConfig
+
+
+# ---------------------------------------------------------------------------------- configs
+@dataclasses.dataclass(frozen=True)
+class OfflineRLConfig(Config):
+    """Offline RL on hyper-states (defaults: the authors' Semi-circle values, spec §4.6)."""
+
+    hidden: tuple[int, ...] = (128, 128)
+    """Hidden layers of Q and policy (Gridworld DQN 64x64; MuJoCo 256x256)."""
+    actor_lr: float = 3e-4
+    """Policy learning rate (Ant 3e-5)."""
+    critic_lr: float = 3e-4
+    """Critic (or DQN) learning rate."""
+    gamma: float = 0.9
+    """Discount (Semi-circle 0.9; others 0.99)."""
+    alpha: float = 0.01
+    """SAC's fixed entropy weight (Semi-circle 0.01; MuJoCo 0.2)."""
+    tau: float = 0.005
+    """Soft target-update rate."""
+    meta_batch: int = 16
+    """Tasks per update, drawn with replacement."""
+    batch_per_task: int = 256
+    """Transitions per task per update (16 x 256 = 4096 per update)."""
+    updates: int = 5_000_000
+    """Total gradient updates (Semi-circle 5M, Gridworld 250k, Cheetah 1M, Ant 6M)."""
+    eval_every: int = 10_000
+    """Updates between evaluations."""
+    cql_alpha: float = 0.0
+    """Weight of the CQL(H) penalty (0 = off; the authors' Ant+CQL used 2.0)."""
+    cql_samples: int = 10
+    """Sampled actions per state for CQL's log-sum-exp (uniform and policy each)."""
+
+    PRESETS = {"smoke": {"hidden": (16, 16), "meta_batch": 2, "batch_per_task": 16, "updates": 4, "eval_every": 2},
+               "quick": {"meta_batch": 8, "batch_per_task": 128, "updates": 20_000, "eval_every": 2_000}}
+
+    def validate(self) -> None:
+        for name in ("actor_lr", "critic_lr", "tau", "meta_batch", "batch_per_task", "updates", "eval_every",
+                     "cql_samples"):
+            check_positive(getattr(self, name), name)
+        check_positive(self.cql_alpha, "cql_alpha", allow_zero=True)
+
+
+# ---------------------------------------------------------------------------------- 1. VAE
+def _trial_batch_tensors(batch, device) -> dict[str, torch.Tensor]:
+    return {k: torch.as_tensor(getattr(batch, k), device=device) for k in ("obs", "actions", "rewards", "next_obs")}
+
+
+def train_vae(dataset: OfflineDataset, config: VAEConfig, relabelling: str = "reward_relabelling", seed: int = 0,
+              checkpoint: str | os.PathLike[str] | None = None, device: str | torch.device = "cpu",
+              progress: bool = True, n_actions: int | None = None) -> tuple[BeliefVAE, pd.DataFrame]:
+    """Fit the belief VAE on ``dataset``; resumes from ``checkpoint`` (saved after every epoch).
+
+    Returns the VAE and a table of per-epoch losses. ``n_actions`` one-hot encodes integer actions
+    (Gridworld)."""
+    check_choice(relabelling, "relabelling", RELABEL_MODES)
+    env = make_env(dataset.manifest["domain"])
+    N, M = dataset.n_tasks, dataset.n_trials
+    k, H = dataset.manifest["episodes_per_trial"], dataset.manifest["horizon"]
+    obs_dim = dataset.obs.shape[-1]
+    act_dim = n_actions or dataset.actions.shape[-1]
+    torch.manual_seed(seed)
+    cell_index = None
+    if config.decoder == "bernoulli_cells":
+        size = int(round(math.sqrt(config.n_cells)))
+
+        def cell_index(s: torch.Tensor) -> torch.Tensor:
+            return (s[..., 0] * size + s[..., 1]).round().long()
+
+    vae = BeliefVAE(obs_dim, act_dim, config, cell_index=cell_index, goal_reward=getattr(env, "goal_reward", 1.0),
+                    device=device)
+    rng = np.random.default_rng(seed)
+    gen = torch.Generator(device=torch.device(device)).manual_seed(seed)
+    start_epoch, log = 0, []
+    if checkpoint is not None and Path(checkpoint).is_file():
+        state = torch.load(checkpoint, map_location=device, weights_only=False)
+        vae.load_state_dict(state["model"])
+        vae.optim.load_state_dict(state["optim"])
+        rng.bit_generator.state = state["rng"]
+        gen.set_state(state["gen"])
+        start_epoch, log = state["epoch"], state["log"]
+    arrays = dict(dataset.arrays)
+    if n_actions:
+        arrays["actions"] = dataset.one_hot_actions(n_actions)
+    per_epoch = math.ceil(M / config.trials_per_task) * math.ceil(N / config.tasks_per_batch)
+    bar = tqdm(range(start_epoch, config.epochs), desc="VAE", disable=not progress, initial=start_epoch,
+               total=config.epochs)
+    for epoch in bar:
+        losses = []
+        for _ in range(per_epoch):
+            tasks = rng.choice(N, size=min(config.tasks_per_batch, N), replace=False)
+            ti = np.repeat(tasks, config.trials_per_task)
+            mi = rng.integers(0, M, size=ti.size)
+            batch = sample_trials(arrays, ti, mi, tasks=dataset.tasks, episodes=k, horizon=H, mode=relabelling,
+                                  reward_fn=env.reward, rng=rng, varies=env.varies)
+            losses.append(vae.train_step(_trial_batch_tensors(batch, device), generator=gen))
+        row = {"epoch": epoch + 1, **{key: float(np.mean([x[key] for x in losses])) for key in losses[0]}}
+        log.append(row)
+        bar.set_postfix(loss=f"{row['loss']:.3f}")
+        if checkpoint is not None:
+            with atomic_path(checkpoint) as tmp:
+                torch.save({"model": vae.state_dict(), "optim": vae.optim.state_dict(), "rng": rng.bit_generator.state,
+                            "gen": gen.get_state(), "epoch": epoch + 1, "log": log, "config": config.to_dict()}, tmp)
+    return vae, pd.DataFrame(log)
+
+
+# ------------------------------------------------------------------------ 2. state relabelling
+@dataclasses.dataclass(frozen=True)
+class HyperStates:
+    """State-relabelled data: every array ``(N, M, T, ·)``; hyper-states are [s, μ, log σ²]."""
+
+    obs: np.ndarray
+    """s⁺_t = (s_t, μ_t, log σ²_t)."""
+    actions: np.ndarray
+    """Actions as stored (integer actions as a float for Gridworld)."""
+    rewards: np.ndarray
+    """The original (un-relabelled) rewards."""
+    next_obs: np.ndarray
+    """s'⁺_t = (s'_t, μ_{t+1}, log σ²_{t+1})."""
+
+
+def relabel_states(vae: BeliefVAE, dataset: OfflineDataset, n_actions: int | None = None,
+                   batch_size: int = 512) -> HyperStates:
+    """Run the frozen encoder over every trial of ``dataset`` (module docstring, step 2)."""
+    N, M, T = dataset.rewards.shape
+    obs_dim = dataset.obs.shape[-1]
+    L = vae.config.latent_dim
+    aug_obs = np.empty((N, M, T, obs_dim + 2 * L), np.float32)
+    aug_next = np.empty_like(aug_obs)
+    for i in range(N):
+        acts = dataset.one_hot_actions(n_actions)[i] if n_actions else np.asarray(dataset.actions[i])
+        mu, lv = vae.encode_trials(acts, np.asarray(dataset.rewards[i]), np.asarray(dataset.next_obs[i]), batch_size)
+        belief = torch.cat([mu, lv], -1).numpy()  # (M, T + 1, 2L)
+        aug_obs[i, ..., :obs_dim] = dataset.obs[i]
+        aug_obs[i, ..., obs_dim:] = belief[:, :-1]
+        aug_next[i, ..., :obs_dim] = dataset.next_obs[i]
+        aug_next[i, ..., obs_dim:] = belief[:, 1:]
+    return HyperStates(aug_obs, np.asarray(dataset.actions, np.float32), np.asarray(dataset.rewards, np.float32), aug_next)
+
+
+# ---------------------------------------------------------------------------- 3. offline RL
+def cql_penalty(q_unif: torch.Tensor, log_p_unif: torch.Tensor, q_pi: torch.Tensor, log_p_pi: torch.Tensor,
+                q_data: torch.Tensor) -> torch.Tensor:
+    """CQL(H): log E_mix[exp Q(s, a)] − Q(s, a_data), estimated by importance sampling with n uniform
+    and n policy actions per state: log(1/(2n) Σ exp(Q(s, a_u) − log p_u) + exp(Q(s, a_π) − log π))
+    − Q(s, a_data). ``q_unif``, ``q_pi``: ``(..., n)``; ``q_data``: ``(...)``; returns ``(...)``."""
+    n = q_unif.shape[-1]
+    stacked = torch.cat([q_unif - log_p_unif, q_pi - log_p_pi], -1)
+    return torch.logsumexp(stacked, -1) - math.log(2 * n) - q_data
+
+
+class OfflineAgent:
+    """One SAC or DQN agent trained on hyper-states with meta-batches (module docstring, step 3)."""
+
+    def __init__(self, obs_dim: int, act_dim: int, discrete: bool, config: OfflineRLConfig, seed: int = 0,
+                 device: str | torch.device = "cpu"):
+        self.cfg, self.discrete, self.device = config, discrete, torch.device(device)
+        if discrete:
+            self.agent: Any = EnsembleDQN(obs_dim, act_dim, [seed], DQNConfig(
+                hidden=config.hidden, lr=config.critic_lr, gamma=config.gamma, tau=config.tau), self.device)
+        else:
+            self.agent = EnsembleSAC(obs_dim, act_dim, [seed], SACConfig(
+                hidden=config.hidden, actor_lr=config.actor_lr, critic_lr=config.critic_lr, gamma=config.gamma,
+                alpha=config.alpha, tau=config.tau), self.device)
+        self.rng = np.random.default_rng(seed)
+
+    def sample(self, data: HyperStates) -> dict[str, torch.Tensor]:
+        """A meta-batch: ``meta_batch`` tasks with replacement, ``batch_per_task`` transitions each."""
+        N, M, T = data.rewards.shape
+        c = self.cfg
+        ti = np.repeat(self.rng.integers(0, N, c.meta_batch), c.batch_per_task)
+        mi = self.rng.integers(0, M, ti.size)
+        tt = self.rng.integers(0, T, ti.size)
+        out = {"obs": data.obs[ti, mi, tt], "actions": data.actions[ti, mi, tt], "rewards": data.rewards[ti, mi, tt],
+               "next_obs": data.next_obs[ti, mi, tt], "dones": np.zeros(ti.size, np.float32)}
+        return {k: torch.as_tensor(v, device=self.device)[None] for k, v in out.items()}
+
+    def update(self, batch: dict[str, torch.Tensor]) -> dict[str, float]:
+        if self.cfg.cql_alpha > 0 and not self.discrete:
+            losses = self._sac_cql_update(batch)
+        else:
+            losses = {k: v.item() for k, v in self.agent.update(batch).items()}
+        bad = [k for k, v in losses.items() if not math.isfinite(v)]
+        if bad:
+            raise FloatingPointError(f"offline RL loss {bad} is not finite")
+        return losses
+
+    def _sac_cql_update(self, batch: dict[str, torch.Tensor]) -> dict[str, float]:
+        """SAC critic step with the CQL(H) penalty, then the usual actor step."""
+        sac, cfg = self.agent, self.cfg
+        obs, act, rew, nxt = batch["obs"], batch["actions"], batch["rewards"], batch["next_obs"]
+        B, n = obs.shape[1], cfg.cql_samples
+        with torch.no_grad():
+            next_a, next_logp = sac._sample(nxt)
+            q_next, _ = sac._q(sac.critic_target, nxt, next_a)
+            target = rew + cfg.gamma * q_next - cfg.gamma * cfg.alpha * next_logp
+        _, q_both = sac._q(sac.critic, obs, act)
+        td = ((q_both - torch.cat([target, target])) ** 2).mean(-1)
+        rep = obs[:, :, None].expand(-1, -1, n, -1).reshape(1, B * n, -1)
+        a_unif = torch.rand(1, B * n, sac.act_dim, generator=sac.generators[0], device=obs.device) * 2 - 1
+        log_p_unif = torch.full((1, B * n), -sac.act_dim * math.log(2.0), device=obs.device)
+        with torch.no_grad():
+            a_pi, log_p_pi = sac._sample(rep)
+        _, q_u = sac._q(sac.critic, rep, a_unif)
+        _, q_p = sac._q(sac.critic, rep, a_pi)
+        pen = cql_penalty(q_u.reshape(2, B, n), log_p_unif.reshape(1, B, n), q_p.reshape(2, B, n),
+                          log_p_pi.reshape(1, B, n), q_both.reshape(2, B)).mean(-1)
+        critic_loss = (td + cfg.cql_alpha * pen).sum()
+        sac.critic_optim.zero_grad(set_to_none=True)
+        critic_loss.backward()
+        sac.critic_optim.step()
+        _soft_update(sac.critic_target, sac.critic, cfg.tau)
+        new_a, logp = sac._sample(obs)
+        q_pi, _ = sac._q(sac.critic, obs, new_a)
+        actor_loss = (cfg.alpha * logp - q_pi).mean()
+        sac.actor_optim.zero_grad(set_to_none=True)
+        actor_loss.backward()
+        sac.actor_optim.step()
+        return {"critic_loss": td.sum().item(), "cql_penalty": pen.sum().item(), "actor_loss": actor_loss.item()}
+
+    @torch.no_grad()
+    def act(self, hyper_obs: np.ndarray) -> np.ndarray:
+        """Deterministic actions for hyper-states ``(B, d)``."""
+        x = torch.as_tensor(hyper_obs, dtype=torch.float32, device=self.device)[None]
+        a = self.agent.act(x) if self.discrete else self.agent.act(x, deterministic=True)
+        return a[0].detach().cpu().numpy()
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"agent": self.agent.full_state_dict(), "rng": self.rng.bit_generator.state}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.agent.load_full_state_dict(state["agent"])
+        self.rng.bit_generator.state = state["rng"]
+
+
+# ----------------------------------------------------------------------------- 4. evaluation
+@torch.no_grad()
+def evaluate(vae: BeliefVAE, agent: OfflineAgent, domain: str, tasks: np.ndarray, seed: int = 0,
+             n_actions: int | None = None, record: dict[str, Any] | None = None) -> pd.DataFrame:
+    """One k-episode trial per task from the fixed start, all tasks stepped together; the GRU starts
+    at the prior and keeps its hidden state across episodes. Returns per-task, per-episode returns and
+    success (goal reached in the episode). Pass a dict as ``record`` to receive the trajectories
+    (``next_obs``, ``actions``, ``rewards`` ``(n, T, ·)`` and beliefs ``mu`` ``(n, T + 1, L)``)."""
+    env = make_env(domain, init_state="fixed")
+    n = len(tasks)
+    trial = BatchedTrial(env, n)
+    obs = trial.reset(np.asarray(tasks), seeds=range(seed, seed + n))
+    device = vae.encoder.mu.weight.device
+    mu, lv, h = vae.encoder.prior(n, device)
+    k, H = trial.k, trial.H
+    returns = np.zeros((n, k))
+    success = np.zeros((n, k), dtype=bool)
+    trace: dict[str, list] = {"next_obs": [], "actions": [], "rewards": [], "mu": [mu.cpu().numpy()]}
+    for t in range(trial.trial_length):
+        hyper = np.concatenate([obs, mu.cpu().numpy(), lv.cpu().numpy()], -1)
+        a = agent.act(hyper)
+        out = trial.step(a)
+        e = t // H
+        returns[:, e] += out.reward
+        success[:, e] |= env.is_success(out.next_obs[:, :-1], trial.tasks)
+        a_in = np.eye(n_actions, dtype=np.float32)[a.astype(np.int64).reshape(n)] if n_actions else a.reshape(n, -1)
+        mu, lv, h = vae.encoder.step(h, torch.as_tensor(a_in, device=device),
+                                     torch.as_tensor(out.reward, device=device),
+                                     torch.as_tensor(out.next_obs, device=device))
+        obs = out.obs
+        for key, value in (("next_obs", out.next_obs), ("actions", a_in), ("rewards", out.reward),
+                           ("mu", mu.cpu().numpy())):
+            trace[key].append(value)
+    if record is not None:
+        record.update({key: np.stack(v, 1) for key, v in trace.items()})
+    rows = []
+    for i in range(n):
+        for e in range(k):
+            rows.append({"task": i, "episode": e + 1, "metric": "return", "value": returns[i, e]})
+            rows.append({"task": i, "episode": e + 1, "metric": "success", "value": float(success[i, e])})
+    return pd.DataFrame(rows)
