@@ -74,7 +74,7 @@ class VAEConfig(Config):
 
     PRESETS = {"smoke": {"epochs": 1, "gru_hidden": 16, "state_embed": 8, "action_embed": 4, "reward_embed": 4,
                          "decoder_hidden": (8,), "tasks_per_batch": 2, "trials_per_task": 2},
-               "quick": {"epochs": 20}}
+               "quick": {"epochs": 10, "decode_subset": 1024}}
 
     def validate(self) -> None:
         check_choice(self.decoder, "decoder", ("mse", "bernoulli_cells"))
