@@ -66,3 +66,35 @@ def semicircle_thompson(tasks: np.ndarray, rng: np.random.Generator, n_angles: i
         alive = np.where(got[:, None], alive & near, alive & ~near)
         obs = out.obs
     return returns
+
+
+def semicircle_search_trial(goal: np.ndarray, arc_step: float = 0.12) -> dict[str, np.ndarray]:
+    """A scripted Bayes-optimal-looking trial (for inspecting beliefs): in episode 1 walk to (1, 0) and
+    then along the semicircle until the reward appears, and stay; in episode 2 walk straight to where the
+    reward was found. Returns ``obs``, ``actions``, ``rewards``, ``next_obs`` (flagged) of shape
+    ``(T, ·)``, as the encoder consumes them."""
+    env = make_env("semicircle", init_state="fixed")
+    trial = BatchedTrial(env, 1)
+    goal = np.asarray(goal, dtype=np.float64).reshape(1, 2)
+    obs = trial.reset(goal, seeds=[0])
+    rec: dict[str, list] = {"obs": [], "actions": [], "rewards": [], "next_obs": []}
+    angle, found = 0.0, None
+    for t in range(trial.trial_length):
+        pos = obs[0, :2]
+        if t >= trial.H and found is not None:
+            target = found
+        elif found is not None:
+            target = pos
+        elif np.linalg.norm(pos - np.array([np.cos(angle), np.sin(angle)])) > 0.05:
+            target = np.array([np.cos(angle), np.sin(angle)])
+        else:
+            angle = min(angle + arc_step, np.pi)
+            target = np.array([np.cos(angle), np.sin(angle)])
+        a = _toward(pos[None], np.asarray(target, np.float32)[None])
+        out = trial.step(a)
+        if out.reward[0] > 0 and found is None:
+            found = out.next_obs[0, :2].copy()
+        for k, v in (("obs", obs[0]), ("actions", a[0]), ("rewards", out.reward[0]), ("next_obs", out.next_obs[0])):
+            rec[k].append(v)
+        obs = out.obs
+    return {k: np.stack(v).astype(np.float32) for k, v in rec.items()}

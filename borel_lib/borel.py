@@ -384,6 +384,32 @@ def run_borel(domain: str, profile: str | None = None, relabelling: str = "rewar
     return df
 
 
+def load_trained(domain: str, profile: str | None = None, relabelling: str = "reward_relabelling", seed: int = 0,
+                 cql_alpha: float = 0.0, device: str = "auto") -> tuple[BeliefVAE, OfflineAgent]:
+    """The VAE and agent of a finished :func:`run_borel` run, from its checkpoints."""
+    from borel_lib.collect import run_collection
+    from borel_lib.config import resolve_profile
+    from borel_lib.device import get_device
+    from borel_lib.paths import checkpoints_dir
+
+    profile = resolve_profile(profile)
+    dev = get_device(device)
+    tag = f"{domain}_{relabelling}{'_cql' if cql_alpha else ''}_seed{seed}"
+    ck = checkpoints_dir(profile) / f"borel_{tag}"
+    if not (ck / "agent.pt").is_file():
+        raise FileNotFoundError(f"{ck / 'agent.pt'}: run python -m borel_lib.borel {domain} --profile {profile} "
+                                f"--relabelling {relabelling} --seed {seed} first")
+    dataset, _ = run_collection(domain, profile, progress=False)
+    discrete = domain == "gridworld"
+    vae, _ = train_vae(dataset, VAEConfig.for_domain(domain, profile), relabelling, seed=seed, checkpoint=ck / "vae.pt",
+                       device=dev, progress=False, n_actions=5 if discrete else None)
+    obs_dim = dataset.obs.shape[-1] + 2 * vae.config.latent_dim
+    rl_cfg = OfflineRLConfig.for_profile(profile, cql_alpha=cql_alpha, **_RL_DOMAIN.get(domain, {}))
+    agent = OfflineAgent(obs_dim, 5 if discrete else dataset.actions.shape[-1], discrete, rl_cfg, seed, dev)
+    agent.load_state_dict(torch.load(ck / "agent.pt", map_location=dev, weights_only=False)["agent"])
+    return vae, agent
+
+
 _RL_DOMAIN: dict[str, dict[str, Any]] = {
     "gridworld": {"hidden": (64, 64), "gamma": 0.99},
     "semicircle": {},

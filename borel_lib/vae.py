@@ -286,3 +286,17 @@ class BeliefVAE(nn.Module):
             mus.append(mu.cpu())
             lvs.append(lv.cpu())
         return torch.cat(mus), torch.cat(lvs)
+
+
+@torch.no_grad()
+def reward_map(vae: BeliefVAE, mu: torch.Tensor, points: np.ndarray, flag: float = 0.0) -> np.ndarray:
+    """The MSE decoder's predicted reward at next states ``points`` ``(G, 2)`` for belief means ``mu``
+    ``(S, latent)``: an ``(S, G)`` array (the paper's supplementary Figure 7 belief pictures)."""
+    device = vae.encoder.mu.weight.device
+    pts = torch.as_tensor(np.concatenate([points, np.full((len(points), 1), flag)], -1), dtype=torch.float32,
+                          device=device)
+    z = torch.as_tensor(mu, dtype=torch.float32, device=device)[:, None].expand(-1, len(points), -1)
+    nxt = pts[None].expand(len(mu), -1, -1)
+    zeros_a = torch.zeros(*nxt.shape[:2], vae.encoder.action_emb.in_features if vae.encoder.action_emb else 1,
+                          device=device)
+    return vae.reward_decoder(z, nxt, zeros_a, nxt).cpu().numpy()
