@@ -5,7 +5,7 @@ Baselines, all with one torch thread per process:
 - "2 processes": two single-agent processes at once (someone running the authors' one-process-per-task
   scripts on both cores); agent-updates/s summed over both;
 - "batched": one EnsembleSAC of N members; "batched x2": two processes of N/2 members each.
-Usage: python scripts/benchmark_agents.py [--quick]; writes build/benchmarks/agents.md.
+Usage: python scripts/benchmark_agents.py [--quick]; writes data/benchmarks/agents.md.
 """
 
 from __future__ import annotations
@@ -61,9 +61,9 @@ def main() -> None:
         lines.append(row)
         print(row, flush=True)
     table = "SAC 2x32, batch 256, obs 3, act 2; agent-updates/s; one torch thread per process.\n\n" + "\n".join(lines)
-    from borel_lib.paths import build_dir
+    from borel_lib.paths import repo_root
 
-    out = build_dir() / "benchmarks" / "agents.md"
+    out = repo_root() / "data" / "benchmarks" / "agents.md"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(table + "\n")
     print("\n" + table)

@@ -1,7 +1,7 @@
 """Step throughput of every domain: single env (Gymnasium loop) and batched (N tasks per numpy op).
 
 Usage: python scripts/benchmark_envs.py [--quick] [--n 1024]
-Prints a Markdown table and writes it to build/benchmarks/envs.md. Speed targets live here, not in
+Prints a Markdown table and writes it to data/benchmarks/envs.md (committed). Speed targets live here, not in
 timed tests (issue: batched point robot >= 1M task-steps/s at N = 1024).
 """
 
@@ -15,7 +15,7 @@ import numpy as np
 
 from borel_lib.envs import DOMAINS, make_env, make_trial
 from borel_lib.envs.batched import BATCHABLE, make_batched_trial
-from borel_lib.paths import build_dir
+from borel_lib.paths import repo_root
 
 
 def single_steps_per_second(name: str, seconds: float) -> float:
@@ -71,7 +71,7 @@ def main() -> None:
     for name, single, batched in rows:
         lines.append(f"| {name} | {single:,.0f} | {f'{batched:,.0f}' if batched else '—'} |")
     table = "\n".join(lines)
-    out = build_dir() / "benchmarks" / "envs.md"
+    out = repo_root() / "data" / "benchmarks" / "envs.md"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(table + "\n")
     print("\n" + table)
