@@ -359,7 +359,7 @@ def dataset_name(config: CollectConfig) -> str:
 def run_collection(domain: str, profile: str | None = None, progress: bool = True, **overrides: Any):
     """Collect (or load the cached) dataset of ``domain`` for ``profile``; write its learning curves
     to the results folder. Returns ``(dataset, curves_dataframe)``. Resumes a killed run."""
-    from borel_lib.paths import checkpoints_dir, datasets_dir, results_dir
+    from borel_lib.paths import checkpoints_dir, datasets_dir
     from borel_lib.results import read_results, write_results
 
     profile = resolve_profile(profile)

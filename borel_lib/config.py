@@ -180,7 +180,7 @@ def _plain(obj: Any) -> Any:
     raise TypeError(f"cannot serialise {type(obj).__name__}")
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _attribute_docstrings(klass: type) -> dict[str, str]:
     try:
         source = textwrap.dedent(inspect.getsource(klass))

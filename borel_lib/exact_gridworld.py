@@ -260,7 +260,7 @@ def thompson_sampling_returns(spec: GridSpec) -> ExactResult:
             found = found or on_goal
         return ret, mask, found
 
-    @functools.lru_cache(maxsize=None)
+    @functools.cache
     def value(e: int, true_g: int, mask: int, found: bool) -> tuple[float, ...]:
         if e == k:
             return ()

@@ -14,7 +14,7 @@ def brute_force_bayes_optimal(spec: eg.GridSpec) -> float:
     goals = [tuple(map(int, g)) for g in spec.candidate_goals()]
     H, k = spec.horizon, spec.episodes
 
-    @functools.lru_cache(maxsize=None)
+    @functools.cache
     def value(tau, pos, visited, known):
         if tau == k * H:
             return 0.0

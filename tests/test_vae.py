@@ -81,12 +81,12 @@ def test_online_step_equals_full_forward():
     vae = BeliefVAE(3, 2, VAEConfig.for_profile("smoke"))
     _, act, rew, nxt = _data(B=3, T=6)
     mu, lv = vae.encoder(act, rew, nxt)
-    m, l, h = vae.encoder.prior(3)
+    m, lvar, h = vae.encoder.prior(3)
     torch.testing.assert_close(m, mu[:, 0])
     for t in range(6):
-        m, l, h = vae.encoder.step(h, act[:, t], rew[:, t], nxt[:, t])
+        m, lvar, h = vae.encoder.step(h, act[:, t], rew[:, t], nxt[:, t])
         torch.testing.assert_close(m, mu[:, t + 1], atol=1e-6, rtol=1e-5)
-        torch.testing.assert_close(l, lv[:, t + 1], atol=1e-6, rtol=1e-5)
+        torch.testing.assert_close(lvar, lv[:, t + 1], atol=1e-6, rtol=1e-5)
 
 
 @pytest.mark.parametrize("kind", ["mse_sa", "bernoulli", "state"])
