@@ -28,6 +28,7 @@ from gymnasium import spaces
 
 from borel_lib.envs._mujoco import MujocoTaskEnv
 from borel_lib.envs.base import _check_init_state
+from borel_lib.envs.point_robot import START_ANNULUS, semicircle_goals, semicircle_start
 
 REWARD_MODES = ("sparse", "dense")
 """Ant reward modes: sparse for evaluation, dense for data collection."""
@@ -45,8 +46,7 @@ class AntSemiCircleEnv(MujocoTaskEnv):
     varies = "reward"
     goal_radius = 0.2
     ctrl_cost_weight = 0.1
-    rectangle = ((-1.5, 1.5), (-0.5, 1.5))
-    annulus = (0.8, 1.2)
+    annulus = START_ANNULUS
 
     def __init__(self, reward_mode: str = "sparse", init_state: str = "fixed", task: Any = None,
                  render_mode: str | None = None):
@@ -61,8 +61,7 @@ class AntSemiCircleEnv(MujocoTaskEnv):
             self.set_task(task)
 
     def sample_tasks(self, n: int, rng: np.random.Generator) -> np.ndarray:
-        theta = rng.uniform(0.0, np.pi, size=int(n))
-        return np.stack([np.cos(theta), np.sin(theta)], axis=-1)
+        return semicircle_goals(n, rng)
 
     # ------------------------------------------------------------------------ pure functions
     @classmethod
@@ -95,18 +94,9 @@ class AntSemiCircleEnv(MujocoTaskEnv):
     def _get_obs(self) -> np.ndarray:
         return np.concatenate([self.data.qpos.flat, self.data.qvel.flat]).astype(np.float64)
 
-    def sample_init_xy(self, rng: np.random.Generator) -> np.ndarray:
-        if self.init_state == "fixed":
-            return np.zeros(2)
-        (x0, x1), (y0, y1) = self.rectangle
-        while True:
-            xy = np.array([rng.uniform(x0, x1), rng.uniform(y0, y1)])
-            if self.init_state == "uniform" or not (self.annulus[0] <= np.linalg.norm(xy) <= self.annulus[1]):
-                return xy
-
     def reset_model(self) -> np.ndarray:
         qpos = self.init_qpos.copy()
-        qpos[:2] = self.sample_init_xy(self.np_random)
+        qpos[:2] = semicircle_start(self.np_random, self.init_state)
         self.set_state(qpos, self.init_qvel.copy())
         return self._get_obs()
 

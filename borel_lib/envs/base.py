@@ -100,6 +100,22 @@ class TaskEnv(gym.Env):
         raise NotImplementedError
 
 
+class StateTaskEnv(TaskEnv):
+    """A :class:`TaskEnv` whose whole state is its observation ``self._state``, started by
+    ``sample_init_state(rng, task)`` (Gridworld and the point robots)."""
+
+    _state: np.ndarray
+
+    def sample_init_state(self, rng: np.random.Generator, task: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
+        super().reset(seed=seed)
+        self._task_on_reset(options)
+        self._state = self.sample_init_state(self.np_random, self._task)
+        return self._state.copy(), {}
+
+
 def _check_init_state(env_name: str, value: str, allowed: tuple[str, ...]) -> str:
     if value not in allowed:
         raise ValueError(f"{env_name}: init_state={value!r} is not supported; allowed values: {', '.join(allowed)}")

@@ -15,13 +15,13 @@ from typing import Any
 import numpy as np
 from gymnasium import spaces
 
-from borel_lib.envs.base import TaskEnv, _check_init_state
+from borel_lib.envs.base import StateTaskEnv, _check_init_state
 
 MOVES = np.array([[0, 0], [0, 1], [1, 0], [0, -1], [-1, 0]], dtype=np.float32)
 """(dx, dy) of noop, up, right, down, left."""
 
 
-class GridworldEnv(TaskEnv):
+class GridworldEnv(StateTaskEnv):
     """One episode of the 5x5 Gridworld with a goal cell as the task (see module docstring)."""
 
     horizon = 15
@@ -84,12 +84,6 @@ class GridworldEnv(TaskEnv):
         return cells[rng.integers(0, len(cells))].copy()
 
     # -------------------------------------------------------------------------------- gym API
-    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
-        super().reset(seed=seed)
-        self._task_on_reset(options)
-        self._state = self.sample_init_state(self.np_random, self._task)
-        return self._state.copy(), {}
-
     def step(self, action):
         if not self.action_space.contains(np.int64(action) if np.ndim(action) == 0 else action):
             raise ValueError(f"GridworldEnv.step: action must be an integer in [0, 5); got {action!r}")

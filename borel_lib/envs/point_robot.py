@@ -33,13 +33,36 @@ from typing import Any
 import numpy as np
 from gymnasium import spaces
 
-from borel_lib.envs.base import TaskEnv, _check_init_state
+from borel_lib.envs.base import StateTaskEnv, _check_init_state
 
 STEP_SCALE = np.float32(0.1)
 """Physical step per unit action (the authors' action box is [-0.1, 0.1]^2)."""
 
+START_RECTANGLE = ((-1.5, 1.5), (-0.5, 1.5))
+"""x and y ranges of the ``uniform`` start states of Semi-circle and Ant-Semi-circle (authors')."""
+START_ANNULUS = (0.8, 1.2)
+"""Radii of the annulus ``exclude_semicircle`` rejects: the semicircle ± the goal radius (authors')."""
 
-class PointRobotEnv(TaskEnv):
+
+def semicircle_goals(n: int, rng: np.random.Generator) -> np.ndarray:
+    """``n`` goals at angles θ ~ U[0, π] on the unit upper semicircle, shape ``(n, 2)``."""
+    theta = rng.uniform(0.0, np.pi, size=int(n))
+    return np.stack([np.cos(theta), np.sin(theta)], axis=-1)
+
+
+def semicircle_start(rng: np.random.Generator, init_state: str) -> np.ndarray:
+    """A start position (float64) for ``fixed`` (the origin), ``uniform`` (the rectangle) or
+    ``exclude_semicircle`` (the rectangle minus the annulus, by rejection)."""
+    if init_state == "fixed":
+        return np.zeros(2)
+    (x0, x1), (y0, y1) = START_RECTANGLE
+    while True:
+        s = np.array([rng.uniform(x0, x1), rng.uniform(y0, y1)])
+        if init_state == "uniform" or not (START_ANNULUS[0] <= np.linalg.norm(s) <= START_ANNULUS[1]):
+            return s
+
+
+class PointRobotEnv(StateTaskEnv):
     """Base of the point-robot family: float32 position, action in [-1, 1]^2 scaled by 0.1."""
 
     def __init__(self, init_state: str = "fixed", task: Any = None, render_mode: str | None = None):
@@ -62,12 +85,6 @@ class PointRobotEnv(TaskEnv):
         return np.zeros(2, dtype=np.float32)
 
     # -------------------------------------------------------------------------------- gym API
-    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
-        super().reset(seed=seed)
-        self._task_on_reset(options)
-        self._state = self.sample_init_state(self.np_random, self._task)
-        return self._state.copy(), {}
-
     def step(self, action):
         a = np.asarray(action, dtype=np.float32)
         if a.shape != (2,) or not np.all(np.isfinite(a)):
@@ -88,12 +105,10 @@ class SemiCircleEnv(PointRobotEnv):
     init_state_options = ("fixed", "uniform", "exclude_semicircle")
     varies = "reward"
     goal_radius = 0.2
-    rectangle = ((-1.5, 1.5), (-0.5, 1.5))
-    annulus = (0.8, 1.2)
+    annulus = START_ANNULUS
 
     def sample_tasks(self, n: int, rng: np.random.Generator) -> np.ndarray:
-        theta = rng.uniform(0.0, np.pi, size=int(n))
-        return np.stack([np.cos(theta), np.sin(theta)], axis=-1)
+        return semicircle_goals(n, rng)
 
     def reward(self, obs, action, next_obs, task) -> np.ndarray:
         """1 if ‖s' − g‖ ≤ 0.2 else 0 (post-step position)."""
@@ -104,13 +119,7 @@ class SemiCircleEnv(PointRobotEnv):
         return np.sqrt(np.sum(d * d, axis=-1)) <= np.float32(self.goal_radius)
 
     def sample_init_state(self, rng: np.random.Generator, task: np.ndarray) -> np.ndarray:
-        if self.init_state == "fixed":
-            return np.zeros(2, dtype=np.float32)
-        (x0, x1), (y0, y1) = self.rectangle
-        while True:
-            s = np.array([rng.uniform(x0, x1), rng.uniform(y0, y1)], dtype=np.float32)
-            if self.init_state == "uniform" or not (self.annulus[0] <= np.linalg.norm(s) <= self.annulus[1]):
-                return s
+        return semicircle_start(rng, self.init_state).astype(np.float32)
 
 
 class WindEnv(PointRobotEnv):
