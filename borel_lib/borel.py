@@ -318,7 +318,8 @@ def evaluate(vae: BeliefVAE, agent: OfflineAgent, domain: str, tasks: np.ndarray
 
 # ------------------------------------------------------------------------------ the pipeline
 def run_borel(domain: str, profile: str | None = None, relabelling: str = "reward_relabelling", seed: int = 0,
-              cql_alpha: float = 0.0, n_eval_tasks: int = 20, progress: bool = True, device: str = "auto") -> pd.DataFrame:
+              cql_alpha: float = 0.0, n_eval_tasks: int = 20, progress: bool = True, device: str = "auto",
+              updates: int | None = None) -> pd.DataFrame:
     """Collection (cached) → VAE → state relabelling → offline RL → evaluation, for one seed.
 
     Writes ``borel_<domain>_<relabelling>[_cql]_seed<seed>.csv`` (tidy: mean over eval tasks per
@@ -340,13 +341,17 @@ def run_borel(domain: str, profile: str | None = None, relabelling: str = "rewar
     discrete = domain == "gridworld"
     n_actions = 5 if discrete else None
     vae_cfg = VAEConfig.for_domain(domain, profile)
-    tag = f"{domain}_{relabelling}{'_cql' if cql_alpha else ''}_seed{seed}"
+    base_tag = f"{domain}_{relabelling}{'_cql' if cql_alpha else ''}_seed{seed}"
+    tag = base_tag + (f"_u{updates}" if updates else "")
+    vae_ck = checkpoints_dir(profile) / f"borel_{base_tag}"
     ck = checkpoints_dir(profile) / f"borel_{tag}"
     ck.mkdir(parents=True, exist_ok=True)
-    vae, vae_log = train_vae(dataset, vae_cfg, relabelling, seed=seed, checkpoint=ck / "vae.pt", device=dev,
+    vae_ck.mkdir(parents=True, exist_ok=True)
+    vae, vae_log = train_vae(dataset, vae_cfg, relabelling, seed=seed, checkpoint=vae_ck / "vae.pt", device=dev,
                              progress=progress, n_actions=n_actions)
     hs = relabel_states(vae, dataset, n_actions=n_actions)
-    rl_cfg = OfflineRLConfig.for_profile(profile, cql_alpha=cql_alpha, **_RL_DOMAIN.get(domain, {}))
+    rl_cfg = OfflineRLConfig.for_profile(profile, cql_alpha=cql_alpha, **_RL_DOMAIN.get(domain, {}),
+                                         **({"updates": updates} if updates else {}))
     agent = OfflineAgent(hs.obs.shape[-1], 5 if discrete else dataset.actions.shape[-1], discrete, rl_cfg, seed, dev)
     env = make_env(domain)
     tasks = env.candidate_goals() if discrete else env.sample_tasks(n_eval_tasks, np.random.default_rng(seed + 10_000))
@@ -374,7 +379,7 @@ def run_borel(domain: str, profile: str | None = None, relabelling: str = "rewar
             torch.save({"agent": agent.state_dict(), "updates": done, "rows": rows}, tmp)
     df = pd.DataFrame(rows)
     command = f"python -m borel_lib.borel {domain} --profile {profile} --relabelling {relabelling} --seed {seed}" + (
-        f" --cql-alpha {cql_alpha}" if cql_alpha else "")
+        f" --cql-alpha {cql_alpha}" if cql_alpha else "") + (f" --updates {updates}" if updates else "")
     write_results(df, f"borel_{tag}", config={"vae": vae_cfg.to_dict(), "offline_rl": rl_cfg.to_dict(),
                                               "relabelling": relabelling, "dataset": dataset.manifest["config"]},
                   profile=profile, command=command)
@@ -426,9 +431,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--relabelling", default="reward_relabelling", choices=RELABEL_MODES)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--cql-alpha", type=float, default=0.0)
+    parser.add_argument("--updates", type=int, default=None, help="override the profile's offline RL updates")
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
-    df = run_borel(args.domain, args.profile, args.relabelling, args.seed, args.cql_alpha)
+    df = run_borel(args.domain, args.profile, args.relabelling, args.seed, args.cql_alpha, updates=args.updates)
     last = df[(df.updates == df.updates.max()) & (df.metric == "return")]
     print(last.to_string(index=False))
 
