@@ -108,7 +108,18 @@ class VAEConfig(Config):
         base = cls.for_profile(profile)
         preset = cls.PRESETS.get(profile, {})
         keep = {k: v for k, v in per_domain[domain].items() if k not in preset or v == 0}  # 0 = input off
+        keep.update(_PROFILE_DOMAIN.get((profile, domain), {}))
         return base.replace(**{**keep, **overrides})
+
+
+_PROFILE_DOMAIN: dict[tuple[str, str], dict[str, Any]] = {
+    ("quick", "gridworld"): {"epochs": 50},
+    ("quick", "semicircle"): {"epochs": 30},
+}
+"""Per-domain profile reductions that differ from the profile's ``PRESETS``. Quick Gridworld and
+Semi-circle VAEs get more epochs than the generic 10: at 10 epochs the Gridworld VAE puts its most
+likely goal cell on the true goal in only 33 % of late (goal-reaching) logged trials, at 30 epochs in
+79 % (still rising), and the offline agent cannot search with such a belief."""
 
 
 def _mlp(sizes: list[int]) -> nn.Sequential:
@@ -300,3 +311,15 @@ def reward_map(vae: BeliefVAE, mu: torch.Tensor, points: np.ndarray, flag: float
     zeros_a = torch.zeros(*nxt.shape[:2], vae.encoder.action_emb.in_features if vae.encoder.action_emb else 1,
                           device=device)
     return vae.reward_decoder(z, nxt, zeros_a, nxt).cpu().numpy()
+
+
+@torch.no_grad()
+def goal_cell_probs(vae: BeliefVAE, mu: torch.Tensor | np.ndarray) -> np.ndarray:
+    """Gridworld's belief over goal cells: the Bernoulli decoder's per-cell probability that the goal
+    reward is there, at belief means ``mu`` ``(S, latent)``, normalised over cells: an ``(S, n_cells)``
+    array. Cell ``x * size + y`` is grid position (x, y), as in the decoder's training targets."""
+    if vae.config.decoder != "bernoulli_cells":
+        raise ValueError(f"goal_cell_probs needs decoder='bernoulli_cells', this VAE has {vae.config.decoder!r}")
+    device = vae.encoder.mu.weight.device
+    p = torch.sigmoid(vae.reward_decoder(torch.as_tensor(mu, dtype=torch.float32, device=device)))
+    return (p / p.sum(-1, keepdim=True)).cpu().numpy()

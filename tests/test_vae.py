@@ -163,3 +163,19 @@ def test_config_errors():
     with pytest.raises(ValueError, match="no VAE settings"):
         VAEConfig.for_domain("mars")
     assert VAEConfig.for_domain("gridworld", "paper").gru_hidden == 64
+
+
+def test_goal_cell_probs_normalised_and_follow_the_decoder():
+    from borel_lib.vae import goal_cell_probs
+
+    torch.manual_seed(0)
+    cfg = VAEConfig.for_domain("gridworld", "smoke")
+    vae = BeliefVAE(3, 5, cfg, cell_index=lambda s: (s[..., 0] * 5 + s[..., 1]).long())
+    mu = torch.randn(7, cfg.latent_dim)
+    p = goal_cell_probs(vae, mu)
+    assert p.shape == (7, cfg.n_cells)
+    np.testing.assert_allclose(p.sum(-1), 1.0, rtol=1e-5)
+    raw = torch.sigmoid(vae.reward_decoder(mu)).detach().numpy()
+    np.testing.assert_allclose(p, raw / raw.sum(-1, keepdims=True), rtol=1e-5)
+    with pytest.raises(ValueError, match="bernoulli_cells"):
+        goal_cell_probs(BeliefVAE(3, 2, VAEConfig.for_domain("semicircle", "smoke")), mu)
