@@ -38,7 +38,7 @@ from borel_lib.envs import make_env
 from borel_lib.envs.batched import BatchedTrial
 from borel_lib.io import atomic_path
 from borel_lib.relabel import RELABEL_MODES, sample_trials
-from borel_lib.vae import BeliefVAE, VAEConfig
+from borel_lib.vae import BeliefVAE, VAEConfig, goal_cell_probs, reward_map
 
 
 # ---------------------------------------------------------------------------------- configs
@@ -314,6 +314,37 @@ def evaluate(vae: BeliefVAE, agent: OfflineAgent, domain: str, tasks: np.ndarray
             rows.append({"task": i, "episode": e + 1, "metric": "return", "value": returns[i, e]})
             rows.append({"task": i, "episode": e + 1, "metric": "success", "value": float(success[i, e])})
     return pd.DataFrame(rows)
+
+
+@torch.no_grad()
+def belief_identification(vae: BeliefVAE, dataset: OfflineDataset, times: tuple[int, ...], last_trials: int = 20,
+                          n_actions: int | None = None) -> dict[int, float]:
+    """How well the belief identifies the task on the logged data: a VAE diagnostic.
+
+    For the last ``last_trials`` trials of every task (the collection agents' late, goal-reaching
+    trials) the frozen encoder runs over the trial and the belief mean after ``t`` transitions is
+    decoded, for each ``t`` in ``times``. Gridworld (Bernoulli cell decoder): the fraction of trials
+    whose most likely goal cell is the true goal (1 = perfect, 1/21 = chance). Continuous goal domains
+    (MSE decoder, goal on the unit semicircle): the mean absolute angle error, in radians, of the arc
+    point with the highest predicted reward (0 = perfect, about 1.05 = a uniform guess)."""
+    N, M, _ = dataset.rewards.shape
+    m = np.arange(max(0, M - last_trials), M)
+    out: dict[int, list[float]] = {t: [] for t in times}
+    angles = np.linspace(0.0, np.pi, 181)
+    arc = np.stack([np.cos(angles), np.sin(angles)], -1)
+    for i in range(N):
+        acts = dataset.one_hot_actions(n_actions)[i][m] if n_actions else np.asarray(dataset.actions[i])[m]
+        mu, _ = vae.encode_trials(acts, np.asarray(dataset.rewards[i])[m], np.asarray(dataset.next_obs[i])[m])
+        goal = np.asarray(dataset.tasks[i], dtype=np.float64)
+        for t in times:
+            if vae.config.decoder == "bernoulli_cells":
+                size = int(round(math.sqrt(vae.config.n_cells)))
+                probs = goal_cell_probs(vae, mu[:, t])
+                out[t].append(float(np.mean(probs.argmax(-1) == int(goal[0]) * size + int(goal[1]))))
+            else:
+                pred = reward_map(vae, mu[:, t], arc)
+                out[t].append(float(np.mean(np.abs(angles[pred.argmax(-1)] - np.arctan2(goal[1], goal[0])))))
+    return {t: float(np.mean(v)) for t, v in out.items()}
 
 
 # ------------------------------------------------------------------------------ the pipeline

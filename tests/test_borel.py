@@ -6,7 +6,15 @@ import numpy as np
 import pytest
 import torch
 
-from borel_lib.borel import OfflineAgent, OfflineRLConfig, cql_penalty, evaluate, relabel_states, train_vae
+from borel_lib.borel import (
+    OfflineAgent,
+    OfflineRLConfig,
+    belief_identification,
+    cql_penalty,
+    evaluate,
+    relabel_states,
+    train_vae,
+)
 from borel_lib.collect import CollectConfig, collect
 from borel_lib.vae import VAEConfig
 
@@ -88,3 +96,15 @@ def test_gridworld_pipeline_runs(tmp_path):
     agent.update(agent.sample(hs))
     df = evaluate(vae, agent, "gridworld", ds.tasks, n_actions=5)
     assert df.episode.max() == 4 and len(df) == ds.n_tasks * 4 * 2
+    ident = belief_identification(vae, ds, times=(0, 15), n_actions=5)
+    assert set(ident) == {0, 15} and all(0.0 <= v <= 1.0 for v in ident.values())
+    # the prior belief is the same for every trial, so at t=0 it names one cell for all of them
+    goals = [tuple(g) for g in np.asarray(ds.tasks).astype(int)]
+    possible = {0.0} | {float(np.mean([g == c for g in goals])) for c in goals}
+    assert any(ident[0] == pytest.approx(p) for p in possible)
+
+
+def test_belief_identification_semicircle_in_range(semi):
+    vae, _ = train_vae(semi, VAEConfig.for_domain("semicircle", "smoke"), progress=False)
+    ident = belief_identification(vae, semi, times=(0, 5), last_trials=3)
+    assert set(ident) == {0, 5} and all(0.0 <= v <= math.pi for v in ident.values())
