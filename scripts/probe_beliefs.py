@@ -35,9 +35,13 @@ def main() -> None:
         if m is None:
             continue
         domain, mode, seed = m.group(1), m.group(2), int(m.group(3))
-        dataset, _ = run_collection(domain, args.profile, progress=False)
         n_actions = 5 if domain == "gridworld" else None
         cfg = VAEConfig.for_domain(domain, args.profile)
+        done = torch.load(ck, map_location="cpu", weights_only=False)["epoch"]
+        if done < cfg.epochs:  # never train here: the run may be writing this checkpoint right now
+            print(f"skipping {ck.parent.name}: VAE at epoch {done} of {cfg.epochs} (run unfinished)")
+            continue
+        dataset, _ = run_collection(domain, args.profile, progress=False)
         vae, log = train_vae(dataset, cfg, mode, seed=seed, checkpoint=ck, progress=False, n_actions=n_actions)
         t1, tend = EPISODE[domain]
         res = belief_identification(vae, dataset, times=(0, t1, tend), n_actions=n_actions)
