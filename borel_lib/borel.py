@@ -38,7 +38,7 @@ from borel_lib.envs import make_env
 from borel_lib.envs.batched import BatchedTrial
 from borel_lib.io import atomic_path
 from borel_lib.relabel import RELABEL_MODES, sample_trials
-from borel_lib.vae import BeliefVAE, VAEConfig, goal_cell_probs, reward_map
+from borel_lib.vae import BeliefVAE, VAEConfig, goal_cell_probs, grid_cell_index, reward_map
 
 
 # ---------------------------------------------------------------------------------- configs
@@ -105,7 +105,7 @@ def train_vae(dataset: OfflineDataset, config: VAEConfig, relabelling: str = "re
         size = int(round(math.sqrt(config.n_cells)))
 
         def cell_index(s: torch.Tensor) -> torch.Tensor:
-            return (s[..., 0] * size + s[..., 1]).round().long()
+            return grid_cell_index(s, size)
 
     vae = BeliefVAE(obs_dim, act_dim, config, cell_index=cell_index, goal_reward=getattr(env, "goal_reward", 1.0),
                     device=device)
@@ -167,8 +167,9 @@ def relabel_states(vae: BeliefVAE, dataset: OfflineDataset, n_actions: int | Non
     L = vae.config.latent_dim
     aug_obs = np.empty((N, M, T, obs_dim + 2 * L), np.float32)
     aug_next = np.empty_like(aug_obs)
+    actions = dataset.one_hot_actions(n_actions) if n_actions else dataset.actions
     for i in range(N):
-        acts = dataset.one_hot_actions(n_actions)[i] if n_actions else np.asarray(dataset.actions[i])
+        acts = np.asarray(actions[i])
         mu, lv = vae.encode_trials(acts, np.asarray(dataset.rewards[i]), np.asarray(dataset.next_obs[i]), batch_size)
         belief = torch.cat([mu, lv], -1).numpy()  # (M, T + 1, 2L)
         aug_obs[i, ..., :obs_dim] = dataset.obs[i]
@@ -329,22 +330,25 @@ def belief_identification(vae: BeliefVAE, dataset: OfflineDataset, times: tuple[
     point with the highest predicted reward (0 = perfect, about 1.05 = a uniform guess)."""
     N, M, _ = dataset.rewards.shape
     m = np.arange(max(0, M - last_trials), M)
-    out: dict[int, list[float]] = {t: [] for t in times}
+    ts = list(times)
+    L = vae.config.latent_dim
+    actions = dataset.one_hot_actions(n_actions) if n_actions else dataset.actions
+    goals = torch.as_tensor(np.asarray(dataset.tasks, dtype=np.float32))
     angles = np.linspace(0.0, np.pi, 181)
     arc = np.stack([np.cos(angles), np.sin(angles)], -1)
-    for i in range(N):
-        acts = dataset.one_hot_actions(n_actions)[i][m] if n_actions else np.asarray(dataset.actions[i])[m]
-        mu, _ = vae.encode_trials(acts, np.asarray(dataset.rewards[i])[m], np.asarray(dataset.next_obs[i])[m])
-        goal = np.asarray(dataset.tasks[i], dtype=np.float64)
-        for t in times:
-            if vae.config.decoder == "bernoulli_cells":
-                size = int(round(math.sqrt(vae.config.n_cells)))
-                probs = goal_cell_probs(vae, mu[:, t])
-                out[t].append(float(np.mean(probs.argmax(-1) == int(goal[0]) * size + int(goal[1]))))
-            else:
-                pred = reward_map(vae, mu[:, t], arc)
-                out[t].append(float(np.mean(np.abs(angles[pred.argmax(-1)] - np.arctan2(goal[1], goal[0])))))
-    return {t: float(np.mean(v)) for t, v in out.items()}
+    scores = np.empty((N, len(ts)))
+    for i in range(N):  # one task's trials at a time keeps memory flat; all times are decoded in one call
+        mu, _ = vae.encode_trials(np.asarray(actions[i])[m], np.asarray(dataset.rewards[i])[m],
+                                  np.asarray(dataset.next_obs[i])[m])
+        beliefs = mu[:, ts].reshape(-1, L)  # (trials * times, L)
+        if vae.config.decoder == "bernoulli_cells":
+            size = int(round(math.sqrt(vae.config.n_cells)))
+            hit = goal_cell_probs(vae, beliefs).argmax(-1) == grid_cell_index(goals[i], size).item()
+            scores[i] = hit.reshape(len(m), len(ts)).mean(0)
+        else:
+            best = angles[reward_map(vae, beliefs, arc).argmax(-1)].reshape(len(m), len(ts))
+            scores[i] = np.abs(best - math.atan2(goals[i, 1], goals[i, 0])).mean(0)
+    return {t: float(v) for t, v in zip(ts, scores.mean(0))}
 
 
 # ------------------------------------------------------------------------------ the pipeline

@@ -315,6 +315,11 @@ def reward_map(vae: BeliefVAE, mu: torch.Tensor, points: np.ndarray, flag: float
     return vae.reward_decoder(z, nxt, zeros_a, nxt).cpu().numpy()
 
 
+def grid_cell_index(pos: torch.Tensor, size: int) -> torch.Tensor:
+    """Cell id ``x * size + y`` of grid positions ``pos[..., :2]``: the Bernoulli decoder's head order."""
+    return (pos[..., 0] * size + pos[..., 1]).round().long()
+
+
 @torch.no_grad()
 def goal_cell_probs(vae: BeliefVAE, mu: torch.Tensor | np.ndarray) -> np.ndarray:
     """Gridworld's belief over goal cells: the Bernoulli decoder's per-cell probability that the goal

@@ -17,10 +17,9 @@ import torch
 
 from borel_lib.borel import belief_identification, train_vae
 from borel_lib.collect import run_collection
+from borel_lib.envs import make_env
 from borel_lib.paths import checkpoints_dir, repo_root
 from borel_lib.vae import VAEConfig
-
-EPISODE = {"gridworld": (15, 60), "semicircle": (60, 120)}
 
 
 def main() -> None:
@@ -43,7 +42,8 @@ def main() -> None:
             continue
         dataset, _ = run_collection(domain, args.profile, progress=False)
         vae, log = train_vae(dataset, cfg, mode, seed=seed, checkpoint=ck, progress=False, n_actions=n_actions)
-        t1, tend = EPISODE[domain]
+        env = make_env(domain)
+        t1, tend = env.horizon, env.horizon * env.episodes_per_trial
         res = belief_identification(vae, dataset, times=(0, t1, tend), n_actions=n_actions)
         metric = "goal cell right (fraction)" if domain == "gridworld" else "arc angle error (rad)"
         lines.append(f"| {domain} | {mode} | {seed} | {int(log.epoch.max())} | {metric} | {res[0]:.3f} | "
