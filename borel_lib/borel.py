@@ -89,7 +89,8 @@ def _trial_batch_tensors(batch, device) -> dict[str, torch.Tensor]:
 def train_vae(dataset: OfflineDataset, config: VAEConfig, relabelling: str = "reward_relabelling", seed: int = 0,
               checkpoint: str | os.PathLike[str] | None = None, device: str | torch.device = "cpu",
               progress: bool = True, n_actions: int | None = None) -> tuple[BeliefVAE, pd.DataFrame]:
-    """Fit the belief VAE on ``dataset``; resumes from ``checkpoint`` (saved after every epoch).
+    """Fit the belief VAE on ``dataset``; resumes from ``checkpoint`` (saved after every epoch), which
+    must come from the same configuration, relabelling and seed (only ``epochs`` may grow).
 
     Returns the VAE and a table of per-epoch losses. ``n_actions`` one-hot encodes integer actions
     (Gridworld)."""
@@ -114,6 +115,13 @@ def train_vae(dataset: OfflineDataset, config: VAEConfig, relabelling: str = "re
     start_epoch, log = 0, []
     if checkpoint is not None and Path(checkpoint).is_file():
         state = torch.load(checkpoint, map_location=device, weights_only=False)
+        saved, wanted = state.get("config", {}), config.to_dict()
+        diff = sorted(key for key in set(saved) | set(wanted) if key != "epochs" and saved.get(key) != wanted.get(key))
+        if diff or state.get("relabelling", relabelling) != relabelling or state.get("seed", seed) != seed:
+            detail = ", ".join(f"{key}: checkpoint {saved.get(key)!r} vs now {wanted.get(key)!r}" for key in diff)
+            raise ValueError(f"{checkpoint}: the VAE checkpoint was trained with a different configuration "
+                             f"({detail or 'relabelling or seed differ'}); only 'epochs' may change on resume. "
+                             "Delete the checkpoint or use another checkpoint path.")
         vae.load_state_dict(state["model"])
         vae.optim.load_state_dict(state["optim"])
         rng.bit_generator.state = state["rng"]
@@ -140,7 +148,8 @@ def train_vae(dataset: OfflineDataset, config: VAEConfig, relabelling: str = "re
         if checkpoint is not None:
             with atomic_path(checkpoint) as tmp:
                 torch.save({"model": vae.state_dict(), "optim": vae.optim.state_dict(), "rng": rng.bit_generator.state,
-                            "gen": gen.get_state(), "epoch": epoch + 1, "log": log, "config": config.to_dict()}, tmp)
+                            "gen": gen.get_state(), "epoch": epoch + 1, "log": log, "config": config.to_dict(),
+                            "relabelling": relabelling, "seed": seed}, tmp)
     return vae, pd.DataFrame(log)
 
 

@@ -87,6 +87,15 @@ def test_vae_training_resumes_exactly(semi, tmp_path):
         assert torch.equal(a, b)
 
 
+def test_vae_resume_refuses_a_different_config(semi, tmp_path):
+    cfg = VAEConfig.for_domain("semicircle", "smoke").replace(epochs=1)
+    train_vae(semi, cfg, progress=False, seed=3, checkpoint=tmp_path / "vae.pt")
+    with pytest.raises(ValueError, match=r"vae\.pt.*lr: checkpoint 0\.0003 vs now 0\.001"):
+        train_vae(semi, cfg.replace(epochs=2, lr=1e-3), progress=False, seed=3, checkpoint=tmp_path / "vae.pt")
+    with pytest.raises(ValueError, match="relabelling or seed differ"):
+        train_vae(semi, cfg.replace(epochs=2), progress=False, seed=4, checkpoint=tmp_path / "vae.pt")
+
+
 def test_gridworld_pipeline_runs(tmp_path):
     ds, _ = collect(CollectConfig.for_domain("gridworld", "smoke"), tmp_path / "g", tmp_path / "ck",
                     profile="smoke", progress=False)
