@@ -77,6 +77,27 @@ def test_offline_agent_updates(semi, cql):
     assert any(not torch.equal(a, b) for a, b in zip(before, agent.agent.parameters()))
 
 
+@pytest.mark.parametrize("cql", [0.0, 2.0])
+def test_offline_agent_resumes_exactly(semi, tmp_path, cql):
+    """A run killed after its checkpoint and resumed in a new process equals the uninterrupted run."""
+    vae, _ = train_vae(semi, VAEConfig.for_domain("semicircle", "smoke"), progress=False)
+    hs = relabel_states(vae, semi)
+    cfg = OfflineRLConfig.for_profile("smoke", cql_alpha=cql)
+    straight = OfflineAgent(13, 2, False, cfg, seed=5)
+    for _ in range(4):
+        straight.update(straight.sample(hs))
+    first = OfflineAgent(13, 2, False, cfg, seed=5)
+    for _ in range(2):
+        first.update(first.sample(hs))
+    torch.save(first.state_dict(), tmp_path / "agent.pt")
+    resumed = OfflineAgent(13, 2, False, cfg, seed=5)
+    resumed.load_state_dict(torch.load(tmp_path / "agent.pt", weights_only=False))
+    for _ in range(2):
+        resumed.update(resumed.sample(hs))
+    for a, b in zip(straight.agent.parameters(), resumed.agent.parameters()):
+        assert torch.equal(a, b)
+
+
 def test_vae_training_resumes_exactly(semi, tmp_path):
     cfg = VAEConfig.for_domain("semicircle", "smoke").replace(epochs=2)
     straight, _ = train_vae(semi, cfg, progress=False, seed=3)
