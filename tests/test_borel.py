@@ -138,3 +138,17 @@ def test_belief_identification_semicircle_in_range(semi):
     vae, _ = train_vae(semi, VAEConfig.for_domain("semicircle", "smoke"), progress=False)
     ident = belief_identification(vae, semi, times=(0, 5), last_trials=3)
     assert set(ident) == {0, 5} and all(0.0 <= v <= math.pi for v in ident.values())
+
+
+def test_offline_rl_config_per_domain():
+    from borel_lib.config import ConfigError
+
+    paper = OfflineRLConfig.for_domain("gridworld", "paper")
+    assert (paper.hidden, paper.gamma, paper.updates, paper.meta_batch * paper.batch_per_task) == ((64, 64), 0.99,
+                                                                                                   250_000, 4096)
+    semi_paper = OfflineRLConfig.for_domain("semicircle", "paper")
+    assert (semi_paper.gamma, semi_paper.alpha, semi_paper.updates) == (0.9, 0.01, 5_000_000)
+    assert OfflineRLConfig.for_domain("gridworld", "smoke").hidden == (16, 16)  # the profile's preset wins
+    assert OfflineRLConfig.for_domain("gridworld", "quick", updates=7).updates == 7
+    with pytest.raises(ConfigError, match="'wind'.*allowed"):
+        OfflineRLConfig.for_domain("wind", "quick")
