@@ -12,8 +12,10 @@ hyper-states (optionally with CQL), and evaluation on unseen tasks (paper §3.2,
    the fact that the goal was found into the next episode.
 3. :class:`OfflineAgent` trains one SAC (continuous) or DQN (Gridworld) on hyper-states with
    meta-batches (tasks drawn with replacement, transitions uniform within each task), as the authors
-   did. ``cql_alpha > 0`` adds the CQL(H) penalty with the importance-sampled log-sum-exp of
-   Kumar et al. (2020) (:func:`cql_penalty`; the authors' version omitted the exponential).
+   did. ``cql_alpha > 0`` adds the CQL(H) penalty of Kumar et al. (2020): for SAC the log-sum-exp over
+   sampled actions with importance weights (:func:`cql_penalty`; the authors' version omitted the
+   exponential), for DQN the exact log-sum-exp over the discrete actions (:func:`cql_penalty_discrete`;
+   the authors had no CQL for Gridworld).
 4. :func:`evaluate` runs one k-episode trial per unseen task from the fixed start, with the belief
    carried across episodes and the deterministic policy, and reports per-episode returns and success.
 """
@@ -214,6 +216,12 @@ def cql_penalty(q_unif: torch.Tensor, log_p_unif: torch.Tensor, q_pi: torch.Tens
     return torch.logsumexp(stacked, -1) - math.log(2 * n) - q_data
 
 
+def cql_penalty_discrete(q_all: torch.Tensor, q_data: torch.Tensor) -> torch.Tensor:
+    """CQL(H) for discrete actions, exact: log Σ_a exp Q(s, a) − Q(s, a_data). ``q_all``: ``(..., A)``;
+    ``q_data``: ``(...)``; returns ``(...)``."""
+    return torch.logsumexp(q_all, -1) - q_data
+
+
 class OfflineAgent:
     """One SAC or DQN agent trained on hyper-states with meta-batches (module docstring, step 3)."""
 
@@ -241,14 +249,31 @@ class OfflineAgent:
         return {k: torch.as_tensor(v, device=self.device)[None] for k, v in out.items()}
 
     def update(self, batch: dict[str, torch.Tensor]) -> dict[str, float]:
-        if self.cfg.cql_alpha > 0 and not self.discrete:
-            losses = self._sac_cql_update(batch)
+        if self.cfg.cql_alpha > 0:
+            losses = self._dqn_cql_update(batch) if self.discrete else self._sac_cql_update(batch)
         else:
             losses = {k: v.item() for k, v in self.agent.update(batch).items()}
         bad = [k for k, v in losses.items() if not math.isfinite(v)]
         if bad:
             raise FloatingPointError(f"offline RL loss {bad} is not finite")
         return losses
+
+    def _dqn_cql_update(self, batch: dict[str, torch.Tensor]) -> dict[str, float]:
+        """The DQN step (plain DQN, as the authors) with the discrete CQL(H) penalty added to its loss."""
+        dqn, cfg = self.agent, self.cfg
+        a = batch["actions"][..., 0].long()
+        with torch.no_grad():
+            target = batch["rewards"] + cfg.gamma * (1 - batch["dones"]) * dqn.q_target(batch["next_obs"]).max(-1).values
+        q_all = dqn.q(batch["obs"])
+        q_data = q_all.gather(-1, a[..., None])[..., 0]
+        td = ((q_data - target) ** 2).mean(-1)
+        pen = cql_penalty_discrete(q_all, q_data).mean(-1)
+        loss = (td + cfg.cql_alpha * pen).sum()
+        dqn.optim.zero_grad(set_to_none=True)
+        loss.backward()
+        dqn.optim.step()
+        _soft_update(dqn.q_target, dqn.q, cfg.tau)
+        return {"q_loss": td.sum().item(), "cql_penalty": pen.sum().item()}
 
     def _sac_cql_update(self, batch: dict[str, torch.Tensor]) -> dict[str, float]:
         """SAC critic step with the CQL(H) penalty, then the usual actor step."""
@@ -381,7 +406,7 @@ def run_borel(domain: str, profile: str | None = None, relabelling: str = "rewar
               updates: int | None = None) -> pd.DataFrame:
     """Collection (cached) → VAE → state relabelling → offline RL → evaluation, for one seed.
 
-    Writes ``borel_<domain>_<relabelling>[_cql]_seed<seed>.csv`` (tidy: mean over eval tasks per
+    Writes ``borel_<domain>_<relabelling>[_cql<α>]_seed<seed>[_u<updates>].csv`` (tidy: mean over eval tasks per
     evaluation, column ``updates``) with its config beside it, and returns it. Evaluation tasks are
     fresh draws from the prior (seeded by ``seed + 10_000``), never the training tasks. Gridworld has only 21
     goals, so all of them are evaluated: there the "unseen task" is unseen only in combination with
@@ -400,9 +425,8 @@ def run_borel(domain: str, profile: str | None = None, relabelling: str = "rewar
     discrete = domain == "gridworld"
     n_actions = 5 if discrete else None
     vae_cfg = VAEConfig.for_domain(domain, profile)
-    base_tag = f"{domain}_{relabelling}{'_cql' if cql_alpha else ''}_seed{seed}"
-    tag = base_tag + (f"_u{updates}" if updates else "")
-    vae_ck = checkpoints_dir(profile) / f"borel_{base_tag}"
+    tag = run_tag(domain, relabelling, seed, cql_alpha, updates)
+    vae_ck = checkpoints_dir(profile) / f"borel_{run_tag(domain, relabelling, seed)}"  # the VAE ignores the RL
     ck = checkpoints_dir(profile) / f"borel_{tag}"
     ck.mkdir(parents=True, exist_ok=True)
     vae_ck.mkdir(parents=True, exist_ok=True)
@@ -437,8 +461,7 @@ def run_borel(domain: str, profile: str | None = None, relabelling: str = "rewar
         with atomic_path(ck / "agent.pt") as tmp:
             torch.save({"agent": agent.state_dict(), "updates": done, "rows": rows}, tmp)
     df = pd.DataFrame(rows)
-    command = f"python -m borel_lib.borel {domain} --profile {profile} --relabelling {relabelling} --seed {seed}" + (
-        f" --cql-alpha {cql_alpha}" if cql_alpha else "") + (f" --updates {updates}" if updates else "")
+    command = _command(domain, profile, relabelling, seed, cql_alpha, updates)
     write_results(df, f"borel_{tag}", config={"vae": vae_cfg.to_dict(), "offline_rl": rl_cfg.to_dict(),
                                               "relabelling": relabelling, "dataset": dataset.manifest["config"]},
                   profile=profile, command=command)
@@ -448,8 +471,20 @@ def run_borel(domain: str, profile: str | None = None, relabelling: str = "rewar
     return df
 
 
+def run_tag(domain: str, relabelling: str, seed: int, cql_alpha: float = 0.0, updates: int | None = None) -> str:
+    """The name of a run's results and checkpoints: ``<domain>_<relabelling>[_cql<α>]_seed<seed>[_u<updates>]``."""
+    return (f"{domain}_{relabelling}{f'_cql{cql_alpha:g}' if cql_alpha else ''}_seed{seed}"
+            + (f"_u{updates}" if updates else ""))
+
+
+def _command(domain: str, profile: str, relabelling: str, seed: int, cql_alpha: float, updates: int | None) -> str:
+    return (f"python -m borel_lib.borel {domain} --profile {profile} --relabelling {relabelling} --seed {seed}"
+            + (f" --cql-alpha {cql_alpha:g}" if cql_alpha else "") + (f" --updates {updates}" if updates else ""))
+
+
 def load_trained(domain: str, profile: str | None = None, relabelling: str = "reward_relabelling", seed: int = 0,
-                 cql_alpha: float = 0.0, device: str = "auto") -> tuple[BeliefVAE, OfflineAgent]:
+                 cql_alpha: float = 0.0, device: str = "auto", updates: int | None = None
+                 ) -> tuple[BeliefVAE, OfflineAgent]:
     """The VAE and agent of a finished :func:`run_borel` run, from its checkpoints."""
     from borel_lib.collect import run_collection
     from borel_lib.config import resolve_profile
@@ -458,14 +493,14 @@ def load_trained(domain: str, profile: str | None = None, relabelling: str = "re
 
     profile = resolve_profile(profile)
     dev = get_device(device)
-    tag = f"{domain}_{relabelling}{'_cql' if cql_alpha else ''}_seed{seed}"
-    ck = checkpoints_dir(profile) / f"borel_{tag}"
+    ck = checkpoints_dir(profile) / f"borel_{run_tag(domain, relabelling, seed, cql_alpha, updates)}"
     if not (ck / "agent.pt").is_file():
-        raise FileNotFoundError(f"{ck / 'agent.pt'}: run python -m borel_lib.borel {domain} --profile {profile} "
-                                f"--relabelling {relabelling} --seed {seed} first")
+        raise FileNotFoundError(f"{ck / 'agent.pt'}: run {_command(domain, profile, relabelling, seed, cql_alpha, updates)} "
+                                "first")
     dataset, _ = run_collection(domain, profile, progress=False)
     discrete = domain == "gridworld"
-    vae, _ = train_vae(dataset, VAEConfig.for_domain(domain, profile), relabelling, seed=seed, checkpoint=ck / "vae.pt",
+    vae_ck = checkpoints_dir(profile) / f"borel_{run_tag(domain, relabelling, seed)}" / "vae.pt"
+    vae, _ = train_vae(dataset, VAEConfig.for_domain(domain, profile), relabelling, seed=seed, checkpoint=vae_ck,
                        device=dev, progress=False, n_actions=5 if discrete else None)
     obs_dim = dataset.obs.shape[-1] + 2 * vae.config.latent_dim
     rl_cfg = OfflineRLConfig.for_domain(domain, profile, cql_alpha=cql_alpha)
