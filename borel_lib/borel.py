@@ -5,11 +5,15 @@ hyper-states (optionally with CQL), and evaluation on unseen tasks (paper §3.2,
    through :func:`borel_lib.relabel.sample_trials` (``reward_relabelling`` or ``none``).
 2. :func:`relabel_states` runs the frozen encoder over every stored trial (the original data, never the
    mixed one) and appends the posterior mean and log-variance: s⁺_t = (s_t, μ_t, log σ²_t) with μ_t the
-   belief after t transitions, and s'⁺_t = (s'_t, μ_{t+1}, log σ²_{t+1}). Because episodes 2..k start
-   from a real reset state, ``obs[t+1]`` may differ from ``next_obs[t]``; the belief is shared. We do
-   not reset the belief at goal states and do not treat the goal as terminal (the authors did both
-   for Gridworld and Semi-circle, spec §4.4): the domains do not end there, and the belief must carry
-   the fact that the goal was found into the next episode.
+   belief after t transitions. The Bellman target needs the hyper-state the BAMDP actually moves to,
+   s'⁺_t = (s_{t+1}, μ_{t+1}, log σ²_{t+1}): inside an episode s_{t+1} is ``next_obs[t]``, but at the
+   last step of episodes 1..k-1 it is the next episode's reset state ``obs[t+1]``, not the flagged
+   episode-end state ``next_obs[t]``, which never occurs as a state the agent acts in (bootstrapping
+   from it is pure extrapolation: with it the Gridworld DQN's Q-values diverged to ~25,000 against a
+   true maximum of 100 and its return collapsed). The trial's last transition is terminal
+   (``dones``): the BAMDP is k episodes long. We do not reset the belief at goal states and do not treat
+   the goal as terminal (the authors did both for Gridworld and Semi-circle, spec §4.4): the domains do
+   not end there, and the belief must carry the fact that the goal was found into the next episode.
 3. :class:`OfflineAgent` trains one SAC (continuous) or DQN (Gridworld) on hyper-states with
    meta-batches (tasks drawn with replacement, transitions uniform within each task), as the authors
    did. ``cql_alpha > 0`` adds the CQL(H) penalty of Kumar et al. (2020): for SAC the log-sum-exp over
@@ -182,7 +186,10 @@ class HyperStates:
     rewards: np.ndarray
     """The original (un-relabelled) rewards."""
     next_obs: np.ndarray
-    """s'⁺_t = (s'_t, μ_{t+1}, log σ²_{t+1})."""
+    """s'⁺_t = (s_{t+1}, μ_{t+1}, log σ²_{t+1}): the next hyper-state of the BAMDP (the next episode's
+    reset state after an episode's last step)."""
+    dones: np.ndarray
+    """1 at the trial's last transition (the end of the BAMDP), else 0; ``(N, M, T)``."""
 
 
 def relabel_states(vae: BeliefVAE, dataset: OfflineDataset, n_actions: int | None = None,
@@ -200,9 +207,13 @@ def relabel_states(vae: BeliefVAE, dataset: OfflineDataset, n_actions: int | Non
         belief = torch.cat([mu, lv], -1).numpy()  # (M, T + 1, 2L)
         aug_obs[i, ..., :obs_dim] = dataset.obs[i]
         aug_obs[i, ..., obs_dim:] = belief[:, :-1]
-        aug_next[i, ..., :obs_dim] = dataset.next_obs[i]
+        aug_next[i, :, :-1, :obs_dim] = dataset.obs[i][:, 1:]  # the state the agent is in next (reset states too)
+        aug_next[i, :, -1, :obs_dim] = dataset.next_obs[i][:, -1]  # terminal: its value is never bootstrapped
         aug_next[i, ..., obs_dim:] = belief[:, 1:]
-    return HyperStates(aug_obs, np.asarray(dataset.actions, np.float32), np.asarray(dataset.rewards, np.float32), aug_next)
+    dones = np.zeros((N, M, T), np.float32)
+    dones[..., -1] = 1.0
+    return HyperStates(aug_obs, np.asarray(dataset.actions, np.float32), np.asarray(dataset.rewards, np.float32),
+                       aug_next, dones)
 
 
 # ---------------------------------------------------------------------------- 3. offline RL
@@ -245,7 +256,7 @@ class OfflineAgent:
         mi = self.rng.integers(0, M, ti.size)
         tt = self.rng.integers(0, T, ti.size)
         out = {"obs": data.obs[ti, mi, tt], "actions": data.actions[ti, mi, tt], "rewards": data.rewards[ti, mi, tt],
-               "next_obs": data.next_obs[ti, mi, tt], "dones": np.zeros(ti.size, np.float32)}
+               "next_obs": data.next_obs[ti, mi, tt], "dones": data.dones[ti, mi, tt]}
         return {k: torch.as_tensor(v, device=self.device)[None] for k, v in out.items()}
 
     def update(self, batch: dict[str, torch.Tensor]) -> dict[str, float]:

@@ -33,7 +33,15 @@ def test_state_relabelling_shapes_and_shared_beliefs(semi):
     N, M, T = semi.rewards.shape
     assert hs.obs.shape == (N, M, T, 3 + 10) and hs.next_obs.shape == hs.obs.shape
     np.testing.assert_array_equal(hs.obs[..., :3], semi.obs)
-    np.testing.assert_array_equal(hs.next_obs[..., :3], semi.next_obs)
+    # the next hyper-state holds the state the agent acts in next: the reset state after an episode's end
+    np.testing.assert_array_equal(hs.next_obs[:, :, :-1, :3], semi.obs[:, :, 1:])
+    H = semi.manifest["horizon"]
+    inside = np.ones(T - 1, bool)
+    inside[H - 1 :: H] = False
+    np.testing.assert_array_equal(hs.next_obs[:, :, :-1][:, :, inside, :3], semi.next_obs[:, :, :-1][:, :, inside])
+    assert (hs.next_obs[:, :, :-1, 2] == 0).all(), "no episode-end (flagged) state is bootstrapped from"
+    np.testing.assert_array_equal(hs.dones[..., -1], 1.0)
+    assert hs.dones[..., :-1].sum() == 0
     # the belief after transition t is both s'+_t's and s+_{t+1}'s, also across episode boundaries
     np.testing.assert_array_equal(hs.next_obs[:, :, :-1, 3:], hs.obs[:, :, 1:, 3:])
     # every trial starts from the prior
