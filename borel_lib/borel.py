@@ -527,8 +527,12 @@ _RL_DOMAIN: dict[str, dict[str, Any]] = {
 """The authors' per-domain offline-RL settings (spec §4.6; the defaults are Semi-circle's): Gridworld
 DQN 64x64, γ 0.99, 1000 iterations x 250 updates, evaluated every 10 iterations."""
 
-_RL_PROFILE_DOMAIN: dict[tuple[str, str], dict[str, Any]] = {}
-"""Per-domain profile reductions that differ from the profile's ``PRESETS``."""
+_RL_PROFILE_DOMAIN: dict[tuple[str, str], dict[str, Any]] = {
+    ("quick", "gridworld"): {"updates": 100_000},
+}
+"""Per-domain profile reductions that differ from the profile's ``PRESETS``. Quick Gridworld trains
+100k DQN updates (about 5 min on one core) instead of the generic 20k: measured on RR seed 0, the
+paper's metric was -1.50 (success 0) at 20k and -0.54 (success 0.19) at 100k, still rising."""
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -180,6 +180,7 @@ def test_offline_rl_config_per_domain():
     semi_paper = OfflineRLConfig.for_domain("semicircle", "paper")
     assert (semi_paper.gamma, semi_paper.alpha, semi_paper.updates) == (0.9, 0.01, 5_000_000)
     assert OfflineRLConfig.for_domain("gridworld", "smoke").hidden == (16, 16)  # the profile's preset wins
+    assert OfflineRLConfig.for_domain("gridworld", "quick").updates == 100_000  # per-(profile, domain) budget
     assert OfflineRLConfig.for_domain("gridworld", "quick", updates=7).updates == 7
     with pytest.raises(ConfigError, match="'wind'.*allowed"):
         OfflineRLConfig.for_domain("wind", "quick")
