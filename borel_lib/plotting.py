@@ -20,6 +20,7 @@ METHOD_COLORS: dict[str, str] = {
     "thompson_sampling": "#2ca02c",
     "borel_rr": "#1f77b4",
     "borel_no_rr": "#d62728",
+    "borel_rr_cql": "#17becf",
     "borel_pr": "#1f77b4",
     "borel_no_pr": "#d62728",
     "pearl": "#9467bd",
