@@ -36,8 +36,8 @@ def main() -> None:
     print("| domain | method | offline RL updates | seeds | paper's metric (mean ± s.e.) | episode 1 | episode 2 | success |")
     print("|---|---|---:|---:|---:|---:|---:|---:|")
     for (domain, method, updates), g in runs.groupby(["domain", "method", "updates"]):
-        sem = g.metric.std(ddof=1) / np.sqrt(len(g)) if len(g) > 1 else float("nan")
-        print(f"| {domain} | {method} | {updates:,} | {len(g)} | {g.metric.mean():.2f} ± {sem:.2f} | "
+        sem = f" ± {g.metric.std(ddof=1) / np.sqrt(len(g)):.2f}" if len(g) > 1 else " (one seed)"
+        print(f"| {domain} | {method} | {updates:,} | {len(g)} | {g.metric.mean():.2f}{sem} | "
               f"{g.ep1.mean():.2f} | {g.ep2.mean():.2f} | {g.success.mean():.2f} |")
     ref = folder / "references_semicircle_gridworld.csv"
     if ref.is_file():
