@@ -532,7 +532,7 @@ _RL_PROFILE_DOMAIN: dict[tuple[str, str], dict[str, Any]] = {
 }
 """Per-domain profile reductions that differ from the profile's ``PRESETS``. Quick Gridworld trains
 100k DQN updates (about 5 min on one core) instead of the generic 20k: measured on RR seed 0, the
-paper's metric was -1.50 (success 0) at 20k and -0.54 (success 0.19) at 100k, still rising."""
+paper's metric was -1.50 (success 0) at 20k and -0.26 (success 0.20) at 100k (the evaluations swing by about ±0.5)."""
 
 
 def main(argv: list[str] | None = None) -> None:
