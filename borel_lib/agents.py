@@ -92,6 +92,12 @@ def _per_member(generators: Sequence[torch.Generator], fn) -> torch.Tensor:
     return torch.stack([fn(g) for g in generators])
 
 
+def cql_penalty_discrete(q_all: torch.Tensor, q_data: torch.Tensor) -> torch.Tensor:
+    """CQL(H) for discrete actions, exact: log Σ_a exp Q(s, a) − Q(s, a_data). ``q_all``: ``(..., A)``;
+    ``q_data``: ``(...)``; returns ``(...)``."""
+    return torch.logsumexp(q_all, -1) - q_data
+
+
 def _soft_update(target: nn.Module, source: nn.Module, tau: float) -> None:
     with torch.no_grad():
         t_params = list(target.parameters())
@@ -347,19 +353,28 @@ class EnsembleDQN(nn.Module):
             greedy = torch.where(u < epsilon, rand, greedy)
         return greedy[:, 0] if squeeze else greedy
 
-    def update(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-        """One DQN step for every member (actions stored as integer values in ``actions[..., 0]``)."""
+    def update(self, batch: dict[str, torch.Tensor], cql_alpha: float = 0.0) -> dict[str, torch.Tensor]:
+        """One DQN step for every member (actions stored as integer values in ``actions[..., 0]``).
+
+        ``cql_alpha > 0`` adds ``cql_alpha`` times the discrete CQL(H) penalty
+        (:func:`cql_penalty_discrete`) to each member's loss (offline RL, Kumar et al. 2020)."""
         cfg = self.config
         a = batch["actions"][..., 0].long()
         with torch.no_grad():
             target = batch["rewards"] + cfg.gamma * (1 - batch["dones"]) * self.q_target(batch["next_obs"]).max(-1).values
-        q = self.q(batch["obs"]).gather(-1, a[..., None])[..., 0]
+        q_all = self.q(batch["obs"])
+        q = q_all.gather(-1, a[..., None])[..., 0]
         loss = ((q - target) ** 2).mean(-1)
+        out = {"q_loss": loss.detach()}
+        if cql_alpha > 0:
+            pen = cql_penalty_discrete(q_all, q).mean(-1)
+            out["cql_penalty"] = pen.detach()
+            loss = loss + cql_alpha * pen
         self.optim.zero_grad(set_to_none=True)
         loss.sum().backward()
         self.optim.step()
         _soft_update(self.q_target, self.q, cfg.tau)
-        return {"q_loss": loss.detach()}
+        return out
 
     def full_state_dict(self) -> dict[str, Any]:
         return {"model": self.state_dict(), "optim": self.optim.state_dict(),

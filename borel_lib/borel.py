@@ -18,7 +18,7 @@ hyper-states (optionally with CQL), and evaluation on unseen tasks (paper §3.2,
    meta-batches (tasks drawn with replacement, transitions uniform within each task), as the authors
    did. ``cql_alpha > 0`` adds the CQL(H) penalty of Kumar et al. (2020): for SAC the log-sum-exp over
    sampled actions with importance weights (:func:`cql_penalty`; the authors' version omitted the
-   exponential), for DQN the exact log-sum-exp over the discrete actions (:func:`cql_penalty_discrete`;
+   exponential), for DQN the exact log-sum-exp over the discrete actions (:func:`borel_lib.agents.cql_penalty_discrete`;
    the authors had no CQL for Gridworld).
 4. :func:`evaluate` runs one k-episode trial per unseen task from the fixed start, with the belief
    carried across episodes and the deterministic policy, and reports per-episode returns and success.
@@ -227,12 +227,6 @@ def cql_penalty(q_unif: torch.Tensor, log_p_unif: torch.Tensor, q_pi: torch.Tens
     return torch.logsumexp(stacked, -1) - math.log(2 * n) - q_data
 
 
-def cql_penalty_discrete(q_all: torch.Tensor, q_data: torch.Tensor) -> torch.Tensor:
-    """CQL(H) for discrete actions, exact: log Σ_a exp Q(s, a) − Q(s, a_data). ``q_all``: ``(..., A)``;
-    ``q_data``: ``(...)``; returns ``(...)``."""
-    return torch.logsumexp(q_all, -1) - q_data
-
-
 class OfflineAgent:
     """One SAC or DQN agent trained on hyper-states with meta-batches (module docstring, step 3)."""
 
@@ -260,31 +254,16 @@ class OfflineAgent:
         return {k: torch.as_tensor(v, device=self.device)[None] for k, v in out.items()}
 
     def update(self, batch: dict[str, torch.Tensor]) -> dict[str, float]:
-        if self.cfg.cql_alpha > 0:
-            losses = self._dqn_cql_update(batch) if self.discrete else self._sac_cql_update(batch)
+        if self.discrete:
+            losses = {k: v.sum().item() for k, v in self.agent.update(batch, cql_alpha=self.cfg.cql_alpha).items()}
+        elif self.cfg.cql_alpha > 0:
+            losses = self._sac_cql_update(batch)
         else:
-            losses = {k: v.item() for k, v in self.agent.update(batch).items()}
+            losses = {k: v.sum().item() for k, v in self.agent.update(batch).items()}
         bad = [k for k, v in losses.items() if not math.isfinite(v)]
         if bad:
             raise FloatingPointError(f"offline RL loss {bad} is not finite")
         return losses
-
-    def _dqn_cql_update(self, batch: dict[str, torch.Tensor]) -> dict[str, float]:
-        """The DQN step (plain DQN, as the authors) with the discrete CQL(H) penalty added to its loss."""
-        dqn, cfg = self.agent, self.cfg
-        a = batch["actions"][..., 0].long()
-        with torch.no_grad():
-            target = batch["rewards"] + cfg.gamma * (1 - batch["dones"]) * dqn.q_target(batch["next_obs"]).max(-1).values
-        q_all = dqn.q(batch["obs"])
-        q_data = q_all.gather(-1, a[..., None])[..., 0]
-        td = ((q_data - target) ** 2).mean(-1)
-        pen = cql_penalty_discrete(q_all, q_data).mean(-1)
-        loss = (td + cfg.cql_alpha * pen).sum()
-        dqn.optim.zero_grad(set_to_none=True)
-        loss.backward()
-        dqn.optim.step()
-        _soft_update(dqn.q_target, dqn.q, cfg.tau)
-        return {"q_loss": td.sum().item(), "cql_penalty": pen.sum().item()}
 
     def _sac_cql_update(self, batch: dict[str, torch.Tensor]) -> dict[str, float]:
         """SAC critic step with the CQL(H) penalty, then the usual actor step."""
@@ -437,7 +416,7 @@ def run_borel(domain: str, profile: str | None = None, relabelling: str = "rewar
     n_actions = 5 if discrete else None
     vae_cfg = VAEConfig.for_domain(domain, profile)
     tag = run_tag(domain, relabelling, seed, cql_alpha, updates)
-    vae_ck = checkpoints_dir(profile) / f"borel_{run_tag(domain, relabelling, seed)}"  # the VAE ignores the RL
+    vae_ck = _vae_checkpoint(profile, domain, relabelling, seed).parent
     ck = checkpoints_dir(profile) / f"borel_{tag}"
     ck.mkdir(parents=True, exist_ok=True)
     vae_ck.mkdir(parents=True, exist_ok=True)
@@ -488,6 +467,13 @@ def run_tag(domain: str, relabelling: str, seed: int, cql_alpha: float = 0.0, up
             + (f"_u{updates}" if updates else ""))
 
 
+def _vae_checkpoint(profile: str, domain: str, relabelling: str, seed: int) -> Path:
+    """The VAE checkpoint of a seed: shared by its plain, CQL and longer runs (the VAE ignores the RL)."""
+    from borel_lib.paths import checkpoints_dir
+
+    return checkpoints_dir(profile) / f"borel_{run_tag(domain, relabelling, seed)}" / "vae.pt"
+
+
 def _command(domain: str, profile: str, relabelling: str, seed: int, cql_alpha: float, updates: int | None) -> str:
     return (f"python -m borel_lib.borel {domain} --profile {profile} --relabelling {relabelling} --seed {seed}"
             + (f" --cql-alpha {cql_alpha:g}" if cql_alpha else "") + (f" --updates {updates}" if updates else ""))
@@ -510,7 +496,7 @@ def load_trained(domain: str, profile: str | None = None, relabelling: str = "re
                                 "first")
     dataset, _ = run_collection(domain, profile, progress=False)
     discrete = domain == "gridworld"
-    vae_ck = checkpoints_dir(profile) / f"borel_{run_tag(domain, relabelling, seed)}" / "vae.pt"
+    vae_ck = _vae_checkpoint(profile, domain, relabelling, seed)
     vae, _ = train_vae(dataset, VAEConfig.for_domain(domain, profile), relabelling, seed=seed, checkpoint=vae_ck,
                        device=dev, progress=False, n_actions=5 if discrete else None)
     obs_dim = dataset.obs.shape[-1] + 2 * vae.config.latent_dim

@@ -6,12 +6,12 @@ import numpy as np
 import pytest
 import torch
 
+from borel_lib.agents import cql_penalty_discrete
 from borel_lib.borel import (
     OfflineAgent,
     OfflineRLConfig,
     belief_identification,
     cql_penalty,
-    cql_penalty_discrete,
     evaluate,
     relabel_states,
     train_vae,
