@@ -147,8 +147,8 @@ class Collector:
         cfg = config
         self.env = make_env(cfg.domain, init_state=cfg.init_state)
         self.trial = BatchedTrial(self.env, cfg.n_tasks)
-        task_rng, seed_rng = spawn_generators(cfg.seed, 2)
-        self.tasks = self.env.sample_tasks(cfg.n_tasks, task_rng)
+        self.tasks = collection_tasks(cfg)
+        _, seed_rng = spawn_generators(cfg.seed, 2)
         self.env_seeds = [int(s) for s in seed_rng.integers(0, 2**31 - 1, size=cfg.n_tasks)]
         agent_seeds = [int(s) for s in seed_rng.integers(0, 2**31 - 1, size=cfg.n_tasks)]
         obs_dim = self.env.observation_space.shape[0] + 1
@@ -240,7 +240,8 @@ class Collector:
         self.writer.checkpoint(trials_done=self.trials_done, iteration=self.iteration)
         state = {"agent": self.agent.full_state_dict(), "replay": self.replay.state_dict(),
                  "env_rngs": [g.bit_generator.state for g in self.trial._rngs], "curves": self.curves,
-                 "trials_done": self.trials_done, "iteration": self.iteration, "config": self.cfg.to_dict()}
+                 "trials_done": self.trials_done, "iteration": self.iteration, "config": self.cfg.to_dict(),
+                 "tasks": self.tasks}
         _save_torch(state, self._ckpt_path())
         _save_torch(self.policy_state(), self.ckpt_dir / f"policies_iter{self.iteration:05d}.pt")
 
@@ -255,8 +256,8 @@ class Collector:
         if not path.is_file():
             return False
         state = torch.load(path, map_location=self.device, weights_only=False)
-        if state["config"] != self.cfg.to_dict():
-            raise ConfigError(f"{path}: checkpoint was made with a different config; delete it or use the same one")
+        if state["config"] != self.cfg.to_dict() or not np.array_equal(state.get("tasks"), self.tasks):
+            raise ConfigError(f"{path}: checkpoint was made with a different config or task set; delete it or use the same one")
         self.writer = DatasetWriter.open(self.dataset_path)
         self.agent.load_full_state_dict(state["agent"])
         self.replay.load_state_dict(state["replay"])
@@ -351,6 +352,13 @@ def collect_policy_replay(config: CollectConfig, policies_file: str | os.PathLik
     return writer.finalize()
 
 
+def collection_tasks(config: CollectConfig) -> np.ndarray:
+    """The tasks a collection trains on, a function of its config: ``env.training_tasks`` seeded by
+    ``config.seed`` (21 distinct goals for Gridworld)."""
+    task_rng, _ = spawn_generators(config.seed, 2)
+    return make_env(config.domain, init_state=config.init_state).training_tasks(config.n_tasks, task_rng)
+
+
 def dataset_name(config: CollectConfig) -> str:
     """Directory name of a collection's dataset: ``<domain>_<init_state>_seed<seed>``."""
     return f"{config.domain}_{config.init_state}_seed{config.seed}"
@@ -371,7 +379,8 @@ def run_collection(domain: str, profile: str | None = None, progress: bool = Tru
         f" --{k.replace('_', '-')} {v}" for k, v in overrides.items())
     if path.is_dir():
         ds = load_dataset(path)
-        if ds.manifest["config"] == cfg.to_dict():
+        same_tasks = np.array_equal(np.asarray(ds.manifest["tasks"]), collection_tasks(cfg))
+        if ds.manifest["config"] == cfg.to_dict() and same_tasks:
             try:
                 return ds, read_results(curves_name, profile)
             except FileNotFoundError:

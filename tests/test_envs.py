@@ -255,3 +255,24 @@ def test_bad_inputs_give_clear_errors(name):
 def test_trial_wrapper_rejects_non_task_env():
     with pytest.raises(TypeError, match="TaskEnv"):
         BAMDPTrial(gym.make("CartPole-v1"))
+
+
+def test_gridworld_training_tasks_are_distinct():
+    env = make_env("gridworld")
+    goals = env.candidate_goals()
+    tasks = env.training_tasks(21, np.random.default_rng(0))
+    assert len({tuple(t) for t in tasks}) == 21
+    assert {tuple(t) for t in tasks} == {tuple(g) for g in goals}
+    few = env.training_tasks(4, np.random.default_rng(1))
+    assert len({tuple(t) for t in few}) == 4
+    many = env.training_tasks(50, np.random.default_rng(2))
+    counts = np.unique(many, axis=0, return_counts=True)[1]
+    assert len(counts) == 21 and counts.min() >= 2 and counts.max() <= 3
+
+
+def test_collection_tasks_gridworld_quick_are_the_21_goals():
+    from borel_lib.collect import CollectConfig, collection_tasks
+
+    for profile in ("quick", "paper"):
+        tasks = collection_tasks(CollectConfig.for_domain("gridworld", profile))
+        assert len({tuple(t) for t in tasks}) == 21

@@ -68,6 +68,11 @@ class TaskEnv(gym.Env):
         """``n`` tasks from the prior, shape ``(n, task_dim)``."""
         raise NotImplementedError
 
+    def training_tasks(self, n: int, rng: np.random.Generator) -> np.ndarray:
+        """The ``n`` tasks of a data collection, shape ``(n, task_dim)``: draws from the prior, except in
+        families with finitely many tasks (Gridworld), which override this to avoid duplicates."""
+        return self.sample_tasks(n, rng)
+
     def set_task(self, task: Any) -> None:
         """Set the current task (validated: shape ``(task_dim,)``, finite)."""
         arr = np.asarray(task, dtype=np.float64).reshape(-1)

@@ -55,6 +55,20 @@ class GridworldEnv(StateTaskEnv):
         goals = self.candidate_goals()
         return goals[rng.integers(0, len(goals), size=int(n))]
 
+    def training_tasks(self, n: int, rng: np.random.Generator) -> np.ndarray:
+        """``n`` *distinct* goals when ``n <= 21`` (a random subset, in random order; ``n = 21`` is every
+        candidate goal once); for larger ``n`` every goal appears ``n // 21`` or ``n // 21 + 1`` times.
+
+        The authors drew each collection task with replacement (one seed per task), so their 21 tasks
+        held only about 13 distinct goals while evaluation used all 21; a goal that is never a training
+        task has no data, its prior mass in the learned belief is near zero, and the exact references
+        (uniform prior over 21 cells) no longer describe the data."""
+        goals = self.candidate_goals()
+        n = int(n)
+        reps = -(-n // len(goals))
+        order = np.concatenate([rng.permutation(len(goals)) for _ in range(max(reps, 1))])[:n]
+        return goals[order]
+
     def set_task(self, task: Any) -> None:
         super().set_task(task)
         if not any(np.array_equal(self._task, g) for g in self.candidate_goals()):
