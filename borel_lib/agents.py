@@ -98,6 +98,17 @@ def cql_penalty_discrete(q_all: torch.Tensor, q_data: torch.Tensor) -> torch.Ten
     return torch.logsumexp(q_all, -1) - q_data
 
 
+def cql_penalty(q_unif: torch.Tensor, log_p_unif: torch.Tensor, q_pi: torch.Tensor, log_p_pi: torch.Tensor,
+                q_data: torch.Tensor) -> torch.Tensor:
+    """CQL(H) for continuous actions: log E_mix[exp Q(s, a)] − Q(s, a_data), estimated by importance
+    sampling with n uniform and n policy actions per state: log(1/(2n) Σ exp(Q(s, a_u) − log p_u) +
+    exp(Q(s, a_π) − log π)) − Q(s, a_data). ``q_unif``, ``q_pi``: ``(..., n)``; ``q_data``: ``(...)``;
+    returns ``(...)``. (The authors' version omitted the exponential.)"""
+    n = q_unif.shape[-1]
+    stacked = torch.cat([q_unif - log_p_unif, q_pi - log_p_pi], -1)
+    return torch.logsumexp(stacked, -1) - math.log(2 * n) - q_data
+
+
 def _soft_update(target: nn.Module, source: nn.Module, tau: float) -> None:
     with torch.no_grad():
         t_params = list(target.parameters())
@@ -275,8 +286,12 @@ class EnsembleSAC(nn.Module):
         q = net(torch.cat([x, x]))[..., 0]
         return torch.minimum(q[: self.E], q[self.E :]), q
 
-    def update(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-        """One critic and one actor step for every member; returns per-member losses ``(E,)``."""
+    def update(self, batch: dict[str, torch.Tensor], cql_alpha: float = 0.0,
+               cql_samples: int = 10) -> dict[str, torch.Tensor]:
+        """One critic and one actor step for every member; returns per-member losses ``(E,)``.
+
+        ``cql_alpha > 0`` adds ``cql_alpha`` times the CQL(H) penalty (:func:`cql_penalty`, with
+        ``cql_samples`` uniform and policy actions per state) to each twin critic's loss (offline RL)."""
         cfg = self.config
         obs, act, rew = batch["obs"], batch["actions"], batch["rewards"]
         nxt, done = batch["next_obs"], batch["dones"]
@@ -287,6 +302,11 @@ class EnsembleSAC(nn.Module):
         _, q_both = self._q(self.critic, obs, act)
         critic_loss_m = ((q_both - torch.cat([target, target])) ** 2).mean(-1)  # (2E,)
         critic_loss = critic_loss_m[: self.E] + critic_loss_m[self.E :]
+        out = {}
+        if cql_alpha > 0:
+            pen = self._cql_penalty(obs, q_both, cql_samples)
+            out["cql_penalty"] = pen.detach()
+            critic_loss = critic_loss + cql_alpha * pen
         self.critic_optim.zero_grad(set_to_none=True)
         critic_loss.sum().backward()
         self.critic_optim.step()
@@ -299,7 +319,22 @@ class EnsembleSAC(nn.Module):
         actor_loss.sum().backward()
         self.actor_optim.step()
         return {"critic_loss": critic_loss.detach(), "actor_loss": actor_loss.detach(),
-                "log_pi": logp.detach().mean(-1)}
+                "log_pi": logp.detach().mean(-1), **out}
+
+    def _cql_penalty(self, obs: torch.Tensor, q_data: torch.Tensor, n: int) -> torch.Tensor:
+        """Per-member CQL(H) penalty ``(E,)``, summed over the twin critics (``q_data``: ``(2E, B)``)."""
+        E, B = obs.shape[:2]
+        rep = obs[:, :, None].expand(-1, -1, n, -1).reshape(E, B * n, -1)
+        a_unif = _per_member(self.generators, lambda g: torch.rand(B * n, self.act_dim, generator=g,
+                                                                   device=g.device)) * 2 - 1
+        log_p_unif = torch.full((2 * E, B, n), -self.act_dim * math.log(2.0), device=obs.device)
+        with torch.no_grad():
+            a_pi, log_p_pi = self._sample(rep)
+        _, q_u = self._q(self.critic, rep, a_unif)
+        _, q_p = self._q(self.critic, rep, a_pi)
+        pen = cql_penalty(q_u.reshape(2 * E, B, n), log_p_unif, q_p.reshape(2 * E, B, n),
+                          torch.cat([log_p_pi, log_p_pi]).reshape(2 * E, B, n), q_data).mean(-1)
+        return pen[:E] + pen[E:]
 
     # ----------------------------------------------------------------------------- persistence
     def full_state_dict(self) -> dict[str, Any]:
@@ -353,15 +388,23 @@ class EnsembleDQN(nn.Module):
             greedy = torch.where(u < epsilon, rand, greedy)
         return greedy[:, 0] if squeeze else greedy
 
-    def update(self, batch: dict[str, torch.Tensor], cql_alpha: float = 0.0) -> dict[str, torch.Tensor]:
+    def update(self, batch: dict[str, torch.Tensor], cql_alpha: float = 0.0,
+               double: bool = False) -> dict[str, torch.Tensor]:
         """One DQN step for every member (actions stored as integer values in ``actions[..., 0]``).
 
         ``cql_alpha > 0`` adds ``cql_alpha`` times the discrete CQL(H) penalty
-        (:func:`cql_penalty_discrete`) to each member's loss (offline RL, Kumar et al. 2020)."""
+        (:func:`cql_penalty_discrete`) to each member's loss (offline RL, Kumar et al. 2020). ``double``
+        uses the double-DQN target (van Hasselt et al. 2016): the online network picks the next action,
+        the target network values it."""
         cfg = self.config
         a = batch["actions"][..., 0].long()
         with torch.no_grad():
-            target = batch["rewards"] + cfg.gamma * (1 - batch["dones"]) * self.q_target(batch["next_obs"]).max(-1).values
+            q_next_all = self.q_target(batch["next_obs"])
+            if double:
+                q_next = q_next_all.gather(-1, self.q(batch["next_obs"]).argmax(-1, keepdim=True))[..., 0]
+            else:
+                q_next = q_next_all.max(-1).values
+            target = batch["rewards"] + cfg.gamma * (1 - batch["dones"]) * q_next
         q_all = self.q(batch["obs"])
         q = q_all.gather(-1, a[..., None])[..., 0]
         loss = ((q - target) ** 2).mean(-1)

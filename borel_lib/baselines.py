@@ -1,6 +1,8 @@
 """Reference agents for the Semi-circle (Figure 3's comparison points, computed, not learnt).
 
 - :func:`semicircle_oracle`: knows the goal; walks straight to it at full speed and stays.
+- :func:`semicircle_search_then_go`: a scripted searcher (sweep the arc in episode 1, go straight to the
+  found goal after it), the approximately Bayes-optimal line of Figure 3's Semi-circle panel.
 - :func:`semicircle_thompson`: posterior sampling, the behaviour of PEARL-like agents that the paper
   contrasts with BOReL. At the start of each episode it samples a goal from its posterior and walks
   straight to it, then stays there for the rest of the episode, with no re-planning inside the episode.
@@ -68,33 +70,70 @@ def semicircle_thompson(tasks: np.ndarray, rng: np.random.Generator, n_angles: i
     return returns
 
 
-def semicircle_search_trial(goal: np.ndarray, arc_step: float = 0.12) -> dict[str, np.ndarray]:
-    """A scripted Bayes-optimal-looking trial (for inspecting beliefs): in episode 1 walk to (1, 0) and
-    then along the semicircle until the reward appears, and stay; in episode 2 walk straight to where the
-    reward was found. Returns ``obs``, ``actions``, ``rewards``, ``next_obs`` (flagged) of shape
-    ``(T, ·)``, as the encoder consumes them."""
+def semicircle_search_then_go(tasks: np.ndarray, arc_step: float = 0.12,
+                               record: dict[str, np.ndarray] | None = None) -> np.ndarray:
+    """Per-episode returns ``(n, k)`` of a scripted search-then-go agent, the approximately Bayes-optimal
+    reference: in episode 1 walk to (1, 0) and then counter-clockwise along the semicircle (targets
+    ``arc_step`` radians apart) until the reward appears, and stay; from episode 2 walk straight to where
+    the reward was found (or go on searching if it was not). The sweep covers the whole arc within one
+    episode. ``record`` receives ``obs``, ``actions``, ``rewards``, ``next_obs`` ``(n, T, ·)``."""
     env = make_env("semicircle", init_state="fixed")
-    trial = BatchedTrial(env, 1)
-    goal = np.asarray(goal, dtype=np.float64).reshape(1, 2)
-    obs = trial.reset(goal, seeds=[0])
+    tasks = np.asarray(tasks, dtype=np.float64)
+    n = len(tasks)
+    trial = BatchedTrial(env, n)
+    obs = trial.reset(tasks, seeds=range(n))
+    angle = np.zeros(n)
+    found = np.full((n, 2), np.nan, np.float32)
+    returns = np.zeros((n, trial.k))
     rec: dict[str, list] = {"obs": [], "actions": [], "rewards": [], "next_obs": []}
-    angle, found = 0.0, None
     for t in range(trial.trial_length):
-        pos = obs[0, :2]
-        if t >= trial.H and found is not None:
-            target = found
-        elif found is not None:
-            target = pos
-        elif np.linalg.norm(pos - np.array([np.cos(angle), np.sin(angle)])) > 0.05:
-            target = np.array([np.cos(angle), np.sin(angle)])
-        else:
-            angle = min(angle + arc_step, np.pi)
-            target = np.array([np.cos(angle), np.sin(angle)])
-        a = _toward(pos[None], np.asarray(target, np.float32)[None])
+        pos = obs[:, :2]
+        has = ~np.isnan(found[:, 0])
+        arc = np.stack([np.cos(angle), np.sin(angle)], -1).astype(np.float32)
+        advance = ~has & (np.linalg.norm(pos - arc, axis=-1) <= 0.05)
+        angle = np.where(advance, np.minimum(angle + arc_step, np.pi), angle)
+        target = np.stack([np.cos(angle), np.sin(angle)], -1).astype(np.float32)
+        target = np.where(has[:, None], found if t >= trial.H else pos, target)
+        a = _toward(pos, target)
         out = trial.step(a)
-        if out.reward[0] > 0 and found is None:
-            found = out.next_obs[0, :2].copy()
-        for k, v in (("obs", obs[0]), ("actions", a[0]), ("rewards", out.reward[0]), ("next_obs", out.next_obs[0])):
-            rec[k].append(v)
+        returns[:, t // trial.H] += out.reward
+        new = ~has & (out.reward > 0)
+        found[new] = out.next_obs[new, :2]
+        for key, v in (("obs", obs), ("actions", a), ("rewards", out.reward), ("next_obs", out.next_obs)):
+            rec[key].append(np.asarray(v, np.float32))
         obs = out.obs
-    return {k: np.stack(v).astype(np.float32) for k, v in rec.items()}
+    if record is not None:
+        record.update({key: np.stack(v, 1) for key, v in rec.items()})
+    return returns
+
+
+def semicircle_search_trial(goal: np.ndarray, arc_step: float = 0.12) -> dict[str, np.ndarray]:
+    """One trial of :func:`semicircle_search_then_go` for ``goal`` (for inspecting beliefs): ``obs``,
+    ``actions``, ``rewards``, ``next_obs`` (flagged) of shape ``(T, ·)``, as the encoder consumes them."""
+    rec: dict[str, np.ndarray] = {}
+    semicircle_search_then_go(np.asarray(goal, dtype=np.float64).reshape(1, 2), arc_step, record=rec)
+    return {k: v[0] for k, v in rec.items()}
+
+
+GRID_SWEEP = (1, 1, 1, 1, 2, 3, 3, 3, 3, 2, 1, 1, 1, 1, 2)
+"""A 15-step serpentine from (0, 0): up column 0, right, down column 1, right, up column 2, right; it
+visits 12 of the 21 candidate goal cells (actions: 1 up, 2 right, 3 down)."""
+
+
+def gridworld_sweep_trials(goals: np.ndarray) -> dict[str, np.ndarray]:
+    """Scripted Gridworld trials for inspecting beliefs: every episode follows :data:`GRID_SWEEP` from
+    the fixed start whatever it finds, so for goals off the path the belief must rule cells out without
+    ever seeing the reward. Returns ``obs``, ``actions`` (integers), ``rewards``, ``next_obs`` (flagged)
+    of shape ``(n, T, ·)``."""
+    env = make_env("gridworld", init_state="fixed")
+    goals = np.asarray(goals, dtype=np.float64)
+    trial = BatchedTrial(env, len(goals))
+    obs = trial.reset(goals, seeds=range(len(goals)))
+    rec: dict[str, list] = {"obs": [], "actions": [], "rewards": [], "next_obs": []}
+    for t in range(trial.trial_length):
+        a = np.full(len(goals), GRID_SWEEP[t % trial.H], np.int64)
+        out = trial.step(a)
+        for key, v in (("obs", obs), ("actions", a[:, None]), ("rewards", out.reward), ("next_obs", out.next_obs)):
+            rec[key].append(np.asarray(v, np.float32))
+        obs = out.obs
+    return {key: np.stack(v, 1) for key, v in rec.items()}

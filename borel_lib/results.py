@@ -13,6 +13,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from borel_lib.config import Config
@@ -78,3 +79,44 @@ def read_results_config(name: str, profile: str, directory: str | os.PathLike[st
     """The JSON saved beside a result table (config values, command, profile)."""
     out_dir = Path(directory) if directory is not None else results_dir(profile)
     return json.loads((out_dir / f"{name}.config.json").read_text(encoding="utf-8"))
+
+
+def borel_runs(profile: str, directory: str | os.PathLike[str] | None = None, last_fraction: float = 0.1) -> pd.DataFrame:
+    """One row per finished BOReL run (``borel_<tag>.csv``): the paper's metric (mean return over the
+    first ``eval_episodes`` episodes: Gridworld 4, Semi-circle 2) averaged over the last ``last_fraction``
+    of its evaluations (at least one), the same for episodes 1 and 2 and success, and, when the run's
+    ``_final`` table exists, the search metrics of its last evaluation averaged over tasks."""
+    from borel_lib.envs import make_env
+
+    out_dir = Path(directory) if directory is not None else results_dir(profile)
+    rows = []
+    for path in sorted(out_dir.glob("borel_*_seed*.csv")):
+        if path.stem.endswith(("_final", "_traj")):
+            continue
+        df = pd.read_csv(path)
+        domain = df.domain.iloc[0]
+        k = make_env(domain).eval_episodes
+        evals = np.sort(df.updates.unique())
+        late = df[df.updates.isin(evals[-max(1, int(round(last_fraction * len(evals)))):])]
+        ret = late[late.metric == "return"].groupby("episode").value.mean()
+        row = {"run": path.stem.removeprefix("borel_"), "domain": domain, "method": df.method.iloc[0],
+               "seed": int(df.seed.iloc[0]), "updates": int(evals[-1]), "evals_averaged": int(late.updates.nunique()),
+               "metric": float(ret.loc[1:k].mean()), "ep1": float(ret.loc[1]), "ep2": float(ret.loc[2]),
+               "success": float(late[(late.metric == "success") & (late.episode <= k)].value.mean())}
+        final = out_dir / f"{path.stem}_final.csv"
+        if final.is_file():
+            f = pd.read_csv(final)
+            row.update(f[f.episode == 0].groupby("metric").value.mean().to_dict())
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def summarise_runs(runs: pd.DataFrame, by: tuple[str, ...] = ("domain", "method", "config")) -> pd.DataFrame:
+    """Mean and standard error over seeds of every numeric column of :func:`borel_runs`, per group
+    (``config`` = the run name without its seed)."""
+    runs = runs.assign(config=runs.run.str.replace(r"_seed\d+", "", regex=True))
+    numeric = [c for c in runs.columns if c not in (*by, "run", "seed") and pd.api.types.is_numeric_dtype(runs[c])]
+    g = runs.groupby(list(by))
+    out = g[numeric].mean()
+    sem = g[numeric].sem(ddof=1).add_suffix("_se")
+    return out.join(sem).assign(seeds=g.size()).reset_index()

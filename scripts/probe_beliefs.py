@@ -1,6 +1,6 @@
 """How well each finished quick BOReL run's belief VAE identifies the task on the logged data.
 
-For every ``data/checkpoints/<profile>/borel_<domain>_<relabelling>_seed<S>/vae.pt`` (Gridworld and
+For every ``data/checkpoints/<profile>/vae_<domain>_<relabelling>_seed<S>/vae.pt`` (Gridworld and
 Semi-circle), loads the VAE and reports :func:`borel_lib.borel.belief_identification` on the last 20
 trials per task: Gridworld, the fraction of trials whose most likely goal cell is the goal (chance
 1/21); Semi-circle, the mean angle error in radians of the highest-reward arc point (a uniform guess
@@ -29,8 +29,8 @@ def main() -> None:
     torch.set_num_threads(1)
     lines = ["| domain | relabelling | seed | VAE epochs | metric | prior | after episode 1 | end of trial |",
              "|---|---|---:|---:|---|---:|---:|---:|"]
-    for ck in sorted(checkpoints_dir(args.profile).glob("borel_*_seed*/vae.pt")):
-        m = re.fullmatch(r"borel_(gridworld|semicircle)_(reward_relabelling|none)_seed(\d+)", ck.parent.name)
+    for ck in sorted(checkpoints_dir(args.profile).glob("vae_*_seed*/vae.pt")):
+        m = re.fullmatch(r"vae_(gridworld|semicircle)_(reward_relabelling|none)_seed(\d+)", ck.parent.name)
         if m is None:
             continue
         domain, mode, seed = m.group(1), m.group(2), int(m.group(3))

@@ -17,16 +17,13 @@ Usage: python scripts/probe_q_values.py [--profile quick]; writes data/benchmark
 from __future__ import annotations
 
 import argparse
-import re
 
 import numpy as np
 import torch
 
-from borel_lib.borel import load_trained, relabel_states
+from borel_lib.borel import finished_runs, load_trained, relabel_states
 from borel_lib.collect import run_collection
-from borel_lib.paths import checkpoints_dir, repo_root
-
-_TAG = re.compile(r"borel_gridworld_(reward_relabelling|none)(?:_cql([0-9.e-]+))?_seed(\d+)(?:_u(\d+))?")
+from borel_lib.paths import repo_root
 
 
 def main() -> None:
@@ -36,15 +33,14 @@ def main() -> None:
     torch.set_num_threads(1)
     dataset, _ = run_collection("gridworld", args.profile, progress=False)
     rows = []
-    for ck in sorted(checkpoints_dir(args.profile).glob("borel_gridworld_*/agent.pt")):
-        m = _TAG.fullmatch(ck.parent.name)
-        if m is None:
+    for spec in finished_runs(args.profile, "gridworld"):
+        ck = spec.checkpoint_dir() / "agent.pt"
+        if not ck.is_file():
             continue
-        relabelling, cql, seed, updates = m.group(1), float(m.group(2) or 0), int(m.group(3)), m.group(4)
-        vae, agent = load_trained("gridworld", args.profile, relabelling, seed, cql_alpha=cql,
-                                  updates=int(updates) if updates else None, device="cpu")
+        belief, agent = load_trained(spec, device="cpu")
         done = torch.load(ck, map_location="cpu", weights_only=False)["updates"]
-        hs = relabel_states(vae, dataset, n_actions=5)
+        cfg = agent.cfg
+        hs = relabel_states(belief, dataset, time_input=cfg.time_input, goal_terminal=cfg.goal_terminal)
         gamma = agent.cfg.gamma
         rng = np.random.default_rng(0)
         N, M, T = hs.rewards.shape
@@ -54,21 +50,21 @@ def main() -> None:
             a = torch.as_tensor(hs.actions[idx][:, 0]).long()
             q_data = q.gather(-1, a[:, None])[:, 0].mean().item()
             q_max = q.max(-1).values.mean().item()
-            late = hs.obs[:, -20:, 30:].reshape(-1, hs.obs.shape[-1])
+            late = hs.obs[:, -20:, 30:].reshape(-1, hs.obs.shape[-1])  # episodes 3-4 of the last 20 trials
             greedy = agent.agent.q(torch.as_tensor(late)[None])[0].argmax(-1).numpy()
         logged = hs.actions[:, -20:, 30:, 0].reshape(-1)
         off_goal = hs.rewards[:, -20:, 30:].reshape(-1) < 0
-        rows.append((relabelling, cql, seed, done, q_data, q_max, (greedy == logged)[off_goal].mean(),
+        rows.append((spec.tag, spec.seed, done, q_data, q_max, (greedy == logged)[off_goal].mean(),
                      (greedy == logged)[~off_goal].mean()))
         print(rows[-1], flush=True)
     bound = sum(gamma**t for t in range(T)) if rows else float("nan")
     lines = [f"Gridworld ({args.profile}) offline DQN: Q on 20,000 random logged transitions (no return exceeds "
              f"{bound:.1f}), and agreement of the greedy action with the logged one on the last 20 trials per "
              "task, episodes 3-4.", "",
-             "| relabelling | CQL weight | seed | updates | mean Q(s, a_logged) | mean max_a Q(s, a) | "
-             "agreement off the goal | agreement at the goal |", "|---|---:|---:|---:|---:|---:|---:|---:|"]
-    lines += [f"| {r} | {c:g} | {s} | {u:,} | {qd:.1f} | {qm:.1f} | {ag_off:.2f} | {ag_at:.2f} |"
-              for r, c, s, u, qd, qm, ag_off, ag_at in rows]
+             "| run | seed | updates | mean Q(s, a_logged) | mean max_a Q(s, a) | "
+             "agreement off the goal | agreement at the goal |", "|---|---:|---:|---:|---:|---:|---:|"]
+    lines += [f"| {r} | {s} | {u:,} | {qd:.1f} | {qm:.1f} | {ag_off:.2f} | {ag_at:.2f} |"
+              for r, s, u, qd, qm, ag_off, ag_at in rows]
     out = repo_root() / "data" / "benchmarks" / f"q_probe_{args.profile}.md"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text("\n".join(lines) + "\n")
