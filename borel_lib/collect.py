@@ -1,7 +1,7 @@
 """Data collection: the training logs of N conventional RL agents, one per task (paper §3.1, §6).
 
 The authors ran one DQN (Gridworld) or SAC (continuous) process per task and saved its whole replay
-buffer (``../shared/spec/original_code.md`` §3). Here all N agents train at once: the tasks step together
+buffer (``docs/differences.md``). Here all N agents train at once: the tasks step together
 in a :class:`~borel_lib.envs.batched.BatchedTrial`, the agents are one
 :class:`~borel_lib.agents.EnsembleSAC`/:class:`~borel_lib.agents.EnsembleDQN`, and every trial is
 streamed into an on-disk dataset (:mod:`borel_lib.datasets`). The protocol per task is the authors':
@@ -43,7 +43,7 @@ from borel_lib.envs.batched import BATCHABLE, BatchedTrial
 from borel_lib.io import atomic_path
 from borel_lib.seeding import spawn_generators
 
-# the authors' data-collection settings per domain (spec §3.2): paper values
+# the authors' data-collection settings per domain: paper values
 _PAPER: dict[str, dict[str, Any]] = {
     "gridworld": dict(n_tasks=21, init_state="uniform", warmup_trials=10, iterations=100, trials_per_iter=5,
                       updates_per_iter=200, epsilon_iters=50, hidden=(16, 16), gamma=0.99, alpha=0.0),
@@ -64,7 +64,7 @@ _SMOKE: dict[str, dict[str, Any]] = {
 
 @dataclasses.dataclass(frozen=True)
 class CollectConfig(Config):
-    """One batched data-collection run (defaults: the authors' Semi-circle protocol, spec §3.2)."""
+    """One batched data-collection run (defaults: the authors' Semi-circle protocol)."""
 
     domain: str = "semicircle"
     """Domain short name; batched collection supports gridworld, semicircle, wind, escape_room."""
