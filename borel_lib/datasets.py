@@ -40,11 +40,12 @@ error naming the file and the field instead of training on wrong data:
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
 import shutil
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -97,6 +98,61 @@ def _temp_dir(path: Path) -> Path:
     return path.parent / f".{path.name}.incomplete"
 
 
+def temp_dir(path: str | os.PathLike[str]) -> Path:
+    """The hidden folder ``.<name>.incomplete`` where the dataset ``path`` is written until finalised."""
+    return _temp_dir(Path(path))
+
+
+class DatasetLockedError(DatasetError):
+    """Another process is writing the same dataset."""
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+@contextlib.contextmanager
+def dataset_lock(path: str | os.PathLike[str], owner: str = "") -> Iterator[Path]:
+    """Hold the lock file ``.<name>.lock`` next to dataset ``path`` while writing it.
+
+    A second writer of the same dataset gets :class:`DatasetLockedError` naming the lock and the pid
+    holding it. A lock left by a killed process (its pid no longer runs) is taken over. The lock is
+    removed on exit, also on error.
+    """
+    path = Path(path)
+    lock = path.parent / f".{path.name}.lock"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    for _ in range(2):
+        try:
+            fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+        except FileExistsError:
+            try:
+                pid = int(lock.read_text().split()[0])
+            except (OSError, ValueError, IndexError):
+                pid = -1
+            if pid > 0 and _pid_alive(pid):
+                raise DatasetLockedError(
+                    f"{path}: another process (pid {pid}) is writing this dataset (lock file {lock}); wait for it "
+                    f"to finish, or if no such process runs, delete the lock file") from None
+            lock.unlink(missing_ok=True)  # left by a killed process
+            continue
+        with os.fdopen(fd, "w") as f:
+            f.write(f"{os.getpid()} {owner}\n")
+        break
+    else:
+        raise DatasetLockedError(f"{path}: could not take the lock file {lock}")
+    try:
+        yield lock
+    finally:
+        lock.unlink(missing_ok=True)
+
+
 class DatasetWriter:
     """Streams trials into a new dataset; :meth:`finalize` makes it visible atomically."""
 
@@ -131,7 +187,8 @@ class DatasetWriter:
         path = Path(path)
         tmp = _temp_dir(path)
         if not (tmp / "writer.json").is_file():
-            raise DatasetError(f"{tmp}: no interrupted dataset writer to resume")
+            raise DatasetError(f"{tmp}: no interrupted dataset writer to resume (the dataset {path} was finished or "
+                               "removed after its checkpoint was saved)")
         state = json.loads((tmp / "writer.json").read_text())
         self = cls.__new__(cls)
         self.path, self.tmp, self.overwrite = path, tmp, state["overwrite"]
