@@ -84,3 +84,44 @@ def to_minari(dataset: OfflineDataset, dataset_id: str, data_path: str | os.Path
                 os.environ.pop("MINARI_DATASETS_PATH", None)
             else:
                 os.environ["MINARI_DATASETS_PATH"] = old
+
+
+def build_parser():
+    """The ``python -m borel_lib.minari_export`` command line (see :mod:`borel_lib.cli`)."""
+    from borel_lib import cli
+
+    parser = cli.make_parser(
+        "python -m borel_lib.minari_export",
+        "Export a borel_lib dataset (a folder written by python -m borel_lib.collect) to Minari:\n"
+        "one Minari episode per k-episode trial, true action space, recoverable environment.",
+        outputs="  a Minari dataset named DATASET_ID under --data-path (default: $MINARI_DATASETS_PATH, "
+                "else ~/.minari/datasets)")
+    parser.add_argument("dataset", help="the borel_lib dataset folder, e.g. data/datasets/quick/semicircle_uniform_seed0")
+    parser.add_argument("dataset_id", help="Minari id, e.g. borel/semicircle-quick-v0")
+    parser.add_argument("--data-path", default=None, help="Minari datasets folder (default: Minari's)")
+    parser.add_argument("--trials", type=cli.positive_int, default=None,
+                        help="export only the first TRIALS trials of every task (default: all)")
+    return parser
+
+
+def _run_cli(args) -> int:
+    from borel_lib.datasets import load_dataset
+
+    dataset = load_dataset(args.dataset)  # validated before anything is written
+    if args.trials is not None and args.trials > dataset.n_trials:
+        raise ValueError(f"--trials {args.trials}: the dataset has only {dataset.n_trials} trials per task")
+    trials = slice(0, args.trials) if args.trials is not None else None
+    out = to_minari(dataset, args.dataset_id, data_path=args.data_path, trials=trials)
+    print(f"{args.dataset_id}: {out.total_episodes} episodes, {out.total_steps} steps")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of ``python -m borel_lib.minari_export``; returns the exit code."""
+    from borel_lib import cli
+
+    return cli.main(_run_cli, build_parser(), argv)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

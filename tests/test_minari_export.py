@@ -57,3 +57,14 @@ def test_minari_round_trip(tmp_path, monkeypatch, domain):
         steps += 1
     assert steps == T  # one recovered episode is one k-episode trial, like the exported episodes
     assert loaded.recover_environment(eval_env=True).unwrapped.init_state == "fixed"
+
+
+def test_minari_cli(tmp_path, capsys):
+    from borel_lib.minari_export import main
+
+    cfg = CollectConfig.for_domain("semicircle", "smoke", iterations=1, updates_per_iter=1)
+    collect(cfg, tmp_path / "ds", tmp_path / "ck", profile="smoke", progress=False)
+    assert main([str(tmp_path / "nope"), "borel/x-v0", "--data-path", str(tmp_path / "m")]) == 2
+    assert "dataset directory does not exist" in capsys.readouterr().err and not (tmp_path / "m").exists()
+    assert main([str(tmp_path / "ds"), "borel/x-v0", "--data-path", str(tmp_path / "m"), "--trials", "2"]) == 0
+    assert f"{cfg.n_tasks * 2} episodes" in capsys.readouterr().out
