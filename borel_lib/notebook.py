@@ -76,6 +76,25 @@ def find_unknown_parameters(namespace: dict[str, Any], params: Iterable[str]) ->
     return sorted(unknown)
 
 
+def show_figures_inline() -> bool:
+    """In a Jupyter kernel, switch matplotlib to the inline backend; return whether it did.
+
+    ``make reproduce`` and ``make test`` set ``MPLBACKEND=Agg`` (headless, no GUI window), which alone
+    would leave executed notebooks without their figures. The inline backend is headless too and
+    embeds every shown figure in the notebook; :func:`borel_lib.plotting.savefig` still writes the
+    PNG and PDF files. Outside a kernel (plain Python, tests) nothing changes.
+    """
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return False
+    shell = get_ipython()
+    if shell is None or not hasattr(shell, "kernel"):
+        return False
+    shell.run_line_magic("matplotlib", "inline")
+    return True
+
+
 def setup_notebook(namespace: dict[str, Any], params: Iterable[str] = ("PROFILE", "SEED")) -> NotebookContext:
     """Validate the notebook's parameters and prepare the run (style, threads, seeds, folders).
 
@@ -102,6 +121,7 @@ def setup_notebook(namespace: dict[str, Any], params: Iterable[str] = ("PROFILE"
     from borel_lib.plotting import set_style
     from borel_lib.seeding import seed_everything
 
+    show_figures_inline()
     set_style()
     set_torch_threads(1)
     rng = seed_everything(seed)

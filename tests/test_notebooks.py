@@ -90,7 +90,7 @@ def test_setup_is_idempotent_in_one_namespace():
 
 
 @pytest.mark.slow
-def test_notebook_runs_twice_in_one_kernel():
+def test_notebook_runs_twice_in_one_kernel(monkeypatch):
     """Execute a small notebook, then all its cells again in the same kernel (nbclient; a few seconds
     of kernel start-up and imports)."""
     nbformat = pytest.importorskip("nbformat")
@@ -100,11 +100,14 @@ def test_notebook_runs_twice_in_one_kernel():
                                           metadata={"tags": ["parameters"]}),
                 nbformat.v4.new_code_cell("from borel_lib.notebook import setup_notebook\n\n"
                                           "nb = setup_notebook(globals(), params=['PROFILE', 'SEED'])"),
-                nbformat.v4.new_code_cell("n_tasks = 3\nprint(nb.profile, n_tasks)")]
+                nbformat.v4.new_code_cell("n_tasks = 3\nprint(nb.profile, n_tasks)"),
+                nbformat.v4.new_code_cell("import matplotlib.pyplot as plt\nplt.plot([0, 1])\nplt.show()")]
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    monkeypatch.setenv("MPLBACKEND", "Agg")  # as make reproduce / make test: figures must still be embedded
     client = nbclient.NotebookClient(nb, timeout=60, kernel_name="python3", resources={"metadata": {"path": str(repo_root())}})
     with client.setup_kernel():
         for _ in range(2):
             for i, cell in enumerate(nb.cells):
                 client.execute_cell(cell, i)  # raises CellExecutionError on an error
     assert "smoke 3" in nb.cells[2].outputs[0]["text"]
+    assert any("image/png" in out.get("data", {}) for out in nb.cells[3].outputs), nb.cells[3].outputs
