@@ -1,7 +1,7 @@
 """Per-task DQN and SAC agents, trained for all N tasks at once (paper §3.1, §6 "Data collection").
 
 The paper's data is the full training log of one conventional RL agent per task: DQN on Gridworld, SAC
-on the continuous domains (authors' settings in ``../shared/spec/original_code.md`` §3.2 and §4.6).
+on the continuous domains (authors' settings; differences: ``docs/differences.md``).
 On a small CPU the speed lever is to stack the N agents into one model whose weights carry a leading
 *member* dimension (``torch.baddbmm``), updated by one optimizer step. The agents stay mathematically
 independent:

@@ -1,7 +1,7 @@
 """Data collection: the training logs of N conventional RL agents, one per task (paper §3.1, §6).
 
 The authors ran one DQN (Gridworld) or SAC (continuous) process per task and saved its whole replay
-buffer (``../shared/spec/original_code.md`` §3). Here all N agents train at once: the tasks step together
+buffer (``docs/differences.md``). Here all N agents train at once: the tasks step together
 in a :class:`~borel_lib.envs.batched.BatchedTrial`, the agents are one
 :class:`~borel_lib.agents.EnsembleSAC`/:class:`~borel_lib.agents.EnsembleDQN`, and every trial is
 streamed into an on-disk dataset (:mod:`borel_lib.datasets`). The protocol per task is the authors':
@@ -24,8 +24,10 @@ the partially written dataset) and produces the same dataset as an uninterrupted
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -34,16 +36,17 @@ import pandas as pd
 import torch
 from tqdm.auto import tqdm
 
+from borel_lib import cli
 from borel_lib.agents import DQNConfig, EnsembleDQN, EnsembleReplay, EnsembleSAC, SACConfig
-from borel_lib.config import Config, ConfigError, check_choice, check_positive, resolve_profile
-from borel_lib.datasets import DatasetWriter, load_dataset
+from borel_lib.config import Config, ConfigError, check_choice, check_positive, check_seed, resolve_profile
+from borel_lib.datasets import DatasetError, DatasetWriter, dataset_lock, load_dataset, temp_dir
 from borel_lib.device import get_device
-from borel_lib.envs import domain_info, make_env
+from borel_lib.envs import INIT_STATE_OPTIONS, domain_info, make_env
 from borel_lib.envs.batched import BATCHABLE, BatchedTrial
 from borel_lib.io import atomic_path
 from borel_lib.seeding import spawn_generators
 
-# the authors' data-collection settings per domain (spec §3.2): paper values
+# the authors' data-collection settings per domain: paper values
 _PAPER: dict[str, dict[str, Any]] = {
     "gridworld": dict(n_tasks=21, init_state="uniform", warmup_trials=10, iterations=100, trials_per_iter=5,
                       updates_per_iter=200, epsilon_iters=50, hidden=(16, 16), gamma=0.99, alpha=0.0),
@@ -64,7 +67,7 @@ _SMOKE: dict[str, dict[str, Any]] = {
 
 @dataclasses.dataclass(frozen=True)
 class CollectConfig(Config):
-    """One batched data-collection run (defaults: the authors' Semi-circle protocol, spec §3.2)."""
+    """One batched data-collection run (defaults: the authors' Semi-circle protocol)."""
 
     domain: str = "semicircle"
     """Domain short name; batched collection supports gridworld, semicircle, wind, escape_room."""
@@ -101,6 +104,9 @@ class CollectConfig(Config):
 
     def validate(self) -> None:
         check_choice(self.domain, "domain", BATCHABLE)
+        check_choice(self.init_state, "init_state", make_env(self.domain).init_state_options)
+        check_seed(self.seed)
+        check_choice(self.device, "device", ("auto", "cpu", "cuda"))
         for name in ("n_tasks", "iterations", "trials_per_iter", "batch_size", "checkpoint_every"):
             check_positive(getattr(self, name), name)
         for name in ("warmup_trials", "updates_per_iter", "epsilon_iters"):
@@ -141,8 +147,7 @@ class Collector:
                  checkpoint_dir: str | os.PathLike[str], profile: str = "quick", command: str = ""):
         self.cfg = config
         self.dataset_path = Path(dataset_path)
-        self.ckpt_dir = Path(checkpoint_dir)
-        self.ckpt_dir.mkdir(parents=True, exist_ok=True)
+        self.ckpt_dir = Path(checkpoint_dir)  # created by the first checkpoint, never by a rejected run
         self.device = get_device(config.device)
         cfg = config
         self.env = make_env(cfg.domain, init_state=cfg.init_state)
@@ -237,6 +242,7 @@ class Collector:
 
     def save_checkpoint(self) -> None:
         assert self.writer is not None
+        self.ckpt_dir.mkdir(parents=True, exist_ok=True)
         self.writer.checkpoint(trials_done=self.trials_done, iteration=self.iteration)
         state = {"agent": self.agent.full_state_dict(), "replay": self.replay.state_dict(),
                  "env_rngs": [g.bit_generator.state for g in self.trial._rngs], "curves": self.curves,
@@ -251,13 +257,49 @@ class Collector:
         return {"state_dict": {k: v.detach().cpu() for k, v in net.state_dict().items()}, "iteration": self.iteration,
                 "tasks": self.tasks, "config": self.cfg.to_dict()}
 
-    def _resume(self) -> bool:
+    def _load_state(self) -> dict[str, Any] | None:
+        """The checkpoint of this collection, or None; raises if it belongs to another config."""
         path = self._ckpt_path()
         if not path.is_file():
-            return False
+            return None
         state = torch.load(path, map_location=self.device, weights_only=False)
         if state["config"] != self.cfg.to_dict() or not np.array_equal(state.get("tasks"), self.tasks):
-            raise ConfigError(f"{path}: checkpoint was made with a different config or task set; delete it or use the same one")
+            raise ConfigError(f"{self.ckpt_dir}: the checkpoint in this folder was made with a different config or "
+                              "task set; rerun with --restart (restart=True) to discard it and collect again")
+        return state
+
+    def _finished(self, state: dict[str, Any] | None) -> bool:
+        """True if ``state`` is this collection's final checkpoint and its dataset is on disk with the
+        same config (a kill landed after the dataset was finalised): restore the curves from it."""
+        if state is None or state["iteration"] < self.cfg.iterations or not self.dataset_path.is_dir():
+            return False
+        try:
+            manifest = load_dataset(self.dataset_path, verify=False, check_finite=False).manifest
+        except DatasetError:
+            return False
+        if manifest["config"] != self.cfg.to_dict() or not np.array_equal(manifest["tasks"], self.tasks):
+            return False
+        self.curves, self.trials_done, self.iteration = state["curves"], state["trials_done"], state["iteration"]
+        return True
+
+    def discard_state(self) -> None:
+        """Delete this collection's checkpoint folder and interrupted writer (``--restart``). The finished
+        dataset, if any, stays usable until the new run replaces it atomically."""
+        if self.ckpt_dir.is_dir():
+            for f in [self._ckpt_path(), *self.ckpt_dir.glob("policies_iter*.pt"), *self.ckpt_dir.glob(".*.tmp-*")]:
+                f.unlink(missing_ok=True)
+            with contextlib.suppress(OSError):  # keep a folder that holds files we did not write
+                self.ckpt_dir.rmdir()
+        shutil.rmtree(temp_dir(self.dataset_path), ignore_errors=True)
+
+    def _resume(self, state: dict[str, Any] | None) -> bool:
+        if state is None:
+            return False
+        if not (temp_dir(self.dataset_path) / "writer.json").is_file():
+            raise DatasetError(f"{self.ckpt_dir}: a collection checkpoint exists but its interrupted dataset "
+                               f"{temp_dir(self.dataset_path)} does not (the dataset was finished with another "
+                               "config, or removed); rerun with --restart (restart=True) to discard the stale "
+                               "checkpoint folder and collect again")
         self.writer = DatasetWriter.open(self.dataset_path)
         self.agent.load_full_state_dict(state["agent"])
         self.replay.load_state_dict(state["replay"])
@@ -268,12 +310,25 @@ class Collector:
         return True
 
     # ---------------------------------------------------------------------------------- run
-    def run(self, overwrite: bool = False, progress: bool = True, stop_after: int | None = None) -> Path:
+    def run(self, overwrite: bool = False, progress: bool = True, stop_after: int | None = None,
+            restart: bool = False) -> Path:
         """Collect (resuming if a checkpoint exists); returns the finished dataset's path.
 
+        Holds the dataset's lock file while running (a second writer gets a clear error). ``restart``
+        discards a stale checkpoint and interrupted writer first. A run whose dataset was finalised
+        just before a kill returns it at once, its learning curves restored from the final checkpoint.
         ``stop_after`` stops after that many learning iterations of this call (tests simulate a kill)."""
+        with dataset_lock(self.dataset_path, owner=f"borel_lib.collect {self.cfg.domain}"):
+            if restart:
+                self.discard_state()
+            state = self._load_state()
+            if self._finished(state):
+                return self.dataset_path
+            return self._run(state, overwrite, progress, stop_after)
+
+    def _run(self, state: dict[str, Any] | None, overwrite: bool, progress: bool, stop_after: int | None) -> Path:
         cfg = self.cfg
-        if not self._resume():
+        if not self._resume(state):
             self.writer = DatasetWriter(self.dataset_path, self.shapes, self.manifest, overwrite=overwrite,
                                         dtypes={"iteration": "int32"})
             self.trial.reset(self.tasks, seeds=self.env_seeds)
@@ -337,19 +392,20 @@ def collect_policy_replay(config: CollectConfig, policies_file: str | os.PathLik
               "iteration": (N, n_trials), "source_task": (N, n_trials)}
     manifest = {**col.manifest, "n_trials": n_trials, "collection_mode": "policy_replay",
                 "notes": f"policies from {Path(policies_file).name} (iteration {state['iteration']})"}
-    writer = DatasetWriter(dataset_path, shapes, manifest, overwrite=overwrite,
-                           dtypes={"iteration": "int32", "source_task": "int32"})
-    rng = np.random.default_rng(seed)
-    col.trial.reset(col.tasks, seeds=col.env_seeds)
-    for m in tqdm(range(n_trials), desc=f"policy replay {config.domain}", disable=not progress):
-        src = rng.integers(0, N - 1, size=N)
-        src = src + (src >= np.arange(N))
-        index = torch.as_tensor(src, device=col.device)
-        net.load_state_dict({k: v.to(col.device)[index] for k, v in state["state_dict"].items()})
-        rec = col.run_trial("policy", epsilon=0.0)
-        writer.write(trials=m, source_task=src.astype(np.int32),
-                     iteration=np.full(N, state["iteration"], np.int32), **rec)
-    return writer.finalize()
+    with dataset_lock(dataset_path, owner="borel_lib.collect policy replay"):
+        writer = DatasetWriter(dataset_path, shapes, manifest, overwrite=overwrite,
+                               dtypes={"iteration": "int32", "source_task": "int32"})
+        rng = np.random.default_rng(seed)
+        col.trial.reset(col.tasks, seeds=col.env_seeds)
+        for m in tqdm(range(n_trials), desc=f"policy replay {config.domain}", disable=not progress):
+            src = rng.integers(0, N - 1, size=N)
+            src = src + (src >= np.arange(N))
+            index = torch.as_tensor(src, device=col.device)
+            net.load_state_dict({k: v.to(col.device)[index] for k, v in state["state_dict"].items()})
+            rec = col.run_trial("policy", epsilon=0.0)
+            writer.write(trials=m, source_task=src.astype(np.int32),
+                         iteration=np.full(N, state["iteration"], np.int32), **rec)
+        return writer.finalize()
 
 
 def collection_tasks(config: CollectConfig) -> np.ndarray:
@@ -364,9 +420,15 @@ def dataset_name(config: CollectConfig) -> str:
     return f"{config.domain}_{config.init_state}_seed{config.seed}"
 
 
-def run_collection(domain: str, profile: str | None = None, progress: bool = True, **overrides: Any):
+def run_collection(domain: str, profile: str | None = None, progress: bool = True, restart: bool = False,
+                   **overrides: Any):
     """Collect (or load the cached) dataset of ``domain`` for ``profile``; write its learning curves
-    to the results folder. Returns ``(dataset, curves_dataframe)``. Resumes a killed run."""
+    to the results folder. Returns ``(dataset, curves_dataframe)``.
+
+    Resumes a killed run; recovers by itself when the finished dataset exists but its curves or
+    checkpoint are missing (curves from the final checkpoint, else a deterministic re-collection);
+    ``restart=True`` (``--restart``) discards a stale checkpoint or interrupted writer and collects again.
+    Every input is validated before anything is written."""
     from borel_lib.paths import checkpoints_dir, datasets_dir
     from borel_lib.results import read_results, write_results
 
@@ -376,39 +438,78 @@ def run_collection(domain: str, profile: str | None = None, progress: bool = Tru
     path = datasets_dir(profile) / name
     curves_name = f"collect_{name}"
     command = f"python -m borel_lib.collect {domain} --profile {profile}" + "".join(
-        f" --{k.replace('_', '-')} {v}" for k, v in overrides.items())
-    if path.is_dir():
-        ds = load_dataset(path)
+        f" --{k.replace('_', '-')} {v}" for k, v in overrides.items()) + (" --restart" if restart else "")
+    if path.is_dir() and not restart:
+        try:
+            ds = load_dataset(path)
+        except DatasetError as err:
+            raise DatasetError(f"{err}; rerun with --restart (restart=True) to collect this dataset again") from err
         same_tasks = np.array_equal(np.asarray(ds.manifest["tasks"]), collection_tasks(cfg))
         if ds.manifest["config"] == cfg.to_dict() and same_tasks:
             try:
                 return ds, read_results(curves_name, profile)
             except FileNotFoundError:
-                pass
-    collector = Collector(cfg, path, checkpoints_dir(profile) / name, profile=profile, command=command)
-    collector.run(progress=progress, overwrite=True)
+                pass  # the run below restores the curves (or collects again)
+    collector = Collector(cfg, path, checkpoints_dir(profile, create=False) / name, profile=profile, command=command)
+    collector.run(progress=progress, overwrite=True, restart=restart)
     curves = collector.learning_curves()
     write_results(curves, curves_name, config=cfg, profile=profile, command=command)
     return load_dataset(path), curves
 
 
-def main(argv: list[str] | None = None) -> None:
-    import argparse
+def build_parser():
+    """The ``python -m borel_lib.collect`` command line (see :mod:`borel_lib.cli`)."""
+    parser = cli.make_parser(
+        "python -m borel_lib.collect",
+        "Batched data collection (paper §3.1): one RL agent per task, every trial saved as an offline dataset.\n"
+        "Resumes a killed run from its last checkpoint.",
+        outputs="  dataset:         data/datasets/<profile>/<domain>_<init_state>_seed<seed>/ (format: docs/datasets.md)\n"
+                "  learning curves: data/results/<profile>/collect_<dataset>.csv and .config.json\n"
+                "  checkpoints:     data/checkpoints/<profile>/<dataset>/ (discarded by --restart)\n"
+                "  (profile smoke: the same under build/smoke/)")
+    parser.add_argument("domain", choices=sorted(_PAPER), help="domain to collect")
+    cli.add_profile_argument(parser)
+    parser.add_argument("--init-state", choices=INIT_STATE_OPTIONS, default=None,
+                        help="initial-state distribution of collection (default: the protocol's, uniform; "
+                             "gridworld allows fixed and uniform)")
+    cli.add_seed_argument(parser, help="seed of tasks, agents and environments (default: 0)")
+    parser.add_argument("--n-tasks", type=cli.positive_int, default=None,
+                        help="number of tasks N (default: the profile's)")
+    parser.add_argument("--iterations", type=cli.positive_int, default=None,
+                        help="collection iterations (default: the profile's)")
+    parser.add_argument("--device", choices=("auto", "cpu", "cuda"), default=None,
+                        help="torch device (default: auto)")
+    parser.add_argument("--restart", action="store_true",
+                        help="discard this dataset's stale checkpoint folder and interrupted writer, then collect "
+                             "again (a finished dataset is replaced only when the new one is complete)")
+    parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    return parser
 
-    parser = argparse.ArgumentParser(prog="python -m borel_lib.collect", description="Batched data collection "
-                                     "(one RL agent per task); resumes a killed run.")
-    parser.add_argument("domain", choices=sorted(_PAPER))
-    parser.add_argument("--profile", default=None, help="smoke, quick or paper (default: $BOREL_PROFILE or quick)")
-    parser.add_argument("--init-state", default=None, help="uniform, exclude_semicircle or fixed")
-    parser.add_argument("--seed", type=int, default=None)
-    args = parser.parse_args(argv)
-    overrides = {k: v for k, v in (("init_state", args.init_state), ("seed", args.seed)) if v is not None}
+
+def _run_cli(args) -> int:
+    from borel_lib.device import get_device
+
+    names = ("init_state", "seed", "n_tasks", "iterations", "device")
+    overrides = {k: getattr(args, k) for k in names if getattr(args, k) is not None}
+    profile = resolve_profile(args.profile)
+    cfg = CollectConfig.for_domain(args.domain, profile, **overrides)  # every input checked before any work
+    try:
+        get_device(cfg.device)
+    except RuntimeError as err:
+        raise ConfigError(f"--device: {err}") from None
     torch.set_num_threads(1)
-    ds, curves = run_collection(args.domain, args.profile, **overrides)
+    ds, curves = run_collection(args.domain, profile, progress=not args.no_progress, restart=args.restart,
+                                **overrides)
     final = curves[(curves.metric == "success") & (curves.trial >= curves.trial.max() - 4)]["value"].mean()
     print(f"{ds.path}: {ds.n_tasks} tasks x {ds.n_trials} trials x {ds.trial_length} steps; "
           f"success rate over the last 5 trials: {final:.2f}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of ``python -m borel_lib.collect``; returns the exit code."""
+    return cli.main(_run_cli, build_parser(), argv)
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(main())

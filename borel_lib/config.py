@@ -36,6 +36,10 @@ PROFILE_ENV_VAR = "BOREL_PROFILE"
 """Environment variable read when no profile is given explicitly."""
 
 
+SEED_LIMIT = 2**31
+"""Seeds are integers ``0 <= seed < SEED_LIMIT`` everywhere (configs and command lines)."""
+
+
 class ConfigError(ValueError):
     """A bad profile name, field name or field value."""
 
@@ -216,3 +220,11 @@ def check_positive(value: Any, field: str, *, allow_zero: bool = False) -> None:
     if not ok:
         bound = ">= 0" if allow_zero else "> 0"
         raise ConfigError(f"{field}={value!r} must be a number {bound}")
+
+
+def check_seed(value: Any, field: str = "seed") -> None:
+    """Raise :class:`ConfigError` unless ``value`` is an integer ``0 <= value < 2**31`` (the project's
+    one seed rule)."""
+    ok = isinstance(value, int) and not isinstance(value, bool) and 0 <= value < SEED_LIMIT
+    if not ok:
+        raise ConfigError(f"{field}={value!r} must be an integer 0 <= {field} < 2**31")

@@ -2,7 +2,7 @@
 
 Paper §2 (BAMDP, Bayes-optimal policy), §6 (domain 1: the 5x5 Gridworld of VariBAD) and Figure 3's
 Gridworld panel, whose Thompson-sampling reference is "calculated exactly". The domain (authors' code,
-``../shared/spec/original_code.md`` §2.3): start (0, 0); the goal is uniform over the cells outside the
+``docs/differences.md``): start (0, 0); the goal is uniform over the cells outside the
 2x2 corner at the start (21 cells); actions noop/up/right/down/left, clipped to the grid; reward on the
 next state, +1 on the goal and -0.1 elsewhere; H = 15 steps per episode, k = 4 episodes per trial, each
 episode restarting at (0, 0) while the belief is kept. Returns are undiscounted sums.

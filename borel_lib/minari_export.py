@@ -7,6 +7,13 @@ observation (a fresh reset state). So the true ``next_obs`` of every step is als
 episode's ``infos["next_obs"]``, together with ``infos["task"]`` (the task parameters),
 ``infos["task_index"]`` and ``infos["trial_index"]``. Terminations are all False (the domains never
 end); the last step of a trial is a truncation.
+
+Spaces are the true ones of the trial environment (:class:`~borel_lib.envs.BAMDPTrial`): Gridworld
+actions are ``Discrete(5)`` integers, continuous actions the domain's ``Box``, observations the MDP's
+with the episode-end flag. The Minari dataset records an environment spec whose entry point is
+:func:`borel_lib.envs.make_trial`, so ``MinariDataset.recover_environment()`` rebuilds the k-episode
+trial environment of the collection (its ``init_state``) and ``recover_environment(eval_env=True)``
+the evaluation one (``init_state="fixed"``).
 """
 
 from __future__ import annotations
@@ -16,8 +23,18 @@ from typing import Any
 
 import numpy as np
 from gymnasium import spaces
+from gymnasium.envs.registration import EnvSpec
 
 from borel_lib.datasets import OfflineDataset
+from borel_lib.envs import domain_info, make_trial
+
+
+def trial_spec(domain: str, init_state: str) -> EnvSpec:
+    """A Gymnasium spec that builds the k-episode trial environment of ``domain`` (what one Minari
+    episode of an export is)."""
+    info = domain_info(domain)
+    return EnvSpec(id=info.env_id.replace("-v", "Trial-v"), entry_point="borel_lib.envs:make_trial",
+                   kwargs={"name_or_id": info.name, "init_state": init_state}, disable_env_checker=True)
 
 
 def to_minari(dataset: OfflineDataset, dataset_id: str, data_path: str | os.PathLike[str] | None = None,
@@ -35,6 +52,11 @@ def to_minari(dataset: OfflineDataset, dataset_id: str, data_path: str | os.Path
         task_ids = np.arange(dataset.n_tasks)[tasks if tasks is not None else slice(None)]
         trial_ids = np.arange(dataset.n_trials)[trials if trials is not None else slice(None)]
         T = dataset.trial_length
+        domain = dataset.manifest["domain"]
+        env_spec = trial_spec(domain, dataset.manifest["init_state"])
+        trial = make_trial(domain)
+        obs_space, act_space = trial.observation_space, trial.action_space
+        discrete = isinstance(act_space, spaces.Discrete)
         buffers = []
         for i in np.atleast_1d(task_ids):
             for m in np.atleast_1d(trial_ids):
@@ -42,17 +64,16 @@ def to_minari(dataset: OfflineDataset, dataset_id: str, data_path: str | os.Path
                 nxt = np.asarray(dataset.next_obs[i, m], dtype=np.float32)
                 task = np.broadcast_to(dataset.tasks[i].astype(np.float32), (T + 1, dataset.tasks.shape[1])).copy()
                 buffers.append(EpisodeBuffer(
-                    id=len(buffers), observations=np.concatenate([obs, nxt[-1:]]),
-                    actions=np.asarray(dataset.actions[i, m], dtype=np.float32),
+                    id=len(buffers), observations=np.concatenate([obs, nxt[-1:]]).astype(obs_space.dtype),
+                    actions=(np.asarray(dataset.actions[i, m, :, 0]).astype(np.int64) if discrete
+                             else np.asarray(dataset.actions[i, m], dtype=act_space.dtype)),
                     rewards=np.asarray(dataset.rewards[i, m], dtype=np.float32),
                     terminations=np.zeros(T, dtype=bool), truncations=np.arange(T) == T - 1,
                     infos={"task": task, "next_obs": np.concatenate([nxt[:1], nxt]),
                            "task_index": np.full(T + 1, i, np.int64), "trial_index": np.full(T + 1, m, np.int64)}))
-        obs_dim, act_dim = dataset.obs.shape[-1], dataset.actions.shape[-1]
         return minari.create_dataset_from_buffers(
-            dataset_id, buffers,
-            observation_space=spaces.Box(-np.inf, np.inf, (obs_dim,), np.float32),
-            action_space=spaces.Box(-np.inf, np.inf, (act_dim,), np.float32),
+            dataset_id, buffers, env=env_spec, eval_env=trial_spec(domain, "fixed"),
+            observation_space=obs_space, action_space=act_space,
             algorithm_name=f"borel_lib collection ({dataset.manifest['collection_mode']})",
             description=description or f"BOReL offline data, {dataset.manifest['domain']}, "
                                        f"init_state={dataset.manifest['init_state']}; one episode per trial",
@@ -63,3 +84,44 @@ def to_minari(dataset: OfflineDataset, dataset_id: str, data_path: str | os.Path
                 os.environ.pop("MINARI_DATASETS_PATH", None)
             else:
                 os.environ["MINARI_DATASETS_PATH"] = old
+
+
+def build_parser():
+    """The ``python -m borel_lib.minari_export`` command line (see :mod:`borel_lib.cli`)."""
+    from borel_lib import cli
+
+    parser = cli.make_parser(
+        "python -m borel_lib.minari_export",
+        "Export a borel_lib dataset (a folder written by python -m borel_lib.collect) to Minari:\n"
+        "one Minari episode per k-episode trial, true action space, recoverable environment.",
+        outputs="  a Minari dataset named DATASET_ID under --data-path (default: $MINARI_DATASETS_PATH, "
+                "else ~/.minari/datasets)")
+    parser.add_argument("dataset", help="the borel_lib dataset folder, e.g. data/datasets/quick/semicircle_uniform_seed0")
+    parser.add_argument("dataset_id", help="Minari id, e.g. borel/semicircle-quick-v0")
+    parser.add_argument("--data-path", default=None, help="Minari datasets folder (default: Minari's)")
+    parser.add_argument("--trials", type=cli.positive_int, default=None,
+                        help="export only the first TRIALS trials of every task (default: all)")
+    return parser
+
+
+def _run_cli(args) -> int:
+    from borel_lib.datasets import load_dataset
+
+    dataset = load_dataset(args.dataset)  # validated before anything is written
+    if args.trials is not None and args.trials > dataset.n_trials:
+        raise ValueError(f"--trials {args.trials}: the dataset has only {dataset.n_trials} trials per task")
+    trials = slice(0, args.trials) if args.trials is not None else None
+    out = to_minari(dataset, args.dataset_id, data_path=args.data_path, trials=trials)
+    print(f"{args.dataset_id}: {out.total_episodes} episodes, {out.total_steps} steps")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of ``python -m borel_lib.minari_export``; returns the exit code."""
+    from borel_lib import cli
+
+    return cli.main(_run_cli, build_parser(), argv)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -5,6 +5,12 @@ name (``-p PROFLE paper``) would silently define a new variable and the notebook
 profile. :func:`setup_notebook` checks the kernel's namespace for any value-bearing name that is not a
 declared parameter and fails loudly, then validates the profile, sets the plotting style, limits torch
 threads, seeds everything and returns the paths the notebook writes to.
+
+Re-running a notebook in the same kernel (a second "Run All", or re-running the setup cell) is
+allowed: the first successful setup leaves a marker (:data:`SETUP_MARKER`) in the namespace, and a
+later call only checks the names that were already there at the first call, so the notebook's own
+variables (defined after setup) are not mistaken for parameters. papermill always starts a fresh
+kernel, where there is no marker, so a misspelt ``-p`` option is still rejected.
 """
 
 from __future__ import annotations
@@ -20,6 +26,9 @@ import numpy as np
 
 from borel_lib.config import resolve_profile
 from borel_lib.paths import figures_dir, repo_root, results_dir
+
+SETUP_MARKER = "_borel_setup_names"
+"""Namespace key under which :func:`setup_notebook` records the names it validated on its first call."""
 
 _IPYTHON_NAMES = frozenset({"In", "Out", "get_ipython", "exit", "quit", "open"})
 
@@ -67,14 +76,37 @@ def find_unknown_parameters(namespace: dict[str, Any], params: Iterable[str]) ->
     return sorted(unknown)
 
 
+def show_figures_inline() -> bool:
+    """In a Jupyter kernel, switch matplotlib to the inline backend; return whether it did.
+
+    ``make reproduce`` and ``make test`` set ``MPLBACKEND=Agg`` (headless, no GUI window), which alone
+    would leave executed notebooks without their figures. The inline backend is headless too and
+    embeds every shown figure in the notebook; :func:`borel_lib.plotting.savefig` still writes the
+    PNG and PDF files. Outside a kernel (plain Python, tests) nothing changes.
+    """
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return False
+    shell = get_ipython()
+    if shell is None or not hasattr(shell, "kernel"):
+        return False
+    shell.run_line_magic("matplotlib", "inline")
+    return True
+
+
 def setup_notebook(namespace: dict[str, Any], params: Iterable[str] = ("PROFILE", "SEED")) -> NotebookContext:
     """Validate the notebook's parameters and prepare the run (style, threads, seeds, folders).
 
     ``namespace`` is the notebook's ``globals()``; ``params`` the names its ``parameters`` cell
-    declares. Raises :class:`UnknownParameterError` for any other injected name.
+    declares. Raises :class:`UnknownParameterError` for any other injected name. Idempotent: calling it
+    again in the same namespace (a re-run in one kernel) ignores names defined after the first call.
     """
     params = tuple(params)
     unknown = find_unknown_parameters(namespace, params)
+    validated = namespace.get(SETUP_MARKER)
+    if isinstance(validated, frozenset):  # a re-run: the notebook's own variables are not parameters
+        unknown = [name for name in unknown if name in validated]
     if unknown:
         raise UnknownParameterError(
             f"unknown notebook parameter(s) {unknown}; this notebook accepts: {', '.join(params)} "
@@ -89,8 +121,11 @@ def setup_notebook(namespace: dict[str, Any], params: Iterable[str] = ("PROFILE"
     from borel_lib.plotting import set_style
     from borel_lib.seeding import seed_everything
 
+    show_figures_inline()
     set_style()
     set_torch_threads(1)
     rng = seed_everything(seed)
+    if not isinstance(validated, frozenset):
+        namespace[SETUP_MARKER] = frozenset(namespace)
     return NotebookContext(profile=profile, seed=int(seed), rng=rng, figures=figures_dir(profile),
                            results=results_dir(profile), root=repo_root())

@@ -73,9 +73,9 @@ def datasets_dir(profile: str | None = None) -> Path:
     return _ensure(repo_root() / "data" / "datasets" / profile)
 
 
-def checkpoints_dir(profile: str | None = None) -> Path:
-    """Where training checkpoints go (never committed), so killed runs can resume."""
+def checkpoints_dir(profile: str | None = None, create: bool = True) -> Path:
+    """Where training checkpoints go (never committed), so killed runs can resume. ``create=False``
+    only names the folder (a command that may still be rejected must not leave an empty one)."""
     profile = resolve_profile(profile)
-    if profile == "smoke":
-        return _ensure(build_dir() / "smoke" / "checkpoints")
-    return _ensure(repo_root() / "data" / "checkpoints" / profile)
+    path = build_dir() / "smoke" / "checkpoints" if profile == "smoke" else repo_root() / "data" / "checkpoints" / profile
+    return _ensure(path) if create else path

@@ -5,7 +5,7 @@ flag) and the reward, concatenated, fed to a single-layer GRU that runs over the
 (never reset inside it), and linear heads giving the mean and log-variance of a Gaussian latent
 (5-d). The prior q_0 is the heads applied to the zero hidden state, learnt through the biases; it does
 not depend on the data. GRU weights are orthogonal with zero biases. (Authors' settings:
-``../shared/spec/original_code.md`` §4.2.)
+``docs/differences.md``.)
 
 Decoders: an MSE reward head for continuous domains (inputs chosen among z, s', a, s, with its own
 embeddings), the multi-head Bernoulli over grid cells for Gridworld (z → one logit per cell, target

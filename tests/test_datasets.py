@@ -7,12 +7,12 @@ import pytest
 
 from borel_lib.datasets import DatasetError, DatasetWriter, load_dataset
 
-N, M, T = 3, 4, 6
+N, M, T = 3, 4, 120  # Semi-circle: k = 2 episodes of H = 60 steps
 
 
 def _manifest():
     return {"domain": "semicircle", "env_id": "borel/SemiCircle-v0", "tasks": [[1.0, 0.0], [0.0, 1.0], [-1.0, 0.0]],
-            "n_tasks": N, "n_trials": M, "episodes_per_trial": 2, "horizon": 3, "trial_length": T,
+            "n_tasks": N, "n_trials": M, "episodes_per_trial": 2, "horizon": 60, "trial_length": T,
             "init_state": "uniform", "collection_mode": "own_policy", "profile": "smoke", "config": {"x": 1},
             "seed": 0, "created_by": "pytest"}
 
@@ -24,7 +24,9 @@ def _shapes():
 
 def _data(seed=0):
     rng = np.random.default_rng(seed)
-    return {k: rng.normal(size=s).astype(np.float32) for k, s in _shapes().items()}
+    data = {k: rng.normal(size=s).astype(np.float32) for k, s in _shapes().items()}
+    data["iteration"] = rng.integers(-1, 10, size=(N, M)).astype(np.int32)
+    return data
 
 
 def _write(path, data=None, **kw):
@@ -38,7 +40,7 @@ def _write(path, data=None, **kw):
 def test_round_trip_memmapped(tmp_path):
     data = _data()
     path = _write(tmp_path / "ds", data)
-    ds = load_dataset(path, verify_checksums=True)
+    ds = load_dataset(path)
     for k, v in data.items():
         np.testing.assert_array_equal(ds.arrays[k], v)
         assert isinstance(ds.arrays[k], np.memmap)
@@ -100,6 +102,18 @@ def _corrupt(path, how):
         arr[1, 2, 3] = np.nan
         np.save(path / "rewards.npy", arr)
         return "rewards.npy.*NaN.*task 1"
+    if how == "rewards_all_one":  # a tampered array with a valid header: only the checksum sees it
+        arr = np.lib.format.open_memmap(path / "rewards.npy", mode="r+")
+        arr[:] = 1.0
+        arr.flush()
+        del arr
+        return "rewards.npy: checksum of 'rewards'"
+    if how == "symlink_outside":
+        outside = path.parent / "elsewhere.npy"
+        np.save(outside, np.load(path / "rewards.npy"))
+        (path / "rewards.npy").unlink()
+        (path / "rewards.npy").symlink_to(outside)
+        return "points outside the dataset folder"
     if how == "checksum":
         arr = np.load(path / "obs.npy")
         arr[0, 0, 0, 0] += 1
@@ -115,17 +129,56 @@ def _corrupt(path, how):
     elif how == "tasks":
         manifest["tasks"] = manifest["tasks"][:2]
         msg = "'tasks' has 2 entries"
+    elif how == "domain":
+        manifest["domain"] = "gridworld"
+        msg = "field 'env_id' is 'borel/SemiCircle-v0', but domain 'gridworld' has 'borel/Gridworld-v0'"
+    elif how == "unknown_domain":
+        manifest["domain"] = "mars"
+        msg = "field 'domain' is 'mars'; allowed values: gridworld"
+    elif how == "horizon":
+        manifest["horizon"] = 30
+        msg = "field 'horizon' is 30, but domain 'semicircle' has 60"
+    elif how == "task_dim":
+        manifest["tasks"][1] = [0.5]
+        msg = r"field 'tasks\[1\]' must be 2 finite numbers"
+    elif how == "task_value":  # same shape, edited goal: the manifest's own checksum catches it
+        manifest["tasks"][1] = [0.0, -1.0]
+        msg = "manifest_sha256"
+    elif how == "outside_path":
+        manifest["arrays"]["rewards"]["file"] = "../other/rewards.npy"
+        msg = r"arrays.rewards.file.*plain .npy file name"
+    elif how == "manifest_dtype":
+        manifest["arrays"]["rewards"]["dtype"] = "float64"
+        msg = r"arrays.rewards.dtype.*must be float32"
     (path / "manifest.json").write_text(json.dumps(manifest))
     return msg
 
 
-@pytest.mark.parametrize("how", ["missing_file", "truncated", "dtype", "shape", "nan", "checksum", "schema",
-                                 "missing_field", "tasks"])
-def test_every_corruption_is_named(tmp_path, how):
+def _snapshot(root):
+    return {p: (p.stat().st_size, p.stat().st_mtime_ns) for p in sorted(root.rglob("*"))}
+
+
+CORRUPTIONS = ["missing_file", "truncated", "dtype", "shape", "nan", "checksum", "schema", "missing_field", "tasks",
+               "domain", "unknown_domain", "horizon", "task_dim", "task_value", "outside_path", "manifest_dtype",
+               "rewards_all_one", "symlink_outside"]
+
+
+@pytest.mark.parametrize("how", CORRUPTIONS)
+def test_every_corruption_is_named_and_nothing_is_written(tmp_path, how):
     path = _write(tmp_path / "ds")
     pattern = _corrupt(path, how)
+    before = _snapshot(tmp_path)
     with pytest.raises(DatasetError, match=pattern):
-        load_dataset(path, verify_checksums=how == "checksum")
+        load_dataset(path, verify=how != "nan")  # NaN written into a file also breaks its checksum
+    assert _snapshot(tmp_path) == before
+
+
+def test_opt_outs_skip_registry_and_checksums(tmp_path):
+    path = _write(tmp_path / "ds")
+    _corrupt(path, "rewards_all_one")
+    assert float(load_dataset(path, verify=False).rewards.min()) == 1.0
+    _corrupt(path, "horizon")
+    load_dataset(path, validate=False, verify=False)
 
 
 def test_missing_manifest_and_directory(tmp_path):
@@ -142,7 +195,7 @@ def test_one_hot_actions(tmp_path):
     w = DatasetWriter(tmp_path / "g", shapes, _manifest())
     acts = np.random.default_rng(0).integers(0, 5, (N, M, T, 1)).astype(np.float32)
     w.write(actions=acts)
-    ds = load_dataset(w.finalize())
+    ds = load_dataset(w.finalize(), validate=False)  # a Semi-circle manifest with integer actions
     oh = ds.one_hot_actions(5)
     assert oh.shape == (N, M, T, 5)
     np.testing.assert_array_equal(oh.argmax(-1), acts[..., 0])

@@ -76,3 +76,38 @@ def test_papermill_misspelt_parameter_fails_loudly(path, tmp_path):
                                    kernel_name="python3", cwd=str(path.parent), progress_bar=False,
                                    log_output=False)
     assert "PROFLE" in str(err.value) and "UnknownParameterError" in str(err.value)
+
+
+def test_setup_is_idempotent_in_one_namespace():
+    """A second "Run All" in one kernel: the notebook's own variables are not parameters."""
+    ns = {"PROFILE": "smoke", "SEED": 0}
+    setup_notebook(ns, ("PROFILE", "SEED"))
+    ns.update(n_tasks=8, grid=object(), PROFILE="smoke")  # variables the notebook defined, then the parameters cell
+    ctx = setup_notebook(ns, ("PROFILE", "SEED"))
+    assert ctx.profile == "smoke"
+    with pytest.raises(UnknownParameterError, match="PROFLE"):  # a fresh namespace still rejects a typo
+        setup_notebook({"PROFILE": "smoke", "SEED": 0, "PROFLE": "paper"}, ("PROFILE", "SEED"))
+
+
+@pytest.mark.slow
+def test_notebook_runs_twice_in_one_kernel(monkeypatch):
+    """Execute a small notebook, then all its cells again in the same kernel (nbclient; a few seconds
+    of kernel start-up and imports)."""
+    nbformat = pytest.importorskip("nbformat")
+    nbclient = pytest.importorskip("nbclient")
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell('import os\nPROFILE = os.environ.get("BOREL_PROFILE", "smoke")\nSEED = 0',
+                                          metadata={"tags": ["parameters"]}),
+                nbformat.v4.new_code_cell("from borel_lib.notebook import setup_notebook\n\n"
+                                          "nb = setup_notebook(globals(), params=['PROFILE', 'SEED'])"),
+                nbformat.v4.new_code_cell("n_tasks = 3\nprint(nb.profile, n_tasks)"),
+                nbformat.v4.new_code_cell("import matplotlib.pyplot as plt\nplt.plot([0, 1])\nplt.show()")]
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    monkeypatch.setenv("MPLBACKEND", "Agg")  # as make reproduce / make test: figures must still be embedded
+    client = nbclient.NotebookClient(nb, timeout=60, kernel_name="python3", resources={"metadata": {"path": str(repo_root())}})
+    with client.setup_kernel():
+        for _ in range(2):
+            for i, cell in enumerate(nb.cells):
+                client.execute_cell(cell, i)  # raises CellExecutionError on an error
+    assert "smoke 3" in nb.cells[2].outputs[0]["text"]
+    assert any("image/png" in out.get("data", {}) for out in nb.cells[3].outputs), nb.cells[3].outputs

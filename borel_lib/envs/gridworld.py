@@ -1,6 +1,6 @@
 """Gridworld 5x5 (paper §6 domain 1; VariBAD's grid, authors' ``GridNavi-v2``).
 
-All numbers are the authors' (``../shared/spec/original_code.md`` §2.3): a 5x5 grid, observation the
+All numbers are the authors' (see ``docs/differences.md``): a 5x5 grid, observation the
 integer cell (x, y); actions 0 noop, 1 up (y+1), 2 right (x+1), 3 down (y-1), 4 left (x-1), clipped to
 the grid; the goal is one of the 21 cells outside the 2x2 corner at (0, 0); reward on the *next* state,
 +1 on the goal and -0.1 elsewhere; H = 15, k = 4 episodes per trial, and the paper's metric averages the

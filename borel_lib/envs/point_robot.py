@@ -10,10 +10,10 @@ relabelling and the batched envs use, so they agree bit for bit.
   θ ~ U[0, π] on the unit upper semicircle; reward 1 if ‖s' − g‖ ≤ 0.2 else 0 (the value ``step``
   returns; the authors' relabelling function returned −distance instead, a bug not copied); H = 60,
   k = 2. Initial states: ``fixed`` (origin; evaluation and our default — the authors' evaluation
-  accidentally started uniformly in the rectangle, spec §2.4), ``uniform`` over x ∈ [−1.5, 1.5],
+  accidentally started uniformly in the rectangle, ``docs/differences.md``), ``uniform`` over x ∈ [−1.5, 1.5],
   y ∈ [−0.5, 1.5] (the authors' collection setting), ``exclude_semicircle`` (the same rectangle with
   the annulus 0.8 ≤ ‖s‖ ≤ 1.2 rejection-resampled).
-- **Wind** (transitions vary, dense differences; *our* definition, ``../shared/spec/domains_missing.md``,
+- **Wind** (transitions vary, dense differences; *our* definition, ``docs/differences.md``,
   values from a later public benchmark, not confirmed to be the paper's): task = wind w ~ U[−0.08,
   0.08]²; s' = s + 0.1a + w; fixed goal (0, 1), reward 1 if ‖s' − g‖ ≤ 0.03; H = 75, k = 2, metric on
   episode 1 only; start at the origin.

@@ -1,4 +1,4 @@
-"""Reacher-Image (paper §6 domain 5; *our* definition, ``../shared/spec/domains_missing.md``).
+"""Reacher-Image (paper §6 domain 5; *our* definition, ``docs/differences.md``).
 
 The paper says only "2-link robot reaching an unseen target located somewhere on a quarter circle,
 with image observations and dense rewards". Our numbers: Gymnasium's v5 Reacher model (two links of

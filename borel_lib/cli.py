@@ -1,0 +1,125 @@
+"""Shared command-line helpers: argument types, help text, and one way to report a user error.
+
+Every ``python -m borel_lib.<stage>`` command builds its parser with :func:`make_parser` and runs
+through :func:`main`, so all of them behave alike:
+
+- argument types with one rule each (:func:`positive_int`, :func:`non_negative_int`,
+  :func:`non_negative_float`, :func:`seed`: an integer ``0 <= seed < 2**31``, the rule of
+  :func:`borel_lib.config.check_seed`), rejected by argparse with the flag's name and the rule;
+- ``--help`` shows every default, the allowed values (argparse ``choices``) and where outputs go
+  (the ``outputs`` text of :func:`make_parser`);
+- a user error (a bad value, a missing input file, a stale or locked dataset: :data:`USER_ERRORS`)
+  is printed as one line ``error: ...`` on stderr with exit code 2 and no traceback, unless
+  ``--debug`` is given, which re-raises it with its traceback.
+
+Commands validate every input (build their configs) before any heavy work or any file is written.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Sequence
+
+from borel_lib.config import PROFILES, SEED_LIMIT, ConfigError, check_seed
+
+USER_ERRORS: tuple[type[BaseException], ...] = (ConfigError, ValueError, FileNotFoundError, FileExistsError)
+"""Exceptions that mean "the user asked for something impossible", reported without a traceback.
+(:class:`borel_lib.datasets.DatasetError` is a ``ValueError``.)"""
+
+
+def _integer(text: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+
+
+def positive_int(text: str) -> int:
+    """argparse type: an integer >= 1."""
+    value = _integer(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} must be an integer >= 1")
+    return value
+
+
+def non_negative_int(text: str) -> int:
+    """argparse type: an integer >= 0."""
+    value = _integer(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{text!r} must be an integer >= 0")
+    return value
+
+
+def non_negative_float(text: str) -> float:
+    """argparse type: a finite number >= 0."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not (value >= 0 and value != float("inf")):
+        raise argparse.ArgumentTypeError(f"{text!r} must be a finite number >= 0")
+    return value
+
+
+def seed(text: str) -> int:
+    """argparse type: a seed, an integer ``0 <= seed < 2**31`` (the project's one seed rule)."""
+    value = _integer(text)
+    try:
+        check_seed(value)
+    except ConfigError as err:
+        raise argparse.ArgumentTypeError(f"{text!r}: {err}") from None
+    return value
+
+
+class _HelpFormatter(argparse.RawDescriptionHelpFormatter):
+    """Keeps the description's line breaks and shows ``(default: ...)`` after every option that has a
+    real default; an option whose default is ``None`` says in its help what it falls back to."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        if "%(default)" in text or action.default in (None, False, argparse.SUPPRESS):
+            return text
+        return f"{text} (default: %(default)s)"
+
+
+def make_parser(prog: str, description: str, outputs: str) -> argparse.ArgumentParser:
+    """A parser with the project's help format, an ``outputs`` paragraph in ``--help`` and the
+    ``--debug`` flag. Add arguments with ``choices=`` for closed sets so ``--help`` lists them."""
+    parser = argparse.ArgumentParser(prog=prog, description=description, formatter_class=_HelpFormatter,
+                                     epilog=f"outputs:\n{outputs}")
+    parser.add_argument("--debug", action="store_true", help="show the full traceback of an error")
+    return parser
+
+
+def add_profile_argument(parser: argparse.ArgumentParser) -> None:
+    """``--profile`` with the allowed values; default: ``$BOREL_PROFILE``, else ``quick``."""
+    parser.add_argument("--profile", choices=PROFILES, default=None,
+                        help="run size (default: $BOREL_PROFILE, else quick)")
+
+
+def add_seed_argument(parser: argparse.ArgumentParser, default: int | None = None, help: str = "seed") -> None:
+    """``--seed`` with the project's seed rule."""
+    parser.add_argument("--seed", type=seed, default=default, help=f"{help}; an integer 0 <= seed < {SEED_LIMIT}")
+
+
+def main(run: Callable[[argparse.Namespace], int | None], parser: argparse.ArgumentParser,
+         argv: Sequence[str] | None = None) -> int:
+    """Parse ``argv`` and call ``run(args)``; return the exit code (0, or 2 on a user error).
+
+    Bad arguments: argparse's usage line and ``error: ...`` (exit 2). A :data:`USER_ERRORS` raised by
+    ``run``: one line ``error: ...`` on stderr and exit 2, or the traceback with ``--debug``.
+    """
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as stop:  # --help (0) or a bad argument (2): already printed by argparse
+        return int(stop.code or 0)
+    try:
+        code = run(args)
+    except USER_ERRORS as err:
+        if getattr(args, "debug", False):
+            raise
+        message = " ".join(str(err).split()) or type(err).__name__
+        print(f"error: {message}", file=sys.stderr)
+        return 2
+    return int(code or 0)
