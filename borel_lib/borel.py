@@ -322,46 +322,61 @@ def _parse_rl(items: list[str]) -> dict[str, Any]:
     return out
 
 
-def main(argv: list[str] | None = None) -> None:
-    import argparse
-    import sys
+def build_parser():
+    """The ``python -m borel_lib.borel`` command line (see :mod:`borel_lib.cli`)."""
+    from borel_lib import cli
 
-    parser = argparse.ArgumentParser(
-        prog="python -m borel_lib.borel", formatter_class=argparse.ArgumentDefaultsHelpFormatter,
-        description="BOReL for one domain and seed: collection (cached) → belief → state relabelling → offline RL "
-                    "→ evaluation. Resumes a killed run. Results: data/results/<profile>/borel_<tag>[_final].csv "
-                    "(smoke: build/smoke/results/); checkpoints: data/checkpoints/<profile>/.")
-    parser.add_argument("domain", choices=sorted(RL_DOMAIN))
-    parser.add_argument("--profile", default=None, help="smoke, quick or paper (default: $BOREL_PROFILE or quick)")
-    parser.add_argument("--belief", default="vae", choices=BELIEFS, help="the learnt VAE belief or the exact posterior")
-    parser.add_argument("--relabelling", default="reward_relabelling", choices=RELABEL_MODES)
-    parser.add_argument("--features", default="latent", choices=VAE_FEATURES, help="what the policy sees of the VAE belief")
-    parser.add_argument("--seed", type=int, default=0, help="integer in [0, 2**31)")
+    parser = cli.make_parser(
+        "python -m borel_lib.borel",
+        "BOReL for one domain and seed (paper §3.2, §6): collection (cached) -> belief -> state relabelling ->\n"
+        "offline RL -> evaluation. Every input is checked before any work; a killed run resumes.",
+        outputs="  results:     data/results/<profile>/borel_<tag>.csv (+ _final, _traj) and .config.json\n"
+                "  VAE losses:  data/results/<profile>/vae_<domain>_<relabelling>_seed<seed>.csv\n"
+                "  checkpoints: data/checkpoints/<profile>/borel_<tag>/ and vae_<...>/ (delete to restart)\n"
+                "  (profile smoke: the same under build/smoke/)")
+    parser.add_argument("domain", choices=sorted(RL_DOMAIN), help="domain")
+    cli.add_profile_argument(parser)
+    parser.add_argument("--belief", default="vae", choices=BELIEFS,
+                        help="the learnt VAE belief (BOReL) or the exact posterior (the oracle)")
+    parser.add_argument("--relabelling", default="reward_relabelling", choices=RELABEL_MODES,
+                        help="how the VAE's training trials are mixed")
+    parser.add_argument("--features", default="latent", choices=VAE_FEATURES,
+                        help="what the policy sees of the VAE belief")
+    cli.add_seed_argument(parser, default=0, help="seed of the VAE, the offline RL and the evaluation tasks")
     parser.add_argument("--rl", action="append", default=[], metavar="FIELD=VALUE",
-                        help="offline-RL config override, repeatable (e.g. --rl time_input=1 --rl updates=50000)")
+                        help="offline-RL config override, repeatable (e.g. --rl time_input=1 --rl updates=50000); "
+                             f"fields: {', '.join(f.name for f in dataclasses.fields(OfflineRLConfig))}")
     parser.add_argument("--only-belief", action="store_true",
                         help="train (or resume) the run's VAE and stop (its checkpoint is shared by every RL setting)")
-    parser.add_argument("--debug", action="store_true", help="show tracebacks of user errors")
-    args = parser.parse_args(argv)
-    try:
-        spec = RunSpec(args.domain, args.profile, args.belief, args.relabelling, args.seed, args.features,
-                       tuple(_parse_rl(args.rl).items()))
-    except (ConfigError, ValueError) as err:
-        if args.debug:
-            raise
-        sys.exit(f"error: {err}")
+    parser.add_argument("--no-progress", action="store_true", help="hide the progress bars")
+    return parser
+
+
+def _run_cli(args) -> int:
+    spec = RunSpec(args.domain, resolve_profile(args.profile), args.belief, args.relabelling, args.seed,
+                   args.features, tuple(_parse_rl(args.rl).items()))  # every input checked before any work
     torch.set_num_threads(1)
+    progress = not args.no_progress
     if args.only_belief:
         from borel_lib.collect import run_collection
         from borel_lib.device import get_device
 
-        _load_belief(spec, run_collection(spec.domain, spec.profile)[0], get_device("auto"), progress=True)
+        _load_belief(spec, run_collection(spec.domain, spec.profile, progress=progress)[0], get_device("auto"),
+                     progress=progress)
         print(f"belief ready: {spec.vae_checkpoint() if spec.belief == 'vae' else 'exact (nothing to train)'}")
-        return
-    df = run_borel(spec)
+        return 0
+    df = run_borel(spec, progress=progress)
     last = df[(df.updates == df.updates.max()) & (df.metric == "return")]
     print(last.to_string(index=False))
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of ``python -m borel_lib.borel``; returns the exit code."""
+    from borel_lib import cli
+
+    return cli.main(_run_cli, build_parser(), argv)
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(main())

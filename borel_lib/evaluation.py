@@ -1,4 +1,4 @@
-"""BOReL stage 4, evaluation on unseen tasks (paper §6; the authors' protocol, spec §5).
+"""BOReL stage 4, evaluation on unseen tasks (paper §6; the authors' protocol).
 
 :func:`evaluate` runs one k-episode trial per evaluation task from the fixed start, all tasks stepped
 together, with the deterministic policy and the belief carried across episodes (it starts at the prior

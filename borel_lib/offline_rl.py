@@ -35,7 +35,7 @@ from borel_lib.state_relabel import HyperStates
 
 @dataclasses.dataclass(frozen=True)
 class OfflineRLConfig(Config):
-    """Offline RL on hyper-states (defaults: the authors' Semi-circle values, spec §4.6)."""
+    """Offline RL on hyper-states (defaults: the authors' Semi-circle values)."""
 
     hidden: tuple[int, ...] = (128, 128)
     """Hidden layers of Q and policy (Gridworld DQN 64x64; MuJoCo 256x256)."""
@@ -77,7 +77,7 @@ class OfflineRLConfig(Config):
 
     @classmethod
     def for_domain(cls, domain: str, profile: str | None = None, **overrides: Any) -> OfflineRLConfig:
-        """The authors' offline-RL settings for ``domain`` (spec §4.6) with the profile's reductions:
+        """The authors' offline-RL settings for ``domain`` with the profile's reductions:
         a per-domain value is kept unless the profile's preset sets that field, then
         :data:`RL_PROFILE_DOMAIN` applies, then ``overrides``."""
         if domain not in RL_DOMAIN:
@@ -102,7 +102,7 @@ RL_DOMAIN: dict[str, dict[str, Any]] = {
     "gridworld": {"hidden": (64, 64), "gamma": 0.99, "updates": 250_000, "eval_every": 2_500},
     "semicircle": {},
 }
-"""The authors' per-domain offline-RL settings (spec §4.6; the defaults are Semi-circle's): Gridworld
+"""The authors' per-domain offline-RL settings (the defaults are Semi-circle's): Gridworld
 DQN 64x64, γ 0.99, 1000 iterations x 250 updates, evaluated every 10 iterations."""
 
 RL_PROFILE_DOMAIN: dict[tuple[str, str], dict[str, Any]] = {

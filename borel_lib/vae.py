@@ -37,7 +37,7 @@ from borel_lib.config import Config, check_choice, check_positive
 
 @dataclasses.dataclass(frozen=True)
 class VAEConfig(Config):
-    """The belief VAE (defaults: the authors' Semi-circle values, spec §4.2)."""
+    """The belief VAE (defaults: the authors' Semi-circle values)."""
 
     state_embed: int = 32
     """Embedding size of the (next) state in the encoder."""

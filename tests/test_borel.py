@@ -261,3 +261,16 @@ def test_double_dqn_target_differs_from_max():
                 p.add_(torch.randn(p.shape, generator=g))
         out.append(dqn.update(batch, double=double)["q_loss"].item())
     assert out[0] != out[1]
+
+
+@pytest.mark.parametrize("argv", [["--seed", "-1"], ["--seed", "1.5"], ["--rl", "updates=0"], ["--rl", "foo=1"],
+                                  ["--rl", "time_input=maybe"], ["--rl", "gamma=1.5"], ["--belief", "x"],
+                                  ["--relabelling", "x"], ["--profile", "big"], ["--belief", "exact", "--features",
+                                                                                  "decoded"]])
+def test_borel_cli_rejects_bad_input_before_any_work(tmp_path, monkeypatch, capsys, argv):
+    from borel_lib.borel import main
+
+    monkeypatch.setenv("BOREL_ROOT", str(tmp_path))
+    assert main(["gridworld", *argv]) == 2
+    assert "error" in capsys.readouterr().err
+    assert not any(tmp_path.rglob("*")), "a rejected command must leave nothing behind"
