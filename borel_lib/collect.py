@@ -511,5 +511,7 @@ def main(argv: list[str] | None = None) -> int:
     return cli.main(_run_cli, build_parser(), argv)
 
 
-if __name__ == "__main__":
-    raise SystemExit(main())
+if __name__ == "__main__":  # run the imported module's main, so its classes are borel_lib.collect.*, not __main__.*
+    from borel_lib.collect import main as _main
+
+    raise SystemExit(_main())

@@ -274,3 +274,29 @@ def test_borel_cli_rejects_bad_input_before_any_work(tmp_path, monkeypatch, caps
     assert main(["gridworld", *argv]) == 2
     assert "error" in capsys.readouterr().err
     assert not any(tmp_path.rglob("*")), "a rejected command must leave nothing behind"
+
+
+def test_mixed_copies_are_consistent_with_their_task(semi):
+    """Mixed trials carry this task's true rewards and the exact belief computed on the mixed trial."""
+    from borel_lib.belief import make_belief
+    from borel_lib.envs import make_env
+
+    belief = make_belief("exact", domain="semicircle")
+    hs = relabel_states(belief, semi, mixed_copies=1, seed=3)
+    N, M, T = semi.rewards.shape
+    assert hs.obs.shape[1] == 2 * M
+    np.testing.assert_array_equal(hs.rewards[:, :M], semi.rewards)  # the original trials come first, unchanged
+    env = make_env("semicircle")
+    nxt = hs.next_obs[:, M:, :, :2]
+    # s' inside an episode is the stored next state; its reward is this task's
+    H = semi.manifest["horizon"]
+    inside = np.ones(T, bool)
+    inside[H - 1 :: H] = False
+    task = np.asarray(semi.tasks)[:, None, None, :]
+    np.testing.assert_array_equal(hs.rewards[:, M:, inside], env.reward(None, None, nxt[:, :, inside], task))
+    feats = hs.obs[:, M:, :, 3:]
+    np.testing.assert_allclose(feats.sum(-1), 1.0, atol=1e-5)  # a distribution over arc sectors
+    # the belief never rules out the true goal's sector
+    sector = np.floor(np.arctan2(task[..., 1], task[..., 0]) / np.pi * belief.dim).astype(int)
+    sector = np.clip(sector, 0, belief.dim - 1)[:, 0, 0]
+    assert (feats[np.arange(N), ..., sector] > 0).mean() > 0.99
