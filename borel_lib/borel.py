@@ -77,12 +77,17 @@ class RunSpec:
         if self.belief == "exact" and self.features != "latent":
             raise ConfigError("features apply to the VAE belief only (belief='vae')")
         object.__setattr__(self, "profile", resolve_profile(self.profile))
-        object.__setattr__(self, "rl", tuple(sorted((k, tuple(v) if isinstance(v, list) else v)
-                                                    for k, v in dict(self.rl).items())))
-        self.rl_config()  # validates the overrides' names and values now, before any work
+        rl = {k: tuple(v) if isinstance(v, list) else v for k, v in dict(self.rl).items()}
+        self.rl_config_with(rl)  # validates the overrides' names and values now, before any work
+        base = OfflineRLConfig.for_domain(self.domain, self.profile)
+        # an override equal to the profile's value is no override: the run keeps its plain name
+        object.__setattr__(self, "rl", tuple(sorted((k, v) for k, v in rl.items() if getattr(base, k) != v)))
+
+    def rl_config_with(self, rl: dict[str, Any]) -> OfflineRLConfig:
+        return OfflineRLConfig.for_domain(self.domain, self.profile, **rl)
 
     def rl_config(self) -> OfflineRLConfig:
-        return OfflineRLConfig.for_domain(self.domain, self.profile, **dict(self.rl))
+        return self.rl_config_with(dict(self.rl))
 
     @property
     def discrete(self) -> bool:
@@ -259,6 +264,51 @@ def _final_table(spec: RunSpec, ev: pd.DataFrame, search: pd.DataFrame, tasks: n
     out["task_x"], out["task_y"] = tasks[out.task, 0], tasks[out.task, 1]
     return out.assign(domain=spec.domain, method=spec.method, variant=variant, seed=spec.seed, updates=updates)[
         ["domain", "method", "variant", "seed", "task", "task_x", "task_y", "episode", "metric", "value", "updates"]]
+
+
+def _probe_trials(domain: str, dataset) -> dict[str, dict[str, np.ndarray]]:
+    """The trials :func:`belief_vs_exact` probes a belief on."""
+    from borel_lib.baselines import gridworld_sweep_trials, semicircle_search_then_go
+
+    if domain == "gridworld":
+        scripted = gridworld_sweep_trials(ExactBelief("gridworld").env.candidate_goals())
+    else:
+        scripted = {}
+        semicircle_search_then_go(eval_tasks("semicircle", 0), record=scripted)
+    M = dataset.n_trials
+    out = {"scripted_search": scripted}
+    for name, sl in (("logged_late", slice(M - 20, M)), ("logged_early", slice(0, 20))):
+        out[name] = {k: np.asarray(getattr(dataset, k)[:, sl]).reshape(-1, *getattr(dataset, k).shape[2:])
+                     for k in ("actions", "rewards", "next_obs")}
+    return out
+
+
+def belief_vs_exact(spec: RunSpec, device: str = "auto") -> pd.DataFrame:
+    """Total variation between the goal distribution implied by ``spec``'s trained VAE and the exact
+    posterior (:func:`borel_lib.belief.belief_tv`) after every step ``t`` of three kinds of trials,
+    averaged over trials (tidy; ``variant`` = the kind):
+
+    - ``scripted_search``: searches that are not told where to go (Gridworld: a serpentine sweep for each
+      of the 21 goals, :func:`borel_lib.baselines.gridworld_sweep_trials`; Semi-circle: the
+      search-then-go script for the 20 evaluation goals). These are the beliefs exploration needs: cells
+      or arc segments ruled out, the goal not yet found.
+    - ``logged_late`` / ``logged_early``: the last / first 20 logged trials of every task (training data:
+      goal-reaching trials / random warm-up)."""
+    from borel_lib.collect import run_collection
+    from borel_lib.device import get_device
+
+    if spec.belief != "vae":
+        raise ValueError("belief_vs_exact compares a VAE belief; this run uses the exact one")
+    dev = get_device(device)
+    dataset, _ = run_collection(spec.domain, spec.profile, progress=False)
+    belief, _ = _load_belief(spec, dataset, dev, progress=False)
+    exact = ExactBelief(spec.domain)
+    frames = []
+    for kind, tr in _probe_trials(spec.domain, dataset).items():
+        tv = belief_tv(belief, exact, tr["actions"], tr["rewards"], tr["next_obs"]).mean(0)
+        frames.append(pd.DataFrame({"domain": spec.domain, "method": spec.method, "variant": kind, "seed": spec.seed,
+                                    "episode": 0, "metric": "tv", "value": tv, "t": np.arange(len(tv))}))
+    return pd.concat(frames, ignore_index=True)
 
 
 def trajectory_table(domain: str, tasks: np.ndarray, record: dict[str, np.ndarray]) -> pd.DataFrame:

@@ -21,6 +21,8 @@ METHOD_COLORS: dict[str, str] = {
     "borel_rr": "#1f77b4",
     "borel_no_rr": "#d62728",
     "borel_rr_cql": "#17becf",
+    "borel_exact": "#8c564b",
+    "search_then_go": "#000000",
     "borel_pr": "#1f77b4",
     "borel_no_pr": "#d62728",
     "pearl": "#9467bd",

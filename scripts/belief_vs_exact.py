@@ -2,7 +2,7 @@
 
 For every finished VAE of the profile (``data/checkpoints/<profile>/vae_<domain>_<relabelling>_seed<S>``)
 the VAE's goal distribution implied by its reward decoder is compared with the exact posterior
-(:func:`borel_lib.belief.belief_tv`: total variation, 0 = identical, 1 = disjoint) after every step of
+(:func:`borel_lib.borel.belief_vs_exact`, :func:`borel_lib.belief.belief_tv`: total variation, 0 = identical, 1 = disjoint) after every step of
 three kinds of trials:
 
 - ``scripted_search``: trials that search without being told where to go (Gridworld: a serpentine
@@ -21,32 +21,13 @@ from __future__ import annotations
 import argparse
 import re
 
-import numpy as np
 import pandas as pd
 import torch
 
-from borel_lib.baselines import gridworld_sweep_trials, semicircle_search_then_go
-from borel_lib.belief import VAEBelief, belief_tv, train_vae
-from borel_lib.borel import eval_tasks
-from borel_lib.collect import run_collection
-from borel_lib.exact_belief import ExactBelief
+from borel_lib.borel import RunSpec, belief_vs_exact
 from borel_lib.paths import checkpoints_dir
 from borel_lib.results import write_results
 from borel_lib.vae import VAEConfig
-
-
-def trials_for(domain: str, dataset) -> dict[str, dict[str, np.ndarray]]:
-    if domain == "gridworld":
-        scripted = gridworld_sweep_trials(ExactBelief("gridworld").env.candidate_goals())
-    else:
-        scripted = {}
-        semicircle_search_then_go(eval_tasks("semicircle", 0), record=scripted)
-    M = dataset.n_trials
-    out = {"scripted_search": scripted}
-    for name, sl in (("logged_late", slice(M - 20, M)), ("logged_early", slice(0, 20))):
-        out[name] = {k: np.asarray(getattr(dataset, k)[:, sl]).reshape(-1, *getattr(dataset, k).shape[2:])
-                     for k in ("actions", "rewards", "next_obs")}
-    return out
 
 
 def main() -> None:
@@ -64,16 +45,10 @@ def main() -> None:
         if torch.load(ck, map_location="cpu", weights_only=False)["epoch"] < cfg.epochs:
             print(f"skipping {ck.parent.name}: unfinished (a run may be writing it)")
             continue
-        n_actions = 5 if domain == "gridworld" else None
-        dataset, _ = run_collection(domain, args.profile, progress=False)
-        vae, _ = train_vae(dataset, cfg, mode, seed=seed, checkpoint=ck, progress=False, n_actions=n_actions)
-        belief, exact = VAEBelief(vae, n_actions), ExactBelief(domain)
-        for kind, tr in trials_for(domain, dataset).items():
-            tv = belief_tv(belief, exact, tr["actions"], tr["rewards"], tr["next_obs"]).mean(0)
-            frames.append(pd.DataFrame({"domain": domain, "method": "vae_rr" if mode != "none" else "vae_no_rr",
-                                        "variant": kind, "seed": seed, "episode": 0, "metric": "tv", "value": tv,
-                                        "t": np.arange(len(tv))}))
-            print(f"{ck.parent.name} {kind}: mean TV {tv.mean():.3f} (episode 1 {tv[: exact.env.horizon + 1].mean():.3f})")
+        df = belief_vs_exact(RunSpec(domain, args.profile, "vae", mode, seed), device="cpu")
+        for kind, g in df.groupby("variant"):
+            print(f"{ck.parent.name} {kind}: mean TV {g.value.mean():.3f}")
+        frames.append(df)
     df = pd.concat(frames, ignore_index=True)
     write_results(df, "belief_vs_exact", config={"vae": {d: VAEConfig.for_domain(d, args.profile).to_dict()
                                                          for d in ("gridworld", "semicircle")}},
