@@ -197,8 +197,8 @@ class _Replay:
         return a[:, 0].astype(np.int64) if self.discrete else a
 
 
-@pytest.mark.parametrize("domain", ["gridworld", "semicircle"])
-@pytest.mark.parametrize("kind", ["vae", "exact"])
+@pytest.mark.parametrize(("domain", "kind"), [("gridworld", "vae"), ("gridworld", "decoded"), ("gridworld", "exact"),
+                                              ("semicircle", "vae"), ("semicircle", "exact")])
 def test_evaluation_replay_equals_state_relabelling(tmp_path, domain, kind):
     """Logged trials replayed through ``evaluate`` (same start states, logged actions) see exactly the
     hyper-states ``relabel_states`` stored for them, at every step and across episode boundaries."""
@@ -207,9 +207,9 @@ def test_evaluation_replay_equals_state_relabelling(tmp_path, domain, kind):
     cfg = CollectConfig.for_domain(domain, "smoke", init_state="fixed")
     ds, _ = collect(cfg, tmp_path / "ds", tmp_path / "ck", profile="smoke", progress=False)
     n_actions = 5 if domain == "gridworld" else None
-    if kind == "vae":
+    if kind in ("vae", "decoded"):
         vae, _ = train_vae(ds, VAEConfig.for_domain(domain, "smoke"), progress=False, n_actions=n_actions)
-        belief = VAEBelief(vae, n_actions)
+        belief = VAEBelief(vae, n_actions, "latent" if kind == "vae" else "decoded")
     else:
         belief = make_belief("exact", domain=domain)
     hs = relabel_states(belief, ds, time_input=True)
@@ -220,6 +220,8 @@ def test_evaluation_replay_equals_state_relabelling(tmp_path, domain, kind):
     np.testing.assert_array_equal(rec["rewards"], ds.rewards[:, trial])
     np.testing.assert_allclose(np.stack(replay.seen, 1), hs.obs[:, trial], atol=1e-5)
     np.testing.assert_allclose(rec["hyper"][:, 1:], hs.next_obs[:, trial, :-1], atol=1e-5)
+    if kind != "vae":  # decoded and exact beliefs are distributions over goals
+        np.testing.assert_allclose(rec["belief"].sum(-1), 1.0, atol=1e-5)
 
 
 def test_sac_cql_target_respects_done(semi):

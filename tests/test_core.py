@@ -126,3 +126,27 @@ def test_results_validation_errors():
         validate_tidy(pd.concat([_table(), _table()]))
     with pytest.raises(FileNotFoundError, match="run the notebook"):
         read_results("never_made", "smoke", directory="/nonexistent")
+
+
+def test_borel_runs_average_the_last_tenth_of_evaluations(tmp_path):
+    import numpy as np
+    import pandas as pd
+
+    from borel_lib.results import borel_runs, summarise_runs
+
+    for seed, shift in ((0, 0.0), (1, 2.0)):
+        rows = [{"domain": "semicircle", "method": "borel_rr", "variant": "uniform", "seed": seed, "episode": e,
+                 "metric": m, "value": (u / 1000 + shift) * (e if m == "return" else 0.1), "updates": u}
+                for u in range(1000, 21000, 1000) for e in (1, 2) for m in ("return", "success")]
+        pd.DataFrame(rows).to_csv(tmp_path / f"borel_semicircle_reward_relabelling_seed{seed}.csv", index=False)
+        final = [{"domain": "semicircle", "method": "borel_rr", "variant": "uniform", "seed": seed, "task": t,
+                  "episode": 0, "metric": "found_ep1", "value": float(t % 2), "updates": 20000} for t in range(4)]
+        pd.DataFrame(final).to_csv(tmp_path / f"borel_semicircle_reward_relabelling_seed{seed}_final.csv", index=False)
+    runs = borel_runs("quick", directory=tmp_path)
+    assert len(runs) == 2 and set(runs.evals_averaged) == {2}  # 10 % of 20 evaluations
+    # last two evaluations: updates 19k and 20k -> mean over episodes 1, 2 of (u/1000 + shift) * e
+    np.testing.assert_allclose(runs.sort_values("seed").metric, [19.5 * 1.5, 21.5 * 1.5])
+    np.testing.assert_allclose(runs.found_ep1, 0.5)
+    s = summarise_runs(runs)
+    assert s.seeds.item() == 2 and s.config.item() == "semicircle_reward_relabelling"
+    np.testing.assert_allclose(s.metric_se.item(), np.std([19.5 * 1.5, 21.5 * 1.5], ddof=1) / np.sqrt(2))
