@@ -39,7 +39,7 @@ from borel_lib.config import Config, ConfigError, check_choice, check_positive, 
 from borel_lib.datasets import DatasetWriter, load_dataset
 from borel_lib.device import get_device
 from borel_lib.envs import domain_info, make_env
-from borel_lib.envs.batched import BATCHABLE, BatchedTrial
+from borel_lib.envs.batched import BATCHABLE, MUJOCO_BATCHABLE, BatchedMujocoTrial, BatchedTrial
 from borel_lib.io import atomic_path
 from borel_lib.seeding import spawn_generators
 
@@ -49,6 +49,12 @@ _PAPER: dict[str, dict[str, Any]] = {
                       updates_per_iter=200, epsilon_iters=50, hidden=(16, 16), gamma=0.99, alpha=0.0),
     "semicircle": dict(n_tasks=80, init_state="uniform", warmup_trials=50, iterations=300, trials_per_iter=2,
                        updates_per_iter=500, epsilon_iters=0, hidden=(32, 32), gamma=0.9, alpha=0.01),
+    # the authors' shipped Ant default is the "Excluding s.c." dataset (spec §2.4); Table 1 varies it
+    "ant_semicircle": dict(n_tasks=80, init_state="exclude_semicircle", warmup_trials=50, iterations=1000,
+                           trials_per_iter=2, updates_per_iter=2000, epsilon_iters=0, hidden=(128, 128), gamma=0.99,
+                           alpha=0.2),
+    "cheetah_vel": dict(n_tasks=100, init_state="fixed", warmup_trials=50, iterations=1000, trials_per_iter=2,
+                        updates_per_iter=2000, epsilon_iters=0, hidden=(128, 128), gamma=0.99, alpha=0.2),
 }
 _QUICK: dict[str, dict[str, Any]] = {
     "gridworld": dict(),  # the paper's protocol takes about a minute on 2 cores
@@ -59,6 +65,10 @@ _SMOKE: dict[str, dict[str, Any]] = {
                       epsilon_iters=2, checkpoint_every=2, batch_size=32),
     "semicircle": dict(n_tasks=4, warmup_trials=2, iterations=3, trials_per_iter=1, updates_per_iter=4,
                        checkpoint_every=2, batch_size=32),
+    "ant_semicircle": dict(n_tasks=2, warmup_trials=1, iterations=2, trials_per_iter=1, updates_per_iter=2,
+                           checkpoint_every=1, batch_size=32, hidden=(16, 16)),
+    "cheetah_vel": dict(n_tasks=2, warmup_trials=1, iterations=2, trials_per_iter=1, updates_per_iter=2,
+                        checkpoint_every=1, batch_size=32, hidden=(16, 16)),
 }
 
 
@@ -67,11 +77,13 @@ class CollectConfig(Config):
     """One batched data-collection run (defaults: the authors' Semi-circle protocol, spec §3.2)."""
 
     domain: str = "semicircle"
-    """Domain short name; batched collection supports gridworld, semicircle, wind, escape_room."""
+    """Domain short name; batched collection supports gridworld, semicircle, wind, escape_room,
+    ant_semicircle, cheetah_vel."""
     n_tasks: int = 80
     """N, number of training tasks = agents (Gridworld 21, Semi-circle 80)."""
     init_state: str = "uniform"
-    """Initial-state distribution of collection: uniform, exclude_semicircle or fixed (paper §6)."""
+    """Initial-state distribution of collection: uniform, exclude_semicircle or fixed (paper §6,
+    Table 1's three Ant variants; Cheetah has only fixed = gym's noisy reset)."""
     warmup_trials: int = 50
     """Trials with uniformly random actions before learning (Gridworld 10, Semi-circle 50)."""
     iterations: int = 300
@@ -100,7 +112,7 @@ class CollectConfig(Config):
     """Torch device: auto, cpu or cuda."""
 
     def validate(self) -> None:
-        check_choice(self.domain, "domain", BATCHABLE)
+        check_choice(self.domain, "domain", BATCHABLE + MUJOCO_BATCHABLE)
         for name in ("n_tasks", "iterations", "trials_per_iter", "batch_size", "checkpoint_every"):
             check_positive(getattr(self, name), name)
         for name in ("warmup_trials", "updates_per_iter", "epsilon_iters"):
@@ -111,6 +123,11 @@ class CollectConfig(Config):
     @property
     def discrete(self) -> bool:
         return self.domain == "gridworld"
+
+    @property
+    def dense_collection(self) -> bool:
+        """Ant: collect and train SAC on the dense reward, store the sparse one (see module docstring)."""
+        return self.domain == "ant_semicircle"
 
     @property
     def trials_per_task(self) -> int:
@@ -145,8 +162,10 @@ class Collector:
         self.ckpt_dir.mkdir(parents=True, exist_ok=True)
         self.device = get_device(config.device)
         cfg = config
-        self.env = make_env(cfg.domain, init_state=cfg.init_state)
-        self.trial = BatchedTrial(self.env, cfg.n_tasks)
+        self.env = make_env(cfg.domain, init_state=cfg.init_state,
+                            **({"reward_mode": "dense"} if cfg.dense_collection else {}))
+        trial_cls = BatchedMujocoTrial if cfg.domain in MUJOCO_BATCHABLE else BatchedTrial
+        self.trial = trial_cls(self.env, cfg.n_tasks)
         self.tasks = collection_tasks(cfg)
         _, seed_rng = spawn_generators(cfg.seed, 2)
         self.env_seeds = [int(s) for s in seed_rng.integers(0, 2**31 - 1, size=cfg.n_tasks)]
@@ -166,12 +185,17 @@ class Collector:
         N, M = cfg.n_tasks, cfg.trials_per_task
         self.shapes = {"obs": (N, M, T, obs_dim), "actions": (N, M, T, self.act_dim), "rewards": (N, M, T),
                        "next_obs": (N, M, T, obs_dim), "iteration": (N, M)}
+        if cfg.dense_collection:
+            self.shapes.update(reward_goal=(N, M, T), reward_ctrl=(N, M, T))
         self.manifest = {
             "domain": cfg.domain, "env_id": domain_info(cfg.domain).env_id, "tasks": self.tasks.tolist(),
             "n_tasks": N, "n_trials": M, "episodes_per_trial": self.trial.k, "horizon": self.trial.H,
             "trial_length": T, "init_state": cfg.init_state, "collection_mode": "own_policy", "profile": profile,
             "config": cfg.to_dict(), "seed": cfg.seed, "created_by": command,
-            "notes": "iteration -1 = random warm-up trials",
+            "notes": "iteration -1 = random warm-up trials" + (
+                "; rewards = the sparse evaluation reward 1[|xy(s') - g| <= 0.2] - 0.1|a|^2 (post-step torso, the "
+                "task's own goal); the agents trained on the dense reward reward_goal + reward_ctrl "
+                "(-|xy(s') - g|_1 and -0.1|a|^2)" if cfg.dense_collection else ""),
         }
         self.curves: list[dict[str, Any]] = []
         self.trials_done = 0
@@ -199,6 +223,8 @@ class Collector:
         obs = self.trial.reset(self.tasks)  # per-task generators continue their streams
         rec = {"obs": np.zeros((N, T, obs.shape[-1]), np.float32), "actions": np.zeros((N, T, self.act_dim), np.float32),
                "rewards": np.zeros((N, T), np.float32), "next_obs": np.zeros((N, T, obs.shape[-1]), np.float32)}
+        if self.cfg.dense_collection:
+            rec.update(reward_goal=np.zeros((N, T), np.float32), reward_ctrl=np.zeros((N, T), np.float32))
         for t in range(T):
             a = self._act(obs, mode, epsilon)
             out = self.trial.step(a)
@@ -206,8 +232,18 @@ class Collector:
             rec["actions"][:, t] = a.reshape(N, self.act_dim)
             rec["rewards"][:, t] = out.reward
             rec["next_obs"][:, t] = out.next_obs
+            if self.cfg.dense_collection:  # store the evaluation reward; the agents learn from the dense one
+                rec["rewards"][:, t] = self.env.sparse_reward(obs[:, :-1], a, out.next_obs[:, :-1], self.tasks)
+                rec["reward_goal"][:, t] = out.info["reward_goal"]
+                rec["reward_ctrl"][:, t] = out.info["reward_ctrl"]
             obs = out.obs
         return rec
+
+    @staticmethod
+    def training_rewards(rec: dict[str, np.ndarray]) -> np.ndarray:
+        """The rewards the agents learn from: the dense sum ``reward_goal + reward_ctrl`` for Ant (the
+        authors' trick), else the stored rewards."""
+        return rec["reward_goal"] + rec["reward_ctrl"] if "reward_goal" in rec else rec["rewards"]
 
     def _record(self, rec: dict[str, np.ndarray], iteration: int) -> float:
         """Write one trial of every task to the dataset, replay and learning curves; return the
@@ -216,7 +252,7 @@ class Collector:
         assert self.writer is not None
         self.writer.write(trials=m, iteration=np.full(self.cfg.n_tasks, iteration, np.int32), **rec)
         self.replay.add(obs=torch.as_tensor(rec["obs"]), actions=torch.as_tensor(rec["actions"]),
-                        rewards=torch.as_tensor(rec["rewards"]), next_obs=torch.as_tensor(rec["next_obs"]),
+                        rewards=torch.as_tensor(self.training_rewards(rec)), next_obs=torch.as_tensor(rec["next_obs"]),
                         dones=torch.zeros(rec["rewards"].shape))
         H = self.trial.H
         success = self.env.is_success(rec["next_obs"][..., :-1], self.tasks[:, None, :])
@@ -227,6 +263,10 @@ class Collector:
                     "iteration": iteration}
             for e in range(ep_returns.shape[1]):
                 self.curves.append({**base, "episode": e + 1, "metric": "return", "value": float(ep_returns[i, e])})
+            if self.cfg.dense_collection:
+                dense = self.training_rewards(rec)[i].reshape(-1, H).sum(-1)
+                for e in range(dense.shape[0]):
+                    self.curves.append({**base, "episode": e + 1, "metric": "dense_return", "value": float(dense[e])})
             self.curves.append({**base, "episode": 0, "metric": "success", "value": float(success[i].any())})
         self.trials_done += 1
         return float(success.any(-1).mean())
@@ -329,12 +369,11 @@ def collect_policy_replay(config: CollectConfig, policies_file: str | os.PathLik
     if not np.allclose(np.asarray(state["tasks"]), col.tasks):
         raise ConfigError(f"{policies_file}: its tasks differ from this config's tasks (different seed or domain?)")
     net = col.agent.q if config.discrete else col.agent.actor
-    N, T = config.n_tasks, col.trial.trial_length
+    N = config.n_tasks
     if N < 2:
         raise ConfigError("policy replaying needs at least 2 tasks")
-    shapes = {**col.shapes, "obs": (N, n_trials, T, col.shapes["obs"][-1]), "actions": (N, n_trials, T, col.act_dim),
-              "rewards": (N, n_trials, T), "next_obs": (N, n_trials, T, col.shapes["obs"][-1]),
-              "iteration": (N, n_trials), "source_task": (N, n_trials)}
+    shapes = {name: (N, n_trials) + shape[2:] for name, shape in col.shapes.items()}
+    shapes["source_task"] = (N, n_trials)
     manifest = {**col.manifest, "n_trials": n_trials, "collection_mode": "policy_replay",
                 "notes": f"policies from {Path(policies_file).name} (iteration {state['iteration']})"}
     writer = DatasetWriter(dataset_path, shapes, manifest, overwrite=overwrite,
