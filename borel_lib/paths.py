@@ -79,3 +79,8 @@ def checkpoints_dir(profile: str | None = None) -> Path:
     if profile == "smoke":
         return _ensure(build_dir() / "smoke" / "checkpoints")
     return _ensure(repo_root() / "data" / "checkpoints" / profile)
+
+
+def benchmarks_dir() -> Path:
+    """Where the committed benchmark tables of ``scripts/benchmark_*.py`` go: ``data/benchmarks/``."""
+    return _ensure(repo_root() / "data" / "benchmarks")
