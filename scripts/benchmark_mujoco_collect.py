@@ -31,26 +31,34 @@ import time
 from pathlib import Path
 
 
-def _collect(job: tuple[dict, str]) -> float:
+def _cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def _collect(job: tuple[dict, str]) -> tuple[float, float]:
     """Run one collection (config values, output folder) in this fresh process; return the CPU
-    seconds this process has used since it started (imports included)."""
+    seconds this process used since it started, in all (imports included) and collecting only."""
     import torch
 
     from borel_lib.collect import CollectConfig, Collector
 
     torch.set_num_threads(1)
     values, folder = job
-    Collector(CollectConfig(**values), Path(folder) / "ds", Path(folder) / "ck", profile="smoke").run(progress=False)
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    return usage.ru_utime + usage.ru_stime
+    collector = Collector(CollectConfig(**values), Path(folder) / "ds", Path(folder) / "ck", profile="smoke")
+    ready = _cpu()
+    collector.run(progress=False)
+    total = _cpu()
+    return total, total - ready
 
 
-def _pool_run(jobs: list[tuple[dict, str]], workers: int) -> tuple[list[float], float]:
-    """Run ``jobs``, each in a fresh process, ``workers`` at a time; return (CPU s per job, wall s)."""
+def _pool_run(jobs: list[tuple[dict, str]], workers: int) -> tuple[list[float], list[float], float]:
+    """Run ``jobs``, each in a fresh process, ``workers`` at a time; return (CPU s per job, collecting
+    CPU s per job, wall s)."""
     start = time.perf_counter()
     with mp.get_context("spawn").Pool(workers, maxtasksperchild=1) as pool:
-        cpu = pool.map(_collect, jobs, chunksize=1)
-    return cpu, time.perf_counter() - start
+        out = pool.map(_collect, jobs, chunksize=1)
+    return [o[0] for o in out], [o[1] for o in out], time.perf_counter() - start
 
 
 def main() -> None:
@@ -76,24 +84,25 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         k = args.baseline_tasks or n
         single = [({**base, "n_tasks": 1, "seed": i}, f"{tmp}/single{i}") for i in range(k)]
-        cpu_single, wall_single = _pool_run(single, 2)
+        cpu_single, run_single, wall_single = _pool_run(single, 2)
         scale = n / k
         print(f"one process per task ({k} of {n}): CPU {sum(cpu_single):.1f} s", flush=True)
-        cpu_one, wall_one = _pool_run([({**base, "n_tasks": n}, f"{tmp}/batched")], 1)
+        cpu_one, run_one, wall_one = _pool_run([({**base, "n_tasks": n}, f"{tmp}/batched")], 1)
         print(f"batched, 1 process: CPU {cpu_one[0]:.1f} s", flush=True)
         if args.halves:
             halves = [({**base, "n_tasks": n // 2, "seed": s}, f"{tmp}/half{s}") for s in (0, 1)]
-            cpu_two, wall_two = _pool_run(halves, 2)
+            cpu_two, run_two, wall_two = _pool_run(halves, 2)
             print(f"batched, 2 processes: CPU {sum(cpu_two):.1f} s", flush=True)
     steps = n * (args.warmup_trials + args.iterations) * 400
     updates = n * args.iterations * args.updates_per_iter
     idle = {"single": scale * sum(cpu_single) / 2, "one": cpu_one[0]}
     rows = [(f"one process per task, 2 at once{f' ({k} of {n} run, scaled x{scale:g})' if k != n else ''}",
-             scale * sum(cpu_single), idle["single"], scale * wall_single),
-            ("batched, 1 process", cpu_one[0], idle["one"], wall_one)]
+             scale * sum(cpu_single), scale * sum(run_single), idle["single"], scale * wall_single),
+            ("batched, 1 process", cpu_one[0], run_one[0], idle["one"], wall_one)]
     if args.halves:
         idle["two"] = max(cpu_two)
-        rows.append(("batched, 2 processes of N/2", sum(cpu_two), idle["two"], wall_two))
+        rows.append(("batched, 2 processes of N/2", sum(cpu_two), sum(run_two), idle["two"], wall_two))
+    base_run = rows[0][2]
     table = "\n".join([
         f"{args.domain}, N = {n} tasks; per task {args.warmup_trials} random + {args.iterations} policy trial(s) of "
         f"400 steps and {args.iterations} x {args.updates_per_iter} SAC updates (paper networks 128x128, batch 256): "
@@ -101,9 +110,11 @@ def main() -> None:
         f"each; CPU seconds from process start (imports included). Load average at the end {os.getloadavg()[0]:.1f} "
         "on 2 cores (other trainings had priority), so the measured wall times are the scheduler's.",
         "",
-        "| run | CPU s (all processes) | idle 2-core wall s (estimate) | speed-up (idle estimate) | measured wall s |",
-        "|---|---:|---:|---:|---:|",
-        *(f"| {name} | {cpu:.1f} | {est:.1f} | {idle['single'] / est:.1f}x | {wall:.0f} |" for name, cpu, est, wall in rows),
+        "| run | CPU s (all processes) | idle 2-core wall s (estimate) | speed-up (idle estimate) | CPU s collecting "
+        "only (no imports/set-up) | CPU ratio, collecting only | measured wall s |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+        *(f"| {name} | {cpu:.1f} | {est:.1f} | {idle['single'] / est:.1f}x | {run:.1f} | {base_run / run:.1f}x | {wall:.0f} |"
+          for name, cpu, run, est, wall in rows),
         "",
         f"Per-task process CPU: {min(cpu_single):.1f}-{max(cpu_single):.1f} s each, of which the imports and set-up "
         "are paid once per process.",
