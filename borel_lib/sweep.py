@@ -38,13 +38,14 @@ before anything is submitted).
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 import itertools
 import json
 import os
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -180,17 +181,24 @@ def make_executor(kind: str, folder: str | os.PathLike[str], *, max_parallel: in
     return executor
 
 
-def _job_environment() -> None:
-    """Make job subprocesses import this very ``borel_lib`` and write under the same repository root,
-    with one math thread each unless told otherwise."""
+@contextlib.contextmanager
+def _job_environment() -> Iterator[None]:
+    """While submitting: make job processes import this very ``borel_lib`` and write under the same
+    repository root, with one math thread each unless told otherwise; restore ``os.environ`` after."""
     from borel_lib.paths import ROOT_ENV_VAR, repo_root
 
+    saved = dict(os.environ)
     package_parent = str(Path(__file__).resolve().parent.parent)
     path = os.environ.get("PYTHONPATH", "")
     if package_parent not in path.split(os.pathsep):
         os.environ["PYTHONPATH"] = package_parent + (os.pathsep + path if path else "")
     os.environ.setdefault(ROOT_ENV_VAR, str(repo_root()))
     os.environ.setdefault("OMP_NUM_THREADS", "1")
+    try:
+        yield
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
 
 
 def _still_queued(folder: Path, pending: list[int]) -> set[int]:
@@ -222,7 +230,6 @@ def launch(grid: str, profile: str | None = None, executor: str = "local", max_p
     ``local`` keeps at most ``max_parallel`` jobs running and waits for all; ``debug`` runs them in this
     process; ``slurm`` submits one array and returns unless ``wait``. A failed job raises after the
     others have finished (its error and log path are in the message)."""
-    from borel_lib.io import write_json
     from borel_lib.paths import build_dir
 
     profile = resolve_profile(profile)
@@ -236,8 +243,21 @@ def launch(grid: str, profile: str | None = None, executor: str = "local", max_p
         pending = [i for i in pending if i not in _still_queued(folder, pending)]
     if not pending:
         return []
-    _job_environment()
-    ex = make_executor(executor, folder, max_parallel=max_parallel, name=f"borel_{grid}", **executor_options)
+    with _job_environment():
+        errors = _run_jobs(cells, pending, profile, executor, folder, max_parallel, wait, poll_seconds,
+                           **executor_options)
+    if errors:
+        raise RuntimeError(f"sweep {grid!r}: {len(errors)} cell(s) failed (rerun the command to retry):\n"
+                           + "\n".join(errors))
+    return pending
+
+
+def _run_jobs(cells: list[dict[str, Any]], pending: list[int], profile: str, executor: str, folder: Path,
+              max_parallel: int, wait: bool | None, poll_seconds: float, **executor_options: Any) -> list[str]:
+    """Submit the ``pending`` cells (see :func:`launch`); return the failed cells' error lines."""
+    from borel_lib.io import write_json
+
+    ex = make_executor(executor, folder, max_parallel=max_parallel, name=f"borel_{folder.name}", **executor_options)
     fn = CellJob()
     errors: list[str] = []
     if executor == "slurm":
@@ -262,11 +282,7 @@ def launch(grid: str, profile: str | None = None, executor: str = "local", max_p
             for i, job in finished:
                 running.remove((i, job))
                 errors.append(_outcome(job, i, cells[i]))
-    errors = [e for e in errors if e]
-    if errors:
-        raise RuntimeError(f"sweep {grid!r}: {len(errors)} cell(s) failed (rerun the command to retry):\n"
-                           + "\n".join(errors))
-    return pending
+    return [e for e in errors if e]
 
 
 def _outcome(job: Any, i: int, cell: dict[str, Any]) -> str:
