@@ -249,7 +249,8 @@ def run_borel(spec: RunSpec, progress: bool = True, device: str = "auto", n_eval
                                                                       seed=spec.seed, updates=done),
                   f"borel_{spec.tag}_traj", config=config, profile=spec.profile, command=spec.command)
     if vae_log is not None:
-        write_results(vae_log.assign(domain=spec.domain, method=spec.method, variant="vae", seed=spec.seed, episode=0)
+        vae_method = "borel_rr" if spec.relabelling == "reward_relabelling" else "borel_no_rr"  # one VAE, many runs
+        write_results(vae_log.assign(domain=spec.domain, method=vae_method, variant="vae", seed=spec.seed, episode=0)
                       .melt(id_vars=["domain", "method", "variant", "seed", "episode", "epoch"], var_name="metric"),
                       f"vae_{spec.vae_tag}", config=VAEConfig.for_domain(spec.domain, spec.profile),
                       profile=spec.profile, command=spec.command)

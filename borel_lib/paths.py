@@ -79,3 +79,8 @@ def checkpoints_dir(profile: str | None = None, create: bool = True) -> Path:
     profile = resolve_profile(profile)
     path = build_dir() / "smoke" / "checkpoints" if profile == "smoke" else repo_root() / "data" / "checkpoints" / profile
     return _ensure(path) if create else path
+
+
+def benchmarks_dir() -> Path:
+    """Where the committed benchmark tables of ``scripts/benchmark_*.py`` go: ``data/benchmarks/``."""
+    return _ensure(repo_root() / "data" / "benchmarks")

@@ -61,11 +61,10 @@ def main() -> None:
         lines.append(row)
         print(row, flush=True)
     table = "SAC 2x32, batch 256, obs 3, act 2; agent-updates/s; one torch thread per process.\n\n" + "\n".join(lines)
-    from borel_lib.paths import repo_root
+    from borel_lib.io import write_text
+    from borel_lib.paths import benchmarks_dir
 
-    out = repo_root() / "data" / "benchmarks" / "agents.md"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(table + "\n")
+    write_text(benchmarks_dir() / "agents.md", table + "\n")
     print("\n" + table)
 
 

@@ -249,7 +249,7 @@ def test_bad_inputs_give_clear_errors(name):
     with pytest.raises(ValueError, match="unknown domain"):
         make_env("pointmass")
     with pytest.raises(ValueError, match="no batched form"):
-        make_batched_trial("ant_semicircle", 2)
+        make_batched_trial("reacher_image", 2)
 
 
 def test_trial_wrapper_rejects_non_task_env():

@@ -5,6 +5,7 @@ import pytest
 
 from borel_lib.envs import make_env, make_trial
 from borel_lib.envs.ant import AntSemiCircleEnv
+from borel_lib.envs.base import BAMDPTrial
 from borel_lib.envs.reacher_image import fingertip
 
 
@@ -132,3 +133,67 @@ def test_trials_run_headless():
         trial.reset(seed=0)
         for _ in range(3):
             trial.step(trial.action_space.sample())
+
+
+@pytest.mark.parametrize(("name", "kwargs"), [("ant_semicircle", {"init_state": "exclude_semicircle",
+                                                                  "reward_mode": "dense"}),
+                                              ("cheetah_vel", {})])
+def test_batched_mujoco_equals_single_env_stepping(name, kwargs):
+    """N MjData of one model in lockstep = N single envs with the same seeds and actions, bit for bit,
+    across the episode boundary (fresh reset states from each task's own generator)."""
+    from borel_lib.envs.batched import BatchedMujocoTrial, make_batched_trial
+
+    n, H = 3, 6
+    env = make_env(name, **kwargs)
+    tasks = env.sample_tasks(n, np.random.default_rng(0))
+    seeds = [11, 12, 13]
+    batched = make_batched_trial(name, n, **kwargs)
+    assert isinstance(batched, BatchedMujocoTrial)
+    batched.H = H  # a short horizon keeps the test fast and still crosses an episode boundary
+    rng = np.random.default_rng(1)
+    actions = rng.uniform(-1.1, 1.1, size=(2 * H, n, env.action_space.shape[0])).astype(np.float32)
+    first = batched.reset(tasks, seeds=seeds)
+    outs = [batched.step(actions[t]) for t in range(2 * H)]
+    assert outs[-1].trial_done and outs[H - 1].episode_end
+    for i in range(n):
+        single = BAMDPTrial(make_env(name, **kwargs), horizon=H)
+        obs, _ = single.reset(seed=seeds[i], options={"task": tasks[i]})
+        np.testing.assert_array_equal(obs, first[i])
+        for t in range(2 * H):
+            obs, r, _, _, info = single.step(actions[t, i])
+            np.testing.assert_array_equal(obs, outs[t].obs[i])
+            np.testing.assert_array_equal(info.get("episode_final_obs", obs), outs[t].next_obs[i])
+            assert np.float32(r) == outs[t].reward[i]
+            if name == "ant_semicircle":
+                assert np.float32(info["reward_ctrl"]) == outs[t].info["reward_ctrl"][i]
+                np.testing.assert_allclose(outs[t].info["reward_goal"][i], info["reward_goal"], atol=1e-6)
+
+
+def test_batched_ant_reward_components_and_post_step_sparse_reward():
+    """Ant collection: reward_goal + reward_ctrl = the dense reward; the sparse (evaluation) reward
+    uses the post-step torso xy and each task's own goal."""
+    from borel_lib.envs.batched import make_batched_trial
+
+    n, steps = 2, 30
+    far = np.array([[5.0, 5.0], [5.0, 5.0]])
+    rng = np.random.default_rng(2)
+    actions = rng.uniform(-1, 1, size=(steps, n, 8))
+    trial = make_batched_trial("ant_semicircle", n, init_state="fixed", reward_mode="dense")
+    trial.reset(far, seeds=[0, 0])
+    xy = [trial.step(a).next_obs[:, :2] for a in actions]
+    pre, post = xy[-2][0], xy[-1][0]
+    assert np.linalg.norm(post - pre) > 0.01, "the torso must move in the last step"
+    # goal 0.19 beyond the post-step position, away from the pre-step one: inside the radius only post-step
+    goal = post + 0.19 * (post - pre) / np.linalg.norm(post - pre)
+    tasks = np.stack([goal, far[1]])
+    trial.reset(tasks, seeds=[0, 0])
+    for a in actions:
+        out = trial.step(a)
+    dense = AntSemiCircleEnv.dense_reward(None, actions[-1], out.next_obs[:, :-1], tasks)
+    np.testing.assert_allclose(out.info["reward_goal"] + out.info["reward_ctrl"], out.reward, atol=1e-6)
+    np.testing.assert_allclose(out.reward, dense, atol=1e-5)
+    sparse = AntSemiCircleEnv.sparse_reward(None, actions[-1], out.next_obs[:, :-1], tasks)
+    ctrl = AntSemiCircleEnv.ctrl_reward(actions[-1])
+    np.testing.assert_allclose(sparse - ctrl, [1.0, 0.0])  # task 0 reached its own goal, task 1 not
+    pre_step = AntSemiCircleEnv.sparse_reward(None, actions[-1], np.stack([pre, pre]), tasks)
+    np.testing.assert_allclose(pre_step - ctrl, [0.0, 0.0])  # the pre-step position would miss it

@@ -1,0 +1,57 @@
+"""Sweeps: named grids, cell checks, the smoke grid end to end on submitit's local executor, merge."""
+
+import os
+
+import pandas as pd
+import pytest
+
+from borel_lib import sweep
+from borel_lib.config import ConfigError
+
+
+def test_grids_are_products_of_their_axes():
+    t1 = sweep.grid_cells("table1")
+    assert len(t1) == 3 * 2 * len(sweep.SEEDS)
+    assert {c["init_state"] for c in t1} == {"uniform", "exclude_semicircle", "fixed"}
+    assert {c["rl"]["cql_alpha"] for c in t1} == {0.0, 2.0} and {c["domain"] for c in t1} == {"ant_semicircle"}
+    with pytest.raises(ConfigError, match=r"does not take \['init_state'\]"):
+        sweep.check_cells(t1, "table1")
+    for grid in ("fig3_gridworld", "fig3_semicircle"):
+        cells = sweep.grid_cells(grid)
+        assert len(cells) == 3 * len(sweep.SEEDS)  # RR, no RR, exact belief
+        sweep.check_cells(cells, grid)  # a run takes every key, every cell writes its own file
+    assert len(sweep.grid_cells("smoke")) == 2
+    with pytest.raises(ConfigError, match="allowed values.*smoke"):
+        sweep.grid_cells("tabel1")
+
+
+def test_check_cells_names_unknown_keywords_and_collisions():
+    with pytest.raises(ConfigError, match=r"does not take \['colour'\]"):
+        sweep.check_cells([{"domain": "semicircle", "colour": "red"}])
+    same = {"domain": "semicircle", "relabelling": "none", "seed": 0}
+    # an override equal to the profile's value changes nothing, so both cells are the same run
+    with pytest.raises(ConfigError, match="would both write borel_semicircle_none_seed0.csv"):
+        sweep.check_cells([same, {**same, "rl": {"time_input": True}}])
+
+
+def test_smoke_grid_local_executor_merges_and_resumes(tmp_path, monkeypatch):
+    monkeypatch.setenv("BOREL_ROOT", str(tmp_path))
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    path = sweep.run_sweep("smoke", "smoke", executor="local", max_parallel=2)
+    assert path == tmp_path / "build" / "smoke" / "results" / "sweep_smoke.csv"
+    df = pd.read_csv(path)
+    assert list(df.columns[:7]) == ["domain", "method", "variant", "seed", "episode", "metric", "value"]
+    assert set(df.cell) == {0, 1}
+    assert set(df.method) == {"borel_rr", "borel_no_rr"} and set(df.domain) == {"semicircle"}
+    for i, cell in enumerate(sweep.grid_cells("smoke")):
+        own = pd.read_csv(tmp_path / "build" / "smoke" / "results" / f"{sweep.result_name(cell, 'smoke')}.csv")
+        pd.testing.assert_frame_equal(df[df.cell == i].drop(columns="cell").reset_index(drop=True), own)
+    assert (tmp_path / "build" / "smoke" / "results" / "sweep_smoke.config.json").is_file()
+    # a relaunch submits nothing: every cell has its results
+    assert sweep.launch("smoke", "smoke", executor="local") == []
+    # a lost cell result is the only one rerun (debug executor: in this process)
+    os.remove(tmp_path / "build" / "smoke" / "results" / f"{sweep.result_name(sweep.grid_cells('smoke')[1], 'smoke')}.csv")
+    with pytest.raises(FileNotFoundError, match="1 cell\\(s\\) have no results yet"):
+        sweep.merge("smoke", "smoke")
+    assert sweep.launch("smoke", "smoke", executor="debug") == [1]
+    assert pd.read_csv(sweep.merge("smoke", "smoke")).shape == df.shape
