@@ -489,7 +489,8 @@ class PEARLTrainer:
             self.iteration += 1
             bar.update()
             if self.iteration % cfg.eval_every == 0 or self.iteration == cfg.iterations:
-                ev = evaluate(self.agent, self.domain, self.eval_tasks, self.seed, cfg, oracle=self.oracle)
+                ev = evaluate(self.agent, self.domain, self.eval_tasks, self.seed, cfg.num_exp_traj_eval,
+                              cfg.use_next_obs_in_context, oracle=self.oracle)
                 summary = ev.groupby(["episode", "metric"])["value"].mean().reset_index()
                 for r in summary.itertuples():
                     self.rows.append({"domain": self.domain, "method": method, "variant": "online", "seed": self.seed,
@@ -508,12 +509,16 @@ class PEARLTrainer:
 
 # -------------------------------------------------------------------------------- evaluation
 @torch.no_grad()
-def evaluate(agent: PEARLAgent, domain: str, tasks: np.ndarray, seed: int, config: PEARLConfig,
-             oracle: bool = False, record: dict[str, Any] | None = None) -> pd.DataFrame:
+def evaluate(agent: Any, domain: str, tasks: np.ndarray, seed: int, num_exp_traj_eval: int = 1,
+             use_next_obs: bool = False, oracle: bool = False, record: dict[str, Any] | None = None) -> pd.DataFrame:
     """One k-episode trial per task from the fixed start (module docstring, test protocol): z drawn
     once at the start of every episode — prior for the first ``num_exp_traj_eval`` episodes, then the
-    posterior given all transitions of the trial so far — and the deterministic policy. Returns
-    per-task, per-episode ``return`` and ``success`` rows. ``record`` receives ``z`` ``(n, T, L)``."""
+    posterior given all transitions of the trial so far (context (s, a, r[, s']) with
+    ``use_next_obs``) — and the deterministic policy. Returns per-task, per-episode ``return`` and
+    ``success`` rows. ``record`` receives ``z`` ``(n, T, L)``.
+
+    ``agent`` needs ``device``, ``prior(n)``, ``posterior(context)``, ``sample_z(mu, var, generator)``
+    and ``act(obs, z, deterministic=True)``: :class:`PEARLAgent` and MBML's agent both have them."""
     env = make_env(domain, init_state="fixed")
     n = len(tasks)
     trial = BatchedTrial(env, n)
@@ -526,7 +531,7 @@ def evaluate(agent: PEARLAgent, domain: str, tasks: np.ndarray, seed: int, confi
     for e in range(trial.k):
         if oracle:
             z = goal
-        elif e < config.num_exp_traj_eval or not context:
+        elif e < num_exp_traj_eval or not context:
             z = agent.sample_z(*agent.prior(n), generator=gen)
         else:
             ctx = torch.as_tensor(np.stack(context, 1), device=agent.device)
@@ -537,7 +542,7 @@ def evaluate(agent: PEARLAgent, domain: str, tasks: np.ndarray, seed: int, confi
             nxt = out.next_obs[:, :-1]
             returns[:, e] += out.reward
             success[:, e] |= env.is_success(nxt, trial.tasks)
-            context.append(context_features(obs, a, out.reward, nxt, config.use_next_obs_in_context))
+            context.append(context_features(obs, a, out.reward, nxt, use_next_obs))
             zs.append(z.detach().cpu().numpy())
             obs = out.obs[:, :-1]
     if record is not None:

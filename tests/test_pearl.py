@@ -58,7 +58,7 @@ def test_posterior_sampled_once_per_episode_from_accumulated_context(trainer):
     agent.sample_z, agent.posterior = counting_sample, counting_posterior
     rec = {}
     tasks = trainer.eval_tasks
-    ev = evaluate(agent, "semicircle", tasks, 0, trainer.cfg, record=rec)
+    ev = evaluate(agent, "semicircle", tasks, 0, record=rec)
     H, n = trainer.H, len(tasks)
     assert len(calls) == 2, "one z draw (for all tasks) at the start of each of the k = 2 episodes"
     assert contexts == [(n, H, trainer.context_dim)], "episode 2's posterior sees all of episode 1"
