@@ -447,7 +447,6 @@ class PEARLTrainer:
     def train_step(self) -> dict[str, float]:
         cfg = self.cfg
         tasks = self.rng.integers(0, cfg.n_train_tasks, cfg.meta_batch)
-        # tasks whose encoder buffer is empty (never the case after the initial collection) use their RL buffer
         batch = {k: torch.as_tensor(v, device=self.device)
                  for k, v in self.rl_buffers.sample(tasks, cfg.batch_size, self.rng).items()}
         context = None if self.oracle else self._context(tasks)
