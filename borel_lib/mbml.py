@@ -59,7 +59,15 @@ from borel_lib.agents import EnsembleMLP, _per_member, _soft_update, make_genera
 from borel_lib.config import Config, ConfigError, check_choice, check_positive
 from borel_lib.datasets import OfflineDataset
 from borel_lib.io import atomic_path
-from borel_lib.pearl import DOMAINS, _mlp, context_features, evaluate, summarise
+from borel_lib.pearl import (
+    DOMAINS,
+    _mlp,
+    baseline_command,
+    baseline_parser,
+    context_features,
+    evaluate,
+    summarise,
+)
 from borel_lib.task_encoder import ContextEncoder, kl_diag, kl_to_prior, sample_gaussian
 from borel_lib.task_encoder import product_of_gaussians as pog
 
@@ -615,21 +623,13 @@ def run_mbml(domain: str = "semicircle", profile: str | None = None, seed: int =
     df = pd.concat([df, pd.DataFrame([{"domain": domain, "method": "mbml", "variant": "offline", "seed": seed,
                                        "episode": 0, "metric": k, "value": v, "iteration": cfg.distill_steps}
                                       for k, v in ident.items()])], ignore_index=True)
-    command = f"python -m borel_lib.mbml {domain} --profile {profile} --seed {seed}" + "".join(
-        f" --{k.replace('_', '-')} {v}" for k, v in overrides.items())
+    command = baseline_command("mbml", domain, profile, seed, overrides)
     write_results(df, tag, config=cfg, profile=profile, command=command)
     return df
 
 
 def main(argv: list[str] | None = None) -> None:
-    import argparse
-
-    parser = argparse.ArgumentParser(prog="python -m borel_lib.mbml", description="Offline MBML baseline on "
-                                     "BOReL's dataset (resumes a killed run).")
-    parser.add_argument("domain", choices=DOMAINS)
-    parser.add_argument("--profile", default=None, help="smoke, quick or paper (default: $BOREL_PROFILE or quick)")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--device", default="auto")
+    parser = baseline_parser("mbml", "Offline MBML baseline on BOReL's dataset (resumes a killed run).")
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
     df = run_mbml(args.domain, args.profile, args.seed, device=args.device)

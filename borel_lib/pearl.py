@@ -587,9 +587,7 @@ def run_pearl(domain: str = "semicircle", profile: str | None = None, seed: int 
     method = "pearl_oracle_task" if oracle_task else "pearl"
     rows = trainer.train(checkpoint_path(profile, tag), progress=progress, method=method)
     df = summarise(rows, trainer.env.eval_episodes)
-    command = (f"python -m borel_lib.pearl {domain} --profile {profile} --seed {seed}"
-               + (" --oracle-task" if oracle_task else "")
-               + "".join(f" --{k.replace('_', '-')} {v}" for k, v in overrides.items()))
+    command = baseline_command("pearl", domain, profile, seed, overrides, " --oracle-task" if oracle_task else "")
     write_results(df, tag, config=cfg, profile=profile, command=command)
     return df
 
@@ -600,17 +598,29 @@ def checkpoint_path(profile: str, tag: str) -> Path:
     return checkpoints_dir(profile) / f"{tag}.pt"
 
 
-def main(argv: list[str] | None = None) -> None:
+def baseline_parser(module: str, description: str):
+    """The command line shared by the baselines: domain, --profile, --seed, --device."""
     import argparse
 
-    parser = argparse.ArgumentParser(prog="python -m borel_lib.pearl", description="Online PEARL baseline "
-                                     "(resumes a killed run).")
+    parser = argparse.ArgumentParser(prog=f"python -m borel_lib.{module}", description=description)
     parser.add_argument("domain", choices=DOMAINS)
     parser.add_argument("--profile", default=None, help="smoke, quick or paper (default: $BOREL_PROFILE or quick)")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
+    return parser
+
+
+def baseline_command(module: str, domain: str, profile: str, seed: int, overrides: dict[str, Any],
+                     flags: str = "") -> str:
+    """The command that regenerates a baseline's results (recorded beside them)."""
+    return (f"python -m borel_lib.{module} {domain} --profile {profile} --seed {seed}{flags}"
+            + "".join(f" --{k.replace('_', '-')} {v}" for k, v in overrides.items()))
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = baseline_parser("pearl", "Online PEARL baseline (resumes a killed run).")
     parser.add_argument("--oracle-task", action="store_true", help="give the policy the true task instead of z")
     parser.add_argument("--iterations", type=int, default=None, help="override the profile's iterations")
-    parser.add_argument("--device", default="auto")
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
     overrides = {"iterations": args.iterations} if args.iterations else {}
