@@ -392,7 +392,8 @@ class PEARLTrainer:
             ctx = self._context(task_idx[have])
             with torch.no_grad():
                 m, v = self.agent.posterior(ctx)
-            mu[have], var[have] = m, v
+            rows = torch.as_tensor(have, device=self.device)
+            mu[rows], var[rows] = m, v
         return self.agent.sample_z(mu, var)
 
     def _prior_z(self, task_idx: np.ndarray) -> torch.Tensor:
