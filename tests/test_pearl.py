@@ -110,3 +110,17 @@ def test_bad_config_names_the_field():
         PEARLConfig(rl_reward="shaped")
     with pytest.raises(ValueError, match="num_tasks_sample"):
         PEARLConfig(n_train_tasks=2, num_tasks_sample=3)
+
+
+def test_context_sees_the_sparse_reward_and_sac_the_dense_one(trainer):
+    trainer.collect_iteration()
+    t = int(np.flatnonzero(trainer.rl_buffers.size)[0])
+    n = trainer.rl_buffers.size[t]
+    data = {k: v[:n] for k, v in trainer.rl_buffers.data[t].items()}
+    assert set(np.unique(data["rewards"])) <= {0.0, 1.0}
+    np.testing.assert_allclose(data["rl_rewards"], -np.linalg.norm(data["next_obs"] - trainer.train_tasks[t], axis=-1),
+                               rtol=1e-5)
+    np.testing.assert_allclose(data["next_obs"], data["obs"] + 0.1 * np.clip(data["actions"], -1, 1), atol=1e-6)
+    # the encoder buffer of a task picked this iteration holds only this iteration's episodes
+    picked_sizes = set(trainer.enc_buffers.size[trainer.enc_buffers.size != trainer.cfg.num_initial_steps // 60 * 60])
+    assert picked_sizes <= {60 * (1 + 1)}  # smoke: one prior and one posterior episode
