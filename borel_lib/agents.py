@@ -109,6 +109,14 @@ def cql_penalty(q_unif: torch.Tensor, log_p_unif: torch.Tensor, q_pi: torch.Tens
     return torch.logsumexp(stacked, -1) - math.log(2 * n) - q_data
 
 
+def tanh_gaussian(mean: torch.Tensor, log_std: torch.Tensor, noise: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """The reparameterised tanh-Gaussian action ``tanh(mean + exp(log_std) * noise)`` and its
+    log-probability (summed over the last dimension, with the tanh change of variables)."""
+    action = torch.tanh(mean + log_std.exp() * noise)
+    log_prob = (-0.5 * noise.pow(2) - log_std - 0.5 * math.log(2 * math.pi)).sum(-1)
+    return action, log_prob - torch.log1p(-action.pow(2) + 1e-6).sum(-1)
+
+
 def _soft_update(target: nn.Module, source: nn.Module, tau: float) -> None:
     with torch.no_grad():
         t_params = list(target.parameters())
@@ -260,12 +268,7 @@ class EnsembleSAC(nn.Module):
         mean, log_std = self._dist(obs)
         shape = mean.shape[1:]
         noise = _per_member(self.generators, lambda g: torch.randn(shape, generator=g, device=g.device))
-        std = log_std.exp()
-        pre = mean + std * noise
-        action = torch.tanh(pre)
-        log_prob = (-0.5 * noise.pow(2) - log_std - 0.5 * math.log(2 * math.pi)).sum(-1)
-        log_prob = log_prob - torch.log1p(-action.pow(2) + 1e-6).sum(-1)
-        return action, log_prob
+        return tanh_gaussian(mean, log_std, noise)
 
     @torch.no_grad()
     def act(self, obs: torch.Tensor, deterministic: bool = False) -> torch.Tensor:

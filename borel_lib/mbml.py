@@ -1,0 +1,640 @@
+"""MBML (Li et al., NeurIPS 2020), trained offline on BOReL's datasets: the offline Thompson-sampling
+baseline of BOReL's Figures 3-4 (BOReL paper §6; MBML paper §4).
+
+Written from the MBML paper and a reading of what its official implementation does; no code copied.
+Everything trains on the offline dataset BOReL uses (:func:`borel_lib.collect.run_collection`), with
+no environment step; the environment is stepped only to evaluate.
+
+1. **Per-task offline policies**: one BCQ agent (Fujimoto et al. 2019) per training task, on that
+   task's own transitions. All N agents are stacked into one :class:`EnsembleBCQ` (leading member
+   dimension, as :mod:`borel_lib.agents` does for SAC): a generative VAE over the data's actions, a
+   perturbation network ξ(s, a) of at most ``bcq_phi`` and twin critics whose target is
+   ``λ min + (1 − λ) max`` over the target critics, maximised over ``bcq_candidates`` VAE actions.
+   The official code keeps the BCQ checkpoint with the best *online* evaluation; that needs
+   environment steps, so we keep the final one.
+2. **Reward models and relabelling**: per task an ensemble of ``reward_members`` MLPs on (s, a)
+   (:class:`RewardEnsembles`). A transition of task j is relabelled for task i with the mean of task
+   i's ensemble and kept only where that ensemble's std is below ``std_threshold``.
+3. **Task inference and distillation** (jointly, :meth:`MBMLTrainer.distill_step`): the PEARL-style
+   product-of-Gaussians encoder (:mod:`borel_lib.task_encoder`, latent 20) over (s, a, r, s').
+   - Triplet loss for every ordered pair (i, j ≠ i) of the meta-batch: anchor = task j's context
+     transitions passing i's filter, relabelled with i's reward model; negative = the same transitions
+     with their true (task j) rewards; positive = an equally large random subset of task i's own
+     context; distance d(x, y) = KL(q(z|x) ‖ q(z|y)); loss mean relu(d(a, p) − d(a, n) + margin) over
+     pairs with at least one kept transition.
+   - z for distillation is drawn from the posterior of task i's own context plus up to
+     ``context_size`` relabelled transitions of other tasks that pass i's filter.
+   - Q_D(s, a, z) regresses on the BCQ teacher's Q1; G_D(s, ν, z) on the teacher VAE decoder with the
+     same ν ~ N(0, I) clipped to ±0.5; ξ_D(s, ã, z) on the teacher's perturbation at the teacher's
+     candidate ã. G_D and ξ_D see z detached; the encoder learns from triplet + β·KL (summed over
+     tasks and dims) + Q distillation, as in the official code.
+4. **Test** (:func:`borel_lib.pearl.evaluate`, the same protocol as PEARL and BOReL): one k-episode
+   trial per unseen task from the fixed start; z from the prior in episode 1, from the posterior given
+   all transitions so far at the start of each later episode; actions: ``bcq_candidates`` G_D samples
+   perturbed by ξ_D, the argmax of Q_D. (The official test scores episodes 3-5 of 5; BOReL's metric
+   is episodes 1-2, which is what we report.)
+5. **Task identification** (:func:`task_identification`): the last ``heldout_trials`` trials of every
+   training task are kept out of every phase; for each, the posterior mean given the whole trial names
+   the training task whose posterior (from its training data) is nearest; we report accuracy against
+   chance 1/N, and the fraction named within the goal radius of the true goal against its chance.
+
+Default sizes and steps are the official code's (cheetah/ant values where it has no Semi-circle).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+from torch import nn
+from tqdm.auto import tqdm
+
+from borel_lib.agents import EnsembleMLP, _per_member, _soft_update, make_generators
+from borel_lib.config import Config, ConfigError, check_choice, check_positive
+from borel_lib.datasets import OfflineDataset
+from borel_lib.io import atomic_path
+from borel_lib.pearl import (
+    DOMAINS,
+    _mlp,
+    baseline_command,
+    baseline_parser,
+    context_features,
+    evaluate,
+    summarise,
+)
+from borel_lib.task_encoder import ContextEncoder, kl_diag, kl_to_prior, sample_gaussian
+from borel_lib.task_encoder import product_of_gaussians as pog
+
+
+@dataclasses.dataclass(frozen=True)
+class MBMLConfig(Config):
+    """MBML (defaults: the official implementation's values; see the module docstring)."""
+
+    heldout_trials: int = 10
+    """Last trials of every task kept out of all training, for the task-identification check (ours)."""
+    lr: float = 3e-4
+    """Adam learning rate of every network."""
+    gamma: float = 0.99
+    """BCQ discount."""
+    tau: float = 0.005
+    """BCQ soft target-update rate."""
+    bcq_iterations: int = 50_000
+    """BCQ updates (every task's agent at once; official cheetah-vel 50k, ant-goal 100k)."""
+    bcq_batch: int = 100
+    """BCQ transitions per task per update."""
+    bcq_actor_hidden: tuple[int, ...] = (400, 300)
+    """Hidden layers of the BCQ perturbation network."""
+    bcq_critic_hidden: tuple[int, ...] = (400, 300)
+    """Hidden layers of each BCQ critic."""
+    bcq_vae_hidden: tuple[int, ...] = (750, 750)
+    """Hidden layers of the BCQ VAE's encoder and decoder (latent 2 x action dim)."""
+    bcq_phi: float = 0.05
+    """Largest perturbation, in units of the action bound."""
+    bcq_lambda: float = 0.75
+    """Weight of the min in the critic target λ min + (1 − λ) max."""
+    bcq_candidates: int = 10
+    """VAE actions per state in the target and at test time."""
+    reward_members: int = 20
+    """MLPs per task in the reward-model ensemble."""
+    reward_hidden: tuple[int, ...] = (128,)
+    """Hidden layers of each reward model."""
+    reward_updates: int = 4000
+    """Reward-model updates (all members of all tasks at once; official 200 x 20)."""
+    reward_batch: int = 256
+    """Transitions per task per reward-model update (shared by the task's members)."""
+    std_threshold: float = 0.1
+    """A relabelled transition is kept when the ensemble's std is below this (official ant 0.1)."""
+    latent_dim: int = 20
+    """Dimension of the task latent z."""
+    encoder_hidden: tuple[int, ...] = (200, 200, 200)
+    """Hidden layers of the per-transition context encoder."""
+    q_hidden: tuple[int, ...] = (1024,) * 9
+    """Hidden layers of the distilled critic Q_D(s, a, z)."""
+    g_hidden: tuple[int, ...] = (1024,) * 7
+    """Hidden layers of the distilled generator G_D(s, ν, z)."""
+    xi_hidden: tuple[int, ...] = (1024,) * 8
+    """Hidden layers of the distilled perturbation ξ_D(s, ã, z)."""
+    tasks_per_step: int = 10
+    """Training tasks per distillation step, drawn without replacement (official: all 10)."""
+    batch_per_task: int = 128
+    """(s, a) pairs per task per distillation step."""
+    context_size: int = 64
+    """Own context transitions per task per step (and the cap on relabelled ones added)."""
+    margin: float = 2.0
+    """Triplet margin m."""
+    kl_beta: float = 0.1
+    """Weight β of KL(q(z|c) ‖ N(0, I)), summed over tasks and dims."""
+    distill_steps: int = 100_000
+    """Joint encoder/distillation steps (official 1000 epochs x 100)."""
+    eval_every: int = 5_000
+    """Distillation steps between evaluations on the unseen tasks (and at the end)."""
+    n_eval_tasks: int = 20
+    """Unseen evaluation tasks (one trial each)."""
+    num_exp_traj_eval: int = 1
+    """Test episodes with z from the prior before the posterior is used."""
+    checkpoint_every: int = 1000
+    """Updates (in any phase) between resumable checkpoints."""
+
+    PRESETS = {
+        "smoke": {"heldout_trials": 1, "bcq_iterations": 4, "bcq_batch": 8, "bcq_actor_hidden": (8,),
+                  "bcq_critic_hidden": (8,), "bcq_vae_hidden": (8,), "bcq_candidates": 3, "reward_members": 2,
+                  "reward_hidden": (8,), "reward_updates": 4, "reward_batch": 16, "latent_dim": 3,
+                  "encoder_hidden": (8,), "q_hidden": (8,), "g_hidden": (8,), "xi_hidden": (8,), "tasks_per_step": 3,
+                  "batch_per_task": 8, "context_size": 8, "distill_steps": 4, "eval_every": 2, "n_eval_tasks": 3,
+                  "checkpoint_every": 3},
+        "quick": {"heldout_trials": 4, "bcq_iterations": 10_000, "bcq_actor_hidden": (64, 64),
+                  "bcq_critic_hidden": (64, 64), "bcq_vae_hidden": (64, 64), "reward_members": 5,
+                  "reward_hidden": (64,), "reward_updates": 2000, "encoder_hidden": (64, 64, 64),
+                  "q_hidden": (256, 256, 256), "g_hidden": (256, 256, 256), "xi_hidden": (256, 256, 256),
+                  "tasks_per_step": 8, "distill_steps": 10_000, "eval_every": 1_000},
+    }
+
+    def validate(self) -> None:
+        for name in ("lr", "tau", "bcq_iterations", "bcq_batch", "bcq_phi", "bcq_candidates", "reward_members",
+                     "reward_updates", "reward_batch", "std_threshold", "latent_dim", "tasks_per_step",
+                     "batch_per_task", "context_size", "distill_steps", "eval_every", "n_eval_tasks",
+                     "checkpoint_every"):
+            check_positive(getattr(self, name), name)
+        for name in ("heldout_trials", "margin", "kl_beta", "num_exp_traj_eval"):
+            check_positive(getattr(self, name), name, allow_zero=True)
+        if not 0 <= self.gamma < 1:
+            raise ConfigError(f"gamma={self.gamma} must be in [0, 1)")
+        if not 0 <= self.bcq_lambda <= 1:
+            raise ConfigError(f"bcq_lambda={self.bcq_lambda} must be in [0, 1]")
+        if self.tasks_per_step < 2:
+            raise ConfigError(f"tasks_per_step={self.tasks_per_step} must be >= 2 (the triplet loss pairs tasks)")
+
+
+# ------------------------------------------------------------------------------------- data
+class TaskData:
+    """A dataset's transitions as per-task flat arrays (positions without the episode flag), with
+    the last ``heldout`` trials of every task split off."""
+
+    def __init__(self, dataset: OfflineDataset, heldout: int):
+        N, M, T = dataset.rewards.shape
+        if heldout >= M:
+            raise ConfigError(f"heldout_trials={heldout} must be < the dataset's {M} trials per task ({dataset.path})")
+        keep = M - heldout
+
+        def flat(name: str, trials: slice) -> np.ndarray:
+            a = np.asarray(dataset.arrays[name][:, trials], dtype=np.float32)
+            a = a[..., :-1] if name in ("obs", "next_obs") else a  # drop the episode-end flag
+            return a
+
+        self.train = {k: flat(k, slice(0, keep)).reshape(N, keep * T, *np.shape(flat(k, slice(0, 1)))[3:])
+                      for k in ("obs", "actions", "rewards", "next_obs")}
+        self.heldout = {k: flat(k, slice(keep, M)) for k in ("obs", "actions", "rewards", "next_obs")}
+        self.tasks = dataset.tasks
+        self.n_tasks, self.size = N, keep * T
+        self.obs_dim, self.act_dim = self.train["obs"].shape[-1], self.train["actions"].shape[-1]
+
+    def sample(self, tasks: np.ndarray, batch: int, rng: np.random.Generator) -> dict[str, np.ndarray]:
+        """``batch`` transitions per task (uniform, with replacement): arrays ``(len(tasks), batch, ·)``."""
+        idx = rng.integers(0, self.size, (len(tasks), batch))
+        rows = np.asarray(tasks)[:, None]
+        return {k: v[rows, idx] for k, v in self.train.items()}
+
+
+def member_forward(net: EnsembleMLP, members: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    """Apply the members ``members`` ``(B,)`` of ``net`` to inputs ``(B, n, in)`` (gathered weights)."""
+    for j, layer in enumerate(net.layers):
+        x = torch.baddbmm(layer.bias[members], x, layer.weight[members])
+        if j < len(net.layers) - 1:
+            x = torch.relu(x)
+    return x
+
+
+def _features(ctx: dict[str, torch.Tensor], rewards: torch.Tensor) -> torch.Tensor:
+    """Context transitions (s, a, r, s') of ``ctx`` (fields ``(B, C, ·)``) with ``rewards`` of shape
+    ``(B, C)`` or ``(B', B, C)`` (the same transitions under other tasks' rewards)."""
+    lead = rewards.shape
+    return torch.cat([ctx["obs"].expand(*lead, -1), ctx["actions"].expand(*lead, -1), rewards[..., None],
+                      ctx["next_obs"].expand(*lead, -1)], -1)
+
+
+def _randn(generators, shape) -> torch.Tensor:
+    return _per_member(generators, lambda g: torch.randn(shape, generator=g, device=g.device))
+
+
+# --------------------------------------------------------------------------------------- BCQ
+class EnsembleBCQ(nn.Module):
+    """N independent BCQ agents (module docstring, step 1); actions in [-1, 1]^act_dim."""
+
+    def __init__(self, obs_dim: int, act_dim: int, seeds: list[int], config: MBMLConfig,
+                 device: torch.device | str = "cpu"):
+        super().__init__()
+        c = config
+        self.E, self.act_dim, self.cfg, self.latent = len(seeds), act_dim, config, 2 * act_dim
+        self.device = torch.device(device)
+        self.generators = make_generators(seeds, self.device)
+        cpu = make_generators(seeds, torch.device("cpu"))
+        cpu2 = make_generators([s + 7919 for s in seeds], torch.device("cpu"))
+        self.actor = EnsembleMLP(self.E, obs_dim + act_dim, c.bcq_actor_hidden, act_dim)
+        self.critic = EnsembleMLP(2 * self.E, obs_dim + act_dim, c.bcq_critic_hidden, 1)
+        self.vae_enc = EnsembleMLP(self.E, obs_dim + act_dim, c.bcq_vae_hidden, 2 * self.latent)
+        self.vae_dec = EnsembleMLP(self.E, obs_dim + self.latent, c.bcq_vae_hidden, act_dim)
+        self.actor.reset_parameters(cpu)
+        self.critic.reset_parameters(cpu + cpu2)
+        self.vae_enc.reset_parameters(cpu)
+        self.vae_dec.reset_parameters(cpu)
+        self.actor_target = EnsembleMLP(self.E, obs_dim + act_dim, c.bcq_actor_hidden, act_dim)
+        self.critic_target = EnsembleMLP(2 * self.E, obs_dim + act_dim, c.bcq_critic_hidden, 1)
+        self.actor_target.load_state_dict(self.actor.state_dict())
+        self.critic_target.load_state_dict(self.critic.state_dict())
+        self.to(self.device)
+        self.actor_optim = torch.optim.Adam(self.actor.parameters(), lr=c.lr)
+        self.critic_optim = torch.optim.Adam(self.critic.parameters(), lr=c.lr)
+        self.vae_optim = torch.optim.Adam([*self.vae_enc.parameters(), *self.vae_dec.parameters()], lr=c.lr)
+
+    def clipped_noise(self, shape: tuple[int, ...]) -> torch.Tensor:
+        """ν ~ N(0, I) clipped to ±0.5 per member: the VAE's sampling latent."""
+        return _randn(self.generators, shape).clamp(-0.5, 0.5)
+
+    def decode(self, obs: torch.Tensor, nu: torch.Tensor) -> torch.Tensor:
+        return torch.tanh(self.vae_dec(torch.cat([obs, nu], -1)))
+
+    def perturb(self, net: nn.Module, obs: torch.Tensor, action: torch.Tensor) -> torch.Tensor:
+        return (action + self.cfg.bcq_phi * torch.tanh(net(torch.cat([obs, action], -1)))).clamp(-1.0, 1.0)
+
+    def _twin(self, net: nn.Module, obs: torch.Tensor, action: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        x = torch.cat([obs, action], -1)
+        q = net(torch.cat([x, x]))[..., 0]
+        return q[: self.E], q[self.E :]
+
+    def update(self, batch: dict[str, torch.Tensor]) -> dict[str, float]:
+        """One VAE, critic and actor step for every member; inputs ``(E, b, ·)``."""
+        c = self.cfg
+        obs, act, rew, nxt = batch["obs"], batch["actions"], batch["rewards"], batch["next_obs"]
+        E, b = obs.shape[:2]
+        out = self.vae_enc(torch.cat([obs, act], -1))
+        mu, log_std = out[..., : self.latent], out[..., self.latent :].clamp(-4.0, 15.0)
+        std = log_std.exp()
+        recon = self.decode(obs, mu + std * _randn(self.generators, mu.shape[1:]))
+        kl = -0.5 * (1 + 2 * log_std - mu.pow(2) - std.pow(2)).mean((1, 2))
+        vae_loss = ((recon - act) ** 2).mean((1, 2)) + 0.5 * kl
+        self.vae_optim.zero_grad(set_to_none=True)
+        vae_loss.sum().backward()
+        self.vae_optim.step()
+
+        n = c.bcq_candidates
+        with torch.no_grad():
+            nxt_rep = nxt.repeat_interleave(n, 1)
+            cand = self.perturb(self.actor_target, nxt_rep, self.decode(nxt_rep, self.clipped_noise((b * n, self.latent))))
+            q1, q2 = self._twin(self.critic_target, nxt_rep, cand)
+            tq = (c.bcq_lambda * torch.minimum(q1, q2) + (1 - c.bcq_lambda) * torch.maximum(q1, q2))
+            target = rew + c.gamma * tq.reshape(E, b, n).max(-1).values  # no terminal states in these domains
+        q1, q2 = self._twin(self.critic, obs, act)
+        critic_loss = ((q1 - target) ** 2).mean(1) + ((q2 - target) ** 2).mean(1)
+        self.critic_optim.zero_grad(set_to_none=True)
+        critic_loss.sum().backward()
+        self.critic_optim.step()
+
+        with torch.no_grad():
+            sampled = self.decode(obs, self.clipped_noise((b, self.latent)))
+        actor_loss = -self._twin(self.critic, obs, self.perturb(self.actor, obs, sampled))[0].mean(1)
+        self.actor_optim.zero_grad(set_to_none=True)
+        actor_loss.sum().backward()
+        self.actor_optim.step()
+        _soft_update(self.critic_target, self.critic, c.tau)
+        _soft_update(self.actor_target, self.actor, c.tau)
+        return {"vae_loss": vae_loss.mean().item(), "critic_loss": critic_loss.mean().item(),
+                "actor_loss": actor_loss.mean().item()}
+
+    @torch.no_grad()
+    def teacher(self, members: torch.Tensor, obs: torch.Tensor, act: torch.Tensor, nu: torch.Tensor
+                ) -> dict[str, torch.Tensor]:
+        """For tasks ``members`` ``(B,)``: Q1(s, a), the decoder's candidate ã = G(s, ν) and the
+        perturbed ξ(s, ã); inputs ``(B, b, ·)``."""
+        q1 = member_forward(self.critic, members, torch.cat([obs, act], -1))[..., 0]
+        cand = torch.tanh(member_forward(self.vae_dec, members, torch.cat([obs, nu], -1)))
+        xi = (cand + self.cfg.bcq_phi * torch.tanh(member_forward(self.actor, members, torch.cat([obs, cand], -1))))
+        return {"q1": q1, "candidate": cand, "perturbed": xi.clamp(-1.0, 1.0)}
+
+
+# ----------------------------------------------------------------------------- reward models
+class RewardEnsembles(nn.Module):
+    """``reward_members`` MLPs on (s, a) per task, stacked: member ``i * K + k`` is task i's k-th."""
+
+    def __init__(self, n_tasks: int, in_dim: int, config: MBMLConfig, seed: int, device: torch.device | str):
+        super().__init__()
+        self.N, self.K = n_tasks, config.reward_members
+        self.net = EnsembleMLP(self.N * self.K, in_dim, config.reward_hidden, 1)
+        self.net.reset_parameters(make_generators([seed * 100_003 + m for m in range(self.N * self.K)],
+                                                  torch.device("cpu")))
+        self.to(device)
+        self.optim = torch.optim.Adam(self.net.parameters(), lr=config.lr)
+
+    def update(self, x: torch.Tensor, r: torch.Tensor) -> float:
+        """One MSE step; ``x`` ``(N, b, in)`` and ``r`` ``(N, b)``: task i's members share its minibatch."""
+        pred = self.net(x.repeat_interleave(self.K, 0))[..., 0]
+        loss = ((pred - r.repeat_interleave(self.K, 0)) ** 2).mean(1).sum()
+        self.optim.zero_grad(set_to_none=True)
+        loss.backward()
+        self.optim.step()
+        return loss.item() / (self.N * self.K)
+
+    @torch.no_grad()
+    def predict(self, tasks: torch.Tensor, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Ensemble mean and std ``(B, n)`` of tasks ``tasks`` ``(B,)`` on inputs ``(B, n, in)``."""
+        members = (tasks[:, None] * self.K + torch.arange(self.K, device=tasks.device)).reshape(-1)
+        pred = member_forward(self.net, members, x.repeat_interleave(self.K, 0))[..., 0]
+        pred = pred.reshape(len(tasks), self.K, -1)
+        return pred.mean(1), pred.std(1, unbiased=False)
+
+
+# ------------------------------------------------------------------------ distilled student
+class MBMLAgent(nn.Module):
+    """Encoder + distilled Q_D, G_D, ξ_D: the multi-task policy tested on unseen tasks."""
+
+    def __init__(self, obs_dim: int, act_dim: int, config: MBMLConfig, seed: int, device: torch.device | str):
+        super().__init__()
+        c = config
+        self.cfg, self.act_dim, self.latent_dim, self.nu_dim = c, act_dim, c.latent_dim, 2 * act_dim
+        self.device = torch.device(device)
+        self.context_dim = 2 * obs_dim + act_dim + 1
+        self.encoder = ContextEncoder(self.context_dim, c.latent_dim, c.encoder_hidden, seed)
+        L = c.latent_dim
+        self.q_d = EnsembleMLP(1, obs_dim + act_dim + L, c.q_hidden, 1)
+        self.g_d = EnsembleMLP(1, obs_dim + self.nu_dim + L, c.g_hidden, act_dim)
+        self.xi_d = EnsembleMLP(1, obs_dim + act_dim + L, c.xi_hidden, act_dim)
+        for k, net in enumerate((self.q_d, self.g_d, self.xi_d)):
+            net.reset_parameters(make_generators([seed + 1 + k], torch.device("cpu")))
+        self.to(self.device)
+        self.q_optim = torch.optim.Adam([*self.encoder.parameters(), *self.q_d.parameters()], lr=c.lr)
+        self.g_optim = torch.optim.Adam(self.g_d.parameters(), lr=c.lr)
+        self.xi_optim = torch.optim.Adam(self.xi_d.parameters(), lr=c.lr)
+        self.generator = make_generators([seed + 4], self.device)[0]
+
+    def prior(self, n: int) -> tuple[torch.Tensor, torch.Tensor]:
+        return (torch.zeros(n, self.latent_dim, device=self.device),
+                torch.ones(n, self.latent_dim, device=self.device))
+
+    def posterior(self, context: torch.Tensor, mask: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.encoder(context, mask)
+
+    def sample_z(self, mu: torch.Tensor, var: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+        return sample_gaussian(mu, var, generator or self.generator)
+
+    def student(self, obs: torch.Tensor, nu: torch.Tensor, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """G_D's candidate and ξ_D's perturbed action, inputs ``(..., ·)``."""
+        cand = torch.tanh(_mlp(self.g_d, torch.cat([obs, nu, z], -1)))
+        return cand, self.perturb(obs, cand, z)
+
+    def perturb(self, obs: torch.Tensor, cand: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
+        pert = cand + self.cfg.bcq_phi * torch.tanh(_mlp(self.xi_d, torch.cat([obs, cand, z], -1)))
+        return pert.clamp(-1.0, 1.0)
+
+    def q(self, obs: torch.Tensor, act: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
+        return _mlp(self.q_d, torch.cat([obs, act, z], -1))[..., 0]
+
+    @torch.no_grad()
+    def act(self, obs: np.ndarray, z: torch.Tensor, deterministic: bool = True) -> np.ndarray:
+        """BCQ-style action: ``bcq_candidates`` G_D samples perturbed by ξ_D, the argmax of Q_D."""
+        o = torch.as_tensor(obs, dtype=torch.float32, device=self.device)
+        n, m = o.shape[0], self.cfg.bcq_candidates
+        o_rep, z_rep = o[:, None].expand(n, m, o.shape[-1]), z[:, None].expand(n, m, z.shape[-1])
+        nu = torch.randn((n, m, self.nu_dim), generator=self.generator, device=self.device).clamp(-0.5, 0.5)
+        _, a = self.student(o_rep, nu, z_rep)
+        best = self.q(o_rep, a, z_rep).argmax(1)
+        return a[torch.arange(n, device=self.device), best].detach().cpu().numpy()
+
+
+# ----------------------------------------------------------------------------------- training
+class MBMLTrainer:
+    """The three offline phases (module docstring), resumable, then evaluation."""
+
+    PHASES = ("bcq", "reward", "distill")
+
+    def __init__(self, dataset: OfflineDataset, config: MBMLConfig, seed: int = 0, device: str | torch.device = "cpu"):
+        domain = dataset.manifest["domain"]
+        check_choice(domain, "dataset domain", DOMAINS)
+        self.domain, self.cfg, self.seed, self.device = domain, config, seed, torch.device(device)
+        self.data = TaskData(dataset, config.heldout_trials)
+        from borel_lib.envs import make_env
+
+        self.env = make_env(domain)
+        self.eval_tasks = self.env.sample_tasks(config.n_eval_tasks, np.random.default_rng(seed + 10_000))
+        N, d, a = self.data.n_tasks, self.data.obs_dim, self.data.act_dim
+        if config.tasks_per_step > N:
+            raise ConfigError(f"tasks_per_step={config.tasks_per_step} must be <= the dataset's {N} tasks")
+        self.rng = np.random.default_rng(seed)
+        self.bcq = EnsembleBCQ(d, a, [seed * 1000 + i for i in range(N)], config, self.device)
+        self.rewards = RewardEnsembles(N, d + a, config, seed, self.device)
+        self.agent = MBMLAgent(d, a, config, seed, self.device)
+        self.done = dict.fromkeys(self.PHASES, 0)
+        self.rows: list[dict[str, Any]] = []
+
+    def _t(self, batch: dict[str, np.ndarray]) -> dict[str, torch.Tensor]:
+        return {k: torch.as_tensor(v, device=self.device) for k, v in batch.items()}
+
+    # --------------------------------------------------------------------------------- phases
+    def bcq_step(self) -> dict[str, float]:
+        return self.bcq.update(self._t(self.data.sample(np.arange(self.data.n_tasks), self.cfg.bcq_batch, self.rng)))
+
+    def reward_step(self) -> float:
+        b = self._t(self.data.sample(np.arange(self.data.n_tasks), self.cfg.reward_batch, self.rng))
+        return self.rewards.update(torch.cat([b["obs"], b["actions"]], -1), b["rewards"])
+
+    def distill_step(self) -> dict[str, float]:
+        """One joint step of the encoder (triplet + KL + Q distillation) and Q_D, G_D, ξ_D."""
+        c, ag = self.cfg, self.agent
+        B, C = c.tasks_per_step, c.context_size
+        tasks = self.rng.choice(self.data.n_tasks, B, replace=False)
+        both = self._t(self.data.sample(tasks, c.batch_per_task + C, self.rng))
+        rl = {k: v[:, : c.batch_per_task] for k, v in both.items()}
+        ctx = {k: v[:, c.batch_per_task :] for k, v in both.items()}  # drawn apart from the (s, a) sample
+        tt = torch.as_tensor(tasks, device=self.device)
+        # relabel every task's context for every task of the batch: [i, j, n] = j's n-th under i's model
+        sa = torch.cat([ctx["obs"], ctx["actions"]], -1).reshape(1, B * C, -1).expand(B, B * C, -1)
+        r_i, std_i = self.rewards.predict(tt, sa)
+        r_i, keep = r_i.reshape(B, B, C), (std_i < c.std_threshold).reshape(B, B, C)
+        keep = keep & ~torch.eye(B, dtype=torch.bool, device=self.device)[..., None]
+        mu_true, var_true = ag.encoder.factors(_features(ctx, ctx["rewards"]))  # (B, C, L): task j's own, true rewards
+        mu_rel, var_rel = ag.encoder.factors(_features(ctx, r_i))  # (B_i, B_j, C, L)
+        # triplet loss over ordered pairs (i, j != i)
+        m = keep.float()
+        count = m.sum(-1)  # (B, B)
+        ranks = torch.rand((B, B, C), generator=ag.generator, device=self.device).argsort(-1).argsort(-1)
+        pos_mask = (ranks < count[..., None]).float()
+        anchor = pog(mu_rel, var_rel, m)
+        negative = pog(mu_true[None].expand(B, -1, -1, -1), var_true[None].expand(B, -1, -1, -1), m)
+        positive = pog(mu_true[:, None].expand(-1, B, -1, -1), var_true[:, None].expand(-1, B, -1, -1), pos_mask)
+        valid = (count > 0).float()
+        trip = torch.relu(kl_diag(*anchor, *positive) - kl_diag(*anchor, *negative) + c.margin)
+        triplet = (trip * valid).sum() / valid.sum().clamp_min(1.0)
+        # z from own context + up to C relabelled transitions of other tasks that pass i's filter
+        score = torch.rand((B, B * C), generator=ag.generator, device=self.device).masked_fill(~keep.reshape(B, -1), -1.0)
+        top = score.topk(C, -1).indices
+        sel_mask = keep.reshape(B, -1).gather(1, top).float()
+        L = c.latent_dim
+        mu_sel = mu_rel.reshape(B, B * C, L).gather(1, top[..., None].expand(-1, -1, L))
+        var_sel = var_rel.reshape(B, B * C, L).gather(1, top[..., None].expand(-1, -1, L))
+        mu_z, var_z = pog(torch.cat([mu_true, mu_sel], 1), torch.cat([var_true, var_sel], 1),
+                          torch.cat([torch.ones(B, C, device=self.device), sel_mask], 1))
+        z = ag.sample_z(mu_z, var_z)[:, None].expand(-1, c.batch_per_task, -1)
+        kl = c.kl_beta * kl_to_prior(mu_z, var_z).sum()
+        nu = self.bcq.clipped_noise((c.batch_per_task, self.bcq.latent))[tt]
+        teach = self.bcq.teacher(tt, rl["obs"], rl["actions"], nu)
+        q_loss = ((ag.q(rl["obs"], rl["actions"], z) - teach["q1"]) ** 2).mean()
+        ag.q_optim.zero_grad(set_to_none=True)
+        (q_loss + kl + triplet).backward()
+        ag.q_optim.step()
+        zd = z.detach()
+        g_loss = ((torch.tanh(_mlp(ag.g_d, torch.cat([rl["obs"], nu, zd], -1))) - teach["candidate"]) ** 2).mean()
+        ag.g_optim.zero_grad(set_to_none=True)
+        g_loss.backward()
+        ag.g_optim.step()
+        xi_loss = ((ag.perturb(rl["obs"], teach["candidate"], zd) - teach["perturbed"]) ** 2).mean()
+        ag.xi_optim.zero_grad(set_to_none=True)
+        xi_loss.backward()
+        ag.xi_optim.step()
+        out = {"q_loss": q_loss.item(), "kl": kl.item(), "triplet": triplet.item(), "g_loss": g_loss.item(),
+               "xi_loss": xi_loss.item(), "kept_fraction": (count.sum() / (B * (B - 1) * C)).item()}
+        bad = [k for k, v in out.items() if not math.isfinite(v)]
+        if bad:
+            raise FloatingPointError(f"MBML loss {bad} is not finite")
+        return out
+
+    # ---------------------------------------------------------------------------- checkpoints
+    def state_dict(self) -> dict[str, Any]:
+        return {"bcq": self.bcq.state_dict(), "rewards": self.rewards.state_dict(), "agent": self.agent.state_dict(),
+                "optim": {"bcq": {n: getattr(self.bcq, n).state_dict() for n in ("actor_optim", "critic_optim", "vae_optim")},
+                          "rewards": self.rewards.optim.state_dict(),
+                          "agent": {n: getattr(self.agent, n).state_dict() for n in ("q_optim", "g_optim", "xi_optim")}},
+                "generators": {"bcq": [g.get_state() for g in self.bcq.generators],
+                               "agent": self.agent.generator.get_state()},
+                "rng": self.rng.bit_generator.state, "done": dict(self.done), "rows": self.rows,
+                "config": self.cfg.to_dict(), "seed": self.seed, "dataset": str(self.data.tasks.tolist())}
+
+    def load_state_dict(self, state: dict[str, Any], where: str = "checkpoint") -> None:
+        saved, wanted = state["config"], self.cfg.to_dict()
+        diff = sorted(k for k in wanted if k not in ("eval_every", "checkpoint_every") and saved.get(k) != wanted[k])
+        if diff or state["seed"] != self.seed or state["dataset"] != str(self.data.tasks.tolist()):
+            raise ConfigError(f"{where}: made with a different configuration, seed or dataset (fields {diff}); "
+                              "only eval_every and checkpoint_every may change on resume. Delete it or use another name.")
+        self.bcq.load_state_dict(state["bcq"])
+        self.rewards.load_state_dict(state["rewards"])
+        self.agent.load_state_dict(state["agent"])
+        for n, s in state["optim"]["bcq"].items():
+            getattr(self.bcq, n).load_state_dict(s)
+        self.rewards.optim.load_state_dict(state["optim"]["rewards"])
+        for n, s in state["optim"]["agent"].items():
+            getattr(self.agent, n).load_state_dict(s)
+        for g, s in zip(self.bcq.generators, state["generators"]["bcq"]):
+            g.set_state(s)
+        self.agent.generator.set_state(state["generators"]["agent"])
+        self.rng.bit_generator.state = state["rng"]
+        self.done, self.rows = dict(state["done"]), state["rows"]
+
+    def _save(self, checkpoint: str | os.PathLike[str] | None) -> None:
+        if checkpoint is not None:
+            with atomic_path(checkpoint) as tmp:
+                torch.save(self.state_dict(), tmp)
+
+    def evaluate_now(self, method: str = "mbml") -> None:
+        ev = evaluate(self.agent, self.domain, self.eval_tasks, self.seed, self.cfg.num_exp_traj_eval, use_next_obs=True)
+        summary = ev.groupby(["episode", "metric"])["value"].mean().reset_index()
+        for r in summary.itertuples():
+            self.rows.append({"domain": self.domain, "method": method, "variant": "offline", "seed": self.seed,
+                              "episode": int(r.episode), "metric": r.metric, "value": float(r.value),
+                              "iteration": self.done["distill"]})
+
+    def train(self, checkpoint: str | os.PathLike[str] | None = None, progress: bool = True,
+              evaluate_during: bool = True) -> pd.DataFrame:
+        """Run (or resume) the three phases; evaluate every ``eval_every`` distillation steps and at
+        the end (``evaluate_during=False`` trains without touching the environment)."""
+        c = self.cfg
+        if checkpoint is not None and Path(checkpoint).is_file():
+            self.load_state_dict(torch.load(checkpoint, map_location=self.device, weights_only=False), str(checkpoint))
+        totals = {"bcq": c.bcq_iterations, "reward": c.reward_updates, "distill": c.distill_steps}
+        steps = {"bcq": self.bcq_step, "reward": self.reward_step, "distill": self.distill_step}
+        for phase in self.PHASES:
+            bar = tqdm(total=totals[phase], initial=self.done[phase], desc=f"MBML {phase}", disable=not progress)
+            while self.done[phase] < totals[phase]:
+                out = steps[phase]()
+                self.done[phase] += 1
+                bar.update()
+                k = self.done[phase]
+                if phase == "distill" and evaluate_during and (k % c.eval_every == 0 or k == totals[phase]):
+                    self.evaluate_now()
+                    if isinstance(out, dict):
+                        bar.set_postfix(triplet=f"{out['triplet']:.3g}", q=f"{out['q_loss']:.3g}")
+                if k % c.checkpoint_every == 0 or k == totals[phase]:
+                    self._save(checkpoint)
+            bar.close()
+        return pd.DataFrame(self.rows)
+
+
+@torch.no_grad()
+def task_identification(trainer: MBMLTrainer, reference_size: int = 512) -> dict[str, float]:
+    """How well the trained encoder names the task of held-out trials (module docstring, step 5)."""
+    data, ag = trainer.data, trainer.agent
+    h = data.heldout
+    N, Mh = h["rewards"].shape[:2]
+    if Mh == 0:
+        raise ConfigError("task_identification needs heldout_trials > 0")
+    rng = np.random.default_rng(trainer.seed + 30_000)
+    ref = data.sample(np.arange(N), reference_size, rng)
+    ref_ctx = context_features(ref["obs"], ref["actions"], ref["rewards"], ref["next_obs"], True)
+    centroids = ag.posterior(torch.as_tensor(ref_ctx, device=ag.device))[0]  # (N, L)
+    held = context_features(h["obs"], h["actions"], h["rewards"], h["next_obs"], True)  # (N, Mh, T, ·)
+    mu = ag.posterior(torch.as_tensor(held, device=ag.device))[0]  # (N, Mh, L)
+    named = torch.cdist(mu.reshape(N * Mh, -1), centroids).argmin(-1).cpu().numpy().reshape(N, Mh)
+    goals = np.asarray(data.tasks)
+    radius = float(getattr(trainer.env, "goal_radius", 0.0))
+    dist = np.linalg.norm(goals[:, None] - goals[None], axis=-1)  # (N, N)
+    true = np.arange(N)[:, None]
+    return {"task_id_accuracy": float((named == true).mean()), "task_id_chance": 1.0 / N,
+            "task_id_within_radius": float((dist[true, named] <= radius).mean()),
+            "task_id_within_radius_chance": float((dist <= radius).mean())}
+
+
+def run_tag(domain: str, seed: int) -> str:
+    return f"mbml_{domain}_seed{seed}"
+
+
+def run_mbml(domain: str = "semicircle", profile: str | None = None, seed: int = 0, progress: bool = True,
+             device: str = "auto", **overrides: Any) -> pd.DataFrame:
+    """Collect (cached) → BCQ → reward models → encoder + distillation → evaluation, for one seed;
+    writes ``mbml_<domain>_seed<seed>.csv`` (per-evaluation rows, best/final rows, task
+    identification rows with episode 0) with its config beside it."""
+    from borel_lib.collect import run_collection
+    from borel_lib.config import resolve_profile
+    from borel_lib.device import get_device
+    from borel_lib.paths import checkpoints_dir
+    from borel_lib.results import write_results
+    from borel_lib.seeding import seed_everything
+
+    profile = resolve_profile(profile)
+    cfg = MBMLConfig.for_profile(profile, **overrides)
+    seed_everything(seed)
+    dataset, _ = run_collection(domain, profile, progress=progress)
+    trainer = MBMLTrainer(dataset, cfg, seed, get_device(device))
+    tag = run_tag(domain, seed)
+    rows = trainer.train(checkpoints_dir(profile) / f"{tag}.pt", progress=progress)
+    df = summarise(rows, trainer.env.eval_episodes)
+    ident = task_identification(trainer)
+    df = pd.concat([df, pd.DataFrame([{"domain": domain, "method": "mbml", "variant": "offline", "seed": seed,
+                                       "episode": 0, "metric": k, "value": v, "iteration": cfg.distill_steps}
+                                      for k, v in ident.items()])], ignore_index=True)
+    command = baseline_command("mbml", domain, profile, seed, overrides)
+    write_results(df, tag, config=cfg, profile=profile, command=command)
+    return df
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = baseline_parser("mbml", "Offline MBML baseline on BOReL's dataset (resumes a killed run).")
+    args = parser.parse_args(argv)
+    torch.set_num_threads(1)
+    df = run_mbml(args.domain, args.profile, args.seed, device=args.device)
+    print(df[df.metric.str.startswith(("best_", "final_", "task_id"))].to_string(index=False))
+
+
+if __name__ == "__main__":
+    main()

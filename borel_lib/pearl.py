@@ -1,0 +1,633 @@
+"""PEARL (Rakelly et al. 2019), trained online: the Thompson-sampling baseline of BOReL's Figures 3-4
+(BOReL paper §6 "Main Results"; PEARL paper §4).
+
+Written from the PEARL paper and a reading of what its official implementation does; no code copied.
+
+- **Task inference** (PEARL §4.1): :class:`~borel_lib.task_encoder.ContextEncoder` maps each context
+  transition (s, a, r) — plus s' with ``use_next_obs_in_context`` — to a Gaussian factor; the
+  posterior q(z | c) is their product. z is drawn with the reparameterisation trick.
+- **RL** (PEARL §4.2-4.3): SAC on (s, z) with twin Q(s, a, z), a state value V(s, z) and a target
+  V (the official code's variant: it has no target Qs). Q regresses on
+  ``reward_scale · r + γ V_target(s', z)``; V on min Q(s, ã, z) − log π(ã | s, z); the policy minimises
+  log π − min Q plus 1e-3 · (mean² + log-std²). The entropy weight is 1 (``reward_scale`` plays 1/α).
+  The step order is the official one: Q and encoder step, V step, Polyak update of the target V,
+  policy step; all Adam at 3e-4.
+- **Gradient flow**: the encoder learns only from the Q (Bellman) loss through z and from the KL
+  information bottleneck ``kl_lambda · KL(q(z|c) ‖ N(0, I))``, *summed* over tasks and latent dims;
+  the policy and V see z detached.
+- **Context vs RL data** (PEARL §4.3): every task has an RL buffer (everything it ever collected) and
+  an encoder buffer cleared whenever the task is picked for collection, so contexts come from recent
+  data; the RL batch is uniform over the RL buffer. The context uses the environment's sparse reward
+  (BOReL's Semi-circle: 1 within 0.2 of the goal); SAC trains on the dense reward −‖s' − g‖ by default
+  (``rl_reward="dense"``), as the official sparse point-robot experiment does; ``sparse`` is available.
+- **Online meta-training** (official loop): iteration 0 collects ``num_initial_steps`` per training
+  task with z from the prior; then every iteration picks ``num_tasks_sample`` training tasks, clears
+  their encoder buffers, collects ``num_steps_prior`` steps with z from the prior (a new z per
+  trajectory), ``num_steps_posterior`` steps with z from the posterior of a context sampled from the
+  encoder buffer (re-inferred after each trajectory), and ``num_extra_rl_steps_posterior`` such steps
+  that go only to the RL buffer; then ``train_steps_per_iter`` gradient steps, each on ``meta_batch``
+  tasks drawn with replacement. Step counts are rounded up to whole episodes of H steps; the picked
+  tasks are stepped together in one :class:`~borel_lib.envs.batched.BatchedTrial` (drawn without
+  replacement so they can be batched — the official loop draws with replacement, one at a time).
+  Training episodes start from the fixed start (the official point robot starts at the origin too).
+- **Test protocol as BOReL compares it** (:func:`evaluate`): one k-episode trial per unseen task from
+  the fixed start with the deterministic policy; z is drawn at the start of every episode and held
+  for the episode — from the prior in episode 1, from the posterior given *all* transitions of the
+  trial so far afterwards (the context accumulates across episodes). This is the official protocol
+  with ``num_exp_traj_eval = 1``; the official cheetah setting (2) would score both of BOReL's
+  episodes with prior samples.
+- ``oracle_task``: a sanity check that replaces z by the true task vector (no encoder, no KL); on the
+  Semi-circle it should approach the goal-known oracle.
+
+Defaults are the official sparse point-robot values; the BOReL environment differs from that robot
+(horizon 60 instead of 20, reward exactly 1 within the goal radius instead of 1 − distance).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+from torch import nn
+from tqdm.auto import tqdm
+
+from borel_lib.agents import EnsembleMLP, _soft_update, make_generators, tanh_gaussian
+from borel_lib.config import Config, ConfigError, check_choice, check_positive
+from borel_lib.envs import make_env
+from borel_lib.envs.batched import BatchedTrial
+from borel_lib.io import atomic_path
+from borel_lib.task_encoder import ContextEncoder, kl_to_prior, sample_gaussian
+
+DOMAINS = ("semicircle",)
+"""Domains the baselines run on (goal domains with a batched form and a dense reward)."""
+
+RL_REWARDS = ("dense", "sparse")
+"""Reward SAC trains on: the dense −‖s' − g‖ (official) or the environment's sparse one."""
+
+
+@dataclasses.dataclass(frozen=True)
+class PEARLConfig(Config):
+    """PEARL (defaults: the official sparse point-robot configuration; see the module docstring)."""
+
+    n_train_tasks: int = 80
+    """Training tasks drawn from the prior (official point robots: 80)."""
+    latent_dim: int = 5
+    """Dimension of the task latent z."""
+    encoder_hidden: tuple[int, ...] = (200, 200, 200)
+    """Hidden layers of the per-transition context encoder."""
+    hidden: tuple[int, ...] = (300, 300, 300)
+    """Hidden layers of the policy, each Q and V."""
+    lr: float = 3e-4
+    """Adam learning rate of every network."""
+    gamma: float = 0.9
+    """Discount (sparse point robot 0.9)."""
+    tau: float = 0.005
+    """Polyak rate of the target V."""
+    reward_scale: float = 100.0
+    """Multiplies SAC's reward; the entropy weight is 1, so this is 1/α (sparse point robot 100)."""
+    kl_lambda: float = 1.0
+    """Weight of the KL bottleneck, summed over tasks and dims (sparse point robot 1.0; others 0.1)."""
+    policy_reg: float = 1e-3
+    """Weight of the policy's mean² and log-std² regularisers."""
+    meta_batch: int = 16
+    """Tasks per gradient step (drawn with replacement)."""
+    batch_size: int = 256
+    """RL transitions per task per gradient step."""
+    embedding_batch_size: int = 1024
+    """Context transitions per task per gradient step (sparse point robot 1024)."""
+    use_next_obs_in_context: bool = False
+    """Include s' in each context transition (official default off; on when dynamics vary)."""
+    iterations: int = 500
+    """Meta-training iterations."""
+    num_initial_steps: int = 200
+    """Steps per training task collected with z from the prior before training."""
+    num_tasks_sample: int = 10
+    """Training tasks collected on per iteration."""
+    num_steps_prior: int = 100
+    """Steps per picked task with z from the prior (rounded up to whole episodes)."""
+    num_steps_posterior: int = 900
+    """Steps per picked task with z from the posterior, to both buffers (rounded up to episodes)."""
+    num_extra_rl_steps_posterior: int = 0
+    """Steps per picked task with z from the posterior, to the RL buffer only."""
+    train_steps_per_iter: int = 1000
+    """Gradient steps per iteration."""
+    rl_reward: str = "dense"
+    """Reward SAC trains on: dense (official) or sparse; the encoder always sees the sparse one."""
+    num_exp_traj_eval: int = 1
+    """Test episodes that draw z from the prior before the posterior is used (1: BOReL's comparison)."""
+    eval_every: int = 10
+    """Iterations between evaluations on the unseen tasks (the last iteration is always evaluated)."""
+    n_eval_tasks: int = 20
+    """Unseen evaluation tasks (one trial each)."""
+    checkpoint_every: int = 1
+    """Iterations between resumable checkpoints."""
+
+    PRESETS = {
+        "smoke": {"n_train_tasks": 4, "latent_dim": 2, "encoder_hidden": (8,), "hidden": (8,), "meta_batch": 2,
+                  "batch_size": 8, "embedding_batch_size": 8, "iterations": 2, "num_initial_steps": 60,
+                  "num_tasks_sample": 2, "num_steps_prior": 60, "num_steps_posterior": 60,
+                  "train_steps_per_iter": 3, "eval_every": 1, "n_eval_tasks": 3},
+        "quick": {"n_train_tasks": 40, "encoder_hidden": (64, 64, 64), "hidden": (128, 128), "meta_batch": 8,
+                  "batch_size": 128, "embedding_batch_size": 128, "iterations": 100, "num_tasks_sample": 5,
+                  "num_steps_prior": 60, "num_steps_posterior": 240, "train_steps_per_iter": 200,
+                  "eval_every": 5},
+    }
+
+    def validate(self) -> None:
+        for name in ("n_train_tasks", "latent_dim", "lr", "tau", "reward_scale", "meta_batch", "batch_size",
+                     "embedding_batch_size", "iterations", "num_tasks_sample", "eval_every", "n_eval_tasks",
+                     "checkpoint_every"):
+            check_positive(getattr(self, name), name)
+        for name in ("kl_lambda", "policy_reg", "num_initial_steps", "num_steps_prior", "num_steps_posterior",
+                     "num_extra_rl_steps_posterior", "train_steps_per_iter", "num_exp_traj_eval"):
+            check_positive(getattr(self, name), name, allow_zero=True)
+        check_choice(self.rl_reward, "rl_reward", RL_REWARDS)
+        if not 0 <= self.gamma < 1:
+            raise ConfigError(f"gamma={self.gamma} must be in [0, 1)")
+        if self.num_tasks_sample > self.n_train_tasks:
+            raise ConfigError(f"num_tasks_sample={self.num_tasks_sample} must be <= n_train_tasks={self.n_train_tasks}")
+
+
+# ------------------------------------------------------------------------------------ buffers
+class TaskBuffers:
+    """One growable replay buffer per task (numpy, on the CPU): arrays ``(capacity, dim)`` per field."""
+
+    FIELDS = ("obs", "actions", "rewards", "rl_rewards", "next_obs")
+
+    def __init__(self, n_tasks: int):
+        self.data: list[dict[str, np.ndarray] | None] = [None] * n_tasks
+        self.size = np.zeros(n_tasks, dtype=np.int64)
+
+    def add(self, task: int, **fields: np.ndarray) -> None:
+        """Append T transitions (every field ``(T, ...)``) to ``task``'s buffer."""
+        T = len(fields["rewards"])
+        store, n = self.data[task], int(self.size[task])
+        if store is None or n + T > len(store["rewards"]):
+            cap = max(2 * (n + T), 256)
+            grown = {k: np.zeros((cap, *np.shape(v)[1:]), np.float32) for k, v in fields.items()}
+            if store is not None:
+                for k in grown:
+                    grown[k][:n] = store[k][:n]
+            store = self.data[task] = grown
+        for k in self.FIELDS:
+            store[k][n : n + T] = fields[k]
+        self.size[task] = n + T
+
+    def clear(self, task: int) -> None:
+        self.size[task] = 0
+
+    def sample(self, tasks: np.ndarray, batch: int, rng: np.random.Generator) -> dict[str, np.ndarray]:
+        """``batch`` transitions per task in ``tasks`` (uniform, with replacement): arrays ``(B, batch, ...)``."""
+        out: dict[str, list[np.ndarray]] = {k: [] for k in self.FIELDS}
+        for t in tasks:
+            if self.size[t] == 0:
+                raise RuntimeError(f"TaskBuffers.sample: task {t}'s buffer is empty")
+            idx = rng.integers(0, self.size[t], batch)
+            for k in self.FIELDS:
+                out[k].append(self.data[t][k][idx])
+        return {k: np.stack(v) for k, v in out.items()}
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"size": self.size.copy(),
+                "data": [None if d is None else {k: v[: self.size[i]].copy() for k, v in d.items()}
+                         for i, d in enumerate(self.data)]}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.size = np.zeros(len(state["size"]), np.int64)
+        self.data = [None] * len(state["size"])
+        for i, d in enumerate(state["data"]):
+            if d is not None and len(d["rewards"]):
+                self.add(i, **d)
+
+
+# -------------------------------------------------------------------------------------- agent
+def _mlp(net: EnsembleMLP, x: torch.Tensor) -> torch.Tensor:
+    """Apply a one-member :class:`EnsembleMLP` to ``(..., in)``."""
+    return net(x.reshape(1, -1, x.shape[-1]))[0].reshape(*x.shape[:-1], -1)
+
+
+class PEARLAgent(nn.Module):
+    """Encoder, policy, twin Q, V and target V of PEARL (module docstring).
+
+    This is written here rather than reusing :class:`~borel_lib.agents.EnsembleSAC` because PEARL's
+    SAC differs in ways that class cannot express: the critic loss carries the encoder's gradient and
+    the KL term, the actor and V must see z detached, there is a V network with the only target
+    network, and the policy has its own regularisers. The layers (:class:`EnsembleMLP`, with the
+    official initialisation) and the tanh-Gaussian are shared with it.
+    """
+
+    LOG_STD_MIN, LOG_STD_MAX = -20.0, 2.0
+
+    def __init__(self, obs_dim: int, act_dim: int, context_dim: int, config: PEARLConfig, seed: int = 0,
+                 device: torch.device | str = "cpu", task_dim: int | None = None):
+        super().__init__()
+        self.cfg, self.act_dim, self.device = config, act_dim, torch.device(device)
+        self.oracle = task_dim is not None
+        L = task_dim if self.oracle else config.latent_dim
+        self.latent_dim = L
+        init = make_generators([seed, seed + 1, seed + 2, seed + 3], torch.device("cpu"))
+        self.encoder = None if self.oracle else ContextEncoder(context_dim, L, config.encoder_hidden, seed + 4)
+        self.policy = EnsembleMLP(1, obs_dim + L, config.hidden, 2 * act_dim, last_init=1e-3)
+        self.q = EnsembleMLP(2, obs_dim + act_dim + L, config.hidden, 1, last_init=3e-3)
+        self.v = EnsembleMLP(1, obs_dim + L, config.hidden, 1, last_init=3e-3)
+        self.policy.reset_parameters(init[:1])
+        self.q.reset_parameters(init[1:3])
+        self.v.reset_parameters(init[3:])
+        self.v_target = EnsembleMLP(1, obs_dim + L, config.hidden, 1)
+        self.v_target.load_state_dict(self.v.state_dict())
+        self.to(self.device)
+        q_params = list(self.q.parameters()) + ([] if self.encoder is None else list(self.encoder.parameters()))
+        self.q_optim = torch.optim.Adam(q_params, lr=config.lr)
+        self.v_optim = torch.optim.Adam(self.v.parameters(), lr=config.lr)
+        self.policy_optim = torch.optim.Adam(self.policy.parameters(), lr=config.lr)
+        self.generator = make_generators([seed + 5], self.device)[0]
+
+    # ------------------------------------------------------------------------------ inference
+    def posterior(self, context: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """q(z | c) for contexts ``(B, C, context_dim)``: mean and variance ``(B, L)``."""
+        assert self.encoder is not None
+        return self.encoder(context)
+
+    def prior(self, n: int) -> tuple[torch.Tensor, torch.Tensor]:
+        return (torch.zeros(n, self.latent_dim, device=self.device),
+                torch.ones(n, self.latent_dim, device=self.device))
+
+    def sample_z(self, mu: torch.Tensor, var: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+        """One z per row (reparameterised)."""
+        return sample_gaussian(mu, var, generator or self.generator)
+
+    # --------------------------------------------------------------------------------- policy
+    def _dist(self, obs: torch.Tensor, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        out = _mlp(self.policy, torch.cat([obs, z], -1))
+        return out[..., : self.act_dim], out[..., self.act_dim :].clamp(self.LOG_STD_MIN, self.LOG_STD_MAX)
+
+    def _sample(self, obs: torch.Tensor, z: torch.Tensor):
+        mean, log_std = self._dist(obs, z)
+        noise = torch.randn(mean.shape, generator=self.generator, device=self.device)
+        action, logp = tanh_gaussian(mean, log_std, noise)
+        return action, logp, mean, log_std
+
+    @torch.no_grad()
+    def act(self, obs: np.ndarray, z: torch.Tensor, deterministic: bool = False) -> np.ndarray:
+        """Actions ``(n, act_dim)`` for observations ``(n, obs_dim)`` and latents ``(n, L)``."""
+        o = torch.as_tensor(obs, dtype=torch.float32, device=self.device)
+        a = torch.tanh(self._dist(o, z)[0]) if deterministic else self._sample(o, z)[0]
+        return a.detach().cpu().numpy()
+
+    def _q(self, obs: torch.Tensor, act: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
+        x = torch.cat([obs, act, z], -1)
+        flat = x.reshape(1, -1, x.shape[-1])
+        return self.q(torch.cat([flat, flat]))[..., 0].reshape(2, *x.shape[:-1])
+
+    # --------------------------------------------------------------------------------- update
+    def update(self, batch: dict[str, torch.Tensor], context: torch.Tensor | None,
+               tasks: torch.Tensor | None = None) -> dict[str, float]:
+        """One PEARL step. ``batch`` fields ``(B, b, ·)`` (``rl_rewards`` the SAC reward), ``context``
+        ``(B, C, context_dim)``; ``tasks`` ``(B, task_dim)`` replaces z in oracle mode."""
+        cfg = self.cfg
+        obs, act, nxt = batch["obs"], batch["actions"], batch["next_obs"]
+        B, b = obs.shape[:2]
+        if self.oracle:
+            z_task, kl = tasks, torch.zeros((), device=self.device)
+        else:
+            mu, var = self.posterior(context)
+            z_task = self.sample_z(mu, var)
+            kl = cfg.kl_lambda * kl_to_prior(mu, var).sum()
+        z = z_task[:, None].expand(B, b, z_task.shape[-1])
+        zd = z.detach()
+        with torch.no_grad():
+            target = cfg.reward_scale * batch["rl_rewards"] + cfg.gamma * _mlp(self.v_target, torch.cat([nxt, zd], -1))[..., 0]
+        q_pred = self._q(obs, act, z)
+        q_loss = ((q_pred - target) ** 2).mean((1, 2)).sum()
+        self.q_optim.zero_grad(set_to_none=True)
+        (q_loss + kl).backward()
+        self.q_optim.step()
+
+        new_a, logp, mean, log_std = self._sample(obs, zd)
+        min_q = self._q(obs, new_a, zd).min(0).values
+        v_pred = _mlp(self.v, torch.cat([obs, zd], -1))[..., 0]
+        v_loss = ((v_pred - (min_q - logp).detach()) ** 2).mean()
+        self.v_optim.zero_grad(set_to_none=True)
+        v_loss.backward()
+        self.v_optim.step()
+        _soft_update(self.v_target, self.v, cfg.tau)
+
+        policy_loss = (logp - min_q).mean() + cfg.policy_reg * (mean.pow(2).mean() + log_std.pow(2).mean())
+        self.policy_optim.zero_grad(set_to_none=True)
+        policy_loss.backward()
+        self.policy_optim.step()
+        out = {"q_loss": q_loss.item(), "kl": kl.item(), "v_loss": v_loss.item(), "policy_loss": policy_loss.item()}
+        bad = [k for k, v in out.items() if not math.isfinite(v)]
+        if bad:
+            raise FloatingPointError(f"PEARL loss {bad} is not finite")
+        return out
+
+    # ---------------------------------------------------------------------------- persistence
+    def full_state_dict(self) -> dict[str, Any]:
+        return {"model": self.state_dict(), "q_optim": self.q_optim.state_dict(), "v_optim": self.v_optim.state_dict(),
+                "policy_optim": self.policy_optim.state_dict(), "generator": self.generator.get_state()}
+
+    def load_full_state_dict(self, state: dict[str, Any]) -> None:
+        self.load_state_dict(state["model"])
+        for name in ("q_optim", "v_optim", "policy_optim"):
+            getattr(self, name).load_state_dict(state[name])
+        self.generator.set_state(state["generator"])
+
+
+# ---------------------------------------------------------------------------------- training
+def dense_reward(next_pos: np.ndarray, goals: np.ndarray) -> np.ndarray:
+    """The official point robot's dense reward −‖s' − g‖ (positions without the episode flag)."""
+    return -np.linalg.norm(np.asarray(next_pos, np.float32) - np.asarray(goals, np.float32), axis=-1).astype(np.float32)
+
+
+def context_features(obs: np.ndarray, actions: np.ndarray, rewards: np.ndarray, next_obs: np.ndarray,
+                     use_next_obs: bool) -> np.ndarray:
+    """Context transitions (s, a, r[, s']) as one array ``(..., context_dim)``."""
+    parts = [obs, actions, rewards[..., None]] + ([next_obs] if use_next_obs else [])
+    return np.concatenate(parts, -1).astype(np.float32)
+
+
+class PEARLTrainer:
+    """Online meta-training of :class:`PEARLAgent` on batched environments (module docstring)."""
+
+    def __init__(self, domain: str, config: PEARLConfig, seed: int = 0, device: str | torch.device = "cpu",
+                 oracle_task: bool = False):
+        check_choice(domain, "domain", DOMAINS)
+        self.domain, self.cfg, self.seed, self.oracle = domain, config, seed, oracle_task
+        self.device = torch.device(device)
+        self.env = make_env(domain, init_state="fixed")
+        self.obs_dim = self.env.observation_space.shape[0]
+        self.act_dim = self.env.action_space.shape[0]
+        self.H = self.env.horizon
+        self.rng = np.random.default_rng(seed)
+        self.train_tasks = self.env.sample_tasks(config.n_train_tasks, self.rng)
+        self.eval_tasks = self.env.sample_tasks(config.n_eval_tasks, np.random.default_rng(seed + 10_000))
+        self.context_dim = self.obs_dim * (2 if config.use_next_obs_in_context else 1) + self.act_dim + 1
+        self.agent = PEARLAgent(self.obs_dim, self.act_dim, self.context_dim, config, seed, self.device,
+                                task_dim=self.env.task_dim if oracle_task else None)
+        self.rl_buffers = TaskBuffers(config.n_train_tasks)
+        self.enc_buffers = TaskBuffers(config.n_train_tasks)
+        self.iteration = 0
+        self.env_steps = 0
+        self.rows: list[dict[str, Any]] = []
+
+    # ---------------------------------------------------------------------------- collection
+    def _task_tensor(self, task_idx: np.ndarray) -> torch.Tensor:
+        return torch.as_tensor(self.train_tasks[task_idx], dtype=torch.float32, device=self.device)
+
+    def _posterior_z(self, task_idx: np.ndarray) -> torch.Tensor:
+        """z from the posterior of a context sampled from each task's encoder buffer (prior if empty)."""
+        n = len(task_idx)
+        if self.oracle:
+            return self._task_tensor(task_idx)
+        mu, var = self.agent.prior(n)
+        have = np.flatnonzero(self.enc_buffers.size[task_idx] > 0)
+        if have.size:
+            ctx = self._context(task_idx[have])
+            with torch.no_grad():
+                m, v = self.agent.posterior(ctx)
+            rows = torch.as_tensor(have, device=self.device)
+            mu[rows], var[rows] = m, v
+        return self.agent.sample_z(mu, var)
+
+    def _prior_z(self, task_idx: np.ndarray) -> torch.Tensor:
+        return self._task_tensor(task_idx) if self.oracle else self.agent.sample_z(*self.agent.prior(len(task_idx)))
+
+    def _context(self, task_idx: np.ndarray) -> torch.Tensor:
+        c = self.enc_buffers.sample(task_idx, self.cfg.embedding_batch_size, self.rng)
+        feats = context_features(c["obs"], c["actions"], c["rewards"], c["next_obs"], self.cfg.use_next_obs_in_context)
+        return torch.as_tensor(feats, device=self.device)
+
+    def _collect(self, task_idx: np.ndarray, steps: int, posterior: bool, to_encoder: bool) -> None:
+        """Whole episodes (``ceil(steps / H)`` of them) on the tasks ``task_idx``, stepped together,
+        with the stochastic policy and a new z per episode."""
+        n = len(task_idx)
+        trial = BatchedTrial(self.env, n, episodes=1)
+        for _ in range(math.ceil(steps / self.H)):
+            z = self._posterior_z(task_idx) if posterior else self._prior_z(task_idx)
+            obs = trial.reset(self.train_tasks[task_idx], seeds=[0] * n)[:, :-1]
+            rec: dict[str, list[np.ndarray]] = {k: [] for k in TaskBuffers.FIELDS}
+            for _t in range(self.H):
+                a = self.agent.act(obs, z)
+                out = trial.step(a)
+                nxt = out.next_obs[:, :-1]
+                for k, v in (("obs", obs), ("actions", a), ("rewards", out.reward),
+                             ("rl_rewards", dense_reward(nxt, self.train_tasks[task_idx])
+                              if self.cfg.rl_reward == "dense" else out.reward), ("next_obs", nxt)):
+                    rec[k].append(v)
+                obs = out.obs[:, :-1]
+            arrays = {k: np.stack(v, 1) for k, v in rec.items()}
+            for j, t in enumerate(task_idx):
+                one = {k: v[j] for k, v in arrays.items()}
+                self.rl_buffers.add(int(t), **one)
+                if to_encoder:
+                    self.enc_buffers.add(int(t), **one)
+            self.env_steps += n * self.H
+
+    def collect_iteration(self) -> None:
+        """The data collection of one meta-training iteration (module docstring)."""
+        cfg = self.cfg
+        if self.iteration == 0 and cfg.num_initial_steps > 0:
+            self._collect(np.arange(cfg.n_train_tasks), cfg.num_initial_steps, posterior=False, to_encoder=True)
+        picked = self.rng.choice(cfg.n_train_tasks, size=cfg.num_tasks_sample, replace=False)
+        for t in picked:
+            self.enc_buffers.clear(int(t))
+        if cfg.num_steps_prior:
+            self._collect(picked, cfg.num_steps_prior, posterior=False, to_encoder=True)
+        if cfg.num_steps_posterior:
+            self._collect(picked, cfg.num_steps_posterior, posterior=True, to_encoder=True)
+        if cfg.num_extra_rl_steps_posterior:
+            self._collect(picked, cfg.num_extra_rl_steps_posterior, posterior=True, to_encoder=False)
+
+    def train_step(self) -> dict[str, float]:
+        cfg = self.cfg
+        tasks = self.rng.integers(0, cfg.n_train_tasks, cfg.meta_batch)
+        batch = {k: torch.as_tensor(v, device=self.device)
+                 for k, v in self.rl_buffers.sample(tasks, cfg.batch_size, self.rng).items()}
+        context = None if self.oracle else self._context(tasks)
+        return self.agent.update(batch, context, self._task_tensor(tasks) if self.oracle else None)
+
+    # ---------------------------------------------------------------------------- checkpoints
+    def state_dict(self) -> dict[str, Any]:
+        return {"agent": self.agent.full_state_dict(), "rng": self.rng.bit_generator.state,
+                "rl_buffers": self.rl_buffers.state_dict(), "enc_buffers": self.enc_buffers.state_dict(),
+                "iteration": self.iteration, "env_steps": self.env_steps, "rows": self.rows,
+                "config": self.cfg.to_dict(), "seed": self.seed, "oracle_task": self.oracle}
+
+    def load_state_dict(self, state: dict[str, Any], where: str = "checkpoint") -> None:
+        saved, wanted = state["config"], self.cfg.to_dict()
+        diff = sorted(k for k in wanted if k not in ("iterations", "eval_every", "checkpoint_every")
+                      and saved.get(k) != wanted[k])
+        if diff or state["seed"] != self.seed or state["oracle_task"] != self.oracle:
+            raise ConfigError(f"{where}: made with a different configuration (fields {diff or ['seed/oracle_task']}); "
+                              "only iterations, eval_every and checkpoint_every may change on resume. "
+                              "Delete the checkpoint or use another name.")
+        self.agent.load_full_state_dict(state["agent"])
+        self.rng.bit_generator.state = state["rng"]
+        self.rl_buffers.load_state_dict(state["rl_buffers"])
+        self.enc_buffers.load_state_dict(state["enc_buffers"])
+        self.iteration, self.env_steps, self.rows = state["iteration"], state["env_steps"], state["rows"]
+
+    def train(self, checkpoint: str | os.PathLike[str] | None = None, progress: bool = True,
+              method: str = "pearl") -> pd.DataFrame:
+        """Meta-train to ``config.iterations`` (resuming from ``checkpoint`` if it exists), evaluating
+        every ``eval_every`` iterations; returns the per-evaluation rows (tidy)."""
+        cfg = self.cfg
+        if checkpoint is not None and Path(checkpoint).is_file():
+            self.load_state_dict(torch.load(checkpoint, map_location=self.device, weights_only=False), str(checkpoint))
+        bar = tqdm(total=cfg.iterations, initial=self.iteration, desc=method, disable=not progress)
+        while self.iteration < cfg.iterations:
+            self.collect_iteration()
+            for _ in range(cfg.train_steps_per_iter):
+                losses = self.train_step()
+            self.iteration += 1
+            bar.update()
+            if self.iteration % cfg.eval_every == 0 or self.iteration == cfg.iterations:
+                ev = evaluate(self.agent, self.domain, self.eval_tasks, self.seed, cfg.num_exp_traj_eval,
+                              cfg.use_next_obs_in_context, oracle=self.oracle)
+                summary = ev.groupby(["episode", "metric"])["value"].mean().reset_index()
+                for r in summary.itertuples():
+                    self.rows.append({"domain": self.domain, "method": method, "variant": "online", "seed": self.seed,
+                                      "episode": int(r.episode), "metric": r.metric, "value": float(r.value),
+                                      "iteration": self.iteration, "env_steps": self.env_steps})
+                ret = summary[summary.metric == "return"]["value"]
+                bar.set_postfix(paper_metric=f"{ret.iloc[: self.env.eval_episodes].mean():.2f}",
+                                **({"q_loss": f"{losses['q_loss']:.3g}"} if cfg.train_steps_per_iter else {}))
+            if checkpoint is not None and (self.iteration % cfg.checkpoint_every == 0
+                                           or self.iteration == cfg.iterations):
+                with atomic_path(checkpoint) as tmp:
+                    torch.save(self.state_dict(), tmp)
+        bar.close()
+        return pd.DataFrame(self.rows)
+
+
+# -------------------------------------------------------------------------------- evaluation
+@torch.no_grad()
+def evaluate(agent: Any, domain: str, tasks: np.ndarray, seed: int, num_exp_traj_eval: int = 1,
+             use_next_obs: bool = False, oracle: bool = False, record: dict[str, Any] | None = None) -> pd.DataFrame:
+    """One k-episode trial per task from the fixed start (module docstring, test protocol): z drawn
+    once at the start of every episode — prior for the first ``num_exp_traj_eval`` episodes, then the
+    posterior given all transitions of the trial so far (context (s, a, r[, s']) with
+    ``use_next_obs``) — and the deterministic policy. Returns per-task, per-episode ``return`` and
+    ``success`` rows. ``record`` receives ``z`` ``(n, T, L)``.
+
+    ``agent`` needs ``device``, ``prior(n)``, ``posterior(context)``, ``sample_z(mu, var, generator)``
+    and ``act(obs, z, deterministic=True)``: :class:`PEARLAgent` and MBML's agent both have them."""
+    env = make_env(domain, init_state="fixed")
+    n = len(tasks)
+    trial = BatchedTrial(env, n)
+    obs = trial.reset(np.asarray(tasks), seeds=range(seed, seed + n))[:, :-1]
+    gen = torch.Generator(device=agent.device).manual_seed(seed + 20_000)  # eval draws leave training's stream alone
+    goal = torch.as_tensor(np.asarray(tasks), dtype=torch.float32, device=agent.device)
+    returns, success = np.zeros((n, trial.k)), np.zeros((n, trial.k), dtype=bool)
+    context: list[np.ndarray] = []
+    zs = []
+    for e in range(trial.k):
+        if oracle:
+            z = goal
+        elif e < num_exp_traj_eval or not context:
+            z = agent.sample_z(*agent.prior(n), generator=gen)
+        else:
+            ctx = torch.as_tensor(np.stack(context, 1), device=agent.device)
+            z = agent.sample_z(*agent.posterior(ctx), generator=gen)
+        for _t in range(trial.H):
+            a = agent.act(obs, z, deterministic=True)
+            out = trial.step(a)
+            nxt = out.next_obs[:, :-1]
+            returns[:, e] += out.reward
+            success[:, e] |= env.is_success(nxt, trial.tasks)
+            context.append(context_features(obs, a, out.reward, nxt, use_next_obs))
+            zs.append(z.detach().cpu().numpy())
+            obs = out.obs[:, :-1]
+    if record is not None:
+        record["z"] = np.stack(zs, 1)
+    rows = [{"task": i, "episode": e + 1, "metric": m, "value": float(v[i, e])}
+            for i in range(n) for e in range(trial.k) for m, v in (("return", returns), ("success", success))]
+    return pd.DataFrame(rows)
+
+
+def summarise(rows: pd.DataFrame, eval_episodes: int) -> pd.DataFrame:
+    """The per-evaluation rows plus ``best_*`` rows (the evaluation with the highest mean return over
+    the first ``eval_episodes`` episodes, the paper's metric; the figures plot the best) and
+    ``final_*`` rows (the last evaluation). Extra columns say which iteration they come from."""
+    ret = rows[(rows.metric == "return") & (rows.episode <= eval_episodes)]
+    by_eval = ret.groupby("iteration")["value"].mean()
+    best_it, last_it = int(by_eval.idxmax()), int(rows.iteration.max())
+    extra = []
+    for label, it in (("best", best_it), ("final", last_it)):
+        sel = rows[rows.iteration == it].copy()
+        sel["metric"] = label + "_" + sel["metric"]
+        extra.append(sel)
+    return pd.concat([rows, *extra], ignore_index=True)
+
+
+def run_tag(domain: str, seed: int, oracle_task: bool = False) -> str:
+    return f"pearl{'_oracle_task' if oracle_task else ''}_{domain}_seed{seed}"
+
+
+def run_pearl(domain: str = "semicircle", profile: str | None = None, seed: int = 0, oracle_task: bool = False,
+              progress: bool = True, device: str = "auto", **overrides: Any) -> pd.DataFrame:
+    """Train PEARL online for one seed (resuming a killed run), write
+    ``pearl[_oracle_task]_<domain>_seed<seed>.csv`` with its config, and return the table."""
+    from borel_lib.config import resolve_profile
+    from borel_lib.device import get_device
+    from borel_lib.results import write_results
+    from borel_lib.seeding import seed_everything
+
+    profile = resolve_profile(profile)
+    cfg = PEARLConfig.for_profile(profile, **overrides)
+    seed_everything(seed)
+    tag = run_tag(domain, seed, oracle_task)
+    trainer = PEARLTrainer(domain, cfg, seed, get_device(device), oracle_task)
+    method = "pearl_oracle_task" if oracle_task else "pearl"
+    rows = trainer.train(checkpoint_path(profile, tag), progress=progress, method=method)
+    df = summarise(rows, trainer.env.eval_episodes)
+    command = baseline_command("pearl", domain, profile, seed, overrides, " --oracle-task" if oracle_task else "")
+    write_results(df, tag, config=cfg, profile=profile, command=command)
+    return df
+
+
+def checkpoint_path(profile: str, tag: str) -> Path:
+    from borel_lib.paths import checkpoints_dir
+
+    return checkpoints_dir(profile) / f"{tag}.pt"
+
+
+def baseline_parser(module: str, description: str):
+    """The command line shared by the baselines: domain, --profile, --seed, --device."""
+    import argparse
+
+    parser = argparse.ArgumentParser(prog=f"python -m borel_lib.{module}", description=description)
+    parser.add_argument("domain", choices=DOMAINS)
+    parser.add_argument("--profile", default=None, help="smoke, quick or paper (default: $BOREL_PROFILE or quick)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
+    return parser
+
+
+def baseline_command(module: str, domain: str, profile: str, seed: int, overrides: dict[str, Any],
+                     flags: str = "") -> str:
+    """The command that regenerates a baseline's results (recorded beside them)."""
+    return (f"python -m borel_lib.{module} {domain} --profile {profile} --seed {seed}{flags}"
+            + "".join(f" --{k.replace('_', '-')} {v}" for k, v in overrides.items()))
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = baseline_parser("pearl", "Online PEARL baseline (resumes a killed run).")
+    parser.add_argument("--oracle-task", action="store_true", help="give the policy the true task instead of z")
+    parser.add_argument("--iterations", type=int, default=None, help="override the profile's iterations")
+    args = parser.parse_args(argv)
+    torch.set_num_threads(1)
+    overrides = {"iterations": args.iterations} if args.iterations else {}
+    df = run_pearl(args.domain, args.profile, args.seed, args.oracle_task, device=args.device, **overrides)
+    print(df[df.metric.str.startswith(("best_", "final_"))].to_string(index=False))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,81 @@
+"""MBML: trains only on the offline dataset, stacked BCQ/reward members are independent, resume."""
+
+import numpy as np
+import pytest
+import torch
+
+from borel_lib.collect import CollectConfig, collect
+from borel_lib.envs.batched import BatchedTrial
+from borel_lib.envs.point_robot import PointRobotEnv
+from borel_lib.mbml import MBMLConfig, MBMLTrainer, member_forward, task_identification
+
+
+@pytest.fixture(scope="module")
+def semi(tmp_path_factory):
+    d = tmp_path_factory.mktemp("mbml")
+    ds, _ = collect(CollectConfig.for_domain("semicircle", "smoke"), d / "ds", d / "ck", profile="smoke", progress=False)
+    return ds
+
+
+def _no_env(*args, **kwargs):
+    raise AssertionError("MBML training stepped an environment")
+
+
+def test_training_uses_only_the_offline_dataset(semi, monkeypatch):
+    monkeypatch.setattr(BatchedTrial, "step", _no_env)
+    monkeypatch.setattr(BatchedTrial, "reset", _no_env)
+    monkeypatch.setattr(PointRobotEnv, "step", _no_env)
+    trainer = MBMLTrainer(semi, MBMLConfig.for_profile("smoke"), seed=0)
+    rows = trainer.train(progress=False, evaluate_during=False)
+    assert rows.empty and trainer.done == {"bcq": 4, "reward": 4, "distill": 4}
+    ident = task_identification(trainer)  # held-out *data*, not environment steps
+    assert ident["task_id_chance"] == 1 / semi.n_tasks and 0 <= ident["task_id_accuracy"] <= 1
+    # the held-out trials are the last ones, and never in the training arrays
+    M, T = semi.n_trials, semi.trial_length
+    assert trainer.data.size == (M - 1) * T
+    np.testing.assert_array_equal(trainer.data.heldout["rewards"][:, 0], semi.rewards[:, M - 1])
+
+
+def test_member_forward_picks_members(semi):
+    trainer = MBMLTrainer(semi, MBMLConfig.for_profile("smoke"), seed=0)
+    net = trainer.bcq.actor
+    x = torch.randn(net.members, 5, net.layers[0].weight.shape[1])
+    full = net(x)
+    members = torch.tensor([2, 0, 2])
+    torch.testing.assert_close(member_forward(net, members, x[members]), full[members])
+
+
+def test_resume_after_a_kill_equals_uninterrupted(semi, tmp_path):
+    cfg = MBMLConfig.for_profile("smoke", checkpoint_every=1)
+    straight = MBMLTrainer(semi, cfg, seed=1)
+    rows_a = straight.train(tmp_path / "a.pt", progress=False)
+
+    killed = MBMLTrainer(semi, cfg, seed=1)
+    calls = {"n": 0}
+    original = killed.distill_step
+
+    def dying_step():
+        calls["n"] += 1
+        if calls["n"] == 3:
+            raise KeyboardInterrupt
+        return original()
+
+    killed.distill_step = dying_step
+    with pytest.raises(KeyboardInterrupt):
+        killed.train(tmp_path / "b.pt", progress=False)
+    resumed = MBMLTrainer(semi, cfg, seed=1)
+    rows_b = resumed.train(tmp_path / "b.pt", progress=False)
+    assert rows_a.equals(rows_b) and len(rows_a) > 0
+    for mod in ("bcq", "rewards", "agent"):
+        a, b = getattr(straight, mod).state_dict(), getattr(resumed, mod).state_dict()
+        for k in a:
+            torch.testing.assert_close(a[k], b[k], rtol=0, atol=0)
+    with pytest.raises(ValueError, match="different configuration"):
+        MBMLTrainer(semi, cfg.replace(margin=1.0), seed=1).train(tmp_path / "b.pt", progress=False)
+
+
+def test_bad_config_names_the_field(semi):
+    with pytest.raises(ValueError, match="tasks_per_step"):
+        MBMLConfig(tasks_per_step=1)
+    with pytest.raises(ValueError, match="heldout_trials"):
+        MBMLTrainer(semi, MBMLConfig.for_profile("smoke", heldout_trials=semi.n_trials), seed=0)

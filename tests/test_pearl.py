@@ -1,0 +1,126 @@
+"""PEARL: product-of-Gaussians posterior, once-per-episode posterior sampling, gradient flow, resume."""
+
+import numpy as np
+import pytest
+import torch
+
+from borel_lib.pearl import PEARLConfig, PEARLTrainer, evaluate, run_pearl
+from borel_lib.task_encoder import ContextEncoder, kl_diag, kl_to_prior, product_of_gaussians
+
+
+def test_product_of_gaussians_closed_form():
+    # N(0, 1) x N(2, 1) ∝ N(1, 1/2); N(1, 1) x N(4, 4) ∝ N(1.6, 0.8) (precision-weighted)
+    mu = torch.tensor([[[0.0, 1.0], [2.0, 4.0]]])
+    var = torch.tensor([[[1.0, 1.0], [1.0, 4.0]]])
+    m, v = product_of_gaussians(mu, var)
+    torch.testing.assert_close(m, torch.tensor([[1.0, 1.6]]))
+    torch.testing.assert_close(v, torch.tensor([[0.5, 0.8]]))
+    # a masked-out factor changes nothing; an all-masked set is the prior
+    m2, v2 = product_of_gaussians(torch.cat([mu, torch.full((1, 1, 2), 9.0)], 1),
+                                  torch.cat([var, torch.ones(1, 1, 2)], 1), mask=torch.tensor([[1.0, 1.0, 0.0]]))
+    torch.testing.assert_close((m2, v2), (m, v))
+    m0, v0 = product_of_gaussians(mu, var, mask=torch.zeros(1, 2))
+    torch.testing.assert_close((m0, v0), (torch.zeros(1, 2), torch.ones(1, 2)))
+
+
+def test_product_is_order_invariant_and_kl_formulas():
+    enc = ContextEncoder(5, 3, (8,), seed=0)
+    c = torch.randn(2, 7, 5, generator=torch.Generator().manual_seed(1))
+    m, v = enc(c)
+    m2, v2 = enc(c[:, torch.randperm(7, generator=torch.Generator().manual_seed(2))])
+    torch.testing.assert_close((m, v), (m2, v2))
+    assert enc(c[:, :0])[1].eq(1).all()  # empty context: the prior
+    p = torch.distributions.Normal(m, v.sqrt())
+    q = torch.distributions.Normal(torch.zeros_like(m), torch.ones_like(v))
+    torch.testing.assert_close(kl_to_prior(m, v), torch.distributions.kl_divergence(p, q).sum(-1))
+    q2 = torch.distributions.Normal(m2.flip(0), (v2.flip(0) * 2).sqrt())
+    torch.testing.assert_close(kl_diag(m, v, m2.flip(0), 2 * v2.flip(0)), torch.distributions.kl_divergence(p, q2).sum(-1))
+
+
+@pytest.fixture()
+def trainer():
+    return PEARLTrainer("semicircle", PEARLConfig.for_profile("smoke"), seed=0)
+
+
+def test_posterior_sampled_once_per_episode_from_accumulated_context(trainer):
+    agent = trainer.agent
+    calls, contexts = [], []
+    orig_sample, orig_post = agent.sample_z, agent.posterior
+
+    def counting_sample(mu, var, generator=None):
+        calls.append(mu.shape)
+        return orig_sample(mu, var, generator)
+
+    def counting_posterior(ctx):
+        contexts.append(ctx.shape)
+        return orig_post(ctx)
+
+    agent.sample_z, agent.posterior = counting_sample, counting_posterior
+    rec = {}
+    tasks = trainer.eval_tasks
+    ev = evaluate(agent, "semicircle", tasks, 0, record=rec)
+    H, n = trainer.H, len(tasks)
+    assert len(calls) == 2, "one z draw (for all tasks) at the start of each of the k = 2 episodes"
+    assert contexts == [(n, H, trainer.context_dim)], "episode 2's posterior sees all of episode 1"
+    z = rec["z"]
+    assert z.shape[:2] == (n, 2 * H)
+    assert np.all(z[:, :H] == z[:, :1]) and np.all(z[:, H:] == z[:, H : H + 1]), "z is fixed within an episode"
+    assert not np.allclose(z[:, 0], z[:, H])
+    assert set(ev.metric) == {"return", "success"} and len(ev) == n * 2 * 2
+
+
+def test_encoder_learns_only_from_the_critic_and_kl(trainer):
+    trainer.collect_iteration()
+    hits = {"n": 0}
+    for p in trainer.agent.encoder.parameters():
+        p.register_hook(lambda g: hits.__setitem__("n", hits["n"] + 1))
+    trainer.train_step()
+    assert hits["n"] == len(list(trainer.agent.encoder.parameters())), "one backward (Q + KL) reaches the encoder"
+
+
+def _params(agent):
+    return {k: v.clone() for k, v in agent.state_dict().items()}
+
+
+def test_resume_equals_uninterrupted(tmp_path):
+    cfg = PEARLConfig.for_profile("smoke", iterations=2)
+    straight = PEARLTrainer("semicircle", cfg, seed=3)
+    rows_a = straight.train(tmp_path / "a.pt", progress=False)
+    first = PEARLTrainer("semicircle", cfg.replace(iterations=1), seed=3)
+    first.train(tmp_path / "b.pt", progress=False)
+    resumed = PEARLTrainer("semicircle", cfg, seed=3)
+    rows_b = resumed.train(tmp_path / "b.pt", progress=False)
+    assert rows_a.equals(rows_b)
+    pa, pb = _params(straight.agent), _params(resumed.agent)
+    for k in pa:
+        torch.testing.assert_close(pa[k], pb[k], rtol=0, atol=0)
+    with pytest.raises(ValueError, match="different configuration"):
+        PEARLTrainer("semicircle", cfg.replace(kl_lambda=0.5), seed=3).train(tmp_path / "b.pt", progress=False)
+
+
+def test_oracle_task_and_results_table():
+    df = run_pearl("semicircle", "smoke", seed=0, oracle_task=True, progress=False, device="cpu")
+    assert {"return", "success", "best_return", "final_return", "best_success", "final_success"} <= set(df.metric)
+    assert set(df.method) == {"pearl_oracle_task"}
+    assert (df.episode.isin([1, 2])).all()
+
+
+def test_bad_config_names_the_field():
+    with pytest.raises(ValueError, match="rl_reward"):
+        PEARLConfig(rl_reward="shaped")
+    with pytest.raises(ValueError, match="num_tasks_sample"):
+        PEARLConfig(n_train_tasks=2, num_tasks_sample=3)
+
+
+def test_context_sees_the_sparse_reward_and_sac_the_dense_one(trainer):
+    trainer.collect_iteration()
+    t = int(np.flatnonzero(trainer.rl_buffers.size)[0])
+    n = trainer.rl_buffers.size[t]
+    data = {k: v[:n] for k, v in trainer.rl_buffers.data[t].items()}
+    assert set(np.unique(data["rewards"])) <= {0.0, 1.0}
+    np.testing.assert_allclose(data["rl_rewards"], -np.linalg.norm(data["next_obs"] - trainer.train_tasks[t], axis=-1),
+                               rtol=1e-5)
+    np.testing.assert_allclose(data["next_obs"], data["obs"] + 0.1 * np.clip(data["actions"], -1, 1), atol=1e-6)
+    # the encoder buffer of a task picked this iteration holds only this iteration's episodes
+    picked_sizes = set(trainer.enc_buffers.size[trainer.enc_buffers.size != trainer.cfg.num_initial_steps // 60 * 60])
+    assert picked_sizes <= {60 * (1 + 1)}  # smoke: one prior and one posterior episode
