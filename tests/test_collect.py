@@ -78,5 +78,5 @@ def test_config_errors():
     with pytest.raises(ConfigError, match="domain='ant_semicircle'"):
         CollectConfig(domain="ant_semicircle")
     with pytest.raises(ConfigError, match="no collection protocol"):
-        CollectConfig.for_domain("wind", "smoke")
+        CollectConfig.for_domain("ant_semicircle", "smoke")
     assert CollectConfig.for_domain("semicircle", "paper").updates_per_iter == 500
