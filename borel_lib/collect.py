@@ -1,7 +1,7 @@
 """Data collection: the training logs of N conventional RL agents, one per task (paper §3.1, §6).
 
 The authors ran one DQN (Gridworld) or SAC (continuous) process per task and saved its whole replay
-buffer (``../shared/spec/original_code.md`` §3). Here all N agents train at once: the tasks step together
+buffer. Here all N agents train at once: the tasks step together
 in a :class:`~borel_lib.envs.batched.BatchedTrial`, the agents are one
 :class:`~borel_lib.agents.EnsembleSAC`/:class:`~borel_lib.agents.EnsembleDQN`, and every trial is
 streamed into an on-disk dataset (:mod:`borel_lib.datasets`). The protocol per task is the authors':

@@ -7,7 +7,7 @@ task, data from other tasks' collection policies labelled with this task's rewar
 states overlap across tasks (Proposition 3) and the belief cannot lock onto "the reward is wherever I
 went first".
 
-What we do and why (versus the authors' code, ``../shared/spec/original_code.md`` §4.3):
+What we do and why (versus the authors' public code's relabelling):
 
 - Relabelling is done *on the fly per minibatch* with fresh random sources, never in place, so a
   borrowed episode is always another task's original data (the authors mix in place, so a source may

@@ -13,9 +13,9 @@ relabelling and the batched envs use, so they agree bit for bit.
   accidentally started uniformly in the rectangle, spec §2.4), ``uniform`` over x ∈ [−1.5, 1.5],
   y ∈ [−0.5, 1.5] (the authors' collection setting), ``exclude_semicircle`` (the same rectangle with
   the annulus 0.8 ≤ ‖s‖ ≤ 1.2 rejection-resampled).
-- **Wind** (transitions vary, dense differences; *our* definition, ``../shared/spec/domains_missing.md``,
-  values from a later public benchmark, not confirmed to be the paper's): task = wind w ~ U[−0.08,
-  0.08]²; s' = s + 0.1a + w; fixed goal (0, 1), reward 1 if ‖s' − g‖ ≤ 0.03; H = 75, k = 2, metric on
+- **Wind** (transitions vary, dense differences; *our* definition, since the paper gives one sentence
+  and defers to an appendix we do not have; values from a later public benchmark, not confirmed to be
+  the paper's): task = wind w ~ U[−0.08, 0.08]²; s' = s + 0.1a + w; fixed goal (0, 1), reward 1 if ‖s' − g‖ ≤ 0.03; H = 75, k = 2, metric on
   episode 1 only; start at the origin. Collection may start ``uniform`` over the band
   [−0.25, 0.25] × [−0.2, 1.2] from the origin to the goal (*our* choice; see :class:`WindEnv`).
 - **Escape-Room** (transitions vary, sparse differences; *our* numbers): a circular wall of radius 1
