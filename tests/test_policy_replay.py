@@ -210,3 +210,16 @@ def test_transition_identifiability_separates_wind_from_escape_room():
     reports = idf.discretised_transition_identifiability(esc.transition, thetas, {"own": own, "replay": replay})
     assert not reports["own"].sufficient_condition_holds
     assert reports["replay"].sufficient_condition_holds
+
+
+def test_uniform_collection_starts_lie_in_their_regions():
+    rng = np.random.default_rng(0)
+    wind = make_env("wind", init_state="uniform")
+    s = np.stack([wind.sample_init_state(rng, None) for _ in range(2000)])
+    (x0, x1), (y0, y1) = wind.start_box
+    assert s[:, 0].min() >= x0 and s[:, 0].max() <= x1 and s[:, 1].min() >= y0 and s[:, 1].max() <= y1
+    assert s[:, 1].max() > 1.0 and s[:, 1].min() < 0.0, "the band covers the origin and the goal"
+    room = make_env("escape_room", init_state="uniform")
+    r = np.linalg.norm(np.stack([room.sample_init_state(rng, None) for _ in range(2000)]), axis=-1)
+    assert r.max() < 1.0 and 0.6 < np.mean(r < np.sqrt(0.5)) * 2 < 1.4, "uniform by area inside the room"
+    assert np.all(make_env("wind").sample_init_state(rng, None) == 0), "evaluation still starts at the origin"
