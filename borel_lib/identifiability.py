@@ -389,7 +389,8 @@ def discretised_transition_identifiability(
     Definition 2 is applied to the data's own state-actions: a discrete (cell, sector) identifies tasks
     i and j when some state-action of *any* of the data sets falling in it has different next states
     under ``tasks[i]`` and ``tasks[j]`` (by more than ``atol``), so every data set is judged against the
-    same identifying mask. Definition 3 (overlap) is a discrete pair visited by both i's and j's data.
+    same identifying mask (duplicate state-actions, e.g. a union of two other sets, are pooled once).
+    Definition 3 (overlap) is a discrete pair visited by both i's and j's data.
     Returns one :class:`IdentifiabilityReport` per data set. A coarse proxy, as in notebook 03: a shared
     cell does not mean a shared continuous state.
     """
@@ -414,6 +415,8 @@ def discretised_transition_identifiability(
     # identifying mask over the pooled state-actions of every data set
     pooled_obs = np.concatenate([np.asarray(o, np.float32).reshape(-1, 2) for o, _ in data.values()])
     pooled_act = np.concatenate([np.asarray(a, np.float32).reshape(-1, 2) for _, a in data.values()])
+    pooled = np.unique(np.concatenate([pooled_obs, pooled_act], 1), axis=0)  # a data set may contain another
+    pooled_obs, pooled_act = pooled[:, :2], pooled[:, 2:]
     pooled_key = keys(pooled_obs, pooled_act)
     keep = pooled_key >= 0
     pooled_obs, pooled_act, pooled_key = pooled_obs[keep], pooled_act[keep], pooled_key[keep]
