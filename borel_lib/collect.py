@@ -60,7 +60,11 @@ _PAPER["escape_room"] = dict(_PAPER["semicircle"])
 _QUICK: dict[str, dict[str, Any]] = {
     "gridworld": dict(),  # the paper's protocol takes about a minute on 2 cores
     "semicircle": dict(n_tasks=40, warmup_trials=20, iterations=100, updates_per_iter=150),
-    "wind": dict(n_tasks=40, warmup_trials=50, iterations=100, updates_per_iter=150),  # 50 warm-up: sparse 0.03 goal
+    # Escape-Room, measured on the first 30 iterations of this protocol: trial success 1.00 from iteration
+    # ~15 on (0.98 over iterations 25-29). Wind (50 warm-up trials: the 0.03 goal disc is rarely hit at
+    # random) is NOT validated yet: after 20 iterations its agents were still at the random level
+    # (success 0.02-0.12 per iteration), and a different quick protocol may be needed.
+    "wind": dict(n_tasks=40, warmup_trials=50, iterations=100, updates_per_iter=150),
     "escape_room": dict(n_tasks=40, warmup_trials=20, iterations=100, updates_per_iter=150),
 }
 _SMOKE_SAC = dict(n_tasks=4, warmup_trials=2, iterations=3, trials_per_iter=1, updates_per_iter=4, checkpoint_every=2,
