@@ -16,6 +16,8 @@ discretised onto a grid; "positive probability" means ``d > threshold``.
   (:func:`reward_relabel_visits`).
 
 :func:`figure2_example` and :func:`escape_room_example` build the small worlds notebook 01 uses.
+:func:`discretised_reward_identifiability` (notebook 03) and :func:`discretised_transition_identifiability`
+(notebook 06) run the checker on real continuous datasets, discretised onto a grid.
 """
 
 from __future__ import annotations
@@ -176,13 +178,16 @@ def check_identifiability(mdps: TabularMDPs, visits: np.ndarray, threshold: floa
     d = np.asarray(visits, dtype=np.float64)
     if d.shape != mdps.shape:
         raise ValueError(f"visits must have the MDPs' shape (N, S, A)={mdps.shape}; got {d.shape}")
-    ident = identifying_pairs(mdps, atol)
-    over = overlapping_pairs(d, threshold)
-    both = ident & over
-    n_both = both.sum(axis=(2, 3))
-    N = mdps.n
+    return _report(mdps.names, identifying_pairs(mdps, atol), d, threshold)
+
+
+def _report(names: tuple[str, ...], ident: np.ndarray, visits: np.ndarray, threshold: float) -> IdentifiabilityReport:
+    """Proposition 2 from an identifying mask ``(N, N, S, A)`` and visitation ``(N, S, A)``."""
+    over = overlapping_pairs(visits, threshold)
+    n_both = (ident & over).sum(axis=(2, 3))
+    N = len(names)
     failing = tuple((i, j) for i in range(N) for j in range(i + 1, N) if n_both[i, j] == 0)
-    return IdentifiabilityReport(mdps.names, ident.sum(axis=(2, 3)), over.sum(axis=(2, 3)), n_both, failing)
+    return IdentifiabilityReport(names, ident.sum(axis=(2, 3)), over.sum(axis=(2, 3)), n_both, failing)
 
 
 def ambiguity_witness(mdps: TabularMDPs, visits: np.ndarray, i: int, j: int,
@@ -366,3 +371,71 @@ def discretised_reward_identifiability(next_xy: np.ndarray, goals: np.ndarray, r
     for i in range(len(goals)):
         np.add.at(visits[i, :, 0], ix[i][inside[i]] * ny + iy[i][inside[i]], 1.0)
     return mdps, visits
+
+
+def discretised_transition_identifiability(
+    transition, tasks: np.ndarray, data: dict[str, tuple[np.ndarray, np.ndarray]],
+    bounds: tuple[float, float, float, float] = (-1.5, 1.5, -1.5, 1.5), cell: float = 0.1,
+    n_action_bins: int = 8, atol: float = 1e-6, chunk: int = 4096,
+) -> dict[str, IdentifiabilityReport]:
+    """Proposition 2 on real data of transition-varying point-robot tasks (Wind, Escape-Room; notebook 06).
+
+    ``transition(obs, action, task)`` is the domain's pure vectorised dynamics, ``tasks`` ``(N, task_dim)``,
+    and ``data`` maps a name (e.g. "own policies", "policy replaying") to ``(obs, actions)``, each
+    ``(N, n_points, 2)``: the state-actions of each task's data (without the episode flag). A discrete
+    state is a grid cell of side ``cell`` inside ``bounds`` (x0, x1, y0, y1; points outside are dropped),
+    a discrete action one of ``n_action_bins`` sectors of the action's direction.
+
+    Definition 2 is applied to the data's own state-actions: a discrete (cell, sector) identifies tasks
+    i and j when some state-action of *any* of the data sets falling in it has different next states
+    under ``tasks[i]`` and ``tasks[j]`` (by more than ``atol``), so every data set is judged against the
+    same identifying mask (duplicate state-actions, e.g. a union of two other sets, are pooled once).
+    Definition 3 (overlap) is a discrete pair visited by both i's and j's data.
+    Returns one :class:`IdentifiabilityReport` per data set. A coarse proxy, as in notebook 03: a shared
+    cell does not mean a shared continuous state.
+    """
+    tasks = np.asarray(tasks, dtype=np.float64)
+    N = len(tasks)
+    x0, x1, y0, y1 = bounds
+    nx, ny = int(round((x1 - x0) / cell)), int(round((y1 - y0) / cell))
+    S, A = nx * ny, int(n_action_bins)
+
+    def keys(obs: np.ndarray, act: np.ndarray) -> np.ndarray:
+        ix = np.floor((obs[..., 0] - x0) / cell).astype(np.int64)
+        iy = np.floor((obs[..., 1] - y0) / cell).astype(np.int64)
+        ang = np.arctan2(act[..., 1], act[..., 0])
+        ia = np.minimum((ang + np.pi) / (2 * np.pi) * A, A - 1).astype(np.int64)
+        inside = (ix >= 0) & (ix < nx) & (iy >= 0) & (iy < ny)
+        return np.where(inside, (ix * ny + iy) * A + ia, -1)
+
+    for name, (obs, act) in data.items():
+        if np.shape(obs)[0] != N or np.shape(act)[:2] != np.shape(obs)[:2]:
+            raise ValueError(f"data[{name!r}]: obs and actions must be (N={N}, n_points, 2); got "
+                             f"{np.shape(obs)} and {np.shape(act)}")
+    # identifying mask over the pooled state-actions of every data set
+    pooled_obs = np.concatenate([np.asarray(o, np.float32).reshape(-1, 2) for o, _ in data.values()])
+    pooled_act = np.concatenate([np.asarray(a, np.float32).reshape(-1, 2) for _, a in data.values()])
+    pooled = np.unique(np.concatenate([pooled_obs, pooled_act], 1), axis=0)  # a data set may contain another
+    pooled_obs, pooled_act = pooled[:, :2], pooled[:, 2:]
+    pooled_key = keys(pooled_obs, pooled_act)
+    keep = pooled_key >= 0
+    pooled_obs, pooled_act, pooled_key = pooled_obs[keep], pooled_act[keep], pooled_key[keep]
+    ident = np.zeros((S * A, N, N), dtype=bool)
+    for c in range(0, len(pooled_key), chunk):
+        o, a, k = pooled_obs[c:c + chunk], pooled_act[c:c + chunk], pooled_key[c:c + chunk]
+        nxt = np.asarray(transition(np.repeat(o[:, None], N, 1), np.repeat(a[:, None], N, 1),
+                                    np.broadcast_to(tasks, (len(o), N, tasks.shape[1]))), dtype=np.float64)
+        differ = np.abs(nxt[:, :, None] - nxt[:, None, :]).max(-1) > atol  # (n, N, N)
+        order = np.argsort(k, kind="stable")
+        uk, start = np.unique(k[order], return_index=True)
+        ident[uk] |= np.logical_or.reduceat(differ[order], start, axis=0)
+    ident = ident.reshape(S, A, N, N).transpose(2, 3, 0, 1)
+    names = tuple(f"task{i}" for i in range(N))
+    reports = {}
+    for name, (obs, act) in data.items():
+        k = keys(np.asarray(obs, np.float32), np.asarray(act, np.float32))
+        visits = np.zeros((N, S * A))
+        for i in range(N):
+            np.add.at(visits[i], k[i][k[i] >= 0], 1.0)
+        reports[name] = _report(names, ident, visits.reshape(N, S, A), 0.0)
+    return reports

@@ -20,6 +20,14 @@ What we do and why (versus the authors' code, ``docs/differences.md``):
   off by one step).
 - RR is refused for domains whose tasks differ in transitions (Wind, Escape-Room): there a borrowed
   transition is not a transition of task ``i``, and policy replaying must be done at collection time.
+
+Policy replaying (§4 Proposition 3, §6 "for policy replay we replace trajectories by sampling a new
+trajectory using the trained RL policy of another MDP"), mode ``policy_replay``: the same mixing, but
+each borrowed episode comes from task ``i``'s *policy-replay dataset*
+(:func:`borel_lib.collect.run_policy_replay`): a trial rolled out by another task's trained policy
+in task ``i``'s own dynamics, with task ``i``'s rewards. Nothing is recomputed, so every transition of a
+mixed trial is a real transition of the task it is labelled with; this works whatever differs between
+tasks (rewards or transitions). ``source_task`` records whose policy acted.
 """
 
 from __future__ import annotations
@@ -29,8 +37,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-RELABEL_MODES: tuple[str, ...] = ("none", "reward_relabelling")
-"""Switch values on the training configs: ``none`` is the paper's ablation."""
+RELABEL_MODES: tuple[str, ...] = ("none", "reward_relabelling", "policy_replay")
+"""Switch values on the training configs: ``none`` is the paper's ablation; ``policy_replay`` needs the
+replay dataset (``sample_trials(..., replay=...)``)."""
 
 RewardFn = Callable[[np.ndarray, np.ndarray, np.ndarray, np.ndarray], np.ndarray]
 
@@ -50,8 +59,8 @@ class TrialBatch:
     task_index: np.ndarray
     """Which task each trial belongs to (whose rewards it carries), ``(B,)``."""
     source_task: np.ndarray
-    """For each trial and episode, the task whose data fills it, ``(B, k)``; equal to
-    ``task_index`` where nothing was borrowed."""
+    """For each trial and episode, the task whose data fills it (``policy_replay``: whose policy
+    acted), ``(B, k)``; equal to ``task_index`` where nothing was borrowed."""
 
 
 def sample_trials(
@@ -67,6 +76,7 @@ def sample_trials(
     rng: np.random.Generator,
     obs_has_flag: bool = True,
     varies: str = "reward",
+    replay: Mapping[str, np.ndarray] | None = None,
 ) -> TrialBatch:
     """Gather trials ``(task_index[b], trial_index[b])`` from ``arrays`` and apply ``mode``.
 
@@ -74,6 +84,12 @@ def sample_trials(
     ``(n_tasks, n_trials, T, ...)`` (memory-mapped arrays are fine: only the gathered rows are read).
     ``tasks`` is ``(n_tasks, task_dim)``; ``reward_fn(obs, action, next_obs, task)`` is the domain's
     pure reward on observations *without* the flag (the flag is stripped when ``obs_has_flag``).
+
+    ``mode="policy_replay"`` needs ``replay``: the arrays of the policy-replay dataset of the same
+    tasks (``obs``, ``actions``, ``rewards``, ``next_obs`` laid out ``(n_tasks, n_replay_trials, T, ...)``
+    and ``source_task`` ``(n_tasks, n_replay_trials)``, e.g. ``load_dataset(path).arrays``). Each of the
+    first ``k // 2`` episodes of trial ``b`` is replaced by the same episode of a uniformly drawn
+    replayed trial *of task* ``task_index[b]``; ``reward_fn`` is not used.
     """
     if mode not in RELABEL_MODES:
         raise ValueError(f"mode={mode!r} is not allowed; allowed values: {', '.join(RELABEL_MODES)}")
@@ -88,10 +104,11 @@ def sample_trials(
     if task_index.shape != trial_index.shape or task_index.ndim != 1:
         raise ValueError("task_index and trial_index must be 1-D arrays of the same length")
 
-    def gather(name: str, ti: np.ndarray, mi: np.ndarray, sl: slice) -> np.ndarray:
+    def gather(name: str, ti: np.ndarray, mi: np.ndarray, sl: slice,
+               source: Mapping[str, np.ndarray] = arrays) -> np.ndarray:
         # sort for memmap-friendly reads, then restore order
         order = np.lexsort((mi, ti))
-        out = np.asarray(arrays[name][ti[order], mi[order], sl])
+        out = np.asarray(source[name][ti[order], mi[order], sl])
         inv = np.empty_like(order)
         inv[order] = np.arange(order.size)
         return out[inv]
@@ -103,6 +120,10 @@ def sample_trials(
     next_obs = gather("next_obs", task_index, trial_index, full).astype(np.float32, copy=True)
     B = task_index.size
     source = np.repeat(task_index[:, None], episodes, axis=1)
+    if mode == "policy_replay":
+        _check_replay(replay, arrays)
+    elif replay is not None:
+        raise ValueError(f"replay is only used by mode='policy_replay'; got mode={mode!r}")
 
     if mode == "reward_relabelling" and B > 0:
         if varies != "reward":
@@ -130,5 +151,55 @@ def sample_trials(
             task_b = np.broadcast_to(task_params[task_index][:, None, :], (B, horizon, task_params.shape[1]))
             rewards[:, sl] = np.asarray(reward_fn(o, actions[:, sl], no, task_b), dtype=np.float32)
             source[:, e] = other
+    if mode == "policy_replay" and B > 0:
+        assert replay is not None
+        n_replay = replay["rewards"].shape[1]
+        for e in range(episodes // 2):
+            rep_trial = rng.integers(0, n_replay, size=B)
+            sl = slice(e * horizon, (e + 1) * horizon)
+            for name, out in (("obs", obs), ("actions", actions), ("rewards", rewards), ("next_obs", next_obs)):
+                out[:, sl] = gather(name, task_index, rep_trial, sl, replay)
+            source[:, e] = np.asarray(replay["source_task"])[task_index, rep_trial]
     return TrialBatch(obs=obs, actions=actions, rewards=rewards, next_obs=next_obs,
                       task_index=task_index, source_task=source)
+
+
+def replay_arrays(own, replay, n_actions: int | None = None) -> dict[str, np.ndarray]:
+    """The ``replay=`` argument of :func:`sample_trials` for a pipeline: the arrays of the
+    policy-replay dataset ``replay`` after checking it belongs to the own-policy dataset ``own`` (both
+    :class:`~borel_lib.datasets.OfflineDataset`: same domain, tasks and trial layout). ``n_actions``
+    one-hot encodes integer actions, as the pipeline does for the own data (Gridworld)."""
+    where = f"{replay.path}/manifest.json"
+    if replay.manifest.get("collection_mode") != "policy_replay":
+        raise ValueError(f"{where}: field 'collection_mode' is {replay.manifest.get('collection_mode')!r}; "
+                         "expected 'policy_replay' (python -m borel_lib.collect <domain> --policy-replay)")
+    for field in ("domain", "n_tasks", "episodes_per_trial", "horizon"):
+        if replay.manifest[field] != own.manifest[field]:
+            raise ValueError(f"{where}: field {field!r} is {replay.manifest[field]!r} but the own-policy dataset "
+                             f"{own.path} has {own.manifest[field]!r}")
+    if not np.allclose(replay.tasks, own.tasks):
+        raise ValueError(f"{where}: field 'tasks' differs from {own.path}'s tasks (a replay of another collection)")
+    arrays = dict(replay.arrays)
+    if n_actions:
+        arrays["actions"] = replay.one_hot_actions(n_actions)
+    return arrays
+
+
+def _check_replay(replay: Mapping[str, np.ndarray] | None, arrays: Mapping[str, np.ndarray]) -> None:
+    """Validate the policy-replay arrays against the own-policy ones (same tasks, trial length, dims)."""
+    if replay is None:
+        raise ValueError("mode='policy_replay' needs replay=<arrays of the policy-replay dataset> (obs, actions, "
+                         "rewards, next_obs, source_task), e.g. load_dataset(<dataset>_policy_replay).arrays; make "
+                         "it with: python -m borel_lib.collect <domain> --profile <profile> --policy-replay")
+    missing = [k for k in ("obs", "actions", "rewards", "next_obs", "source_task") if k not in replay]
+    if missing:
+        raise ValueError(f"replay is missing {missing}; needs obs, actions, rewards, next_obs, source_task")
+    n_tasks, _, T = arrays["rewards"].shape[:3]
+    rn, rm, rT = replay["rewards"].shape[:3]
+    if (rn, rT) != (n_tasks, T) or rm < 1:
+        raise ValueError(f"replay rewards have shape {replay['rewards'].shape[:3]} (n_tasks, n_trials, T); the "
+                         f"own-policy data has n_tasks={n_tasks}, T={T}: use the replay dataset of the same collection")
+    for name in ("obs", "actions", "next_obs"):
+        if replay[name].shape[3:] != arrays[name].shape[3:]:
+            raise ValueError(f"replay {name!r} has trailing shape {replay[name].shape[3:]}; the own-policy data has "
+                             f"{arrays[name].shape[3:]}")

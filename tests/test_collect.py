@@ -89,8 +89,8 @@ def test_policy_replay_uses_other_tasks_policies_with_this_tasks_rewards(tmp_pat
 def test_config_errors():
     with pytest.raises(ConfigError, match="domain='reacher_image'.*allowed values.*cheetah_vel"):
         CollectConfig(domain="reacher_image")
-    with pytest.raises(ConfigError, match="no collection protocol"):
-        CollectConfig.for_domain("wind", "smoke")
+    for domain in ("gridworld", "semicircle", "wind", "escape_room", "ant_semicircle", "cheetah_vel"):
+        CollectConfig.for_domain(domain, "smoke")  # every batchable domain has a protocol per profile
     assert CollectConfig.for_domain("semicircle", "paper").updates_per_iter == 500
     ant = CollectConfig.for_domain("ant_semicircle", "paper")
     assert (ant.n_tasks, ant.trials_per_task, ant.updates_per_iter, ant.alpha, ant.init_state) == (
