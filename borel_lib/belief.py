@@ -224,8 +224,10 @@ def implied_goal_distribution(vae: BeliefVAE, mu: np.ndarray | torch.Tensor, exa
         size = int(round(math.sqrt(vae.config.n_cells)))
         cells = grid_cell_index(torch.as_tensor(exact.candidates), size).numpy()
         p = goal_cell_probs(vae, mu)[:, cells]
-    else:
-        p = np.clip(reward_map(vae, torch.as_tensor(mu), exact.candidates), 0.0, None)
+    else:  # in chunks: the decoder sees (beliefs x candidate points) inputs
+        mu = torch.as_tensor(mu)
+        p = np.concatenate([np.clip(reward_map(vae, mu[i : i + 1024], exact.candidates), 0.0, None)
+                            for i in range(0, len(mu), 1024)])
     total = p.sum(-1, keepdims=True)
     return np.where(total > 0, p / np.where(total > 0, total, 1.0), 1.0 / p.shape[-1])
 

@@ -278,7 +278,7 @@ def _probe_trials(domain: str, dataset) -> dict[str, dict[str, np.ndarray]]:
         semicircle_search_then_go(eval_tasks("semicircle", 0), record=scripted)
     M = dataset.n_trials
     out = {"scripted_search": scripted}
-    for name, sl in (("logged_late", slice(M - 20, M)), ("logged_early", slice(0, 20))):
+    for name, sl in (("logged_late", slice(M - 5, M)), ("logged_early", slice(0, 5))):
         out[name] = {k: np.asarray(getattr(dataset, k)[:, sl]).reshape(-1, *getattr(dataset, k).shape[2:])
                      for k in ("actions", "rewards", "next_obs")}
     return out
@@ -293,7 +293,7 @@ def belief_vs_exact(spec: RunSpec, device: str = "auto") -> pd.DataFrame:
       of the 21 goals, :func:`borel_lib.baselines.gridworld_sweep_trials`; Semi-circle: the
       search-then-go script for the 20 evaluation goals). These are the beliefs exploration needs: cells
       or arc segments ruled out, the goal not yet found.
-    - ``logged_late`` / ``logged_early``: the last / first 20 logged trials of every task (training data:
+    - ``logged_late`` / ``logged_early``: the last / first 5 logged trials of every task (training data:
       goal-reaching trials / random warm-up)."""
     from borel_lib.collect import run_collection
     from borel_lib.device import get_device

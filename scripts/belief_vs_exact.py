@@ -9,8 +9,8 @@ three kinds of trials:
   sweep, :func:`borel_lib.baselines.gridworld_sweep_trials`, for each of the 21 goals; Semi-circle: the
   search-then-go script, :func:`borel_lib.baselines.semicircle_search_then_go`, for the 20 evaluation
   goals). These are the beliefs exploration needs: cells or arc segments ruled out, goal not yet found.
-- ``logged_late``: the last 20 logged trials of every task (goal-reaching; training data).
-- ``logged_early``: the first 20 logged trials of every task (random warm-up; training data).
+- ``logged_late``: the last 5 logged trials of every task (goal-reaching; training data).
+- ``logged_early``: the first 5 logged trials of every task (random warm-up; training data).
 
 Writes ``data/results/<profile>/belief_vs_exact.csv`` (tidy; column ``t`` = transitions seen; metric
 ``tv``, mean over trials) with its config. Usage: python scripts/belief_vs_exact.py [--profile quick]
