@@ -152,10 +152,12 @@ def finished_runs(profile: str | None = None, domain: str | None = None) -> list
     specs = []
     for path in sorted(results_dir(resolve_profile(profile)).glob("borel_*.config.json")):
         run = json.loads(path.read_text()).get("values", {}).get("run")
-        if run and path.name == f"borel_{RunSpec(**{**run, 'rl': tuple(map(tuple, run['rl']))}).tag}.config.json":
-            spec = RunSpec(**{**run, "rl": tuple(map(tuple, run["rl"]))})
-            if domain is None or spec.domain == domain:
-                specs.append(spec)
+        if not run:
+            continue
+        spec = RunSpec(**{**run, "rl": tuple(map(tuple, run["rl"]))})
+        # the run's own results file (not its _final/_traj tables, not a run renamed since)
+        if path.name == f"borel_{spec.tag}.config.json" and (domain is None or spec.domain == domain):
+            specs.append(spec)
     return specs
 
 
