@@ -45,7 +45,30 @@ __all__ = ["BELIEFS", "HyperStates", "OfflineAgent", "OfflineRLConfig", "RunSpec
 
 _SHORT = {"time_input": "ti", "goal_terminal": "gt", "double_dqn": "dd", "cql_alpha": "cql", "gamma": "g",
           "batch_per_task": "b", "meta_batch": "mb", "hidden": "h", "critic_lr": "clr", "actor_lr": "alr",
-          "alpha": "a", "updates": "u", "mixed_copies": "mix"}
+          "alpha": "a", "updates": "u", "mixed_copies": "mix",
+          # VAE overrides
+          "epochs": "ep", "kl_weight": "kl", "latent_dim": "lat", "decode_subset": "ds", "gru_hidden": "gru",
+          "lr": "lr", "trials_per_task": "tpt", "tasks_per_batch": "tpb"}
+
+
+def _override_parts(overrides: tuple[tuple[str, Any], ...]) -> list[str]:
+    """Short name parts of a run tag for config overrides (``updates=40000`` → ``u40000``)."""
+    parts = []
+    for key, value in overrides:
+        value = "x".join(map(str, value)) if isinstance(value, tuple) else (
+            int(value) if isinstance(value, bool) else value)
+        parts.append(f"{_SHORT.get(key, key)}{value:g}" if isinstance(value, float) else f"{_SHORT.get(key, key)}{value}")
+    return parts
+
+
+def _override_args(flag: str, overrides: tuple[tuple[str, Any], ...]) -> str:
+    """The command-line form of config overrides (`` --rl updates=40000``)."""
+    out = ""
+    for key, value in overrides:
+        value = ",".join(map(str, value)) if isinstance(value, tuple) else (
+            int(value) if isinstance(value, bool) else value)
+        out += f" --{flag} {key}={value}"
+    return out
 
 
 @dataclasses.dataclass(frozen=True)
@@ -66,6 +89,9 @@ class RunSpec:
     """What the policy sees of a VAE belief (``latent`` [μ, log σ²], ``decoded`` goal-cell probabilities)."""
     rl: tuple[tuple[str, Any], ...] = ()
     """Offline-RL config overrides (sorted ``(field, value)`` pairs) on top of the profile's values."""
+    vae: tuple[tuple[str, Any], ...] = ()
+    """Belief-VAE config overrides (sorted ``(field, value)`` pairs) on top of the profile's values
+    (``belief='vae'`` only; runs with the same relabelling, seed and VAE overrides share one VAE)."""
 
     def __post_init__(self) -> None:
         check_choice(self.domain, "domain", tuple(sorted(RL_DOMAIN)))
@@ -82,12 +108,22 @@ class RunSpec:
         base = OfflineRLConfig.for_domain(self.domain, self.profile)
         # an override equal to the profile's value is no override: the run keeps its plain name
         object.__setattr__(self, "rl", tuple(sorted((k, v) for k, v in rl.items() if getattr(base, k) != v)))
+        vae = {k: tuple(v) if isinstance(v, list) else v for k, v in dict(self.vae).items()}
+        if vae and self.belief != "vae":
+            raise ConfigError("vae overrides apply to the VAE belief only (belief='vae')")
+        VAEConfig.for_domain(self.domain, self.profile, **vae)  # validates names and values now
+        vae_base = VAEConfig.for_domain(self.domain, self.profile)
+        object.__setattr__(self, "vae", tuple(sorted((k, v) for k, v in vae.items() if getattr(vae_base, k) != v)))
 
     def rl_config_with(self, rl: dict[str, Any]) -> OfflineRLConfig:
         return OfflineRLConfig.for_domain(self.domain, self.profile, **rl)
 
     def rl_config(self) -> OfflineRLConfig:
         return self.rl_config_with(dict(self.rl))
+
+    def vae_config(self) -> VAEConfig:
+        """The run's belief-VAE configuration (the profile's, with :attr:`vae` applied)."""
+        return VAEConfig.for_domain(self.domain, self.profile, **dict(self.vae))
 
     @property
     def discrete(self) -> bool:
@@ -99,19 +135,16 @@ class RunSpec:
 
     @property
     def vae_tag(self) -> str:
-        return f"{self.domain}_{self.relabelling}_seed{self.seed}"
+        """``<domain>_<relabelling>[_<vae overrides>]_seed<seed>``."""
+        return "_".join([self.domain, self.relabelling, *_override_parts(self.vae)]) + f"_seed{self.seed}"
 
     @property
     def tag(self) -> str:
-        """``<domain>_<exact|relabelling>[_decoded][_<rl overrides>]_seed<seed>``."""
-        parts = [self.domain, "exact" if self.belief == "exact" else self.relabelling]
+        """``<domain>_<exact|relabelling>[_<vae overrides>][_decoded][_<rl overrides>]_seed<seed>``."""
+        parts = [self.domain, "exact" if self.belief == "exact" else self.relabelling, *_override_parts(self.vae)]
         if self.features != "latent":
             parts.append(self.features)
-        for key, value in self.rl:
-            value = "x".join(map(str, value)) if isinstance(value, tuple) else (
-                int(value) if isinstance(value, bool) else value)
-            parts.append(f"{_SHORT.get(key, key)}{value:g}" if isinstance(value, float) else f"{_SHORT.get(key, key)}{value}")
-        return "_".join(parts) + f"_seed{self.seed}"
+        return "_".join(parts + _override_parts(self.rl)) + f"_seed{self.seed}"
 
     @property
     def method(self) -> str:
@@ -126,10 +159,7 @@ class RunSpec:
         if self.belief == "vae":
             cmd += f" --relabelling {self.relabelling}" + (f" --features {self.features}" if self.features != "latent" else "")
         cmd += f" --seed {self.seed}"
-        for key, value in self.rl:
-            value = ",".join(map(str, value)) if isinstance(value, tuple) else value
-            cmd += f" --rl {key}={value}"
-        return cmd
+        return cmd + _override_args("vae", self.vae) + _override_args("rl", self.rl)
 
     def checkpoint_dir(self) -> Path:
         from borel_lib.paths import checkpoints_dir
@@ -154,7 +184,7 @@ def finished_runs(profile: str | None = None, domain: str | None = None) -> list
         run = json.loads(path.read_text()).get("values", {}).get("run")
         if not run:
             continue
-        spec = RunSpec(**{**run, "rl": tuple(map(tuple, run["rl"]))})
+        spec = RunSpec(**{**run, "rl": tuple(map(tuple, run["rl"])), "vae": tuple(map(tuple, run.get("vae", ())))})
         # the run's own results file (not its _final/_traj tables, not a run renamed since)
         if path.name == f"borel_{spec.tag}.config.json" and (domain is None or spec.domain == domain):
             specs.append(spec)
@@ -167,7 +197,7 @@ def _load_belief(spec: RunSpec, dataset, device, progress: bool):
         return make_belief("exact", domain=spec.domain), None
     ck = spec.vae_checkpoint()
     ck.parent.mkdir(parents=True, exist_ok=True)
-    vae, log = train_vae(dataset, VAEConfig.for_domain(spec.domain, spec.profile), spec.relabelling, seed=spec.seed,
+    vae, log = train_vae(dataset, spec.vae_config(), spec.relabelling, seed=spec.seed,
                          checkpoint=ck, device=device, progress=progress, n_actions=spec.n_actions)
     return VAEBelief(vae, spec.n_actions, spec.features), log
 
@@ -237,7 +267,7 @@ def run_borel(spec: RunSpec, progress: bool = True, device: str = "auto", n_eval
                            tmp)
     bar.close()
     config = {"run": dataclasses.asdict(spec), "offline_rl": rl_cfg.to_dict(), "dataset": dataset.manifest["config"],
-              "vae": VAEConfig.for_domain(spec.domain, spec.profile).to_dict() if spec.belief == "vae" else None}
+              "vae": spec.vae_config().to_dict() if spec.belief == "vae" else None}
     df = pd.DataFrame(rows)
     write_results(df, f"borel_{spec.tag}", config=config, profile=spec.profile, command=spec.command)
     search = search_metrics(spec.domain, tasks, record)
@@ -254,7 +284,7 @@ def run_borel(spec: RunSpec, progress: bool = True, device: str = "auto", n_eval
         vae_method = "borel_rr" if spec.relabelling == "reward_relabelling" else "borel_no_rr"  # one VAE, many runs
         write_results(vae_log.assign(domain=spec.domain, method=vae_method, variant="vae", seed=spec.seed, episode=0)
                       .melt(id_vars=["domain", "method", "variant", "seed", "episode", "epoch"], var_name="metric"),
-                      f"vae_{spec.vae_tag}", config=VAEConfig.for_domain(spec.domain, spec.profile),
+                      f"vae_{spec.vae_tag}", config=spec.vae_config(),
                       profile=spec.profile, command=spec.command)
     return df
 
@@ -352,27 +382,40 @@ def load_trained(spec: RunSpec, device: str = "auto") -> tuple[Any, OfflineAgent
     return belief, agent
 
 
-def _parse_rl(items: list[str]) -> dict[str, Any]:
-    """``["time_input=1", "gamma=0.95", "hidden=64,64"]`` → typed overrides of :class:`OfflineRLConfig`."""
-    fields = {f.name: f for f in dataclasses.fields(OfflineRLConfig)}
+def _parse_overrides(items: list[str], cls: type, flag: str) -> dict[str, Any]:
+    """``["time_input=1", "gamma=0.95", "hidden=64,64", "decode_subset=none"]`` → typed overrides of the
+    config class ``cls`` (given on the command line as ``--<flag> FIELD=VALUE``)."""
+    fields = {f.name: f for f in dataclasses.fields(cls)}
     out: dict[str, Any] = {}
     for item in items:
         key, sep, raw = item.partition("=")
         if not sep or key not in fields:
-            raise ConfigError(f"--rl {item!r}: expected FIELD=VALUE with FIELD one of {', '.join(fields)}")
-        default = getattr(OfflineRLConfig(), key)
+            raise ConfigError(f"--{flag} {item!r}: expected FIELD=VALUE with FIELD one of {', '.join(fields)}")
+        default = getattr(cls(), key)
+        optional = "None" in str(fields[key].type)
         try:
-            if isinstance(default, bool):
+            if optional and raw.lower() == "none":
+                out[key] = None
+            elif isinstance(default, bool):
                 if raw.lower() not in ("0", "1", "true", "false"):
                     raise ValueError
                 out[key] = raw.lower() in ("1", "true")
             elif isinstance(default, tuple):
-                out[key] = tuple(int(x) for x in raw.split(","))
+                kind = type(default[0]) if default else int
+                out[key] = tuple(kind(x) for x in raw.split(","))
+            elif default is None:
+                out[key] = int(raw)
             else:
                 out[key] = type(default)(raw)
         except ValueError:
-            raise ConfigError(f"--rl {item!r}: {raw!r} is not a valid {type(default).__name__}") from None
+            kind = "none or an int" if default is None else type(default).__name__
+            raise ConfigError(f"--{flag} {item!r}: {raw!r} is not a valid {kind}") from None
     return out
+
+
+def _parse_rl(items: list[str]) -> dict[str, Any]:
+    """``--rl`` overrides of :class:`OfflineRLConfig`."""
+    return _parse_overrides(items, OfflineRLConfig, "rl")
 
 
 def build_parser():
@@ -399,6 +442,9 @@ def build_parser():
     parser.add_argument("--rl", action="append", default=[], metavar="FIELD=VALUE",
                         help="offline-RL config override, repeatable (e.g. --rl time_input=1 --rl updates=50000); "
                              f"fields: {', '.join(f.name for f in dataclasses.fields(OfflineRLConfig))}")
+    parser.add_argument("--vae", action="append", default=[], metavar="FIELD=VALUE",
+                        help="belief-VAE config override, repeatable (e.g. --vae epochs=60 --vae kl_weight=0.1); "
+                             f"fields: {', '.join(f.name for f in dataclasses.fields(VAEConfig))}")
     parser.add_argument("--only-belief", action="store_true",
                         help="train (or resume) the run's VAE and stop (its checkpoint is shared by every RL setting)")
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bars")
@@ -407,7 +453,8 @@ def build_parser():
 
 def _run_cli(args) -> int:
     spec = RunSpec(args.domain, resolve_profile(args.profile), args.belief, args.relabelling, args.seed,
-                   args.features, tuple(_parse_rl(args.rl).items()))  # every input checked before any work
+                   args.features, tuple(_parse_rl(args.rl).items()),
+                   tuple(_parse_overrides(args.vae, VAEConfig, "vae").items()))  # every input checked before any work
     torch.set_num_threads(1)
     progress = not args.no_progress
     if args.only_belief:

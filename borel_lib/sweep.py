@@ -3,7 +3,7 @@ Table 1 and Figure 3 need many seeds and variants).
 
 A *grid* is a named list of *cells*; a cell is the keyword dict of one run's
 :class:`borel_lib.borel.RunSpec` without its profile (``domain``, ``belief``, ``relabelling``, ``seed``,
-``features``, and ``rl``, a dict of offline-RL overrides). The grids:
+``features``, ``rl`` and ``vae``, dicts of offline-RL and belief-VAE overrides). The grids:
 
 - ``table1``: Ant-Semi-circle × the three initial-state variants of collection (``uniform``,
   ``exclude_semicircle``, ``fixed``) × CQL α ∈ {0, 2} × seeds 0–2 (Table 1; the authors' α_CQL = 2);
@@ -105,8 +105,8 @@ def cell_spec(cell: dict[str, Any], profile: str = "quick"):
     """The :class:`borel_lib.borel.RunSpec` of ``cell`` (validated)."""
     from borel_lib.borel import RunSpec
 
-    rl = cell.get("rl", {})
-    return RunSpec(profile=profile, **{**cell, "rl": tuple(dict(rl).items())})
+    rl, vae = cell.get("rl", {}), cell.get("vae", {})
+    return RunSpec(profile=profile, **{**cell, "rl": tuple(dict(rl).items()), "vae": tuple(dict(vae).items())})
 
 
 def result_name(cell: dict[str, Any], profile: str = "quick") -> str:

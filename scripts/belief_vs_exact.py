@@ -1,6 +1,6 @@
 """How close each trained belief VAE is to the exact posterior (issue "BOReL that learns to search").
 
-For every finished VAE of the profile (``data/checkpoints/<profile>/vae_<domain>_<relabelling>_seed<S>``)
+For every VAE a finished run of the profile used (``data/checkpoints/<profile>/vae_<vae tag>``)
 the VAE's goal distribution implied by its reward decoder is compared with the exact posterior
 (:func:`borel_lib.borel.belief_vs_exact`, :func:`borel_lib.belief.belief_tv`: total variation, 0 = identical, 1 = disjoint) after every step of
 three kinds of trials:
@@ -13,21 +13,19 @@ three kinds of trials:
 - ``logged_early``: the first 5 logged trials of every task (random warm-up; training data).
 
 Writes ``data/results/<profile>/belief_vs_exact.csv`` (tidy; column ``t`` = transitions seen; metric
-``tv``, mean over trials) with its config. Usage: python scripts/belief_vs_exact.py [--profile quick]
+``tv``, mean over trials; column ``vae`` = the VAE's tag, e.g. ``semicircle_reward_relabelling_seed0``) with its config. Usage: python scripts/belief_vs_exact.py [--profile quick]
 """
 
 from __future__ import annotations
 
 import argparse
-import re
+import dataclasses
 
 import pandas as pd
 import torch
 
-from borel_lib.borel import RunSpec, belief_vs_exact
-from borel_lib.paths import checkpoints_dir
+from borel_lib.borel import belief_vs_exact, finished_runs
 from borel_lib.results import write_results
-from borel_lib.vae import VAEConfig
 
 
 def main() -> None:
@@ -35,23 +33,18 @@ def main() -> None:
     parser.add_argument("--profile", default="quick")
     args = parser.parse_args()
     torch.set_num_threads(1)
-    frames = []
-    for ck in sorted(checkpoints_dir(args.profile).glob("vae_*_seed*/vae.pt")):
-        m = re.fullmatch(r"vae_(gridworld|semicircle)_(reward_relabelling|none)_seed(\d+)", ck.parent.name)
-        if m is None:
+    frames, configs = [], {}
+    for run in finished_runs(args.profile):  # every VAE a finished run used, once
+        if run.belief != "vae" or run.domain not in ("gridworld", "semicircle") or run.vae_tag in configs:
             continue
-        domain, mode, seed = m.group(1), m.group(2), int(m.group(3))
-        cfg = VAEConfig.for_domain(domain, args.profile)
-        if torch.load(ck, map_location="cpu", weights_only=False)["epoch"] < cfg.epochs:
-            print(f"skipping {ck.parent.name}: unfinished (a run may be writing it)")
-            continue
-        df = belief_vs_exact(RunSpec(domain, args.profile, "vae", mode, seed), device="cpu")
+        spec = dataclasses.replace(run, features="latent", rl=())
+        configs[spec.vae_tag] = spec.vae_config().to_dict()
+        df = belief_vs_exact(spec, device="cpu")
         for kind, g in df.groupby("variant"):
-            print(f"{ck.parent.name} {kind}: mean TV {g.value.mean():.3f}")
-        frames.append(df)
+            print(f"vae_{spec.vae_tag} {kind}: mean TV {g.value.mean():.3f}")
+        frames.append(df.assign(vae=spec.vae_tag))
     df = pd.concat(frames, ignore_index=True)
-    write_results(df, "belief_vs_exact", config={"vae": {d: VAEConfig.for_domain(d, args.profile).to_dict()
-                                                         for d in ("gridworld", "semicircle")}},
+    write_results(df, "belief_vs_exact", config={"vae": configs},
                   profile=args.profile, command=f"python scripts/belief_vs_exact.py --profile {args.profile}")
 
 

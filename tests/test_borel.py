@@ -268,7 +268,9 @@ def test_double_dqn_target_differs_from_max():
 @pytest.mark.parametrize("argv", [["--seed", "-1"], ["--seed", "1.5"], ["--rl", "updates=0"], ["--rl", "foo=1"],
                                   ["--rl", "time_input=maybe"], ["--rl", "gamma=1.5"], ["--belief", "x"],
                                   ["--relabelling", "x"], ["--profile", "big"], ["--belief", "exact", "--features",
-                                                                                  "decoded"]])
+                                                                                  "decoded"],
+                                  ["--vae", "epochs=0"], ["--vae", "epochs=abc"], ["--vae", "bar=1"],
+                                  ["--vae", "decoder=gauss"], ["--belief", "exact", "--vae", "epochs=3"]])
 def test_borel_cli_rejects_bad_input_before_any_work(tmp_path, monkeypatch, capsys, argv):
     from borel_lib.borel import main
 
@@ -276,6 +278,24 @@ def test_borel_cli_rejects_bad_input_before_any_work(tmp_path, monkeypatch, caps
     assert main(["gridworld", *argv]) == 2
     assert "error" in capsys.readouterr().err
     assert not any(tmp_path.rglob("*")), "a rejected command must leave nothing behind"
+
+
+def test_run_spec_vae_overrides_name_their_own_vae_and_round_trip():
+    """VAE overrides give the run and its VAE their own names and checkpoint, the command reproduces the
+    spec, and an override equal to the profile's value is no override."""
+    from borel_lib.borel import RunSpec, _parse_overrides, _parse_rl, build_parser
+    from borel_lib.vae import VAEConfig
+
+    plain = RunSpec("semicircle", "quick")
+    spec = RunSpec("semicircle", "quick", vae=(("epochs", 60), ("decode_subset", None)), rl=(("updates", 40000),))
+    assert spec.vae_tag != plain.vae_tag and spec.vae_checkpoint() != plain.vae_checkpoint()
+    assert spec.tag.startswith("semicircle_reward_relabelling_") and spec.tag != plain.tag
+    assert spec.vae_config().epochs == 60 and spec.vae_config().decode_subset is None
+    assert RunSpec("semicircle", "quick", vae=(("epochs", VAEConfig.for_domain("semicircle", "quick").epochs),)) == plain
+    args = build_parser().parse_args(spec.command.split()[3:])
+    again = RunSpec(args.domain, args.profile, args.belief, args.relabelling, args.seed, args.features,
+                    tuple(_parse_rl(args.rl).items()), tuple(_parse_overrides(args.vae, VAEConfig, "vae").items()))
+    assert again == spec
 
 
 def test_mixed_copies_are_consistent_with_their_task(semi):
