@@ -239,10 +239,13 @@ def run_borel(spec: RunSpec, progress: bool = True, device: str = "auto", n_eval
     ck.mkdir(parents=True, exist_ok=True)
     rows: list[dict[str, Any]] = []
     done = 0
+    vae_cfg = spec.vae_config().to_dict() if spec.belief == "vae" else None
     if (ck / "agent.pt").is_file():
         state = torch.load(ck / "agent.pt", map_location=dev, weights_only=False)
         if state.get("config") not in (None, rl_cfg.to_dict()):
             raise ConfigError(f"{ck / 'agent.pt'}: made with another offline-RL config; delete {ck} to restart")
+        if state.get("vae", vae_cfg) != vae_cfg:  # the hyper-states it learnt from came from another VAE
+            raise ConfigError(f"{ck / 'agent.pt'}: made on a belief VAE with another config; delete {ck} to restart")
         agent.load_state_dict(state["agent"])
         done, rows = state["updates"], state["rows"]
     variant = dataset.manifest["init_state"]
@@ -263,7 +266,8 @@ def run_borel(spec: RunSpec, progress: bool = True, device: str = "auto", n_eval
             ret = summary[summary.metric == "return"]["value"]
             bar.set_postfix(paper_metric=f"{ret.iloc[: env.eval_episodes].mean():.2f}")
             with atomic_path(ck / "agent.pt") as tmp:
-                torch.save({"agent": agent.state_dict(), "updates": done, "rows": rows, "config": rl_cfg.to_dict()},
+                torch.save({"agent": agent.state_dict(), "updates": done, "rows": rows, "config": rl_cfg.to_dict(),
+                            "vae": vae_cfg},
                            tmp)
     bar.close()
     config = {"run": dataclasses.asdict(spec), "offline_rl": rl_cfg.to_dict(), "dataset": dataset.manifest["config"],

@@ -3,12 +3,14 @@
 import math
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 
 from borel_lib.agents import cql_penalty, cql_penalty_discrete
 from borel_lib.belief import VAEBelief, belief_identification, train_vae
 from borel_lib.collect import CollectConfig, collect
+from borel_lib.config import ConfigError
 from borel_lib.evaluation import evaluate
 from borel_lib.offline_rl import OfflineAgent, OfflineRLConfig
 from borel_lib.state_relabel import relabel_states
@@ -322,3 +324,19 @@ def test_mixed_copies_are_consistent_with_their_task(semi):
     sector = np.floor(np.arctan2(task[..., 1], task[..., 0]) / np.pi * belief.dim).astype(int)
     sector = np.clip(sector, 0, belief.dim - 1)[:, 0, 0]
     assert (feats[np.arange(N), ..., sector] > 0).mean() > 0.99
+
+
+def test_run_borel_smoke_resumes_and_refuses_an_agent_of_another_vae(tmp_path, monkeypatch):
+    """The whole pipeline runs in smoke; re-running resumes (same table); an agent checkpoint trained on
+    the hyper-states of a VAE with another config is refused, not silently reused."""
+    from borel_lib import vae as vae_module
+    from borel_lib.borel import RunSpec, run_borel
+
+    monkeypatch.setenv("BOREL_ROOT", str(tmp_path))
+    spec = RunSpec("gridworld", "smoke", "vae", "reward_relabelling", 0)
+    first = run_borel(spec, progress=False, device="cpu")
+    assert (spec.checkpoint_dir() / "agent.pt").is_file() and spec.vae_checkpoint().is_file()
+    pd.testing.assert_frame_equal(run_borel(spec, progress=False, device="cpu"), first)
+    monkeypatch.setitem(vae_module._PROFILE_DOMAIN, ("smoke", "gridworld"), {"epochs": 2})
+    with pytest.raises(ConfigError, match="another config"):
+        run_borel(spec, progress=False, device="cpu")
