@@ -114,14 +114,17 @@ class VAEConfig(Config):
 
 _PROFILE_DOMAIN: dict[tuple[str, str], dict[str, Any]] = {
     ("quick", "gridworld"): {"epochs": 50},
-    ("quick", "semicircle"): {"epochs": 30},
+    ("quick", "semicircle"): {"epochs": 60},
 }
 """Per-domain profile reductions that differ from the profile's ``PRESETS``. Quick Gridworld and
 Semi-circle VAEs get more epochs than the generic 10. Measured during development with the metric of
 :func:`borel_lib.borel.belief_identification` (last 100 trials per task): at 10 epochs the Gridworld
 VAE put its most likely goal cell on the true goal in 33 % of the late, goal-reaching logged trials,
 at 30 epochs in 79 % and still rising; no agent can search with the 10-epoch belief.
-``scripts/probe_beliefs.py`` reports the metric for the committed runs."""
+``scripts/probe_beliefs.py`` reports the metric for the committed runs. Semi-circle: 30 epochs at first;
+60 measured better on the reward-relabelled VAE of seed 0 (loss 6.86 -> 5.45, still falling at 30;
+total variation to the exact posterior, ``scripts/belief_vs_exact.py``: scripted sweeps 0.68 -> 0.66,
+late logged trials 0.72 -> 0.67)."""
 
 
 def _mlp(sizes: list[int]) -> nn.Sequential:
