@@ -12,8 +12,10 @@ same features online, for evaluation). :class:`VAEBelief` is BOReL's learnt beli
 builds either.
 
 VAE features: ``latent`` is the authors' [μ, log σ²] of the 5-d posterior (10 numbers); ``decoded``
-(Gridworld) is the goal-cell distribution the Bernoulli reward decoder reads off μ (25 numbers), the
-same kind of vector as the exact belief's.
+is what the reward decoder reads off μ, the same kind of vector as the exact belief's: on Gridworld the
+goal-cell distribution of the Bernoulli decoder (25 numbers), on the Semi-circle the MSE decoder's
+predicted reward at the centres of ``ARC_SECTORS`` equal arc sectors (20 numbers; the exact belief's
+features are the posterior mass of the same sectors).
 """
 
 from __future__ import annotations
@@ -38,6 +40,15 @@ BELIEFS = ("vae", "exact")
 """Belief kinds of the pipeline: the learnt VAE (BOReL) or the exact posterior (the oracle)."""
 
 VAE_FEATURES = ("latent", "decoded")
+
+ARC_SECTORS = 20
+"""Semi-circle ``decoded`` features: the predicted reward at the centres of this many equal arc sectors."""
+
+
+def arc_sector_centres(n: int = ARC_SECTORS) -> np.ndarray:
+    """``(n, 2)`` centres of ``n`` equal sectors of the unit upper semi-circle (angle (k + ½)π/n)."""
+    angles = (np.arange(n) + 0.5) / n * np.pi
+    return np.stack([np.cos(angles), np.sin(angles)], -1).astype(np.float32)
 """What a policy sees of the VAE belief (module docstring)."""
 
 
@@ -153,13 +164,14 @@ class VAEBelief:
 
     def __init__(self, vae: BeliefVAE, n_actions: int | None = None, features: str = "latent"):
         check_choice(features, "belief features", VAE_FEATURES)
-        if features == "decoded" and vae.config.decoder != "bernoulli_cells":
-            raise ValueError("belief features 'decoded' need the Gridworld Bernoulli cell decoder; "
-                             f"this VAE's decoder is {vae.config.decoder!r}")
         self.vae, self.n_actions, self.kind = vae, n_actions, features
         self.device = vae.encoder.mu.weight.device
         L = vae.config.latent_dim
-        self.dim = vae.config.n_cells if features == "decoded" else 2 * L
+        self.points = arc_sector_centres() if vae.config.decoder == "mse" else None  # decoded MSE features
+        if features == "latent":
+            self.dim = 2 * L
+        else:
+            self.dim = vae.config.n_cells if self.points is None else len(self.points)
 
     def _actions(self, actions: np.ndarray) -> np.ndarray:
         a = np.asarray(actions)
@@ -170,8 +182,12 @@ class VAEBelief:
 
     def _features(self, mu: torch.Tensor, logvar: torch.Tensor) -> np.ndarray:
         if self.kind == "decoded":
-            shape = mu.shape[:-1]
-            return goal_cell_probs(self.vae, mu.reshape(-1, mu.shape[-1])).reshape(*shape, -1)
+            shape, flat = mu.shape[:-1], mu.reshape(-1, mu.shape[-1])
+            if self.points is None:
+                return goal_cell_probs(self.vae, flat).reshape(*shape, -1)
+            with torch.no_grad():  # in chunks: the decoder sees (beliefs x points) inputs
+                out = [reward_map(self.vae, flat[i : i + 8192], self.points) for i in range(0, len(flat), 8192)]
+            return np.concatenate(out).reshape(*shape, -1)
         return torch.cat([mu, logvar], -1).cpu().numpy()
 
     def trials(self, actions, rewards, next_obs) -> np.ndarray:
