@@ -75,14 +75,17 @@ def _display(path: Path) -> str:
         return path.name
 
 
+def _command_for(name: str, profile: str) -> str:
+    key = "borel" if name.startswith("borel_") else name
+    return table_commands(profile).get(key, f"make train PROFILE={profile}")
+
+
 def read_table(name: str, profile: str, directory: str | Path | None = None) -> pd.DataFrame:
     """The result table ``<name>.csv`` of ``profile``, or :class:`MissingResultsError` naming the command
     (from :func:`table_commands`) that makes it."""
     path = Path(directory if directory is not None else results_dir(profile)) / f"{name}.csv"
     if not path.is_file():
-        key = "borel" if name.startswith("borel_") else name
-        command = table_commands(profile).get(key, f"make train PROFILE={profile}")
-        raise MissingResultsError(f"not yet produced: {_display(path)}; run `{command}`")
+        raise MissingResultsError(f"not yet produced: {_display(path)}; run `{_command_for(name, profile)}`")
     return pd.read_csv(path)
 
 
@@ -90,7 +93,7 @@ def read_config(name: str, profile: str, directory: str | Path | None = None) ->
     """The ``values`` of ``<name>.config.json`` beside a result table."""
     path = Path(directory if directory is not None else results_dir(profile)) / f"{name}.config.json"
     if not path.is_file():
-        raise MissingResultsError(f"not yet produced: {_display(path)}; run `{table_commands(profile).get(name, 'make train')}`")
+        raise MissingResultsError(f"not yet produced: {_display(path)}; run `{_command_for(name, profile)}`")
     return json.loads(path.read_text(encoding="utf-8"))["values"]
 
 
