@@ -50,7 +50,7 @@ def check(profile: str, out_dir: Path) -> int:
     drawn = {f"{spec.name}.{ext}" for spec in figures.FIGURES for ext in ("png", "pdf")}
     others = sorted(p.name for p in committed_dir.glob("*.p[nd][gf]") if p.name not in drawn)
     if others:
-        print(f"not drawn from tables (made by the topic notebooks from environments): {', '.join(others)}")
+        print(f"not drawn from tables (made by notebooks 02 and 06 from environments or datasets): {', '.join(others)}")
     return bad
 
 
