@@ -1,6 +1,11 @@
-# The two commands a newcomer needs (each sets itself up on a fresh machine):
-#   make reproduce [PROFILE=quick|paper|smoke]   run every numbered notebook headless with papermill
+# The commands a newcomer needs (each sets itself up on a fresh machine):
+#   make reproduce [PROFILE=quick|paper|smoke]   run every numbered notebook headless with papermill; the
+#                                                notebooks draw their figures and tables from the committed
+#                                                results (smoke trains: it has none committed)
+#   make train [PROFILE=...]                     the same with TRAIN=True: (re)generate the results first,
+#                                                resuming finished or killed runs (hours at quick)
 #   make test                                    unit tests + every notebook under nbval (smoke profile)
+# NOTEBOOKS=notebooks/03_collect_data.ipynb restricts either to some notebooks.
 
 PROFILE ?= quick
 VENV ?= .venv
@@ -9,8 +14,11 @@ PY := $(VENV)/bin/python
 NOTEBOOKS := $(sort $(wildcard notebooks/[0-9][0-9]_*.ipynb))
 EXECUTED := build/executed/$(PROFILE)
 PYTEST_ARGS ?=
+# TRAIN=True (or False) is passed to every notebook as papermill's -p TRAIN; empty = the notebooks' default
+TRAIN ?=
+TRAIN_ARG := $(if $(strip $(TRAIN)),-p TRAIN $(strip $(TRAIN)),)
 
-.PHONY: reproduce test setup lint benchmark clean-build
+.PHONY: reproduce train test setup lint benchmark clean-build check-figures
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -26,11 +34,17 @@ setup: $(VENV)/.installed
 reproduce: $(VENV)/.installed
 	@mkdir -p $(EXECUTED)
 	@for nb in $(NOTEBOOKS); do \
-	  echo "== $$nb (PROFILE=$(PROFILE))"; \
+	  echo "== $$nb (PROFILE=$(PROFILE)$(if $(strip $(TRAIN)), TRAIN=$(strip $(TRAIN)),))"; \
 	  BOREL_PROFILE=$(PROFILE) MPLBACKEND=Agg $(VENV)/bin/papermill --cwd notebooks --kernel python3 \
-	    -p PROFILE $(PROFILE) "$$nb" "$(EXECUTED)/$$(basename $$nb)" || exit 1; \
+	    -p PROFILE $(PROFILE) $(TRAIN_ARG) "$$nb" "$(EXECUTED)/$$(basename $$nb)" || exit 1; \
 	done
 	@echo "executed notebooks: $(EXECUTED)/   figures: $$( [ $(PROFILE) = smoke ] && echo build/smoke/figures || echo figures)"
+
+train: $(VENV)/.installed
+	$(MAKE) reproduce PROFILE=$(PROFILE) TRAIN=True NOTEBOOKS="$(NOTEBOOKS)"
+
+check-figures: $(VENV)/.installed
+	$(PY) scripts/check_figures.py --profile $(PROFILE)
 
 test: $(VENV)/.installed
 	BOREL_PROFILE=smoke MPLBACKEND=Agg $(PY) -m pytest tests notebooks --nbval-lax \

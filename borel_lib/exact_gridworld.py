@@ -300,6 +300,17 @@ def results_table(spec: GridSpec, results: list[ExactResult]) -> pd.DataFrame:
     return df
 
 
+def search_path_table(spec: GridSpec, bayes: ExactResult) -> pd.DataFrame:
+    """Tidy table of the Bayes-optimal agent's search path (positions x, y at trial steps 0..kH, column
+    ``t``), so the trajectory panels of Figure 3's Gridworld reference can be drawn from a table."""
+    if bayes.search_path is None:
+        raise ValueError(f"{bayes.agent}: no search path (only bayes_optimal_returns records one)")
+    variant = f"{spec.size}x{spec.size}_H{spec.horizon}_k{spec.episodes}"
+    rows = [("gridworld", bayes.agent, variant, 0, (t - 1) // spec.horizon + 1 if t else 1, axis, int(xy[i]), t)
+            for t, xy in enumerate(bayes.search_path) for i, axis in enumerate("xy")]
+    return pd.DataFrame(rows, columns=["domain", "method", "variant", "seed", "episode", "metric", "value", "t"])
+
+
 def solve_all(spec: GridSpec, progress: bool = True) -> pd.DataFrame:
     """Solve the three agents and return :func:`results_table`."""
     return results_table(spec, [bayes_optimal_returns(spec, progress=progress),

@@ -120,3 +120,32 @@ def summarise_runs(runs: pd.DataFrame, by: tuple[str, ...] = ("domain", "method"
     out = g[numeric].mean()
     sem = g[numeric].sem(ddof=1).add_suffix("_se")
     return out.join(sem).assign(seeds=g.size()).reset_index()
+
+
+def results_table_markdown(profile: str, directory: str | os.PathLike[str] | None = None) -> str:
+    """The README's BOReL results table (markdown) from the committed result tables: one line per run
+    configuration (mean ± s.e. over seeds of :func:`borel_runs`), then the reference agents of
+    ``references_semicircle_gridworld.csv``. ``scripts/results_table.py`` prints it and the figures
+    notebook shows it, so the README and the notebook cannot disagree."""
+    n_metric = {"gridworld": 4, "semicircle": 2}
+
+    def pm(row: pd.Series, col: str) -> str:
+        if col not in row or pd.isna(row[col]):
+            return "—"
+        se = row.get(f"{col}_se", np.nan)
+        return f"{row[col]:.2f}" + (f" ± {se:.2f}" if row["seeds"] > 1 and not pd.isna(se) else "")
+
+    lines = ["| domain | run | seeds | updates | paper's metric | episode 1 | episode 2 | success | found in ep. 1 "
+             "| search then go |", "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    runs = borel_runs(profile, directory)
+    if len(runs):
+        for _, r in summarise_runs(runs).iterrows():
+            lines.append(f"| {r.domain} | {r.config} | {r.seeds} | {int(r.updates):,} | {pm(r, 'metric')} | {pm(r, 'ep1')} | "
+                         f"{pm(r, 'ep2')} | {pm(r, 'success')} | {pm(r, 'found_ep1')} | {pm(r, 'search_then_go')} |")
+    ref = Path(directory if directory is not None else results_dir(profile)) / "references_semicircle_gridworld.csv"
+    if ref.is_file():
+        ref_df = pd.read_csv(ref)
+        for (domain, method), g in ref_df.groupby(["domain", "method"]):
+            v = g.sort_values("episode").value.to_numpy()[: n_metric[domain]]
+            lines.append(f"| {domain} | {method} (reference) | — | — | {v.mean():.2f} | {v[0]:.2f} | {v[1]:.2f} | — | — | — |")
+    return "\n".join(lines)

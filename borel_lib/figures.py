@@ -1,0 +1,562 @@
+"""Every paper figure we reproduce, drawn from the committed result tables only.
+
+One function per figure, called both by the topic notebook that explains it and by
+``notebooks/08_figures_and_tables.ipynb``, so each figure has one implementation. A figure function
+reads CSV tables (``data/results/<profile>/``) and their ``.config.json``; it never loads a
+checkpoint, a dataset or a trained model (the CORL habit: ``tests/test_figure_functions.py`` fails
+if one does). The tables are written by the training side: notebooks with ``TRAIN=True``,
+``python -m borel_lib.borel``, ``python -m borel_lib.collect``, ``scripts/belief_vs_exact.py``.
+
+A missing table raises :class:`MissingResultsError`, whose message is one line naming the command
+that makes it. :data:`FIGURES` lists every figure with its file name; :func:`make_figure` draws and
+saves one (:func:`borel_lib.plotting.savefig`: PNG and PDF with stable metadata, so regenerating a
+figure from unchanged tables is byte-identical; ``scripts/check_figures.py`` checks that).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+
+from borel_lib import viz
+from borel_lib.config import resolve_profile
+from borel_lib.paths import repo_root, results_dir
+from borel_lib.plotting import METHOD_COLORS, savefig
+
+N_METRIC = {"gridworld": 4, "semicircle": 2}
+"""Episodes averaged by the paper's metric per domain (Gridworld 4, Semi-circle 2)."""
+
+BELIEF_MAP_GOAL_ANGLE = 2.2
+"""Supplementary Figure 7 idea: the goal of the scripted search (angle on the arc, radians)."""
+BELIEF_MAP_STEPS = (0, 12, 24, 36, 59, 61)
+"""Trial steps whose belief is pictured (the trial has 2 episodes of 60 steps)."""
+BELIEF_MAP_GRID = (np.linspace(-1.5, 1.5, 61), np.linspace(-0.5, 1.5, 41))
+"""x and y of the plane points where the predicted reward is pictured."""
+
+
+class MissingResultsError(FileNotFoundError):
+    """A result table a figure needs was never generated; the message names the command that makes it."""
+
+
+def _notebook_command(notebook: str, profile: str) -> str:
+    return f"make train PROFILE={profile} NOTEBOOKS=notebooks/{notebook}.ipynb"
+
+
+def table_commands(profile: str) -> dict[str, str]:
+    """The command that (re)generates each result table a figure reads, for ``profile``."""
+    nb01, nb03, nb04 = (_notebook_command(n, profile) for n in ("01_mdp_ambiguity", "03_collect_data", "04_belief_vae"))
+    borel = f"make train PROFILE={profile} NOTEBOOKS=notebooks/05_offline_borel.ipynb"
+    return {
+        "gridworld_exact": nb01, "gridworld_exact_search": nb01,
+        "collect_gridworld_uniform_seed0": f"python -m borel_lib.collect gridworld --profile {profile}",
+        "collect_semicircle_uniform_seed0": f"python -m borel_lib.collect semicircle --profile {profile}",
+        "collect_semicircle_uniform_seed0_traj": nb03, "coverage_semicircle": nb03, "identifiability_semicircle": nb03,
+        "belief_semicircle_maps": nb04,
+        "identifiability_transition_domains": _notebook_command("06_policy_replaying", profile),
+        "belief_vs_exact": f"python scripts/belief_vs_exact.py --profile {profile}",
+        "references_semicircle_gridworld": borel, "borel": borel,
+        "table1": f"python -m borel_lib.sweep table1 --profile {profile}",
+        "figure4": f"python -m borel_lib.borel {{wind,escape_room}} --profile {profile} "
+                   "--relabelling {policy_replay,none} --seed {0,1,2}",
+        "figure5": f"python -m borel_lib.borel ant_semicircle --profile {profile} --seed 0",
+    }
+
+
+def _display(path: Path) -> str:
+    try:
+        return str(path.resolve().relative_to(repo_root()))
+    except ValueError:
+        return path.name
+
+
+def _command_for(name: str, profile: str) -> str:
+    key = "borel" if name.startswith("borel_") else name
+    return table_commands(profile).get(key, f"make train PROFILE={profile}")
+
+
+def read_table(name: str, profile: str, directory: str | Path | None = None) -> pd.DataFrame:
+    """The result table ``<name>.csv`` of ``profile``, or :class:`MissingResultsError` naming the command
+    (from :func:`table_commands`) that makes it."""
+    path = Path(directory if directory is not None else results_dir(profile)) / f"{name}.csv"
+    if not path.is_file():
+        raise MissingResultsError(f"not yet produced: {_display(path)}; run `{_command_for(name, profile)}`")
+    return pd.read_csv(path)
+
+
+def read_config(name: str, profile: str, directory: str | Path | None = None) -> dict:
+    """The ``values`` of ``<name>.config.json`` beside a result table."""
+    path = Path(directory if directory is not None else results_dir(profile)) / f"{name}.config.json"
+    if not path.is_file():
+        raise MissingResultsError(f"not yet produced: {_display(path)}; run `{_command_for(name, profile)}`")
+    return json.loads(path.read_text(encoding="utf-8"))["values"]
+
+
+def method_label(method: str) -> str:
+    """The legend name of a method (``borel_rr`` -> ``BOReL (RR)``)."""
+    return {"borel_rr": "BOReL (RR)", "borel_no_rr": "BOReL (no RR)", "borel_exact": "exact belief"}.get(
+        method, method.replace("_", " "))
+
+
+def default_seeds(profile: str) -> list[int]:
+    """The seeds the BOReL figures average: ``[0]`` in smoke, ``[0, 1, 2]`` otherwise."""
+    return [0] if resolve_profile(profile) == "smoke" else [0, 1, 2]
+
+
+# ---------------------------------------------------------------------------------- notebook 01
+def mdp_ambiguity(profile: str, directory: str | Path | None = None):
+    """Figure 2 rebuilt (paper §4) on the exact tabular toy of :func:`borel_lib.identifiability.figure2_example`:
+    which MDP's data visits each cell, for the RL agents' own data, policy replaying and reward
+    relabelling. Nothing is learnt: the toy is its own table (computed exactly in milliseconds)."""
+    from borel_lib import identifiability as idf
+
+    toy = idf.figure2_example()
+    replay = idf.policy_replay_visits(toy.mdps, toy.policies, toy.init_dist, toy.horizon)
+    relabel = idf.reward_relabel_visits(toy.visits, fraction=0.5, mdps=toy.mdps)
+    fig, axes = plt.subplots(1, 3, figsize=(11, 2.8))
+    for ax, (name, visits) in zip(axes, [("data of the RL agents (ambiguous)", toy.visits),
+                                         ("policy replaying", replay), ("reward relabelling", relabel)]):
+        viz.draw_toy(ax, toy, visits, title=name)
+    fig.suptitle("Figure 2 rebuilt: rewards at the blue / yellow circles; shading = visited by that MDP's data", y=1.04)
+    return fig
+
+
+def gridworld_exact(profile: str, directory: str | Path | None = None):
+    """Figure 3's Gridworld references (paper §6, notebook 01): exact expected return per episode of
+    the goal-known oracle, the Bayes-optimal agent and Thompson sampling, and two Bayes-optimal
+    trials drawn from its search path (tables ``gridworld_exact``, ``gridworld_exact_search``)."""
+    from borel_lib.exact_gridworld import GridSpec
+
+    table = read_table("gridworld_exact", profile, directory)
+    search = read_table("gridworld_exact_search", profile, directory)
+    spec = GridSpec(**read_config("gridworld_exact", profile, directory))
+    path = search.pivot_table(index="t", columns="metric", values="value")[["x", "y"]].to_numpy().astype(np.int64)
+    episodes = np.arange(1, spec.episodes + 1)
+    fig, (ax, ax2, ax3) = plt.subplots(1, 3, figsize=(13, 3.8), gridspec_kw={"width_ratios": [1.4, 1, 1]})
+    for agent in ("oracle", "bayes_optimal", "thompson_sampling"):
+        t = table[table.method == agent]
+        per_episode = t[t.metric == "return"].sort_values("episode").value.to_numpy()
+        mean = float(t[t.metric == "mean_return"].value.iloc[0])
+        ax.plot(episodes, per_episode, "-o", color=METHOD_COLORS[agent], label=f"{agent.replace('_', ' ')} (mean {mean:.2f})")
+    ax.set_xlabel("episode")
+    ax.set_ylabel("expected return")
+    ax.set_xticks(episodes)
+    ax.legend(loc="lower right")
+    ax.set_title(f"Gridworld {spec.size}x{spec.size}, H={spec.horizon}: exact references")
+    goals = spec.candidate_goals()
+    for axis, goal in ((ax2, goals[-1]), (ax3, goals[len(goals) // 2])):
+        trial = viz.bayes_optimal_trial(path, tuple(goal), spec.horizon)
+        viz.draw_grid_trial(axis, spec.size, trial, tuple(goal), spec.horizon, candidates=goals,
+                            title=f"Bayes-optimal trial, goal {tuple(int(v) for v in goal)}")
+    ax3.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize="small")
+    return fig
+
+
+# ---------------------------------------------------------------------------------- notebook 03
+def collection_curve_names(profile: str) -> dict[str, str]:
+    """Result-table names of the two main collections' learning curves, keyed by panel title."""
+    from borel_lib.collect import CollectConfig, dataset_name
+
+    return {title: "collect_" + dataset_name(CollectConfig.for_domain(domain, profile))
+            for title, domain in (("Gridworld (DQN)", "gridworld"), ("Semi-circle (SAC)", "semicircle"))}
+
+
+def collection_curves(profile: str, directory: str | Path | None = None):
+    """Learning curves of the data-collecting agents (paper §3.1, §6; notebook 03): success rate and
+    trial return over each log, the random warm-up shaded (tables ``collect_<dataset>``)."""
+    curves = {title: read_table(name, profile, directory) for title, name in collection_curve_names(profile).items()}
+    fig, axes = plt.subplots(1, 2, figsize=(14, 3.8))
+    for ax, (name, c) in zip(axes, curves.items()):
+        succ = c[c.metric == "success"].groupby("trial")["value"].mean()
+        ret = c[c.metric == "return"].groupby(["trial", "task"])["value"].sum().groupby("trial").mean()
+        ax.plot(succ.index, succ.values, label="success rate (goal reached in the trial)")
+        ax2 = ax.twinx()
+        ax2.plot(ret.index, ret.values, color="tab:orange", alpha=0.7, label="trial return")
+        ax2.grid(False)
+        ax.set(xlabel="trial of the training log", ylabel="success rate", title=name, ylim=(-0.05, 1.05))
+        ax2.set_ylabel("mean trial return")
+        warm = c[c.iteration == -1]["trial"].max()
+        ax.axvspan(0, warm, color="0.9", label="random warm-up")
+        lines = ax.get_legend_handles_labels()
+        lines2 = ax2.get_legend_handles_labels()
+        ax.legend(lines[0] + lines2[0], lines[1] + lines2[1], loc="center right", fontsize="small")
+    fig.tight_layout(w_pad=3)
+    return fig
+
+
+def collection_data(profile: str, directory: str | Path | None = None):
+    """Figure 1 (left, paper §1): trajectories of a few Semi-circle collection logs early and late in
+    training (table ``collect_semicircle_uniform_seed0_traj``, made by notebook 03)."""
+    traj = read_table("collect_semicircle_uniform_seed0_traj", profile, directory)
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
+    for ax, (variant, label) in zip(axes, (("early", "early (first learning iteration)"), ("late", "late (last trial)"))):
+        t = traj[traj.variant == variant]
+        tasks = t.groupby("task")[["task_x", "task_y"]].first()
+        viz.draw_semicircle(ax, tasks.to_numpy())
+        colors = plt.get_cmap("tab10")(np.arange(len(tasks)) % 10)
+        for c, (task, g) in zip(colors, t.groupby("task")):
+            xy = g.pivot_table(index="t", columns="metric", values="value")[["x", "y"]].to_numpy()
+            ax.plot(xy[:, 0], xy[:, 1], color=c, lw=1)
+            ax.scatter(*tasks.loc[task].to_numpy(), color=c, marker="*", s=120, ec="k", zorder=3)
+        ax.set(xlim=(-1.6, 1.6), ylim=(-0.6, 1.6), title=f"Semi-circle data, {label}")
+    return fig
+
+
+COVERAGE_BINS = (np.linspace(-1.6, 1.6, 65), np.linspace(-0.6, 1.6, 45))
+"""x and y bin edges of the coverage histograms (supplementary Figure 11 idea)."""
+
+
+def coverage(profile: str, directory: str | Path | None = None):
+    """Supplementary Figure 11 idea: where the Semi-circle data of the three initial-state variants
+    goes, as 2-D histograms of visited positions (table ``coverage_semicircle``, made by notebook 03)."""
+    from matplotlib.colors import LogNorm
+
+    cov = read_table("coverage_semicircle", profile, directory)
+    variants = list(dict.fromkeys(cov.variant))
+    fig, axes = plt.subplots(1, len(variants), figsize=(14, 3.8), squeeze=False)
+    xb, yb = COVERAGE_BINS
+    for ax, variant in zip(axes[0], variants):
+        v = cov[cov.variant == variant]
+        counts = np.zeros((len(xb) - 1, len(yb) - 1))
+        bins = v[v.metric == "count"]
+        counts[bins.ix.to_numpy(), bins.iy.to_numpy()] = bins.value.to_numpy()
+        ax.pcolormesh(xb, yb, np.ma.masked_equal(counts, 0).T, cmap="Blues", norm=LogNorm())
+        viz.draw_semicircle(ax, np.empty((0, 2)))
+        n_tasks = int(v[v.metric == "n_tasks"].value.iloc[0])
+        n_states = int(v[v.metric == "n_states"].value.iloc[0])
+        ax.set(xlim=(xb[0], xb[-1]), ylim=(yb[0], yb[-1]), title=f"{variant}: {n_tasks} tasks, {n_states:,} states")
+    return fig
+
+
+# ---------------------------------------------------------------------------------- notebook 04
+def belief_maps(profile: str, directory: str | Path | None = None):
+    """Supplementary Figure 7 idea (paper §6): the VAE decoder's predicted reward over the plane from
+    the belief mean along one scripted search, with and without reward relabelling (table
+    ``belief_semicircle_maps``, made by notebook 04 from its trained VAEs)."""
+    from borel_lib.baselines import semicircle_search_trial
+
+    maps = read_table("belief_semicircle_maps", profile, directory)
+    goal = np.array([np.cos(BELIEF_MAP_GOAL_ANGLE), np.sin(BELIEF_MAP_GOAL_ANGLE)])
+    trial = semicircle_search_trial(goal)
+    xs, ys = np.meshgrid(*BELIEF_MAP_GRID)
+    modes = list(dict.fromkeys(maps.variant))
+    steps = list(BELIEF_MAP_STEPS)
+    fig, axes = plt.subplots(max(len(modes), 1), len(steps), figsize=(3.0 * len(steps), 5.2), sharex=True, sharey=True)
+    axes = np.atleast_2d(axes)
+    for row, mode in enumerate(modes):
+        m_mode = maps[maps.variant == mode]
+        for col, t in enumerate(steps):
+            m = m_mode[m_mode.t == t].sort_values("point").value.to_numpy()
+            ax = axes[row, col]
+            ax.pcolormesh(xs, ys, m.reshape(xs.shape), cmap="viridis", vmin=0, vmax=1, shading="auto")
+            path = trial["next_obs"][:t, :2] if t <= 60 else trial["next_obs"][60:t, :2]
+            if len(path):
+                ax.plot(path[:, 0], path[:, 1], color="w", lw=1)
+            ax.scatter(*goal, marker="*", s=150, c="red", ec="w")
+            viz.draw_semicircle(ax, np.empty((0, 2)))
+            ax.set_title(f"{'RR' if mode != 'none' else 'no RR'}, t={t}" + (" (ep. 2)" if t >= 60 else ""), fontsize="small")
+            ax.set(xlim=(-1.5, 1.5), ylim=(-0.5, 1.5), xticks=[], yticks=[])
+    fig.suptitle("Predicted reward over the plane from the belief at time t (supp. Figure 7 idea)", y=1.01)
+    return fig
+
+
+BELIEF_HORIZON = {"gridworld": 15, "semicircle": 60}
+"""Episode length per domain (the end of episode 1 in the belief-vs-exact plots)."""
+
+
+def belief_vs_exact(profile: str, directory: str | Path | None = None):
+    """The learnt belief against the exact posterior (beyond the paper; notebook 04): total variation
+    per step on scripted searches and logged trials, VAEs with and without RR (table ``belief_vs_exact``)."""
+    tv = read_table("belief_vs_exact", profile, directory)
+    domains = sorted(tv.domain.unique())
+    kinds = ["scripted_search", "logged_late", "logged_early"]
+    fig, axes = plt.subplots(len(domains), len(kinds), figsize=(4.2 * len(kinds), 3.0 * len(domains)),
+                             squeeze=False, sharey=True)
+    for r, domain in enumerate(domains):
+        for c, kind in enumerate(kinds):
+            ax = axes[r, c]
+            g = tv[(tv.domain == domain) & (tv.variant == kind)]
+            for method, m in g.groupby("method"):
+                curve = m.groupby("t").value.agg(["mean", "sem"])
+                label = {"borel_rr": "VAE with RR", "borel_no_rr": "VAE without RR"}.get(method, method)
+                ax.plot(curve.index, curve["mean"], label=label, color="tab:blue" if method == "borel_rr" else "tab:red")
+                ax.fill_between(curve.index, curve["mean"] - curve["sem"].fillna(0),
+                                curve["mean"] + curve["sem"].fillna(0), alpha=0.2,
+                                color="tab:blue" if method == "borel_rr" else "tab:red")
+            ax.axvline(BELIEF_HORIZON[domain], color="k", lw=0.5, ls=":")
+            ax.set(title=f"{domain}: {kind.replace('_', ' ')}", xlabel="transitions seen t",
+                   ylabel="TV(VAE, exact)" if c == 0 else None, ylim=(0, 1))
+    axes[0, 0].legend(fontsize="small")
+    return fig
+
+
+# ---------------------------------------------------------------------------------- notebook 05
+BOREL_BELIEFS = (("exact", "reward_relabelling"), ("vae", "reward_relabelling"), ("vae", "none"))
+"""The three beliefs of notebook 05 per domain: exact posterior, VAE with RR, VAE without RR."""
+
+
+def borel_specs(profile: str, seeds: list[int] | None = None) -> list:
+    """The :class:`borel_lib.borel.RunSpec` of every Figure 3 run (both domains, three beliefs, seeds)."""
+    from borel_lib.borel import RunSpec
+
+    seeds = default_seeds(profile) if seeds is None else list(seeds)
+    return [RunSpec(domain, profile, belief, mode, seed) for domain in ("gridworld", "semicircle")
+            for belief, mode in BOREL_BELIEFS for seed in seeds]
+
+
+def references(profile: str, directory: str | Path | None = None) -> dict[str, dict[str, np.ndarray]]:
+    """Per-episode returns of the reference agents per domain and method (table
+    ``references_semicircle_gridworld``, in the order written)."""
+    ref = read_table("references_semicircle_gridworld", profile, directory)
+    out: dict[str, dict[str, np.ndarray]] = {}
+    for (domain, method), g in ref.groupby(["domain", "method"], sort=False):
+        out.setdefault(domain, {})[method] = g.sort_values("episode").value.to_numpy()
+    return out
+
+
+def borel_summary(profile: str, directory: str | Path | None = None, seeds: list[int] | None = None) -> pd.DataFrame:
+    """Mean ± s.e. over seeds of every Figure 3 run's metrics (:func:`borel_lib.results.summarise_runs`)."""
+    from borel_lib.results import borel_runs, summarise_runs
+
+    tags = {spec.tag for spec in borel_specs(profile, seeds)}
+    runs = borel_runs(profile, directory)
+    runs = runs[runs.run.isin(tags)] if len(runs) else runs
+    if not len(runs):
+        raise MissingResultsError(f"not yet produced: no BOReL run of Figure 3 in {_display(Path(directory or results_dir(profile)))}; "
+                                  f"run `{table_commands(profile)['borel']}`")
+    return summarise_runs(runs)
+
+
+def _reference_lines(ax, refs: dict[str, np.ndarray], domain: str) -> None:
+    for m, v in refs.items():
+        ax.axhline(np.mean(v[: N_METRIC[domain]]), ls="--", color=METHOD_COLORS.get(m, "k"), label=method_label(m))
+
+
+def borel_bars(profile: str, directory: str | Path | None = None, seeds: list[int] | None = None):
+    """Figure 3's Gridworld and Semi-circle panels (paper §6): the paper's metric of BOReL with and
+    without RR and of the exact belief, mean ± s.e. over seeds, against the reference agents."""
+    summary = borel_summary(profile, directory, seeds)
+    refs = references(profile, directory)
+    fig, axes = plt.subplots(1, 2, figsize=(12, 3.8))
+    for ax, domain in zip(axes, ("gridworld", "semicircle")):
+        s = summary[summary.domain == domain].set_index("method").reindex(["borel_exact", "borel_rr", "borel_no_rr"])
+        s = s.dropna(subset=["metric"])
+        ax.bar([method_label(m) for m in s.index], s["metric"], yerr=s["metric_se"].fillna(0), capsize=4,
+               color=[METHOD_COLORS.get(m, "grey") for m in s.index])
+        _reference_lines(ax, refs.get(domain, {}), domain)
+        ax.set(ylabel=f"average return, first {N_METRIC[domain]} episodes", title=domain)
+        ax.legend(fontsize="small", loc="upper right")
+    return fig
+
+
+def borel_learning_curves(profile: str, directory: str | Path | None = None, seeds: list[int] | None = None):
+    """Figure 3 as learning curves: the paper's metric at each evaluation, mean ± s.e. over seeds."""
+    out_dir = Path(directory if directory is not None else results_dir(profile))
+    curves = [pd.read_csv(p) for spec in borel_specs(profile, seeds) if (p := out_dir / f"borel_{spec.tag}.csv").is_file()]
+    if not curves:
+        read_table(f"borel_{borel_specs(profile, seeds)[0].tag}", profile, directory)  # raises the missing line
+    curves = pd.concat(curves, ignore_index=True)
+    refs = references(profile, directory)
+    fig, axes = plt.subplots(1, 2, figsize=(12, 3.8))
+    for ax, domain in zip(axes, ("gridworld", "semicircle")):
+        r = curves[(curves.domain == domain) & (curves.metric == "return") & (curves.episode <= N_METRIC[domain])]
+        c = r.groupby(["method", "seed", "updates"]).value.mean().groupby(["method", "updates"]).agg(["mean", "sem"])
+        for method, g in c.groupby(level=0):
+            x = g.index.get_level_values("updates")
+            ax.plot(x, g["mean"], color=METHOD_COLORS.get(method), label=method_label(method))
+            ax.fill_between(x, g["mean"] - g["sem"].fillna(0), g["mean"] + g["sem"].fillna(0),
+                            color=METHOD_COLORS.get(method), alpha=0.2)
+        _reference_lines(ax, refs.get(domain, {}), domain)
+        ax.set(xlabel="offline RL updates", ylabel=f"average return, first {N_METRIC[domain]} episodes", title=domain)
+        ax.legend(fontsize="small")
+    return fig
+
+
+def run_table(spec, kind: str, directory: str | Path | None = None) -> pd.DataFrame | None:
+    """A BOReL run's ``_final`` (per-task returns, search metrics) or ``_traj`` (trajectories) table, or None."""
+    path = Path(directory if directory is not None else results_dir(spec.profile)) / f"borel_{spec.tag}_{kind}.csv"
+    return pd.read_csv(path) if path.is_file() else None
+
+
+def episode_paths(traj: pd.DataFrame, task: int) -> dict[int, np.ndarray]:
+    """Positions (x, y) per episode of one evaluation task in a ``_traj`` table."""
+    t = traj[traj.task == task].pivot_table(index=["episode", "t"], columns="metric", values="value")
+    return {e: g[["x", "y"]].to_numpy() for e, g in t.groupby(level=0)}
+
+
+def _first_seed_runs(profile: str, domain: str, directory, seeds):
+    specs = [s for s in borel_specs(profile, seeds) if s.domain == domain]
+    specs = [s for s in specs if s.seed == specs[0].seed]
+    avail = [(s, t) for s in specs if (t := run_table(s, "traj", directory)) is not None]
+    if not avail:
+        read_table(f"borel_{specs[0].tag}_traj", profile, directory)  # raises the missing line
+    return avail
+
+
+def borel_trajectories(profile: str, directory: str | Path | None = None, seeds: list[int] | None = None):
+    """Figure 1 (right): Semi-circle trajectories of each belief's agent at its last evaluation (first
+    seed), episode 1 in blue, episode 2 in orange, titled with the two episode returns."""
+    from borel_lib.borel import eval_tasks
+
+    tasks = eval_tasks("semicircle", 0)
+    shown = [0, 5, 10, 15]
+    avail = _first_seed_runs(profile, "semicircle", directory, seeds)
+    fig, axes = plt.subplots(len(avail), len(shown), figsize=(3.6 * len(shown), 3.0 * len(avail)), squeeze=False)
+    for row, (spec, tr) in enumerate(avail):
+        fin = run_table(spec, "final", directory)
+        for col, task in enumerate(shown):
+            ax = axes[row, col]
+            viz.draw_semicircle(ax, tasks[task : task + 1])
+            for e, xy in episode_paths(tr, task).items():
+                if e <= 2:
+                    ax.plot(np.r_[0, xy[:, 0]], np.r_[0, xy[:, 1]], color=("tab:blue", "tab:orange")[e - 1],
+                            label=f"episode {e}")
+            ret = fin[(fin.task == task) & (fin.metric == "return")].sort_values("episode").value.to_numpy()
+            ax.set(xlim=(-1.6, 1.6), ylim=(-0.6, 1.6), xticks=[], yticks=[],
+                   title=f"{method_label(spec.method)}: {ret[0]:.0f} / {ret[1]:.0f}")
+    axes[0, 0].legend(loc="lower left", fontsize="small")
+    return fig
+
+
+def borel_gridworld_paths(profile: str, directory: str | Path | None = None, seeds: list[int] | None = None):
+    """The Gridworld search: each belief's agent's paths in all four episodes for three goals."""
+    from borel_lib.borel import eval_tasks
+
+    goals_shown = [4, 10, 20]  # indices into the 21 goals as listed by candidate_goals()
+    goals = eval_tasks("gridworld", 0)
+    avail = _first_seed_runs(profile, "gridworld", directory, seeds)
+    fig, axes = plt.subplots(len(avail), len(goals_shown), figsize=(3.2 * len(goals_shown), 3.2 * len(avail)),
+                             squeeze=False)
+    for row, (spec, tr) in enumerate(avail):
+        for col, task in enumerate(goals_shown):
+            ax = axes[row, col]
+            for e, xy in episode_paths(tr, task).items():
+                xy = np.r_[np.zeros((1, 2)), xy] + (e - 2.5) * 0.06  # offset the episodes so overlapping paths stay visible
+                ax.plot(xy[:, 0], xy[:, 1], "-o", ms=2, color=plt.cm.viridis((e - 1) / 3), label=f"episode {e}")
+            ax.scatter(*goals[task], marker="*", s=250, c="red", zorder=5)
+            ax.set(xlim=(-0.5, 4.5), ylim=(-0.5, 4.5), xticks=range(5), yticks=range(5), aspect="equal")
+            ax.set_title(f"{method_label(spec.method)}, goal ({int(goals[task][0])}, {int(goals[task][1])})", fontsize="small")
+            ax.grid(True, lw=0.3)
+    axes[0, -1].legend(fontsize="x-small", loc="lower right")
+    return fig
+
+
+# ---------------------------------------------------------------------------------- registry
+@dataclass(frozen=True)
+class FigureSpec:
+    """One reproduced figure: its file stem, its drawing function and what it reproduces."""
+
+    name: str
+    """File stem under ``figures/`` (``.png`` and ``.pdf``)."""
+    draw: Callable[..., object]
+    """``draw(profile, directory=None) -> matplotlib Figure``, reading tables only."""
+    paper: str
+    """Which paper figure (or idea) it reproduces."""
+
+
+FIGURES: tuple[FigureSpec, ...] = (
+    FigureSpec("fig2_mdp_ambiguity", mdp_ambiguity, "Figure 2"),
+    FigureSpec("fig3_gridworld_exact", gridworld_exact, "Figure 3, Gridworld references"),
+    FigureSpec("fig_collection_learning_curves", collection_curves, "§3.1 data collection"),
+    FigureSpec("fig1_data", collection_data, "Figure 1 (left)"),
+    FigureSpec("fig11_coverage", coverage, "supplementary Figure 11 idea"),
+    FigureSpec("fig7_belief_semicircle", belief_maps, "supplementary Figure 7 idea"),
+    FigureSpec("fig_belief_vs_exact", belief_vs_exact, "beyond the paper: belief vs exact posterior"),
+    FigureSpec("fig3_borel_gridworld_semicircle", borel_bars, "Figure 3, Gridworld and Semi-circle"),
+    FigureSpec("fig3_borel_learning_curves", borel_learning_curves, "Figure 3 as learning curves"),
+    FigureSpec("fig1_borel_trajectories", borel_trajectories, "Figure 1 (right)"),
+    FigureSpec("fig_borel_gridworld_paths", borel_gridworld_paths, "Figure 3, Gridworld search paths"),
+)
+"""Every figure drawn from tables, in the order of the figures notebook."""
+
+FIGURES_BY_NAME = {f.name: f for f in FIGURES}
+
+
+def make_figure(name: str, profile: str, directory: str | Path | None = None, out_dir: str | Path | None = None,
+                show: bool = False, **kwargs) -> list[Path]:
+    """Draw figure ``name`` (see :data:`FIGURES`) from ``profile``'s tables (or ``directory``) and save it
+    to the profile's figures folder (or ``out_dir``); return the written files. Raises
+    :class:`MissingResultsError` (one line with the command) if a table it needs is missing. ``kwargs``
+    go to the drawing function (``seeds=[...]`` for the BOReL figures)."""
+    if name not in FIGURES_BY_NAME:
+        raise ValueError(f"unknown figure {name!r}; allowed values: {', '.join(FIGURES_BY_NAME)}")
+    profile = resolve_profile(profile)
+    fig = FIGURES_BY_NAME[name].draw(profile, directory, **kwargs)
+    try:
+        return savefig(fig, name, profile=profile, directory=out_dir)
+    finally:
+        if show:
+            plt.show()
+        else:
+            plt.close(fig)
+
+
+def show_figure(name: str, profile: str, directory: str | Path | None = None, **kwargs) -> None:
+    """For notebooks: draw, save and show figure ``name``; print the one-line "not yet produced" message
+    instead when a table it needs is missing."""
+    try:
+        make_figure(name, profile, directory, show=True, **kwargs)
+    except MissingResultsError as err:
+        plt.close("all")
+        print(err)
+
+
+# ---------------------------------------------------------------------------------- tables
+def budget_ratios(profile: str, directory: str | Path | None = None) -> pd.DataFrame:
+    """The profile's training budget against the paper's, per domain and stage, read from the
+    ``.config.json`` beside each domain's BOReL (RR, seed 0) results: collection updates per agent and
+    number of agents, VAE epochs, offline RL updates; the paper's values are the config classes'
+    defaults (``for_domain(domain, "paper")``)."""
+    from borel_lib.collect import CollectConfig
+    from borel_lib.offline_rl import OfflineRLConfig
+    from borel_lib.vae import VAEConfig
+
+    rows = []
+    for domain in ("gridworld", "semicircle"):
+        name = f"borel_{domain}_reward_relabelling_seed0"
+        values = read_config(name, profile, directory)
+        paper = {"dataset": CollectConfig.for_domain(domain, "paper").to_dict(),
+                 "vae": VAEConfig.for_domain(domain, "paper").to_dict(),
+                 "offline_rl": OfflineRLConfig.for_domain(domain, "paper").to_dict()}
+        stages = (("collection: agents (tasks)", "dataset", lambda d: d["n_tasks"]),
+                  ("collection: updates per agent", "dataset", lambda d: d["iterations"] * d["updates_per_iter"]),
+                  ("belief VAE: epochs", "vae", lambda d: d["epochs"]),
+                  ("offline RL: updates", "offline_rl", lambda d: d["updates"]))
+        for stage, key, get in stages:
+            ours, theirs = get(values[key]), get(paper[key])
+            rows.append({"domain": domain, "stage": stage, profile: ours, "paper": theirs, "ratio": ours / theirs,
+                         "read from": f"{name}.config.json"})
+    return pd.DataFrame(rows)
+
+
+PENDING = (("Table 1 (Ant-Semi-circle, three datasets, with/without CQL)", "borel_ant_semicircle_*.csv", "table1",
+            "ant_semicircle"),
+           ("Figure 4 (Wind and Escape-Room, with/without policy replaying)", "borel_wind_*.csv", "figure4", "wind"),
+           ("Figure 5 (Ant-Semi-circle trajectories)", "borel_ant_semicircle_*_traj.csv", "figure5", "ant_semicircle"))
+"""Paper results with no table yet: (what, the table file pattern that would hold it, command key, the
+domain whose BOReL pipeline it needs)."""
+
+
+def pending_results(profile: str, directory: str | Path | None = None) -> list[str]:
+    """One line per paper result of :data:`PENDING`: where its tables are if they exist, else
+    ``not yet produced: run <command>`` (read from whether the tables exist; no numbers invented)."""
+    out_dir = Path(directory if directory is not None else results_dir(profile))
+    commands = table_commands(profile)
+    from borel_lib.offline_rl import RL_DOMAIN
+
+    lines = []
+    for what, pattern, key, domain in PENDING:
+        found = sorted(out_dir.glob(pattern))
+        if found:
+            lines.append(f"{what}: {len(found)} result table(s) in {_display(out_dir)}")
+        elif domain in RL_DOMAIN:
+            lines.append(f"{what}: not yet produced: run `{commands[key]}`")
+        else:
+            lines.append(f"{what}: not yet produced: the BOReL pipeline does not run {domain} yet; once it does, "
+                         f"run `{commands[key]}`")
+    return lines
