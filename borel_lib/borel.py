@@ -31,7 +31,7 @@ from borel_lib.belief import (
     train_vae,
 )
 from borel_lib.config import ConfigError, check_choice, resolve_profile
-from borel_lib.envs import make_env
+from borel_lib.envs import INIT_STATE_OPTIONS, make_env
 from borel_lib.evaluation import evaluate, search_metrics
 from borel_lib.exact_belief import EXACT_DOMAINS, ExactBelief
 from borel_lib.io import atomic_path
@@ -92,9 +92,22 @@ class RunSpec:
     vae: tuple[tuple[str, Any], ...] = ()
     """Belief-VAE config overrides (sorted ``(field, value)`` pairs) on top of the profile's values
     (``belief='vae'`` only; runs with the same relabelling, seed and VAE overrides share one VAE)."""
+    init_state: str | None = None
+    """Initial-state variant of the collection whose dataset the run trains on (paper §6, Table 1:
+    ``uniform``, ``exclude_semicircle``, ``fixed``, as the domain allows); ``None`` = the domain's
+    collection protocol default (:class:`borel_lib.collect.CollectConfig`), to which it resolves. Only a
+    non-default variant is part of the run's names."""
 
     def __post_init__(self) -> None:
         check_choice(self.domain, "domain", tuple(sorted(RL_DOMAIN)))
+        object.__setattr__(self, "profile", resolve_profile(self.profile))
+        default_init = _default_init_state(self.domain, self.profile)
+        init_state = default_init if self.init_state is None else self.init_state
+        allowed = make_env(self.domain).init_state_options
+        if init_state not in allowed:
+            raise ConfigError(f"init_state={init_state!r} (--init-state) is not an initial-state variant of "
+                              f"{self.domain}'s collection; allowed values: {', '.join(allowed)}")
+        object.__setattr__(self, "init_state", init_state)
         check_choice(self.belief, "belief", BELIEFS)
         check_choice(self.relabelling, "relabelling", RELABEL_MODES)
         check_choice(self.features, "features", VAE_FEATURES)
@@ -102,7 +115,6 @@ class RunSpec:
             raise ConfigError(f"seed={self.seed!r} must be an integer in [0, 2**31)")
         if self.belief == "exact" and self.features != "latent":
             raise ConfigError("features apply to the VAE belief only (belief='vae')")
-        object.__setattr__(self, "profile", resolve_profile(self.profile))
         rl = {k: tuple(v) if isinstance(v, list) else v for k, v in dict(self.rl).items()}
         self.rl_config_with(rl)  # validates the overrides' names and values now, before any work
         base = OfflineRLConfig.for_domain(self.domain, self.profile)
@@ -134,14 +146,26 @@ class RunSpec:
         return 5 if self.discrete else None
 
     @property
+    def collect_overrides(self) -> dict[str, Any]:
+        """Keyword overrides of :func:`borel_lib.collect.run_collection` naming the run's dataset
+        (empty for the protocol's default initial states, so default runs keep their commands)."""
+        return {} if self.init_state == _default_init_state(self.domain, self.profile) else {
+            "init_state": self.init_state}
+
+    def _dataset_parts(self) -> list[str]:
+        return [self.domain, *self.collect_overrides.values()]
+
+    @property
     def vae_tag(self) -> str:
-        """``<domain>_<relabelling>[_<vae overrides>]_seed<seed>``."""
-        return "_".join([self.domain, self.relabelling, *_override_parts(self.vae)]) + f"_seed{self.seed}"
+        """``<domain>[_<init_state>]_<relabelling>[_<vae overrides>]_seed<seed>`` (the initial-state
+        variant only when not the default)."""
+        return "_".join([*self._dataset_parts(), self.relabelling, *_override_parts(self.vae)]) + f"_seed{self.seed}"
 
     @property
     def tag(self) -> str:
-        """``<domain>_<exact|relabelling>[_<vae overrides>][_decoded][_<rl overrides>]_seed<seed>``."""
-        parts = [self.domain, "exact" if self.belief == "exact" else self.relabelling, *_override_parts(self.vae)]
+        """``<domain>[_<init_state>]_<exact|relabelling>[_<vae overrides>][_decoded][_<rl overrides>]_seed<seed>``."""
+        parts = [*self._dataset_parts(), "exact" if self.belief == "exact" else self.relabelling,
+                 *_override_parts(self.vae)]
         if self.features != "latent":
             parts.append(self.features)
         return "_".join(parts + _override_parts(self.rl)) + f"_seed{self.seed}"
@@ -155,7 +179,8 @@ class RunSpec:
 
     @property
     def command(self) -> str:
-        cmd = f"python -m borel_lib.borel {self.domain} --profile {self.profile} --belief {self.belief}"
+        cmd = f"python -m borel_lib.borel {self.domain} --profile {self.profile}" + "".join(
+            f" --init-state {v}" for v in self.collect_overrides.values()) + f" --belief {self.belief}"
         if self.belief == "vae":
             cmd += f" --relabelling {self.relabelling}" + (f" --features {self.features}" if self.features != "latent" else "")
         cmd += f" --seed {self.seed}"
@@ -171,6 +196,20 @@ class RunSpec:
         from borel_lib.paths import checkpoints_dir
 
         return checkpoints_dir(self.profile) / f"vae_{self.vae_tag}" / "vae.pt"
+
+
+def _default_init_state(domain: str, profile: str) -> str:
+    """The initial-state variant of ``domain``'s collection protocol for ``profile``."""
+    from borel_lib.collect import CollectConfig
+
+    return CollectConfig.for_domain(domain, profile).init_state
+
+
+def collection(spec: RunSpec, progress: bool = True):
+    """The run's own-policy dataset (collected, resumed or loaded from cache; :func:`borel_lib.collect.run_collection`)."""
+    from borel_lib.collect import run_collection
+
+    return run_collection(spec.domain, spec.profile, progress=progress, **spec.collect_overrides)[0]
 
 
 def finished_runs(profile: str | None = None, domain: str | None = None) -> list[RunSpec]:
@@ -221,13 +260,12 @@ def run_borel(spec: RunSpec, progress: bool = True, device: str = "auto", n_eval
     evaluation's trajectories, :func:`trajectory_table`) and, for the VAE, ``vae_<vae_tag>.csv``
     (per-epoch losses), each with its config beside it, and returns the first. Checkpoints (VAE per
     epoch, agent per evaluation) make a killed run resume."""
-    from borel_lib.collect import run_collection
     from borel_lib.device import get_device
     from borel_lib.results import write_results
 
     dev = get_device(device)
     rl_cfg = spec.rl_config()
-    dataset, _ = run_collection(spec.domain, spec.profile, progress=progress)
+    dataset = collection(spec, progress)
     belief, vae_log = _load_belief(spec, dataset, dev, progress)
     hs = relabel_states(belief, dataset, time_input=rl_cfg.time_input, goal_terminal=rl_cfg.goal_terminal,
                         mixed_copies=rl_cfg.mixed_copies, seed=spec.seed)
@@ -327,13 +365,12 @@ def belief_vs_exact(spec: RunSpec, device: str = "auto") -> pd.DataFrame:
       or arc segments ruled out, the goal not yet found.
     - ``logged_late`` / ``logged_early``: the last / first 5 logged trials of every task (training data:
       goal-reaching trials / random warm-up)."""
-    from borel_lib.collect import run_collection
     from borel_lib.device import get_device
 
     if spec.belief != "vae":
         raise ValueError("belief_vs_exact compares a VAE belief; this run uses the exact one")
     dev = get_device(device)
-    dataset, _ = run_collection(spec.domain, spec.profile, progress=False)
+    dataset = collection(spec, progress=False)
     belief, _ = _load_belief(spec, dataset, dev, progress=False)
     exact = ExactBelief(spec.domain)
     frames = []
@@ -365,14 +402,13 @@ def trajectory_table(domain: str, tasks: np.ndarray, record: dict[str, np.ndarra
 
 def load_trained(spec: RunSpec, device: str = "auto") -> tuple[Any, OfflineAgent]:
     """The belief and agent of a finished :func:`run_borel` run, from its checkpoints."""
-    from borel_lib.collect import run_collection
     from borel_lib.device import get_device
 
     dev = get_device(device)
     ck = spec.checkpoint_dir() / "agent.pt"
     if not ck.is_file():
         raise FileNotFoundError(f"{ck}: run `{spec.command}` first")
-    dataset, _ = run_collection(spec.domain, spec.profile, progress=False)
+    dataset = collection(spec, progress=False)
     belief, _ = _load_belief(spec, dataset, dev, progress=False)
     rl_cfg = spec.rl_config()
     obs_dim = dataset.obs.shape[-1] + belief.dim + (2 if rl_cfg.time_input else 0)
@@ -432,6 +468,10 @@ def build_parser():
                 "  (profile smoke: the same under build/smoke/)")
     parser.add_argument("domain", choices=sorted(RL_DOMAIN), help="domain")
     cli.add_profile_argument(parser)
+    parser.add_argument("--init-state", default=None, metavar="VARIANT",
+                        help="initial-state variant of the collection to train on (Table 1): "
+                             f"{', '.join(INIT_STATE_OPTIONS)}, as the domain allows (default: the domain's "
+                             "collection protocol's)")
     parser.add_argument("--belief", default="vae", choices=BELIEFS,
                         help="the learnt VAE belief (BOReL) or the exact posterior (the oracle)")
     parser.add_argument("--relabelling", default="reward_relabelling", choices=RELABEL_MODES,
@@ -451,17 +491,21 @@ def build_parser():
     return parser
 
 
-def _run_cli(args) -> int:
-    spec = RunSpec(args.domain, resolve_profile(args.profile), args.belief, args.relabelling, args.seed,
+def spec_from_args(args) -> RunSpec:
+    """The :class:`RunSpec` of parsed ``python -m borel_lib.borel`` arguments (every input checked)."""
+    return RunSpec(args.domain, resolve_profile(args.profile), args.belief, args.relabelling, args.seed,
                    args.features, tuple(_parse_rl(args.rl).items()),
-                   tuple(_parse_overrides(args.vae, VAEConfig, "vae").items()))  # every input checked before any work
+                   tuple(_parse_overrides(args.vae, VAEConfig, "vae").items()), init_state=args.init_state)
+
+
+def _run_cli(args) -> int:
+    spec = spec_from_args(args)  # every input checked before any work
     torch.set_num_threads(1)
     progress = not args.no_progress
     if args.only_belief:
-        from borel_lib.collect import run_collection
         from borel_lib.device import get_device
 
-        _load_belief(spec, run_collection(spec.domain, spec.profile, progress=progress)[0], get_device("auto"),
+        _load_belief(spec, collection(spec, progress), get_device("auto"),
                      progress=progress)
         print(f"belief ready: {spec.vae_checkpoint() if spec.belief == 'vae' else 'exact (nothing to train)'}")
         return 0

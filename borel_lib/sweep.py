@@ -159,7 +159,7 @@ def collect_once(cell: dict[str, Any], profile: str) -> None:
     from borel_lib.collect import CollectConfig, dataset_name, run_collection
     from borel_lib.paths import datasets_dir
 
-    overrides = {"init_state": cell["init_state"]} if "init_state" in cell else {}
+    overrides = cell_spec(cell, profile).collect_overrides
     name = dataset_name(CollectConfig.for_domain(cell["domain"], profile, **overrides))
     with open(datasets_dir(profile) / f".{name}.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
