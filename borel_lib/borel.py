@@ -51,6 +51,10 @@ _SHORT = {"time_input": "ti", "goal_terminal": "gt", "double_dqn": "dd", "cql_al
           "lr": "lr", "trials_per_task": "tpt", "tasks_per_batch": "tpb"}
 
 
+_VAE_METHOD = {"reward_relabelling": "borel_rr", "none": "borel_no_rr", "policy_replay": "borel_pr"}
+"""Result-table method of a VAE-belief run, by relabelling (BOReL with RR / without / with policy replaying)."""
+
+
 def _override_parts(overrides: tuple[tuple[str, Any], ...]) -> list[str]:
     """Short name parts of a run tag for config overrides (``updates=40000`` → ``u40000``)."""
     parts = []
@@ -82,7 +86,8 @@ class RunSpec:
     belief: str = "vae"
     """``vae`` (BOReL) or ``exact`` (the exact-posterior oracle)."""
     relabelling: str = "reward_relabelling"
-    """How the VAE's training trials are mixed (``none``, ``reward_relabelling``); unused by ``exact``."""
+    """How the VAE's training trials are mixed (``none``; ``reward_relabelling``, for domains whose tasks
+    differ in rewards; ``policy_replay``, with the collection's policy-replay dataset); unused by ``exact``."""
     seed: int = 0
     """Seed of the VAE, the offline RL and the evaluation tasks."""
     features: str = "latent"
@@ -110,6 +115,13 @@ class RunSpec:
         object.__setattr__(self, "init_state", init_state)
         check_choice(self.belief, "belief", BELIEFS)
         check_choice(self.relabelling, "relabelling", RELABEL_MODES)
+        varies = make_env(self.domain).varies
+        if self.belief == "vae" and self.relabelling == "reward_relabelling" and varies != "reward":
+            raise ConfigError(f"relabelling='reward_relabelling' applies only where tasks differ in rewards (paper §4); "
+                              f"{self.domain}'s tasks differ in {varies}s: use --relabelling policy_replay or none")
+        if self.belief == "exact" and self.domain not in EXACT_DOMAINS:
+            raise ConfigError(f"belief='exact': {self.domain} has no exact belief; allowed domains: "
+                              f"{', '.join(EXACT_DOMAINS)}")
         check_choice(self.features, "features", VAE_FEATURES)
         if isinstance(self.seed, bool) or not isinstance(self.seed, int) or not 0 <= self.seed < 2**31:
             raise ConfigError(f"seed={self.seed!r} must be an integer in [0, 2**31)")
@@ -172,8 +184,7 @@ class RunSpec:
 
     @property
     def method(self) -> str:
-        base = "borel_exact" if self.belief == "exact" else (
-            "borel_rr" if self.relabelling == "reward_relabelling" else "borel_no_rr")
+        base = "borel_exact" if self.belief == "exact" else _VAE_METHOD[self.relabelling]
         return base + ("_decoded" if self.features == "decoded" else "") + (
             "_cql" if self.rl_config().cql_alpha else "")
 
@@ -212,6 +223,17 @@ def collection(spec: RunSpec, progress: bool = True):
     return run_collection(spec.domain, spec.profile, progress=progress, **spec.collect_overrides)[0]
 
 
+def policy_replay_data(spec: RunSpec):
+    """The collection's policy-replay dataset for a ``policy_replay`` run (else ``None``); a clear error
+    naming the collect command if it has not been made (it needs the finished collection's policies, so a
+    run never starts it by itself)."""
+    if spec.belief != "vae" or spec.relabelling != "policy_replay":
+        return None
+    from borel_lib.collect import load_policy_replay
+
+    return load_policy_replay(spec.domain, spec.profile, **spec.collect_overrides)
+
+
 def finished_runs(profile: str | None = None, domain: str | None = None) -> list[RunSpec]:
     """The runs whose results are in the profile's results folder (read from their config files)."""
     import json
@@ -230,14 +252,16 @@ def finished_runs(profile: str | None = None, domain: str | None = None) -> list
     return specs
 
 
-def _load_belief(spec: RunSpec, dataset, device, progress: bool):
-    """Stage 1 for a run: trains (or resumes) the VAE, or builds the exact belief."""
+def _load_belief(spec: RunSpec, dataset, device, progress: bool, replay=None):
+    """Stage 1 for a run: trains (or resumes) the VAE, or builds the exact belief (``replay``: the
+    run's :func:`policy_replay_data`, looked up if not given)."""
     if spec.belief == "exact":
         return make_belief("exact", domain=spec.domain), None
     ck = spec.vae_checkpoint()
+    replay = replay if replay is not None else policy_replay_data(spec)
     ck.parent.mkdir(parents=True, exist_ok=True)
     vae, log = train_vae(dataset, spec.vae_config(), spec.relabelling, seed=spec.seed,
-                         checkpoint=ck, device=device, progress=progress, n_actions=spec.n_actions)
+                         checkpoint=ck, device=device, progress=progress, n_actions=spec.n_actions, replay=replay)
     return VAEBelief(vae, spec.n_actions, spec.features), log
 
 
@@ -265,10 +289,11 @@ def run_borel(spec: RunSpec, progress: bool = True, device: str = "auto", n_eval
 
     dev = get_device(device)
     rl_cfg = spec.rl_config()
+    replay = policy_replay_data(spec)  # a missing policy-replay dataset stops the run before any work
     dataset = collection(spec, progress)
-    belief, vae_log = _load_belief(spec, dataset, dev, progress)
+    belief, vae_log = _load_belief(spec, dataset, dev, progress, replay)
     hs = relabel_states(belief, dataset, time_input=rl_cfg.time_input, goal_terminal=rl_cfg.goal_terminal,
-                        mixed_copies=rl_cfg.mixed_copies, seed=spec.seed)
+                        mixed_copies=rl_cfg.mixed_copies, seed=spec.seed, replay=replay)
     act_dim = 5 if spec.discrete else dataset.actions.shape[-1]
     agent = OfflineAgent(hs.obs.shape[-1], act_dim, spec.discrete, rl_cfg, spec.seed, dev)
     env = make_env(spec.domain)
@@ -308,7 +333,9 @@ def run_borel(spec: RunSpec, progress: bool = True, device: str = "auto", n_eval
               "vae": spec.vae_config().to_dict() if spec.belief == "vae" else None}
     df = pd.DataFrame(rows)
     write_results(df, f"borel_{spec.tag}", config=config, profile=spec.profile, command=spec.command)
-    search = search_metrics(spec.domain, tasks, record)
+    # the search metrics run the exact posterior along the evaluated trials: domains that have one
+    search = search_metrics(spec.domain, tasks, record) if spec.domain in EXACT_DOMAINS else pd.DataFrame(
+        {"task": np.arange(len(tasks))})
     if spec.belief == "vae" and spec.domain in EXACT_DOMAINS:  # how far the learnt belief is from the exact one
         tv = belief_tv(belief, ExactBelief(spec.domain), record["actions"], record["rewards"], record["next_obs"])
         H = env.horizon
@@ -319,7 +346,7 @@ def run_borel(spec: RunSpec, progress: bool = True, device: str = "auto", n_eval
                                                                       seed=spec.seed, updates=done),
                   f"borel_{spec.tag}_traj", config=config, profile=spec.profile, command=spec.command)
     if vae_log is not None:
-        vae_method = "borel_rr" if spec.relabelling == "reward_relabelling" else "borel_no_rr"  # one VAE, many runs
+        vae_method = _VAE_METHOD[spec.relabelling]  # one VAE, many runs
         write_results(vae_log.assign(domain=spec.domain, method=vae_method, variant="vae", seed=spec.seed, episode=0)
                       .melt(id_vars=["domain", "method", "variant", "seed", "episode", "epoch"], var_name="metric"),
                       f"vae_{spec.vae_tag}", config=spec.vae_config(),
@@ -332,7 +359,8 @@ def _final_table(spec: RunSpec, ev: pd.DataFrame, search: pd.DataFrame, tasks: n
     """Per-task rows of the last evaluation: per-episode return/success and the search metrics."""
     search_long = search.melt(id_vars="task", var_name="metric").assign(episode=0)
     out = pd.concat([ev, search_long], ignore_index=True)
-    out["task_x"], out["task_y"] = tasks[out.task, 0], tasks[out.task, 1]
+    out["task_x"] = tasks[out.task, 0]
+    out["task_y"] = tasks[out.task, 1] if tasks.shape[1] > 1 else np.nan  # 1-d tasks (an angle, a velocity)
     return out.assign(domain=spec.domain, method=spec.method, variant=variant, seed=spec.seed, updates=updates)[
         ["domain", "method", "variant", "seed", "task", "task_x", "task_y", "episode", "metric", "value", "updates"]]
 

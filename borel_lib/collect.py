@@ -673,6 +673,22 @@ def replay_outcomes(dataset: OfflineDataset) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def load_policy_replay(domain: str, profile: str | None = None, **overrides: Any) -> OfflineDataset:
+    """The finished policy-replay dataset of ``domain``'s collection (``overrides`` as for
+    :func:`run_collection`, e.g. ``init_state``); :class:`FileNotFoundError` naming the command that makes
+    it if it is missing."""
+    from borel_lib.paths import datasets_dir
+
+    profile = resolve_profile(profile)
+    path = datasets_dir(profile) / replay_dataset_name(CollectConfig.for_domain(domain, profile, **overrides))
+    if not path.is_dir():
+        command = f"python -m borel_lib.collect {domain} --profile {profile}" + "".join(
+            f" --{k.replace('_', '-')} {v}" for k, v in overrides.items()) + " --policy-replay"
+        raise FileNotFoundError(f"{path}: no policy-replay dataset (relabelling='policy_replay' mixes its trials "
+                                f"into the VAE's data); make it first with: {command}")
+    return load_dataset(path)
+
+
 def run_policy_replay(domain: str, profile: str | None = None, progress: bool = True,
                       replay: PolicyReplayConfig | None = None, **overrides: Any):
     """The policy-replay dataset of ``domain``'s collection (collected, resumed or loaded from cache),

@@ -179,8 +179,8 @@ def test_offline_rl_config_per_domain():
     assert OfflineRLConfig.for_domain("gridworld", "quick").updates == 100_000  # per-(profile, domain) budget
     assert OfflineRLConfig.for_domain("gridworld", "quick", updates=7).updates == 7
     assert (paper.goal_terminal, paper.time_input, paper.double_dqn) == (True, False, False)  # the authors'
-    with pytest.raises(ConfigError, match="'wind'.*allowed"):
-        OfflineRLConfig.for_domain("wind", "quick")
+    with pytest.raises(ConfigError, match="'reacher_image'.*allowed"):
+        OfflineRLConfig.for_domain("reacher_image", "quick")
 
 
 # ------------------------------------------------------------------ replay consistency, CQL target
