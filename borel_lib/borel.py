@@ -108,14 +108,14 @@ class RunSpec:
         object.__setattr__(self, "profile", resolve_profile(self.profile))
         default_init = _default_init_state(self.domain, self.profile)
         init_state = default_init if self.init_state is None else self.init_state
-        allowed = make_env(self.domain).init_state_options
+        allowed = _env_class(self.domain).init_state_options
         if init_state not in allowed:
             raise ConfigError(f"init_state={init_state!r} (--init-state) is not an initial-state variant of "
                               f"{self.domain}'s collection; allowed values: {', '.join(allowed)}")
         object.__setattr__(self, "init_state", init_state)
         check_choice(self.belief, "belief", BELIEFS)
         check_choice(self.relabelling, "relabelling", RELABEL_MODES)
-        varies = make_env(self.domain).varies
+        varies = _env_class(self.domain).varies
         if self.belief == "vae" and self.relabelling == "reward_relabelling" and varies != "reward":
             raise ConfigError(f"relabelling='reward_relabelling' applies only where tasks differ in rewards (paper §4); "
                               f"{self.domain}'s tasks differ in {varies}s: use --relabelling policy_replay or none")
@@ -207,6 +207,16 @@ class RunSpec:
         from borel_lib.paths import checkpoints_dir
 
         return checkpoints_dir(self.profile) / f"vae_{self.vae_tag}" / "vae.pt"
+
+
+def _env_class(domain: str) -> type:
+    """The domain's environment class (its class attributes, without building a simulator)."""
+    import importlib
+
+    from borel_lib.envs import domain_info
+
+    module, name = domain_info(domain).entry_point.split(":")
+    return getattr(importlib.import_module(module), name)
 
 
 def _default_init_state(domain: str, profile: str) -> str:

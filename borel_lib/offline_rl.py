@@ -103,6 +103,10 @@ RL_DOMAIN: dict[str, dict[str, Any]] = {
     "semicircle": {},
     "wind": {},
     "escape_room": {},
+    "cheetah_vel": {"hidden": (256, 256), "gamma": 0.99, "alpha": 0.2, "updates": 1_000_000, "eval_every": 10_000,
+                    "goal_terminal": False},
+    "ant_semicircle": {"hidden": (256, 256), "actor_lr": 3e-5, "gamma": 0.99, "alpha": 0.2, "updates": 6_000_000,
+                       "eval_every": 40_000, "goal_terminal": False},
 }
 """The authors' per-domain offline-RL settings (the defaults are Semi-circle's): Gridworld
 DQN 64x64, γ 0.99, 1000 iterations x 250 updates, evaluated every 10 iterations.
@@ -110,17 +114,27 @@ DQN 64x64, γ 0.99, 1000 iterations x 250 updates, evaluated every 10 iterations
 Wind and Escape-Room are not in the authors' code; they are point-robot domains like the
 Semi-circle (same action box, horizons 75 and 60, k = 2), so they take the Semi-circle's settings
 (SAC 128x128, γ 0.9, α 0.01, 5M updates), as their collection takes the Semi-circle protocol. Their
-``goal_terminal`` ends the backup where the robot reaches the goal disc (Wind) or has escaped (Escape-Room)."""
+``goal_terminal`` ends the backup where the robot reaches the goal disc (Wind) or has escaped (Escape-Room).
+
+MuJoCo, the authors' offline settings: Half-Cheetah-Vel SAC 256x256, γ 0.99, α 0.2, 1000 iterations x
+1000 updates, evaluated every 10 iterations; Ant-Semi-circle the same but actor learning rate 3e-5 and
+3000 x 2000 = 6M updates, evaluated every 20 iterations (40k updates); Table 1's "+CQL" rows add
+``cql_alpha=2`` (the authors' α_CQL). Their MuJoCo data stored no terminal (the dense reward used for
+collection has no goal state), so ``goal_terminal`` is off there, also in the ``paper`` profile."""
 
 RL_PROFILE_DOMAIN: dict[tuple[str, str], dict[str, Any]] = {
     ("smoke", "gridworld"): {"time_input": True, "goal_terminal": False, "double_dqn": True},
     ("smoke", "semicircle"): {"time_input": True, "goal_terminal": False, "cql_samples": 2},
     ("smoke", "wind"): {"time_input": True, "goal_terminal": False, "cql_samples": 2},
     ("smoke", "escape_room"): {"time_input": True, "goal_terminal": False, "cql_samples": 2},
+    ("smoke", "cheetah_vel"): {"time_input": True, "cql_samples": 2},
+    ("smoke", "ant_semicircle"): {"time_input": True, "cql_samples": 2},
     ("quick", "gridworld"): {"updates": 100_000, "time_input": True, "mixed_copies": 1},
     ("quick", "semicircle"): {"time_input": True},
     ("quick", "wind"): {"time_input": True},
     ("quick", "escape_room"): {"time_input": True},
+    ("quick", "cheetah_vel"): {"time_input": True},
+    ("quick", "ant_semicircle"): {"time_input": True},
 }
 """Per-domain profile settings that differ from the profile's ``PRESETS``, chosen by measurement with the
 exact belief, seed 0 (``python -m borel_lib.borel DOMAIN --profile quick --belief exact --rl ...``; paper's
@@ -132,7 +146,8 @@ metric averaged over the last 10 % of evaluations):
 - Semi-circle, 20k SAC updates: goal terminal + time input with the authors' γ = 0.9 reached 16.0 and
   was still rising; with γ = 0.99 it found no goal at all within 15k updates (0.0). Quick: time input,
   γ 0.9.
-- Wind and Escape-Room: the Semi-circle's quick choices, not measured on these domains yet.
+- Wind, Escape-Room, Half-Cheetah-Vel and Ant-Semi-circle: the time input of the other quick domains
+  (the Bayes-optimal policy of a trial depends on the time left), not measured on these domains yet.
 
 The ``paper`` profile keeps the authors' conventions (goal terminal, no time input, plain DQN, raw logs)."""
 

@@ -33,9 +33,9 @@ submits a job array (``--max-parallel`` = the array's parallelism) and returns a
 command again when the jobs have finished to merge (cells still queued or running are not
 resubmitted). Job scripts and logs go to ``build/sweeps/<profile>/<grid>/``.
 
-``table1`` needs a run to take the collection's ``init_state`` (and Ant offline-RL settings); until
-:class:`~borel_lib.borel.RunSpec` has them, launching it stops with an error saying so (cells are checked
-before anything is submitted).
+A ``table1`` cell names its collection's ``init_state`` (:attr:`borel_lib.borel.RunSpec.init_state`;
+cells sharing a variant share one dataset) and runs with the authors' Ant offline settings
+(:data:`borel_lib.offline_rl.RL_DOMAIN`). Cells are checked before anything is submitted.
 """
 
 from __future__ import annotations

@@ -179,6 +179,13 @@ def test_offline_rl_config_per_domain():
     assert OfflineRLConfig.for_domain("gridworld", "quick").updates == 100_000  # per-(profile, domain) budget
     assert OfflineRLConfig.for_domain("gridworld", "quick", updates=7).updates == 7
     assert (paper.goal_terminal, paper.time_input, paper.double_dqn) == (True, False, False)  # the authors'
+    cheetah, ant = OfflineRLConfig.for_domain("cheetah_vel", "paper"), OfflineRLConfig.for_domain("ant_semicircle", "paper")
+    assert (cheetah.hidden, cheetah.actor_lr, cheetah.alpha, cheetah.gamma, cheetah.updates) == ((256, 256), 3e-4, 0.2,
+                                                                                               0.99, 1_000_000)
+    assert (ant.hidden, ant.actor_lr, ant.critic_lr, ant.alpha, ant.updates, ant.eval_every) == ((256, 256), 3e-5, 3e-4,
+                                                                                               0.2, 6_000_000, 40_000)
+    assert not ant.goal_terminal and not cheetah.goal_terminal  # the authors' MuJoCo data stored no terminal
+    assert OfflineRLConfig.for_domain("ant_semicircle", "quick").hidden == (256, 256)
     with pytest.raises(ConfigError, match="'reacher_image'.*allowed"):
         OfflineRLConfig.for_domain("reacher_image", "quick")
 
