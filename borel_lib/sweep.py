@@ -152,19 +152,23 @@ class CellJob(Checkpointable):
 
 
 def collect_once(cell: dict[str, Any], profile: str) -> None:
-    """Collect (or find cached) the dataset ``cell`` trains on while holding a lock file, so that
-    concurrent cells sharing a dataset collect it once instead of racing on its files."""
+    """Collect (or find cached) the dataset ``cell`` trains on, and its policy-replay dataset for a
+    ``policy_replay`` cell, while holding a lock file, so that concurrent cells sharing a dataset
+    collect it once instead of racing on its files."""
     import fcntl
 
-    from borel_lib.collect import CollectConfig, dataset_name, run_collection
+    from borel_lib.collect import CollectConfig, dataset_name, run_collection, run_policy_replay
     from borel_lib.paths import datasets_dir
 
-    overrides = cell_spec(cell, profile).collect_overrides
+    spec = cell_spec(cell, profile)
+    overrides = spec.collect_overrides
     name = dataset_name(CollectConfig.for_domain(cell["domain"], profile, **overrides))
     with open(datasets_dir(profile) / f".{name}.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         try:
             run_collection(cell["domain"], profile, progress=False, **overrides)
+            if spec.belief == "vae" and spec.relabelling == "policy_replay":
+                run_policy_replay(cell["domain"], profile, progress=False, **overrides)
         finally:
             fcntl.flock(lock, fcntl.LOCK_UN)
 

@@ -88,3 +88,12 @@ def test_table1_smoke_cell_runs_on_its_variant(tmp_path, monkeypatch):
     assert path.endswith("borel_ant_semicircle_fixed_reward_relabelling_cql2_seed0.csv")
     assert set(df.variant) == {"fixed"} and set(df.method) == {"borel_rr_cql"} and set(df.episode) == {1, 2}
     assert (tmp_path / "build" / "smoke" / "datasets" / "ant_semicircle_fixed_seed0").is_dir()
+
+
+def test_policy_replay_cells_collect_their_replay_dataset(tmp_path, monkeypatch):
+    """A sweep cell with relabelling='policy_replay' collects the replay dataset its run needs."""
+    monkeypatch.setenv("BOREL_ROOT", str(tmp_path))
+    sweep.collect_once({"domain": "escape_room", "relabelling": "policy_replay", "seed": 0}, "smoke")
+    datasets = tmp_path / "build" / "smoke" / "datasets"
+    assert (datasets / "escape_room_uniform_seed0").is_dir()
+    assert (datasets / "escape_room_uniform_seed0_policy_replay").is_dir()
