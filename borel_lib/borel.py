@@ -80,7 +80,8 @@ class RunSpec:
     """What names one BOReL run: its results file, checkpoints and command."""
 
     domain: str
-    """Domain short name (``gridworld``, ``semicircle``)."""
+    """Domain short name: a key of :data:`borel_lib.offline_rl.RL_DOMAIN` (``gridworld``, ``semicircle``,
+    ``wind``, ``escape_room``, ``cheetah_vel``, ``ant_semicircle``)."""
     profile: str = "quick"
     """smoke, quick or paper."""
     belief: str = "vae"
@@ -513,7 +514,8 @@ def build_parser():
     parser.add_argument("--belief", default="vae", choices=BELIEFS,
                         help="the learnt VAE belief (BOReL) or the exact posterior (the oracle)")
     parser.add_argument("--relabelling", default="reward_relabelling", choices=RELABEL_MODES,
-                        help="how the VAE's training trials are mixed")
+                        help="how the VAE's training trials are mixed (reward_relabelling: reward-varying domains "
+                             "only; policy_replay: needs python -m borel_lib.collect DOMAIN --policy-replay first)")
     parser.add_argument("--features", default="latent", choices=VAE_FEATURES,
                         help="what the policy sees of the VAE belief")
     cli.add_seed_argument(parser, default=0, help="seed of the VAE, the offline RL and the evaluation tasks")
