@@ -1,8 +1,8 @@
 """BOReL stage 1, the belief (paper §2 "The VariBAD Algorithm", §3.2, §4).
 
 :func:`train_vae` fits the belief VAE (:mod:`borel_lib.vae`) on whole trials, each minibatch passed
-through :func:`borel_lib.relabel.sample_trials` (``reward_relabelling`` or ``none``), and checkpoints
-every epoch so a killed run resumes.
+through :func:`borel_lib.relabel.sample_trials` (``reward_relabelling``, ``policy_replay`` with the
+collection's policy-replay dataset, or ``none``), and checkpoints every epoch so a killed run resumes.
 
 A *belief* is what the later stages consume: an object with ``dim``, ``trials(actions, rewards,
 next_obs) -> (M, T + 1, dim)`` (features after every prefix of logged trials, for state relabelling)
@@ -33,7 +33,7 @@ from borel_lib.config import check_choice
 from borel_lib.datasets import OfflineDataset
 from borel_lib.envs import make_env
 from borel_lib.io import atomic_path
-from borel_lib.relabel import RELABEL_MODES, sample_trials
+from borel_lib.relabel import RELABEL_MODES, replay_arrays, sample_trials
 from borel_lib.vae import BeliefVAE, VAEConfig, goal_cell_probs, grid_cell_index, reward_map
 
 BELIEFS = ("vae", "exact")
@@ -58,13 +58,17 @@ def _trial_batch_tensors(batch, device) -> dict[str, torch.Tensor]:
 
 def train_vae(dataset: OfflineDataset, config: VAEConfig, relabelling: str = "reward_relabelling", seed: int = 0,
               checkpoint: str | os.PathLike[str] | None = None, device: str | torch.device = "cpu",
-              progress: bool = True, n_actions: int | None = None) -> tuple[BeliefVAE, pd.DataFrame]:
+              progress: bool = True, n_actions: int | None = None,
+              replay: OfflineDataset | None = None) -> tuple[BeliefVAE, pd.DataFrame]:
     """Fit the belief VAE on ``dataset``; resumes from ``checkpoint`` (saved after every epoch), which
     must come from the same configuration, relabelling and seed (only ``epochs`` may grow).
 
     Returns the VAE and a table of per-epoch losses. ``n_actions`` one-hot encodes integer actions
-    (Gridworld)."""
+    (Gridworld). ``relabelling='policy_replay'`` needs ``replay``, the policy-replay dataset of the same
+    collection (:func:`borel_lib.collect.run_policy_replay`): the first k/2 episodes of every training
+    trial come from its trials of the same task (:func:`borel_lib.relabel.sample_trials`)."""
     check_choice(relabelling, "relabelling", RELABEL_MODES)
+    replay_arr = _replay_for(relabelling, dataset, replay, n_actions)
     env = make_env(dataset.manifest["domain"])
     N, M = dataset.n_tasks, dataset.n_trials
     k, H = dataset.manifest["episodes_per_trial"], dataset.manifest["horizon"]
@@ -110,7 +114,7 @@ def train_vae(dataset: OfflineDataset, config: VAEConfig, relabelling: str = "re
             ti = np.repeat(tasks, config.trials_per_task)
             mi = rng.integers(0, M, size=ti.size)
             batch = sample_trials(arrays, ti, mi, tasks=dataset.tasks, episodes=k, horizon=H, mode=relabelling,
-                                  reward_fn=env.reward, rng=rng, varies=env.varies)
+                                  reward_fn=env.reward, rng=rng, varies=env.varies, replay=replay_arr)
             losses.append(vae.train_step(_trial_batch_tensors(batch, device), generator=gen))
         row = {"epoch": epoch + 1, **{key: float(np.mean([x[key] for x in losses])) for key in losses[0]}}
         log.append(row)
@@ -121,6 +125,20 @@ def train_vae(dataset: OfflineDataset, config: VAEConfig, relabelling: str = "re
                             "gen": gen.get_state(), "epoch": epoch + 1, "log": log, "config": config.to_dict(),
                             "relabelling": relabelling, "seed": seed}, tmp)
     return vae, pd.DataFrame(log)
+
+
+def _replay_for(relabelling: str, dataset: OfflineDataset, replay: OfflineDataset | None,
+                n_actions: int | None = None) -> dict[str, np.ndarray] | None:
+    """The ``replay=`` arrays of :func:`borel_lib.relabel.sample_trials` for ``relabelling`` (checked
+    against ``dataset``); ``None`` unless ``policy_replay``, which needs ``replay``."""
+    if relabelling != "policy_replay":
+        if replay is not None:
+            raise ValueError(f"a policy-replay dataset is used by relabelling='policy_replay' only, not {relabelling!r}")
+        return None
+    if replay is None:
+        raise ValueError("relabelling='policy_replay' needs replay=<the policy-replay dataset of this collection> "
+                         "(python -m borel_lib.collect <domain> --profile <profile> --policy-replay)")
+    return replay_arrays(dataset, replay, n_actions)
 
 
 @torch.no_grad()

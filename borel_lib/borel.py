@@ -31,7 +31,7 @@ from borel_lib.belief import (
     train_vae,
 )
 from borel_lib.config import ConfigError, check_choice, resolve_profile
-from borel_lib.envs import make_env
+from borel_lib.envs import INIT_STATE_OPTIONS, make_env
 from borel_lib.evaluation import evaluate, search_metrics
 from borel_lib.exact_belief import EXACT_DOMAINS, ExactBelief
 from borel_lib.io import atomic_path
@@ -49,6 +49,10 @@ _SHORT = {"time_input": "ti", "goal_terminal": "gt", "double_dqn": "dd", "cql_al
           # VAE overrides
           "epochs": "ep", "kl_weight": "kl", "latent_dim": "lat", "decode_subset": "ds", "gru_hidden": "gru",
           "lr": "lr", "trials_per_task": "tpt", "tasks_per_batch": "tpb"}
+
+
+_VAE_METHOD = {"reward_relabelling": "borel_rr", "none": "borel_no_rr", "policy_replay": "borel_pr"}
+"""Result-table method of a VAE-belief run, by relabelling (BOReL with RR / without / with policy replaying)."""
 
 
 def _override_parts(overrides: tuple[tuple[str, Any], ...]) -> list[str]:
@@ -76,13 +80,15 @@ class RunSpec:
     """What names one BOReL run: its results file, checkpoints and command."""
 
     domain: str
-    """Domain short name (``gridworld``, ``semicircle``)."""
+    """Domain short name: a key of :data:`borel_lib.offline_rl.RL_DOMAIN` (``gridworld``, ``semicircle``,
+    ``wind``, ``escape_room``, ``cheetah_vel``, ``ant_semicircle``)."""
     profile: str = "quick"
     """smoke, quick or paper."""
     belief: str = "vae"
     """``vae`` (BOReL) or ``exact`` (the exact-posterior oracle)."""
     relabelling: str = "reward_relabelling"
-    """How the VAE's training trials are mixed (``none``, ``reward_relabelling``); unused by ``exact``."""
+    """How the VAE's training trials are mixed (``none``; ``reward_relabelling``, for domains whose tasks
+    differ in rewards; ``policy_replay``, with the collection's policy-replay dataset); unused by ``exact``."""
     seed: int = 0
     """Seed of the VAE, the offline RL and the evaluation tasks."""
     features: str = "latent"
@@ -92,17 +98,36 @@ class RunSpec:
     vae: tuple[tuple[str, Any], ...] = ()
     """Belief-VAE config overrides (sorted ``(field, value)`` pairs) on top of the profile's values
     (``belief='vae'`` only; runs with the same relabelling, seed and VAE overrides share one VAE)."""
+    init_state: str | None = None
+    """Initial-state variant of the collection whose dataset the run trains on (paper §6, Table 1:
+    ``uniform``, ``exclude_semicircle``, ``fixed``, as the domain allows); ``None`` = the domain's
+    collection protocol default (:class:`borel_lib.collect.CollectConfig`), to which it resolves. Only a
+    non-default variant is part of the run's names."""
 
     def __post_init__(self) -> None:
         check_choice(self.domain, "domain", tuple(sorted(RL_DOMAIN)))
+        object.__setattr__(self, "profile", resolve_profile(self.profile))
+        default_init = _default_init_state(self.domain, self.profile)
+        init_state = default_init if self.init_state is None else self.init_state
+        allowed = _env_class(self.domain).init_state_options
+        if init_state not in allowed:
+            raise ConfigError(f"init_state={init_state!r} (--init-state) is not an initial-state variant of "
+                              f"{self.domain}'s collection; allowed values: {', '.join(allowed)}")
+        object.__setattr__(self, "init_state", init_state)
         check_choice(self.belief, "belief", BELIEFS)
         check_choice(self.relabelling, "relabelling", RELABEL_MODES)
+        varies = _env_class(self.domain).varies
+        if self.belief == "vae" and self.relabelling == "reward_relabelling" and varies != "reward":
+            raise ConfigError(f"relabelling='reward_relabelling' applies only where tasks differ in rewards (paper §4); "
+                              f"{self.domain}'s tasks differ in {varies}s: use --relabelling policy_replay or none")
+        if self.belief == "exact" and self.domain not in EXACT_DOMAINS:
+            raise ConfigError(f"belief='exact': {self.domain} has no exact belief; allowed domains: "
+                              f"{', '.join(EXACT_DOMAINS)}")
         check_choice(self.features, "features", VAE_FEATURES)
         if isinstance(self.seed, bool) or not isinstance(self.seed, int) or not 0 <= self.seed < 2**31:
             raise ConfigError(f"seed={self.seed!r} must be an integer in [0, 2**31)")
         if self.belief == "exact" and self.features != "latent":
             raise ConfigError("features apply to the VAE belief only (belief='vae')")
-        object.__setattr__(self, "profile", resolve_profile(self.profile))
         rl = {k: tuple(v) if isinstance(v, list) else v for k, v in dict(self.rl).items()}
         self.rl_config_with(rl)  # validates the overrides' names and values now, before any work
         base = OfflineRLConfig.for_domain(self.domain, self.profile)
@@ -134,28 +159,40 @@ class RunSpec:
         return 5 if self.discrete else None
 
     @property
+    def collect_overrides(self) -> dict[str, Any]:
+        """Keyword overrides of :func:`borel_lib.collect.run_collection` naming the run's dataset
+        (empty for the protocol's default initial states, so default runs keep their commands)."""
+        return {} if self.init_state == _default_init_state(self.domain, self.profile) else {
+            "init_state": self.init_state}
+
+    def _dataset_parts(self) -> list[str]:
+        return [self.domain, *self.collect_overrides.values()]
+
+    @property
     def vae_tag(self) -> str:
-        """``<domain>_<relabelling>[_<vae overrides>]_seed<seed>``."""
-        return "_".join([self.domain, self.relabelling, *_override_parts(self.vae)]) + f"_seed{self.seed}"
+        """``<domain>[_<init_state>]_<relabelling>[_<vae overrides>]_seed<seed>`` (the initial-state
+        variant only when not the default)."""
+        return "_".join([*self._dataset_parts(), self.relabelling, *_override_parts(self.vae)]) + f"_seed{self.seed}"
 
     @property
     def tag(self) -> str:
-        """``<domain>_<exact|relabelling>[_<vae overrides>][_decoded][_<rl overrides>]_seed<seed>``."""
-        parts = [self.domain, "exact" if self.belief == "exact" else self.relabelling, *_override_parts(self.vae)]
+        """``<domain>[_<init_state>]_<exact|relabelling>[_<vae overrides>][_decoded][_<rl overrides>]_seed<seed>``."""
+        parts = [*self._dataset_parts(), "exact" if self.belief == "exact" else self.relabelling,
+                 *_override_parts(self.vae)]
         if self.features != "latent":
             parts.append(self.features)
         return "_".join(parts + _override_parts(self.rl)) + f"_seed{self.seed}"
 
     @property
     def method(self) -> str:
-        base = "borel_exact" if self.belief == "exact" else (
-            "borel_rr" if self.relabelling == "reward_relabelling" else "borel_no_rr")
+        base = "borel_exact" if self.belief == "exact" else _VAE_METHOD[self.relabelling]
         return base + ("_decoded" if self.features == "decoded" else "") + (
             "_cql" if self.rl_config().cql_alpha else "")
 
     @property
     def command(self) -> str:
-        cmd = f"python -m borel_lib.borel {self.domain} --profile {self.profile} --belief {self.belief}"
+        cmd = f"python -m borel_lib.borel {self.domain} --profile {self.profile}" + "".join(
+            f" --init-state {v}" for v in self.collect_overrides.values()) + f" --belief {self.belief}"
         if self.belief == "vae":
             cmd += f" --relabelling {self.relabelling}" + (f" --features {self.features}" if self.features != "latent" else "")
         cmd += f" --seed {self.seed}"
@@ -171,6 +208,41 @@ class RunSpec:
         from borel_lib.paths import checkpoints_dir
 
         return checkpoints_dir(self.profile) / f"vae_{self.vae_tag}" / "vae.pt"
+
+
+def _env_class(domain: str) -> type:
+    """The domain's environment class (its class attributes, without building a simulator)."""
+    import importlib
+
+    from borel_lib.envs import domain_info
+
+    module, name = domain_info(domain).entry_point.split(":")
+    return getattr(importlib.import_module(module), name)
+
+
+def _default_init_state(domain: str, profile: str) -> str:
+    """The initial-state variant of ``domain``'s collection protocol for ``profile``."""
+    from borel_lib.collect import CollectConfig
+
+    return CollectConfig.for_domain(domain, profile).init_state
+
+
+def collection(spec: RunSpec, progress: bool = True):
+    """The run's own-policy dataset (collected, resumed or loaded from cache; :func:`borel_lib.collect.run_collection`)."""
+    from borel_lib.collect import run_collection
+
+    return run_collection(spec.domain, spec.profile, progress=progress, **spec.collect_overrides)[0]
+
+
+def policy_replay_data(spec: RunSpec):
+    """The collection's policy-replay dataset for a ``policy_replay`` run (else ``None``); a clear error
+    naming the collect command if it has not been made (it needs the finished collection's policies, so a
+    run never starts it by itself)."""
+    if spec.belief != "vae" or spec.relabelling != "policy_replay":
+        return None
+    from borel_lib.collect import load_policy_replay
+
+    return load_policy_replay(spec.domain, spec.profile, **spec.collect_overrides)
 
 
 def finished_runs(profile: str | None = None, domain: str | None = None) -> list[RunSpec]:
@@ -191,14 +263,16 @@ def finished_runs(profile: str | None = None, domain: str | None = None) -> list
     return specs
 
 
-def _load_belief(spec: RunSpec, dataset, device, progress: bool):
-    """Stage 1 for a run: trains (or resumes) the VAE, or builds the exact belief."""
+def _load_belief(spec: RunSpec, dataset, device, progress: bool, replay=None):
+    """Stage 1 for a run: trains (or resumes) the VAE, or builds the exact belief (``replay``: the
+    run's :func:`policy_replay_data`, looked up if not given)."""
     if spec.belief == "exact":
         return make_belief("exact", domain=spec.domain), None
     ck = spec.vae_checkpoint()
+    replay = replay if replay is not None else policy_replay_data(spec)
     ck.parent.mkdir(parents=True, exist_ok=True)
     vae, log = train_vae(dataset, spec.vae_config(), spec.relabelling, seed=spec.seed,
-                         checkpoint=ck, device=device, progress=progress, n_actions=spec.n_actions)
+                         checkpoint=ck, device=device, progress=progress, n_actions=spec.n_actions, replay=replay)
     return VAEBelief(vae, spec.n_actions, spec.features), log
 
 
@@ -221,16 +295,16 @@ def run_borel(spec: RunSpec, progress: bool = True, device: str = "auto", n_eval
     evaluation's trajectories, :func:`trajectory_table`) and, for the VAE, ``vae_<vae_tag>.csv``
     (per-epoch losses), each with its config beside it, and returns the first. Checkpoints (VAE per
     epoch, agent per evaluation) make a killed run resume."""
-    from borel_lib.collect import run_collection
     from borel_lib.device import get_device
     from borel_lib.results import write_results
 
     dev = get_device(device)
     rl_cfg = spec.rl_config()
-    dataset, _ = run_collection(spec.domain, spec.profile, progress=progress)
-    belief, vae_log = _load_belief(spec, dataset, dev, progress)
+    replay = policy_replay_data(spec)  # a missing policy-replay dataset stops the run before any work
+    dataset = collection(spec, progress)
+    belief, vae_log = _load_belief(spec, dataset, dev, progress, replay)
     hs = relabel_states(belief, dataset, time_input=rl_cfg.time_input, goal_terminal=rl_cfg.goal_terminal,
-                        mixed_copies=rl_cfg.mixed_copies, seed=spec.seed)
+                        mixed_copies=rl_cfg.mixed_copies, seed=spec.seed, replay=replay)
     act_dim = 5 if spec.discrete else dataset.actions.shape[-1]
     agent = OfflineAgent(hs.obs.shape[-1], act_dim, spec.discrete, rl_cfg, spec.seed, dev)
     env = make_env(spec.domain)
@@ -274,7 +348,9 @@ def run_borel(spec: RunSpec, progress: bool = True, device: str = "auto", n_eval
               "vae": spec.vae_config().to_dict() if spec.belief == "vae" else None}
     df = pd.DataFrame(rows)
     write_results(df, f"borel_{spec.tag}", config=config, profile=spec.profile, command=spec.command)
-    search = search_metrics(spec.domain, tasks, record)
+    # the search metrics run the exact posterior along the evaluated trials: domains that have one
+    search = search_metrics(spec.domain, tasks, record) if spec.domain in EXACT_DOMAINS else pd.DataFrame(
+        {"task": np.arange(len(tasks))})
     if spec.belief == "vae" and spec.domain in EXACT_DOMAINS:  # how far the learnt belief is from the exact one
         tv = belief_tv(belief, ExactBelief(spec.domain), record["actions"], record["rewards"], record["next_obs"])
         H = env.horizon
@@ -285,7 +361,7 @@ def run_borel(spec: RunSpec, progress: bool = True, device: str = "auto", n_eval
                                                                       seed=spec.seed, updates=done),
                   f"borel_{spec.tag}_traj", config=config, profile=spec.profile, command=spec.command)
     if vae_log is not None:
-        vae_method = "borel_rr" if spec.relabelling == "reward_relabelling" else "borel_no_rr"  # one VAE, many runs
+        vae_method = _VAE_METHOD[spec.relabelling]  # one VAE, many runs
         write_results(vae_log.assign(domain=spec.domain, method=vae_method, variant="vae", seed=spec.seed, episode=0)
                       .melt(id_vars=["domain", "method", "variant", "seed", "episode", "epoch"], var_name="metric"),
                       f"vae_{spec.vae_tag}", config=spec.vae_config(),
@@ -298,7 +374,8 @@ def _final_table(spec: RunSpec, ev: pd.DataFrame, search: pd.DataFrame, tasks: n
     """Per-task rows of the last evaluation: per-episode return/success and the search metrics."""
     search_long = search.melt(id_vars="task", var_name="metric").assign(episode=0)
     out = pd.concat([ev, search_long], ignore_index=True)
-    out["task_x"], out["task_y"] = tasks[out.task, 0], tasks[out.task, 1]
+    out["task_x"] = tasks[out.task, 0]
+    out["task_y"] = tasks[out.task, 1] if tasks.shape[1] > 1 else np.nan  # 1-d tasks (an angle, a velocity)
     return out.assign(domain=spec.domain, method=spec.method, variant=variant, seed=spec.seed, updates=updates)[
         ["domain", "method", "variant", "seed", "task", "task_x", "task_y", "episode", "metric", "value", "updates"]]
 
@@ -331,13 +408,12 @@ def belief_vs_exact(spec: RunSpec, device: str = "auto") -> pd.DataFrame:
       or arc segments ruled out, the goal not yet found.
     - ``logged_late`` / ``logged_early``: the last / first 5 logged trials of every task (training data:
       goal-reaching trials / random warm-up)."""
-    from borel_lib.collect import run_collection
     from borel_lib.device import get_device
 
     if spec.belief != "vae":
         raise ValueError("belief_vs_exact compares a VAE belief; this run uses the exact one")
     dev = get_device(device)
-    dataset, _ = run_collection(spec.domain, spec.profile, progress=False)
+    dataset = collection(spec, progress=False)
     belief, _ = _load_belief(spec, dataset, dev, progress=False)
     exact = ExactBelief(spec.domain)
     frames = []
@@ -369,14 +445,13 @@ def trajectory_table(domain: str, tasks: np.ndarray, record: dict[str, np.ndarra
 
 def load_trained(spec: RunSpec, device: str = "auto") -> tuple[Any, OfflineAgent]:
     """The belief and agent of a finished :func:`run_borel` run, from its checkpoints."""
-    from borel_lib.collect import run_collection
     from borel_lib.device import get_device
 
     dev = get_device(device)
     ck = spec.checkpoint_dir() / "agent.pt"
     if not ck.is_file():
         raise FileNotFoundError(f"{ck}: run `{spec.command}` first")
-    dataset, _ = run_collection(spec.domain, spec.profile, progress=False)
+    dataset = collection(spec, progress=False)
     belief, _ = _load_belief(spec, dataset, dev, progress=False)
     rl_cfg = spec.rl_config()
     obs_dim = dataset.obs.shape[-1] + belief.dim + (2 if rl_cfg.time_input else 0)
@@ -436,10 +511,15 @@ def build_parser():
                 "  (profile smoke: the same under build/smoke/)")
     parser.add_argument("domain", choices=sorted(RL_DOMAIN), help="domain")
     cli.add_profile_argument(parser)
+    parser.add_argument("--init-state", default=None, metavar="VARIANT",
+                        help="initial-state variant of the collection to train on (Table 1): "
+                             f"{', '.join(INIT_STATE_OPTIONS)}, as the domain allows (default: the domain's "
+                             "collection protocol's)")
     parser.add_argument("--belief", default="vae", choices=BELIEFS,
                         help="the learnt VAE belief (BOReL) or the exact posterior (the oracle)")
     parser.add_argument("--relabelling", default="reward_relabelling", choices=RELABEL_MODES,
-                        help="how the VAE's training trials are mixed")
+                        help="how the VAE's training trials are mixed (reward_relabelling: reward-varying domains "
+                             "only; policy_replay: needs python -m borel_lib.collect DOMAIN --policy-replay first)")
     parser.add_argument("--features", default="latent", choices=VAE_FEATURES,
                         help="what the policy sees of the VAE belief")
     cli.add_seed_argument(parser, default=0, help="seed of the VAE, the offline RL and the evaluation tasks")
@@ -455,17 +535,21 @@ def build_parser():
     return parser
 
 
-def _run_cli(args) -> int:
-    spec = RunSpec(args.domain, resolve_profile(args.profile), args.belief, args.relabelling, args.seed,
+def spec_from_args(args) -> RunSpec:
+    """The :class:`RunSpec` of parsed ``python -m borel_lib.borel`` arguments (every input checked)."""
+    return RunSpec(args.domain, resolve_profile(args.profile), args.belief, args.relabelling, args.seed,
                    args.features, tuple(_parse_rl(args.rl).items()),
-                   tuple(_parse_overrides(args.vae, VAEConfig, "vae").items()))  # every input checked before any work
+                   tuple(_parse_overrides(args.vae, VAEConfig, "vae").items()), init_state=args.init_state)
+
+
+def _run_cli(args) -> int:
+    spec = spec_from_args(args)  # every input checked before any work
     torch.set_num_threads(1)
     progress = not args.no_progress
     if args.only_belief:
-        from borel_lib.collect import run_collection
         from borel_lib.device import get_device
 
-        _load_belief(spec, run_collection(spec.domain, spec.profile, progress=progress)[0], get_device("auto"),
+        _load_belief(spec, collection(spec, progress), get_device("auto"),
                      progress=progress)
         print(f"belief ready: {spec.vae_checkpoint() if spec.belief == 'vae' else 'exact (nothing to train)'}")
         return 0

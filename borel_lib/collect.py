@@ -609,6 +609,11 @@ def dataset_name(config: CollectConfig) -> str:
     return f"{config.domain}_{config.init_state}_seed{config.seed}"
 
 
+def _flags(overrides: dict[str, Any]) -> str:
+    """Collection config overrides as command-line flags (``init_state='fixed'`` → `` --init-state fixed``)."""
+    return "".join(f" --{k.replace('_', '-')} {v}" for k, v in overrides.items())
+
+
 def run_collection(domain: str, profile: str | None = None, progress: bool = True, restart: bool = False,
                    **overrides: Any):
     """Collect (or load the cached) dataset of ``domain`` for ``profile``; write its learning curves
@@ -626,8 +631,8 @@ def run_collection(domain: str, profile: str | None = None, progress: bool = Tru
     name = dataset_name(cfg)
     path = datasets_dir(profile) / name
     curves_name = f"collect_{name}"
-    command = f"python -m borel_lib.collect {domain} --profile {profile}" + "".join(
-        f" --{k.replace('_', '-')} {v}" for k, v in overrides.items()) + (" --restart" if restart else "")
+    command = f"python -m borel_lib.collect {domain} --profile {profile}" + _flags(overrides) + (
+        " --restart" if restart else "")
     if path.is_dir() and not restart:
         try:
             ds = load_dataset(path)
@@ -673,6 +678,21 @@ def replay_outcomes(dataset: OfflineDataset) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def load_policy_replay(domain: str, profile: str | None = None, **overrides: Any) -> OfflineDataset:
+    """The finished policy-replay dataset of ``domain``'s collection (``overrides`` as for
+    :func:`run_collection`, e.g. ``init_state``); :class:`FileNotFoundError` naming the command that makes
+    it if it is missing."""
+    from borel_lib.paths import datasets_dir
+
+    profile = resolve_profile(profile)
+    path = datasets_dir(profile) / replay_dataset_name(CollectConfig.for_domain(domain, profile, **overrides))
+    if not path.is_dir():
+        command = f"python -m borel_lib.collect {domain} --profile {profile}" + _flags(overrides) + " --policy-replay"
+        raise FileNotFoundError(f"{path}: no policy-replay dataset (relabelling='policy_replay' mixes its trials "
+                                f"into the VAE's data); make it first with: {command}")
+    return load_dataset(path)
+
+
 def run_policy_replay(domain: str, profile: str | None = None, progress: bool = True,
                       replay: PolicyReplayConfig | None = None, **overrides: Any):
     """The policy-replay dataset of ``domain``'s collection (collected, resumed or loaded from cache),
@@ -690,8 +710,7 @@ def run_policy_replay(domain: str, profile: str | None = None, progress: bool = 
     name = replay_dataset_name(cfg)
     path = datasets_dir(profile) / name
     files = policy_files(cfg, checkpoints_dir(profile) / dataset_name(cfg), replay.policies)
-    command = f"python -m borel_lib.collect {domain} --profile {profile} --policy-replay" + "".join(
-        f" --{k.replace('_', '-')} {v}" for k, v in overrides.items())
+    command = f"python -m borel_lib.collect {domain} --profile {profile} --policy-replay" + _flags(overrides)
     if path.is_dir():
         ds = load_dataset(path)
         if ds.manifest.get("replay_config") == replay.to_dict() and ds.manifest["config"] == cfg.to_dict():

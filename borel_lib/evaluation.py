@@ -6,7 +6,7 @@ and is never reset inside a trial). The hyper-states are built by the same funct
 relabelling (:func:`borel_lib.state_relabel.hyper_state`), so a policy sees at test time exactly the
 kind of vector it was trained on (a test replays logged trials through both and compares them).
 
-:func:`search_metrics` says whether a trial *searched*: the exact posterior
+:func:`search_metrics` (domains with an exact belief: Gridworld, Semi-circle) says whether a trial *searched*: the exact posterior
 (:class:`~borel_lib.exact_belief.ExactBelief`) is run along the evaluated trajectory, whatever belief
 the agent used, and gives per task: whether episode 1 found the goal, how much of the prior's support
 episode 1 had ruled out when it found the goal (or by its end), the steps episode 2 took to reach the
@@ -22,7 +22,7 @@ import pandas as pd
 import torch
 
 from borel_lib.envs import make_env
-from borel_lib.envs.batched import BatchedTrial
+from borel_lib.envs.batched import make_batched_trial
 from borel_lib.state_relabel import hyper_state
 
 
@@ -35,9 +35,9 @@ def evaluate(belief, agent, domain: str, tasks: np.ndarray, seed: int = 0, time_
     Pass a dict as ``record`` to receive the trajectories: ``obs`` (the states acted in), ``hyper``
     (the hyper-states), ``next_obs``, ``actions``, ``rewards`` ``(n, T, ·)``, and ``belief`` ``(n, T + 1,
     dim)`` (the belief features after every prefix)."""
-    env = make_env(domain, init_state=init_state)
     n = len(tasks)
-    trial = BatchedTrial(env, n)
+    trial = make_batched_trial(domain, n, init_state=init_state)  # point robots, Gridworld or MuJoCo
+    env = trial.env
     obs = trial.reset(np.asarray(tasks), seeds=range(seed, seed + n))
     state = belief.reset(n)
     k, H = trial.k, trial.H

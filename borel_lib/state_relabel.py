@@ -66,18 +66,21 @@ def hyper_state(obs: np.ndarray, belief: np.ndarray, t: np.ndarray | int | None,
 
 
 def relabel_states(belief, dataset: OfflineDataset, time_input: bool = False, goal_terminal: bool = False,
-                   mixed_copies: int = 0, seed: int = 0) -> HyperStates:
+                   mixed_copies: int = 0, seed: int = 0, replay: OfflineDataset | None = None) -> HyperStates:
     """Run ``belief`` over every trial of ``dataset`` (module docstring).
 
     ``mixed_copies > 0`` appends that many reward-relabelled copies of every trial (the first half of
     the trial's episodes borrowed from random other tasks and relabelled with this task's reward, as
     :func:`borel_lib.relabel.sample_trials` does for the VAE), each relabelled with the belief computed
-    *on the mixed trial*, so beliefs, states and rewards stay consistent. Why: in the raw logs the
+    *on the mixed trial*, so beliefs, states and rewards stay consistent. With ``replay`` (the
+    collection's policy-replay dataset) the copies are policy-replay mixes instead: the first half of
+    the episodes taken from this task's replayed trials (real transitions of this task, so this also
+    works where tasks differ in transitions). Why: in the raw logs the
     collecting agent heads for its own goal, so given a hyper-state the logged task is not distributed
     as the belief says (a logged path that has ruled cells out is usually one whose goal lies just
     ahead), and the Bellman backup learns that bias; in a borrowed episode the behaviour does not depend
     on the task, which removes it there (beyond the paper: the authors mixed only the VAE's data)."""
-    from borel_lib.relabel import sample_trials
+    from borel_lib.relabel import replay_arrays, sample_trials
 
     N, M, T = dataset.rewards.shape
     k, H = dataset.manifest["episodes_per_trial"], dataset.manifest["horizon"]
@@ -93,12 +96,14 @@ def relabel_states(belief, dataset: OfflineDataset, time_input: bool = False, go
     steps = np.arange(T + 1) if time_input else None
     rng = np.random.default_rng(seed)
     arrays = dataset.arrays
+    mix = {"mode": "reward_relabelling"} if replay is None else {
+        "mode": "policy_replay", "replay": replay_arrays(dataset, replay)}
     for i in range(N):
         parts = [{key: np.asarray(getattr(dataset, key)[i], np.float32) for key in ("obs", "actions", "rewards",
                                                                                     "next_obs")}]
         for _ in range(mixed_copies):
             b = sample_trials(arrays, np.full(M, i), np.arange(M), tasks=dataset.tasks, episodes=k, horizon=H,
-                              mode="reward_relabelling", reward_fn=env.reward, rng=rng, varies=env.varies)
+                              reward_fn=env.reward, rng=rng, varies=env.varies, **mix)
             parts.append({"obs": b.obs, "actions": b.actions, "rewards": b.rewards, "next_obs": b.next_obs})
         for c, part in enumerate(parts):
             sl = slice(c * M, (c + 1) * M)

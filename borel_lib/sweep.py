@@ -33,9 +33,9 @@ submits a job array (``--max-parallel`` = the array's parallelism) and returns a
 command again when the jobs have finished to merge (cells still queued or running are not
 resubmitted). Job scripts and logs go to ``build/sweeps/<profile>/<grid>/``.
 
-``table1`` needs a run to take the collection's ``init_state`` (and Ant offline-RL settings); until
-:class:`~borel_lib.borel.RunSpec` has them, launching it stops with an error saying so (cells are checked
-before anything is submitted).
+A ``table1`` cell names its collection's ``init_state`` (:attr:`borel_lib.borel.RunSpec.init_state`;
+cells sharing a variant share one dataset) and runs with the authors' Ant offline settings
+(:data:`borel_lib.offline_rl.RL_DOMAIN`). Cells are checked before anything is submitted.
 """
 
 from __future__ import annotations
@@ -152,19 +152,23 @@ class CellJob(Checkpointable):
 
 
 def collect_once(cell: dict[str, Any], profile: str) -> None:
-    """Collect (or find cached) the dataset ``cell`` trains on while holding a lock file, so that
-    concurrent cells sharing a dataset collect it once instead of racing on its files."""
+    """Collect (or find cached) the dataset ``cell`` trains on, and its policy-replay dataset for a
+    ``policy_replay`` cell, while holding a lock file, so that concurrent cells sharing a dataset
+    collect it once instead of racing on its files."""
     import fcntl
 
-    from borel_lib.collect import CollectConfig, dataset_name, run_collection
+    from borel_lib.collect import CollectConfig, dataset_name, run_collection, run_policy_replay
     from borel_lib.paths import datasets_dir
 
-    overrides = {"init_state": cell["init_state"]} if "init_state" in cell else {}
+    spec = cell_spec(cell, profile)
+    overrides = spec.collect_overrides
     name = dataset_name(CollectConfig.for_domain(cell["domain"], profile, **overrides))
     with open(datasets_dir(profile) / f".{name}.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         try:
             run_collection(cell["domain"], profile, progress=False, **overrides)
+            if spec.belief == "vae" and spec.relabelling == "policy_replay":
+                run_policy_replay(cell["domain"], profile, progress=False, **overrides)
         finally:
             fcntl.flock(lock, fcntl.LOCK_UN)
 

@@ -170,7 +170,6 @@ def test_belief_identification_semicircle_in_range(semi):
 
 
 def test_offline_rl_config_per_domain():
-    from borel_lib.config import ConfigError
 
     paper = OfflineRLConfig.for_domain("gridworld", "paper")
     assert (paper.hidden, paper.gamma, paper.updates, paper.meta_batch * paper.batch_per_task) == ((64, 64), 0.99,
@@ -181,8 +180,15 @@ def test_offline_rl_config_per_domain():
     assert OfflineRLConfig.for_domain("gridworld", "quick").updates == 100_000  # per-(profile, domain) budget
     assert OfflineRLConfig.for_domain("gridworld", "quick", updates=7).updates == 7
     assert (paper.goal_terminal, paper.time_input, paper.double_dqn) == (True, False, False)  # the authors'
-    with pytest.raises(ConfigError, match="'wind'.*allowed"):
-        OfflineRLConfig.for_domain("wind", "quick")
+    cheetah, ant = OfflineRLConfig.for_domain("cheetah_vel", "paper"), OfflineRLConfig.for_domain("ant_semicircle", "paper")
+    assert (cheetah.hidden, cheetah.actor_lr, cheetah.alpha, cheetah.gamma, cheetah.updates) == ((256, 256), 3e-4, 0.2,
+                                                                                               0.99, 1_000_000)
+    assert (ant.hidden, ant.actor_lr, ant.critic_lr, ant.alpha, ant.updates, ant.eval_every) == ((256, 256), 3e-5, 3e-4,
+                                                                                               0.2, 6_000_000, 40_000)
+    assert not ant.goal_terminal and not cheetah.goal_terminal  # the authors' MuJoCo data stored no terminal
+    assert OfflineRLConfig.for_domain("ant_semicircle", "quick").hidden == (256, 256)
+    with pytest.raises(ConfigError, match="'reacher_image'.*allowed"):
+        OfflineRLConfig.for_domain("reacher_image", "quick")
 
 
 # ------------------------------------------------------------------ replay consistency, CQL target
@@ -279,7 +285,8 @@ def test_double_dqn_target_differs_from_max():
                                   ["--relabelling", "x"], ["--profile", "big"], ["--belief", "exact", "--features",
                                                                                   "decoded"],
                                   ["--vae", "epochs=0"], ["--vae", "epochs=abc"], ["--vae", "bar=1"],
-                                  ["--vae", "decoder=gauss"], ["--belief", "exact", "--vae", "epochs=3"]])
+                                  ["--vae", "decoder=gauss"], ["--belief", "exact", "--vae", "epochs=3"],
+                                  ["--init-state", "exclude_semicircle"], ["--init-state", "nowhere"]])
 def test_borel_cli_rejects_bad_input_before_any_work(tmp_path, monkeypatch, capsys, argv):
     from borel_lib.borel import main
 
@@ -292,7 +299,7 @@ def test_borel_cli_rejects_bad_input_before_any_work(tmp_path, monkeypatch, caps
 def test_run_spec_vae_overrides_name_their_own_vae_and_round_trip():
     """VAE overrides give the run and its VAE their own names and checkpoint, the command reproduces the
     spec, and an override equal to the profile's value is no override."""
-    from borel_lib.borel import RunSpec, _parse_overrides, _parse_rl, build_parser
+    from borel_lib.borel import RunSpec, _parse_overrides, _parse_rl, build_parser, spec_from_args
     from borel_lib.vae import VAEConfig
 
     plain = RunSpec("semicircle", "quick")
@@ -304,7 +311,7 @@ def test_run_spec_vae_overrides_name_their_own_vae_and_round_trip():
     args = build_parser().parse_args(spec.command.split()[3:])
     again = RunSpec(args.domain, args.profile, args.belief, args.relabelling, args.seed, args.features,
                     tuple(_parse_rl(args.rl).items()), tuple(_parse_overrides(args.vae, VAEConfig, "vae").items()))
-    assert again == spec
+    assert again == spec and spec_from_args(args) == spec
 
 
 def test_mixed_copies_are_consistent_with_their_task(semi):
@@ -347,3 +354,76 @@ def test_run_borel_smoke_resumes_and_refuses_an_agent_of_another_vae(tmp_path, m
     monkeypatch.setitem(vae_module._PROFILE_DOMAIN, ("smoke", "gridworld"), {"epochs": 2})
     with pytest.raises(ConfigError, match="another config"):
         run_borel(spec, progress=False, device="cpu")
+
+
+# ------------------------------------------------------------------ run names
+PINNED = [  # (spec kwargs, tag, vae_tag, command): names of committed runs, checkpoints and result files
+    (dict(domain="gridworld"), "gridworld_reward_relabelling_seed0", "gridworld_reward_relabelling_seed0",
+     "python -m borel_lib.borel gridworld --profile quick --belief vae --relabelling reward_relabelling --seed 0"),
+    (dict(domain="semicircle", belief="exact", seed=2), "semicircle_exact_seed2", "semicircle_reward_relabelling_seed2",
+     "python -m borel_lib.borel semicircle --profile quick --belief exact --seed 2"),
+    (dict(domain="gridworld", relabelling="none", features="decoded", seed=1), "gridworld_none_decoded_seed1",
+     "gridworld_none_seed1", "python -m borel_lib.borel gridworld --profile quick --belief vae --relabelling none "
+     "--features decoded --seed 1"),
+    (dict(domain="semicircle", vae=(("epochs", 80),), rl=(("updates", 60000), ("cql_alpha", 2.0))),
+     "semicircle_reward_relabelling_ep80_cql2_u60000_seed0", "semicircle_reward_relabelling_ep80_seed0",
+     "python -m borel_lib.borel semicircle --profile quick --belief vae --relabelling reward_relabelling --seed 0 "
+     "--vae epochs=80 --rl cql_alpha=2.0 --rl updates=60000"),
+]
+
+
+@pytest.mark.parametrize(("kwargs", "tag", "vae_tag", "command"), PINNED)
+def test_existing_run_names_do_not_change(kwargs, tag, vae_tag, command):
+    """Tags, VAE tags, commands and checkpoint paths of runs made before ``init_state`` existed stay the
+    same (committed results and checkpoints are found by these names)."""
+    from borel_lib.borel import RunSpec
+    from borel_lib.paths import checkpoints_dir
+
+    spec = RunSpec(profile="quick", **kwargs)
+    assert (spec.tag, spec.vae_tag, spec.command) == (tag, vae_tag, command)
+    assert spec.checkpoint_dir() == checkpoints_dir("quick") / f"borel_{tag}"
+    assert spec.vae_checkpoint() == checkpoints_dir("quick") / f"vae_{vae_tag}" / "vae.pt"
+    # the protocol's default initial states, named or not, are the same run
+    assert RunSpec(profile="quick", **kwargs, init_state="uniform") == spec and spec.collect_overrides == {}
+
+
+def test_committed_runs_keep_their_names_and_commands():
+    """The committed BOReL results that today's code names (a run made before a profile default changed
+    carries its old name and is not one of them) rebuild, from their config, a spec whose tag is the
+    file's and whose command is the one recorded beside it."""
+    import json
+
+    from borel_lib.borel import RunSpec
+    from borel_lib.paths import repo_root
+
+    paths = sorted((repo_root() / "data" / "results" / "quick").glob("borel_*.config.json"))
+    checked = 0
+    for path in paths:
+        saved = json.loads(path.read_text())
+        run = saved.get("values", {}).get("run")
+        if not run or path.name.endswith(("_final.config.json", "_traj.config.json")):
+            continue
+        spec = RunSpec(**{**run, "rl": tuple(map(tuple, run["rl"])), "vae": tuple(map(tuple, run.get("vae", ())))})
+        if path.name != f"borel_{spec.tag}.config.json":
+            continue  # renamed since (the profile's defaults moved)
+        assert saved["command"] == spec.command, path.name
+        checked += 1
+    assert checked >= 18 or not paths  # 18 runs on main when init_state was added
+
+
+def test_init_state_names_the_dataset_and_round_trips():
+    from borel_lib.borel import RunSpec, build_parser, spec_from_args
+    from borel_lib.collect import CollectConfig, dataset_name
+
+    default = RunSpec("semicircle", "quick")
+    assert default.init_state == "uniform"  # resolved to the collection protocol's variant
+    fixed = RunSpec("semicircle", "quick", relabelling="none", init_state="fixed", seed=1)
+    assert fixed.tag == "semicircle_fixed_none_seed1" and fixed.vae_tag == "semicircle_fixed_none_seed1"
+    assert fixed.collect_overrides == {"init_state": "fixed"}
+    assert "--init-state fixed" in fixed.command
+    assert dataset_name(CollectConfig.for_domain("semicircle", "quick", **fixed.collect_overrides)) == \
+        "semicircle_fixed_seed0"
+    assert spec_from_args(build_parser().parse_args(fixed.command.split()[3:])) == fixed
+    assert fixed.vae_checkpoint() != RunSpec("semicircle", "quick", relabelling="none", seed=1).vae_checkpoint()
+    with pytest.raises(ConfigError, match="--init-state.*allowed values: fixed, uniform$"):
+        RunSpec("gridworld", "quick", init_state="exclude_semicircle")

@@ -223,3 +223,110 @@ def test_uniform_collection_starts_lie_in_their_regions():
     r = np.linalg.norm(np.stack([room.sample_init_state(rng, None) for _ in range(2000)]), axis=-1)
     assert r.max() < 1.0 and 0.6 < np.mean(r < np.sqrt(0.5)) * 2 < 1.4, "uniform by area inside the room"
     assert np.all(make_env("wind").sample_init_state(rng, None) == 0), "evaluation still starts at the origin"
+
+
+# ------------------------------------------------------------------ BOReL with policy replaying
+def test_vae_training_mixes_replayed_trials(data, monkeypatch):
+    """``train_vae(..., 'policy_replay', replay=...)`` trains on trials whose first k/2 episodes are this
+    task's replayed trials (another task's policy), with the next-state decoder on."""
+    from borel_lib import belief as belief_mod
+    from borel_lib.vae import VAEConfig
+
+    cfg, _, own, replay = data["escape_room"]
+    seen = []
+    real = belief_mod.sample_trials
+
+    def spy(*args, **kwargs):
+        batch = real(*args, **kwargs)
+        seen.append(batch)
+        return batch
+
+    monkeypatch.setattr(belief_mod, "sample_trials", spy)
+    vae_cfg = VAEConfig.for_domain("escape_room", "smoke")
+    assert vae_cfg.state_decoder
+    vae, log = belief_mod.train_vae(own, vae_cfg, "policy_replay", progress=False, replay=replay)
+    assert vae.state_decoder is not None and np.isfinite(log.loss).all()
+    H = own.manifest["horizon"]
+    assert seen
+    for batch in seen:
+        assert np.all(batch.source_task[:, 0] != batch.task_index) and np.all(batch.source_task[:, 1] == batch.task_index)
+        for b, i in enumerate(batch.task_index):  # the first episode is one of task i's replayed trials
+            assert np.all(replay.next_obs[i, :, :H] == batch.next_obs[b, :H], axis=(1, 2)).any()
+    with pytest.raises(ValueError, match="needs replay=.*--policy-replay"):
+        belief_mod.train_vae(own, vae_cfg, "policy_replay", progress=False)
+    with pytest.raises(ValueError, match="policy_replay' only"):
+        belief_mod.train_vae(own, vae_cfg, "none", progress=False, replay=replay)
+
+
+def test_state_relabelling_mixed_copies_use_replayed_trials(data):
+    from borel_lib.belief import VAEBelief, train_vae
+    from borel_lib.state_relabel import relabel_states
+    from borel_lib.vae import VAEConfig
+
+    _, _, own, replay = data["wind"]
+    vae, _ = train_vae(own, VAEConfig.for_domain("wind", "smoke"), "policy_replay", progress=False, replay=replay)
+    hs = relabel_states(VAEBelief(vae), own, mixed_copies=1, replay=replay)
+    N, M, T = own.rewards.shape
+    H = own.manifest["horizon"]
+    assert hs.obs.shape[1] == 2 * M
+    np.testing.assert_array_equal(hs.rewards[:, :M], own.rewards)
+    for i in range(N):
+        for m in range(M, 2 * M):  # a copy's first episode is a replayed trial of the same task
+            assert np.all(replay.actions[i, :, :H] == hs.actions[i, m, :H], axis=(1, 2)).any()
+    with pytest.raises(ValueError, match="reward relabelling applies only"):
+        relabel_states(VAEBelief(vae), own, mixed_copies=1)
+
+
+def test_run_spec_transition_domains():
+    from borel_lib.borel import RunSpec
+    from borel_lib.config import ConfigError
+    from borel_lib.offline_rl import OfflineRLConfig
+
+    with pytest.raises(ConfigError, match="differ in transitions: use --relabelling policy_replay or none"):
+        RunSpec("wind", "quick")
+    with pytest.raises(ConfigError, match="wind has no exact belief"):
+        RunSpec("wind", "quick", belief="exact", relabelling="none")
+    spec = RunSpec("escape_room", "quick", relabelling="policy_replay", seed=2)
+    assert (spec.tag, spec.method) == ("escape_room_policy_replay_seed2", "borel_pr")
+    assert RunSpec("wind", "quick", relabelling="none").method == "borel_no_rr"
+    semi = OfflineRLConfig.for_domain("semicircle", "paper")
+    for domain in DOMAINS:  # the point-robot family's offline settings
+        assert OfflineRLConfig.for_domain(domain, "paper") == semi
+
+
+@pytest.mark.parametrize("domain", DOMAINS)
+def test_borel_cli_policy_replay_end_to_end_smoke(tmp_path, monkeypatch, capsys, domain):
+    """``python -m borel_lib.borel DOMAIN --profile smoke --relabelling policy_replay``: a clear error
+    naming the collect command until the policy-replay dataset exists, then collection -> VAE with the
+    state decoder and replay mixing -> state relabelling -> offline RL -> evaluation, CSVs in the smoke
+    build folder; the paper's metric is episode 1 on Wind, episodes 1-2 on Escape-Room."""
+    import json
+
+    import pandas as pd
+
+    from borel_lib.borel import main as borel_main
+    from borel_lib.collect import main as collect_main
+    from borel_lib.results import borel_runs
+
+    monkeypatch.setenv("BOREL_ROOT", str(tmp_path))
+    argv = [domain, "--profile", "smoke", "--relabelling", "policy_replay", "--no-progress"]
+    assert borel_main(argv) == 2
+    err = capsys.readouterr().err
+    assert f"python -m borel_lib.collect {domain} --profile smoke --policy-replay" in err
+    assert not (tmp_path / "build" / "smoke" / "datasets" / f"{domain}_uniform_seed0").exists(), "nothing collected"
+    assert collect_main([domain, "--profile", "smoke", "--policy-replay", "--no-progress"]) == 0
+    assert borel_main(argv) == 0
+    results = tmp_path / "build" / "smoke" / "results"
+    tag = f"{domain}_policy_replay_seed0"
+    df = pd.read_csv(results / f"borel_{tag}.csv")
+    assert set(df.method) == {"borel_pr"} and set(df.variant) == {"uniform"} and set(df.episode) == {1, 2}
+    config = json.loads((results / f"borel_{tag}.config.json").read_text())
+    assert config["values"]["vae"]["state_decoder"] is True
+    assert config["command"] == f"python -m borel_lib.borel {domain} --profile smoke --belief vae --relabelling policy_replay --seed 0"
+    final = pd.read_csv(results / f"borel_{tag}_final.csv")
+    assert set(final.metric) == {"return", "success"} and final.task.nunique() == 20
+    assert (results / f"vae_{tag}.csv").is_file() and (results / f"borel_{tag}_traj.csv").is_file()
+    assert set(pd.read_csv(results / f"vae_{tag}.csv").method) == {"borel_pr"}
+    row = borel_runs("smoke", results).iloc[0]
+    k = make_env(domain).eval_episodes
+    assert row.metric == pytest.approx(row.ep1 if k == 1 else (row.ep1 + row.ep2) / 2)

@@ -14,8 +14,7 @@ def test_grids_are_products_of_their_axes():
     assert len(t1) == 3 * 2 * len(sweep.SEEDS)
     assert {c["init_state"] for c in t1} == {"uniform", "exclude_semicircle", "fixed"}
     assert {c["rl"]["cql_alpha"] for c in t1} == {0.0, 2.0} and {c["domain"] for c in t1} == {"ant_semicircle"}
-    with pytest.raises(ConfigError, match=r"does not take \['init_state'\]"):
-        sweep.check_cells(t1, "table1")
+    sweep.check_cells(t1, "table1")  # every cell is a run of its own
     for grid in ("fig3_gridworld", "fig3_semicircle"):
         cells = sweep.grid_cells(grid)
         assert len(cells) == 3 * len(sweep.SEEDS)  # RR, no RR, exact belief
@@ -55,3 +54,46 @@ def test_smoke_grid_local_executor_merges_and_resumes(tmp_path, monkeypatch):
         sweep.merge("smoke", "smoke")
     assert sweep.launch("smoke", "smoke", executor="debug") == [1]
     assert pd.read_csv(sweep.merge("smoke", "smoke")).shape == df.shape
+
+
+def test_table1_cells_name_their_dataset_and_ant_settings():
+    """Table 1's cells: the collection's initial-state variant, the authors' Ant offline settings, CQL
+    α 2 on the +CQL rows; only non-default variants (the protocol's is exclude_semicircle) show in names."""
+    from borel_lib.collect import CollectConfig, dataset_name
+
+    specs = [sweep.cell_spec(c, "paper") for c in sweep.grid_cells("table1")]
+    assert {s.init_state for s in specs} == {"uniform", "exclude_semicircle", "fixed"}
+    for s in specs:
+        rl = s.rl_config()
+        assert (rl.hidden, rl.actor_lr, rl.critic_lr, rl.alpha, rl.gamma, rl.updates) == (
+            (256, 256), 3e-5, 3e-4, 0.2, 0.99, 6_000_000)
+        assert rl.cql_alpha in (0.0, 2.0) and s.method == ("borel_rr_cql" if rl.cql_alpha else "borel_rr")
+        name = dataset_name(CollectConfig.for_domain("ant_semicircle", "paper", **s.collect_overrides))
+        assert name == f"ant_semicircle_{s.init_state}_seed0"
+        assert ("--init-state" in s.command) == (s.init_state != "exclude_semicircle")
+    by = {(s.init_state, s.rl_config().cql_alpha, s.seed): s for s in specs}
+    assert by[("fixed", 2.0, 1)].tag == "ant_semicircle_fixed_reward_relabelling_cql2_seed1"
+    assert by[("exclude_semicircle", 0.0, 0)].tag == "ant_semicircle_reward_relabelling_seed0"
+    assert by[("uniform", 0.0, 2)].command == ("python -m borel_lib.borel ant_semicircle --profile paper --init-state "
+                                               "uniform --belief vae --relabelling reward_relabelling --seed 2")
+
+
+def test_table1_smoke_cell_runs_on_its_variant(tmp_path, monkeypatch):
+    """One Table 1 cell end to end in smoke (Ant collection on the fixed start, VAE, SAC+CQL, evaluation)."""
+    monkeypatch.setenv("BOREL_ROOT", str(tmp_path))
+    cell = next(c for c in sweep.grid_cells("table1")
+                if c["init_state"] == "fixed" and c["rl"]["cql_alpha"] == 2.0 and c["seed"] == 0)
+    path = sweep.CellJob()(cell, "smoke")
+    df = pd.read_csv(path)
+    assert path.endswith("borel_ant_semicircle_fixed_reward_relabelling_cql2_seed0.csv")
+    assert set(df.variant) == {"fixed"} and set(df.method) == {"borel_rr_cql"} and set(df.episode) == {1, 2}
+    assert (tmp_path / "build" / "smoke" / "datasets" / "ant_semicircle_fixed_seed0").is_dir()
+
+
+def test_policy_replay_cells_collect_their_replay_dataset(tmp_path, monkeypatch):
+    """A sweep cell with relabelling='policy_replay' collects the replay dataset its run needs."""
+    monkeypatch.setenv("BOREL_ROOT", str(tmp_path))
+    sweep.collect_once({"domain": "escape_room", "relabelling": "policy_replay", "seed": 0}, "smoke")
+    datasets = tmp_path / "build" / "smoke" / "datasets"
+    assert (datasets / "escape_room_uniform_seed0").is_dir()
+    assert (datasets / "escape_room_uniform_seed0_policy_replay").is_dir()
