@@ -5,6 +5,8 @@
 #   make train [PROFILE=...]                     the same with TRAIN=True: (re)generate the results first,
 #                                                resuming finished or killed runs (hours at quick)
 #   make test                                    unit tests + every notebook under nbval (smoke profile)
+#   make check-reproducible                      run the smoke reproduce twice from scratch and compare
+#                                                every figure byte for byte (exit 1 if any differs)
 # NOTEBOOKS=notebooks/03_collect_data.ipynb restricts either to some notebooks.
 
 PROFILE ?= quick
@@ -18,7 +20,7 @@ PYTEST_ARGS ?=
 TRAIN ?=
 TRAIN_ARG := $(if $(strip $(TRAIN)),-p TRAIN $(strip $(TRAIN)),)
 
-.PHONY: reproduce train test setup lint benchmark clean-build check-figures
+.PHONY: reproduce train test setup lint benchmark clean-build check-figures check-reproducible
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -45,6 +47,9 @@ train: $(VENV)/.installed
 
 check-figures: $(VENV)/.installed
 	$(PY) scripts/check_figures.py --profile $(PROFILE)
+
+check-reproducible: $(VENV)/.installed
+	$(PY) scripts/check_reproducible.py
 
 test: $(VENV)/.installed
 	BOREL_PROFILE=smoke MPLBACKEND=Agg $(PY) -m pytest tests notebooks --nbval-lax \
