@@ -5,7 +5,8 @@ through :func:`main`, so all of them behave alike:
 
 - argument types with one rule each (:func:`positive_int`, :func:`non_negative_int`,
   :func:`non_negative_float`, :func:`seed`: an integer ``0 <= seed < 2**31``, the rule of
-  :func:`borel_lib.config.check_seed`), rejected by argparse with the flag's name and the rule;
+  :func:`borel_lib.config.check_seed`; :func:`device`: a torch device this machine has), rejected by
+  argparse with the flag's name and the rule;
 - ``--help`` shows every default, the allowed values (argparse ``choices``) and where outputs go
   (the ``outputs`` text of :func:`make_parser`);
 - a user error (a bad value, a missing input file, a stale or locked dataset: :data:`USER_ERRORS`)
@@ -72,13 +73,26 @@ def seed(text: str) -> int:
     return value
 
 
+def device(text: str) -> str:
+    """argparse type: a torch device spec (``auto``, ``cpu``, ``cuda``, ``cuda:N``) usable on this
+    machine (:func:`borel_lib.device.get_device`), so asking for CUDA without one fails at once."""
+    from borel_lib.device import get_device
+
+    try:
+        get_device(text)
+    except (ValueError, RuntimeError) as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
+    return text
+
+
 class _HelpFormatter(argparse.RawDescriptionHelpFormatter):
     """Keeps the description's line breaks and shows ``(default: ...)`` after every option that has a
     real default; an option whose default is ``None`` says in its help what it falls back to."""
 
     def _get_help_string(self, action: argparse.Action) -> str:
         text = action.help or ""
-        if "%(default)" in text or action.default in (None, False, argparse.SUPPRESS):
+        # identity, not ==: a default of 0 (== False) is still shown
+        if "%(default)" in text or any(action.default is v for v in (None, False, argparse.SUPPRESS)):
             return text
         return f"{text} (default: %(default)s)"
 
@@ -101,6 +115,14 @@ def add_profile_argument(parser: argparse.ArgumentParser) -> None:
 def add_seed_argument(parser: argparse.ArgumentParser, default: int | None = None, help: str = "seed") -> None:
     """``--seed`` with the project's seed rule."""
     parser.add_argument("--seed", type=seed, default=default, help=f"{help}; an integer 0 <= seed < {SEED_LIMIT}")
+
+
+def add_device_argument(parser: argparse.ArgumentParser, default: str | None = "auto") -> None:
+    """``--device`` checked by :func:`device`: ``auto`` (CUDA if present, else CPU), ``cpu``, ``cuda``
+    or ``cuda:N``."""
+    parser.add_argument("--device", type=device, default=default,
+                        help="torch device: auto (CUDA if present, else CPU), cpu, cuda or cuda:N"
+                             + ("" if default else " (default: auto)"))
 
 
 def main(run: Callable[[argparse.Namespace], int | None], parser: argparse.ArgumentParser,

@@ -748,8 +748,7 @@ def build_parser():
                         help="number of tasks N (default: the profile's)")
     parser.add_argument("--iterations", type=cli.positive_int, default=None,
                         help="collection iterations (default: the profile's)")
-    parser.add_argument("--device", choices=("auto", "cpu", "cuda"), default=None,
-                        help="torch device (default: auto)")
+    cli.add_device_argument(parser, default=None)
     parser.add_argument("--restart", action="store_true",
                         help="discard this dataset's stale checkpoint folder and interrupted writer, then collect "
                              "again (a finished dataset is replaced only when the new one is complete)")
@@ -761,16 +760,10 @@ def build_parser():
 
 
 def _run_cli(args) -> int:
-    from borel_lib.device import get_device
-
     names = ("init_state", "seed", "n_tasks", "iterations", "device")
     overrides = {k: getattr(args, k) for k in names if getattr(args, k) is not None}
     profile = resolve_profile(args.profile)
-    cfg = CollectConfig.for_domain(args.domain, profile, **overrides)  # every input checked before any work
-    try:
-        get_device(cfg.device)
-    except RuntimeError as err:
-        raise ConfigError(f"--device: {err}") from None
+    CollectConfig.for_domain(args.domain, profile, **overrides)  # every input checked before any work
     torch.set_num_threads(1)
     ds, curves = run_collection(args.domain, profile, progress=not args.no_progress, restart=args.restart,
                                 **overrides)

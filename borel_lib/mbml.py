@@ -628,13 +628,29 @@ def run_mbml(domain: str = "semicircle", profile: str | None = None, seed: int =
     return df
 
 
-def main(argv: list[str] | None = None) -> None:
-    parser = baseline_parser("mbml", "Offline MBML baseline on BOReL's dataset (resumes a killed run).")
-    args = parser.parse_args(argv)
+def _run_cli(args) -> int:
+    from borel_lib.config import resolve_profile
+
+    MBMLConfig.for_profile(resolve_profile(args.profile))  # every input checked before any work
     torch.set_num_threads(1)
-    df = run_mbml(args.domain, args.profile, args.seed, device=args.device)
+    df = run_mbml(args.domain, args.profile, args.seed, progress=not args.no_progress, device=args.device)
     print(df[df.metric.str.startswith(("best_", "final_", "task_id"))].to_string(index=False))
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of ``python -m borel_lib.mbml``; returns the exit code (2 on a user error)."""
+    from borel_lib import cli
+
+    parser = baseline_parser(
+        "mbml", "Offline MBML baseline on BOReL's dataset (paper §6); collects the dataset if missing and "
+        "resumes a killed run.",
+        outputs="  results:     data/results/<profile>/mbml_<domain>_seed<seed>.csv and .config.json\n"
+                "  checkpoint:  data/checkpoints/<profile>/mbml_<domain>_seed<seed>.pt\n"
+                "  dataset:     the collection's, data/datasets/<profile>/ (see python -m borel_lib.collect --help)\n"
+                "  (profile smoke: the same under build/smoke/)")
+    return cli.main(_run_cli, parser, argv)
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(main())

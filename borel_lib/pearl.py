@@ -599,15 +599,17 @@ def checkpoint_path(profile: str, tag: str) -> Path:
     return checkpoints_dir(profile) / f"{tag}.pt"
 
 
-def baseline_parser(module: str, description: str):
-    """The command line shared by the baselines: domain, --profile, --seed, --device."""
-    import argparse
+def baseline_parser(module: str, description: str, outputs: str):
+    """The command line shared by the baselines (:mod:`borel_lib.cli`): domain, --profile, --seed,
+    --device, --debug; ``outputs`` names the files the command writes (shown by ``--help``)."""
+    from borel_lib import cli
 
-    parser = argparse.ArgumentParser(prog=f"python -m borel_lib.{module}", description=description)
-    parser.add_argument("domain", choices=DOMAINS)
-    parser.add_argument("--profile", default=None, help="smoke, quick or paper (default: $BOREL_PROFILE or quick)")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
+    parser = cli.make_parser(f"python -m borel_lib.{module}", description, outputs)
+    parser.add_argument("domain", choices=DOMAINS, help="domain to run on")
+    cli.add_profile_argument(parser)
+    cli.add_seed_argument(parser, default=0, help="seed of tasks, networks and environments")
+    cli.add_device_argument(parser)
+    parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     return parser
 
 
@@ -618,16 +620,39 @@ def baseline_command(module: str, domain: str, profile: str, seed: int, override
             + "".join(f" --{k.replace('_', '-')} {v}" for k, v in overrides.items()))
 
 
-def main(argv: list[str] | None = None) -> None:
-    parser = baseline_parser("pearl", "Online PEARL baseline (resumes a killed run).")
-    parser.add_argument("--oracle-task", action="store_true", help="give the policy the true task instead of z")
-    parser.add_argument("--iterations", type=int, default=None, help="override the profile's iterations")
-    args = parser.parse_args(argv)
+def _run_cli(args) -> int:
+    from borel_lib.config import resolve_profile
+
+    overrides = {"iterations": args.iterations} if args.iterations is not None else {}
+    PEARLConfig.for_profile(resolve_profile(args.profile), **overrides)  # every input checked before any work
     torch.set_num_threads(1)
-    overrides = {"iterations": args.iterations} if args.iterations else {}
-    df = run_pearl(args.domain, args.profile, args.seed, args.oracle_task, device=args.device, **overrides)
+    df = run_pearl(args.domain, args.profile, args.seed, args.oracle_task, progress=not args.no_progress,
+                   device=args.device, **overrides)
     print(df[df.metric.str.startswith(("best_", "final_"))].to_string(index=False))
+    return 0
+
+
+def build_parser():
+    """The ``python -m borel_lib.pearl`` command line."""
+    from borel_lib import cli
+
+    parser = baseline_parser(
+        "pearl", "Online PEARL baseline (Thompson sampling, paper §6); resumes a killed run.",
+        outputs="  results:     data/results/<profile>/pearl[_oracle_task]_<domain>_seed<seed>.csv and .config.json\n"
+                "  checkpoint:  data/checkpoints/<profile>/pearl[_oracle_task]_<domain>_seed<seed>.pt\n"
+                "  (profile smoke: the same under build/smoke/)")
+    parser.add_argument("--oracle-task", action="store_true", help="give the policy the true task instead of z")
+    parser.add_argument("--iterations", type=cli.positive_int, default=None,
+                        help="training iterations (default: the profile's)")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of ``python -m borel_lib.pearl``; returns the exit code (2 on a user error)."""
+    from borel_lib import cli
+
+    return cli.main(_run_cli, build_parser(), argv)
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(main())

@@ -352,35 +352,57 @@ def run_sweep(grid: str, profile: str | None = None, executor: str = "local", ma
     return merge(grid, profile)
 
 
-def main(argv: list[str] | None = None) -> None:
-    import argparse
+def build_parser():
+    """The ``python -m borel_lib.sweep`` command line (see :mod:`borel_lib.cli`)."""
+    from borel_lib import cli
 
-    parser = argparse.ArgumentParser(prog="python -m borel_lib.sweep", description="Run a named grid of BOReL runs "
-                                     "on a submitit executor and merge their results (resumable: rerun to continue).")
-    parser.add_argument("grid", choices=sorted(GRIDS))
-    parser.add_argument("--profile", default=None, help="smoke, quick or paper (default: $BOREL_PROFILE or quick)")
-    parser.add_argument("--executor", default="local", choices=EXECUTORS)
-    parser.add_argument("--max-parallel", type=int, default=2, help="jobs running at once (slurm: array parallelism)")
-    parser.add_argument("--partition", default=None, help="slurm partition")
-    parser.add_argument("--time-min", type=int, default=24 * 60, help="time limit per job in minutes (requeued after)")
-    parser.add_argument("--cpus-per-task", type=int, default=1)
-    parser.add_argument("--gpus-per-node", type=int, default=0, help="slurm only")
-    parser.add_argument("--mem-gb", type=float, default=None, help="slurm only")
+    parser = cli.make_parser(
+        "python -m borel_lib.sweep",
+        "Run a named grid of BOReL runs on a submitit executor and merge their results (resumable: rerun to "
+        "continue).",
+        outputs="  merged table: data/results/<profile>/sweep_<grid>.csv and .config.json (one borel_<run>.csv per "
+                "cell beside it)\n"
+                "  job scripts and logs: build/sweeps/<profile>/<grid>/\n"
+                "  (profile smoke: results under build/smoke/)")
+    parser.add_argument("grid", choices=sorted(GRIDS), help="the grid to run")
+    cli.add_profile_argument(parser)
+    parser.add_argument("--executor", default="local", choices=EXECUTORS,
+                        help="local: subprocesses here; slurm: a job array; debug: in this process")
+    parser.add_argument("--max-parallel", type=cli.positive_int, default=2,
+                        help="jobs running at once (slurm: array parallelism)")
+    parser.add_argument("--partition", default=None, help="slurm partition (default: the cluster's)")
+    parser.add_argument("--time-min", type=cli.positive_int, default=24 * 60,
+                        help="time limit per job in minutes (requeued after)")
+    parser.add_argument("--cpus-per-task", type=cli.positive_int, default=1, help="CPUs per job")
+    parser.add_argument("--gpus-per-node", type=cli.non_negative_int, default=0, help="slurm only")
+    parser.add_argument("--mem-gb", type=cli.non_negative_float, default=None,
+                        help="slurm only (default: the cluster's)")
     parser.add_argument("--wait", action="store_true", help="slurm: wait for the jobs and merge")
     parser.add_argument("--list", action="store_true", help="print the grid's cells and whether each is done")
-    args = parser.parse_args(argv)
+    return parser
+
+
+def _run_cli(args) -> int:
     profile = resolve_profile(args.profile)
     if args.list:
         for i, cell in enumerate(grid_cells(args.grid)):
             print(f"{i:3d} {'done' if _done(cell, profile) else 'todo'} {result_name(cell, profile)} {cell}")
-        return
+        return 0
     options = {"partition": args.partition, "time_min": args.time_min, "cpus_per_task": args.cpus_per_task,
                "gpus_per_node": args.gpus_per_node, "mem_gb": args.mem_gb}
     path = run_sweep(args.grid, profile, args.executor, args.max_parallel, wait=args.wait or None, **options)
     if path is not None:
         print(f"{path}: {len(pd.read_csv(path))} rows")
     sys.stdout.flush()
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of ``python -m borel_lib.sweep``; returns the exit code (2 on a user error)."""
+    from borel_lib import cli
+
+    return cli.main(_run_cli, build_parser(), argv)
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(main())

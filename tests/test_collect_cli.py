@@ -35,7 +35,7 @@ BAD = [
     (["semicircle", "--seed", "1.5"], "not an integer"),
     (["semicircle", "--n-tasks", "0"], "must be an integer >= 1"),
     (["semicircle", "--iterations", "-3"], "must be an integer >= 1"),
-    (["semicircle", "--device", "tpu"], "invalid choice: 'tpu'"),
+    (["semicircle", "--device", "tpu"], "--device: unknown device 'tpu'; allowed values"),
     (["semicircle", "--bogus"], "unrecognized arguments"),
 ]
 if not torch.cuda.is_available():
