@@ -9,6 +9,9 @@ from borel_lib.paths import repo_root
 
 ROOT = repo_root()
 MARKER = "shared" + "/"  # spelt in two parts so this file does not match itself
+# absolute paths of a particular machine (a developer's home, a scratch or work folder); spelt with a
+# character class so this file does not match itself
+MACHINE_PATH = re.compile(r"(?<![\w.])/(?:[w]ork|[h]ome|[r]oot|[t]mp|[U]sers|[m]nt)/")
 
 
 def _tracked_files():
@@ -22,11 +25,12 @@ def _tracked_files():
 def test_no_reference_outside_the_repository():
     offenders = []
     for path in _tracked_files():
-        if path.suffix not in (".py", ".md", ".ipynb", ".toml", ".yml", ".cfg", ".txt", "") or not path.is_file():
+        if path.suffix not in (".py", ".md", ".ipynb", ".toml", ".yml", ".cfg", ".txt", ".json", ".csv", "") \
+                or not path.is_file():
             continue
         text = path.read_text(encoding="utf-8", errors="replace")
         for n, line in enumerate(text.splitlines(), 1):
-            if MARKER in line:
+            if MARKER in line or MACHINE_PATH.search(line):
                 offenders.append(f"{path.relative_to(ROOT)}:{n}")
     assert not offenders, f"references outside the repository: {offenders}"
 

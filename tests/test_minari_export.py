@@ -63,8 +63,12 @@ def test_minari_cli(tmp_path, capsys):
     from borel_lib.minari_export import main
 
     cfg = CollectConfig.for_domain("semicircle", "smoke", iterations=1, updates_per_iter=1)
-    collect(cfg, tmp_path / "ds", tmp_path / "ck", profile="smoke", progress=False)
+    ds, _ = collect(cfg, tmp_path / "ds", tmp_path / "ck", profile="smoke", progress=False)
     assert main([str(tmp_path / "nope"), "borel/x-v0", "--data-path", str(tmp_path / "m")]) == 2
     assert "dataset directory does not exist" in capsys.readouterr().err and not (tmp_path / "m").exists()
+    for trials, message in (("0", "must be an integer >= 1"), ("999", f"only {ds.n_trials} trials")):
+        assert main([str(tmp_path / "ds"), "borel/x-v0", "--data-path", str(tmp_path / "m"), "--trials", trials]) == 2
+        err = capsys.readouterr().err
+        assert message in err and "Traceback" not in err and not (tmp_path / "m").exists(), err
     assert main([str(tmp_path / "ds"), "borel/x-v0", "--data-path", str(tmp_path / "m"), "--trials", "2"]) == 0
     assert f"{cfg.n_tasks * 2} episodes" in capsys.readouterr().out
