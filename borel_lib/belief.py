@@ -203,9 +203,7 @@ class VAEBelief:
             shape, flat = mu.shape[:-1], mu.reshape(-1, mu.shape[-1])
             if self.points is None:
                 return goal_cell_probs(self.vae, flat).reshape(*shape, -1)
-            with torch.no_grad():  # in chunks: the decoder sees (beliefs x points) inputs
-                out = [reward_map(self.vae, flat[i : i + 8192], self.points) for i in range(0, len(flat), 8192)]
-            return np.concatenate(out).reshape(*shape, -1)
+            return reward_map(self.vae, flat, self.points).reshape(*shape, -1)
         return torch.cat([mu, logvar], -1).cpu().numpy()
 
     def trials(self, actions, rewards, next_obs) -> np.ndarray:
@@ -258,10 +256,8 @@ def implied_goal_distribution(vae: BeliefVAE, mu: np.ndarray | torch.Tensor, exa
         size = int(round(math.sqrt(vae.config.n_cells)))
         cells = grid_cell_index(torch.as_tensor(exact.candidates), size).numpy()
         p = goal_cell_probs(vae, mu)[:, cells]
-    else:  # in chunks: the decoder sees (beliefs x candidate points) inputs
-        mu = torch.as_tensor(mu)
-        p = np.concatenate([np.clip(reward_map(vae, mu[i : i + 1024], exact.candidates), 0.0, None)
-                            for i in range(0, len(mu), 1024)])
+    else:
+        p = np.clip(reward_map(vae, mu, exact.candidates), 0.0, None)
     total = p.sum(-1, keepdims=True)
     return np.where(total > 0, p / np.where(total > 0, total, 1.0), 1.0 / p.shape[-1])
 

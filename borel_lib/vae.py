@@ -307,15 +307,21 @@ class BeliefVAE(nn.Module):
 @torch.no_grad()
 def reward_map(vae: BeliefVAE, mu: torch.Tensor, points: np.ndarray, flag: float = 0.0) -> np.ndarray:
     """The MSE decoder's predicted reward at next states ``points`` ``(G, 2)`` for belief means ``mu``
-    ``(S, latent)``: an ``(S, G)`` array (the paper's supplementary Figure 7 belief pictures)."""
+    ``(S, latent)``: an ``(S, G)`` array (the paper's supplementary Figure 7 belief pictures). Beliefs
+    are decoded in chunks of about 2**19 (belief, point) pairs, so any ``S`` fits in memory."""
     device = vae.encoder.mu.weight.device
     pts = torch.as_tensor(np.concatenate([points, np.full((len(points), 1), flag)], -1), dtype=torch.float32,
                           device=device)
-    z = torch.as_tensor(mu, dtype=torch.float32, device=device)[:, None].expand(-1, len(points), -1)
-    nxt = pts[None].expand(len(mu), -1, -1)
-    zeros_a = torch.zeros(*nxt.shape[:2], vae.encoder.action_emb.in_features if vae.encoder.action_emb else 1,
-                          device=device)
-    return vae.reward_decoder(z, nxt, zeros_a, nxt).cpu().numpy()
+    mu = torch.as_tensor(mu, dtype=torch.float32, device=device)
+    step = max(1, 2**19 // len(points))
+    out = []
+    for i in range(0, len(mu), step):
+        z = mu[i : i + step, None].expand(-1, len(points), -1)
+        nxt = pts[None].expand(len(z), -1, -1)
+        zeros_a = torch.zeros(*nxt.shape[:2], vae.encoder.action_emb.in_features if vae.encoder.action_emb else 1,
+                              device=device)
+        out.append(vae.reward_decoder(z, nxt, zeros_a, nxt).cpu().numpy())
+    return np.concatenate(out) if out else np.zeros((0, len(points)), np.float32)
 
 
 def grid_cell_index(pos: torch.Tensor, size: int) -> torch.Tensor:
