@@ -89,7 +89,7 @@ def train_vae(dataset: OfflineDataset, config: VAEConfig, relabelling: str = "re
     start_epoch, log = 0, []
     if checkpoint is not None and Path(checkpoint).is_file():
         state = torch.load(checkpoint, map_location=device, weights_only=False)
-        saved, wanted = state.get("config", {}), config.to_dict()
+        saved, wanted = type(config).upgrade(state.get("config", {})), config.to_dict()
         diff = sorted(key for key in set(saved) | set(wanted) if key != "epochs" and saved.get(key) != wanted.get(key))
         if diff or state.get("relabelling", relabelling) != relabelling or state.get("seed", seed) != seed:
             detail = ", ".join(f"{key}: checkpoint {saved.get(key)!r} vs now {wanted.get(key)!r}" for key in diff)

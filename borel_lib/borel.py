@@ -45,7 +45,7 @@ __all__ = ["BELIEFS", "HyperStates", "OfflineAgent", "OfflineRLConfig", "RunSpec
 
 _SHORT = {"time_input": "ti", "goal_terminal": "gt", "double_dqn": "dd", "cql_alpha": "cql", "gamma": "g",
           "batch_per_task": "b", "meta_batch": "mb", "hidden": "h", "critic_lr": "clr", "actor_lr": "alr",
-          "alpha": "a", "updates": "u", "mixed_copies": "mix",
+          "alpha": "a", "updates": "u", "mixed_copies": "mix", "lr_final": "lrf",
           # VAE overrides
           "epochs": "ep", "kl_weight": "kl", "latent_dim": "lat", "decode_subset": "ds", "gru_hidden": "gru",
           "lr": "lr", "trials_per_task": "tpt", "tasks_per_batch": "tpb"}
@@ -316,9 +316,9 @@ def run_borel(spec: RunSpec, progress: bool = True, device: str = "auto", n_eval
     vae_cfg = spec.vae_config().to_dict() if spec.belief == "vae" else None
     if (ck / "agent.pt").is_file():
         state = torch.load(ck / "agent.pt", map_location=dev, weights_only=False)
-        if state.get("config") not in (None, rl_cfg.to_dict()):
+        if OfflineRLConfig.upgrade(state.get("config")) not in (None, rl_cfg.to_dict()):
             raise ConfigError(f"{ck / 'agent.pt'}: made with another offline-RL config; delete {ck} to restart")
-        if state.get("vae", vae_cfg) != vae_cfg:  # the hyper-states it learnt from came from another VAE
+        if VAEConfig.upgrade(state.get("vae", vae_cfg)) != vae_cfg:  # the hyper-states it learnt from came from another VAE
             raise ConfigError(f"{ck / 'agent.pt'}: made on a belief VAE with another config; delete {ck} to restart")
         agent.load_state_dict(state["agent"])
         done, rows = state["updates"], state["rows"]
@@ -327,6 +327,7 @@ def run_borel(spec: RunSpec, progress: bool = True, device: str = "auto", n_eval
     ev = None
     while done < rl_cfg.updates or ev is None:
         for _ in range(min(rl_cfg.eval_every, rl_cfg.updates - done)):
+            agent.anneal(done)
             agent.update(agent.sample(hs))
             done += 1
             bar.update()

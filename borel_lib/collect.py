@@ -362,7 +362,7 @@ class Collector:
         if not path.is_file():
             return None
         state = torch.load(path, map_location=self.device, weights_only=False)
-        if state["config"] != self.cfg.to_dict() or not np.array_equal(state.get("tasks"), self.tasks):
+        if CollectConfig.upgrade(state["config"]) != self.cfg.to_dict() or not np.array_equal(state.get("tasks"), self.tasks):
             raise ConfigError(f"{self.ckpt_dir}: the checkpoint in this folder was made with a different config or "
                               "task set; rerun with --restart (restart=True) to discard it and collect again")
         return state
@@ -376,7 +376,7 @@ class Collector:
             manifest = load_dataset(self.dataset_path, verify=False, check_finite=False).manifest
         except DatasetError:
             return False
-        if manifest["config"] != self.cfg.to_dict() or not np.array_equal(manifest["tasks"], self.tasks):
+        if CollectConfig.upgrade(manifest["config"]) != self.cfg.to_dict() or not np.array_equal(manifest["tasks"], self.tasks):
             return False
         self.curves, self.trials_done, self.iteration = state["curves"], state["trials_done"], state["iteration"]
         return True
@@ -639,7 +639,7 @@ def run_collection(domain: str, profile: str | None = None, progress: bool = Tru
         except DatasetError as err:
             raise DatasetError(f"{err}; rerun with --restart (restart=True) to collect this dataset again") from err
         same_tasks = np.array_equal(np.asarray(ds.manifest["tasks"]), collection_tasks(cfg))
-        if ds.manifest["config"] == cfg.to_dict() and same_tasks:
+        if CollectConfig.upgrade(ds.manifest["config"]) == cfg.to_dict() and same_tasks:
             try:
                 return ds, read_results(curves_name, profile)
             except FileNotFoundError:
@@ -713,7 +713,7 @@ def run_policy_replay(domain: str, profile: str | None = None, progress: bool = 
     command = f"python -m borel_lib.collect {domain} --profile {profile} --policy-replay" + _flags(overrides)
     if path.is_dir():
         ds = load_dataset(path)
-        if ds.manifest.get("replay_config") == replay.to_dict() and ds.manifest["config"] == cfg.to_dict():
+        if ds.manifest.get("replay_config") == replay.to_dict() and CollectConfig.upgrade(ds.manifest["config"]) == cfg.to_dict():
             try:
                 return ds, read_results(f"collect_{name}", profile)
             except FileNotFoundError:

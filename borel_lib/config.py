@@ -116,6 +116,17 @@ class Config:
         return json.loads(json.dumps(dataclasses.asdict(self), default=_plain))
 
     @classmethod
+    def upgrade(cls, saved: dict[str, Any] | None) -> dict[str, Any] | None:
+        """``saved`` (a :meth:`to_dict` written by an earlier version) with the fields added since then at
+        their class defaults, so that a checkpoint or dataset made before a new option existed still
+        matches the config that leaves the option at its default."""
+        if saved is None:
+            return None
+        defaults = json.loads(json.dumps({f.name: f.default for f in dataclasses.fields(cls)
+                                          if f.default is not dataclasses.MISSING}, default=_plain))
+        return {**defaults, **saved}
+
+    @classmethod
     def field_docs(cls) -> dict[str, str]:
         """Each field's attribute docstring, read from the source of the class and its bases."""
         docs: dict[str, str] = {}

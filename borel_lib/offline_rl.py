@@ -68,6 +68,9 @@ class OfflineRLConfig(Config):
     mixed_copies: int = 0
     """Reward-relabelled copies of every trial added to the offline-RL data, relabelled with the belief of
     the mixed trial (0 = the authors' raw logs; see :func:`borel_lib.state_relabel.relabel_states`)."""
+    lr_final: float = 1.0
+    """Learning rates at the last update as a fraction of their start values, reached linearly (1 = constant,
+    the authors; < 1 anneals them, ours: it damps the policy churn of a greedy learner late in training)."""
     goal_terminal: bool = True
     """Treat a transition that reaches the goal as terminal, as the authors' data did (a choice of theirs:
     the domains do not end there)."""
@@ -94,6 +97,8 @@ class OfflineRLConfig(Config):
             check_positive(getattr(self, name), name)
         check_positive(self.cql_alpha, "cql_alpha", allow_zero=True)
         check_positive(self.mixed_copies, "mixed_copies", allow_zero=True)
+        if not 0 <= self.lr_final <= 1:
+            raise ConfigError(f"lr_final={self.lr_final!r} must be in [0, 1]")
         if not 0 <= self.gamma < 1:
             raise ConfigError(f"gamma={self.gamma!r} must be in [0, 1)")
 
@@ -183,6 +188,17 @@ class OfflineAgent:
         out = {"obs": data.obs[ti, mi, tt], "actions": data.actions[ti, mi, tt], "rewards": data.rewards[ti, mi, tt],
                "next_obs": data.next_obs[ti, mi, tt], "dones": data.dones[ti, mi, tt]}
         return {k: torch.as_tensor(v, device=self.device)[None] for k, v in out.items()}
+
+    def anneal(self, done: int) -> None:
+        """Set the learning rates for update number ``done`` (linear from the start values to ``lr_final``
+        times them at ``updates``; stateless, so a resumed run anneals exactly as an uninterrupted one)."""
+        c = self.cfg
+        frac = 1.0 - (1.0 - c.lr_final) * min(done, c.updates) / c.updates
+        pairs = ([(self.agent.optim, c.critic_lr)] if self.discrete else
+                 [(self.agent.actor_optim, c.actor_lr), (self.agent.critic_optim, c.critic_lr)])
+        for optim, lr in pairs:
+            for group in optim.param_groups:
+                group["lr"] = lr * frac
 
     def update(self, batch: dict[str, torch.Tensor]) -> dict[str, float]:
         c = self.cfg

@@ -93,25 +93,43 @@ def test_offline_agent_updates(semi, cql):
     assert any(not torch.equal(a, b) for a, b in zip(before, agent.agent.parameters()))
 
 
-@pytest.mark.parametrize("cql", [0.0, 2.0])
-def test_offline_agent_resumes_exactly(semi, tmp_path, cql):
-    """A run killed after its checkpoint and resumed in a new process equals the uninterrupted run."""
+@pytest.mark.parametrize("cql, lr_final", [(0.0, 1.0), (2.0, 1.0), (0.0, 0.25)])
+def test_offline_agent_resumes_exactly(semi, tmp_path, cql, lr_final):
+    """A run killed after its checkpoint and resumed in a new process equals the uninterrupted run
+    (also with annealed learning rates, which follow the update count and carry no state)."""
     vae, _ = train_vae(semi, VAEConfig.for_domain("semicircle", "smoke"), progress=False)
     hs = relabel_states(VAEBelief(vae), semi)
-    cfg = OfflineRLConfig.for_profile("smoke", cql_alpha=cql)
+    cfg = OfflineRLConfig.for_profile("smoke", cql_alpha=cql, lr_final=lr_final)
+
+    def train(agent, steps):
+        for done in steps:
+            agent.anneal(done)
+            agent.update(agent.sample(hs))
+
     straight = OfflineAgent(13, 2, False, cfg, seed=5)
-    for _ in range(4):
-        straight.update(straight.sample(hs))
+    train(straight, range(4))
     first = OfflineAgent(13, 2, False, cfg, seed=5)
-    for _ in range(2):
-        first.update(first.sample(hs))
+    train(first, range(2))
     torch.save(first.state_dict(), tmp_path / "agent.pt")
     resumed = OfflineAgent(13, 2, False, cfg, seed=5)
     resumed.load_state_dict(torch.load(tmp_path / "agent.pt", weights_only=False))
-    for _ in range(2):
-        resumed.update(resumed.sample(hs))
+    train(resumed, range(2, 4))
     for a, b in zip(straight.agent.parameters(), resumed.agent.parameters()):
         assert torch.equal(a, b)
+
+
+@pytest.mark.parametrize("discrete", [False, True])
+def test_learning_rates_anneal_linearly_to_lr_final(discrete):
+    cfg = OfflineRLConfig.for_profile("smoke", updates=10, lr_final=0.1, actor_lr=1e-3, critic_lr=2e-3)
+    agent = OfflineAgent(5, 4 if discrete else 2, discrete, cfg)
+    optims = [agent.agent.optim] if discrete else [agent.agent.actor_optim, agent.agent.critic_optim]
+    starts = [2e-3] if discrete else [1e-3, 2e-3]
+    for done, frac in [(0, 1.0), (5, 0.55), (10, 0.1)]:
+        agent.anneal(done)
+        for optim, lr in zip(optims, starts):
+            assert all(g["lr"] == pytest.approx(lr * frac) for g in optim.param_groups)
+    with pytest.raises(ConfigError, match="lr_final"):
+        OfflineRLConfig.for_profile("smoke", lr_final=1.5)
 
 
 def test_vae_training_resumes_exactly(semi, tmp_path):

@@ -109,3 +109,13 @@ def test_library_configs_document_every_field():
             if isinstance(obj, type) and issubclass(obj, Config) and obj is not Config and obj.__module__ == mod.name:
                 missing = [k for k, v in obj.field_docs().items() if not v]
                 assert not missing, f"{obj.__qualname__}: fields without docstring: {missing}"
+
+
+def test_upgrade_fills_fields_added_later_with_their_defaults():
+    """A checkpoint written before a field existed still matches a config that leaves it at its default."""
+    cfg = ToyConfig()
+    old = {k: v for k, v in cfg.to_dict().items() if k != "iterations"}
+    assert ToyConfig.upgrade(old) == cfg.to_dict()
+    assert ToyConfig.upgrade(None) is None
+    changed = dataclasses.replace(cfg, iterations=cfg.iterations + 1)
+    assert ToyConfig.upgrade(old) != changed.to_dict()
