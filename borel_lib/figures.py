@@ -99,7 +99,8 @@ def read_config(name: str, profile: str, directory: str | Path | None = None) ->
 
 def method_label(method: str) -> str:
     """The legend name of a method (``borel_rr`` -> ``BOReL (RR)``)."""
-    return {"borel_rr": "BOReL (RR)", "borel_no_rr": "BOReL (no RR)", "borel_exact": "exact belief"}.get(
+    return {"borel_rr": "BOReL (RR)", "borel_no_rr": "BOReL (no RR)", "borel_exact": "exact belief",
+            "pearl": "PEARL (best)", "mbml": "MBML (best)"}.get(
         method, method.replace("_", " "))
 
 
@@ -339,12 +340,19 @@ def _reference_lines(ax, refs: dict[str, np.ndarray], domain: str) -> None:
 
 def borel_bars(profile: str, directory: str | Path | None = None, seeds: list[int] | None = None):
     """Figure 3's Gridworld and Semi-circle panels (paper §6): the paper's metric of BOReL with and
-    without RR and of the exact belief, mean ± s.e. over seeds, against the reference agents."""
+    without RR and of the exact belief, mean ± s.e. over seeds, beside PEARL and MBML (best evaluation over
+    training, as the paper plots them, when their tables exist) and against the reference agents."""
+    from borel_lib.results import baseline_runs, summarise_runs
+
     summary = borel_summary(profile, directory, seeds)
+    base = baseline_runs(profile, directory)
+    if len(base):  # the paper's Thompson-sampling baselines, best over training as the paper plots
+        summary = pd.concat([summary, summarise_runs(base)], ignore_index=True)
     refs = references(profile, directory)
     fig, axes = plt.subplots(1, 2, figsize=(12, 3.8))
     for ax, domain in zip(axes, ("gridworld", "semicircle")):
-        s = summary[summary.domain == domain].set_index("method").reindex(["borel_exact", "borel_rr", "borel_no_rr"])
+        s = summary[summary.domain == domain].set_index("method").reindex(
+            ["borel_exact", "borel_rr", "borel_no_rr", "pearl", "mbml"])
         s = s.dropna(subset=["metric"])
         ax.bar([method_label(m) for m in s.index], s["metric"], yerr=s["metric_se"].fillna(0), capsize=4,
                color=[METHOD_COLORS.get(m, "grey") for m in s.index])

@@ -111,6 +111,33 @@ def borel_runs(profile: str, directory: str | os.PathLike[str] | None = None, la
     return pd.DataFrame(rows)
 
 
+BASELINES: tuple[str, ...] = ("pearl", "mbml")
+"""The paper's Thompson-sampling baselines (``python -m borel_lib.pearl`` / ``borel_lib.mbml``)."""
+
+
+def baseline_runs(profile: str, directory: str | os.PathLike[str] | None = None) -> pd.DataFrame:
+    """One row per finished PEARL / MBML run (``pearl_<domain>_seed<S>.csv``, ``mbml_...``; PEARL's
+    goal-given sanity run as method ``pearl_oracle_task``): the paper's metric at the best evaluation over
+    training (what the paper's figures plot, column ``metric``) and at the last one (``final``), with
+    episodes 1 and 2 of the best evaluation; columns as :func:`borel_runs` (``updates`` = the iteration)."""
+    from borel_lib.envs import make_env
+
+    out_dir = Path(directory) if directory is not None else results_dir(profile)
+    rows = []
+    for path in sorted(p for b in BASELINES for p in out_dir.glob(f"{b}_*_seed*.csv")):
+        df = pd.read_csv(path)
+        domain = df.domain.iloc[0]
+        k = make_env(domain).eval_episodes
+        best = df[df.metric == "best_return"].groupby("episode").value.mean()
+        final = df[df.metric == "final_return"].groupby("episode").value.mean()
+        succ = df[(df.metric == "best_success") & (df.episode <= k)].value
+        rows.append({"run": path.stem, "domain": domain, "method": df.method.iloc[0], "seed": int(df.seed.iloc[0]),
+                     "updates": int(df.iteration.max()), "evals_averaged": 1, "metric": float(best.loc[1:k].mean()),
+                     "ep1": float(best.loc[1]), "ep2": float(best.loc[2]), "success": float(succ.mean()),
+                     "final": float(final.loc[1:k].mean())})
+    return pd.DataFrame(rows)
+
+
 def summarise_runs(runs: pd.DataFrame, by: tuple[str, ...] = ("domain", "method", "config")) -> pd.DataFrame:
     """Mean and standard error over seeds of every numeric column of :func:`borel_runs`, per group
     (``config`` = the run name without its seed)."""
@@ -142,6 +169,11 @@ def results_table_markdown(profile: str, directory: str | os.PathLike[str] | Non
         for _, r in summarise_runs(runs).iterrows():
             lines.append(f"| {r.domain} | {r.config} | {r.seeds} | {int(r.updates):,} | {pm(r, 'metric')} | {pm(r, 'ep1')} | "
                          f"{pm(r, 'ep2')} | {pm(r, 'success')} | {pm(r, 'found_ep1')} | {pm(r, 'search_then_go')} |")
+    base = baseline_runs(profile, directory)
+    if len(base):  # best over training, as the paper plots; the last evaluation in brackets
+        for _, r in summarise_runs(base).iterrows():
+            lines.append(f"| {r.domain} | {r.config} (best; last: {pm(r, 'final')}) | {r.seeds} | {int(r.updates):,} iter. "
+                         f"| {pm(r, 'metric')} | {pm(r, 'ep1')} | {pm(r, 'ep2')} | {pm(r, 'success')} | — | — |")
     ref = Path(directory if directory is not None else results_dir(profile)) / "references_semicircle_gridworld.csv"
     if ref.is_file():
         ref_df = pd.read_csv(ref)

@@ -150,3 +150,22 @@ def test_borel_runs_average_the_last_tenth_of_evaluations(tmp_path):
     s = summarise_runs(runs)
     assert s.seeds.item() == 2 and s.config.item() == "semicircle_reward_relabelling"
     np.testing.assert_allclose(s.metric_se.item(), np.std([19.5 * 1.5, 21.5 * 1.5], ddof=1) / np.sqrt(2))
+
+
+def test_baseline_runs_take_the_best_and_the_last_evaluation(tmp_path):
+    """PEARL/MBML tables: the paper plots the best evaluation over training; the last is kept beside it."""
+    import numpy as np
+    import pandas as pd
+
+    from borel_lib.pearl import summarise
+    from borel_lib.results import baseline_runs, results_table_markdown
+
+    returns = {10: (1.0, 3.0), 20: (5.0, 7.0), 30: (2.0, 2.0)}  # iteration -> episode 1, 2 returns
+    rows = [{"domain": "semicircle", "method": "pearl", "variant": "online", "seed": 0, "episode": e, "metric": m,
+             "value": returns[it][e - 1] if m == "return" else 0.5, "iteration": it}
+            for it in returns for e in (1, 2) for m in ("return", "success")]
+    summarise(pd.DataFrame(rows), eval_episodes=2).to_csv(tmp_path / "pearl_semicircle_seed0.csv", index=False)
+    run = baseline_runs("quick", directory=tmp_path).iloc[0]
+    assert run.method == "pearl" and run.updates == 30
+    np.testing.assert_allclose([run.metric, run.ep1, run.ep2, run.final, run.success], [6.0, 5.0, 7.0, 2.0, 0.5])
+    assert "pearl_semicircle (best; last: 2.00)" in results_table_markdown("quick", directory=tmp_path)
