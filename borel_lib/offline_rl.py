@@ -157,6 +157,12 @@ metric averaged over the last 10 % of evaluations):
   shape and learning rates.
 - Gridworld, exact belief, seed 1 continued to 200k DQN updates: peaked near 8.7 at 80k–100k and fell
   back to 6.7 (last 10 %), so 100k stays.
+- Gridworld, exact belief, seed 0, against the quick default's 8.21 (second-half mean 8.13), each one
+  change: learning rates annealed to 0.1x (``lr_final=0.1``) 7.77 (7.90): single evaluations still swing
+  by 2 at a tenth of the step size, so the swings are not gradient noise; three mixed copies 7.92 (peaked
+  at 8.6 around 60k, then fell); 128x128 Q network 8.15 (8.21); CQL(H) weight 0.3 5.6 at 80k (stopped:
+  conservatism keeps the agent on the logged collectors' paths, which head to their own goals). None
+  beats the default, so it stays.
 - Wind, Escape-Room, Half-Cheetah-Vel and Ant-Semi-circle: the time input of the other quick domains
   (the Bayes-optimal policy of a trial depends on the time left), not measured on these domains yet.
 
