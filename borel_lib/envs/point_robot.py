@@ -240,11 +240,17 @@ class EscapeRoomEnv(PointRobotEnv):
         diff = np.angle(np.exp(1j * (np.asarray(angle, dtype=np.float64) - theta)))
         return np.abs(diff) <= self.opening_width / 2
 
-    def transition(self, obs, action, task) -> np.ndarray:
-        """Free motion, stopped at the wall outside the opening (module docstring)."""
+    def wall_contact(self, obs, action) -> np.ndarray:
+        """Whether the free motion s + 0.1a meets the wall (moving out, moving in, or cutting through it):
+        the only steps whose outcome depends on the opening, i.e. the identifying transitions (§4)."""
         s = np.asarray(obs, dtype=np.float32)
-        p = super().transition(obs, action, task)
-        s64, p64 = s.astype(np.float64), p.astype(np.float64)
+        p = PointRobotEnv.transition(self, obs, action, None)
+        out_move, in_move, through = self._wall_crossings(s.astype(np.float64), p.astype(np.float64))[:3]
+        return out_move | in_move | through
+
+    def _wall_crossings(self, s64: np.ndarray, p64: np.ndarray):
+        """Geometry of the segment s -> p against the wall circle: the masks ``out_move``, ``in_move``,
+        ``through`` and the segment parameters ``lam_lo``, ``lam_hi`` of its two crossings."""
         R = self.wall_radius
         rs, rp = np.linalg.norm(s64, axis=-1), np.linalg.norm(p64, axis=-1)
         d = p64 - s64
@@ -262,6 +268,17 @@ class EscapeRoomEnv(PointRobotEnv):
         lam_star = np.clip(-np.sum(s64 * d, axis=-1) / safe_a, 0.0, 1.0)
         closest = np.linalg.norm(s64 + lam_star[..., None] * d, axis=-1)
         through = (rs >= R) & (rp >= R) & (closest < R) & (a > 0)
+        return out_move, in_move, through, lam_lo, lam_hi
+
+    def transition(self, obs, action, task) -> np.ndarray:
+        """Free motion, stopped at the wall outside the opening (module docstring)."""
+        s = np.asarray(obs, dtype=np.float32)
+        p = super().transition(obs, action, task)
+        s64, p64 = s.astype(np.float64), p.astype(np.float64)
+        R = self.wall_radius
+        rp = np.linalg.norm(p64, axis=-1)
+        d = p64 - s64
+        out_move, in_move, through, lam_lo, lam_hi = self._wall_crossings(s64, p64)
         lam = np.where(out_move, lam_hi, lam_lo)
         cross = s64 + lam[..., None] * d
         ok = self.in_opening(np.arctan2(cross[..., 1], cross[..., 0]), task)
