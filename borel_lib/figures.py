@@ -64,6 +64,7 @@ def table_commands(profile: str) -> dict[str, str]:
         "table1": f"python -m borel_lib.sweep table1 --profile {profile}",
         "figure4": f"python -m borel_lib.borel {{wind,escape_room}} --profile {profile} "
                    "--relabelling {policy_replay,none} --seed {0,1,2}",
+        "references_transition_domains": _notebook_command("06_policy_replaying", profile),
         "figure5": f"python -m borel_lib.borel ant_semicircle --profile {profile} --seed 0",
     }
 
@@ -309,10 +310,11 @@ def borel_specs(profile: str, seeds: list[int] | None = None) -> list:
             for belief, mode in BOREL_BELIEFS for seed in seeds]
 
 
-def references(profile: str, directory: str | Path | None = None) -> dict[str, dict[str, np.ndarray]]:
-    """Per-episode returns of the reference agents per domain and method (table
-    ``references_semicircle_gridworld``, in the order written)."""
-    ref = read_table("references_semicircle_gridworld", profile, directory)
+def references(profile: str, directory: str | Path | None = None,
+               name: str = "references_semicircle_gridworld") -> dict[str, dict[str, np.ndarray]]:
+    """Per-episode returns of the reference agents per domain and method (table ``name``, by default
+    Figure 3's ``references_semicircle_gridworld``, in the order written)."""
+    ref = read_table(name, profile, directory)
     out: dict[str, dict[str, np.ndarray]] = {}
     for (domain, method), g in ref.groupby(["domain", "method"], sort=False):
         out.setdefault(domain, {})[method] = g.sort_values("episode").value.to_numpy()
@@ -462,6 +464,20 @@ def transition_specs(profile: str, seeds: list[int] | None = None) -> list:
             for seed in seeds]
 
 
+REFERENCE_STYLE = {"oracle": ("0.5", "oracle (knows the task)"), "wall_search": ("k", "scripted wall search"),
+                   "learn_wind": ("k", "scripted: wind from the first step")}
+"""Colour and label of Figure 4's scripted references (:mod:`borel_lib.transition_references`)."""
+
+
+def transition_references(profile: str, directory: str | Path | None = None) -> dict[str, dict[str, np.ndarray]]:
+    """Per-episode returns of Figure 4's scripted references per domain and method (table
+    ``references_transition_domains``; empty if it was not written yet)."""
+    try:
+        return references(profile, directory, "references_transition_domains")
+    except MissingResultsError:
+        return {}
+
+
 def collection_reference(profile: str, domain: str, directory: str | Path | None = None) -> float:
     """The collecting agents' own level (each knows its task): the paper's metric over the last 5 trials
     of every agent's log (``collect_<domain>_uniform_seed0``; uniform starts, not the origin, so only a
@@ -494,10 +510,13 @@ def policy_replay_bars(profile: str, directory: str | Path | None = None, seeds:
                        label=f"{label}, {len(v)} seed(s)")
                 ax.scatter(np.full(len(v), x), v, color="k", s=12, zorder=3)
         try:
-            ax.axhline(collection_reference(profile, domain, directory), ls="--", color="0.4",
-                       label="collecting agents (know their task)")
+            ax.axhline(collection_reference(profile, domain, directory), ls=":", color="0.4",
+                       label="collecting agents (know their task; uniform starts)")
         except MissingResultsError:
             pass
+        for method, v in transition_references(profile, directory).get(domain, {}).items():
+            ax.axhline(np.mean(v[: N_METRIC[domain]]), ls="--", color=REFERENCE_STYLE[method][0],
+                       label=REFERENCE_STYLE[method][1])
         ax.set_xticks(range(len(REPLAY_MODES)), ["policy replaying", "no policy replaying"])
         ax.set(ylabel=f"average return, first {N_METRIC[domain]} episode(s)", title=title)
         ax.legend(fontsize="small", loc="lower center")
