@@ -17,7 +17,7 @@ relabelling and the batched envs use, so they agree bit for bit.
   and defers to an appendix we do not have; values from a later public benchmark, not confirmed to be
   the paper's): task = wind w ~ U[−0.08, 0.08]²; s' = s + 0.1a + w; fixed goal (0, 1), reward 1 if
   ‖s' − g‖ ≤ 0.03; H = 75, k = 2, metric on episode 1 only; start at the origin. ``reward_mode="dense"``
-  (data collection only, as Ant's) gives −‖s' − g‖ instead. Collection may start ``uniform`` over the band
+  (data collection only, as Ant's) adds the shaping term −‖s' − g‖. Collection may start ``uniform`` over the band
   [−0.25, 0.25] × [−0.2, 1.2] from the origin to the goal (*our* choice; see :class:`WindEnv`).
 - **Escape-Room** (transitions vary, sparse differences; *our* numbers): a circular wall of radius 1
   around the origin with one opening, an arc of width π/8 centred at θ ~ U[0, π]. A step whose segment
@@ -179,12 +179,16 @@ class WindEnv(PointRobotEnv):
 
     @classmethod
     def dense_reward(cls, obs, action, next_obs, task) -> np.ndarray:
-        """−‖s' − (0, 1)‖ (data collection only)
+        """1[‖s' − (0, 1)‖ ≤ 0.03] − ‖s' − (0, 1)‖ (data collection only)
 
-        The goal is the same for every task, so this reward carries no information about the wind
-        that the transitions do not."""
+        The sparse reward plus a distance shaping term. The goal is the same for every task, so this
+        reward carries no information about the wind that the transitions do not. Measured on the quick
+        protocol: the distance term alone (−‖s' − g‖) taught 28 of 40 agents to reach the goal disc (0.74
+        success over iterations 50-59); the agents of strong winds hovered 0.05-0.1 from the goal, where
+        −‖s' − g‖ barely differs from its value inside the 0.03 disc. The sparse term rewards the disc."""
         d = np.asarray(next_obs, dtype=np.float32) - cls.goal
-        return -np.sqrt(np.sum(d * d, axis=-1))
+        dist = np.sqrt(np.sum(d * d, axis=-1))
+        return (dist <= np.float32(cls.goal_radius)).astype(np.float32) - dist
 
     @staticmethod
     def ctrl_reward(action: np.ndarray) -> np.ndarray:
