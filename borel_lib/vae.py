@@ -124,7 +124,10 @@ at 30 epochs in 79 % and still rising; no agent can search with the 10-epoch bel
 ``scripts/probe_beliefs.py`` reports the metric for the committed runs. Semi-circle: 30 epochs at first;
 60 measured better on the reward-relabelled VAE of seed 0 (loss 6.86 -> 5.45, still falling at 30;
 total variation to the exact posterior, ``scripts/belief_vs_exact.py``: scripted sweeps 0.68 -> 0.66,
-late logged trials 0.72 -> 0.67)."""
+late logged trials 0.72 -> 0.67). Wind and Escape-Room (issue 12) keep the generic 10 epochs: measured on
+one core shared with another training, an Escape-Room VAE (40 tasks x 220 trials, next-state decoder,
+with or without the policy-replay trials) takes about 6 of a run's 9 minutes; the 60 Semi-circle epochs
+would make a run about 40 min and the 6+ runs of Figure 4 would not fit a session. Not tuned."""
 
 
 def _mlp(sizes: list[int]) -> nn.Sequential:
