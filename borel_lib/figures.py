@@ -519,7 +519,7 @@ def policy_replay_bars(profile: str, directory: str | Path | None = None, seeds:
                        label=REFERENCE_STYLE[method][1])
         ax.set_xticks(range(len(REPLAY_MODES)), ["policy replaying", "no policy replaying"])
         ax.set(ylabel=f"average return, first {N_METRIC[domain]} episode(s)", title=title)
-        ax.legend(fontsize="small", loc="lower center")
+        ax.legend(fontsize="x-small", loc="center")
     return fig
 
 
