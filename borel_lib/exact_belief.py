@@ -19,6 +19,20 @@ no candidate centre; then the posterior keeps the candidates with the fewest inc
 
 Features. A policy sees the posterior as a fixed-length vector: Gridworld the probabilities of the 21
 cells; Semi-circle the posterior mass in ``n_bins`` equal arc sectors (the fine posterior pooled).
+
+Transition domains (§4, Figure 4; :data:`TRANSITION_EXACT_DOMAINS`). There the rewards are the same for
+every task and the transitions identify it, so a candidate is ruled out by a step whose next state it
+would not produce. Only (a_j, r_j, s'_j) are used, as above: the step's start state is the previous
+step's s', so the first step of every episode (from a fresh start state) carries no information.
+
+- **Escape-Room**: candidates are ``n_candidates`` equally spaced opening angles on [0, π], features the
+  mass in ``n_bins`` sectors. A step identifies only where its free motion s + 0.1a meets the wall
+  (:meth:`~borel_lib.envs.point_robot.EscapeRoomEnv.wall_contact`); there each candidate's
+  ``transition`` is compared with the observed s'. Exact up to the angle grid.
+- **Wind**: candidates are the centres of a ``wind_cells`` × ``wind_cells`` grid of cells over
+  [−0.08, 0.08]²; a step reveals the wind w = s' − (s + 0.1a) exactly and keeps the one cell that holds
+  it (exact up to the grid). Features: the posterior mean of w and of w² per axis (4 numbers, scaled by
+  the largest wind), enough for the policy to know the wind and whether it is known yet.
 """
 
 from __future__ import annotations
@@ -28,7 +42,9 @@ import numpy as np
 from borel_lib.envs import make_env
 
 EXACT_DOMAINS = ("gridworld", "semicircle")
-"""Domains with an exact belief."""
+"""Goal domains with an exact belief (rewards identify the task)."""
+TRANSITION_EXACT_DOMAINS = ("wind", "escape_room")
+"""Transition domains with an exact belief (next states identify the task; module docstring)."""
 
 
 class ExactBelief:
@@ -38,12 +54,21 @@ class ExactBelief:
     (state relabelling); ``reset``/``step``/``features`` update it online (evaluation); both give the
     same numbers for the same transitions."""
 
-    def __init__(self, domain: str, n_candidates: int = 360, n_bins: int = 20):
-        if domain not in EXACT_DOMAINS:
-            raise ValueError(f"exact belief: domain {domain!r} has none; allowed values: {', '.join(EXACT_DOMAINS)}")
+    def __init__(self, domain: str, n_candidates: int = 360, n_bins: int = 20, wind_cells: int = 32):
+        allowed = EXACT_DOMAINS + TRANSITION_EXACT_DOMAINS
+        if domain not in allowed:
+            raise ValueError(f"exact belief: domain {domain!r} has none; allowed values: {', '.join(allowed)}")
         self.domain = domain
         self.env = make_env(domain)
-        if domain == "gridworld":
+        self.transitions = domain in TRANSITION_EXACT_DOMAINS
+        if domain == "wind":
+            w = self.env.max_wind
+            self.cell = 2 * w / wind_cells
+            centres = -w + (np.arange(wind_cells) + 0.5) * self.cell
+            self.candidates = np.stack(np.meshgrid(centres, centres, indexing="ij"), -1).reshape(-1, 2)
+            c = self.candidates / w
+            self.pool = np.concatenate([c, c * c], 1).astype(np.float32)  # E[w/w_max], E[(w/w_max)^2]
+        elif domain == "gridworld":
             self.candidates = self.env.candidate_goals().astype(np.float32)
             self.pool = np.eye(len(self.candidates), dtype=np.float32)  # features = the cell posterior
         else:
@@ -51,18 +76,48 @@ class ExactBelief:
                 raise ValueError(f"exact belief: n_candidates={n_candidates} must be a multiple of n_bins={n_bins}")
             angles = (np.arange(n_candidates) + 0.5) / n_candidates * np.pi
             self.angles = angles
-            self.candidates = np.stack([np.cos(angles), np.sin(angles)], -1).astype(np.float32)
+            self.candidates = (angles[:, None] if domain == "escape_room" else
+                               np.stack([np.cos(angles), np.sin(angles)], -1).astype(np.float32))
             self.pool = np.kron(np.eye(n_bins, dtype=np.float32), np.ones((n_candidates // n_bins, 1), np.float32))
         self.n_candidates = len(self.candidates)
         self.dim = self.pool.shape[1]
 
     # ------------------------------------------------------------------------------ likelihood
-    def inconsistent(self, actions: np.ndarray, rewards: np.ndarray, next_obs: np.ndarray) -> np.ndarray:
-        """1 where a transition's reward rules a candidate out: ``(..., C)`` for inputs ``(..., ·)``
-        (``next_obs`` with the episode-end flag last, as stored)."""
+    def inconsistent(self, actions: np.ndarray, rewards: np.ndarray, next_obs: np.ndarray,
+                     obs: np.ndarray | None = None) -> np.ndarray:
+        """1 where a transition rules a candidate out: ``(..., C)`` for inputs ``(..., ·)`` (``next_obs``
+        with the episode-end flag last, as stored). Goal domains: by its reward. Transition domains: by its
+        next state from ``obs`` (states without the flag; NaN rows = unknown start, uninformative)."""
+        if self.transitions:
+            return self._inconsistent_transitions(np.asarray(obs, np.float32), np.asarray(actions, np.float32),
+                                                  np.asarray(next_obs, np.float32)[..., :-1])
         nxt = np.asarray(next_obs, np.float32)[..., None, :-1]
         predicted = self.env.reward(nxt, None, nxt, self.candidates)  # these rewards ignore s and a
         return ~np.isclose(predicted, np.asarray(rewards, np.float32)[..., None], atol=1e-5)
+
+    def _inconsistent_transitions(self, s: np.ndarray, a: np.ndarray, s2: np.ndarray) -> np.ndarray:
+        shape = s.shape[:-1]
+        s, a, s2 = s.reshape(-1, 2), a.reshape(-1, 2), s2.reshape(-1, 2)
+        known = np.all(np.isfinite(s), -1)
+        out = np.zeros((len(s), self.n_candidates), bool)
+        if self.domain == "wind":
+            w = s2[known] - self.env.transition(s[known], a[known], np.zeros(2))  # the revealed wind
+            out[known] = np.abs(w[:, None, :] - self.candidates[None]).max(-1) > self.cell / 2 + 1e-6
+        else:  # escape_room: only steps whose free motion meets the wall depend on the opening
+            idx = np.flatnonzero(known)
+            idx = idx[self.env.wall_contact(s[idx], a[idx])]
+            for chunk in np.array_split(idx, max(1, len(idx) // 4096)):
+                pred = self.env.transition(s[chunk, None], a[chunk, None], self.candidates[None])  # (K, C, 2)
+                out[chunk] = ~np.all(np.isclose(pred, s2[chunk, None], atol=1e-5), -1)
+        return out.reshape(*shape, self.n_candidates)
+
+    def _previous_states(self, next_obs: np.ndarray) -> np.ndarray:
+        """Each step's start state from the stored trial ``(..., T, ·)``: the previous step's s', NaN at
+        an episode's first step (its start state is not part of the belief's input)."""
+        nxt = np.asarray(next_obs, np.float32)
+        prev = np.full(nxt.shape[:-1] + (nxt.shape[-1] - 1,), np.nan, np.float32)
+        prev[..., 1:, :] = np.where(nxt[..., :-1, -1:] == 0, nxt[..., :-1, :-1], np.nan)
+        return prev
 
     @staticmethod
     def _posterior(mismatches: np.ndarray) -> np.ndarray:
@@ -74,7 +129,8 @@ class ExactBelief:
     def posterior_trials(self, actions, rewards, next_obs) -> np.ndarray:
         """The candidate posterior after every prefix: ``(M, T + 1, C)`` for trials ``(M, T, ·)``
         (index 0 is the prior)."""
-        bad = self.inconsistent(actions, rewards, next_obs).astype(np.int32)
+        obs = self._previous_states(next_obs) if self.transitions else None
+        bad = self.inconsistent(actions, rewards, next_obs, obs).astype(np.int32)
         counts = np.concatenate([np.zeros_like(bad[:, :1]), np.cumsum(bad, 1)], 1)
         return self._posterior(counts)
 
@@ -83,15 +139,22 @@ class ExactBelief:
         return self.posterior_trials(actions, rewards, next_obs) @ self.pool
 
     # ------------------------------------------------------------------------------- online
-    def reset(self, n: int) -> np.ndarray:
-        """The online state of ``n`` trials: mismatch counts per candidate, ``(n, C)``."""
-        return np.zeros((n, self.n_candidates), np.int32)
+    def reset(self, n: int):
+        """The online state of ``n`` trials: mismatch counts per candidate, ``(n, C)`` (transition domains:
+        with the last s' and its episode-end flag, ``(counts, (n, obs_dim + 1))``)."""
+        counts = np.zeros((n, self.n_candidates), np.int32)
+        return (counts, np.full((n, 3), np.nan, np.float32)) if self.transitions else counts
 
-    def step(self, state: np.ndarray, actions, rewards, next_obs) -> np.ndarray:
-        return state + self.inconsistent(actions, rewards, next_obs)
+    def step(self, state, actions, rewards, next_obs):
+        if not self.transitions:
+            return state + self.inconsistent(actions, rewards, next_obs)
+        counts, last = state
+        nxt = np.asarray(next_obs, np.float32)
+        prev = np.where(last[:, -1:] == 0, last[:, :-1], np.nan)
+        return counts + self.inconsistent(actions, rewards, nxt, prev), nxt.copy()
 
-    def posterior(self, state: np.ndarray) -> np.ndarray:
-        return self._posterior(state)
+    def posterior(self, state) -> np.ndarray:
+        return self._posterior(state[0] if self.transitions else state)
 
-    def features(self, state: np.ndarray) -> np.ndarray:
-        return self._posterior(state) @ self.pool
+    def features(self, state) -> np.ndarray:
+        return self.posterior(state) @ self.pool

@@ -29,8 +29,8 @@ from borel_lib.config import resolve_profile
 from borel_lib.paths import repo_root, results_dir
 from borel_lib.plotting import METHOD_COLORS, savefig
 
-N_METRIC = {"gridworld": 4, "semicircle": 2}
-"""Episodes averaged by the paper's metric per domain (Gridworld 4, Semi-circle 2)."""
+N_METRIC = {"gridworld": 4, "semicircle": 2, "wind": 1, "escape_room": 2}
+"""Episodes averaged by the paper's metric per domain (Gridworld 4, Semi-circle 2, Wind 1, Escape-Room 2)."""
 
 BELIEF_MAP_GOAL_ANGLE = 2.2
 """Supplementary Figure 7 idea: the goal of the scripted search (angle on the arc, radians)."""
@@ -64,6 +64,7 @@ def table_commands(profile: str) -> dict[str, str]:
         "table1": f"python -m borel_lib.sweep table1 --profile {profile}",
         "figure4": f"python -m borel_lib.borel {{wind,escape_room}} --profile {profile} "
                    "--relabelling {policy_replay,none} --seed {0,1,2}",
+        "references_transition_domains": _notebook_command("06_policy_replaying", profile),
         "figure5": f"python -m borel_lib.borel ant_semicircle --profile {profile} --seed 0",
     }
 
@@ -310,10 +311,11 @@ def borel_specs(profile: str, seeds: list[int] | None = None) -> list:
             for belief, mode in BOREL_BELIEFS for seed in seeds]
 
 
-def references(profile: str, directory: str | Path | None = None) -> dict[str, dict[str, np.ndarray]]:
-    """Per-episode returns of the reference agents per domain and method (table
-    ``references_semicircle_gridworld``, in the order written)."""
-    ref = read_table("references_semicircle_gridworld", profile, directory)
+def references(profile: str, directory: str | Path | None = None,
+               name: str = "references_semicircle_gridworld") -> dict[str, dict[str, np.ndarray]]:
+    """Per-episode returns of the reference agents per domain and method (table ``name``, by default
+    Figure 3's ``references_semicircle_gridworld``, in the order written)."""
+    ref = read_table(name, profile, directory)
     out: dict[str, dict[str, np.ndarray]] = {}
     for (domain, method), g in ref.groupby(["domain", "method"], sort=False):
         out.setdefault(domain, {})[method] = g.sort_values("episode").value.to_numpy()
@@ -454,6 +456,111 @@ def borel_gridworld_paths(profile: str, directory: str | Path | None = None, see
     return fig
 
 
+# ---------------------------------------------------------------------------------- notebook 06
+TRANSITION_DOMAINS = {"wind": "Wind", "escape_room": "Escape-Room"}
+"""Figure 4's domains (tasks differ in transitions) and their titles."""
+REPLAY_MODES = {"policy_replay": "BOReL (policy replaying)", "none": "BOReL (no policy replaying)"}
+"""Figure 4's two BOReL settings (``--relabelling``) and their labels."""
+
+
+def transition_specs(profile: str, seeds: list[int] | None = None) -> list:
+    """The :class:`borel_lib.borel.RunSpec` of every Figure 4 run (both domains, both settings, seeds)."""
+    from borel_lib.borel import RunSpec
+
+    seeds = default_seeds(profile) if seeds is None else list(seeds)
+    return [RunSpec(domain, profile, "vae", mode, seed) for domain in TRANSITION_DOMAINS for mode in REPLAY_MODES
+            for seed in seeds]
+
+
+REFERENCE_STYLE = {"oracle": ("0.5", "oracle (knows the task)"), "wall_search": ("k", "scripted wall search"),
+                   "learn_wind": ("k", "scripted: wind from the first step")}
+"""Colour and label of Figure 4's scripted references (:mod:`borel_lib.transition_references`)."""
+
+
+def transition_references(profile: str, directory: str | Path | None = None) -> dict[str, dict[str, np.ndarray]]:
+    """Per-episode returns of Figure 4's scripted references per domain and method (table
+    ``references_transition_domains``; empty if it was not written yet)."""
+    try:
+        return references(profile, directory, "references_transition_domains")
+    except MissingResultsError:
+        return {}
+
+
+def collection_reference(profile: str, domain: str, directory: str | Path | None = None) -> float:
+    """The collecting agents' own level (each knows its task): the paper's metric over the last 5 trials
+    of every agent's log (``collect_<domain>_uniform_seed0``; uniform starts, not the origin, so only a
+    rough reference)."""
+    c = read_table(f"collect_{domain}_uniform_seed0", profile, directory)
+    c = c[(c.metric == "return") & (c.trial >= c.trial.max() - 4) & (c.episode <= N_METRIC[domain])]
+    return float(c.value.mean())
+
+
+def policy_replay_bars(profile: str, directory: str | Path | None = None, seeds: list[int] | None = None):
+    """Figure 4 (paper §6): the paper's metric of BOReL with and without policy replaying on Wind (episode 1)
+    and Escape-Room (first 2 episodes), mean ± s.e. over seeds (dots: single seeds), against the
+    collecting agents' own level."""
+    from borel_lib.results import borel_runs
+
+    tags = {spec.tag: spec for spec in transition_specs(profile, seeds)}
+    runs = borel_runs(profile, directory)
+    runs = runs[runs.run.isin(tags)] if len(runs) else runs
+    if not len(runs):
+        raise MissingResultsError(f"not yet produced: no BOReL run of Figure 4 in "
+                                  f"{_display(Path(directory or results_dir(profile)))}; run `{table_commands(profile)['figure4']}`")
+    runs = runs.assign(mode=[tags[r].relabelling for r in runs.run])
+    fig, axes = plt.subplots(1, len(TRANSITION_DOMAINS), figsize=(11, 3.8))
+    for ax, (domain, title) in zip(axes, TRANSITION_DOMAINS.items()):
+        for x, (mode, label) in enumerate(REPLAY_MODES.items()):
+            v = runs[(runs.domain == domain) & (runs["mode"] == mode)].metric.to_numpy()
+            if len(v):
+                se = v.std(ddof=1) / np.sqrt(len(v)) if len(v) > 1 else 0.0
+                ax.bar(x, v.mean(), yerr=se, capsize=4, color=("tab:blue", "tab:red")[x], alpha=0.8,
+                       label=f"{label}, {len(v)} seed(s)")
+                ax.scatter(np.full(len(v), x), v, color="k", s=12, zorder=3)
+        try:
+            ax.axhline(collection_reference(profile, domain, directory), ls=":", color="0.4",
+                       label="collecting agents (know their task; uniform starts)")
+        except MissingResultsError:
+            pass
+        for method, v in transition_references(profile, directory).get(domain, {}).items():
+            ax.axhline(np.mean(v[: N_METRIC[domain]]), ls="--", color=REFERENCE_STYLE[method][0],
+                       label=REFERENCE_STYLE[method][1])
+        ax.set_xticks(range(len(REPLAY_MODES)), ["policy replaying", "no policy replaying"])
+        ax.set(ylabel=f"average return, first {N_METRIC[domain]} episode(s)", title=title)
+        ax.legend(fontsize="x-small", loc="center")
+    return fig
+
+
+def escape_room_trajectories(profile: str, directory: str | Path | None = None, seeds: list[int] | None = None,
+                             shown: tuple[int, ...] = (0, 5, 10, 15)):
+    """Escape-Room at the last evaluation (first seed, paper Appendix F behaviour): episode 1 (blue)
+    should search along the wall, episode 2 (orange) walk straight out of the opening found; titled
+    with the two episode returns."""
+    from borel_lib.borel import eval_tasks
+
+    specs = [s for s in transition_specs(profile, seeds) if s.domain == "escape_room"]
+    specs = [s for s in specs if s.seed == specs[0].seed]
+    avail = [(s, t) for s in specs if (t := run_table(s, "traj", directory)) is not None]
+    if not avail:
+        read_table(f"borel_{specs[0].tag}_traj", profile, directory)  # raises the missing line
+    tasks = eval_tasks("escape_room", specs[0].seed)
+    fig, axes = plt.subplots(len(avail), len(shown), figsize=(3.3 * len(shown), 3.3 * len(avail)), squeeze=False)
+    for row, (spec, tr) in enumerate(avail):
+        fin = run_table(spec, "final", directory)
+        for col, task in enumerate(shown):
+            ax = axes[row, col]
+            viz.draw_escape_room(ax, tasks[task])
+            for e, xy in episode_paths(tr, task).items():
+                ax.plot(np.r_[0, xy[:, 0]], np.r_[0, xy[:, 1]], color=("tab:blue", "tab:orange")[e - 1], lw=1.2,
+                        label=f"episode {e}")
+            ret = fin[(fin.task == task) & (fin.metric == "return")].sort_values("episode").value.to_numpy()
+            ax.set(xlim=(-1.5, 1.5), ylim=(-1.5, 1.5), xticks=[], yticks=[])
+            ax.set_title(f"{REPLAY_MODES[spec.relabelling]}: " + " / ".join(f"{r:.0f}" for r in ret[:2]),
+                         fontsize="small")
+    axes[0, 0].legend(loc="lower left", fontsize="x-small")
+    return fig
+
+
 # ---------------------------------------------------------------------------------- registry
 @dataclass(frozen=True)
 class FigureSpec:
@@ -479,6 +586,8 @@ FIGURES: tuple[FigureSpec, ...] = (
     FigureSpec("fig3_borel_learning_curves", borel_learning_curves, "Figure 3 as learning curves"),
     FigureSpec("fig1_borel_trajectories", borel_trajectories, "Figure 1 (right)"),
     FigureSpec("fig_borel_gridworld_paths", borel_gridworld_paths, "Figure 3, Gridworld search paths"),
+    FigureSpec("fig4_policy_replaying", policy_replay_bars, "Figure 4, Wind and Escape-Room"),
+    FigureSpec("fig_escape_room_trajectories", escape_room_trajectories, "Appendix F idea: Escape-Room search"),
 )
 """Every figure drawn from tables, in the order of the figures notebook."""
 

@@ -126,7 +126,10 @@ at 30 epochs in 79 % and still rising; no agent can search with the 10-epoch bel
 total variation to the exact posterior, ``scripts/belief_vs_exact.py``: scripted sweeps 0.68 -> 0.66,
 late logged trials 0.72 -> 0.67). Gridworld: 50 epochs at first; 100 measured better on all three seeds
 (``--vae epochs=100``, each resumed from its 50-epoch checkpoint): BOReL with RR 5.70 +- 0.46 -> 6.38 +- 0.20,
-total variation to the exact posterior on scripted sweeps 0.23 -> 0.19 (seed 0) and 0.40 -> 0.20 (seed 2)."""
+total variation to the exact posterior on scripted sweeps 0.23 -> 0.19 (seed 0) and 0.40 -> 0.20 (seed 2). Wind and Escape-Room (issue 12) keep the generic 10 epochs: measured on
+one core shared with another training, an Escape-Room VAE (40 tasks x 220 trials, next-state decoder,
+with or without the policy-replay trials) takes about 6 of a run's 9 minutes; the 60 Semi-circle epochs
+would make a run about 40 min and the 6+ runs of Figure 4 would not fit a session. Not tuned."""
 
 
 def _mlp(sizes: list[int]) -> nn.Sequential:

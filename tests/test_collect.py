@@ -4,13 +4,13 @@ import numpy as np
 import pytest
 import torch
 
-from borel_lib.collect import CollectConfig, Collector, collect, collect_policy_replay
+from borel_lib.collect import DENSE_COLLECTION, CollectConfig, Collector, collect, collect_policy_replay
 from borel_lib.config import ConfigError
 from borel_lib.datasets import load_dataset
 from borel_lib.envs import make_env
 
 
-@pytest.mark.parametrize("domain", ["gridworld", "semicircle", "ant_semicircle", "cheetah_vel"])
+@pytest.mark.parametrize("domain", ["gridworld", "semicircle", "wind", "ant_semicircle", "cheetah_vel"])
 def test_collected_data_follows_the_protocol_and_true_rewards(tmp_path, domain):
     cfg = CollectConfig.for_domain(domain, "smoke")
     ds, curves = collect(cfg, tmp_path / "ds", tmp_path / "ck", profile="smoke", progress=False)
@@ -26,12 +26,12 @@ def test_collected_data_follows_the_protocol_and_true_rewards(tmp_path, domain):
     assert np.all(ds.next_obs[..., H - 1 :: H, -1] == 1) and ds.next_obs[..., -1].sum() == N * M * (T // H)
     assert set(curves.columns) >= {"domain", "method", "variant", "seed", "episode", "metric", "value", "task"}
     k = ds.manifest["episodes_per_trial"]
-    if domain == "ant_semicircle":  # rewards: sparse, post-step torso, own goal; agents learnt the dense sum
-        from borel_lib.envs.ant import AntSemiCircleEnv
-
-        dense = AntSemiCircleEnv.dense_reward(None, ds.actions, ds.next_obs[..., :-1], ds.tasks[:, None, None, :])
+    if domain in DENSE_COLLECTION:  # rewards: sparse, post-step state, own goal; agents learnt the dense sum
+        assert cfg.dense_collection and env.reward_mode == "sparse"
+        dense = env.dense_reward(None, ds.actions, ds.next_obs[..., :-1], ds.tasks[:, None, None, :])
         np.testing.assert_allclose(ds.reward_goal + ds.reward_ctrl, dense, atol=1e-5)
-        np.testing.assert_allclose(ds.reward_ctrl, AntSemiCircleEnv.ctrl_reward(ds.actions), atol=1e-6)
+        np.testing.assert_allclose(ds.reward_ctrl, env.ctrl_reward(ds.actions), atol=1e-6)
+        np.testing.assert_allclose(Collector.training_rewards(ds.arrays), dense, atol=1e-5)
         assert set(curves.metric) == {"return", "dense_return", "success"}
         assert len(curves) == N * M * (2 * k + 1)
     else:

@@ -276,3 +276,20 @@ def test_collection_tasks_gridworld_quick_are_the_21_goals():
     for profile in ("quick", "paper"):
         tasks = collection_tasks(CollectConfig.for_domain("gridworld", profile))
         assert len({tuple(t) for t in tasks}) == 21
+
+
+def test_wind_dense_reward_mode_is_for_collection_only():
+    """Wind collects on the sparse reward − ‖s' − g‖ (same goal for every task) and stores the sparse
+    reward; a bad mode is named with the allowed values."""
+    sparse, dense = make_env("wind"), make_env("wind", reward_mode="dense")
+    rng = np.random.default_rng(0)
+    s2 = rng.uniform(-0.1, 1.1, size=(50, 2)).astype(np.float32)
+    s2[0] = sparse.goal + 0.01  # inside the goal disc
+    tasks = sparse.sample_tasks(50, rng)
+    np.testing.assert_allclose(dense.reward(None, None, s2, tasks),
+                               sparse.reward(None, None, s2, tasks) - np.linalg.norm(s2 - sparse.goal, axis=-1),
+                               rtol=1e-6)
+    np.testing.assert_array_equal(sparse.reward(None, None, s2, tasks), sparse.sparse_reward(None, None, s2, tasks))
+    assert sparse.reward(None, None, s2, tasks)[0] == 1 and sparse.reward_mode == "sparse"
+    with pytest.raises(ValueError, match="reward_mode='medium'.*allowed values: sparse, dense"):
+        make_env("wind", reward_mode="medium")

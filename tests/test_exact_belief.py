@@ -71,5 +71,77 @@ def test_discretisation_guard_keeps_a_distribution():
 
 
 def test_unknown_domain_is_rejected():
-    with pytest.raises(ValueError, match="wind.*allowed values: gridworld, semicircle"):
-        ExactBelief("wind")
+    with pytest.raises(ValueError, match="cheetah_vel.*allowed values: gridworld, semicircle, wind, escape_room"):
+        ExactBelief("cheetah_vel")
+
+
+def _transition_brute_force(env, candidates, actions, next_obs):
+    """Bayes' rule with deterministic transitions, after every prefix ``(T + 1, C)``: candidate c survives
+    every step whose start state is known (within an episode) iff its transition reproduces the observed
+    next state."""
+    like = np.ones((len(next_obs) + 1, len(candidates)))
+    for t in range(len(next_obs)):
+        like[t + 1] = like[t]
+        if t == 0 or next_obs[t - 1, -1] != 0:  # a fresh episode starts: its start state is not an input
+            continue
+        s = next_obs[t - 1, :-1]
+        for i, c in enumerate(candidates):
+            like[t + 1, i] *= float(np.allclose(env.transition(s, actions[t], c), next_obs[t, :-1], atol=1e-5))
+    return like / like.sum(-1, keepdims=True)
+
+
+def _walk_trial(env, task, rng, T=40, boundary=25):
+    """A 2-episode trial of random actions biased outwards from the room's centre, as stored."""
+    obs, nxt, act = [], [], []
+    s = np.zeros(2, np.float32)
+    for t in range(T):
+        if t == boundary:
+            s = rng.uniform(-0.5, 0.5, 2).astype(np.float32)  # fresh start state (not an input)
+        phi = np.deg2rad(150 - 4 * t)  # out towards 150°, then sweeping along the wall: many wall contacts
+        a = (rng.uniform(-0.2, 0.2, 2) + np.array([np.cos(phi), np.sin(phi)])).astype(np.float32)
+        s2 = env.transition(s, a, task)
+        obs.append(s)
+        act.append(a)
+        nxt.append(np.append(s2, float(t in (boundary - 1, T - 1))))
+        s = s2
+    return np.array(obs, np.float32), np.array(act, np.float32), np.array(nxt, np.float32)
+
+
+@pytest.mark.parametrize("domain", ["escape_room", "wind"])
+def test_transition_posterior_equals_bayes_rule_and_online_updates_agree(domain):
+    env = make_env(domain)
+    belief = ExactBelief(domain, n_candidates=72, n_bins=12, wind_cells=8)
+    rng = np.random.default_rng(1)
+    task = belief.candidates[len(belief.candidates) // 3].astype(np.float64)
+    obs, act, nxt = _walk_trial(env, task, rng)
+    if domain == "escape_room":
+        assert env.wall_contact(obs, act).sum() >= 3, "the walk should touch the wall"
+    post = belief.posterior_trials(act[None], np.zeros((1, len(act)), np.float32), nxt[None])[0]
+    state = belief.reset(1)
+    brute = _transition_brute_force(env, belief.candidates, act, nxt)
+    for t in range(len(act) + 1):
+        expected = brute[t]
+        np.testing.assert_allclose(post[t], expected, atol=1e-6, err_msg=f"step {t}")
+        np.testing.assert_allclose(belief.posterior(state)[0], expected, atol=1e-6)
+        assert expected[len(belief.candidates) // 3] > 0, "the true task was ruled out"
+        if t < len(act):
+            state = belief.step(state, act[t : t + 1], np.zeros(1), nxt[t : t + 1])
+    assert post[-1].max() > post[0].max(), "the walk taught the belief nothing"
+    if domain == "wind":  # one step inside an episode reveals the wind's cell
+        assert post[2].max() == 1.0 and post[1].max() < 1.0
+        np.testing.assert_allclose(belief.features(state)[0, :2], task / env.max_wind, atol=1e-6)
+
+
+def test_escape_room_posterior_keeps_the_opening_after_an_escape():
+    """A walk straight out through the true opening rules out every angle whose wall it would have hit."""
+    env = make_env("escape_room")
+    belief = ExactBelief("escape_room")
+    theta = belief.candidates[100, 0]
+    step = np.array([np.cos(theta), np.sin(theta)], np.float32)
+    s, nxt = np.zeros(2, np.float32), []
+    for _ in range(14):
+        s = env.transition(s, step, [theta])
+        nxt.append(np.append(s, 0.0))
+    post = belief.posterior_trials(np.tile(step, (1, 14, 1)), np.zeros((1, 14)), np.array(nxt, np.float32)[None])[0, -1]
+    alive = np.flatnonzero(post)
+    assert 100 in alive and np.all(np.abs(belief.angles[alive] - theta) <= env.opening_width / 2 + 1e-9)

@@ -284,8 +284,9 @@ def test_run_spec_transition_domains():
 
     with pytest.raises(ConfigError, match="differ in transitions: use --relabelling policy_replay or none"):
         RunSpec("wind", "quick")
-    with pytest.raises(ConfigError, match="wind has no exact belief"):
-        RunSpec("wind", "quick", belief="exact", relabelling="none")
+    with pytest.raises(ConfigError, match="cheetah_vel has no exact belief.*semicircle, wind, escape_room"):
+        RunSpec("cheetah_vel", "quick", belief="exact", relabelling="none")
+    assert RunSpec("escape_room", "quick", belief="exact").method == "borel_exact"
     spec = RunSpec("escape_room", "quick", relabelling="policy_replay", seed=2)
     assert (spec.tag, spec.method) == ("escape_room_policy_replay_seed2", "borel_pr")
     assert RunSpec("wind", "quick", relabelling="none").method == "borel_no_rr"
@@ -330,3 +331,8 @@ def test_borel_cli_policy_replay_end_to_end_smoke(tmp_path, monkeypatch, capsys,
     row = borel_runs("smoke", results).iloc[0]
     k = make_env(domain).eval_episodes
     assert row.metric == pytest.approx(row.ep1 if k == 1 else (row.ep1 + row.ep2) / 2)
+    # the exact-belief line: only the RL part runs; the trajectories carry the exact posterior's support
+    assert borel_main([domain, "--profile", "smoke", "--belief", "exact", "--no-progress"]) == 0
+    traj = pd.read_csv(results / f"borel_{domain}_exact_seed0_traj.csv")
+    support = traj[traj.metric == "support"].value
+    assert len(support) and support.between(0, 1).all() and support.max() == 1.0

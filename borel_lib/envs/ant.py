@@ -27,11 +27,10 @@ import numpy as np
 from gymnasium import spaces
 
 from borel_lib.envs._mujoco import MujocoTaskEnv
-from borel_lib.envs.base import _check_init_state
+from borel_lib.envs.base import REWARD_MODES, _check_init_state, _check_reward_mode
 from borel_lib.envs.point_robot import START_ANNULUS, semicircle_goals, semicircle_start
 
-REWARD_MODES = ("sparse", "dense")
-"""Ant reward modes: sparse for evaluation, dense for data collection."""
+__all__ = ["REWARD_MODES", "AntSemiCircleEnv"]
 
 
 class AntSemiCircleEnv(MujocoTaskEnv):
@@ -50,10 +49,7 @@ class AntSemiCircleEnv(MujocoTaskEnv):
 
     def __init__(self, reward_mode: str = "sparse", init_state: str = "fixed", task: Any = None,
                  render_mode: str | None = None):
-        if reward_mode not in REWARD_MODES:
-            raise ValueError(f"AntSemiCircleEnv: reward_mode={reward_mode!r} is not allowed; allowed values: "
-                             f"{', '.join(REWARD_MODES)}")
-        self.reward_mode = reward_mode
+        self.reward_mode = _check_reward_mode("AntSemiCircleEnv", reward_mode)
         self.init_state = _check_init_state("AntSemiCircleEnv", init_state, self.init_state_options)
         obs_space = spaces.Box(-np.inf, np.inf, shape=(29,), dtype=np.float64)
         MujocoTaskEnv.__init__(self, "ant.xml", 5, observation_space=obs_space, render_mode=render_mode)

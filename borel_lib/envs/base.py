@@ -127,6 +127,17 @@ def _check_init_state(env_name: str, value: str, allowed: tuple[str, ...]) -> st
     return value
 
 
+REWARD_MODES = ("sparse", "dense")
+"""Reward modes of the domains collected on a dense reward (Ant-Semi-circle, Wind): sparse for
+evaluation and the datasets, dense for the collecting agents."""
+
+
+def _check_reward_mode(env_name: str, value: str) -> str:
+    if value not in REWARD_MODES:
+        raise ValueError(f"{env_name}: reward_mode={value!r} is not allowed; allowed values: {', '.join(REWARD_MODES)}")
+    return value
+
+
 class BAMDPTrial(gym.Wrapper, gym.utils.RecordConstructorArgs):
     """k episodes of one task as one BAMDP trial, with the episode-end flag in the observation.
 

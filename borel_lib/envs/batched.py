@@ -57,7 +57,7 @@ class BatchedStep(NamedTuple):
     trial_done: bool
     """True after k·H steps."""
     info: dict[str, np.ndarray] = {}
-    """Per-task extras, ``(N,)`` float32 each: Ant's reward components ``reward_goal`` and
+    """Per-task extras, ``(N,)`` float32 each: Ant's and Wind's reward components ``reward_goal`` and
     ``reward_ctrl`` (summing to ``reward``); empty for the other domains."""
 
 
@@ -95,7 +95,12 @@ class BatchedTrial:
         return self.env.transition(state, actions, self.tasks)
 
     def _info(self, actions: np.ndarray, reward: np.ndarray) -> dict[str, np.ndarray]:
-        return {}
+        """The reward's components ``reward_goal`` and ``reward_ctrl`` for domains with a control
+        cost term (Ant; Wind, whose term is 0), else nothing."""
+        if not hasattr(self.env, "ctrl_reward"):
+            return {}
+        ctrl = np.asarray(self.env.ctrl_reward(actions))
+        return {"reward_goal": (reward - ctrl).astype(np.float32), "reward_ctrl": ctrl.astype(np.float32)}
 
     def _flag(self, obs: np.ndarray, value: float) -> np.ndarray:
         flag = np.full(obs.shape[:-1] + (1,), value, dtype=np.float32)
@@ -196,12 +201,6 @@ class BatchedMujocoTrial(BatchedTrial):
                 env._simulate(a[i])
                 nxt.append(env._get_obs())
         return np.stack(nxt)
-
-    def _info(self, actions: np.ndarray, reward: np.ndarray) -> dict[str, np.ndarray]:
-        if not hasattr(self.env, "ctrl_reward"):
-            return {}
-        ctrl = np.asarray(self.env.ctrl_reward(actions))
-        return {"reward_goal": (reward - ctrl).astype(np.float32), "reward_ctrl": ctrl.astype(np.float32)}
 
 
 def make_batched_trial(name: str, n: int, episodes: int | None = None, **env_kwargs) -> BatchedTrial:
