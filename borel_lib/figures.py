@@ -356,7 +356,7 @@ def borel_bars(profile: str, directory: str | Path | None = None, seeds: list[in
         s = summary[summary.domain == domain].set_index("method").reindex(
             ["borel_exact", "borel_rr", "borel_no_rr", "pearl", "mbml"])
         s = s.dropna(subset=["metric"])
-        ax.bar([method_label(m) for m in s.index], s["metric"], yerr=s["metric_se"].fillna(0), capsize=4,
+        ax.bar([method_label(m).replace(" (", "\n(") for m in s.index], s["metric"], yerr=s["metric_se"].fillna(0), capsize=4,
                color=[METHOD_COLORS.get(m, "grey") for m in s.index])
         _reference_lines(ax, refs.get(domain, {}), domain)
         ax.set(ylabel=f"average return, first {N_METRIC[domain]} episodes", title=domain)
