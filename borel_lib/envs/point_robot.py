@@ -186,8 +186,7 @@ class WindEnv(PointRobotEnv):
         protocol: the distance term alone (−‖s' − g‖) taught 28 of 40 agents to reach the goal disc (0.74
         success over iterations 50-59); the agents of strong winds hovered 0.05-0.1 from the goal, where
         −‖s' − g‖ barely differs from its value inside the 0.03 disc. The sparse term rewards the disc."""
-        d = np.asarray(next_obs, dtype=np.float32) - cls.goal
-        dist = np.sqrt(np.sum(d * d, axis=-1))
+        dist = cls.goal_distance(next_obs)
         return (dist <= np.float32(cls.goal_radius)).astype(np.float32) - dist
 
     @staticmethod
@@ -201,9 +200,14 @@ class WindEnv(PointRobotEnv):
         return fn(obs, action, next_obs, task)
 
     @classmethod
-    def is_success(cls, next_obs, task) -> np.ndarray:
+    def goal_distance(cls, next_obs) -> np.ndarray:
+        """‖s' − (0, 1)‖ in float32."""
         d = np.asarray(next_obs, dtype=np.float32) - cls.goal
-        return np.sqrt(np.sum(d * d, axis=-1)) <= np.float32(cls.goal_radius)
+        return np.sqrt(np.sum(d * d, axis=-1))
+
+    @classmethod
+    def is_success(cls, next_obs, task) -> np.ndarray:
+        return cls.goal_distance(next_obs) <= np.float32(cls.goal_radius)
 
 
 class EscapeRoomEnv(PointRobotEnv):
