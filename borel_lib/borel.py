@@ -45,7 +45,8 @@ __all__ = ["BELIEFS", "HyperStates", "OfflineAgent", "OfflineRLConfig", "RunSpec
 
 _SHORT = {"time_input": "ti", "goal_terminal": "gt", "double_dqn": "dd", "cql_alpha": "cql", "gamma": "g",
           "batch_per_task": "b", "meta_batch": "mb", "hidden": "h", "critic_lr": "clr", "actor_lr": "alr",
-          "alpha": "a", "updates": "u", "mixed_copies": "mix", "lr_final": "lrf",
+          "alpha": "a", "updates": "u", "mixed_copies": "mix", "lr_final": "lrf", "mixed_borrow": "borrow",
+          "raw_logs": "raw",
           # VAE overrides
           "epochs": "ep", "kl_weight": "kl", "latent_dim": "lat", "decode_subset": "ds", "gru_hidden": "gru",
           "lr": "lr", "trials_per_task": "tpt", "tasks_per_batch": "tpb"}
@@ -304,7 +305,8 @@ def run_borel(spec: RunSpec, progress: bool = True, device: str = "auto", n_eval
     dataset = collection(spec, progress)
     belief, vae_log = _load_belief(spec, dataset, dev, progress, replay)
     hs = relabel_states(belief, dataset, time_input=rl_cfg.time_input, goal_terminal=rl_cfg.goal_terminal,
-                        mixed_copies=rl_cfg.mixed_copies, seed=spec.seed, replay=replay)
+                        mixed_copies=rl_cfg.mixed_copies, seed=spec.seed, replay=replay, raw_logs=rl_cfg.raw_logs,
+                        borrow=rl_cfg.mixed_borrow)
     act_dim = 5 if spec.discrete else dataset.actions.shape[-1]
     agent = OfflineAgent(hs.obs.shape[-1], act_dim, spec.discrete, rl_cfg, spec.seed, dev)
     env = make_env(spec.domain)

@@ -41,6 +41,9 @@ RELABEL_MODES: tuple[str, ...] = ("none", "reward_relabelling", "policy_replay")
 """Switch values on the training configs: ``none`` is the paper's ablation; ``policy_replay`` needs the
 replay dataset (``sample_trials(..., replay=...)``)."""
 
+BORROW_MODES: tuple[str, ...] = ("half", "all")
+"""Which episodes of a trial :func:`sample_trials` borrows: the first ``k // 2`` (the paper's) or all."""
+
 RewardFn = Callable[[np.ndarray, np.ndarray, np.ndarray, np.ndarray], np.ndarray]
 
 
@@ -77,6 +80,7 @@ def sample_trials(
     obs_has_flag: bool = True,
     varies: str = "reward",
     replay: Mapping[str, np.ndarray] | None = None,
+    borrow: str = "half",
 ) -> TrialBatch:
     """Gather trials ``(task_index[b], trial_index[b])`` from ``arrays`` and apply ``mode``.
 
@@ -90,7 +94,14 @@ def sample_trials(
     and ``source_task`` ``(n_tasks, n_replay_trials)``, e.g. ``load_dataset(path).arrays``). Each of the
     first ``k // 2`` episodes of trial ``b`` is replaced by the same episode of a uniformly drawn
     replayed trial *of task* ``task_index[b]``; ``reward_fn`` is not used.
+
+    ``borrow="all"`` (beyond the paper; the offline-RL data of
+    :func:`borel_lib.state_relabel.relabel_states`) replaces *every* episode, and under
+    ``reward_relabelling`` draws each source task uniformly from *all* tasks (the trial's own included),
+    so the behaviour in the trial does not depend on the task it is labelled with at all.
     """
+    if borrow not in BORROW_MODES:
+        raise ValueError(f"borrow={borrow!r} is not allowed; allowed values: {', '.join(BORROW_MODES)}")
     if mode not in RELABEL_MODES:
         raise ValueError(f"mode={mode!r} is not allowed; allowed values: {', '.join(RELABEL_MODES)}")
     missing = [k for k in ("obs", "actions", "rewards", "next_obs") if k not in arrays]
@@ -120,6 +131,7 @@ def sample_trials(
     next_obs = gather("next_obs", task_index, trial_index, full).astype(np.float32, copy=True)
     B = task_index.size
     source = np.repeat(task_index[:, None], episodes, axis=1)
+    n_borrowed = episodes if borrow == "all" else episodes // 2
     if mode == "policy_replay":
         _check_replay(replay, arrays)
     elif replay is not None:
@@ -136,10 +148,12 @@ def sample_trials(
         if n_tasks < 2:
             raise ValueError("reward relabelling needs at least 2 tasks to borrow from")
         task_params = np.asarray(tasks, dtype=np.float64)
-        for e in range(episodes // 2):
-            # a uniformly random *other* task: draw from n-1 and skip over i
-            other = rng.integers(0, n_tasks - 1, size=B)
-            other = other + (other >= task_index)
+        for e in range(n_borrowed):
+            if borrow == "all":  # any task, this one included
+                other = rng.integers(0, n_tasks, size=B)
+            else:  # a uniformly random *other* task: draw from n-1 and skip over i
+                other = rng.integers(0, n_tasks - 1, size=B)
+                other = other + (other >= task_index)
             other_trial = rng.integers(0, n_trials, size=B)
             sl = slice(e * horizon, (e + 1) * horizon)
             obs[:, sl] = gather("obs", other, other_trial, sl)
@@ -154,7 +168,7 @@ def sample_trials(
     if mode == "policy_replay" and B > 0:
         assert replay is not None
         n_replay = replay["rewards"].shape[1]
-        for e in range(episodes // 2):
+        for e in range(n_borrowed):
             rep_trial = rng.integers(0, n_replay, size=B)
             sl = slice(e * horizon, (e + 1) * horizon)
             for name, out in (("obs", obs), ("actions", actions), ("rewards", rewards), ("next_obs", next_obs)):

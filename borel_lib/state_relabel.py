@@ -66,7 +66,8 @@ def hyper_state(obs: np.ndarray, belief: np.ndarray, t: np.ndarray | int | None,
 
 
 def relabel_states(belief, dataset: OfflineDataset, time_input: bool = False, goal_terminal: bool = False,
-                   mixed_copies: int = 0, seed: int = 0, replay: OfflineDataset | None = None) -> HyperStates:
+                   mixed_copies: int = 0, seed: int = 0, replay: OfflineDataset | None = None,
+                   raw_logs: bool = True, borrow: str = "half") -> HyperStates:
     """Run ``belief`` over every trial of ``dataset`` (module docstring).
 
     ``mixed_copies > 0`` appends that many reward-relabelled copies of every trial (the first half of
@@ -79,7 +80,13 @@ def relabel_states(belief, dataset: OfflineDataset, time_input: bool = False, go
     collecting agent heads for its own goal, so given a hyper-state the logged task is not distributed
     as the belief says (a logged path that has ruled cells out is usually one whose goal lies just
     ahead), and the Bellman backup learns that bias; in a borrowed episode the behaviour does not depend
-    on the task, which removes it there (beyond the paper: the authors mixed only the VAE's data)."""
+    on the task, which removes it there (beyond the paper: the authors mixed only the VAE's data).
+
+    ``borrow="all"`` makes every episode of a copy borrowed (from uniformly drawn tasks, this one
+    included; :func:`borel_lib.relabel.sample_trials`), which removes the bias from the whole trial, and
+    ``raw_logs=False`` leaves the logged trials themselves out (then ``mixed_copies`` must be ≥ 1)."""
+    if not raw_logs and mixed_copies < 1:
+        raise ValueError("raw_logs=False needs mixed_copies >= 1 (else there is no data left)")
     from borel_lib.relabel import replay_arrays, sample_trials
 
     N, M, T = dataset.rewards.shape
@@ -87,7 +94,7 @@ def relabel_states(belief, dataset: OfflineDataset, time_input: bool = False, go
     env = make_env(dataset.manifest["domain"])
     obs_dim = dataset.obs.shape[-1]
     d = obs_dim + belief.dim + (2 if time_input else 0)
-    MM = M * (1 + mixed_copies)
+    MM = M * (int(raw_logs) + mixed_copies)
     aug_obs = np.empty((N, MM, T, d), np.float32)
     aug_next = np.empty_like(aug_obs)
     actions = np.empty((N, MM, T, dataset.actions.shape[-1]), np.float32)
@@ -100,10 +107,10 @@ def relabel_states(belief, dataset: OfflineDataset, time_input: bool = False, go
         "mode": "policy_replay", "replay": replay_arrays(dataset, replay)}
     for i in range(N):
         parts = [{key: np.asarray(getattr(dataset, key)[i], np.float32) for key in ("obs", "actions", "rewards",
-                                                                                    "next_obs")}]
+                                                                                    "next_obs")}][: int(raw_logs)]
         for _ in range(mixed_copies):
             b = sample_trials(arrays, np.full(M, i), np.arange(M), tasks=dataset.tasks, episodes=k, horizon=H,
-                              reward_fn=env.reward, rng=rng, varies=env.varies, **mix)
+                              reward_fn=env.reward, rng=rng, varies=env.varies, borrow=borrow, **mix)
             parts.append({"obs": b.obs, "actions": b.actions, "rewards": b.rewards, "next_obs": b.next_obs})
         for c, part in enumerate(parts):
             sl = slice(c * M, (c + 1) * M)

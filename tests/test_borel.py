@@ -332,6 +332,23 @@ def test_run_spec_vae_overrides_name_their_own_vae_and_round_trip():
     assert again == spec and spec_from_args(args) == spec
 
 
+def test_offline_data_without_raw_logs(semi):
+    """raw_logs=False keeps only the mixed copies; with borrow='all' none of them is the logged trial."""
+    from borel_lib.belief import make_belief
+
+    belief = make_belief("exact", domain="semicircle")
+    N, M, T = semi.rewards.shape
+    hs = relabel_states(belief, semi, mixed_copies=1, seed=3, raw_logs=False, borrow="all")
+    assert hs.obs.shape[:3] == (N, M, T)
+    assert not np.array_equal(hs.next_obs[..., :2], np.asarray(semi.next_obs)[..., :2])
+    with pytest.raises(ValueError, match="raw_logs=False needs mixed_copies >= 1"):
+        relabel_states(belief, semi, raw_logs=False)
+    with pytest.raises(ConfigError, match="raw_logs=False needs mixed_copies >= 1"):
+        OfflineRLConfig(raw_logs=False)
+    with pytest.raises(ConfigError, match="mixed_borrow"):
+        OfflineRLConfig(mixed_borrow="most")
+
+
 def test_mixed_copies_are_consistent_with_their_task(semi):
     """Mixed trials carry this task's true rewards and the exact belief computed on the mixed trial."""
     from borel_lib.belief import make_belief

@@ -57,6 +57,28 @@ def test_relabelled_rewards_are_current_task_rewards_of_borrowed_transitions(k):
     assert np.all(batch.next_obs[:, H - 1 :: H, 2] == 1.0)
 
 
+def test_borrow_all_replaces_every_episode_from_any_task():
+    """borrow='all': every episode borrowed, sources uniform over all tasks (own included), rewards the trial's."""
+    rng = np.random.default_rng(0)
+    H, k = 6, 4
+    arrays, tasks = make_data(rng, k=k, H=H)
+    ti = np.repeat(np.arange(4), 200)
+    batch = sample_trials(arrays, ti, rng.integers(0, 5, ti.size), tasks=tasks, episodes=k, horizon=H,
+                          reward_fn=goal_reward, rng=np.random.default_rng(1), borrow="all")
+    own = batch.source_task == ti[:, None]
+    assert 0.15 < own.mean() < 0.35  # 1 in 4 tasks is the trial's own
+    for b in range(0, ti.size, 7):
+        for e in range(k):
+            sl = slice(e * H, (e + 1) * H)
+            matches = np.all(arrays["next_obs"][batch.source_task[b, e]][:, sl] == batch.next_obs[b, sl], axis=(1, 2))
+            assert matches.any()
+            np.testing.assert_array_equal(batch.rewards[b, sl], goal_reward(None, None, batch.next_obs[b, sl, :2],
+                                                                            tasks[ti[b]]))
+    with pytest.raises(ValueError, match="borrow='most' is not allowed; allowed values: half, all"):
+        sample_trials(arrays, ti, ti, tasks=tasks, episodes=k, horizon=H, reward_fn=goal_reward,
+                      rng=np.random.default_rng(1), borrow="most")
+
+
 def test_mode_none_returns_original_trials():
     rng = np.random.default_rng(0)
     arrays, tasks = make_data(rng)
