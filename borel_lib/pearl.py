@@ -64,8 +64,19 @@ from borel_lib.envs.batched import BatchedTrial
 from borel_lib.io import atomic_path
 from borel_lib.task_encoder import ContextEncoder, kl_to_prior, sample_gaussian
 
-DOMAINS = ("semicircle",)
-"""Domains the baselines run on (goal domains with a batched form and a dense reward)."""
+DOMAINS = ("semicircle", "wind", "escape_room")
+"""Domains PEARL runs on (point-robot domains with a batched form)."""
+
+PEARL_DOMAIN: dict[str, dict[str, Any]] = {
+    "wind": {"use_next_obs_in_context": True},
+    "escape_room": {"use_next_obs_in_context": True, "rl_reward": "sparse"},
+}
+"""Per-domain settings on top of the profile's (:meth:`PEARLConfig.for_domain`). Wind and Escape-Room differ
+in their *transitions* and their sparse reward is the same for every task, so the context must show s' (the
+official setting "True when dynamics vary"). SAC's reward: Wind's dense reward is the sparse one plus the
+distance shaping its collectors learn from (:meth:`~borel_lib.envs.point_robot.WindEnv.dense_reward`, the
+same goal for every task, so it says nothing about the wind); Escape-Room has no dense reward and its
+collectors learn from the sparse one, so PEARL's SAC does too. Ours: the official code has neither domain."""
 
 RL_REWARDS = ("dense", "sparse")
 """Reward SAC trains on: the dense −‖s' − g‖ (official) or the environment's sparse one."""
@@ -138,6 +149,12 @@ class PEARLConfig(Config):
                   "num_steps_prior": 60, "num_steps_posterior": 240, "train_steps_per_iter": 200,
                   "eval_every": 5},
     }
+
+    @classmethod
+    def for_domain(cls, domain: str, profile: str | None = None, **overrides: Any) -> PEARLConfig:
+        """The profile's values with :data:`PEARL_DOMAIN`'s for ``domain``, then ``overrides``."""
+        check_choice(domain, "domain", DOMAINS)
+        return cls.for_profile(profile, **{**PEARL_DOMAIN.get(domain, {}), **overrides})
 
     def validate(self) -> None:
         for name in ("n_train_tasks", "latent_dim", "lr", "tau", "reward_scale", "meta_batch", "batch_size",
@@ -346,6 +363,21 @@ def dense_reward(next_pos: np.ndarray, goals: np.ndarray) -> np.ndarray:
     return -np.linalg.norm(np.asarray(next_pos, np.float32) - np.asarray(goals, np.float32), axis=-1).astype(np.float32)
 
 
+def rl_reward_fn(domain: str, rl_reward: str):
+    """SAC's reward ``f(obs, actions, next_obs, tasks, sparse)`` for ``domain`` (positions without the flag):
+    the sparse reward itself, or the dense one — Semi-circle: the official −‖s' − g‖; Wind: its collectors'
+    shaped reward (:data:`PEARL_DOMAIN`). A clear error where the domain has no dense reward."""
+    if rl_reward == "sparse":
+        return lambda obs, actions, next_obs, tasks, sparse: sparse
+    if domain == "semicircle":
+        return lambda obs, actions, next_obs, tasks, sparse: dense_reward(next_obs, tasks)
+    env_cls = type(make_env(domain))
+    if not hasattr(env_cls, "dense_reward"):
+        raise ConfigError(f"rl_reward='dense': {domain} has no dense reward; allowed value there: 'sparse'")
+    return lambda obs, actions, next_obs, tasks, sparse: np.asarray(
+        env_cls.dense_reward(obs, actions, next_obs, tasks), np.float32)
+
+
 def context_features(obs: np.ndarray, actions: np.ndarray, rewards: np.ndarray, next_obs: np.ndarray,
                      use_next_obs: bool) -> np.ndarray:
     """Context transitions (s, a, r[, s']) as one array ``(..., context_dim)``."""
@@ -369,6 +401,7 @@ class PEARLTrainer:
         self.train_tasks = self.env.sample_tasks(config.n_train_tasks, self.rng)
         self.eval_tasks = self.env.sample_tasks(config.n_eval_tasks, np.random.default_rng(seed + 10_000))
         self.context_dim = self.obs_dim * (2 if config.use_next_obs_in_context else 1) + self.act_dim + 1
+        self.rl_reward = rl_reward_fn(domain, config.rl_reward)
         self.agent = PEARLAgent(self.obs_dim, self.act_dim, self.context_dim, config, seed, self.device,
                                 task_dim=self.env.task_dim if oracle_task else None)
         self.rl_buffers = TaskBuffers(config.n_train_tasks)
@@ -418,8 +451,8 @@ class PEARLTrainer:
                 out = trial.step(a)
                 nxt = out.next_obs[:, :-1]
                 for k, v in (("obs", obs), ("actions", a), ("rewards", out.reward),
-                             ("rl_rewards", dense_reward(nxt, self.train_tasks[task_idx])
-                              if self.cfg.rl_reward == "dense" else out.reward), ("next_obs", nxt)):
+                             ("rl_rewards", self.rl_reward(obs, a, nxt, self.train_tasks[task_idx], out.reward)),
+                             ("next_obs", nxt)):
                     rec[k].append(v)
                 obs = out.obs[:, :-1]
             arrays = {k: np.stack(v, 1) for k, v in rec.items()}
@@ -581,7 +614,7 @@ def run_pearl(domain: str = "semicircle", profile: str | None = None, seed: int 
     from borel_lib.seeding import seed_everything
 
     profile = resolve_profile(profile)
-    cfg = PEARLConfig.for_profile(profile, **overrides)
+    cfg = PEARLConfig.for_domain(domain, profile, **overrides)
     seed_everything(seed)
     tag = run_tag(domain, seed, oracle_task)
     trainer = PEARLTrainer(domain, cfg, seed, get_device(device), oracle_task)
@@ -599,13 +632,13 @@ def checkpoint_path(profile: str, tag: str) -> Path:
     return checkpoints_dir(profile) / f"{tag}.pt"
 
 
-def baseline_parser(module: str, description: str, outputs: str):
-    """The command line shared by the baselines (:mod:`borel_lib.cli`): domain, --profile, --seed,
-    --device, --debug; ``outputs`` names the files the command writes (shown by ``--help``)."""
+def baseline_parser(module: str, description: str, outputs: str, domains: tuple[str, ...] = DOMAINS):
+    """The command line shared by the baselines (:mod:`borel_lib.cli`): domain (one of ``domains``),
+    --profile, --seed, --device, --debug; ``outputs`` names the files the command writes (shown by ``--help``)."""
     from borel_lib import cli
 
     parser = cli.make_parser(f"python -m borel_lib.{module}", description, outputs)
-    parser.add_argument("domain", choices=DOMAINS, help="domain to run on")
+    parser.add_argument("domain", choices=domains, help="domain to run on")
     cli.add_profile_argument(parser)
     cli.add_seed_argument(parser, default=0, help="seed of tasks, networks and environments")
     cli.add_device_argument(parser)
@@ -624,7 +657,7 @@ def _run_cli(args) -> int:
     from borel_lib.config import resolve_profile
 
     overrides = {"iterations": args.iterations} if args.iterations is not None else {}
-    PEARLConfig.for_profile(resolve_profile(args.profile), **overrides)  # every input checked before any work
+    PEARLConfig.for_domain(args.domain, resolve_profile(args.profile), **overrides)  # inputs checked before any work
     torch.set_num_threads(1)
     df = run_pearl(args.domain, args.profile, args.seed, args.oracle_task, progress=not args.no_progress,
                    device=args.device, **overrides)

@@ -105,6 +105,31 @@ def test_oracle_task_and_results_table():
     assert (df.episode.isin([1, 2])).all()
 
 
+@pytest.mark.parametrize("domain", ["wind", "escape_room"])
+def test_transition_domains_see_next_states_and_their_reward(domain):
+    """Wind / Escape-Room: the context holds s' (tasks differ in transitions); SAC's reward is Wind's shaped
+    one or Escape-Room's sparse one; a smoke run trains and evaluates."""
+    from borel_lib.envs import make_env
+
+    cfg = PEARLConfig.for_domain(domain, "smoke")
+    assert cfg.use_next_obs_in_context and cfg.rl_reward == ("dense" if domain == "wind" else "sparse")
+    trainer = PEARLTrainer(domain, cfg, seed=0)
+    assert trainer.context_dim == 2 * trainer.obs_dim + trainer.act_dim + 1
+    trainer.collect_iteration()
+    t = int(np.flatnonzero(trainer.rl_buffers.size)[0])
+    n = trainer.rl_buffers.size[t]
+    d = {k: v[:n] for k, v in trainer.rl_buffers.data[t].items()}
+    env = make_env(domain)
+    task = np.broadcast_to(trainer.train_tasks[t], (n, env.task_dim))
+    np.testing.assert_allclose(d["rewards"], env.reward(d["obs"], d["actions"], d["next_obs"], task))  # sparse
+    want = env.dense_reward(d["obs"], d["actions"], d["next_obs"], task) if domain == "wind" else d["rewards"]
+    np.testing.assert_allclose(d["rl_rewards"], want, rtol=1e-6)
+    df = run_pearl(domain, "smoke", seed=0, progress=False, device="cpu")
+    assert {"best_return", "final_return"} <= set(df.metric)
+    with pytest.raises(ValueError, match="escape_room has no dense reward"):
+        PEARLTrainer("escape_room", cfg.replace(rl_reward="dense"))
+
+
 def test_bad_config_names_the_field():
     with pytest.raises(ValueError, match="rl_reward"):
         PEARLConfig(rl_reward="shaped")
