@@ -66,6 +66,9 @@ def table_commands(profile: str) -> dict[str, str]:
                    "--relabelling {policy_replay,none} --seed {0,1,2}",
         "references_transition_domains": _notebook_command("06_policy_replaying", profile),
         "figure5": f"python -m borel_lib.borel ant_semicircle --profile {profile} --seed 0",
+        "probe_online_exact_online_seed0": f"python scripts/probe_online_exact.py --data online --profile {profile}",
+        "probe_online_exact_offline_online_seed0":
+            f"python scripts/probe_online_exact.py --data offline+online --profile {profile}",
     }
 
 
@@ -387,6 +390,47 @@ def borel_learning_curves(profile: str, directory: str | Path | None = None, see
     return fig
 
 
+PROBE_RUNS: dict[str, str] = {
+    "probe_online_exact_online_seed0": "online (the learner's own trials)",
+    "probe_online_exact_offline_online_seed0": "offline + online, half each",
+    "borel_gridworld_exact_borrowall_raw0_seed0": "offline, task-independent behaviour",
+}
+"""The decisive experiment of issue 9 (``scripts/probe_online_exact.py``; exact belief, Gridworld, seed 0):
+result tables and their legend names."""
+
+
+def gridworld_online_vs_offline(profile: str, directory: str | Path | None = None, seeds: list[int] | None = None):
+    """Beyond the paper, the decisive experiment on Gridworld with the exact belief: the quick offline
+    learner (mean ± s.e. over seeds) against the same learner trained online on its own trials, on the
+    offline data plus those trials, and on offline data whose behaviour does not depend on the task
+    (seed 0 each), with the Bayes-optimal value and the issue's 90 % target."""
+    from borel_lib.borel import RunSpec
+
+    exact = read_table("gridworld_exact", profile, directory)
+    bayes = float(exact[(exact.method == "bayes_optimal") & (exact.metric == "mean_return")].value.iloc[0])
+    seeds = default_seeds(profile) if seeds is None else seeds
+    offline = pd.concat([read_table(f"borel_{RunSpec('gridworld', profile, 'exact', seed=s).tag}", profile, directory)
+                         for s in seeds], ignore_index=True)
+    fig, ax = plt.subplots(figsize=(7.5, 4))
+
+    def curve(df: pd.DataFrame) -> pd.DataFrame:
+        r = df[df.metric == "return"]
+        return r.groupby(["seed", "updates"]).value.mean().groupby("updates").agg(["mean", "sem"])
+
+    c = curve(offline)
+    ax.plot(c.index, c["mean"], color="k", label=f"offline, the quick default ({len(seeds)} seeds)")
+    ax.fill_between(c.index, c["mean"] - c["sem"].fillna(0), c["mean"] + c["sem"].fillna(0), color="k", alpha=0.15)
+    for (name, label), color in zip(PROBE_RUNS.items(), ("tab:green", "tab:orange", "tab:purple")):
+        c = curve(read_table(name, profile, directory))
+        ax.plot(c.index, c["mean"], color=color, label=label)
+    ax.axhline(bayes, ls="--", color=METHOD_COLORS["bayes_optimal"], label=f"Bayes-optimal ({bayes:.2f})")
+    ax.axhline(0.9 * bayes, ls=":", color="grey", label="90 % of Bayes-optimal")
+    ax.set(xlabel="DQN updates", ylabel="average return, 4 episodes", ylim=(0, None),
+           title="Gridworld, exact belief: the same learner offline and online")
+    ax.legend(fontsize="small", loc="lower right")
+    return fig
+
+
 def run_table(spec, kind: str, directory: str | Path | None = None) -> pd.DataFrame | None:
     """A BOReL run's ``_final`` (per-task returns, search metrics) or ``_traj`` (trajectories) table, or None."""
     path = Path(directory if directory is not None else results_dir(spec.profile)) / f"borel_{spec.tag}_{kind}.csv"
@@ -586,6 +630,8 @@ FIGURES: tuple[FigureSpec, ...] = (
     FigureSpec("fig3_borel_learning_curves", borel_learning_curves, "Figure 3 as learning curves"),
     FigureSpec("fig1_borel_trajectories", borel_trajectories, "Figure 1 (right)"),
     FigureSpec("fig_borel_gridworld_paths", borel_gridworld_paths, "Figure 3, Gridworld search paths"),
+    FigureSpec("fig_gridworld_online_vs_offline", gridworld_online_vs_offline,
+               "beyond the paper: the same learner offline and online"),
     FigureSpec("fig4_policy_replaying", policy_replay_bars, "Figure 4, Wind and Escape-Room"),
     FigureSpec("fig_escape_room_trajectories", escape_room_trajectories, "Appendix F idea: Escape-Room search"),
 )
