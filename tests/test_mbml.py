@@ -79,3 +79,34 @@ def test_bad_config_names_the_field(semi):
         MBMLConfig(tasks_per_step=1)
     with pytest.raises(ValueError, match="heldout_trials"):
         MBMLTrainer(semi, MBMLConfig.for_profile("smoke", heldout_trials=semi.n_trials), seed=0)
+
+
+def test_wind_relabels_next_states_with_the_other_tasks_model(tmp_path, monkeypatch):
+    """Wind (tasks differ in transitions): the ensembles learn s' − s; a transition of task j relabelled for
+    task i gets i's predicted s' and the reward of that s'; training touches no environment."""
+    from borel_lib.envs import make_env
+
+    ds, _ = collect(CollectConfig.for_domain("wind", "smoke"), tmp_path / "ds", tmp_path / "ck", profile="smoke",
+                    progress=False)
+    cfg = MBMLConfig.for_domain("wind", "smoke", reward_updates=500, reward_batch=64, reward_hidden=(32,))
+    assert cfg.std_threshold == 0.01
+    monkeypatch.setattr(BatchedTrial, "step", _no_env)
+    trainer = MBMLTrainer(ds, cfg, seed=0)
+    assert trainer.transitions
+    rows = trainer.train(progress=False, evaluate_during=False)
+    assert rows.empty
+    tasks = np.arange(3)
+    ctx = trainer._t(trainer.data.sample(tasks, 16, trainer.rng))
+    r, nxt, std = trainer._relabel(tasks, ctx)
+    assert r.shape == std.shape == (3, 3, 16) and nxt.shape == (3, 3, 16, 2)
+    wind = np.asarray(ds.tasks, np.float32)
+    # i's model moves j's (s, a) by about 0.1 a + w_i: nearer that than j's own stored s' (0.1 a + w_j)
+    want = ctx["obs"][None] + 0.1 * ctx["actions"].clamp(-1, 1)[None] + torch.as_tensor(wind[tasks])[:, None, None]
+    off = ~torch.eye(3, dtype=torch.bool)
+    to_own_model = (nxt - want).norm(dim=-1)[off].mean()
+    to_stored = (nxt - ctx["next_obs"][None]).norm(dim=-1)[off].mean()
+    assert to_own_model < 0.5 * to_stored, (to_own_model, to_stored)
+    env = make_env("wind")
+    np.testing.assert_array_equal(r.numpy(), env.reward(None, None, nxt.numpy(), np.zeros((3, 3, 16, 2))))
+    ident = task_identification(trainer)
+    assert set(ident) == {"task_id_accuracy", "task_id_chance"}
