@@ -541,9 +541,10 @@ def collection_reference(profile: str, domain: str, directory: str | Path | None
 
 def policy_replay_bars(profile: str, directory: str | Path | None = None, seeds: list[int] | None = None):
     """Figure 4 (paper §6): the paper's metric of BOReL with and without policy replaying on Wind (episode 1)
-    and Escape-Room (first 2 episodes), mean ± s.e. over seeds (dots: single seeds), against the
+    and Escape-Room (first 2 episodes), mean ± s.e. over seeds (dots: single seeds), beside PEARL and MBML
+    (best evaluation over training, as the paper plots them, when their tables exist), against the
     collecting agents' own level."""
-    from borel_lib.results import borel_runs
+    from borel_lib.results import baseline_runs, borel_runs
 
     tags = {spec.tag: spec for spec in transition_specs(profile, seeds)}
     runs = borel_runs(profile, directory)
@@ -552,14 +553,18 @@ def policy_replay_bars(profile: str, directory: str | Path | None = None, seeds:
         raise MissingResultsError(f"not yet produced: no BOReL run of Figure 4 in "
                                   f"{_display(Path(directory or results_dir(profile)))}; run `{table_commands(profile)['figure4']}`")
     runs = runs.assign(mode=[tags[r].relabelling for r in runs.run])
-    fig, axes = plt.subplots(1, len(TRANSITION_DOMAINS), figsize=(11, 3.8))
+    base = baseline_runs(profile, directory)
+    fig, axes = plt.subplots(1, len(TRANSITION_DOMAINS), figsize=(12, 4))
     for ax, (domain, title) in zip(axes, TRANSITION_DOMAINS.items()):
-        for x, (mode, label) in enumerate(REPLAY_MODES.items()):
-            v = runs[(runs.domain == domain) & (runs["mode"] == mode)].metric.to_numpy()
+        bars = [(label, runs[(runs.domain == domain) & (runs["mode"] == mode)].metric.to_numpy(), color)
+                for (mode, label), color in zip(REPLAY_MODES.items(), ("tab:blue", "tab:red"))]
+        bars += [(method_label(m), base[(base.domain == domain) & (base.method == m)].metric.to_numpy()
+                  if len(base) else np.zeros(0), METHOD_COLORS.get(m, "grey")) for m in ("pearl", "mbml")]
+        bars = [b for b in bars[:2]] + [b for b in bars[2:] if len(b[1])]  # baselines only where they ran
+        for x, (label, v, color) in enumerate(bars):
             if len(v):
                 se = v.std(ddof=1) / np.sqrt(len(v)) if len(v) > 1 else 0.0
-                ax.bar(x, v.mean(), yerr=se, capsize=4, color=("tab:blue", "tab:red")[x], alpha=0.8,
-                       label=f"{label}, {len(v)} seed(s)")
+                ax.bar(x, v.mean(), yerr=se, capsize=4, color=color, alpha=0.8, label=f"{label}, {len(v)} seed(s)")
                 ax.scatter(np.full(len(v), x), v, color="k", s=12, zorder=3)
         try:
             ax.axhline(collection_reference(profile, domain, directory), ls=":", color="0.4",
@@ -569,7 +574,8 @@ def policy_replay_bars(profile: str, directory: str | Path | None = None, seeds:
         for method, v in transition_references(profile, directory).get(domain, {}).items():
             ax.axhline(np.mean(v[: N_METRIC[domain]]), ls="--", color=REFERENCE_STYLE[method][0],
                        label=REFERENCE_STYLE[method][1])
-        ax.set_xticks(range(len(REPLAY_MODES)), ["policy replaying", "no policy replaying"])
+        ax.set_xticks(range(len(bars)), [b[0].replace(" (", "\n(") if x >= 2 else ("policy\nreplaying", "no policy\nreplaying")[x]
+                                         for x, b in enumerate(bars)])
         ax.set(ylabel=f"average return, first {N_METRIC[domain]} episode(s)", title=title)
         ax.legend(fontsize="x-small", loc="center")
     return fig
