@@ -65,7 +65,11 @@ def table_commands(profile: str) -> dict[str, str]:
         "figure4": f"python -m borel_lib.borel {{wind,escape_room}} --profile {profile} "
                    "--relabelling {policy_replay,none} --seed {0,1,2}",
         "references_transition_domains": _notebook_command("06_policy_replaying", profile),
-        "figure5": f"python -m borel_lib.borel ant_semicircle --profile {profile} --seed 0",
+        "figure5": f"python -m borel_lib.sweep table1 --profile {profile}",
+        "collect_ant": f"python -m borel_lib.collect ant_semicircle --profile {profile} --init-state "
+                       "{uniform,exclude_semicircle,fixed}",
+        "cheetah": f"python -m borel_lib.borel cheetah_vel --profile {profile} --relabelling {{reward_relabelling,none}} "
+                   "--seed {0,1,2}",
         "probe_online_exact_online_seed0": f"python scripts/probe_online_exact.py --data online --profile {profile}",
         "probe_online_exact_offline_online_seed0":
             f"python scripts/probe_online_exact.py --data offline+online --profile {profile}",
@@ -431,6 +435,139 @@ def gridworld_online_vs_offline(profile: str, directory: str | Path | None = Non
     return fig
 
 
+# ------------------------------------------------------------------------------ MuJoCo (notebook 07)
+ANT_VARIANTS: dict[str, str] = {"uniform": "uniform", "exclude_semicircle": "excluding the semi-circle",
+                                "fixed": "fixed"}
+"""Table 1's initial-state variants of the Ant collection (option value: the paper's row name)."""
+
+TABLE1_PAPER: dict[tuple[str, float], float] = {
+    ("uniform", 0.0): 171.8, ("exclude_semicircle", 0.0): 102.8, ("fixed", 0.0): 99.2,
+    ("uniform", 2.0): 176.0, ("exclude_semicircle", 2.0): 116.6, ("fixed", 2.0): 112.4}
+"""The paper's Table 1 (Ant-Semi-circle, average return over the first 2 episodes): BOReL and BOReL + CQL
+(α_CQL = 2) per initial-state variant of the data."""
+
+
+def _grid_runs(grid: str, profile: str, directory, seeds: list[int] | None) -> tuple[pd.DataFrame, dict]:
+    """The finished runs of a sweep grid's cells (``seeds`` only) and each run tag's cell."""
+    from borel_lib.results import borel_runs
+    from borel_lib.sweep import cell_spec, grid_cells
+
+    cells = {cell_spec(c, profile).tag: c for c in grid_cells(grid) if seeds is None or c["seed"] in seeds}
+    runs = borel_runs(profile, directory)
+    return (runs[runs.run.isin(cells)] if len(runs) else runs), cells
+
+
+def table1(profile: str, directory: str | Path | None = None, seeds: list[int] | None = None) -> pd.DataFrame:
+    """Table 1 (paper §6): BOReL and BOReL + CQL on Ant-Semi-circle per initial-state variant of the data,
+    the paper's metric (first 2 episodes, last 10 % of evaluations) mean ± s.e. over seeds beside the
+    paper's value; rows of cells not run yet say so. Reads the ``table1`` grid's result tables."""
+    runs, cells = _grid_runs("table1", profile, directory, seeds)
+    rows = []
+    for variant, name in ANT_VARIANTS.items():
+        for cql in (0.0, 2.0):
+            tags = [t for t, c in cells.items() if c["init_state"] == variant and c["rl"]["cql_alpha"] == cql]
+            v = runs[runs.run.isin(tags)].metric.to_numpy() if len(runs) else np.zeros(0)
+            ours = "not yet run" if not len(v) else (
+                f"{v.mean():.1f} ± {v.std(ddof=1) / np.sqrt(len(v)):.1f}" if len(v) > 1 else f"{v.mean():.1f}")
+            rows.append({"data": name, "method": "BOReL + CQL" if cql else "BOReL", "seeds": len(v),
+                         "ours": ours, "paper": TABLE1_PAPER[(variant, cql)]})
+    if not len(runs):
+        raise MissingResultsError(f"not yet produced: no Table 1 run in {_display(Path(directory or results_dir(profile)))}; "
+                                  f"run `{table_commands(profile)['table1']}`")
+    return pd.DataFrame(rows)
+
+
+def ant_trajectories(profile: str, directory: str | Path | None = None, seeds: list[int] | None = None):
+    """Figure 5 (paper §6): the Ant's torso path in episodes 1 and 2 for four evaluation goals, from the
+    first seed's BOReL run on the uniform data (no CQL; its ``_traj`` table, last evaluation)."""
+    from borel_lib.borel import eval_tasks
+    from borel_lib.sweep import cell_spec, grid_cells
+
+    seeds = default_seeds(profile) if seeds is None else seeds
+    cell = next(c for c in grid_cells("table1") if c["init_state"] == "uniform" and not c["rl"]["cql_alpha"]
+                and c["seed"] == seeds[0])
+    from borel_lib.envs import make_env
+
+    spec = cell_spec(cell, profile)
+    path = Path(directory if directory is not None else results_dir(profile)) / f"borel_{spec.tag}_traj.csv"
+    if not path.is_file():
+        raise MissingResultsError(f"not yet produced: {_display(path)}; run `{table_commands(profile)['figure5']}`")
+    traj = pd.read_csv(path)
+    traj = traj[traj.updates == traj.updates.max()]
+    goals = eval_tasks("ant_semicircle", spec.seed)
+    shown = np.linspace(0, len(goals) - 1, 4).round().astype(int)
+    radius = float(np.linalg.norm(goals, axis=-1).mean())
+    fig, axes = plt.subplots(1, len(shown), figsize=(14, 3.8), sharex=True, sharey=True)
+    arc = np.linspace(0, np.pi, 100)
+    for ax, task in zip(axes, shown):
+        ax.plot(radius * np.cos(arc), radius * np.sin(arc), color="0.8", lw=6, zorder=0)
+        paths = episode_paths(traj, int(task))
+        for e, color in ((1, "tab:blue"), (2, "tab:orange")):
+            if e in paths:
+                ax.plot(paths[e][:, 0], paths[e][:, 1], color=color, label=f"episode {e}")
+        ax.add_patch(plt.Circle(goals[task], make_env("ant_semicircle").goal_radius, color="tab:green", alpha=0.5))
+        ax.set(aspect="equal", title=f"goal {task}", xlim=(-1.5, 1.5), ylim=(-0.5, 1.5))
+    axes[0].legend(loc="lower left", fontsize="small")
+    fig.suptitle(f"Ant-Semi-circle, BOReL on the uniform data (seed {spec.seed}, last evaluation)")
+    return fig
+
+
+def cheetah_bars(profile: str, directory: str | Path | None = None, seeds: list[int] | None = None):
+    """Figure 3's Half-Cheetah-Vel panel (paper §6): the paper's metric (first 2 episodes) of BOReL with and
+    without reward relabelling, mean ± s.e. over seeds (dots: single seeds)."""
+    from borel_lib.borel import RunSpec
+    from borel_lib.results import borel_runs
+
+    seeds = default_seeds(profile) if seeds is None else seeds
+    specs = [RunSpec("cheetah_vel", profile, relabelling=r, seed=s) for r in ("reward_relabelling", "none") for s in seeds]
+    runs = borel_runs(profile, directory)
+    runs = runs[runs.run.isin({sp.tag for sp in specs})] if len(runs) else runs
+    if not len(runs):
+        raise MissingResultsError(f"not yet produced: no Half-Cheetah-Vel run in {_display(Path(directory or results_dir(profile)))}; "
+                                  f"run `{table_commands(profile)['cheetah']}`")
+    fig, ax = plt.subplots(figsize=(5, 3.8))
+    for x, method in enumerate(("borel_rr", "borel_no_rr")):
+        v = runs[runs.method == method].metric.to_numpy()
+        if len(v):
+            se = v.std(ddof=1) / np.sqrt(len(v)) if len(v) > 1 else 0.0
+            ax.bar(x, v.mean(), yerr=se, capsize=4, color=METHOD_COLORS[method], label=f"{len(v)} seed(s)")
+            ax.scatter(np.full(len(v), x), v, color="k", s=12, zorder=3)
+    ax.set_xticks([0, 1], [method_label("borel_rr"), method_label("borel_no_rr")])
+    ax.set(ylabel="average return, first 2 episodes", title="Half-Cheetah-Vel")
+    return fig
+
+
+def mujoco_collection_curves(profile: str, directory: str | Path | None = None):
+    """The MuJoCo collections' learning curves: Ant success per iteration for each initial-state variant
+    (mean over the agents; the dataset keeps the sparse reward) and Half-Cheetah-Vel's episode return."""
+    from borel_lib.collect import CollectConfig, dataset_name
+
+    names = {v: f"collect_{dataset_name(CollectConfig.for_domain('ant_semicircle', profile, init_state=v))}"
+             for v in ANT_VARIANTS}
+    names["cheetah_vel"] = f"collect_{dataset_name(CollectConfig.for_domain('cheetah_vel', profile))}"
+    tables = {}
+    for key, name in names.items():
+        try:
+            tables[key] = read_table(name, profile, directory)
+        except MissingResultsError:
+            continue
+    if not tables:
+        raise MissingResultsError(f"not yet produced: {_display(Path(directory or results_dir(profile)) / (names['uniform'] + '.csv'))}; "
+                                  f"run `{table_commands(profile)['collect_ant']}`")
+    fig, (ax, ax2) = plt.subplots(1, 2, figsize=(12, 3.6))
+    for key, t in tables.items():
+        target, metric = (ax2, "return") if key == "cheetah_vel" else (ax, "success")
+        c = t[t.metric == metric].groupby("iteration").value.mean()
+        target.plot(c.index, c.values, label=ANT_VARIANTS.get(key, "Half-Cheetah-Vel"))
+    ax.set(xlabel="collection iteration (-1: random warm-up)", ylabel="success rate (sparse goal)",
+           title="Ant-Semi-circle collection", ylim=(-0.05, 1.05))
+    ax2.set(xlabel="collection iteration (-1: random warm-up)", ylabel="episode return", title="Half-Cheetah-Vel collection")
+    for a in (ax, ax2):
+        if a.lines:
+            a.legend(fontsize="small")
+    return fig
+
+
 def run_table(spec, kind: str, directory: str | Path | None = None) -> pd.DataFrame | None:
     """A BOReL run's ``_final`` (per-task returns, search metrics) or ``_traj`` (trajectories) table, or None."""
     path = Path(directory if directory is not None else results_dir(spec.profile)) / f"borel_{spec.tag}_{kind}.csv"
@@ -640,6 +777,9 @@ FIGURES: tuple[FigureSpec, ...] = (
                "beyond the paper: the same learner offline and online"),
     FigureSpec("fig4_policy_replaying", policy_replay_bars, "Figure 4, Wind and Escape-Room"),
     FigureSpec("fig_escape_room_trajectories", escape_room_trajectories, "Appendix F idea: Escape-Room search"),
+    FigureSpec("fig_mujoco_collection", mujoco_collection_curves, "§6 MuJoCo data collection"),
+    FigureSpec("fig5_ant_trajectories", ant_trajectories, "Figure 5"),
+    FigureSpec("fig3_cheetah", cheetah_bars, "Figure 3, Half-Cheetah-Vel panel"),
 )
 """Every figure drawn from tables, in the order of the figures notebook."""
 

@@ -106,3 +106,26 @@ def test_pending_results_and_budget_are_read_from_tables(tmp_path):
         budget = figures.budget_ratios("quick")
         assert set(budget.domain) == {"gridworld", "semicircle"}
         assert (budget.ratio > 0).all() and (budget.ratio <= 1).all()
+
+
+def test_table1_averages_the_grid_cells_beside_the_paper(tmp_path):
+    """Table 1 from a sweep's result tables: mean ± s.e. over seeds per (data, CQL) cell, the paper's value
+    beside it, 'not yet run' where no cell has finished."""
+    import pandas as pd
+
+    from borel_lib.sweep import cell_spec, grid_cells
+
+    for cell in grid_cells("table1"):
+        if cell["init_state"] == "fixed" and cell["rl"]["cql_alpha"] == 2.0 and cell["seed"] in (0, 1):
+            tag = cell_spec(cell, "quick").tag
+            value = 100.0 + 10 * cell["seed"]  # seeds 0, 1: 100 and 110
+            rows = [{"domain": "ant_semicircle", "method": "borel_rr", "variant": "fixed", "seed": cell["seed"],
+                     "episode": e, "metric": m, "value": value if m == "return" else 1.0, "updates": 40_000}
+                    for e in (1, 2) for m in ("return", "success")]
+            pd.DataFrame(rows).to_csv(tmp_path / f"borel_{tag}.csv", index=False)
+    t = figures.table1("quick", tmp_path).set_index(["data", "method"])
+    assert t.loc[("fixed", "BOReL + CQL"), "ours"] == "105.0 ± 5.0"
+    assert t.loc[("fixed", "BOReL + CQL"), "seeds"] == 2 and t.loc[("fixed", "BOReL + CQL"), "paper"] == 112.4
+    assert t.loc[("uniform", "BOReL"), "ours"] == "not yet run" and t.loc[("uniform", "BOReL"), "paper"] == 171.8
+    with pytest.raises(figures.MissingResultsError, match="sweep table1"):
+        figures.table1("quick", tmp_path / "empty")
