@@ -6,6 +6,7 @@ import pytest
 from borel_lib.envs import make_env, make_trial
 from borel_lib.envs.ant import AntSemiCircleEnv
 from borel_lib.envs.base import BAMDPTrial
+from borel_lib.envs.cheetah import HalfCheetahVelEnv
 from borel_lib.envs.reacher_image import fingertip
 
 
@@ -197,3 +198,21 @@ def test_batched_ant_reward_components_and_post_step_sparse_reward():
     np.testing.assert_allclose(sparse - ctrl, [1.0, 0.0])  # task 0 reached its own goal, task 1 not
     pre_step = AntSemiCircleEnv.sparse_reward(None, actions[-1], np.stack([pre, pre]), tasks)
     np.testing.assert_allclose(pre_step - ctrl, [0.0, 0.0])  # the pre-step position would miss it
+
+
+def test_cheetah_model_equals_gymnasium_compiled_with_settotalmass():
+    """Our run-time mass scaling gives the model Gymnasium's XML compiles to (bit for bit), without the
+    deprecation warning."""
+    import mujoco
+
+    env = HalfCheetahVelEnv()
+    reference = mujoco.MjModel.from_xml_path(env.fullpath)  # the deprecated compile-time scaling
+    for field in ("body_mass", "body_inertia", "body_invweight0", "dof_invweight0", "actuator_acc0", "body_subtreemass"):
+        np.testing.assert_array_equal(getattr(env.model, field), getattr(reference, field), err_msg=field)
+    d1, d2 = mujoco.MjData(env.model), mujoco.MjData(reference)
+    rng = np.random.default_rng(0)
+    for _ in range(300):
+        d1.ctrl[:] = d2.ctrl[:] = rng.uniform(-1, 1, env.model.nu)
+        mujoco.mj_step(env.model, d1)
+        mujoco.mj_step(reference, d2)
+    np.testing.assert_array_equal(d1.qpos, d2.qpos)
