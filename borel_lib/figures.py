@@ -435,6 +435,52 @@ def gridworld_online_vs_offline(profile: str, directory: str | Path | None = Non
     return fig
 
 
+def baseline_trajectories(profile: str, directory: str | Path | None = None, seeds: list[int] | None = None):
+    """Beyond Figure 1: what the Thompson-sampling baselines do on the Semi-circle against BOReL. Episodes 1
+    and 2 on four evaluation goals of BOReL (RR), PEARL and MBML, each from the first seed whose final
+    trajectory table exists (``borel_<tag>_traj``, ``pearl_semicircle_seed<S>_traj``,
+    ``mbml_semicircle_seed<S>_traj``); the paper: a Thompson-sampling agent walks to one sampled goal per
+    episode and never searches."""
+    from borel_lib.borel import RunSpec, eval_tasks
+
+    out_dir = Path(directory if directory is not None else results_dir(profile))
+    seeds = default_seeds(profile) if seeds is None else seeds
+    rows = []
+    for label, names in (("BOReL (RR)", [f"borel_{RunSpec('semicircle', profile, seed=s).tag}_traj" for s in seeds]),
+                         ("PEARL", [f"pearl_semicircle_seed{s}_traj" for s in seeds]),
+                         ("MBML", [f"mbml_semicircle_seed{s}_traj" for s in seeds])):
+        found = next(((n, s) for n, s in zip(names, seeds) if (out_dir / f"{n}.csv").is_file()), None)
+        if found is not None:
+            t = pd.read_csv(out_dir / f"{found[0]}.csv")
+            last = "updates" if "updates" in t.columns else "iteration"
+            rows.append((label, found[1], t[t[last] == t[last].max()]))
+    if not rows:
+        raise MissingResultsError(f"not yet produced: no Semi-circle trajectory table in {_display(out_dir)}; "
+                                  f"run `python -m borel_lib.pearl semicircle --profile {profile} --seed 0`")
+    goals = eval_tasks("semicircle", 0)
+    shown = np.linspace(0, len(goals) - 1, 4).round().astype(int)
+    arc = np.linspace(0, np.pi, 100)
+    fig, axes = plt.subplots(len(rows), len(shown), figsize=(12, 2.4 * len(rows) + 0.6), squeeze=False)
+    for r, (label, seed, traj) in enumerate(rows):
+        for c, task in enumerate(shown):
+            ax = axes[r, c]
+            ax.plot(np.cos(arc), np.sin(arc), color="0.85", lw=5, zorder=0)
+            ax.add_patch(plt.Circle(goals[task], 0.2, color="tab:green", alpha=0.4))
+            paths = episode_paths(traj, int(task))
+            for e, color in ((1, "tab:blue"), (2, "tab:orange")):
+                if e in paths:
+                    ax.plot(paths[e][:, 0], paths[e][:, 1], color=color, label=f"episode {e}")
+            ax.set(aspect="equal", xlim=(-1.4, 1.4), ylim=(-0.4, 1.4), xticks=[], yticks=[])
+            if c == 0:
+                ax.set_ylabel(f"{label}\n(seed {seed})")
+            if r == 0:
+                ax.set_title(f"goal {task}")
+    axes[0, 0].legend(loc="lower left", fontsize="x-small")
+    fig.suptitle("Semi-circle: episodes 1 and 2 of the final agents on four evaluation goals")
+    fig.tight_layout()
+    return fig
+
+
 # ------------------------------------------------------------------------------ MuJoCo (notebook 07)
 ANT_VARIANTS: dict[str, str] = {"uniform": "uniform", "exclude_semicircle": "excluding the semi-circle",
                                 "fixed": "fixed"}
@@ -777,6 +823,7 @@ FIGURES: tuple[FigureSpec, ...] = (
                "beyond the paper: the same learner offline and online"),
     FigureSpec("fig4_policy_replaying", policy_replay_bars, "Figure 4, Wind and Escape-Room"),
     FigureSpec("fig_escape_room_trajectories", escape_room_trajectories, "Appendix F idea: Escape-Room search"),
+    FigureSpec("fig_baseline_trajectories", baseline_trajectories, "beyond Figure 1: PEARL and MBML against BOReL"),
     FigureSpec("fig_mujoco_collection", mujoco_collection_curves, "§6 MuJoCo data collection"),
     FigureSpec("fig5_ant_trajectories", ant_trajectories, "Figure 5"),
     FigureSpec("fig3_cheetah", cheetah_bars, "Figure 3, Half-Cheetah-Vel panel"),

@@ -69,6 +69,7 @@ from borel_lib.pearl import (
     context_features,
     evaluate,
     summarise,
+    write_trajectories,
 )
 from borel_lib.task_encoder import ContextEncoder, kl_diag, kl_to_prior, sample_gaussian
 from borel_lib.task_encoder import product_of_gaussians as pog
@@ -669,6 +670,8 @@ def run_mbml(domain: str = "semicircle", profile: str | None = None, seed: int =
                                       for k, v in ident.items()])], ignore_index=True)
     command = baseline_command("mbml", domain, profile, seed, overrides)
     write_results(df, tag, config=cfg, profile=profile, command=command)
+    write_trajectories(trainer.agent, domain, trainer.eval_tasks, seed, cfg.num_exp_traj_eval, True, False,
+                       f"{tag}_traj", "mbml", cfg, profile, command, cfg.distill_steps)
     return df
 
 

@@ -548,7 +548,9 @@ def evaluate(agent: Any, domain: str, tasks: np.ndarray, seed: int, num_exp_traj
     once at the start of every episode — prior for the first ``num_exp_traj_eval`` episodes, then the
     posterior given all transitions of the trial so far (context (s, a, r[, s']) with
     ``use_next_obs``) — and the deterministic policy. Returns per-task, per-episode ``return`` and
-    ``success`` rows. ``record`` receives ``z`` ``(n, T, L)``.
+    ``success`` rows. ``record`` receives ``z`` ``(n, T, L)`` and the trajectories as
+    :func:`borel_lib.evaluation.evaluate` records them: ``actions``, ``rewards``, ``next_obs`` (with the
+    episode-end flag) ``(n, T, ·)``.
 
     ``agent`` needs ``device``, ``prior(n)``, ``posterior(context)``, ``sample_z(mu, var, generator)``
     and ``act(obs, z, deterministic=True)``: :class:`PEARLAgent` and MBML's agent both have them."""
@@ -560,7 +562,7 @@ def evaluate(agent: Any, domain: str, tasks: np.ndarray, seed: int, num_exp_traj
     goal = torch.as_tensor(np.asarray(tasks), dtype=torch.float32, device=agent.device)
     returns, success = np.zeros((n, trial.k)), np.zeros((n, trial.k), dtype=bool)
     context: list[np.ndarray] = []
-    zs = []
+    zs, trace = [], {"actions": [], "rewards": [], "next_obs": []}
     for e in range(trial.k):
         if oracle:
             z = goal
@@ -577,9 +579,12 @@ def evaluate(agent: Any, domain: str, tasks: np.ndarray, seed: int, num_exp_traj
             success[:, e] |= env.is_success(nxt, trial.tasks)
             context.append(context_features(obs, a, out.reward, nxt, use_next_obs))
             zs.append(z.detach().cpu().numpy())
+            for key, value in (("actions", a), ("rewards", out.reward), ("next_obs", out.next_obs)):
+                trace[key].append(np.asarray(value))
             obs = out.obs[:, :-1]
     if record is not None:
         record["z"] = np.stack(zs, 1)
+        record.update({key: np.stack(v, 1) for key, v in trace.items()})
     rows = [{"task": i, "episode": e + 1, "metric": m, "value": float(v[i, e])}
             for i in range(n) for e in range(trial.k) for m, v in (("return", returns), ("success", success))]
     return pd.DataFrame(rows)
@@ -623,7 +628,26 @@ def run_pearl(domain: str = "semicircle", profile: str | None = None, seed: int 
     df = summarise(rows, trainer.env.eval_episodes)
     command = baseline_command("pearl", domain, profile, seed, overrides, " --oracle-task" if oracle_task else "")
     write_results(df, tag, config=cfg, profile=profile, command=command)
+    write_trajectories(trainer.agent, domain, trainer.eval_tasks, seed, cfg.num_exp_traj_eval, cfg.use_next_obs_in_context,
+                       oracle_task, f"{tag}_traj", method, cfg, profile, command, int(df.iteration.max()))
     return df
+
+
+def write_trajectories(agent: Any, domain: str, tasks: np.ndarray, seed: int, num_exp_traj_eval: int, use_next_obs: bool,
+                       oracle: bool, name: str, method: str, config: Any, profile: str, command: str, iteration: int) -> None:
+    """One more evaluation of the final agent, its trials written as ``<name>.csv``
+    (:func:`borel_lib.borel.trajectory_table` columns plus ``method``, ``seed``, ``iteration``), so the
+    figures can draw what a Thompson-sampling agent does in episodes 1 and 2 without a checkpoint. The tasks
+    and z draws are the last evaluation's (PEARL's trials are that evaluation's exactly, a test checks it);
+    MBML samples its candidate actions from its own generator, so its returns here can differ a little."""
+    from borel_lib.borel import trajectory_table
+    from borel_lib.results import write_results
+
+    record: dict[str, Any] = {}
+    evaluate(agent, domain, tasks, seed, num_exp_traj_eval, use_next_obs=use_next_obs, oracle=oracle, record=record)
+    table = trajectory_table(domain, tasks, record).assign(method=method, variant="online" if method.startswith("pearl") else "offline",
+                                                          seed=seed, iteration=iteration)
+    write_results(table, name, config=config, profile=profile, command=command)
 
 
 def checkpoint_path(profile: str, tag: str) -> Path:

@@ -124,7 +124,7 @@ def baseline_runs(profile: str, directory: str | os.PathLike[str] | None = None)
 
     out_dir = Path(directory) if directory is not None else results_dir(profile)
     rows = []
-    for path in sorted(p for b in BASELINES for p in out_dir.glob(f"{b}_*_seed*.csv")):
+    for path in sorted(p for b in BASELINES for p in out_dir.glob(f"{b}_*_seed*.csv") if not p.stem.endswith("_traj")):
         df = pd.read_csv(path)
         domain = df.domain.iloc[0]
         k = make_env(domain).eval_episodes

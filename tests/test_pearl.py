@@ -103,6 +103,15 @@ def test_oracle_task_and_results_table():
     assert {"return", "success", "best_return", "final_return", "best_success", "final_success"} <= set(df.metric)
     assert set(df.method) == {"pearl_oracle_task"}
     assert (df.episode.isin([1, 2])).all()
+    # the last evaluation's trials, as a trajectory table whose rewards add up to its returns
+    import pandas as pd
+
+    from borel_lib.paths import results_dir
+
+    traj = pd.read_csv(results_dir("smoke") / "pearl_oracle_task_semicircle_seed0_traj.csv")
+    got = traj[traj.metric == "reward"].groupby(["task", "episode"]).value.sum().groupby("episode").mean()
+    last = df[df.metric == "final_return"].set_index("episode").value
+    np.testing.assert_allclose(got.loc[[1, 2]].to_numpy(), last.loc[[1, 2]].to_numpy(), atol=1e-4)
 
 
 @pytest.mark.parametrize("domain", ["wind", "escape_room"])
