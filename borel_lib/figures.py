@@ -394,6 +394,21 @@ def borel_learning_curves(profile: str, directory: str | Path | None = None, see
     return fig
 
 
+def _seed_bar(ax, x: float, values: np.ndarray, **bar_kwargs) -> None:
+    """One bar at ``x``: the mean of ``values`` (one per seed) ± its standard error, the seeds as dots."""
+    se = values.std(ddof=1) / np.sqrt(len(values)) if len(values) > 1 else 0.0
+    ax.bar(x, values.mean(), yerr=se, capsize=4, **bar_kwargs)
+    ax.scatter(np.full(len(values), x), values, color="k", s=12, zorder=3)
+
+
+def _episode_paths_plot(ax, traj: pd.DataFrame, task: int) -> None:
+    """Episode 1 (blue) and episode 2 (orange) of ``task``'s trial in a trajectory table."""
+    paths = episode_paths(traj, task)
+    for e, color in ((1, "tab:blue"), (2, "tab:orange")):
+        if e in paths:
+            ax.plot(paths[e][:, 0], paths[e][:, 1], color=color, label=f"episode {e}")
+
+
 PROBE_RUNS: dict[str, str] = {
     "probe_online_exact_online_seed0": "online (the learner's own trials)",
     "probe_online_exact_offline_online_seed0": "offline + online, half each",
@@ -466,10 +481,7 @@ def baseline_trajectories(profile: str, directory: str | Path | None = None, see
             ax = axes[r, c]
             ax.plot(np.cos(arc), np.sin(arc), color="0.85", lw=5, zorder=0)
             ax.add_patch(plt.Circle(goals[task], 0.2, color="tab:green", alpha=0.4))
-            paths = episode_paths(traj, int(task))
-            for e, color in ((1, "tab:blue"), (2, "tab:orange")):
-                if e in paths:
-                    ax.plot(paths[e][:, 0], paths[e][:, 1], color=color, label=f"episode {e}")
+            _episode_paths_plot(ax, traj, int(task))
             ax.set(aspect="equal", xlim=(-1.4, 1.4), ylim=(-0.4, 1.4), xticks=[], yticks=[])
             if c == 0:
                 ax.set_ylabel(f"{label}\n(seed {seed})")
@@ -527,13 +539,12 @@ def ant_trajectories(profile: str, directory: str | Path | None = None, seeds: l
     """Figure 5 (paper §6): the Ant's torso path in episodes 1 and 2 for four evaluation goals, from the
     first seed's BOReL run on the uniform data (no CQL; its ``_traj`` table, last evaluation)."""
     from borel_lib.borel import eval_tasks
+    from borel_lib.envs import make_env
     from borel_lib.sweep import cell_spec, grid_cells
 
     seeds = default_seeds(profile) if seeds is None else seeds
     cell = next(c for c in grid_cells("table1") if c["init_state"] == "uniform" and not c["rl"]["cql_alpha"]
                 and c["seed"] == seeds[0])
-    from borel_lib.envs import make_env
-
     spec = cell_spec(cell, profile)
     path = Path(directory if directory is not None else results_dir(profile)) / f"borel_{spec.tag}_traj.csv"
     if not path.is_file():
@@ -547,10 +558,7 @@ def ant_trajectories(profile: str, directory: str | Path | None = None, seeds: l
     arc = np.linspace(0, np.pi, 100)
     for ax, task in zip(axes, shown):
         ax.plot(radius * np.cos(arc), radius * np.sin(arc), color="0.8", lw=6, zorder=0)
-        paths = episode_paths(traj, int(task))
-        for e, color in ((1, "tab:blue"), (2, "tab:orange")):
-            if e in paths:
-                ax.plot(paths[e][:, 0], paths[e][:, 1], color=color, label=f"episode {e}")
+        _episode_paths_plot(ax, traj, int(task))
         ax.add_patch(plt.Circle(goals[task], make_env("ant_semicircle").goal_radius, color="tab:green", alpha=0.5))
         ax.set(aspect="equal", title=f"goal {task}", xlim=(-1.5, 1.5), ylim=(-0.5, 1.5))
     axes[0].legend(loc="lower left", fontsize="small")
@@ -575,9 +583,7 @@ def cheetah_bars(profile: str, directory: str | Path | None = None, seeds: list[
     for x, method in enumerate(("borel_rr", "borel_no_rr")):
         v = runs[runs.method == method].metric.to_numpy()
         if len(v):
-            se = v.std(ddof=1) / np.sqrt(len(v)) if len(v) > 1 else 0.0
-            ax.bar(x, v.mean(), yerr=se, capsize=4, color=METHOD_COLORS[method], label=f"{len(v)} seed(s)")
-            ax.scatter(np.full(len(v), x), v, color="k", s=12, zorder=3)
+            _seed_bar(ax, x, v, color=METHOD_COLORS[method], label=f"{len(v)} seed(s)")
     ax.set_xticks([0, 1], [method_label("borel_rr"), method_label("borel_no_rr")])
     ax.set(ylabel="average return, first 2 episodes", title="Half-Cheetah-Vel")
     return fig
@@ -743,12 +749,10 @@ def policy_replay_bars(profile: str, directory: str | Path | None = None, seeds:
                 for (mode, label), color in zip(REPLAY_MODES.items(), ("tab:blue", "tab:red"))]
         bars += [(method_label(m), base[(base.domain == domain) & (base.method == m)].metric.to_numpy()
                   if len(base) else np.zeros(0), METHOD_COLORS.get(m, "grey")) for m in ("pearl", "mbml")]
-        bars = [b for b in bars[:2]] + [b for b in bars[2:] if len(b[1])]  # baselines only where they ran
+        bars = bars[:2] + [b for b in bars[2:] if len(b[1])]  # baselines only where they ran
         for x, (label, v, color) in enumerate(bars):
             if len(v):
-                se = v.std(ddof=1) / np.sqrt(len(v)) if len(v) > 1 else 0.0
-                ax.bar(x, v.mean(), yerr=se, capsize=4, color=color, alpha=0.8, label=f"{label}, {len(v)} seed(s)")
-                ax.scatter(np.full(len(v), x), v, color="k", s=12, zorder=3)
+                _seed_bar(ax, x, v, color=color, alpha=0.8, label=f"{label}, {len(v)} seed(s)")
         try:
             ax.axhline(collection_reference(profile, domain, directory), ls=":", color="0.4",
                        label="collecting agents (know their task; uniform starts)")

@@ -671,7 +671,7 @@ def run_mbml(domain: str = "semicircle", profile: str | None = None, seed: int =
     command = baseline_command("mbml", domain, profile, seed, overrides)
     write_results(df, tag, config=cfg, profile=profile, command=command)
     write_trajectories(trainer.agent, domain, trainer.eval_tasks, seed, cfg.num_exp_traj_eval, True, False,
-                       f"{tag}_traj", "mbml", cfg, profile, command, cfg.distill_steps)
+                       f"{tag}_traj", "mbml", "offline", cfg, profile, command, cfg.distill_steps)
     return df
 
 

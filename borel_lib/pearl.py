@@ -629,14 +629,15 @@ def run_pearl(domain: str = "semicircle", profile: str | None = None, seed: int 
     command = baseline_command("pearl", domain, profile, seed, overrides, " --oracle-task" if oracle_task else "")
     write_results(df, tag, config=cfg, profile=profile, command=command)
     write_trajectories(trainer.agent, domain, trainer.eval_tasks, seed, cfg.num_exp_traj_eval, cfg.use_next_obs_in_context,
-                       oracle_task, f"{tag}_traj", method, cfg, profile, command, int(df.iteration.max()))
+                       oracle_task, f"{tag}_traj", method, "online", cfg, profile, command, int(df.iteration.max()))
     return df
 
 
 def write_trajectories(agent: Any, domain: str, tasks: np.ndarray, seed: int, num_exp_traj_eval: int, use_next_obs: bool,
-                       oracle: bool, name: str, method: str, config: Any, profile: str, command: str, iteration: int) -> None:
+                       oracle: bool, name: str, method: str, variant: str, config: Any, profile: str, command: str,
+                       iteration: int) -> None:
     """One more evaluation of the final agent, its trials written as ``<name>.csv``
-    (:func:`borel_lib.borel.trajectory_table` columns plus ``method``, ``seed``, ``iteration``), so the
+    (:func:`borel_lib.borel.trajectory_table` columns plus ``method``, ``variant``, ``seed``, ``iteration``), so the
     figures can draw what a Thompson-sampling agent does in episodes 1 and 2 without a checkpoint. The tasks
     and z draws are the last evaluation's (PEARL's trials are that evaluation's exactly, a test checks it);
     MBML samples its candidate actions from its own generator, so its returns here can differ a little."""
@@ -645,8 +646,7 @@ def write_trajectories(agent: Any, domain: str, tasks: np.ndarray, seed: int, nu
 
     record: dict[str, Any] = {}
     evaluate(agent, domain, tasks, seed, num_exp_traj_eval, use_next_obs=use_next_obs, oracle=oracle, record=record)
-    table = trajectory_table(domain, tasks, record).assign(method=method, variant="online" if method.startswith("pearl") else "offline",
-                                                          seed=seed, iteration=iteration)
+    table = trajectory_table(domain, tasks, record).assign(method=method, variant=variant, seed=seed, iteration=iteration)
     write_results(table, name, config=config, profile=profile, command=command)
 
 
