@@ -29,7 +29,10 @@ Written from the PEARL paper and a reading of what its official implementation d
   tasks drawn with replacement. Step counts are rounded up to whole episodes of H steps; the picked
   tasks are stepped together in one :class:`~borel_lib.envs.batched.BatchedTrial` (drawn without
   replacement so they can be batched — the official loop draws with replacement, one at a time).
-  Training episodes start from the fixed start (the official point robot starts at the origin too).
+  Training episodes start from the fixed start (the official point robot starts at the origin too;
+  the MuJoCo domains — Half-Cheetah-Vel, Ant-Semi-circle — are stepped in a
+  :class:`~borel_lib.envs.batched.BatchedMujocoTrial`; Ant starts exactly at the origin, Cheetah with
+  gym's small reset noise, drawn afresh per episode from the trainer's generator).
 - **Test protocol as BOReL compares it** (:func:`evaluate`): one k-episode trial per unseen task from
   the fixed start with the deterministic policy; z is drawn at the start of every episode and held
   for the episode — from the prior in episode 1, from the posterior given *all* transitions of the
@@ -60,23 +63,49 @@ from tqdm.auto import tqdm
 from borel_lib.agents import EnsembleMLP, _soft_update, make_generators, tanh_gaussian
 from borel_lib.config import Config, ConfigError, check_choice, check_positive
 from borel_lib.envs import make_env
-from borel_lib.envs.batched import BatchedTrial
+from borel_lib.envs.batched import batched_trial_for, is_mujoco
 from borel_lib.io import atomic_path
 from borel_lib.task_encoder import ContextEncoder, kl_to_prior, sample_gaussian
 
-DOMAINS = ("semicircle", "wind", "escape_room")
-"""Domains PEARL runs on (point-robot domains with a batched form)."""
+DOMAINS = ("semicircle", "wind", "escape_room", "cheetah_vel", "ant_semicircle")
+"""Domains PEARL runs on: the point robots and the two MuJoCo domains (all with a batched form)."""
+
+MUJOCO_DOMAINS = ("cheetah_vel", "ant_semicircle")
 
 PEARL_DOMAIN: dict[str, dict[str, Any]] = {
     "wind": {"use_next_obs_in_context": True},
     "escape_room": {"use_next_obs_in_context": True, "rl_reward": "sparse"},
+    "cheetah_vel": {"gamma": 0.99, "reward_scale": 5.0, "kl_lambda": 0.1, "rl_reward": "sparse"},
+    "ant_semicircle": {"gamma": 0.99, "reward_scale": 5.0, "kl_lambda": 0.1},
 }
 """Per-domain settings on top of the profile's (:meth:`PEARLConfig.for_domain`). Wind and Escape-Room differ
 in their *transitions* and their sparse reward is the same for every task, so the context must show s' (the
 official setting "True when dynamics vary"). SAC's reward: Wind's dense reward is the sparse one plus the
 distance shaping its collectors learn from (:meth:`~borel_lib.envs.point_robot.WindEnv.dense_reward`, the
 same goal for every task, so it says nothing about the wind); Escape-Room has no dense reward and its
-collectors learn from the sparse one, so PEARL's SAC does too. Ours: the official code has neither domain."""
+collectors learn from the sparse one, so PEARL's SAC does too. Ours: the official code has neither domain.
+
+MuJoCo: the official cheetah-vel values (γ 0.99, reward scale 5, KL weight 0.1), used for Ant-Semi-circle too
+(the official ant-goal run did not reproduce, its README says). Half-Cheetah-Vel has one reward, the
+evaluation's −|v − v_g| − 0.05‖a‖², which both the encoder and SAC see (``rl_reward="sparse"`` here means "the
+environment's own reward"); on Ant the encoder sees the sparse reward and SAC the collectors' dense one
+(:meth:`~borel_lib.envs.ant.AntSemiCircleEnv.dense_reward`), as on the Semi-circle."""
+
+PEARL_PROFILE_DOMAIN: dict[tuple[str, str], dict[str, Any]] = {
+    **{("paper", d): {"n_train_tasks": 100, "embedding_batch_size": 100, "num_initial_steps": 2000,
+                      "num_tasks_sample": 5, "num_steps_prior": 400, "num_steps_posterior": 0,
+                      "num_extra_rl_steps_posterior": 600, "train_steps_per_iter": 2000, "n_eval_tasks": 30}
+       for d in MUJOCO_DOMAINS},
+    **{("quick", d): {"n_train_tasks": 16, "embedding_batch_size": 100, "num_initial_steps": 400,
+                      "num_tasks_sample": 4, "num_steps_prior": 200, "num_steps_posterior": 0,
+                      "num_extra_rl_steps_posterior": 400, "train_steps_per_iter": 200, "n_eval_tasks": 16}
+       for d in MUJOCO_DOMAINS},
+}
+"""Sizes per (profile, domain) on top of :data:`PEARL_DOMAIN`. ``paper``: the official cheetah-vel loop (100
+training tasks, 2000 initial steps, per iteration 5 tasks x (400 prior + 600 RL-only posterior steps) and 2000
+gradient steps; 30 test tasks). ``quick``: the same shape cut for two CPU cores (16 tasks, 4 x (200 + 400)
+steps and 200 gradient steps per iteration, 16 test tasks) — about 2,400 MuJoCo steps and 200 updates of
+the quick networks per iteration; not tuned, and far below the official 500 x 2000 updates."""
 
 RL_REWARDS = ("dense", "sparse")
 """Reward SAC trains on: the dense −‖s' − g‖ (official) or the environment's sparse one."""
@@ -153,8 +182,12 @@ class PEARLConfig(Config):
     @classmethod
     def for_domain(cls, domain: str, profile: str | None = None, **overrides: Any) -> PEARLConfig:
         """The profile's values with :data:`PEARL_DOMAIN`'s for ``domain``, then ``overrides``."""
+        from borel_lib.config import resolve_profile
+
         check_choice(domain, "domain", DOMAINS)
-        return cls.for_profile(profile, **{**PEARL_DOMAIN.get(domain, {}), **overrides})
+        profile = resolve_profile(profile)
+        return cls.for_profile(profile, **{**PEARL_DOMAIN.get(domain, {}),
+                                           **PEARL_PROFILE_DOMAIN.get((profile, domain), {}), **overrides})
 
     def validate(self) -> None:
         for name in ("n_train_tasks", "latent_dim", "lr", "tau", "reward_scale", "meta_batch", "batch_size",
@@ -441,10 +474,12 @@ class PEARLTrainer:
         """Whole episodes (``ceil(steps / H)`` of them) on the tasks ``task_idx``, stepped together,
         with the stochastic policy and a new z per episode."""
         n = len(task_idx)
-        trial = BatchedTrial(self.env, n, episodes=1)
+        trial = batched_trial_for(self.env, n, episodes=1)
         for _ in range(math.ceil(steps / self.H)):
             z = self._posterior_z(task_idx) if posterior else self._prior_z(task_idx)
-            obs = trial.reset(self.train_tasks[task_idx], seeds=[0] * n)[:, :-1]
+            # the point robots start at one fixed point; MuJoCo's start states are noisy: a fresh draw each
+            seeds = self.rng.integers(0, 2**31, n) if is_mujoco(self.env) else [0] * n
+            obs = trial.reset(self.train_tasks[task_idx], seeds=seeds)[:, :-1]
             rec: dict[str, list[np.ndarray]] = {k: [] for k in TaskBuffers.FIELDS}
             for _t in range(self.H):
                 a = self.agent.act(obs, z)
@@ -556,7 +591,7 @@ def evaluate(agent: Any, domain: str, tasks: np.ndarray, seed: int, num_exp_traj
     and ``act(obs, z, deterministic=True)``: :class:`PEARLAgent` and MBML's agent both have them."""
     env = make_env(domain, init_state="fixed")
     n = len(tasks)
-    trial = BatchedTrial(env, n)
+    trial = batched_trial_for(env, n)
     obs = trial.reset(np.asarray(tasks), seeds=range(seed, seed + n))[:, :-1]
     gen = torch.Generator(device=agent.device).manual_seed(seed + 20_000)  # eval draws leave training's stream alone
     goal = torch.as_tensor(np.asarray(tasks), dtype=torch.float32, device=agent.device)

@@ -110,3 +110,29 @@ def test_wind_relabels_next_states_with_the_other_tasks_model(tmp_path, monkeypa
     np.testing.assert_array_equal(r.numpy(), env.reward(None, None, nxt.numpy(), np.zeros((3, 3, 16, 2))))
     ident = task_identification(trainer)
     assert set(ident) == {"task_id_accuracy", "task_id_chance"}
+
+
+@pytest.mark.parametrize("domain", ["cheetah_vel", "ant_semicircle"])
+def test_mujoco_domains_train_offline_and_evaluate(domain, tmp_path, monkeypatch):
+    """Half-Cheetah-Vel / Ant-Semi-circle: the official thresholds; training steps no MuJoCo trial (only the
+    evaluation does); task identification reports the named velocity's error (Cheetah) or the goal radius
+    (Ant) beside chance."""
+    from borel_lib.envs.batched import BatchedMujocoTrial
+    from borel_lib.pearl import evaluate
+
+    ds, _ = collect(CollectConfig.for_domain(domain, "smoke"), tmp_path / "ds", tmp_path / "ck", profile="smoke",
+                    progress=False)
+    cfg = MBMLConfig.for_domain(domain, "smoke", tasks_per_step=2)
+    assert cfg.std_threshold == (0.05 if domain == "cheetah_vel" else 0.1)
+    assert MBMLConfig.for_domain(domain, "paper").bcq_iterations == (100_000 if domain == "ant_semicircle" else 50_000)
+    with monkeypatch.context() as m:
+        m.setattr(BatchedMujocoTrial, "step", _no_env)
+        m.setattr(BatchedMujocoTrial, "reset", _no_env)
+        trainer = MBMLTrainer(ds, cfg, seed=0)
+        assert not trainer.transitions and trainer.train(progress=False, evaluate_during=False).empty
+    ident = task_identification(trainer)
+    extra = {"task_id_error", "task_id_error_chance"} if domain == "cheetah_vel" else {
+        "task_id_within_radius", "task_id_within_radius_chance"}
+    assert set(ident) == {"task_id_accuracy", "task_id_chance"} | extra
+    ev = evaluate(trainer.agent, domain, trainer.eval_tasks[:2], seed=0, num_exp_traj_eval=1, use_next_obs=True)
+    assert set(ev.episode) == {1, 2} and np.isfinite(ev.value).all()

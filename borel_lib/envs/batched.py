@@ -215,3 +215,14 @@ def make_batched_trial(name: str, n: int, episodes: int | None = None, **env_kwa
                          f"{', '.join(BATCHABLE + MUJOCO_BATCHABLE)}")
     cls = BatchedMujocoTrial if info.name in MUJOCO_BATCHABLE else BatchedTrial
     return cls(make_env(info.name, **env_kwargs), n, episodes=episodes)
+
+
+def batched_trial_for(env: TaskEnv, n: int, episodes: int | None = None) -> BatchedTrial:
+    """A batched trial of ``n`` tasks on this ``env`` instance (its settings kept, e.g. Ant's reward mode):
+    :class:`BatchedMujocoTrial` for a MuJoCo env, else :class:`BatchedTrial` (clear error if neither)."""
+    return (BatchedMujocoTrial if is_mujoco(env) else BatchedTrial)(env, n, episodes=episodes)
+
+
+def is_mujoco(env: TaskEnv) -> bool:
+    """True for the MuJoCo task envs (their start states are random: reset seeds matter)."""
+    return hasattr(env, "model") and hasattr(env, "_simulate")
