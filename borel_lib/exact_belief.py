@@ -20,6 +20,12 @@ no candidate centre; then the posterior keeps the candidates with the fewest inc
 Features. A policy sees the posterior as a fixed-length vector: Gridworld the probabilities of the 21
 cells; Semi-circle the posterior mass in ``n_bins`` equal arc sectors (the fine posterior pooled).
 
+Ant-Semi-circle (:data:`MUJOCO_EXACT_DOMAINS`) is the Semi-circle's case on the torso position: goals on
+the same unit arc, the sparse reward 1[‖xy(s') − g‖ ≤ 0.2] − 0.1‖a‖², whose control term is known from the
+action, so a transition rules out the candidates whose goal term disagrees with the observed reward. Same
+candidates and features as the Semi-circle. (The goal-known step counts of the search metrics are the point
+robot's, so those metrics stay on :data:`EXACT_DOMAINS`.)
+
 Transition domains (§4, Figure 4; :data:`TRANSITION_EXACT_DOMAINS`). There the rewards are the same for
 every task and the transitions identify it, so a candidate is ruled out by a step whose next state it
 would not produce. Only (a_j, r_j, s'_j) are used, as above: the step's start state is the previous
@@ -45,6 +51,8 @@ EXACT_DOMAINS = ("gridworld", "semicircle")
 """Goal domains with an exact belief (rewards identify the task)."""
 TRANSITION_EXACT_DOMAINS = ("wind", "escape_room")
 """Transition domains with an exact belief (next states identify the task; module docstring)."""
+MUJOCO_EXACT_DOMAINS = ("ant_semicircle",)
+"""MuJoCo goal domains with an exact belief (module docstring, "Ant-Semi-circle")."""
 
 
 class ExactBelief:
@@ -55,7 +63,7 @@ class ExactBelief:
     same numbers for the same transitions."""
 
     def __init__(self, domain: str, n_candidates: int = 360, n_bins: int = 20, wind_cells: int = 32):
-        allowed = EXACT_DOMAINS + TRANSITION_EXACT_DOMAINS
+        allowed = EXACT_DOMAINS + TRANSITION_EXACT_DOMAINS + MUJOCO_EXACT_DOMAINS
         if domain not in allowed:
             raise ValueError(f"exact belief: domain {domain!r} has none; allowed values: {', '.join(allowed)}")
         self.domain = domain
@@ -92,7 +100,9 @@ class ExactBelief:
             return self._inconsistent_transitions(np.asarray(obs, np.float32), np.asarray(actions, np.float32),
                                                   np.asarray(next_obs, np.float32)[..., :-1])
         nxt = np.asarray(next_obs, np.float32)[..., None, :-1]
-        predicted = self.env.reward(nxt, None, nxt, self.candidates)  # these rewards ignore s and a
+        # the point robots' rewards ignore s and a; Ant's control term is a function of a alone
+        acts = np.asarray(actions, np.float32)[..., None, :] if self.domain in MUJOCO_EXACT_DOMAINS else None
+        predicted = self.env.reward(nxt, acts, nxt, self.candidates)
         return ~np.isclose(predicted, np.asarray(rewards, np.float32)[..., None], atol=1e-5)
 
     def _inconsistent_transitions(self, s: np.ndarray, a: np.ndarray, s2: np.ndarray) -> np.ndarray:

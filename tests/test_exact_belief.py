@@ -145,3 +145,27 @@ def test_escape_room_posterior_keeps_the_opening_after_an_escape():
     post = belief.posterior_trials(np.tile(step, (1, 14, 1)), np.zeros((1, 14)), np.array(nxt, np.float32)[None])[0, -1]
     alive = np.flatnonzero(post)
     assert 100 in alive and np.all(np.abs(belief.angles[alive] - theta) <= env.opening_width / 2 + 1e-9)
+
+
+def test_ant_exact_belief_reads_the_torso_position_and_the_control_term():
+    """Ant-Semi-circle: a rewarded step at the torso position p keeps exactly the arc candidates within the
+    goal radius of p; the reward's control term comes from the action (without it nothing is consistent)."""
+    from borel_lib.envs.ant import AntSemiCircleEnv
+
+    eb = ExactBelief("ant_semicircle")
+    env = AntSemiCircleEnv()
+    obs_dim = env.observation_space.shape[0]
+    rng = np.random.default_rng(0)
+    goal = np.array([np.cos(1.0), np.sin(1.0)])
+    pos = np.array([[0.0, 0.0], goal + [0.05, -0.03]])  # the start area, then near the goal
+    next_obs = np.zeros((2, obs_dim + 1), np.float32)
+    next_obs[:, :2] = pos
+    actions = rng.uniform(-1, 1, (2, 8)).astype(np.float32)
+    rewards = env.sparse_reward(None, actions, next_obs[:, :-1], goal).astype(np.float32)
+    assert rewards[1] > 0.5 > rewards[0]
+    post = eb.posterior_trials(actions[None], rewards[None], next_obs[None])[0]  # (3, C)
+    assert np.all(post[1] == post[0])  # far from every candidate: the first step rules nothing out
+    near = np.linalg.norm(eb.candidates - pos[1], axis=-1) <= env.goal_radius
+    assert 0 < near.sum() < eb.n_candidates
+    np.testing.assert_array_equal(post[2] > 0, near)
+    assert eb.inconsistent(actions[1:], np.ones(1, np.float32), next_obs[1:]).all()  # reward without -0.1|a|^2
