@@ -33,7 +33,7 @@ from borel_lib.belief import (
 from borel_lib.config import ConfigError, check_choice, resolve_profile
 from borel_lib.envs import INIT_STATE_OPTIONS, make_env
 from borel_lib.evaluation import evaluate, search_metrics
-from borel_lib.exact_belief import EXACT_DOMAINS, MUJOCO_EXACT_DOMAINS, TRANSITION_EXACT_DOMAINS, ExactBelief
+from borel_lib.exact_belief import ALL_EXACT_DOMAINS, EXACT_DOMAINS, ExactBelief
 from borel_lib.io import atomic_path
 from borel_lib.offline_rl import RL_DOMAIN, OfflineAgent, OfflineRLConfig
 from borel_lib.relabel import RELABEL_MODES
@@ -121,9 +121,9 @@ class RunSpec:
         if self.belief == "vae" and self.relabelling == "reward_relabelling" and varies != "reward":
             raise ConfigError(f"relabelling='reward_relabelling' applies only where tasks differ in rewards (paper §4); "
                               f"{self.domain}'s tasks differ in {varies}s: use --relabelling policy_replay or none")
-        allowed = EXACT_DOMAINS + TRANSITION_EXACT_DOMAINS + MUJOCO_EXACT_DOMAINS
-        if self.belief == "exact" and self.domain not in allowed:
-            raise ConfigError(f"belief='exact': {self.domain} has no exact belief; allowed domains: {', '.join(allowed)}")
+        if self.belief == "exact" and self.domain not in ALL_EXACT_DOMAINS:
+            raise ConfigError(f"belief='exact': {self.domain} has no exact belief; allowed domains: "
+                              f"{', '.join(ALL_EXACT_DOMAINS)}")
         check_choice(self.features, "features", VAE_FEATURES)
         if isinstance(self.seed, bool) or not isinstance(self.seed, int) or not 0 <= self.seed < 2**31:
             raise ConfigError(f"seed={self.seed!r} must be an integer in [0, 2**31)")
@@ -434,7 +434,7 @@ def trajectory_table(domain: str, tasks: np.ndarray, record: dict[str, np.ndarra
     the exact posterior still allows after the step."""
     env = make_env(domain)
     n, T = record["rewards"].shape
-    exact = ExactBelief(domain) if domain in EXACT_DOMAINS + TRANSITION_EXACT_DOMAINS + MUJOCO_EXACT_DOMAINS else None
+    exact = ExactBelief(domain) if domain in ALL_EXACT_DOMAINS else None
     cols = {"x": record["next_obs"][..., 0], "y": record["next_obs"][..., 1], "reward": record["rewards"]}
     if exact is not None:
         post = exact.posterior_trials(record["actions"], record["rewards"], record["next_obs"])[:, 1:]

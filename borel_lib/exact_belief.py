@@ -53,6 +53,8 @@ TRANSITION_EXACT_DOMAINS = ("wind", "escape_room")
 """Transition domains with an exact belief (next states identify the task; module docstring)."""
 MUJOCO_EXACT_DOMAINS = ("ant_semicircle",)
 """MuJoCo goal domains with an exact belief (module docstring, "Ant-Semi-circle")."""
+ALL_EXACT_DOMAINS = EXACT_DOMAINS + TRANSITION_EXACT_DOMAINS + MUJOCO_EXACT_DOMAINS
+"""Every domain :class:`ExactBelief` takes."""
 
 
 class ExactBelief:
@@ -63,9 +65,8 @@ class ExactBelief:
     same numbers for the same transitions."""
 
     def __init__(self, domain: str, n_candidates: int = 360, n_bins: int = 20, wind_cells: int = 32):
-        allowed = EXACT_DOMAINS + TRANSITION_EXACT_DOMAINS + MUJOCO_EXACT_DOMAINS
-        if domain not in allowed:
-            raise ValueError(f"exact belief: domain {domain!r} has none; allowed values: {', '.join(allowed)}")
+        if domain not in ALL_EXACT_DOMAINS:
+            raise ValueError(f"exact belief: domain {domain!r} has none; allowed values: {', '.join(ALL_EXACT_DOMAINS)}")
         self.domain = domain
         self.env = make_env(domain)
         self.transitions = domain in TRANSITION_EXACT_DOMAINS

@@ -75,8 +75,8 @@ from borel_lib.task_encoder import ContextEncoder, kl_diag, kl_to_prior, sample_
 from borel_lib.task_encoder import product_of_gaussians as pog
 
 DOMAINS = ("semicircle", "wind", "cheetah_vel", "ant_semicircle")
-"""Domains MBML runs on (the paper's continuous domains except Escape-Room). On Wind the tasks differ in transitions, so the per-task ensembles predict the
-state change and a transition of task j is relabelled for task i with i's predicted s' and the reward of
+"""Domains MBML runs on (the paper's continuous domains except Escape-Room). On Wind the tasks differ in
+transitions, so the per-task ensembles predict the state change and a transition of task j is relabelled for task i with i's predicted s' and the reward of
 that s' (the official code's next-state ensembles). Not Escape-Room: the paper's footnote 9 says MBML's
 BCQ part failed there (and on Wind with policy replay; we train on Wind's own data, as BOReL does)."""
 
@@ -176,7 +176,8 @@ class MBMLConfig(Config):
 
     @classmethod
     def for_domain(cls, domain: str, profile: str | None = None, **overrides: Any) -> MBMLConfig:
-        """The profile's values with :data:`MBML_DOMAIN`'s for ``domain``, then ``overrides``."""
+        """The profile's values with :data:`MBML_DOMAIN`'s for ``domain``, then :data:`MBML_PROFILE_DOMAIN`'s,
+        then ``overrides``."""
         from borel_lib.config import resolve_profile
 
         check_choice(domain, "domain", DOMAINS)

@@ -63,14 +63,12 @@ from tqdm.auto import tqdm
 from borel_lib.agents import EnsembleMLP, _soft_update, make_generators, tanh_gaussian
 from borel_lib.config import Config, ConfigError, check_choice, check_positive
 from borel_lib.envs import make_env
-from borel_lib.envs.batched import batched_trial_for, is_mujoco
+from borel_lib.envs.batched import MUJOCO_BATCHABLE, batched_trial_for, is_mujoco
 from borel_lib.io import atomic_path
 from borel_lib.task_encoder import ContextEncoder, kl_to_prior, sample_gaussian
 
 DOMAINS = ("semicircle", "wind", "escape_room", "cheetah_vel", "ant_semicircle")
 """Domains PEARL runs on: the point robots and the two MuJoCo domains (all with a batched form)."""
-
-MUJOCO_DOMAINS = ("cheetah_vel", "ant_semicircle")
 
 PEARL_DOMAIN: dict[str, dict[str, Any]] = {
     "wind": {"use_next_obs_in_context": True},
@@ -95,11 +93,11 @@ PEARL_PROFILE_DOMAIN: dict[tuple[str, str], dict[str, Any]] = {
     **{("paper", d): {"n_train_tasks": 100, "embedding_batch_size": 100, "num_initial_steps": 2000,
                       "num_tasks_sample": 5, "num_steps_prior": 400, "num_steps_posterior": 0,
                       "num_extra_rl_steps_posterior": 600, "train_steps_per_iter": 2000, "n_eval_tasks": 30}
-       for d in MUJOCO_DOMAINS},
+       for d in MUJOCO_BATCHABLE},
     **{("quick", d): {"n_train_tasks": 16, "embedding_batch_size": 100, "num_initial_steps": 400,
                       "num_tasks_sample": 4, "num_steps_prior": 200, "num_steps_posterior": 0,
                       "num_extra_rl_steps_posterior": 400, "train_steps_per_iter": 200, "n_eval_tasks": 16}
-       for d in MUJOCO_DOMAINS},
+       for d in MUJOCO_BATCHABLE},
 }
 """Sizes per (profile, domain) on top of :data:`PEARL_DOMAIN`. ``paper``: the official cheetah-vel loop (100
 training tasks, 2000 initial steps, per iteration 5 tasks x (400 prior + 600 RL-only posterior steps) and 2000
@@ -181,7 +179,8 @@ class PEARLConfig(Config):
 
     @classmethod
     def for_domain(cls, domain: str, profile: str | None = None, **overrides: Any) -> PEARLConfig:
-        """The profile's values with :data:`PEARL_DOMAIN`'s for ``domain``, then ``overrides``."""
+        """The profile's values with :data:`PEARL_DOMAIN`'s for ``domain``, then :data:`PEARL_PROFILE_DOMAIN`'s,
+        then ``overrides``."""
         from borel_lib.config import resolve_profile
 
         check_choice(domain, "domain", DOMAINS)

@@ -171,7 +171,7 @@ class BatchedMujocoTrial(BatchedTrial):
 
     @staticmethod
     def _check_env(env: TaskEnv) -> None:
-        if not (hasattr(env, "model") and hasattr(env, "reset_model") and hasattr(env, "_simulate")):
+        if not (is_mujoco(env) and hasattr(env, "reset_model")):
             raise TypeError(f"BatchedMujocoTrial needs a MuJoCo task env; {type(env).__name__} is not one")
 
     @contextlib.contextmanager
@@ -213,8 +213,7 @@ def make_batched_trial(name: str, n: int, episodes: int | None = None, **env_kwa
     if info.name not in BATCHABLE + MUJOCO_BATCHABLE:
         raise ValueError(f"domain {info.name!r} has no batched form; batchable domains: "
                          f"{', '.join(BATCHABLE + MUJOCO_BATCHABLE)}")
-    cls = BatchedMujocoTrial if info.name in MUJOCO_BATCHABLE else BatchedTrial
-    return cls(make_env(info.name, **env_kwargs), n, episodes=episodes)
+    return batched_trial_for(make_env(info.name, **env_kwargs), n, episodes=episodes)
 
 
 def batched_trial_for(env: TaskEnv, n: int, episodes: int | None = None) -> BatchedTrial:
