@@ -70,6 +70,7 @@ def table_commands(profile: str) -> dict[str, str]:
                        "{uniform,exclude_semicircle,fixed}",
         "cheetah": f"python -m borel_lib.borel cheetah_vel --profile {profile} --relabelling {{reward_relabelling,none}} "
                    "--seed {0,1,2}",
+        "probe_ant_collectors_uniform": "python scripts/probe_ant_collectors.py --init-state uniform",
         "probe_online_exact_online_seed0": f"python scripts/probe_online_exact.py --data online --profile {profile}",
         "probe_online_exact_offline_online_seed0":
             f"python scripts/probe_online_exact.py --data offline+online --profile {profile}",
@@ -533,6 +534,18 @@ def table1(profile: str, directory: str | Path | None = None, seeds: list[int] |
         raise MissingResultsError(f"not yet produced: no Table 1 run in {_display(Path(directory or results_dir(profile)))}; "
                                   f"run `{table_commands(profile)['table1']}`")
     return pd.DataFrame(rows)
+
+
+def ant_collector_probe(profile: str, directory: str | Path | None = None, variant: str = "uniform") -> pd.DataFrame:
+    """What the Ant data can teach (``scripts/probe_ant_collectors.py``): the paper's metric per episode and
+    the steps spent in the goal disc, for the collection's own task-knowing agents (deterministic and
+    sampled, per saved iteration), the logged trials of the last iterations, and standing still (a = 0)."""
+    df = read_table(f"probe_ant_collectors_{variant}", profile, directory)
+    df = df[df.metric.isin(["return", "in_goal_steps"])].assign(
+        column=lambda d: d.metric.map({"return": "return", "in_goal_steps": "steps in goal"}) + ", ep " + d.episode.astype(str))
+    out = df.pivot_table(index=["method", "iteration"], columns="column", values="value").round(1)
+    out.columns.name = None
+    return out
 
 
 def ant_trajectories(profile: str, directory: str | Path | None = None, seeds: list[int] | None = None):
