@@ -180,6 +180,11 @@ class CollectConfig(Config):
     """DQN: iterations over which ε decays linearly from 1 to 0 (Gridworld 50)."""
     checkpoint_every: int = 10
     """Iterations between resumable checkpoints (and saved policies for policy replaying)."""
+    shared_agent: bool = False
+    """One SAC for all N tasks, its input the observation and the task (e.g. the goal), trained on every
+    task's transitions, instead of one agent per task (the authors). Ours, a declared alternative for the
+    quick MuJoCo protocols (module docstring): locomotion is learnt once instead of N times. Continuous
+    domains only; ``batch_size`` is then the shared agent's whole minibatch."""
     seed: int = 0
     """Seed of tasks, agents and environments."""
     device: str = "auto"
@@ -196,6 +201,8 @@ class CollectConfig(Config):
             check_positive(getattr(self, name), name, allow_zero=True)
         if self.warmup_trials + self.iterations * self.trials_per_iter < 1:
             raise ConfigError("the run collects no trial")
+        if self.shared_agent and self.discrete:
+            raise ConfigError("shared_agent=True needs a continuous domain (SAC); gridworld's DQN agents are per task")
 
     @property
     def discrete(self) -> bool:
@@ -252,17 +259,24 @@ class Collector:
         self.env_seeds = [int(s) for s in seed_rng.integers(0, 2**31 - 1, size=cfg.n_tasks)]
         agent_seeds = [int(s) for s in seed_rng.integers(0, 2**31 - 1, size=cfg.n_tasks)]
         obs_dim = self.env.observation_space.shape[0] + 1
+        self.members = 1 if cfg.shared_agent else cfg.n_tasks
+        if cfg.shared_agent:  # the shared agent sees the task too (not stored in the dataset)
+            agent_seeds = agent_seeds[:1]
+            self.agent_obs_dim = obs_dim + self.tasks.shape[1]
+        else:
+            self.agent_obs_dim = obs_dim
         if cfg.discrete:
             self.act_dim = 1
             self.agent = EnsembleDQN(obs_dim, 5, agent_seeds, DQNConfig(hidden=cfg.hidden, lr=cfg.lr, gamma=cfg.gamma,
                                                                         batch_size=cfg.batch_size), self.device)
         else:
             self.act_dim = self.env.action_space.shape[0]
-            self.agent = EnsembleSAC(obs_dim, self.act_dim, agent_seeds,
+            self.agent = EnsembleSAC(self.agent_obs_dim, self.act_dim, agent_seeds,
                                      SACConfig(hidden=cfg.hidden, actor_lr=cfg.lr, critic_lr=cfg.lr, gamma=cfg.gamma,
                                                alpha=cfg.alpha, batch_size=cfg.batch_size), self.device)
         T = self.trial.trial_length
-        self.replay = EnsembleReplay(cfg.n_tasks, cfg.trials_per_task * T, obs_dim, self.act_dim, self.device)
+        per_member = cfg.trials_per_task * T * (cfg.n_tasks if cfg.shared_agent else 1)
+        self.replay = EnsembleReplay(self.members, per_member, self.agent_obs_dim, self.act_dim, self.device)
         N, M = cfg.n_tasks, cfg.trials_per_task
         self.shapes = {"obs": (N, M, T, obs_dim), "actions": (N, M, T, self.act_dim), "rewards": (N, M, T),
                        "next_obs": (N, M, T, obs_dim), "iteration": (N, M)}
@@ -288,15 +302,36 @@ class Collector:
         gens = self.agent.generators
         if self.cfg.discrete:
             return torch.stack([torch.randint(5, (), generator=g, device=g.device) for g in gens])
+        if self.cfg.shared_agent:
+            g = gens[0]
+            return torch.rand(self.cfg.n_tasks, self.act_dim, generator=g, device=g.device) * 2 - 1
         return torch.stack([torch.rand(self.act_dim, generator=g, device=g.device) * 2 - 1 for g in gens])
 
-    def _act(self, obs: np.ndarray, mode: str, epsilon: float = 0.0) -> np.ndarray:
+    def agent_inputs(self, obs: np.ndarray | torch.Tensor) -> torch.Tensor:
+        """The agents' observations ``(members, B, dim)`` for per-task observations ``(N, B, obs_dim)`` (or
+        ``(N, obs_dim)``: then ``(members, dim)``): the shared agent sees each task appended and all tasks
+        as one batch; per-task agents see their own task's observations."""
+        o = torch.as_tensor(obs, dtype=torch.float32, device=self.device)
+        if not self.cfg.shared_agent:
+            return o
+        single = o.dim() == 2
+        o = o[:, None] if single else o
+        task = torch.as_tensor(self.tasks, dtype=torch.float32, device=self.device)[:, None].expand(-1, o.shape[1], -1)
+        o = torch.cat([o, task], -1).reshape(1, -1, self.agent_obs_dim)
+        return o[0] if single else o
+
+    def act(self, obs: np.ndarray, mode: str, epsilon: float = 0.0) -> np.ndarray:
+        """Actions ``(N, act_dim)`` of every task's agent: ``random``, ``policy`` (exploring: SAC samples,
+        DQN ε-greedy) or ``deterministic`` (SAC's mean action)."""
         if mode == "random":
             a = self._random_actions()
+        elif self.cfg.discrete:
+            a = self.agent.act(self.agent_inputs(obs), epsilon=epsilon)
         else:
-            o = torch.as_tensor(obs, dtype=torch.float32, device=self.device)
-            a = self.agent.act(o, epsilon=epsilon) if self.cfg.discrete else self.agent.act(o)
-        return a.detach().cpu().numpy()
+            x = self.agent_inputs(obs)
+            a = self.agent.act(x[None] if self.cfg.shared_agent else x, deterministic=mode == "deterministic")
+        a = a.detach().cpu().numpy()
+        return a.reshape(self.cfg.n_tasks, self.act_dim) if self.cfg.shared_agent else a
 
     def run_trial(self, mode: str, epsilon: float = 0.0) -> dict[str, np.ndarray]:
         """One k-episode trial for all tasks with ``mode`` random or policy; arrays ``(N, T, ...)``."""
@@ -307,7 +342,7 @@ class Collector:
         if self.cfg.dense_collection:
             rec.update(reward_goal=np.zeros((N, T), np.float32), reward_ctrl=np.zeros((N, T), np.float32))
         for t in range(T):
-            a = self._act(obs, mode, epsilon)
+            a = self.act(obs, mode, epsilon)
             out = self.trial.step(a)
             rec["obs"][:, t] = obs
             rec["actions"][:, t] = a.reshape(N, self.act_dim)
@@ -332,9 +367,12 @@ class Collector:
         m = self.trials_done
         assert self.writer is not None
         self.writer.write(trials=m, iteration=np.full(self.cfg.n_tasks, iteration, np.int32), **rec)
-        self.replay.add(obs=torch.as_tensor(rec["obs"]), actions=torch.as_tensor(rec["actions"]),
-                        rewards=torch.as_tensor(self.training_rewards(rec)), next_obs=torch.as_tensor(rec["next_obs"]),
-                        dones=torch.zeros(rec["rewards"].shape))
+        shape = (self.members, -1)  # the shared agent's buffer takes every task's trial
+        self.replay.add(obs=self.agent_inputs(rec["obs"]).reshape(*shape, self.agent_obs_dim),
+                        actions=torch.as_tensor(rec["actions"]).reshape(*shape, self.act_dim),
+                        rewards=torch.as_tensor(self.training_rewards(rec)).reshape(shape),
+                        next_obs=self.agent_inputs(rec["next_obs"]).reshape(*shape, self.agent_obs_dim),
+                        dones=torch.zeros(rec["rewards"].shape).reshape(shape))
         H = self.trial.H
         success = self.env.is_success(rec["next_obs"][..., :-1], self.tasks[:, None, :])
         ep_returns = rec["rewards"].reshape(self.cfg.n_tasks, -1, H).sum(-1)
@@ -561,6 +599,9 @@ def collect_policy_replay(config: CollectConfig, policies_file: str | os.PathLik
         states.append(state)
     net = col.agent.q if config.discrete else col.agent.actor
     N = config.n_tasks
+    if config.shared_agent:
+        raise ConfigError("policy replaying swaps per-task policies; a shared_agent=True collection has one "
+                          "(its task-conditioned policy would need the other task's goal): not supported")
     if N < 2:
         raise ConfigError("policy replaying needs at least 2 tasks")
     shapes = {name: (N, n_trials) + shape[2:] for name, shape in col.shapes.items()}

@@ -59,11 +59,8 @@ def rollout(col: Collector, mode: str, seeds: list[int]) -> tuple[np.ndarray, np
     obs = col.trial.reset(col.tasks, seeds=seeds)
     rewards, ctrl = np.zeros((n, T)), np.zeros((n, T))
     for t in range(T):
-        if mode == "zero":
-            a = np.zeros((n, col.act_dim), np.float32)
-        else:
-            o = torch.as_tensor(obs, dtype=torch.float32, device=col.device)
-            a = col.agent.act(o, deterministic=mode == "deterministic").cpu().numpy()
+        a = np.zeros((n, col.act_dim), np.float32) if mode == "zero" else col.act(
+            obs, "deterministic" if mode == "deterministic" else "policy")
         out = col.trial.step(a)
         rewards[:, t] = col.env.sparse_reward(obs[:, :-1], a, out.next_obs[:, :-1], col.tasks)
         ctrl[:, t] = col.env.ctrl_reward(a)

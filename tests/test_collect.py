@@ -38,9 +38,9 @@ def test_collected_data_follows_the_protocol_and_true_rewards(tmp_path, domain):
         assert len(curves) == N * M * (k + 1)
 
 
-@pytest.mark.parametrize("domain", ["semicircle", "ant_semicircle"])
-def test_killed_collection_resumes_to_the_same_dataset(tmp_path, domain):
-    cfg = CollectConfig.for_domain(domain, "smoke", iterations=4, checkpoint_every=2)
+@pytest.mark.parametrize("domain, shared", [("semicircle", False), ("ant_semicircle", False), ("ant_semicircle", True)])
+def test_killed_collection_resumes_to_the_same_dataset(tmp_path, domain, shared):
+    cfg = CollectConfig.for_domain(domain, "smoke", iterations=4, checkpoint_every=2, shared_agent=shared)
     straight, _ = collect(cfg, tmp_path / "a", tmp_path / "ck_a", profile="smoke", progress=False)
     col = Collector(cfg, tmp_path / "b", tmp_path / "ck_b", profile="smoke")
     col.run(progress=False, stop_after=3)  # "killed" after iteration 3; last checkpoint at 2
@@ -49,6 +49,31 @@ def test_killed_collection_resumes_to_the_same_dataset(tmp_path, domain):
     b = load_dataset(resumed)
     for name in straight.arrays:
         np.testing.assert_array_equal(straight.arrays[name], b.arrays[name], err_msg=name)
+
+
+@pytest.mark.parametrize("domain", ["ant_semicircle", "cheetah_vel"])
+def test_shared_agent_sees_each_task_and_learns_from_every_task(tmp_path, domain):
+    cfg = CollectConfig.for_domain(domain, "smoke", shared_agent=True)
+    col = Collector(cfg, tmp_path / "ds", tmp_path / "ck", profile="smoke")
+    N, d = cfg.n_tasks, col.env.observation_space.shape[0] + 1
+    assert col.agent.E == 1 and col.agent_obs_dim == d + col.tasks.shape[1]
+    obs = np.random.default_rng(0).normal(size=(N, 3, d)).astype(np.float32)
+    x = col.agent_inputs(obs).cpu().numpy()  # (1, N * 3, d + task_dim), task i's rows carry task i
+    assert x.shape == (1, N * 3, col.agent_obs_dim)
+    np.testing.assert_array_equal(x[0, :, :d], obs.reshape(N * 3, d))
+    np.testing.assert_allclose(x[0, :, d:], np.repeat(col.tasks, 3, axis=0), rtol=1e-6)
+    # the same observation in two tasks gets two different (deterministic) actions: the task is an input
+    same = np.repeat(obs[:1, 0], N, axis=0)
+    a = col.act(same, "deterministic")
+    assert a.shape == (N, col.act_dim) and not np.allclose(a[0], a[1])
+    ds = col.run(progress=False)
+    assert col.replay.size == N * cfg.trials_per_task * col.trial.trial_length  # every task's transitions
+    assert load_dataset(ds).obs.shape[-1] == d  # the dataset stores the env's observation only
+    with pytest.raises(ConfigError, match="shared_agent=True needs a continuous domain"):
+        CollectConfig.for_domain("gridworld", "smoke", shared_agent=True)
+    with pytest.raises(ConfigError, match="policy replaying swaps per-task policies"):
+        collect_policy_replay(cfg, sorted((tmp_path / "ck").glob("policies_iter*.pt"))[-1], tmp_path / "rep", 1,
+                              profile="smoke")
 
 
 def test_resume_refuses_a_different_config(tmp_path):

@@ -64,7 +64,7 @@ def test_replayed_trials_use_another_tasks_policy_in_this_tasks_dynamics(data, d
         col.agent.actor.load_state_dict({k: v[torch.as_tensor(s)] for k, v in state.items()})
         for g, seed in zip(col.agent.generators, torch_seeds):
             g.manual_seed(int(seed))
-        acts = np.stack([col._act(np.array(replay.obs[:, m, t]), "policy") for t in range(replay.trial_length)], 1)
+        acts = np.stack([col.act(np.array(replay.obs[:, m, t]), "policy") for t in range(replay.trial_length)], 1)
         np.testing.assert_array_equal(acts, replay.actions[:, m])
 
 
