@@ -61,7 +61,8 @@ def train_vae(dataset: OfflineDataset, config: VAEConfig, relabelling: str = "re
               progress: bool = True, n_actions: int | None = None,
               replay: OfflineDataset | None = None) -> tuple[BeliefVAE, pd.DataFrame]:
     """Fit the belief VAE on ``dataset``; resumes from ``checkpoint`` (saved after every epoch), which
-    must come from the same configuration, relabelling and seed (only ``epochs`` may grow).
+    must come from the same configuration, relabelling, seed and data (only ``epochs`` may grow; a
+    checkpoint saved before datasets were fingerprinted is taken as made on ``dataset``).
 
     Returns the VAE and a table of per-epoch losses. ``n_actions`` one-hot encodes integer actions
     (Gridworld). ``relabelling='policy_replay'`` needs ``replay``, the policy-replay dataset of the same
@@ -91,6 +92,9 @@ def train_vae(dataset: OfflineDataset, config: VAEConfig, relabelling: str = "re
         state = torch.load(checkpoint, map_location=device, weights_only=False)
         saved, wanted = type(config).upgrade(state.get("config", {})), config.to_dict()
         diff = sorted(key for key in set(saved) | set(wanted) if key != "epochs" and saved.get(key) != wanted.get(key))
+        if state.get("dataset", dataset.fingerprint) != dataset.fingerprint:
+            raise ValueError(f"{checkpoint}: the VAE checkpoint was trained on other data than {dataset.path} "
+                             "(the dataset was collected again since); delete the checkpoint to train on this data")
         if diff or state.get("relabelling", relabelling) != relabelling or state.get("seed", seed) != seed:
             detail = ", ".join(f"{key}: checkpoint {saved.get(key)!r} vs now {wanted.get(key)!r}" for key in diff)
             raise ValueError(f"{checkpoint}: the VAE checkpoint was trained with a different configuration "
@@ -123,7 +127,7 @@ def train_vae(dataset: OfflineDataset, config: VAEConfig, relabelling: str = "re
             with atomic_path(checkpoint) as tmp:
                 torch.save({"model": vae.state_dict(), "optim": vae.optim.state_dict(), "rng": rng.bit_generator.state,
                             "gen": gen.get_state(), "epoch": epoch + 1, "log": log, "config": config.to_dict(),
-                            "relabelling": relabelling, "seed": seed}, tmp)
+                            "relabelling": relabelling, "seed": seed, "dataset": dataset.fingerprint}, tmp)
     return vae, pd.DataFrame(log)
 
 

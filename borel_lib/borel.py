@@ -322,6 +322,9 @@ def run_borel(spec: RunSpec, progress: bool = True, device: str = "auto", n_eval
             raise ConfigError(f"{ck / 'agent.pt'}: made with another offline-RL config; delete {ck} to restart")
         if VAEConfig.upgrade(state.get("vae", vae_cfg)) != vae_cfg:  # the hyper-states it learnt from came from another VAE
             raise ConfigError(f"{ck / 'agent.pt'}: made on a belief VAE with another config; delete {ck} to restart")
+        if state.get("dataset", dataset.fingerprint) != dataset.fingerprint:
+            raise ConfigError(f"{ck / 'agent.pt'}: trained on other data than {dataset.path} (collected again since); "
+                              f"delete {ck} to restart")
         agent.load_state_dict(state["agent"])
         done, rows = state["updates"], state["rows"]
     variant = dataset.manifest["init_state"]
@@ -344,7 +347,7 @@ def run_borel(spec: RunSpec, progress: bool = True, device: str = "auto", n_eval
             bar.set_postfix(paper_metric=f"{ret.iloc[: env.eval_episodes].mean():.2f}")
             with atomic_path(ck / "agent.pt") as tmp:
                 torch.save({"agent": agent.state_dict(), "updates": done, "rows": rows, "config": rl_cfg.to_dict(),
-                            "vae": vae_cfg},
+                            "vae": vae_cfg, "dataset": dataset.fingerprint},
                            tmp)
     bar.close()
     config = {"run": dataclasses.asdict(spec), "offline_rl": rl_cfg.to_dict(), "dataset": dataset.manifest["config"],

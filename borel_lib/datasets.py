@@ -264,6 +264,16 @@ class OfflineDataset:
         raise AttributeError(name)
 
     @property
+    def fingerprint(self) -> str:
+        """Identity of the data: a digest of every array's sha256, the tasks and the collection config (not of
+        the command that wrote it: a deterministic re-collection keeps its fingerprint). Training checkpoints
+        store it, so a run never resumes onto data collected again with another protocol."""
+        m = self.manifest
+        body = {"arrays": {k: v.get("sha256") for k, v in m["arrays"].items()}, "tasks": m["tasks"],
+                "config": m.get("config")}
+        return hashlib.sha256(json.dumps(body, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+
+    @property
     def tasks(self) -> np.ndarray:
         """Task parameters, ``(N, task_dim)``."""
         return np.asarray(self.manifest["tasks"], dtype=np.float64)

@@ -455,6 +455,7 @@ class MBMLTrainer:
         check_choice(domain, "dataset domain", DOMAINS)
         self.domain, self.cfg, self.seed, self.device = domain, config, seed, torch.device(device)
         self.data = TaskData(dataset, config.heldout_trials)
+        self.fingerprint = dataset.fingerprint
         from borel_lib.envs import make_env
 
         self.env = make_env(domain)
@@ -563,12 +564,15 @@ class MBMLTrainer:
                 "generators": {"bcq": [g.get_state() for g in self.bcq.generators],
                                "agent": self.agent.generator.get_state()},
                 "rng": self.rng.bit_generator.state, "done": dict(self.done), "rows": self.rows,
-                "config": self.cfg.to_dict(), "seed": self.seed, "dataset": str(self.data.tasks.tolist())}
+                "config": self.cfg.to_dict(), "seed": self.seed, "dataset": str(self.data.tasks.tolist()),
+                "data_fingerprint": self.fingerprint}
 
     def load_state_dict(self, state: dict[str, Any], where: str = "checkpoint") -> None:
         saved, wanted = state["config"], self.cfg.to_dict()
         diff = sorted(k for k in wanted if k not in ("eval_every", "checkpoint_every") and saved.get(k) != wanted[k])
-        if diff or state["seed"] != self.seed or state["dataset"] != str(self.data.tasks.tolist()):
+        same_data = (state["dataset"] == str(self.data.tasks.tolist())
+                     and state.get("data_fingerprint", self.fingerprint) == self.fingerprint)
+        if diff or state["seed"] != self.seed or not same_data:
             raise ConfigError(f"{where}: made with a different configuration, seed or dataset (fields {diff}); "
                               "only eval_every and checkpoint_every may change on resume. Delete it or use another name.")
         self.bcq.load_state_dict(state["bcq"])

@@ -151,6 +151,17 @@ def test_vae_resume_refuses_a_different_config(semi, tmp_path):
         train_vae(semi, cfg.replace(epochs=2), progress=False, seed=4, checkpoint=tmp_path / "vae.pt")
 
 
+def test_vae_resume_refuses_a_checkpoint_of_other_data(semi, tmp_path):
+    """A dataset collected again with another protocol (same tasks, other arrays) does not resume a VAE."""
+    cfg = VAEConfig.for_domain("semicircle", "smoke").replace(epochs=1)
+    train_vae(semi, cfg, progress=False, seed=3, checkpoint=tmp_path / "vae.pt")
+    other, _ = collect(CollectConfig.for_domain("semicircle", "smoke", updates_per_iter=5), tmp_path / "ds2",
+                       tmp_path / "ck2", profile="smoke", progress=False)
+    assert other.fingerprint != semi.fingerprint and np.array_equal(other.tasks, semi.tasks)
+    with pytest.raises(ValueError, match="trained on other data than"):
+        train_vae(other, cfg.replace(epochs=2), progress=False, seed=3, checkpoint=tmp_path / "vae.pt")
+
+
 def test_gridworld_pipeline_runs(tmp_path):
     ds, _ = collect(CollectConfig.for_domain("gridworld", "smoke"), tmp_path / "g", tmp_path / "ck",
                     profile="smoke", progress=False)
@@ -386,6 +397,11 @@ def test_run_borel_smoke_resumes_and_refuses_an_agent_of_another_vae(tmp_path, m
     first = run_borel(spec, progress=False, device="cpu")
     assert (spec.checkpoint_dir() / "agent.pt").is_file() and spec.vae_checkpoint().is_file()
     pd.testing.assert_frame_equal(run_borel(spec, progress=False, device="cpu"), first)
+    state = torch.load(spec.checkpoint_dir() / "agent.pt", weights_only=False)
+    torch.save({**state, "dataset": "0" * 64}, spec.checkpoint_dir() / "agent.pt")  # as if the data changed since
+    with pytest.raises(ConfigError, match="trained on other data than"):
+        run_borel(spec, progress=False, device="cpu")
+    torch.save(state, spec.checkpoint_dir() / "agent.pt")
     monkeypatch.setitem(vae_module._PROFILE_DOMAIN, ("smoke", "gridworld"), {"epochs": 2})
     with pytest.raises(ConfigError, match="another config"):
         run_borel(spec, progress=False, device="cpu")

@@ -50,6 +50,17 @@ def test_round_trip_memmapped(tmp_path):
     assert not (tmp_path / ".ds.incomplete").exists()
 
 
+def test_fingerprint_names_the_data_not_the_command(tmp_path):
+    a = load_dataset(_write(tmp_path / "a"))
+    same = load_dataset(_write(tmp_path / "b"))  # the same arrays written again
+    other = load_dataset(_write(tmp_path / "c", _data(seed=1)))
+    assert a.fingerprint == same.fingerprint != other.fingerprint
+    manifest = json.loads((tmp_path / "b" / "manifest.json").read_text())
+    manifest["created_by"] = "another command"
+    (tmp_path / "b" / "manifest.json").write_text(json.dumps(manifest))
+    assert load_dataset(tmp_path / "b", verify=False).fingerprint == a.fingerprint
+
+
 def test_crash_leaves_no_dataset_and_resume_gives_identical_bytes(tmp_path):
     data = _data()
     straight = _write(tmp_path / "a", data)
