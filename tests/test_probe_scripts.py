@@ -1,6 +1,8 @@
-"""scripts/probe_ant_collectors.py: what the Ant data can teach under the paper's metric (issue 13)."""
+"""The MuJoCo data probes of issue 13: scripts/probe_ant_collectors.py (what the Ant data can teach under
+the paper's metric) and scripts/cheetah_tracking.py (do the Cheetah collectors track their velocity)."""
 
 import importlib.util
+import json
 
 import numpy as np
 import pandas as pd
@@ -10,10 +12,16 @@ from borel_lib import figures
 from borel_lib.collect import run_collection
 from borel_lib.paths import repo_root
 
-_spec = importlib.util.spec_from_file_location("probe_ant_collectors",
-                                               repo_root() / "scripts" / "probe_ant_collectors.py")
-probe = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(probe)
+
+def _script(name):
+    spec = importlib.util.spec_from_file_location(name, repo_root() / "scripts" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+probe = _script("probe_ant_collectors")
+tracking = _script("cheetah_tracking")
 
 
 def test_summarise_against_a_loop():
@@ -48,3 +56,29 @@ def test_probe_scores_a_smoke_collection(root, capsys):
     assert list(table.columns) == ["return, ep 1", "return, ep 2", "steps in goal, ep 1", "steps in goal, ep 2"]
     with pytest.raises(FileNotFoundError, match="no saved policies at iteration 7"):
         probe.main(["--profile", "smoke", "--iterations", "7", "--trials", "1"])
+
+
+def test_tracking_error_against_a_loop():
+    from borel_lib.envs import make_env
+
+    env = make_env("cheetah_vel")
+    rng = np.random.default_rng(1)
+    obs = rng.normal(size=(2, 3, 8, env.observation_space.shape[0]))
+    nxt = rng.normal(size=obs.shape)
+    targets = np.array([0.5, 2.0])
+    err = tracking.tracking_errors(obs, nxt, targets, horizon=4)  # 2 episodes of 4 steps: steps 2-3, 6-7
+    v = env.forward_velocity(obs, nxt)
+    for i in range(2):
+        for m in range(3):
+            want = np.mean([abs(v[i, m, t] - targets[i]) for t in (2, 3, 6, 7)])
+            assert err[i, m] == pytest.approx(want)
+
+
+def test_cheetah_tracking_on_a_smoke_collection(root):
+    run_collection("cheetah_vel", "smoke", progress=False)
+    assert tracking.main(["--profile", "smoke", "--block", "1"]) == 0
+    df = pd.read_csv(root / "build" / "smoke" / "results" / "cheetah_tracking.csv")
+    assert set(df.iterations) == {"warm-up", "0-0", "1-1", "-"} and (df.value >= 0).all()
+    still = df[df.method == "standing_still"].sort_values("task").value.to_numpy()
+    manifest = json.loads((root / "build" / "smoke" / "datasets" / "cheetah_vel_fixed_seed0" / "manifest.json").read_text())
+    np.testing.assert_allclose(still, np.abs(np.asarray(manifest["tasks"])[:, 0]), rtol=1e-5)  # CSV: 6 digits
