@@ -47,11 +47,12 @@ def main(argv: list[str] | None = None) -> int:
     it = np.asarray(ds.arrays["iteration"])[0]
     rows = []
     base = {"domain": DOMAIN, "variant": cfg.init_state, "seed": cfg.seed, "episode": 0, "metric": "velocity_error"}
-    for lo in range(-1, int(it.max()) + 1, args.block):
-        sel = (it == -1) if lo == -1 else (it >= lo) & (it < lo + args.block)
+    blocks = [("warm-up", it == -1)] + [
+        (f"{lo}-{min(lo + args.block, int(it.max()) + 1) - 1}", (it >= lo) & (it < lo + args.block))
+        for lo in range(0, int(it.max()) + 1, args.block)]
+    for label, sel in blocks:
         if not sel.any():
             continue
-        label = "warm-up" if lo == -1 else f"{lo}-{min(lo + args.block, int(it.max()) + 1) - 1}"
         rows += [{**base, "method": "collector", "task": i, "iterations": label, "value": float(err[i, sel].mean())}
                  for i in range(ds.n_tasks)]
     rows += [{**base, "method": "standing_still", "task": i, "iterations": "-", "value": float(abs(targets[i]))}
