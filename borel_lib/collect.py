@@ -336,8 +336,9 @@ class Collector:
         return o[0] if single else o
 
     def act(self, obs: np.ndarray, mode: str, epsilon: float = 0.0) -> np.ndarray:
-        """Actions ``(N, act_dim)`` of every task's agent: ``random``, ``policy`` (exploring: SAC samples,
-        DQN ε-greedy) or ``deterministic`` (SAC's mean action)."""
+        """Every task's action for observations ``(N, obs_dim)``: ``random``, ``policy`` (exploring: SAC
+        samples, DQN ε-greedy) or ``deterministic`` (SAC's mean action). SAC: ``(N, act_dim)``; DQN: ``(N,)``
+        action indices."""
         if mode == "random":
             a = self._random_actions()
         elif self.cfg.discrete:
