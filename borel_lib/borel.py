@@ -30,6 +30,7 @@ from borel_lib.belief import (
     make_belief,
     train_vae,
 )
+from borel_lib.cli import parse_overrides as _parse_overrides
 from borel_lib.config import ConfigError, check_choice, resolve_profile
 from borel_lib.envs import INIT_STATE_OPTIONS, make_env
 from borel_lib.evaluation import evaluate, search_metrics
@@ -465,37 +466,6 @@ def load_trained(spec: RunSpec, device: str = "auto") -> tuple[Any, OfflineAgent
                          spec.seed, dev)
     agent.load_state_dict(torch.load(ck, map_location=dev, weights_only=False)["agent"])
     return belief, agent
-
-
-def _parse_overrides(items: list[str], cls: type, flag: str) -> dict[str, Any]:
-    """``["time_input=1", "gamma=0.95", "hidden=64,64", "decode_subset=none"]`` → typed overrides of the
-    config class ``cls`` (given on the command line as ``--<flag> FIELD=VALUE``)."""
-    fields = {f.name: f for f in dataclasses.fields(cls)}
-    out: dict[str, Any] = {}
-    for item in items:
-        key, sep, raw = item.partition("=")
-        if not sep or key not in fields:
-            raise ConfigError(f"--{flag} {item!r}: expected FIELD=VALUE with FIELD one of {', '.join(fields)}")
-        default = getattr(cls(), key)
-        optional = "None" in str(fields[key].type)
-        try:
-            if optional and raw.lower() == "none":
-                out[key] = None
-            elif isinstance(default, bool):
-                if raw.lower() not in ("0", "1", "true", "false"):
-                    raise ValueError
-                out[key] = raw.lower() in ("1", "true")
-            elif isinstance(default, tuple):
-                kind = type(default[0]) if default else int
-                out[key] = tuple(kind(x) for x in raw.split(","))
-            elif default is None:
-                out[key] = int(raw)
-            else:
-                out[key] = type(default)(raw)
-        except ValueError:
-            kind = "none or an int" if default is None else type(default).__name__
-            raise ConfigError(f"--{flag} {item!r}: {raw!r} is not a valid {kind}") from None
-    return out
 
 
 def _parse_rl(items: list[str]) -> dict[str, Any]:

@@ -9,6 +9,7 @@ through :func:`main`, so all of them behave alike:
   argparse with the flag's name and the rule;
 - ``--help`` shows every default, the allowed values (argparse ``choices``) and where outputs go
   (the ``outputs`` text of :func:`make_parser`);
+- ``--<flag> FIELD=VALUE`` config overrides parsed into typed values (:func:`parse_overrides`);
 - a user error (a bad value, a missing input file, a stale or locked dataset: :data:`USER_ERRORS`)
   is printed as one line ``error: ...`` on stderr with exit code 2 and no traceback, unless
   ``--debug`` is given, which re-raises it with its traceback.
@@ -19,8 +20,10 @@ Commands validate every input (build their configs) before any heavy work or any
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 from collections.abc import Callable, Sequence
+from typing import Any
 
 from borel_lib.config import PROFILES, SEED_LIMIT, ConfigError, check_seed
 
@@ -145,3 +148,34 @@ def main(run: Callable[[argparse.Namespace], int | None], parser: argparse.Argum
         print(f"error: {message}", file=sys.stderr)
         return 2
     return int(code or 0)
+
+
+def parse_overrides(items: list[str], cls: type, flag: str) -> dict[str, Any]:
+    """``["time_input=1", "gamma=0.95", "hidden=64,64", "decode_subset=none"]`` → typed overrides of the
+    config class ``cls`` (given on the command line as ``--<flag> FIELD=VALUE``, e.g. ``borel --rl``)."""
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    out: dict[str, Any] = {}
+    for item in items:
+        key, sep, raw = item.partition("=")
+        if not sep or key not in fields:
+            raise ConfigError(f"--{flag} {item!r}: expected FIELD=VALUE with FIELD one of {', '.join(fields)}")
+        default = getattr(cls(), key)
+        optional = "None" in str(fields[key].type)
+        try:
+            if optional and raw.lower() == "none":
+                out[key] = None
+            elif isinstance(default, bool):
+                if raw.lower() not in ("0", "1", "true", "false"):
+                    raise ValueError
+                out[key] = raw.lower() in ("1", "true")
+            elif isinstance(default, tuple):
+                kind = type(default[0]) if default else int
+                out[key] = tuple(kind(x) for x in raw.split(","))
+            elif default is None:
+                out[key] = int(raw)
+            else:
+                out[key] = type(default)(raw)
+        except ValueError:
+            kind = "none or an int" if default is None else type(default).__name__
+            raise ConfigError(f"--{flag} {item!r}: {raw!r} is not a valid {kind}") from None
+    return out

@@ -76,8 +76,8 @@ from borel_lib.task_encoder import product_of_gaussians as pog
 
 DOMAINS = ("semicircle", "wind", "cheetah_vel", "ant_semicircle")
 """Domains MBML runs on (the paper's continuous domains except Escape-Room). On Wind the tasks differ in
-transitions, so the per-task ensembles predict the state change and a transition of task j is relabelled for task i with i's predicted s' and the reward of
-that s' (the official code's next-state ensembles). Not Escape-Room: the paper's footnote 9 says MBML's
+transitions, so the per-task ensembles predict the state change and a transition of task j is relabelled
+for task i with i's predicted s' and the reward of that s' (the official code's next-state ensembles). Not Escape-Room: the paper's footnote 9 says MBML's
 BCQ part failed there (and on Wind with policy replay; we train on Wind's own data, as BOReL does)."""
 
 MBML_DOMAIN: dict[str, dict[str, Any]] = {"wind": {"std_threshold": 0.01}, "cheetah_vel": {"std_threshold": 0.05}}

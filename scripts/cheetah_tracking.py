@@ -25,8 +25,9 @@ DOMAIN = "cheetah_vel"
 
 
 def tracking_errors(obs: np.ndarray, next_obs: np.ndarray, targets: np.ndarray, horizon: int) -> np.ndarray:
-    """Mean |v_x - v*| over the second half of every episode: ``(N, M)`` for arrays ``(N, M, T, dim)``
-    (without the episode flag) and targets ``(N,)``."""
+    """Mean |v_x - v*| over the second half of every episode: ``(N, M)`` for observation arrays
+    ``(N, M, T, dim)`` (with or without the trailing episode flag; memory-mapped arrays are read only in
+    the velocity column) and targets ``(N,)``."""
     env = make_env(DOMAIN)
     v = env.forward_velocity(obs, next_obs)  # (N, M, T)
     err = np.abs(v - targets[:, None, None])
@@ -43,7 +44,7 @@ def main(argv: list[str] | None = None) -> int:
     ds = load_dataset(datasets_dir(args.profile) / dataset_name(cfg), verify=False)
     H = ds.manifest["horizon"]
     targets = ds.tasks[:, 0]
-    err = tracking_errors(np.asarray(ds.obs)[..., :-1], np.asarray(ds.next_obs)[..., :-1], targets, H)
+    err = tracking_errors(ds.obs, ds.next_obs, targets, H)
     it = np.asarray(ds.arrays["iteration"])[0]
     rows = []
     base = {"domain": DOMAIN, "variant": cfg.init_state, "seed": cfg.seed, "episode": 0, "metric": "velocity_error"}

@@ -34,7 +34,7 @@ import pandas as pd
 import torch
 from tqdm.auto import tqdm
 
-from borel_lib.borel import _parse_overrides
+from borel_lib.cli import parse_overrides
 from borel_lib.collect import CollectConfig, Collector, dataset_name
 from borel_lib.datasets import load_dataset
 from borel_lib.paths import checkpoints_dir, datasets_dir
@@ -83,7 +83,7 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     torch.set_num_threads(1)
     profile = args.profile
-    overrides = _parse_overrides(args.set, CollectConfig, "set")
+    overrides = parse_overrides(args.set, CollectConfig, "set")
     cfg = CollectConfig.for_domain(DOMAIN, profile, init_state=args.init_state, **overrides)
     suffix = "".join(f"_{k}{v}" for k, v in overrides.items())
     name = dataset_name(cfg) + suffix
