@@ -64,7 +64,7 @@ transitions per task), the paper's networks (128×128) and SAC settings (γ 0.99
   action does worse (8 / 11 steps), as it did for the per-task agents. The data keeps the paper's
   structure: each task's trials head for that task's own goal. What changes is that the behaviour comes
   from one network, and ``policy replaying`` is not available (it swaps per-task policies). About 19 s
-  per iteration on one core: about 65 min per variant.
+  per iteration on an idle core (about 65 min per variant); the uniform data took 85 min beside other runs.
 
 The ``paper`` profile keeps one agent per task (the authors'). The dataset of one quick Ant variant is
 0.4 GB.
