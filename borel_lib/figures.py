@@ -70,7 +70,7 @@ def table_commands(profile: str) -> dict[str, str]:
                        "{uniform,exclude_semicircle,fixed}",
         "cheetah": f"python -m borel_lib.borel cheetah_vel --profile {profile} --relabelling {{reward_relabelling,none}} "
                    "--seed {0,1,2}",
-        "probe_ant_collectors_uniform": "python scripts/probe_ant_collectors.py --init-state uniform",
+        "probe_ant_collectors_uniform_shared": "python scripts/probe_ant_collectors.py --init-state uniform",
         "probe_online_exact_online_seed0": f"python scripts/probe_online_exact.py --data online --profile {profile}",
         "probe_online_exact_offline_online_seed0":
             f"python scripts/probe_online_exact.py --data offline+online --profile {profile}",
@@ -536,11 +536,16 @@ def table1(profile: str, directory: str | Path | None = None, seeds: list[int] |
     return pd.DataFrame(rows)
 
 
-def ant_collector_probe(profile: str, directory: str | Path | None = None, variant: str = "uniform") -> pd.DataFrame:
+def ant_collector_probe(profile: str, directory: str | Path | None = None, variant: str = "uniform",
+                        protocol: str = "shared") -> pd.DataFrame:
     """What the Ant data can teach (``scripts/probe_ant_collectors.py``): the paper's metric per episode and
     the steps spent in the goal disc, for the collection's own task-knowing agents (deterministic and
-    sampled, per saved iteration), the logged trials of the last iterations, and standing still (a = 0)."""
-    df = read_table(f"probe_ant_collectors_{variant}", profile, directory)
+    sampled, per saved iteration), the logged trials of the last iterations, and standing still (a = 0).
+    ``protocol``: ``shared`` (one task-conditioned agent, the quick protocol) or ``pertask`` (the first
+    quick protocol, one agent per task)."""
+    if protocol not in ("shared", "pertask"):
+        raise ValueError(f"protocol={protocol!r}: allowed values are 'shared', 'pertask'")
+    df = read_table(f"probe_ant_collectors_{variant}_{protocol}", profile, directory)
     df = df[df.metric.isin(["return", "in_goal_steps"])].assign(
         column=lambda d: d.metric.map({"return": "return", "in_goal_steps": "steps in goal"}) + ", ep " + d.episode.astype(str))
     out = df.pivot_table(index=["method", "iteration"], columns="column", values="value").round(1)

@@ -14,8 +14,11 @@ collection's own 16 tasks:
 
 If the task-knowing collectors score below standing still, the data holds no behaviour that pays under the
 metric, and no offline learner on it should be expected to walk to the goal; a longer offline budget then
-tests nothing. Writes ``data/results/<profile>/probe_ant_collectors_<init_state>.csv`` (tidy: episode 1/2,
-metrics ``return``, ``in_goal_steps``, ``ctrl``, averaged over tasks and trials; column ``iteration``).
+tests nothing. Writes ``data/results/<profile>/probe_ant_collectors_<init_state>_<protocol>.csv`` (tidy:
+episode 1/2, metrics ``return``, ``in_goal_steps``, ``ctrl``, averaged over tasks and trials; column
+``iteration``); ``<protocol>`` is ``shared`` for a ``shared_agent`` collection (the quick protocol now) and
+``pertask`` for one agent per task (the first quick protocol, whose committed tables keep that name), so a
+re-collection with another protocol never overwrites the evidence for the earlier one.
 ``--set FIELD=VALUE`` (repeatable) scores a collection made with other settings than the profile's protocol
 (e.g. ``--set alpha=0.05``); such a collection lives in its own folders (``<dataset>_<field><value>...``)
 and ``--collect`` runs (or resumes) it first, so a protocol change is measured on the same footing.
@@ -87,6 +90,8 @@ def main(argv: list[str] | None = None) -> int:
     cfg = CollectConfig.for_domain(DOMAIN, profile, init_state=args.init_state, **overrides)
     suffix = "".join(f"_{k}{v}" for k, v in overrides.items())
     name = dataset_name(cfg) + suffix
+    protocol = "shared" if cfg.shared_agent else "pertask"
+    label = f"{args.init_state}_{protocol}" + "".join(f"_{k}{v}" for k, v in overrides.items() if k != "shared_agent")
     ckpt = checkpoints_dir(profile, create=False) / name
     col = Collector(cfg, datasets_dir(profile) / name, ckpt, profile=profile,
                     command="python scripts/probe_ant_collectors.py " + shlex.join(sys.argv[1:] if argv is None else argv))
@@ -99,7 +104,7 @@ def main(argv: list[str] | None = None) -> int:
     def add(method: str, iteration: int, summary: dict[str, np.ndarray]) -> None:
         for metric, per_ep in summary.items():
             for e, v in enumerate(per_ep, start=1):
-                rows.append({"domain": DOMAIN, "method": method, "variant": args.init_state + suffix, "seed": cfg.seed,
+                rows.append({"domain": DOMAIN, "method": method, "variant": label, "seed": cfg.seed,
                              "episode": e, "metric": metric, "value": float(v), "iteration": iteration})
 
     it = np.asarray(data.arrays["iteration"])
@@ -124,7 +129,7 @@ def main(argv: list[str] | None = None) -> int:
             summarise(np.concatenate([o[0] for o in out]), np.concatenate([o[1] for o in out]), k))
     df = pd.DataFrame(rows)
     command = "python scripts/probe_ant_collectors.py " + shlex.join(sys.argv[1:] if argv is None else argv)
-    path = write_results(df, f"probe_ant_collectors_{args.init_state}{suffix}", config={**vars(args), "collect": cfg.to_dict()},
+    path = write_results(df, f"probe_ant_collectors_{label}", config={**vars(args), "collect": cfg.to_dict()},
                          profile=profile, command=command)
     ret = df[df.metric == "return"].pivot_table(index=["method", "iteration"], columns="episode", values="value")
     print(ret.round(1).to_string())

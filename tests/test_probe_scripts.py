@@ -45,14 +45,14 @@ def root(tmp_path, monkeypatch):
 def test_probe_scores_a_smoke_collection(root, capsys):
     run_collection("ant_semicircle", "smoke", progress=False, init_state="uniform")
     assert probe.main(["--profile", "smoke", "--iterations", "2", "--trials", "1", "--last", "1"]) == 0
-    df = pd.read_csv(root / "build" / "smoke" / "results" / "probe_ant_collectors_uniform.csv")
+    df = pd.read_csv(root / "build" / "smoke" / "results" / "probe_ant_collectors_uniform_pertask.csv")  # smoke: one agent per task
     assert set(df.method) == {"logged", "zero_action", "collector_deterministic", "collector_sampled"}
     assert set(df.episode) == {1, 2}
     zero = df[(df.method == "zero_action") & (df.metric == "ctrl")]
     assert (zero.value == 0).all()  # standing still costs nothing
     sampled = df[(df.method == "collector_sampled") & (df.metric == "ctrl")]
     assert (sampled.value < 0).all()
-    table = figures.ant_collector_probe("smoke")
+    table = figures.ant_collector_probe("smoke", protocol="pertask")
     assert list(table.columns) == ["return, ep 1", "return, ep 2", "steps in goal, ep 1", "steps in goal, ep 2"]
     with pytest.raises(FileNotFoundError, match="no saved policies at iteration 7"):
         probe.main(["--profile", "smoke", "--iterations", "7", "--trials", "1"])
