@@ -82,3 +82,30 @@ def test_cheetah_tracking_on_a_smoke_collection(root):
     still = df[df.method == "standing_still"].sort_values("task").value.to_numpy()
     manifest = json.loads((root / "build" / "smoke" / "datasets" / "cheetah_vel_fixed_seed0" / "manifest.json").read_text())
     np.testing.assert_allclose(still, np.abs(np.asarray(manifest["tasks"])[:, 0]), rtol=1e-5)  # CSV: 6 digits
+
+
+mode_probe = _script("probe_policy_mode")
+
+
+def test_policy_mode_probe_reproduces_the_runs_own_evaluation(root):
+    """The deterministic mode is the run's own evaluation (same numbers as its last table row); standing
+    still on the Semi-circle from the fixed start never reaches a goal; sampling is seeded (repeatable)."""
+    from borel_lib.borel import RunSpec, run_borel
+
+    spec = RunSpec("semicircle", "smoke", "exact", "reward_relabelling", 0)
+    table = run_borel(spec, progress=False, device="cpu")
+    argv = ["semicircle", "--profile", "smoke", "--belief", "exact", "--seed", "0", "--no-progress"]
+    assert mode_probe.main(argv) == 0
+    path = root / "build" / "smoke" / "results" / f"probe_policy_mode_{spec.tag}.csv"
+    df = pd.read_csv(path)
+    assert set(df["mode"]) == set(mode_probe.MODES)
+    last = table[table.updates == table.updates.max()].set_index(["episode", "metric"]).value
+    det = df[df["mode"] == "deterministic"].set_index(["episode", "metric"]).value
+    for key in last.index:
+        assert det[key] == pytest.approx(last[key])
+    zero = df[df["mode"] == "zero_action"]
+    assert (zero[zero.metric.isin(["return", "success", "in_goal_steps"])].value == 0).all()
+    assert mode_probe.main(argv) == 0
+    pd.testing.assert_frame_equal(pd.read_csv(path), df)
+    with pytest.raises(SystemExit):
+        mode_probe.main(["gridworld", "--profile", "smoke"])  # discrete actions: nothing to sample
