@@ -90,8 +90,7 @@ def main(argv: list[str] | None = None) -> int:
     frames = []
     for mode in MODES:
         record: dict = {}
-        torch.manual_seed(spec.seed)
-        for g in getattr(agent.agent, "generators", []):
+        for g in agent.agent.generators:  # the SAC samples from its own seeded generators
             g.manual_seed(spec.seed)
         ev = evaluate(belief, ModeAgent(agent, mode, act_dim), spec.domain, tasks, seed=spec.seed,
                       time_input=rl_cfg.time_input, record=record)
