@@ -195,6 +195,10 @@ class CollectConfig(Config):
     """DQN: iterations over which ε decays linearly from 1 to 0 (Gridworld 50)."""
     checkpoint_every: int = 10
     """Iterations between resumable checkpoints (and saved policies for policy replaying)."""
+    goal_bonus: float = 0.0
+    """Dense-reward domains only (Ant, Wind): weight b of the goal indicator 1[success(s')] added to the
+    dense reward the collecting SAC learns from, r = dense + b·1[goal reached]. 0 = the authors' dense
+    reward (every profile's default); the dataset's stored rewards never include it."""
     shared_agent: bool = False
     """One SAC for all N tasks, its input the observation and the task (e.g. the goal), trained on every
     task's transitions, instead of one agent per task (the authors). Ours, a declared alternative for the
@@ -216,6 +220,10 @@ class CollectConfig(Config):
             check_positive(getattr(self, name), name, allow_zero=True)
         if self.warmup_trials + self.iterations * self.trials_per_iter < 1:
             raise ConfigError("the run collects no trial")
+        check_positive(self.goal_bonus, "goal_bonus", allow_zero=True)
+        if self.goal_bonus and not self.dense_collection:
+            raise ConfigError(f"goal_bonus={self.goal_bonus} needs a dense-reward collection domain "
+                              f"({', '.join(DENSE_COLLECTION)}); domain={self.domain!r} learns from its stored reward")
         if self.shared_agent and self.discrete:
             raise ConfigError("shared_agent=True needs a continuous domain (SAC); gridworld's DQN agents are per task")
 
@@ -371,11 +379,18 @@ class Collector:
             obs = out.obs
         return rec
 
-    @staticmethod
-    def training_rewards(rec: dict[str, np.ndarray]) -> np.ndarray:
-        """The rewards the agents learn from: the dense sum ``reward_goal + reward_ctrl`` for Ant (the
-        authors' trick), else the stored rewards."""
-        return rec["reward_goal"] + rec["reward_ctrl"] if "reward_goal" in rec else rec["rewards"]
+    def training_rewards(self, rec: dict[str, np.ndarray]) -> np.ndarray:
+        """The rewards the agents learn from: the dense sum ``reward_goal + reward_ctrl`` for Ant and Wind
+        (the authors' trick), plus ``goal_bonus`` × 1[goal reached at s'] when set; else the stored rewards."""
+        if "reward_goal" not in rec:
+            return rec["rewards"]
+        r = rec["reward_goal"] + rec["reward_ctrl"]
+        if self.cfg.goal_bonus:
+            nxt = np.asarray(rec["next_obs"])[..., :-1]  # (N, T, dim) or a dataset's (N, M, T, dim)
+            tasks = np.asarray(self.tasks).reshape(len(self.tasks), *[1] * (nxt.ndim - 2), -1)
+            reached = self.env.is_success(nxt, tasks)
+            r = r + np.float32(self.cfg.goal_bonus) * reached.astype(np.float32)
+        return r
 
     def _record(self, rec: dict[str, np.ndarray], iteration: int) -> float:
         """Write one trial of every task to the dataset, replay and learning curves; return the

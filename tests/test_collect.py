@@ -31,7 +31,8 @@ def test_collected_data_follows_the_protocol_and_true_rewards(tmp_path, domain):
         dense = env.dense_reward(None, ds.actions, ds.next_obs[..., :-1], ds.tasks[:, None, None, :])
         np.testing.assert_allclose(ds.reward_goal + ds.reward_ctrl, dense, atol=1e-5)
         np.testing.assert_allclose(ds.reward_ctrl, env.ctrl_reward(ds.actions), atol=1e-6)
-        np.testing.assert_allclose(Collector.training_rewards(ds.arrays), dense, atol=1e-5)
+        col = Collector(cfg, tmp_path / "ds", tmp_path / "ck", profile="smoke")
+        np.testing.assert_allclose(col.training_rewards(ds.arrays), dense, atol=1e-5)
         assert set(curves.metric) == {"return", "dense_return", "success"}
         assert len(curves) == N * M * (2 * k + 1)
     else:
@@ -122,3 +123,26 @@ def test_config_errors():
         80, 2050, 2000, 0.2, "exclude_semicircle")
     for variant in ("uniform", "exclude_semicircle", "fixed"):
         assert CollectConfig.for_domain("ant_semicircle", "quick", init_state=variant).init_state == variant
+
+
+def test_goal_bonus_adds_the_goal_indicator_to_the_training_reward_only(tmp_path):
+    cfg = CollectConfig.for_domain("ant_semicircle", "smoke", goal_bonus=3.0)
+    ds, _ = collect(cfg, tmp_path / "ds", tmp_path / "ck", profile="smoke", progress=False)
+    env = make_env("ant_semicircle")
+    reached = env.is_success(ds.next_obs[..., :-1], ds.tasks[:, None, None, :])
+    np.testing.assert_allclose(ds.rewards, reached + env.ctrl_reward(ds.actions), atol=1e-6)  # stored: sparse
+    col = Collector(cfg, tmp_path / "ds", tmp_path / "ck", profile="smoke")
+    np.testing.assert_allclose(col.training_rewards(ds.arrays), ds.reward_goal + ds.reward_ctrl + 3.0 * reached,
+                               atol=1e-5)
+    # a goal reached somewhere, so the check can fail: place one next state on its task's goal
+    arrays = {k: np.array(v) for k, v in ds.arrays.items()}
+    arrays["next_obs"][0, 0, 0, :2] = ds.tasks[0]
+    assert col.training_rewards(arrays)[0, 0, 0] == pytest.approx(
+        arrays["reward_goal"][0, 0, 0] + arrays["reward_ctrl"][0, 0, 0] + 3.0, abs=1e-5)
+
+
+def test_goal_bonus_is_refused_where_agents_learn_the_stored_reward():
+    with pytest.raises(ConfigError, match="goal_bonus=1.0 needs a dense-reward collection domain"):
+        CollectConfig.for_domain("semicircle", "smoke", goal_bonus=1.0)
+    with pytest.raises(ConfigError, match="goal_bonus"):
+        CollectConfig.for_domain("ant_semicircle", "smoke", goal_bonus=-1.0)
