@@ -21,6 +21,7 @@ def _script(name):
 
 
 probe = _script("probe_ant_collectors")
+gait = _script("probe_ant_gait")
 tracking = _script("cheetah_tracking")
 
 
@@ -109,3 +110,17 @@ def test_policy_mode_probe_reproduces_the_runs_own_evaluation(root):
     pd.testing.assert_frame_equal(pd.read_csv(path), df)
     with pytest.raises(SystemExit):
         mode_probe.main(["gridworld", "--profile", "smoke"])  # discrete actions: nothing to sample
+
+
+def test_gait_probe_measures_a_smoke_collection(root):
+    run_collection("ant_semicircle", "smoke", progress=False, init_state="uniform")
+    assert gait.main(["--profile", "smoke", "--iteration", "2"]) == 0
+    df = pd.read_csv(root / "build" / "smoke" / "results" / "probe_ant_gait_uniform_iter2.csv")
+    assert set(df.method) == {"collector_deterministic", "collector_sampled"}
+    v = df.pivot_table(index="metric", columns="method", values="value")
+    d1 = v.loc["dist_step1"]  # the same start states in both modes: one step apart, the distances are close
+    assert abs(d1.iloc[0] - d1.iloc[1]) < 0.05
+    assert (v.loc["action_temporal_sd"] > 0).all() and (v.loc["abs_action"] <= 1).all()
+    assert (v.loc["dist_min"] <= v.loc["dist_step50"]).all()
+    with pytest.raises(FileNotFoundError, match="no saved policies at iteration 7"):
+        gait.main(["--profile", "smoke", "--iteration", "7"])
