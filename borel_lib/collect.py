@@ -199,6 +199,11 @@ class CollectConfig(Config):
     """Dense-reward domains only (Ant, Wind): weight b of the goal indicator 1[success(s')] added to the
     dense reward the collecting SAC learns from, r = dense + b·1[goal reached]. 0 = the authors' dense
     reward (every profile's default); the dataset's stored rewards never include it."""
+    progress_bonus: float = 0.0
+    """Ant only: weight c of a progress term added to the dense reward the collecting SAC learns from,
+    r = dense + c·(‖xy(s) − g‖₁ − ‖xy(s') − g‖₁)/dt (dt = 0.05 s: the speed towards the goal, the analogue of
+    Gymnasium Ant's forward-velocity reward; potential-based shaping up to γ). 0 = the authors' dense reward
+    (every profile's default); the dataset's stored rewards never include it."""
     shared_agent: bool = False
     """One SAC for all N tasks, its input the observation and the task (e.g. the goal), trained on every
     task's transitions, instead of one agent per task (the authors). Ours, a declared alternative for the
@@ -224,6 +229,10 @@ class CollectConfig(Config):
         if self.goal_bonus and not self.dense_collection:
             raise ConfigError(f"goal_bonus={self.goal_bonus} needs a dense-reward collection domain "
                               f"({', '.join(DENSE_COLLECTION)}); domain={self.domain!r} learns from its stored reward")
+        check_positive(self.progress_bonus, "progress_bonus", allow_zero=True)
+        if self.progress_bonus and self.domain != "ant_semicircle":
+            raise ConfigError(f"progress_bonus={self.progress_bonus} is defined for domain 'ant_semicircle' only "
+                              f"(the torso's speed towards the goal); got domain={self.domain!r}")
         if self.shared_agent and self.discrete:
             raise ConfigError("shared_agent=True needs a continuous domain (SAC); gridworld's DQN agents are per task")
 
@@ -381,7 +390,8 @@ class Collector:
 
     def training_rewards(self, rec: dict[str, np.ndarray]) -> np.ndarray:
         """The rewards the agents learn from: the dense sum ``reward_goal + reward_ctrl`` for Ant and Wind
-        (the authors' trick), plus ``goal_bonus`` × 1[goal reached at s'] when set; else the stored rewards."""
+        (the authors' trick), plus ``goal_bonus`` × 1[goal reached at s'] and ``progress_bonus`` × the speed
+        towards the goal when set; else the stored rewards."""
         if "reward_goal" not in rec:
             return rec["rewards"]
         r = rec["reward_goal"] + rec["reward_ctrl"]
@@ -390,6 +400,12 @@ class Collector:
             tasks = np.asarray(self.tasks).reshape(len(self.tasks), *[1] * (nxt.ndim - 2), -1)
             reached = self.env.is_success(nxt, tasks)
             r = r + np.float32(self.cfg.goal_bonus) * reached.astype(np.float32)
+        if self.cfg.progress_bonus:
+            obs, nxt = np.asarray(rec["obs"]), np.asarray(rec["next_obs"])
+            goals = np.asarray(self.tasks, np.float32).reshape(len(self.tasks), *[1] * (nxt.ndim - 2), -1)
+            before = np.abs(obs[..., :2] - goals).sum(-1)
+            after = np.abs(nxt[..., :2] - goals).sum(-1)
+            r = r + np.float32(self.cfg.progress_bonus / self.env.dt) * (before - after).astype(np.float32)
         return r
 
     def _record(self, rec: dict[str, np.ndarray], iteration: int) -> float:

@@ -82,6 +82,9 @@ GRIDS: dict[str, Callable[[], list[dict[str, Any]]]] = {
         relabelling=("reward_relabelling",), seed=SEEDS)],
     "fig3_gridworld": lambda: _fig3("gridworld"),
     "fig3_semicircle": lambda: _fig3("semicircle"),
+    # Half-Cheetah-Vel has no computed posterior (its velocities are continuous): BOReL with / without RR only
+    "fig3_cheetah": lambda: _product(domain=("cheetah_vel",), belief=("vae",),
+                                     relabelling=("reward_relabelling", "none"), seed=SEEDS),
     "smoke": lambda: _product(domain=("semicircle",), relabelling=("reward_relabelling", "none"), seed=(0,)),
 }
 """Named grids: a function returning the cells (keyword dicts of :class:`borel_lib.borel.RunSpec` fields

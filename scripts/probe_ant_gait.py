@@ -5,7 +5,8 @@ not (``scripts/probe_ant_collectors.py``). This probe acts one saved collection 
 for one episode (fixed start seeds), once with the mean action and once with SAC samples, and records
 per mode: the mean distance of the torso to the goal at steps 1, 50, 100 and 199, its minimum, the steps
 in the goal disc, the mean |a|, the mean over tasks and joints of each action's standard deviation over
-time (small = a static posture, not a gait) and the policy's mean standard deviation (pre-tanh).
+time (small = a static posture, not a gait), the policy's mean standard deviation (pre-tanh) and the
+fraction of tasks whose torso is upside down (its z axis pointing down) at step 199 and at any step.
 Writes ``data/results/<profile>/probe_ant_gait_<label>_iter<iteration>.csv``.
 Usage: python scripts/probe_ant_gait.py --init-state uniform --iteration 200 [--set FIELD=VALUE ...]
 (the ``--set`` overrides name the collection, as in probe_ant_collectors.py).
@@ -36,6 +37,7 @@ def gait(col: Collector, mode: str, seeds: list[int]) -> dict[str, float]:
     obs = col.trial.reset(col.tasks, seeds=seeds)
     H = col.trial.H
     dist, acts, stds = np.zeros((H - 1, col.cfg.n_tasks)), [], []
+    upright = np.zeros((H - 1, col.cfg.n_tasks))  # z component of the torso's z axis (1 upright, < 0 on its back)
     for t in range(H - 1):  # the last step of an episode returns the next episode's start
         x = col.agent_inputs(obs)
         stds.append(col.agent._dist(x[None] if col.cfg.shared_agent else x[:, None])[1].exp().mean().item())
@@ -43,11 +45,14 @@ def gait(col: Collector, mode: str, seeds: list[int]) -> dict[str, float]:
         acts.append(a)
         obs = col.trial.step(a).obs
         dist[t] = np.linalg.norm(obs[:, :2] - goals, axis=1)
+        qx, qy = obs[:, 4], obs[:, 5]  # qpos[3:7] is the torso quaternion (w, x, y, z)
+        upright[t] = 1 - 2 * (qx * qx + qy * qy)
     acts = np.asarray(acts)
     out = {f"dist_step{t}": float(dist[t - 1].mean()) for t in (1, 50, 100, H - 1)}
     return {**out, "dist_min": float(dist.min(0).mean()), "in_goal_steps": float((dist <= col.env.goal_radius).sum(0).mean()),
             "abs_action": float(np.abs(acts).mean()), "action_temporal_sd": float(acts.std(0).mean()),
-            "policy_sd": float(np.mean(stds))}
+            "policy_sd": float(np.mean(stds)), "upside_down_step199": float((upright[-1] < 0).mean()),
+            "upside_down_ever": float((upright < 0).any(0).mean())}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -141,6 +141,29 @@ def test_goal_bonus_adds_the_goal_indicator_to_the_training_reward_only(tmp_path
         arrays["reward_goal"][0, 0, 0] + arrays["reward_ctrl"][0, 0, 0] + 3.0, abs=1e-5)
 
 
+def test_progress_bonus_adds_the_speed_towards_the_goal_to_the_training_reward_only(tmp_path):
+    cfg = CollectConfig.for_domain("ant_semicircle", "smoke", progress_bonus=2.0)
+    ds, _ = collect(cfg, tmp_path / "ds", tmp_path / "ck", profile="smoke", progress=False)
+    env = make_env("ant_semicircle")
+    reached = env.is_success(ds.next_obs[..., :-1], ds.tasks[:, None, None, :])
+    np.testing.assert_allclose(ds.rewards, reached + env.ctrl_reward(ds.actions), atol=1e-6)  # stored: sparse
+    col = Collector(cfg, tmp_path / "ds", tmp_path / "ck", profile="smoke")
+    arrays = {k: np.array(v) for k, v in ds.arrays.items()}
+    # one transition by hand: the torso moves from 1.0 to 0.25 (L1) of its goal in one 0.05 s step
+    g = ds.tasks[0]
+    arrays["obs"][0, 0, 0, :2] = g + np.array([0.5, -0.5])
+    arrays["next_obs"][0, 0, 0, :2] = g + np.array([0.25, 0.0])
+    r = col.training_rewards(arrays)
+    assert r[0, 0, 0] == pytest.approx(arrays["reward_goal"][0, 0, 0] + arrays["reward_ctrl"][0, 0, 0]
+                                       + 2.0 * (1.0 - 0.25) / 0.05, abs=1e-4)
+    # moving away costs as much
+    arrays["obs"][0, 0, 0, :2], arrays["next_obs"][0, 0, 0, :2] = g + np.array([0.25, 0.0]), g + np.array([0.5, -0.5])
+    assert col.training_rewards(arrays)[0, 0, 0] == pytest.approx(
+        arrays["reward_goal"][0, 0, 0] + arrays["reward_ctrl"][0, 0, 0] - 2.0 * 0.75 / 0.05, abs=1e-4)
+    with pytest.raises(ConfigError, match="progress_bonus=1.0 is defined for domain 'ant_semicircle' only"):
+        CollectConfig.for_domain("wind", "smoke", progress_bonus=1.0)
+
+
 def test_goal_bonus_is_refused_where_agents_learn_the_stored_reward():
     with pytest.raises(ConfigError, match="goal_bonus=1.0 needs a dense-reward collection domain"):
         CollectConfig.for_domain("semicircle", "smoke", goal_bonus=1.0)

@@ -1,5 +1,6 @@
 """The MuJoCo data probes of issue 13: scripts/probe_ant_collectors.py (what the Ant data can teach under
-the paper's metric) and scripts/cheetah_tracking.py (do the Cheetah collectors track their velocity)."""
+the paper's metric), scripts/cheetah_tracking.py (do the Cheetah collectors track their velocity), scripts/probe_ant_gait.py and
+scripts/probe_sac_gym_ant.py (the collectors' SAC on Gymnasium's Ant-v5)."""
 
 import importlib.util
 import json
@@ -124,3 +125,19 @@ def test_gait_probe_measures_a_smoke_collection(root):
     assert (v.loc["dist_min"] <= v.loc["dist_step50"]).all()
     with pytest.raises(FileNotFoundError, match="no saved policies at iteration 7"):
         gait.main(["--profile", "smoke", "--iteration", "7"])
+
+
+sac_ant = _script("probe_sac_gym_ant")
+
+
+def test_sac_on_gym_ant_probe_records_both_modes(root):
+    args = ["--profile", "smoke", "--steps", "120", "--random-steps", "60", "--eval-every", "60", "--eval-episodes", "1"]
+    assert sac_ant.main(args) == 0
+    df = pd.read_csv(root / "build" / "smoke" / "results" / "probe_sac_gym_ant_alpha0.2_h128x128_steps120_seed0.csv")
+    assert set(df.variant) == {"mean_action", "sampled"} and set(df.steps) == {60, 120}
+    assert set(df.metric) == {"return", "length", "x_velocity"}
+    assert ((df[df.metric == "length"].value >= 1) & (df[df.metric == "length"].value <= 1000)).all()
+    # one seed makes the run repeatable
+    assert sac_ant.main(args) == 0
+    again = pd.read_csv(root / "build" / "smoke" / "results" / "probe_sac_gym_ant_alpha0.2_h128x128_steps120_seed0.csv")
+    pd.testing.assert_frame_equal(df, again)

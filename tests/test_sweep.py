@@ -19,6 +19,9 @@ def test_grids_are_products_of_their_axes():
         cells = sweep.grid_cells(grid)
         assert len(cells) == 3 * len(sweep.SEEDS)  # RR, no RR, exact belief
         sweep.check_cells(cells, grid)  # a run takes every key, every cell writes its own file
+    cheetah = sweep.grid_cells("fig3_cheetah")  # no computed posterior for continuous velocities
+    assert len(cheetah) == 2 * len(sweep.SEEDS) and {c["relabelling"] for c in cheetah} == {"reward_relabelling", "none"}
+    sweep.check_cells(cheetah, "fig3_cheetah")
     assert len(sweep.grid_cells("smoke")) == 2
     with pytest.raises(ConfigError, match="allowed values.*smoke"):
         sweep.grid_cells("tabel1")
