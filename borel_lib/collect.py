@@ -458,6 +458,18 @@ class Collector:
         return {"state_dict": {k: v.detach().cpu() for k, v in net.state_dict().items()}, "iteration": self.iteration,
                 "tasks": self.tasks, "config": self.cfg.to_dict()}
 
+    def load_policies(self, iteration: int, hint: str = "") -> None:
+        """Act with the policies saved at collection ``iteration`` (``policies_iter<iteration>.pt``) and reset
+        every agent's sampling generator to its task index (probes compare modes on the same noise);
+        FileNotFoundError naming the file if that iteration was not saved. ``hint``: how to make it."""
+        path = self.ckpt_dir / f"policies_iter{int(iteration):05d}.pt"
+        if not path.is_file():
+            raise FileNotFoundError(f"{path}: no saved policies at iteration {iteration}" + (f" ({hint})" if hint else ""))
+        net = self.agent.q if self.cfg.discrete else self.agent.actor
+        net.load_state_dict(torch.load(path, map_location=self.device, weights_only=False)["state_dict"])
+        for task, g in enumerate(self.agent.generators):
+            g.manual_seed(task)
+
     def _load_state(self) -> dict[str, Any] | None:
         """The checkpoint of this collection, or None; raises if it belongs to another config."""
         path = self._ckpt_path()
@@ -712,6 +724,19 @@ def collection_tasks(config: CollectConfig) -> np.ndarray:
 def dataset_name(config: CollectConfig) -> str:
     """Directory name of a collection's dataset: ``<domain>_<init_state>_seed<seed>``."""
     return f"{config.domain}_{config.init_state}_seed{config.seed}"
+
+
+def probe_collector(domain: str, profile: str, overrides: dict[str, Any], command: str = "") -> tuple[Collector, str]:
+    """The :class:`Collector` of a probe's collection: ``domain``'s ``profile`` config with ``overrides``
+    (e.g. from ``--set``), stored under ``<dataset_name>_<field><value>...`` so that each variant is a
+    collection of its own beside the profile's; returns it and that suffix."""
+    from borel_lib.paths import checkpoints_dir, datasets_dir
+
+    cfg = CollectConfig.for_domain(domain, profile, **overrides)
+    suffix = "".join(f"_{k}{v}" for k, v in overrides.items() if k != "init_state")
+    name = dataset_name(cfg) + suffix
+    return Collector(cfg, datasets_dir(profile) / name, checkpoints_dir(profile, create=False) / name,
+                     profile=profile, command=command), suffix
 
 
 def _flags(overrides: dict[str, Any]) -> str:

@@ -38,9 +38,8 @@ import torch
 from tqdm.auto import tqdm
 
 from borel_lib.cli import parse_overrides
-from borel_lib.collect import CollectConfig, Collector, dataset_name
+from borel_lib.collect import CollectConfig, Collector, probe_collector
 from borel_lib.datasets import load_dataset
-from borel_lib.paths import checkpoints_dir, datasets_dir
 from borel_lib.results import write_results
 
 DOMAIN = "ant_semicircle"
@@ -87,17 +86,14 @@ def main(argv: list[str] | None = None) -> int:
     torch.set_num_threads(1)
     profile = args.profile
     overrides = parse_overrides(args.set, CollectConfig, "set")
-    cfg = CollectConfig.for_domain(DOMAIN, profile, init_state=args.init_state, **overrides)
-    suffix = "".join(f"_{k}{v}" for k, v in overrides.items())
-    name = dataset_name(cfg) + suffix
+    col, suffix = probe_collector(DOMAIN, profile, {"init_state": args.init_state, **overrides},
+                                  command="python scripts/probe_ant_collectors.py " + shlex.join(sys.argv[1:] if argv is None else argv))
+    cfg = col.cfg
     protocol = "shared" if cfg.shared_agent else "pertask"
     label = f"{args.init_state}_{protocol}" + "".join(f"_{k}{v}" for k, v in overrides.items() if k != "shared_agent")
-    ckpt = checkpoints_dir(profile, create=False) / name
-    col = Collector(cfg, datasets_dir(profile) / name, ckpt, profile=profile,
-                    command="python scripts/probe_ant_collectors.py " + shlex.join(sys.argv[1:] if argv is None else argv))
     if args.collect:
         col.run()
-    data = load_dataset(datasets_dir(profile) / name, verify=False)
+    data = load_dataset(col.dataset_path, verify=False)
     k = col.trial.k
     rows = []
 
@@ -116,14 +112,8 @@ def main(argv: list[str] | None = None) -> int:
                                               for m in ("deterministic", "sampled")]
     for method, mode, iteration in tqdm(runs, desc="probe ant collectors"):
         if iteration is not None:
-            path = ckpt / f"policies_iter{iteration:05d}.pt"
-            if not path.is_file():
-                raise FileNotFoundError(f"{path}: no saved policies at iteration {iteration} (run python -m "
-                                        f"borel_lib.collect {DOMAIN} --profile {profile} --init-state {args.init_state})")
-            state = torch.load(path, map_location=col.device, weights_only=False)
-            col.agent.actor.load_state_dict(state["state_dict"])
-            for g, s in zip(col.agent.generators, range(cfg.n_tasks)):
-                g.manual_seed(s)
+            col.load_policies(iteration, hint=f"run python -m borel_lib.collect {DOMAIN} --profile {profile} "
+                                              f"--init-state {args.init_state}")
         out = [rollout(col, mode, s) for s in seeds]
         add(method, -1 if iteration is None else iteration,
             summarise(np.concatenate([o[0] for o in out]), np.concatenate([o[1] for o in out]), k))

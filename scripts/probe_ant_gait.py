@@ -15,6 +15,7 @@ Usage: python scripts/probe_ant_gait.py --init-state uniform --iteration 200 [--
 from __future__ import annotations
 
 import argparse
+import functools
 import shlex
 import sys
 
@@ -23,8 +24,7 @@ import pandas as pd
 import torch
 
 from borel_lib.cli import parse_overrides
-from borel_lib.collect import CollectConfig, Collector, dataset_name
-from borel_lib.paths import checkpoints_dir, datasets_dir
+from borel_lib.collect import CollectConfig, Collector, probe_collector
 from borel_lib.results import write_results
 
 DOMAIN = "ant_semicircle"
@@ -64,21 +64,15 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     torch.set_num_threads(1)
     overrides = parse_overrides(args.set, CollectConfig, "set")
-    cfg = CollectConfig.for_domain(DOMAIN, args.profile, init_state=args.init_state, **overrides)
-    suffix = "".join(f"_{k}{v}" for k, v in overrides.items())
-    name = dataset_name(cfg) + suffix
-    ckpt = checkpoints_dir(args.profile, create=False) / name
-    path = ckpt / f"policies_iter{args.iteration:05d}.pt"
-    if not path.is_file():
-        raise FileNotFoundError(f"{path}: no saved policies at iteration {args.iteration} (collect first: "
-                                f"python scripts/probe_ant_collectors.py --init-state {args.init_state} --collect ...)")
     command = "python scripts/probe_ant_gait.py " + shlex.join(sys.argv[1:] if argv is None else argv)
-    col = Collector(cfg, datasets_dir(args.profile) / name, ckpt, profile=args.profile, command=command)
-    col.agent.actor.load_state_dict(torch.load(path, map_location=col.device, weights_only=False)["state_dict"])
+    col, suffix = probe_collector(DOMAIN, args.profile, {"init_state": args.init_state, **overrides}, command=command)
+    cfg = col.cfg
+    load = functools.partial(col.load_policies, args.iteration, hint="collect first: python scripts/probe_ant_collectors.py "
+                                                                   f"--init-state {args.init_state} --collect ...")
+    load()
     rows = []
     for mode in ("deterministic", "policy"):
-        for g, s in zip(col.agent.generators, range(cfg.n_tasks)):
-            g.manual_seed(s)
+        load()  # the same noise for both modes
         for metric, v in gait(col, mode, [100 + i for i in range(cfg.n_tasks)]).items():
             rows.append({"domain": DOMAIN, "method": f"collector_{'sampled' if mode == 'policy' else mode}",
                          "variant": args.init_state + suffix, "seed": cfg.seed, "episode": 1, "metric": metric,
