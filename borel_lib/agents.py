@@ -187,7 +187,12 @@ class SACConfig(Config):
     gamma: float = 0.9
     """Discount (Semi-circle 0.9; other domains 0.99)."""
     alpha: float = 0.01
-    """Fixed entropy weight (Semi-circle 0.01; MuJoCo 0.2); automatic tuning is off, as in the paper."""
+    """Entropy weight (Semi-circle 0.01; MuJoCo 0.2): fixed, as in the paper, unless ``target_entropy`` is set;
+    then its starting value."""
+    target_entropy: float | None = None
+    """None (the paper): α stays fixed. A number H̄: automatic entropy tuning (Haarnoja et al., 2018, "Soft
+    Actor-Critic Algorithms and Applications", §5): each member learns log α by Adam (the actor's learning
+    rate) on −log α · (log π(a|s) + H̄), e.g. H̄ = −act_dim."""
     tau: float = 0.005
     """Soft target-update rate, applied after every critic step."""
     batch_size: int = 256
@@ -243,9 +248,14 @@ class EnsembleSAC(nn.Module):
         self._init_critics()
         self.critic_target = EnsembleMLP(2 * self.E, obs_dim + act_dim, config.hidden, 1)
         self.critic_target.load_state_dict(self.critic.state_dict())
+        self.auto_alpha = config.target_entropy is not None
+        if self.auto_alpha:  # a parameter only when tuned, so fixed-α checkpoints keep their keys
+            self.log_alpha = nn.Parameter(torch.full((self.E,), math.log(max(config.alpha, 1e-8))))
         self.to(self.device)
         self.actor_optim = torch.optim.Adam(self.actor.parameters(), lr=config.actor_lr)
         self.critic_optim = torch.optim.Adam(self.critic.parameters(), lr=config.critic_lr)
+        if self.auto_alpha:
+            self.alpha_optim = torch.optim.Adam([self.log_alpha], lr=config.actor_lr)
 
     def _init_critics(self) -> None:
         with torch.no_grad():
@@ -283,6 +293,12 @@ class EnsembleSAC(nn.Module):
             action = self._sample(obs)[0]
         return action[:, 0] if squeeze else action
 
+    def alpha(self) -> torch.Tensor:
+        """Each member's current entropy weight ``(E, 1)`` (the fixed ``config.alpha`` unless tuned)."""
+        if self.auto_alpha:
+            return self.log_alpha.detach().exp()[:, None]
+        return torch.full((self.E, 1), float(self.config.alpha), device=self.device)
+
     # --------------------------------------------------------------------------------- update
     def _q(self, net: nn.Module, obs: torch.Tensor, action: torch.Tensor) -> torch.Tensor:
         x = torch.cat([obs, action], -1)
@@ -298,10 +314,11 @@ class EnsembleSAC(nn.Module):
         cfg = self.config
         obs, act, rew = batch["obs"], batch["actions"], batch["rewards"]
         nxt, done = batch["next_obs"], batch["dones"]
+        alpha = self.alpha() if self.auto_alpha else cfg.alpha  # the float keeps fixed-α runs bit-identical
         with torch.no_grad():
             next_a, next_logp = self._sample(nxt)
             q_next, _ = self._q(self.critic_target, nxt, next_a)
-            target = rew + cfg.gamma * (1 - done) * (q_next - cfg.alpha * next_logp)
+            target = rew + cfg.gamma * (1 - done) * (q_next - alpha * next_logp)
         _, q_both = self._q(self.critic, obs, act)
         critic_loss_m = ((q_both - torch.cat([target, target])) ** 2).mean(-1)  # (2E,)
         critic_loss = critic_loss_m[: self.E] + critic_loss_m[self.E :]
@@ -317,10 +334,16 @@ class EnsembleSAC(nn.Module):
 
         new_a, logp = self._sample(obs)
         q_pi, _ = self._q(self.critic, obs, new_a)
-        actor_loss = (cfg.alpha * logp - q_pi).mean(-1)
+        actor_loss = (alpha * logp - q_pi).mean(-1)
         self.actor_optim.zero_grad(set_to_none=True)
         actor_loss.sum().backward()
         self.actor_optim.step()
+        if self.auto_alpha:
+            alpha_loss = -(self.log_alpha[:, None] * (logp.detach() + cfg.target_entropy)).mean(-1)
+            self.alpha_optim.zero_grad(set_to_none=True)
+            alpha_loss.sum().backward()
+            self.alpha_optim.step()
+            out["alpha"] = self.alpha()[:, 0]
         return {"critic_loss": critic_loss.detach(), "actor_loss": actor_loss.detach(),
                 "log_pi": logp.detach().mean(-1), **out}
 
@@ -344,12 +367,15 @@ class EnsembleSAC(nn.Module):
         """Networks, targets, optimizers and generator states: a bit-exact resume point."""
         return {"model": self.state_dict(), "actor_optim": self.actor_optim.state_dict(),
                 "critic_optim": self.critic_optim.state_dict(),
+                **({"alpha_optim": self.alpha_optim.state_dict()} if self.auto_alpha else {}),
                 "generators": [g.get_state() for g in self.generators], "seeds": self.seeds}
 
     def load_full_state_dict(self, state: dict[str, Any]) -> None:
         self.load_state_dict(state["model"])
         self.actor_optim.load_state_dict(state["actor_optim"])
         self.critic_optim.load_state_dict(state["critic_optim"])
+        if self.auto_alpha:
+            self.alpha_optim.load_state_dict(state["alpha_optim"])
         for g, s in zip(self.generators, state["generators"]):
             g.set_state(s)
 

@@ -172,10 +172,11 @@ def parse_overrides(items: list[str], cls: type, flag: str) -> dict[str, Any]:
                 kind = type(default[0]) if default else int
                 out[key] = tuple(kind(x) for x in raw.split(","))
             elif default is None:
-                out[key] = int(raw)
+                out[key] = float(raw) if "float" in str(fields[key].type) else int(raw)
             else:
                 out[key] = type(default)(raw)
         except ValueError:
-            kind = "none or an int" if default is None else type(default).__name__
+            kind = (f"none or {'a float' if 'float' in str(fields[key].type) else 'an int'}" if default is None
+                    else type(default).__name__)
             raise ConfigError(f"--{flag} {item!r}: {raw!r} is not a valid {kind}") from None
     return out

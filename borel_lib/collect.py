@@ -189,6 +189,9 @@ class CollectConfig(Config):
     """Discount (Gridworld 0.99, Semi-circle 0.9)."""
     alpha: float = 0.01
     """SAC's fixed entropy weight (Semi-circle 0.01; unused by DQN)."""
+    target_entropy: float | None = None
+    """SAC only: None = α fixed at ``alpha`` (the authors, every profile's default); a number H̄ = automatic
+    entropy tuning towards H̄ from ``alpha`` (e.g. −act_dim; :class:`borel_lib.agents.SACConfig`)."""
     lr: float = 3e-4
     """Adam learning rate of every network."""
     epsilon_iters: int = 0
@@ -233,6 +236,9 @@ class CollectConfig(Config):
         if self.progress_bonus and self.domain != "ant_semicircle":
             raise ConfigError(f"progress_bonus={self.progress_bonus} is defined for domain 'ant_semicircle' only "
                               f"(the torso's speed towards the goal); got domain={self.domain!r}")
+        if self.target_entropy is not None and self.discrete:
+            raise ConfigError(f"target_entropy={self.target_entropy} tunes SAC's α; domain={self.domain!r} collects with "
+                              "DQN (set target_entropy=None)")
         if self.shared_agent and self.discrete:
             raise ConfigError("shared_agent=True needs a continuous domain (SAC); gridworld's DQN agents are per task")
 
@@ -305,7 +311,8 @@ class Collector:
             self.act_dim = self.env.action_space.shape[0]
             self.agent = EnsembleSAC(self.agent_obs_dim, self.act_dim, agent_seeds,
                                      SACConfig(hidden=cfg.hidden, actor_lr=cfg.lr, critic_lr=cfg.lr, gamma=cfg.gamma,
-                                               alpha=cfg.alpha, batch_size=cfg.batch_size), self.device)
+                                               alpha=cfg.alpha, target_entropy=cfg.target_entropy,
+                                               batch_size=cfg.batch_size), self.device)
         T = self.trial.trial_length
         per_member = cfg.trials_per_task * T * (cfg.n_tasks if cfg.shared_agent else 1)
         self.replay = EnsembleReplay(self.members, per_member, self.agent_obs_dim, self.act_dim, self.device)

@@ -68,8 +68,7 @@ def table_commands(profile: str) -> dict[str, str]:
         "figure5": f"python -m borel_lib.sweep table1 --profile {profile}",
         "collect_ant": f"python -m borel_lib.collect ant_semicircle --profile {profile} --init-state "
                        "{uniform,exclude_semicircle,fixed}",
-        "cheetah": f"python -m borel_lib.borel cheetah_vel --profile {profile} --relabelling {{reward_relabelling,none}} "
-                   "--seed {0,1,2}",
+        "cheetah": f"python -m borel_lib.sweep fig3_cheetah --profile {profile}",
         "probe_ant_collectors_uniform_shared": "python scripts/probe_ant_collectors.py --init-state uniform",
         "probe_online_exact_online_seed0": f"python scripts/probe_online_exact.py --data online --profile {profile}",
         "probe_online_exact_offline_online_seed0":

@@ -12,7 +12,7 @@ records their return, length and mean forward velocity of the torso. If the mean
 (forward velocity near the sampled one), the learner is sound and the Ant-Semi-circle failure lies in
 that task's reward, observation or budget; if not, in the learner.
 Writes ``data/results/<profile>/probe_sac_gym_ant_<label>.csv`` (one row per evaluation, mode, metric).
-Usage: python scripts/probe_sac_gym_ant.py --steps 60000 [--alpha 0.2] [--seed 0]
+Usage: python scripts/probe_sac_gym_ant.py --steps 60000 [--alpha 0.2] [--target-entropy -8] [--seed 0]
 """
 
 from __future__ import annotations
@@ -60,6 +60,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--eval-every", type=int, default=10_000)
     parser.add_argument("--eval-episodes", type=int, default=3)
     parser.add_argument("--alpha", type=float, default=0.2, help="SAC's fixed entropy weight (the collectors': 0.2)")
+    parser.add_argument("--target-entropy", type=float, default=None,
+                        help="automatic entropy tuning towards this entropy from --alpha (default: α fixed)")
     parser.add_argument("--hidden", type=int, nargs="+", default=[128, 128])
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--profile", default="quick", choices=["smoke", "quick", "paper"], help="results folder")
@@ -69,11 +71,13 @@ def main(argv: list[str] | None = None) -> int:
     env = make_ant()
     obs_dim, act_dim = env.observation_space.shape[0], env.action_space.shape[0]
     agent = EnsembleSAC(obs_dim, act_dim, [args.seed], SACConfig(hidden=tuple(args.hidden), gamma=0.99, alpha=args.alpha,
-                                                                 batch_size=256), "cpu")
+                                                                 target_entropy=args.target_entropy, batch_size=256), "cpu")
     replay = EnsembleReplay(1, args.steps, obs_dim, act_dim, torch.device("cpu"))
     obs, _ = env.reset(seed=int(env_rng.integers(2**31 - 1)))
     eval_seeds = [10_000 + i for i in range(args.eval_episodes)]
     rows: list[dict] = []
+    tuned = "" if args.target_entropy is None else f"_target{args.target_entropy:g}"
+    method = f"sac_alpha{args.alpha:g}{tuned}"
     for step in tqdm(range(1, args.steps + 1), desc="SAC on Ant-v5", mininterval=5):
         if step <= args.random_steps:
             a = env_rng.uniform(-1, 1, act_dim).astype(np.float32)
@@ -91,12 +95,12 @@ def main(argv: list[str] | None = None) -> int:
         if step % args.eval_every == 0:
             for mode, det in (("mean_action", True), ("sampled", False)):
                 for metric, value in evaluate(agent, det, eval_seeds).items():
-                    rows.append({"domain": "gym_ant_v5", "method": f"sac_alpha{args.alpha:g}", "variant": mode,
+                    rows.append({"domain": "gym_ant_v5", "method": method, "variant": mode,
                                  "seed": args.seed, "episode": 1, "metric": metric, "value": round(value, 3),
                                  "steps": step})
     table = pd.DataFrame(rows)
     print(table.pivot_table(index=["steps"], columns=["variant", "metric"], values="value").round(2).to_string())
-    label = f"alpha{args.alpha:g}_h{'x'.join(map(str, args.hidden))}_steps{args.steps}_seed{args.seed}"
+    label = f"alpha{args.alpha:g}{tuned}_h{'x'.join(map(str, args.hidden))}_steps{args.steps}_seed{args.seed}"
     path = write_results(table, f"probe_sac_gym_ant_{label}", profile=args.profile,
                          command="python scripts/probe_sac_gym_ant.py " + shlex.join(argv or sys.argv[1:]),
                          config=vars(args))

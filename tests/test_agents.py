@@ -31,8 +31,9 @@ def _params(model, member, E):
     return torch.cat(flat)
 
 
-def test_sac_ensemble_equals_single_agents():
-    cfg = SACConfig(hidden=(16, 16), batch_size=32)
+@pytest.mark.parametrize("target_entropy", [None, -2.0])
+def test_sac_ensemble_equals_single_agents(target_entropy):
+    cfg = SACConfig(hidden=(16, 16), batch_size=32, target_entropy=target_entropy)
     ens = EnsembleSAC(3, 2, SEEDS, cfg)
     singles = [EnsembleSAC(3, 2, [s], cfg) for s in SEEDS]
     batches = _batches(3, 20, 3, 2)
@@ -62,14 +63,16 @@ def test_dqn_ensemble_equals_single_agents():
         assert torch.equal(eps_actions[i], single.act(obs[i : i + 1], epsilon=0.5)[0])
 
 
-@pytest.mark.parametrize("kind", ["sac", "dqn"])
+@pytest.mark.parametrize("kind", ["sac", "sac_auto_alpha", "dqn"])
 def test_resume_is_bit_exact(kind):
     def make():
-        if kind == "sac":
-            return EnsembleSAC(3, 2, [1, 2], SACConfig(hidden=(8,), batch_size=32))
+        if kind.startswith("sac"):
+            return EnsembleSAC(3, 2, [1, 2], SACConfig(hidden=(8,), batch_size=32,
+                                                       target_entropy=-2.0 if kind == "sac_auto_alpha" else None))
         return EnsembleDQN(2, 4, [1, 2], DQNConfig(hidden=(8,), batch_size=32))
 
-    batches = _batches(2, 20, 3 if kind == "sac" else 2, 2 if kind == "sac" else 1, discrete=kind == "dqn")
+    sac = kind.startswith("sac")
+    batches = _batches(2, 20, 3 if sac else 2, 2 if sac else 1, discrete=kind == "dqn")
     straight = make()
     for b in batches:
         straight.update(b)
@@ -83,6 +86,22 @@ def test_resume_is_bit_exact(kind):
         resumed.update(b)
     for p, q in zip(straight.parameters(), resumed.parameters()):
         assert torch.equal(p, q)
+
+
+def test_automatic_entropy_tuning_moves_alpha_towards_the_target():
+    """α falls when the policy's entropy exceeds the target and rises when it is below; fixed α never moves."""
+    batches = _batches(2, 30, 3, 2)
+    alphas = {}
+    for target in (-50.0, 50.0, None):
+        agent = EnsembleSAC(3, 2, [1, 2], SACConfig(hidden=(8,), batch_size=32, alpha=0.2, target_entropy=target))
+        for b in batches:
+            out = agent.update(b)
+        alphas[target] = agent.alpha()[:, 0]
+        assert ("alpha" in out) == (target is not None)
+    assert (alphas[-50.0] < 0.2).all() and (alphas[50.0] > 0.2).all()
+    assert torch.equal(alphas[None], torch.full((2,), 0.2))
+    # fixed α keeps its checkpoint keys (no log_alpha), so older checkpoints load
+    assert "log_alpha" not in EnsembleSAC(3, 2, [1], SACConfig(hidden=(8,))).state_dict()
 
 
 def test_replay_samples_only_filled_entries_per_member():

@@ -164,6 +164,20 @@ def test_progress_bonus_adds_the_speed_towards_the_goal_to_the_training_reward_o
         CollectConfig.for_domain("wind", "smoke", progress_bonus=1.0)
 
 
+def test_target_entropy_reaches_the_collecting_sac_and_parses_from_the_command_line(tmp_path):
+    from borel_lib.cli import parse_overrides
+
+    assert parse_overrides(["target_entropy=-8", "alpha=0.1"], CollectConfig, "set") == {"target_entropy": -8.0, "alpha": 0.1}
+    assert parse_overrides(["target_entropy=none"], CollectConfig, "set") == {"target_entropy": None}
+    with pytest.raises(ConfigError, match="not a valid none or a float"):
+        parse_overrides(["target_entropy=high"], CollectConfig, "set")
+    cfg = CollectConfig.for_domain("semicircle", "smoke", target_entropy=-2.0)
+    col = Collector(cfg, tmp_path / "ds", tmp_path / "ck", profile="smoke")
+    assert col.agent.auto_alpha and col.agent.config.target_entropy == -2.0
+    with pytest.raises(ConfigError, match="target_entropy=-1.0 tunes SAC's α; domain='gridworld'"):
+        CollectConfig.for_domain("gridworld", "smoke", target_entropy=-1.0)
+
+
 def test_goal_bonus_is_refused_where_agents_learn_the_stored_reward():
     with pytest.raises(ConfigError, match="goal_bonus=1.0 needs a dense-reward collection domain"):
         CollectConfig.for_domain("semicircle", "smoke", goal_bonus=1.0)
