@@ -125,13 +125,19 @@ def test_config_errors():
         assert CollectConfig.for_domain("ant_semicircle", "quick", init_state=variant).init_state == variant
 
 
-def test_goal_bonus_adds_the_goal_indicator_to_the_training_reward_only(tmp_path):
-    cfg = CollectConfig.for_domain("ant_semicircle", "smoke", goal_bonus=3.0)
+def _ant_smoke_with_shaping(tmp_path, **overrides):
+    """A smoke Ant collection with a training-reward shaping override, its Collector and the goal indicator;
+    checks that the dataset still stores the sparse reward."""
+    cfg = CollectConfig.for_domain("ant_semicircle", "smoke", **overrides)
     ds, _ = collect(cfg, tmp_path / "ds", tmp_path / "ck", profile="smoke", progress=False)
     env = make_env("ant_semicircle")
     reached = env.is_success(ds.next_obs[..., :-1], ds.tasks[:, None, None, :])
     np.testing.assert_allclose(ds.rewards, reached + env.ctrl_reward(ds.actions), atol=1e-6)  # stored: sparse
-    col = Collector(cfg, tmp_path / "ds", tmp_path / "ck", profile="smoke")
+    return ds, Collector(cfg, tmp_path / "ds", tmp_path / "ck", profile="smoke"), reached
+
+
+def test_goal_bonus_adds_the_goal_indicator_to_the_training_reward_only(tmp_path):
+    ds, col, reached = _ant_smoke_with_shaping(tmp_path, goal_bonus=3.0)
     np.testing.assert_allclose(col.training_rewards(ds.arrays), ds.reward_goal + ds.reward_ctrl + 3.0 * reached,
                                atol=1e-5)
     # a goal reached somewhere, so the check can fail: place one next state on its task's goal
@@ -142,12 +148,7 @@ def test_goal_bonus_adds_the_goal_indicator_to_the_training_reward_only(tmp_path
 
 
 def test_progress_bonus_adds_the_speed_towards_the_goal_to_the_training_reward_only(tmp_path):
-    cfg = CollectConfig.for_domain("ant_semicircle", "smoke", progress_bonus=2.0)
-    ds, _ = collect(cfg, tmp_path / "ds", tmp_path / "ck", profile="smoke", progress=False)
-    env = make_env("ant_semicircle")
-    reached = env.is_success(ds.next_obs[..., :-1], ds.tasks[:, None, None, :])
-    np.testing.assert_allclose(ds.rewards, reached + env.ctrl_reward(ds.actions), atol=1e-6)  # stored: sparse
-    col = Collector(cfg, tmp_path / "ds", tmp_path / "ck", profile="smoke")
+    ds, col, _ = _ant_smoke_with_shaping(tmp_path, progress_bonus=2.0)
     arrays = {k: np.array(v) for k, v in ds.arrays.items()}
     # one transition by hand: the torso moves from 1.0 to 0.25 (L1) of its goal in one 0.05 s step
     g = ds.tasks[0]
