@@ -161,6 +161,7 @@ def parse_overrides(items: list[str], cls: type, flag: str) -> dict[str, Any]:
             raise ConfigError(f"--{flag} {item!r}: expected FIELD=VALUE with FIELD one of {', '.join(fields)}")
         default = getattr(cls(), key)
         optional = "None" in str(fields[key].type)
+        number = float if "float" in str(fields[key].type) else int  # the type of a None-default field
         try:
             if optional and raw.lower() == "none":
                 out[key] = None
@@ -172,11 +173,10 @@ def parse_overrides(items: list[str], cls: type, flag: str) -> dict[str, Any]:
                 kind = type(default[0]) if default else int
                 out[key] = tuple(kind(x) for x in raw.split(","))
             elif default is None:
-                out[key] = float(raw) if "float" in str(fields[key].type) else int(raw)
+                out[key] = number(raw)
             else:
                 out[key] = type(default)(raw)
         except ValueError:
-            kind = (f"none or {'a float' if 'float' in str(fields[key].type) else 'an int'}" if default is None
-                    else type(default).__name__)
+            kind = f"none or {'a float' if number is float else 'an int'}" if default is None else type(default).__name__
             raise ConfigError(f"--{flag} {item!r}: {raw!r} is not a valid {kind}") from None
     return out

@@ -402,15 +402,16 @@ class Collector:
         if "reward_goal" not in rec:
             return rec["rewards"]
         r = rec["reward_goal"] + rec["reward_ctrl"]
+        if not (self.cfg.goal_bonus or self.cfg.progress_bonus):
+            return r
+        nxt = np.asarray(rec["next_obs"])[..., :-1]  # (N, T, dim) or a dataset's (N, M, T, dim)
+        tasks = np.asarray(self.tasks).reshape(len(self.tasks), *[1] * (nxt.ndim - 2), -1)
         if self.cfg.goal_bonus:
-            nxt = np.asarray(rec["next_obs"])[..., :-1]  # (N, T, dim) or a dataset's (N, M, T, dim)
-            tasks = np.asarray(self.tasks).reshape(len(self.tasks), *[1] * (nxt.ndim - 2), -1)
             reached = self.env.is_success(nxt, tasks)
             r = r + np.float32(self.cfg.goal_bonus) * reached.astype(np.float32)
         if self.cfg.progress_bonus:
-            obs, nxt = np.asarray(rec["obs"]), np.asarray(rec["next_obs"])
-            goals = np.asarray(self.tasks, np.float32).reshape(len(self.tasks), *[1] * (nxt.ndim - 2), -1)
-            before = np.abs(obs[..., :2] - goals).sum(-1)
+            goals = tasks.astype(np.float32)
+            before = np.abs(np.asarray(rec["obs"])[..., :2] - goals).sum(-1)
             after = np.abs(nxt[..., :2] - goals).sum(-1)
             r = r + np.float32(self.cfg.progress_bonus / self.env.dt) * (before - after).astype(np.float32)
         return r

@@ -15,7 +15,6 @@ Usage: python scripts/probe_ant_gait.py --init-state uniform --iteration 200 [--
 from __future__ import annotations
 
 import argparse
-import functools
 import shlex
 import sys
 
@@ -67,12 +66,10 @@ def main(argv: list[str] | None = None) -> int:
     command = "python scripts/probe_ant_gait.py " + shlex.join(sys.argv[1:] if argv is None else argv)
     col, suffix = probe_collector(DOMAIN, args.profile, {"init_state": args.init_state, **overrides}, command=command)
     cfg = col.cfg
-    load = functools.partial(col.load_policies, args.iteration, hint="collect first: python scripts/probe_ant_collectors.py "
-                                                                   f"--init-state {args.init_state} --collect ...")
-    load()
     rows = []
-    for mode in ("deterministic", "policy"):
-        load()  # the same noise for both modes
+    for mode in ("deterministic", "policy"):  # loading resets the sampling generators: the same noise for both
+        col.load_policies(args.iteration, hint="collect first: python scripts/probe_ant_collectors.py "
+                                               f"--init-state {args.init_state} --collect ...")
         for metric, v in gait(col, mode, [100 + i for i in range(cfg.n_tasks)]).items():
             rows.append({"domain": DOMAIN, "method": f"collector_{'sampled' if mode == 'policy' else mode}",
                          "variant": args.init_state + suffix, "seed": cfg.seed, "episode": 1, "metric": metric,
