@@ -585,9 +585,10 @@ def ant_trajectories(profile: str, directory: str | Path | None = None, seeds: l
 
 def cheetah_bars(profile: str, directory: str | Path | None = None, seeds: list[int] | None = None):
     """Figure 3's Half-Cheetah-Vel panel (paper §6): the paper's metric (first 2 episodes) of BOReL with and
-    without reward relabelling, mean ± s.e. over seeds (dots: single seeds)."""
+    without reward relabelling, mean ± s.e. over seeds (dots: single seeds), beside PEARL and MBML (best
+    evaluation over training, as the paper plots them) when their tables exist."""
     from borel_lib.borel import RunSpec
-    from borel_lib.results import borel_runs
+    from borel_lib.results import baseline_runs, borel_runs
 
     seeds = default_seeds(profile) if seeds is None else seeds
     specs = [RunSpec("cheetah_vel", profile, relabelling=r, seed=s) for r in ("reward_relabelling", "none") for s in seeds]
@@ -596,12 +597,18 @@ def cheetah_bars(profile: str, directory: str | Path | None = None, seeds: list[
     if not len(runs):
         raise MissingResultsError(f"not yet produced: no Half-Cheetah-Vel run in {_display(Path(directory or results_dir(profile)))}; "
                                   f"run `{table_commands(profile)['cheetah']}`")
-    fig, ax = plt.subplots(figsize=(5, 3.8))
-    for x, method in enumerate(("borel_rr", "borel_no_rr")):
-        v = runs[runs.method == method].metric.to_numpy()
+    base = baseline_runs(profile, directory)
+    if len(base):  # PEARL / MBML, best evaluation over training as the paper plots them
+        base = base[(base.domain == "cheetah_vel") & base.method.isin(["pearl", "mbml"]) & base.seed.isin(seeds)]
+    fig, ax = plt.subplots(figsize=(6.5, 3.8))
+    methods = [m for m in ("borel_rr", "borel_no_rr", "pearl", "mbml")
+               if m.startswith("borel") or (len(base) and (base.method == m).any())]
+    for x, method in enumerate(methods):
+        v = (runs if method.startswith("borel") else base)
+        v = v[v.method == method].metric.to_numpy()
         if len(v):
-            _seed_bar(ax, x, v, color=METHOD_COLORS[method], label=f"{len(v)} seed(s)")
-    ax.set_xticks([0, 1], [method_label("borel_rr"), method_label("borel_no_rr")])
+            _seed_bar(ax, x, v, color=METHOD_COLORS.get(method, "grey"), label=f"{len(v)} seed(s)")
+    ax.set_xticks(range(len(methods)), [method_label(m).replace(" (", "\n(") for m in methods])
     ax.set(ylabel="average return, first 2 episodes", title="Half-Cheetah-Vel")
     return fig
 

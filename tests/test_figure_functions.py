@@ -129,3 +129,36 @@ def test_table1_averages_the_grid_cells_beside_the_paper(tmp_path):
     assert t.loc[("uniform", "BOReL"), "ours"] == "not yet run" and t.loc[("uniform", "BOReL"), "paper"] == 171.8
     with pytest.raises(figures.MissingResultsError, match="sweep table1"):
         figures.table1("quick", tmp_path / "empty")
+
+
+def test_cheetah_panel_draws_baselines_beside_borel_when_their_tables_exist(tmp_path):
+    """Figure 3's Half-Cheetah-Vel panel: BOReL with / without RR always, PEARL and MBML only once a table of
+    theirs exists; each bar is the mean over its seeds (PEARL: its best evaluation over training)."""
+    import pandas as pd
+
+    from borel_lib.borel import RunSpec
+
+    for relabelling, value in (("reward_relabelling", -90.0), ("none", -120.0)):
+        for seed in (0, 1):
+            tag = RunSpec("cheetah_vel", "quick", relabelling=relabelling, seed=seed).tag
+            method = "borel_rr" if relabelling == "reward_relabelling" else "borel_no_rr"
+            rows = [{"domain": "cheetah_vel", "method": method, "variant": "uniform", "seed": seed, "episode": e,
+                     "metric": m, "value": value - seed if m == "return" else 1.0, "updates": 20_000}
+                    for e in (1, 2) for m in ("return", "success")]
+            pd.DataFrame(rows).to_csv(tmp_path / f"borel_{tag}.csv", index=False)
+
+    def labels(fig):
+        return [t.get_text().replace("\n", " ") for t in fig.axes[0].get_xticklabels()]
+
+    fig = figures.cheetah_bars("quick", tmp_path)
+    assert labels(fig) == ["BOReL (RR)", "BOReL (no RR)"]
+    matplotlib.pyplot.close(fig)
+    rows = [{"domain": "cheetah_vel", "method": "pearl", "variant": "online", "seed": 0, "episode": e, "metric": m,
+             "value": v, "iteration": 100, "env_steps": 1} for e in (1, 2)
+            for m, v in (("best_return", -200.0), ("final_return", -250.0), ("best_success", 0.5))]
+    pd.DataFrame(rows).to_csv(tmp_path / "pearl_cheetah_vel_seed0.csv", index=False)
+    fig = figures.cheetah_bars("quick", tmp_path)
+    assert labels(fig) == ["BOReL (RR)", "BOReL (no RR)", "PEARL (best)"]
+    heights = [p.get_height() for p in fig.axes[0].patches]
+    assert heights == pytest.approx([-90.5, -120.5, -200.0])
+    matplotlib.pyplot.close(fig)
