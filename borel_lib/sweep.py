@@ -47,7 +47,7 @@ import json
 import os
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -95,6 +95,21 @@ def grid_cells(grid: str) -> list[dict[str, Any]]:
     """The cells of a named grid (clear error listing the grids for an unknown name)."""
     check_choice(grid, "grid", tuple(GRIDS))
     return GRIDS[grid]()
+
+
+def selected_cells(grid: str, seeds: Sequence[int] | None = None) -> list[int]:
+    """Indices (in :func:`grid_cells`) of the grid's cells with one of ``seeds`` (all cells if ``None``):
+    a laptop can run two of Table 1's three seeds and add the third later. An unknown seed is a
+    :class:`ConfigError` naming the grid's seeds."""
+    cells = grid_cells(grid)
+    if seeds is None:
+        return list(range(len(cells)))
+    have = sorted({c["seed"] for c in cells})
+    unknown = sorted(set(seeds) - set(have))
+    if unknown:
+        raise ConfigError(f"--seeds {' '.join(map(str, seeds))}: grid {grid!r} has no seed {unknown}; "
+                          f"its seeds: {', '.join(map(str, have))}")
+    return [i for i, c in enumerate(cells) if c["seed"] in set(seeds)]
 
 
 # ------------------------------------------------------------------------------------- cells
@@ -246,8 +261,10 @@ def _still_queued(folder: Path, pending: list[int]) -> set[int]:
 
 
 def launch(grid: str, profile: str | None = None, executor: str = "local", max_parallel: int = 2,
-           wait: bool | None = None, poll_seconds: float = 2.0, **executor_options: Any) -> list[int]:
-    """Submit the grid's unfinished cells; return the indices of the cells submitted.
+           wait: bool | None = None, poll_seconds: float = 2.0, seeds: Sequence[int] | None = None,
+           **executor_options: Any) -> list[int]:
+    """Submit the grid's unfinished cells (those of ``seeds`` only, if given); return the indices of the
+    cells submitted.
 
     ``local`` keeps at most ``max_parallel`` jobs running and waits for all; ``debug`` runs them in this
     process; ``slurm`` submits one array and returns unless ``wait``. A failed job raises after the
@@ -260,7 +277,7 @@ def launch(grid: str, profile: str | None = None, executor: str = "local", max_p
     check_choice(executor, "executor", EXECUTORS)
     folder = build_dir() / "sweeps" / profile / grid
     folder.mkdir(parents=True, exist_ok=True)
-    pending = [i for i, cell in enumerate(cells) if not _done(cell, profile)]
+    pending = [i for i in selected_cells(grid, seeds) if not _done(cells[i], profile)]
     if executor == "slurm":
         pending = [i for i in pending if i not in _still_queued(folder, pending)]
     if not pending:
@@ -318,41 +335,46 @@ def _outcome(job: Any, i: int, cell: dict[str, Any]) -> str:
 
 
 # ------------------------------------------------------------------------------------- merge
-def merge(grid: str, profile: str | None = None, command: str = "") -> Path:
-    """Concatenate the cells' result tables into ``sweep_<grid>.csv`` (tidy, plus column ``cell``);
-    a clear error lists the cells whose results are missing."""
+def merge(grid: str, profile: str | None = None, command: str = "", seeds: Sequence[int] | None = None) -> Path:
+    """Concatenate the cells' result tables (those of ``seeds`` only, if given) into ``sweep_<grid>.csv``
+    (tidy, plus column ``cell``, the index in the whole grid); a clear error lists the cells whose results
+    are missing."""
     from borel_lib.results import read_results, write_results
 
     profile = resolve_profile(profile)
     cells = grid_cells(grid)
-    missing = [f"{i} {cell} ({result_name(cell, profile)}.csv)" for i, cell in enumerate(cells) if not _done(cell, profile)]
+    chosen = selected_cells(grid, seeds)
+    flag = "" if seeds is None else " --seeds " + " ".join(map(str, seeds))
+    missing = [f"{i} {cells[i]} ({result_name(cells[i], profile)}.csv)" for i in chosen if not _done(cells[i], profile)]
     if missing:
         raise FileNotFoundError(f"sweep {grid!r} ({profile}): {len(missing)} cell(s) have no results yet: "
-                                + "; ".join(missing) + f". Run: python -m borel_lib.sweep {grid} --profile {profile}")
+                                + "; ".join(missing) + f". Run: python -m borel_lib.sweep {grid} --profile {profile}{flag}")
     frames = []
-    for i, cell in enumerate(cells):
+    for i in chosen:
+        cell = cells[i]
         df = read_results(result_name(cell, profile), profile)
         if "init_state" in cell and not (df["variant"] == cell["init_state"]).all():
             raise ValueError(f"{result_name(cell, profile)}.csv: variant {sorted(df['variant'].unique())} but cell {i} asked "
                              f"for init_state={cell['init_state']!r}")
         frames.append(df.assign(cell=i))
     merged = pd.concat(frames, ignore_index=True)
-    command = command or f"python -m borel_lib.sweep {grid} --profile {profile}"
-    return write_results(merged, f"sweep_{grid}", config={"grid": grid, "cells": cells}, profile=profile,
-                         command=command)
+    command = command or f"python -m borel_lib.sweep {grid} --profile {profile}{flag}"
+    return write_results(merged, f"sweep_{grid}", config={"grid": grid, "cells": cells, "merged_cells": chosen},
+                         profile=profile, command=command)
 
 
 def run_sweep(grid: str, profile: str | None = None, executor: str = "local", max_parallel: int = 2,
-              wait: bool | None = None, **executor_options: Any) -> Path | None:
-    """Launch the unfinished cells and, once all are done, merge; returns the merged CSV's path, or
-    ``None`` while Slurm jobs are still out."""
+              wait: bool | None = None, seeds: Sequence[int] | None = None, **executor_options: Any) -> Path | None:
+    """Launch the unfinished cells (of ``seeds`` only, if given) and, once all are done, merge them;
+    returns the merged CSV's path, or ``None`` while Slurm jobs are still out."""
     profile = resolve_profile(profile)
     wait = executor != "slurm" if wait is None else wait
-    launch(grid, profile, executor, max_parallel, wait=wait, **executor_options)
-    if not all(_done(cell, profile) for cell in grid_cells(grid)):
+    launch(grid, profile, executor, max_parallel, wait=wait, seeds=seeds, **executor_options)
+    cells = grid_cells(grid)
+    if not all(_done(cells[i], profile) for i in selected_cells(grid, seeds)):
         print(f"sweep {grid!r}: jobs submitted; run the same command again when they have finished to merge")
         return None
-    return merge(grid, profile)
+    return merge(grid, profile, seeds=seeds)
 
 
 def build_parser():
@@ -382,18 +404,24 @@ def build_parser():
                         help="slurm only (default: the cluster's)")
     parser.add_argument("--wait", action="store_true", help="slurm: wait for the jobs and merge")
     parser.add_argument("--list", action="store_true", help="print the grid's cells and whether each is done")
+    parser.add_argument("--seeds", type=cli.non_negative_int, nargs="+", default=None,
+                        help="run and merge only the cells of these seeds (default: all of the grid's)")
     return parser
 
 
 def _run_cli(args) -> int:
     profile = resolve_profile(args.profile)
+    chosen = set(selected_cells(args.grid, args.seeds))  # an unknown seed stops here, before any work
     if args.list:
         for i, cell in enumerate(grid_cells(args.grid)):
+            if i not in chosen:
+                continue
             print(f"{i:3d} {'done' if _done(cell, profile) else 'todo'} {result_name(cell, profile)} {cell}")
         return 0
     options = {"partition": args.partition, "time_min": args.time_min, "cpus_per_task": args.cpus_per_task,
                "gpus_per_node": args.gpus_per_node, "mem_gb": args.mem_gb}
-    path = run_sweep(args.grid, profile, args.executor, args.max_parallel, wait=args.wait or None, **options)
+    path = run_sweep(args.grid, profile, args.executor, args.max_parallel, wait=args.wait or None, seeds=args.seeds,
+                     **options)
     if path is not None:
         print(f"{path}: {len(pd.read_csv(path))} rows")
     sys.stdout.flush()

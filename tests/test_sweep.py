@@ -100,3 +100,29 @@ def test_policy_replay_cells_collect_their_replay_dataset(tmp_path, monkeypatch)
     datasets = tmp_path / "build" / "smoke" / "datasets"
     assert (datasets / "escape_room_uniform_seed0").is_dir()
     assert (datasets / "escape_room_uniform_seed0_policy_replay").is_dir()
+
+
+def test_seeds_select_a_subset_of_a_grid_to_run_and_merge(tmp_path, monkeypatch, capsys):
+    """``--seeds 0 1`` runs and merges two of Table 1's three seeds; the merged ``cell`` column keeps the
+    index in the whole grid; a seed the grid does not have is a one-line error naming its seeds."""
+    monkeypatch.setenv("BOREL_ROOT", str(tmp_path))
+    cells = sweep.grid_cells("table1")
+    chosen = sweep.selected_cells("table1", [0, 1])
+    assert len(chosen) == 12 and {cells[i]["seed"] for i in chosen} == {0, 1}
+    assert sweep.selected_cells("table1") == list(range(18))
+    with pytest.raises(ConfigError, match="has no seed \\[7\\]; its seeds: 0, 1, 2"):
+        sweep.selected_cells("table1", [0, 7])
+    assert sweep.main(["table1", "--profile", "smoke", "--seeds", "7"]) == 2
+    assert capsys.readouterr().err.strip() == "error: --seeds 7: grid 'table1' has no seed [7]; its seeds: 0, 1, 2"
+    results = tmp_path / "build" / "smoke" / "results"
+    results.mkdir(parents=True)
+    for i in sweep.selected_cells("fig3_cheetah", [1]):
+        cell = sweep.grid_cells("fig3_cheetah")[i]
+        pd.DataFrame([{"domain": "cheetah_vel", "method": "borel_rr", "variant": "uniform", "seed": 1, "episode": 1,
+                       "metric": "return", "value": float(i)}]).to_csv(results / f"{sweep.result_name(cell, 'smoke')}.csv",
+                                                                       index=False)
+    with pytest.raises(FileNotFoundError, match="4 cell\\(s\\) have no results yet"):
+        sweep.merge("fig3_cheetah", "smoke")
+    merged = pd.read_csv(sweep.merge("fig3_cheetah", "smoke", seeds=[1]))
+    assert list(merged.cell) == sweep.selected_cells("fig3_cheetah", [1]) == [1, 4]
+    assert sweep.launch("fig3_cheetah", "smoke", executor="debug", seeds=[1]) == []
