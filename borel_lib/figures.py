@@ -597,17 +597,15 @@ def cheetah_bars(profile: str, directory: str | Path | None = None, seeds: list[
     if not len(runs):
         raise MissingResultsError(f"not yet produced: no Half-Cheetah-Vel run in {_display(Path(directory or results_dir(profile)))}; "
                                   f"run `{table_commands(profile)['cheetah']}`")
-    base = baseline_runs(profile, directory)
-    if len(base):  # PEARL / MBML, best evaluation over training as the paper plots them
-        base = base[(base.domain == "cheetah_vel") & base.method.isin(["pearl", "mbml"]) & base.seed.isin(seeds)]
+    base = baseline_runs(profile, directory)  # PEARL / MBML at their best evaluation, as the paper plots them
+    base = base[(base.domain == "cheetah_vel") & base.seed.isin(seeds)] if len(base) else runs.iloc[:0]
+    values = {m: t[t.method == m].metric.to_numpy()
+              for m, t in (("borel_rr", runs), ("borel_no_rr", runs), ("pearl", base), ("mbml", base))}
+    methods = [m for m, v in values.items() if m.startswith("borel") or len(v)]
     fig, ax = plt.subplots(figsize=(6.5, 3.8))
-    methods = [m for m in ("borel_rr", "borel_no_rr", "pearl", "mbml")
-               if m.startswith("borel") or (len(base) and (base.method == m).any())]
     for x, method in enumerate(methods):
-        v = (runs if method.startswith("borel") else base)
-        v = v[v.method == method].metric.to_numpy()
-        if len(v):
-            _seed_bar(ax, x, v, color=METHOD_COLORS.get(method, "grey"), label=f"{len(v)} seed(s)")
+        if len(values[method]):
+            _seed_bar(ax, x, values[method], color=METHOD_COLORS[method], label=f"{len(values[method])} seed(s)")
     ax.set_xticks(range(len(methods)), [method_label(m).replace(" (", "\n(") for m in methods])
     ax.set(ylabel="average return, first 2 episodes", title="Half-Cheetah-Vel")
     return fig
