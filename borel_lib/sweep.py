@@ -104,12 +104,12 @@ def selected_cells(grid: str, seeds: Sequence[int] | None = None) -> list[int]:
     cells = grid_cells(grid)
     if seeds is None:
         return list(range(len(cells)))
-    have = sorted({c["seed"] for c in cells})
-    unknown = sorted(set(seeds) - set(have))
+    wanted, have = set(seeds), sorted({c["seed"] for c in cells})
+    unknown = sorted(wanted - set(have))
     if unknown:
         raise ConfigError(f"--seeds {' '.join(map(str, seeds))}: grid {grid!r} has no seed {unknown}; "
                           f"its seeds: {', '.join(map(str, have))}")
-    return [i for i, c in enumerate(cells) if c["seed"] in set(seeds)]
+    return [i for i, c in enumerate(cells) if c["seed"] in wanted]
 
 
 # ------------------------------------------------------------------------------------- cells
@@ -411,12 +411,11 @@ def build_parser():
 
 def _run_cli(args) -> int:
     profile = resolve_profile(args.profile)
-    chosen = set(selected_cells(args.grid, args.seeds))  # an unknown seed stops here, before any work
+    chosen = selected_cells(args.grid, args.seeds)  # an unknown seed stops here, before any work
     if args.list:
-        for i, cell in enumerate(grid_cells(args.grid)):
-            if i not in chosen:
-                continue
-            print(f"{i:3d} {'done' if _done(cell, profile) else 'todo'} {result_name(cell, profile)} {cell}")
+        cells = grid_cells(args.grid)
+        for i in chosen:
+            print(f"{i:3d} {'done' if _done(cells[i], profile) else 'todo'} {result_name(cells[i], profile)} {cells[i]}")
         return 0
     options = {"partition": args.partition, "time_min": args.time_min, "cpus_per_task": args.cpus_per_task,
                "gpus_per_node": args.gpus_per_node, "mem_gb": args.mem_gb}
