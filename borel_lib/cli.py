@@ -12,7 +12,9 @@ through :func:`main`, so all of them behave alike:
 - ``--<flag> FIELD=VALUE`` config overrides parsed into typed values (:func:`parse_overrides`);
 - a user error (a bad value, a missing input file, a stale or locked dataset: :data:`USER_ERRORS`)
   is printed as one line ``error: ...`` on stderr with exit code 2 and no traceback, unless
-  ``--debug`` is given, which re-raises it with its traceback.
+  ``--debug`` is given, which re-raises it with its traceback;
+- output piped into a reader that stops early (``... --list | head``) ends the command quietly with exit
+  code 1, as Unix tools do, instead of a ``BrokenPipeError`` traceback.
 
 Commands validate every input (build their configs) before any heavy work or any file is written.
 """
@@ -21,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import os
 import sys
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -147,6 +150,12 @@ def main(run: Callable[[argparse.Namespace], int | None], parser: argparse.Argum
         message = " ".join(str(err).split()) or type(err).__name__
         print(f"error: {message}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # stdout's reader went away: send what is still buffered nowhere, stop quietly
+        try:
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        except (OSError, ValueError):  # stdout is not a file (e.g. captured)
+            pass
+        return 1
     return int(code or 0)
 
 

@@ -77,3 +77,22 @@ def test_help_lists_defaults_choices_and_outputs(capsys, main, texts):
     out = capsys.readouterr().out
     for text in texts:
         assert text in out, text
+
+
+def test_output_into_a_reader_that_stops_early_ends_quietly():
+    """``python -m borel_lib.sweep table1 --list | head -1``: no BrokenPipeError traceback, exit 1."""
+    import subprocess
+    import sys
+
+    code = ("import argparse\n"
+            "from borel_lib.cli import main\n"
+            "def run(args):\n"
+            "    for i in range(200000):\n"
+            "        print('cell', i)\n"
+            "raise SystemExit(main(run, argparse.ArgumentParser(), []))\n")
+    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert proc.stdout.readline() == b"cell 0\n"
+    proc.stdout.close()  # the reader stops, as `head -1` does
+    err = proc.stderr.read().decode()
+    assert proc.wait(timeout=60) == 1, err
+    assert "Traceback" not in err and "BrokenPipe" not in err, err
