@@ -349,6 +349,20 @@ class EnsembleBCQ(nn.Module):
         return {"q1": q1, "candidate": cand, "perturbed": xi.clamp(-1.0, 1.0)}
 
 
+    @torch.no_grad()
+    def act(self, members: torch.Tensor, obs: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+        """BCQ's action for tasks ``members`` ``(n,)`` at ``obs`` ``(n, d)``: ``bcq_candidates`` decoder
+        samples (ν clipped to ±0.5) perturbed by ξ, the argmax of Q1."""
+        n, m = obs.shape[0], self.cfg.bcq_candidates
+        o = obs[:, None].expand(n, m, obs.shape[-1])
+        nu = torch.randn((n, m, self.latent), generator=generator, device=obs.device).clamp(-0.5, 0.5)
+        cand = torch.tanh(member_forward(self.vae_dec, members, torch.cat([o, nu], -1)))
+        pert = (cand + self.cfg.bcq_phi * torch.tanh(member_forward(self.actor, members, torch.cat([o, cand], -1))))
+        pert = pert.clamp(-1.0, 1.0)
+        best = member_forward(self.critic, members, torch.cat([o, pert], -1))[..., 0].argmax(1)  # Q1: members < E
+        return pert[torch.arange(n, device=obs.device), best]
+
+
 # ----------------------------------------------------------------------------- reward models
 class RewardEnsembles(nn.Module):
     """``reward_members`` MLPs on (s, a) per task, stacked: member ``i * K + k`` is task i's k-th. They
@@ -654,6 +668,86 @@ def task_identification(trainer: MBMLTrainer, reference_size: int = 512) -> dict
     radius = float(trainer.env.goal_radius)
     return {**out, "task_id_within_radius": float((dist[true, named] <= radius).mean()),
             "task_id_within_radius_chance": float((dist <= radius).mean())}
+
+
+# ------------------------------------------------------------------------------- where MBML loses
+PROBE_MODES: dict[str, str] = {
+    "teachers": "each task's own BCQ teacher, acting on its task (knows the task)",
+    "student_own_data": "the distilled policy with z from the posterior of the task's own training data",
+    "student_inferred": "the distilled policy with the test protocol (prior z, then the trial's posterior)",
+    "zero_action": "a = 0 (what the metric gives for nothing)",
+}
+"""What :func:`probe_components` evaluates, from the most to the least informed agent."""
+
+
+class _TeacherAgent:
+    """:func:`borel_lib.pearl.evaluate`'s agent interface over the BCQ teachers: ``z`` is the member index."""
+
+    def __init__(self, bcq: EnsembleBCQ, seed: int):
+        self.bcq, self.device = bcq, bcq.device
+        self.generator = torch.Generator(device=bcq.device).manual_seed(seed + 40_000)
+        self.members: torch.Tensor | None = None
+
+    def prior(self, n: int) -> tuple[torch.Tensor, torch.Tensor]:
+        z = self.members[:, None].float()
+        return z, torch.zeros_like(z)
+
+    def sample_z(self, mu: torch.Tensor, var: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+        return mu
+
+    @torch.no_grad()
+    def act(self, obs: np.ndarray, z: torch.Tensor, deterministic: bool = True) -> np.ndarray:
+        o = torch.as_tensor(obs, dtype=torch.float32, device=self.device)
+        return self.bcq.act(z[:, 0].long(), o, self.generator).cpu().numpy()
+
+
+class _FixedZAgent:
+    """The distilled agent with one given ``z`` per task for every episode (a zero-variance "prior")."""
+
+    def __init__(self, agent: MBMLAgent, z: torch.Tensor):
+        self.agent, self.z, self.device = agent, z, agent.device
+
+    def prior(self, n: int) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.z, torch.zeros_like(self.z)
+
+    def sample_z(self, mu: torch.Tensor, var: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+        return mu
+
+    def act(self, obs: np.ndarray, z: torch.Tensor, deterministic: bool = True) -> np.ndarray:
+        return self.agent.act(obs, z, deterministic)
+
+
+class _ZeroAgent(_FixedZAgent):
+    def act(self, obs: np.ndarray, z: torch.Tensor, deterministic: bool = True) -> np.ndarray:
+        return np.zeros((len(obs), self.agent.act_dim), np.float32)
+
+
+@torch.no_grad()
+def probe_components(trainer: MBMLTrainer, context_size: int = 512) -> pd.DataFrame:
+    """Where does a trained MBML lose? Its parts evaluated on its *training* tasks (whose teachers exist)
+    with the test protocol of :func:`borel_lib.pearl.evaluate` (fixed start, k episodes), from the most to
+    the least informed agent (:data:`PROBE_MODES`). Teachers below the data's own returns: BCQ is the limit;
+    the student with its own task's z below the teachers: distillation; the inferred student below that:
+    task inference. Returns per-task, per-episode ``return`` and ``success`` rows with a ``mode`` column."""
+    from borel_lib.pearl import evaluate
+
+    tasks = np.asarray(trainer.data.tasks)
+    N = len(tasks)
+    rng = np.random.default_rng(trainer.seed + 50_000)
+    own = trainer.data.sample(np.arange(N), context_size, rng)
+    ctx = context_features(own["obs"], own["actions"], own["rewards"], own["next_obs"], True)
+    z_own = trainer.agent.posterior(torch.as_tensor(ctx, device=trainer.device))[0]
+    teachers = _TeacherAgent(trainer.bcq, trainer.seed)
+    teachers.members = torch.arange(N, device=trainer.device)
+    agents = {"teachers": (teachers, None), "student_own_data": (_FixedZAgent(trainer.agent, z_own), None),
+              "student_inferred": (trainer.agent, trainer.cfg.num_exp_traj_eval),
+              "zero_action": (_ZeroAgent(trainer.agent, z_own), None)}
+    frames = []
+    for mode, (agent, n_prior) in agents.items():
+        ev = evaluate(agent, trainer.domain, tasks, trainer.seed, 10**6 if n_prior is None else n_prior,
+                      use_next_obs=True)
+        frames.append(ev.assign(mode=mode))
+    return pd.concat(frames, ignore_index=True)
 
 
 def run_tag(domain: str, seed: int) -> str:

@@ -136,3 +136,41 @@ def test_mujoco_domains_train_offline_and_evaluate(domain, tmp_path, monkeypatch
     assert set(ident) == {"task_id_accuracy", "task_id_chance"} | extra
     ev = evaluate(trainer.agent, domain, trainer.eval_tasks[:2], seed=0, num_exp_traj_eval=1, use_next_obs=True)
     assert set(ev.episode) == {1, 2} and np.isfinite(ev.value).all()
+
+
+def test_teacher_action_is_the_argmax_of_its_own_members_q1(semi):
+    """EnsembleBCQ.act: per task, the candidate (decoder + ξ) with the highest Q1 of *that task's* member."""
+    trainer = MBMLTrainer(semi, MBMLConfig.for_profile("smoke"), seed=0)
+    bcq, E = trainer.bcq, trainer.bcq.E
+    obs = torch.randn(3, trainer.data.obs_dim)
+    members = torch.tensor([E - 1, 0, E - 1])
+    a = bcq.act(members, obs, torch.Generator().manual_seed(5))
+    assert a.shape == (3, trainer.data.act_dim) and a.abs().max() <= 1
+    # the same draws by hand, one member at a time through the full (unstacked) networks
+    g = torch.Generator().manual_seed(5)
+    m = trainer.cfg.bcq_candidates
+    nu = torch.randn((3, m, bcq.latent), generator=g).clamp(-0.5, 0.5)
+    for row, member in enumerate(members.tolist()):
+        o = obs[row].expand(m, -1)
+        x = torch.zeros(E, m, o.shape[-1] + bcq.latent)
+        x[member] = torch.cat([o, nu[row]], -1)
+        cand = torch.tanh(bcq.vae_dec(x)[member])
+        y = torch.zeros(E, m, o.shape[-1] + bcq.act_dim)
+        y[member] = torch.cat([o, cand], -1)
+        pert = (cand + trainer.cfg.bcq_phi * torch.tanh(bcq.actor(y)[member])).clamp(-1, 1)
+        q = torch.zeros(2 * E, m, o.shape[-1] + bcq.act_dim)
+        q[member] = torch.cat([o, pert], -1)
+        torch.testing.assert_close(a[row], pert[bcq.critic(q)[member, :, 0].argmax()])
+
+
+def test_component_probe_evaluates_every_mode_on_the_training_tasks(semi):
+    from borel_lib.mbml import PROBE_MODES, probe_components
+
+    trainer = MBMLTrainer(semi, MBMLConfig.for_profile("smoke"), seed=0)
+    trainer.train(progress=False, evaluate_during=False)
+    df = probe_components(trainer, context_size=8)
+    assert set(df["mode"]) == set(PROBE_MODES)
+    assert set(df.task) == set(range(semi.n_tasks)) and set(df.episode) == {1, 2}
+    zero = df[df["mode"] == "zero_action"]
+    assert (zero.value == 0).all()  # Semi-circle from the fixed start: no goal, no reward, for standing still
+    assert np.isfinite(df.value).all()

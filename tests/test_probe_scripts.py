@@ -1,6 +1,6 @@
 """The MuJoCo data probes of issue 13: scripts/probe_ant_collectors.py (what the Ant data can teach under
 the paper's metric), scripts/cheetah_tracking.py (do the Cheetah collectors track their velocity), scripts/probe_ant_gait.py and
-scripts/probe_sac_gym_ant.py (the collectors' SAC on Gymnasium's Ant-v5)."""
+scripts/probe_sac_gym_ant.py (the collectors' SAC on Gymnasium's Ant-v5); and of issue 14, scripts/probe_mbml.py (where MBML loses)."""
 
 import importlib.util
 import json
@@ -141,3 +141,23 @@ def test_sac_on_gym_ant_probe_records_both_modes(root):
     assert sac_ant.main(args) == 0
     again = pd.read_csv(root / "build" / "smoke" / "results" / "probe_sac_gym_ant_alpha0.2_h128x128_steps120_seed0.csv")
     pd.testing.assert_frame_equal(df, again)
+
+
+mbml_probe = _script("probe_mbml")
+
+
+def test_mbml_probe_needs_a_finished_run_and_reports_every_mode(root, capsys):
+    """scripts/probe_mbml.py: a clear error before the run exists; after it, one row per mode, episode and
+    metric, the teachers' and students' returns finite and standing still scoring 0 on the Semi-circle."""
+    from borel_lib.mbml import PROBE_MODES, run_mbml
+
+    argv = ["semicircle", "--profile", "smoke", "--seed", "0", "--context-size", "8"]
+    with pytest.raises(SystemExit):
+        mbml_probe.main(argv)
+    assert "python -m borel_lib.mbml semicircle --profile smoke --seed 0" in capsys.readouterr().err
+    run_mbml("semicircle", "smoke", seed=0, progress=False, device="cpu")
+    assert mbml_probe.main(argv) == 0
+    df = pd.read_csv(root / "build" / "smoke" / "results" / "probe_mbml_semicircle_seed0.csv")
+    assert list(df["mode"].unique()) == list(PROBE_MODES)
+    assert len(df) == len(PROBE_MODES) * 2 * 2  # modes x episodes x (return, success)
+    assert (df[df["mode"] == "zero_action"].value == 0).all() and np.isfinite(df.value).all()
