@@ -270,11 +270,14 @@ def _load_belief(spec: RunSpec, dataset, device, progress: bool, replay=None):
     run's :func:`policy_replay_data`, looked up if not given)."""
     if spec.belief == "exact":
         return make_belief("exact", domain=spec.domain), None
+    from borel_lib.io import file_lock
+
     ck = spec.vae_checkpoint()
     replay = replay if replay is not None else policy_replay_data(spec)
-    ck.parent.mkdir(parents=True, exist_ok=True)
-    vae, log = train_vae(dataset, spec.vae_config(), spec.relabelling, seed=spec.seed,
-                         checkpoint=ck, device=device, progress=progress, n_actions=spec.n_actions, replay=replay)
+    # runs sharing this VAE (another run of the seed, e.g. with CQL) wait for the first to train it, then load it
+    with file_lock(ck.parent / ".train.lock"):
+        vae, log = train_vae(dataset, spec.vae_config(), spec.relabelling, seed=spec.seed,
+                             checkpoint=ck, device=device, progress=progress, n_actions=spec.n_actions, replay=replay)
     return VAEBelief(vae, spec.n_actions, spec.features), log
 
 

@@ -12,7 +12,9 @@ A *grid* is a named list of *cells*; a cell is the keyword dict of one run's
 - ``smoke``: two tiny Semi-circle cells (with/without relabelling), for tests and CI.
 
 Every cell runs as one submitit job (:class:`CellJob`). Cells that train on the same dataset collect it
-once: the first takes a lock file beside the dataset and the others wait for it. Jobs are resumable: ``run_borel`` checkpoints its
+once: the first takes a lock file beside the dataset and the others wait for it; cells sharing a belief VAE
+(e.g. one variant's BOReL and BOReL + CQL cells of a seed) train it once the same way
+(:func:`borel_lib.borel.run_borel`). Jobs are resumable: ``run_borel`` checkpoints its
 VAE and agent, and :class:`CellJob` is ``submitit.helpers.Checkpointable``, so a Slurm job that hits its
 time limit or is pre-empted is requeued and continues from the last checkpoint. A cell whose result CSV
 (``data/results/<profile>/borel_<tag>.csv``) already exists is not run again, so relaunching the same
@@ -173,22 +175,17 @@ def collect_once(cell: dict[str, Any], profile: str) -> None:
     """Collect (or find cached) the dataset ``cell`` trains on, and its policy-replay dataset for a
     ``policy_replay`` cell, while holding a lock file, so that concurrent cells sharing a dataset
     collect it once instead of racing on its files."""
-    import fcntl
-
     from borel_lib.collect import CollectConfig, dataset_name, run_collection, run_policy_replay
+    from borel_lib.io import file_lock
     from borel_lib.paths import datasets_dir
 
     spec = cell_spec(cell, profile)
     overrides = spec.collect_overrides
     name = dataset_name(CollectConfig.for_domain(cell["domain"], profile, **overrides))
-    with open(datasets_dir(profile) / f".{name}.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        try:
-            run_collection(cell["domain"], profile, progress=False, **overrides)
-            if spec.belief == "vae" and spec.relabelling == "policy_replay":
-                run_policy_replay(cell["domain"], profile, progress=False, **overrides)
-        finally:
-            fcntl.flock(lock, fcntl.LOCK_UN)
+    with file_lock(datasets_dir(profile) / f".{name}.lock"):
+        run_collection(cell["domain"], profile, progress=False, **overrides)
+        if spec.belief == "vae" and spec.relabelling == "policy_replay":
+            run_policy_replay(cell["domain"], profile, progress=False, **overrides)
 
 
 def _done(cell: dict[str, Any], profile: str) -> bool:

@@ -407,6 +407,36 @@ def test_run_borel_smoke_resumes_and_refuses_an_agent_of_another_vae(tmp_path, m
         run_borel(spec, progress=False, device="cpu")
 
 
+
+def test_runs_sharing_a_vae_train_it_under_its_lock(tmp_path, monkeypatch):
+    """BOReL and BOReL + CQL of one seed share the VAE: training holds the lock beside its checkpoint, so a
+    concurrent run waits and then resumes the finished VAE instead of training it a second time."""
+    import fcntl
+
+    from borel_lib import borel
+    from borel_lib.borel import RunSpec
+
+    monkeypatch.setenv("BOREL_ROOT", str(tmp_path))
+    spec = RunSpec("gridworld", "smoke", "vae", "reward_relabelling", 0)
+    cql = RunSpec("gridworld", "smoke", "vae", "reward_relabelling", 0, rl=(("cql_alpha", 2.0),))
+    assert cql.vae_checkpoint() == spec.vae_checkpoint()
+    real, held = borel.train_vae, []
+
+    def checking_train_vae(*args, **kwargs):
+        with open(spec.vae_checkpoint().parent / ".train.lock") as other:  # another process's open
+            try:
+                fcntl.flock(other, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                held.append(False)
+                fcntl.flock(other, fcntl.LOCK_UN)
+            except BlockingIOError:
+                held.append(True)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(borel, "train_vae", checking_train_vae)
+    borel.run_borel(spec, progress=False, device="cpu")
+    assert held == [True]
+
+
 # ------------------------------------------------------------------ run names
 PINNED = [  # (spec kwargs, tag, vae_tag, command): names of committed runs, checkpoints and result files
     (dict(domain="gridworld"), "gridworld_reward_relabelling_seed0", "gridworld_reward_relabelling_seed0",

@@ -169,3 +169,33 @@ def test_baseline_runs_take_the_best_and_the_last_evaluation(tmp_path):
     assert run.method == "pearl" and run.updates == 30
     np.testing.assert_allclose([run.metric, run.ep1, run.ep2, run.final, run.success], [6.0, 5.0, 7.0, 2.0, 0.5])
     assert "pearl_semicircle (best; last: 2.00)" in results_table_markdown("quick", directory=tmp_path)
+
+
+def _hold_lock(path, log, tag, hold):
+    import time
+
+    with io.file_lock(path):
+        with open(log, "a") as f:
+            f.write(f"{tag} in\n")
+        time.sleep(hold)
+        with open(log, "a") as f:
+            f.write(f"{tag} out\n")
+
+
+def test_file_lock_lets_one_process_in_at_a_time(tmp_path):
+    import multiprocessing
+    import time
+
+    ctx = multiprocessing.get_context("spawn")
+    log = tmp_path / "log"
+    first = ctx.Process(target=_hold_lock, args=(tmp_path / "sub" / ".lock", log, "A", 1.0))
+    first.start()
+    for _ in range(200):  # wait until A holds the lock
+        if log.is_file():
+            break
+        time.sleep(0.05)
+    second = ctx.Process(target=_hold_lock, args=(tmp_path / "sub" / ".lock", log, "B", 0.0))
+    second.start()
+    first.join(30)
+    second.join(30)
+    assert log.read_text().split("\n")[:-1] == ["A in", "A out", "B in", "B out"]
