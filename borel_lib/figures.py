@@ -70,6 +70,7 @@ def table_commands(profile: str) -> dict[str, str]:
                        "{uniform,exclude_semicircle,fixed}",
         "cheetah": f"python -m borel_lib.sweep fig3_cheetah --profile {profile}",
         "probe_ant_collectors_uniform_shared": "python scripts/probe_ant_collectors.py --init-state uniform",
+        "ant_data_diversity": f"python scripts/ant_data_diversity.py --profile {profile}",
         "probe_online_exact_online_seed0": f"python scripts/probe_online_exact.py --data online --profile {profile}",
         "probe_online_exact_offline_online_seed0":
             f"python scripts/probe_online_exact.py --data offline+online --profile {profile}",
@@ -550,6 +551,26 @@ def ant_collector_probe(profile: str, directory: str | Path | None = None, varia
     out = df.pivot_table(index=["method", "iteration"], columns="column", values="value").round(1)
     out.columns.name = None
     return out
+
+
+ANT_DIVERSITY_METRICS: dict[str, str] = {
+    "starts_on_arc": "episodes starting on the semi-circle",
+    "arc_points_per_episode": "arc points swept per episode (of 21)",
+    "sweeps_3_points": "episodes sweeping >= 3 arc points",
+    "on_arc_share": "states on the semi-circle",
+}
+"""The measures of ``scripts/ant_data_diversity.py`` (column name: what it counts)."""
+
+
+def ant_data_diversity(profile: str, directory: str | Path | None = None) -> pd.DataFrame:
+    """How much of the semi-circle each Table 1 dataset's policy trials cover (``scripts/ant_data_diversity.py``):
+    one row per initial-state variant, one column per :data:`ANT_DIVERSITY_METRICS` measure."""
+    df = read_table("ant_data_diversity", profile, directory)
+    out = df.pivot_table(index="variant", columns="metric", values="value", sort=False)
+    out = out[[m for m in ANT_DIVERSITY_METRICS if m in out.columns]].rename(columns=ANT_DIVERSITY_METRICS)
+    out.index = [ANT_VARIANTS.get(v, v) for v in out.index]
+    out.columns.name = None
+    return out.round(3)
 
 
 def ant_trajectories(profile: str, directory: str | Path | None = None, seeds: list[int] | None = None):

@@ -161,3 +161,30 @@ def test_mbml_probe_needs_a_finished_run_and_reports_every_mode(root, capsys):
     assert list(df["mode"].unique()) == list(PROBE_MODES)
     assert len(df) == len(PROBE_MODES) * 2 * 2  # modes x episodes x (return, success)
     assert (df[df["mode"] == "zero_action"].value == 0).all() and np.isfinite(df.value).all()
+
+
+diversity = _script("ant_data_diversity")
+
+
+def test_arc_measures_against_hand_cases():
+    pts = diversity.arc_points(3)  # (1, 0), (0, 1), (-1, 0)
+    np.testing.assert_allclose(pts, [[1, 0], [0, 1], [-1, 0]], atol=1e-12)
+    walk = np.array([[[1.0, 0.05], [0.5, 0.5], [0.0, 0.95]], [[0.0, 0.0], [0.0, 0.1], [0.0, 0.2]]])  # (2 episodes, 3 steps)
+    np.testing.assert_array_equal(diversity.arc_sweep(walk, 0.2, pts), [[True, True, False], [False, False, False]])
+    xy = np.array([[0.0, 1.1], [0.0, 0.5], [1.1, -0.1], [0.0, -1.0], [-0.9, 0.0]])
+    np.testing.assert_array_equal(diversity.on_arc(xy, 0.2), [True, False, True, False, True])
+
+
+def test_ant_data_diversity_on_smoke_collections(root):
+    for variant in diversity.VARIANTS:
+        run_collection("ant_semicircle", "smoke", progress=False, init_state=variant)
+    assert diversity.main(["--profile", "smoke"]) == 0
+    df = pd.read_csv(root / "build" / "smoke" / "results" / "ant_data_diversity.csv")
+    assert list(df.variant.unique()) == list(diversity.VARIANTS) and len(df) == 3 * 4
+    starts = df[df.metric == "starts_on_arc"].set_index("variant").value
+    assert starts["fixed"] == 0 and starts["exclude_semicircle"] == 0  # neither starts on the semi-circle
+    shares = df[df.metric != "arc_points_per_episode"].value
+    assert ((shares >= 0) & (shares <= 1)).all()
+    table = figures.ant_data_diversity("smoke")  # what notebook 07 shows: a row per variant, a column per measure
+    assert list(table.index) == list(figures.ANT_VARIANTS.values())
+    assert list(table.columns) == list(figures.ANT_DIVERSITY_METRICS.values())
