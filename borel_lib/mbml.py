@@ -683,10 +683,9 @@ PROBE_MODES: dict[str, str] = {
 class _TeacherAgent:
     """:func:`borel_lib.pearl.evaluate`'s agent interface over the BCQ teachers: ``z`` is the member index."""
 
-    def __init__(self, bcq: EnsembleBCQ, seed: int):
-        self.bcq, self.device = bcq, bcq.device
+    def __init__(self, bcq: EnsembleBCQ, members: torch.Tensor, seed: int):
+        self.bcq, self.members, self.device = bcq, members, bcq.device
         self.generator = torch.Generator(device=bcq.device).manual_seed(seed + 40_000)
-        self.members: torch.Tensor | None = None
 
     def prior(self, n: int) -> tuple[torch.Tensor, torch.Tensor]:
         z = self.members[:, None].float()
@@ -737,15 +736,15 @@ def probe_components(trainer: MBMLTrainer, context_size: int = 512) -> pd.DataFr
     own = trainer.data.sample(np.arange(N), context_size, rng)
     ctx = context_features(own["obs"], own["actions"], own["rewards"], own["next_obs"], True)
     z_own = trainer.agent.posterior(torch.as_tensor(ctx, device=trainer.device))[0]
-    teachers = _TeacherAgent(trainer.bcq, trainer.seed)
-    teachers.members = torch.arange(N, device=trainer.device)
-    agents = {"teachers": (teachers, None), "student_own_data": (_FixedZAgent(trainer.agent, z_own), None),
+    every = 2**31  # more episodes than any trial has: every episode's z comes from ``prior()``
+    # (agent, episodes whose z comes from ``prior``): the fixed-z agents' "prior" is their own z
+    agents = {"teachers": (_TeacherAgent(trainer.bcq, torch.arange(N, device=trainer.device), trainer.seed), every),
+              "student_own_data": (_FixedZAgent(trainer.agent, z_own), every),
               "student_inferred": (trainer.agent, trainer.cfg.num_exp_traj_eval),
-              "zero_action": (_ZeroAgent(trainer.agent, z_own), None)}
+              "zero_action": (_ZeroAgent(trainer.agent, z_own), every)}
     frames = []
     for mode, (agent, n_prior) in agents.items():
-        ev = evaluate(agent, trainer.domain, tasks, trainer.seed, 10**6 if n_prior is None else n_prior,
-                      use_next_obs=True)
+        ev = evaluate(agent, trainer.domain, tasks, trainer.seed, n_prior, use_next_obs=True)
         frames.append(ev.assign(mode=mode))
     return pd.concat(frames, ignore_index=True)
 

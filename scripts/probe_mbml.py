@@ -29,6 +29,7 @@ import torch
 
 from borel_lib.collect import run_collection
 from borel_lib.config import resolve_profile
+from borel_lib.device import get_device
 from borel_lib.mbml import DOMAINS, MBMLConfig, MBMLTrainer, probe_components, run_tag
 from borel_lib.paths import checkpoints_dir
 from borel_lib.results import write_results
@@ -40,6 +41,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--profile", choices=("smoke", "quick", "paper"), default=None,
                         help="run size (default: $BOREL_PROFILE, else quick)")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--device", default="auto", help="torch device: auto (CUDA if present, else CPU), cpu, cuda")
     parser.add_argument("--context-size", type=int, default=512,
                         help="transitions of a task's own data behind student_own_data's z (default: 512)")
     args = parser.parse_args(argv)
@@ -52,8 +54,8 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"no finished run: {checkpoint} is missing; run `python -m borel_lib.mbml {args.domain} "
                      f"--profile {profile} --seed {args.seed}` first")
     dataset, _ = run_collection(args.domain, profile, progress=False)
-    trainer = MBMLTrainer(dataset, cfg, args.seed, "cpu")
-    trainer.load_state_dict(torch.load(checkpoint, map_location="cpu", weights_only=False), str(checkpoint))
+    trainer = MBMLTrainer(dataset, cfg, args.seed, get_device(args.device))
+    trainer.load_state_dict(torch.load(checkpoint, map_location=trainer.device, weights_only=False), str(checkpoint))
     totals = {"bcq": cfg.bcq_iterations, "reward": cfg.reward_updates, "distill": cfg.distill_steps}
     if trainer.done != totals:
         parser.error(f"{checkpoint}: the run is not finished ({trainer.done} of {totals}); resume it first")
