@@ -616,6 +616,11 @@ class MBMLTrainer:
                               "episode": int(r.episode), "metric": r.metric, "value": float(r.value),
                               "iteration": self.done["distill"]})
 
+    def totals(self) -> dict[str, int]:
+        """Steps of each phase in a finished run (``done`` equals this when training has ended)."""
+        c = self.cfg
+        return {"bcq": c.bcq_iterations, "reward": c.reward_updates, "distill": c.distill_steps}
+
     def train(self, checkpoint: str | os.PathLike[str] | None = None, progress: bool = True,
               evaluate_during: bool = True) -> pd.DataFrame:
         """Run (or resume) the three phases; evaluate every ``eval_every`` distillation steps and at
@@ -623,7 +628,7 @@ class MBMLTrainer:
         c = self.cfg
         if checkpoint is not None and Path(checkpoint).is_file():
             self.load_state_dict(torch.load(checkpoint, map_location=self.device, weights_only=False), str(checkpoint))
-        totals = {"bcq": c.bcq_iterations, "reward": c.reward_updates, "distill": c.distill_steps}
+        totals = self.totals()
         steps = {"bcq": self.bcq_step, "reward": self.reward_step, "distill": self.distill_step}
         for phase in self.PHASES:
             bar = tqdm(total=totals[phase], initial=self.done[phase], desc=f"MBML {phase}", disable=not progress)
@@ -680,19 +685,27 @@ PROBE_MODES: dict[str, str] = {
 """What :func:`probe_components` evaluates, from the most to the least informed agent."""
 
 
-class _TeacherAgent:
-    """:func:`borel_lib.pearl.evaluate`'s agent interface over the BCQ teachers: ``z`` is the member index."""
+class _FixedZ:
+    """:func:`borel_lib.pearl.evaluate`'s agent interface with one given ``z`` per task for every episode
+    (a zero-variance "prior"); subclasses say how to act on it."""
 
-    def __init__(self, bcq: EnsembleBCQ, members: torch.Tensor, seed: int):
-        self.bcq, self.members, self.device = bcq, members, bcq.device
-        self.generator = torch.Generator(device=bcq.device).manual_seed(seed + 40_000)
+    def __init__(self, z: torch.Tensor):
+        self.z, self.device = z, z.device
 
     def prior(self, n: int) -> tuple[torch.Tensor, torch.Tensor]:
-        z = self.members[:, None].float()
-        return z, torch.zeros_like(z)
+        return self.z, torch.zeros_like(self.z)
 
     def sample_z(self, mu: torch.Tensor, var: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
         return mu
+
+
+class _TeacherAgent(_FixedZ):
+    """The BCQ teachers: ``z`` is the member index."""
+
+    def __init__(self, bcq: EnsembleBCQ, members: torch.Tensor, seed: int):
+        super().__init__(members[:, None].float())
+        self.bcq = bcq
+        self.generator = torch.Generator(device=bcq.device).manual_seed(seed + 40_000)
 
     @torch.no_grad()
     def act(self, obs: np.ndarray, z: torch.Tensor, deterministic: bool = True) -> np.ndarray:
@@ -700,17 +713,12 @@ class _TeacherAgent:
         return self.bcq.act(z[:, 0].long(), o, self.generator).cpu().numpy()
 
 
-class _FixedZAgent:
-    """The distilled agent with one given ``z`` per task for every episode (a zero-variance "prior")."""
+class _FixedZAgent(_FixedZ):
+    """The distilled agent acting on its given ``z``."""
 
     def __init__(self, agent: MBMLAgent, z: torch.Tensor):
-        self.agent, self.z, self.device = agent, z, agent.device
-
-    def prior(self, n: int) -> tuple[torch.Tensor, torch.Tensor]:
-        return self.z, torch.zeros_like(self.z)
-
-    def sample_z(self, mu: torch.Tensor, var: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
-        return mu
+        super().__init__(z)
+        self.agent = agent
 
     def act(self, obs: np.ndarray, z: torch.Tensor, deterministic: bool = True) -> np.ndarray:
         return self.agent.act(obs, z, deterministic)

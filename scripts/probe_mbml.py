@@ -56,9 +56,8 @@ def main(argv: list[str] | None = None) -> int:
     dataset, _ = run_collection(args.domain, profile, progress=False)
     trainer = MBMLTrainer(dataset, cfg, args.seed, get_device(args.device))
     trainer.load_state_dict(torch.load(checkpoint, map_location=trainer.device, weights_only=False), str(checkpoint))
-    totals = {"bcq": cfg.bcq_iterations, "reward": cfg.reward_updates, "distill": cfg.distill_steps}
-    if trainer.done != totals:
-        parser.error(f"{checkpoint}: the run is not finished ({trainer.done} of {totals}); resume it first")
+    if trainer.done != trainer.totals():
+        parser.error(f"{checkpoint}: the run is not finished ({trainer.done} of {trainer.totals()}); resume it first")
     ev = probe_components(trainer, args.context_size)
     df = (ev.groupby(["mode", "episode", "metric"], sort=False)["value"].mean().reset_index()
           .assign(domain=args.domain, method="mbml", variant="offline", seed=args.seed))
