@@ -267,18 +267,24 @@ def finished_runs(profile: str | None = None, domain: str | None = None) -> list
 
 def _load_belief(spec: RunSpec, dataset, device, progress: bool, replay=None):
     """Stage 1 for a run: trains (or resumes) the VAE, or builds the exact belief (``replay``: the
-    run's :func:`policy_replay_data`, looked up if not given)."""
+    run's :func:`policy_replay_data`, looked up if not given). Returns the belief and the VAE's per-epoch
+    losses when this run trained the VAE (or its table is missing), else ``None``: a run that only loads a
+    VAE another run of the seed trained leaves that run's table, and the command recorded with it, alone."""
     if spec.belief == "exact":
         return make_belief("exact", domain=spec.domain), None
     from borel_lib.io import file_lock
+    from borel_lib.results import results_dir
 
     ck = spec.vae_checkpoint()
     replay = replay if replay is not None else policy_replay_data(spec)
     # runs sharing this VAE (another run of the seed, e.g. with CQL) wait for the first to train it, then load it
     with file_lock(ck.parent / ".train.lock"):
+        before = torch.load(ck, map_location="cpu", weights_only=False)["epoch"] if ck.is_file() else 0
         vae, log = train_vae(dataset, spec.vae_config(), spec.relabelling, seed=spec.seed,
                              checkpoint=ck, device=device, progress=progress, n_actions=spec.n_actions, replay=replay)
-    return VAEBelief(vae, spec.n_actions, spec.features), log
+    # the VAE's loss table names the command that trained it: a run that only loaded the finished VAE leaves it
+    trained = len(log) > before or not (results_dir(spec.profile) / f"vae_{spec.vae_tag}.csv").is_file()
+    return VAEBelief(vae, spec.n_actions, spec.features), (log if trained else None)
 
 
 def eval_tasks(domain: str, seed: int, n: int = 20) -> np.ndarray:

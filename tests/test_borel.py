@@ -437,6 +437,28 @@ def test_runs_sharing_a_vae_train_it_under_its_lock(tmp_path, monkeypatch):
     assert held == [True]
 
 
+def test_the_vae_table_names_the_run_that_trained_the_vae(tmp_path, monkeypatch):
+    """A seed's BOReL + CQL run loads the VAE its BOReL run trained; the VAE's loss table (and the command in
+    its config) stays the trainer's, and comes back if deleted."""
+    import json
+
+    from borel_lib.borel import RunSpec, run_borel
+    from borel_lib.results import results_dir
+
+    monkeypatch.setenv("BOREL_ROOT", str(tmp_path))
+    spec = RunSpec("gridworld", "smoke", "vae", "reward_relabelling", 0)
+    cql = RunSpec("gridworld", "smoke", "vae", "reward_relabelling", 0, rl=(("cql_alpha", 2.0),))
+    table = results_dir("smoke") / f"vae_{spec.vae_tag}.csv"
+    run_borel(spec, progress=False, device="cpu")
+    written = table.read_bytes()
+    run_borel(cql, progress=False, device="cpu")
+    assert table.read_bytes() == written
+    assert json.loads(table.with_suffix(".config.json").read_text())["command"] == spec.command != cql.command
+    table.unlink()
+    run_borel(cql, progress=False, device="cpu")  # finished: loads everything, rewrites the missing table
+    assert table.read_bytes() == written
+
+
 # ------------------------------------------------------------------ run names
 PINNED = [  # (spec kwargs, tag, vae_tag, command): names of committed runs, checkpoints and result files
     (dict(domain="gridworld"), "gridworld_reward_relabelling_seed0", "gridworld_reward_relabelling_seed0",
