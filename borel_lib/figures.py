@@ -69,6 +69,7 @@ def table_commands(profile: str) -> dict[str, str]:
         "collect_ant": f"python -m borel_lib.collect ant_semicircle --profile {profile} --init-state "
                        "{uniform,exclude_semicircle,fixed}",
         "cheetah": f"python -m borel_lib.sweep fig3_cheetah --profile {profile}",
+        "ant": f"python -m borel_lib.sweep fig3_ant --profile {profile}",
         "probe_ant_collectors_uniform_shared": "python scripts/probe_ant_collectors.py --init-state uniform",
         "ant_data_diversity": f"python scripts/ant_data_diversity.py --profile {profile}",
         "probe_online_exact_online_seed0": f"python scripts/probe_online_exact.py --data online --profile {profile}",
@@ -604,32 +605,51 @@ def ant_trajectories(profile: str, directory: str | Path | None = None, seeds: l
     return fig
 
 
-def cheetah_bars(profile: str, directory: str | Path | None = None, seeds: list[int] | None = None):
-    """Figure 3's Half-Cheetah-Vel panel (paper §6): the paper's metric (first 2 episodes) of BOReL with and
+MUJOCO_FIG3 = {"cheetah_vel": ("Half-Cheetah-Vel", None, "cheetah"), "ant_semicircle": ("Ant-Semi-circle", "uniform", "ant")}
+"""Figure 3's MuJoCo panels: domain -> (title, initial-state variant of the data BOReL learns from, key of the
+command in :func:`table_commands`). The paper's Figure 3 uses the uniform-start data; on Ant that is the
+uniform dataset of Table 1, whose plain BOReL cells are the panel's BOReL (RR) bars."""
+
+
+def _mujoco_bars(domain: str, profile: str, directory: str | Path | None = None, seeds: list[int] | None = None):
+    """One MuJoCo panel of Figure 3 (paper §6): the paper's metric (first 2 episodes) of BOReL with and
     without reward relabelling, mean ± s.e. over seeds (dots: single seeds), beside PEARL and MBML (best
     evaluation over training, as the paper plots them) when their tables exist."""
     from borel_lib.borel import RunSpec
     from borel_lib.results import baseline_runs, borel_runs
 
+    title, init_state, command = MUJOCO_FIG3[domain]
     seeds = default_seeds(profile) if seeds is None else seeds
-    specs = [RunSpec("cheetah_vel", profile, relabelling=r, seed=s) for r in ("reward_relabelling", "none") for s in seeds]
+    specs = [RunSpec(domain, profile, relabelling=r, seed=s, init_state=init_state)
+             for r in ("reward_relabelling", "none") for s in seeds]
     runs = borel_runs(profile, directory)
     runs = runs[runs.run.isin({sp.tag for sp in specs})] if len(runs) else runs
     if not len(runs):
-        raise MissingResultsError(f"not yet produced: no Half-Cheetah-Vel run in {_display(Path(directory or results_dir(profile)))}; "
-                                  f"run `{table_commands(profile)['cheetah']}`")
+        raise MissingResultsError(f"not yet produced: no {title} run in {_display(Path(directory or results_dir(profile)))}; "
+                                  f"run `{table_commands(profile)[command]}`")
     base = baseline_runs(profile, directory)  # PEARL / MBML at their best evaluation, as the paper plots them
-    base = base[(base.domain == "cheetah_vel") & base.seed.isin(seeds)] if len(base) else runs.iloc[:0]
+    base = base[(base.domain == domain) & base.seed.isin(seeds)] if len(base) else runs.iloc[:0]
     values = {m: t[t.method == m].metric.to_numpy()
               for m, t in (("borel_rr", runs), ("borel_no_rr", runs), ("pearl", base), ("mbml", base))}
-    methods = [m for m, v in values.items() if m.startswith("borel") or len(v)]
+    methods = [m for m, v in values.items() if m == "borel_rr" or len(v)]
     fig, ax = plt.subplots(figsize=(6.5, 3.8))
     for x, method in enumerate(methods):
         if len(values[method]):
             _seed_bar(ax, x, values[method], color=METHOD_COLORS[method], label=f"{len(values[method])} seed(s)")
     ax.set_xticks(range(len(methods)), [method_label(m).replace(" (", "\n(") for m in methods])
-    ax.set(ylabel="average return, first 2 episodes", title="Half-Cheetah-Vel")
+    ax.set(ylabel="average return, first 2 episodes", title=title)
     return fig
+
+
+def cheetah_bars(profile: str, directory: str | Path | None = None, seeds: list[int] | None = None):
+    """Figure 3's Half-Cheetah-Vel panel (:func:`_mujoco_bars`)."""
+    return _mujoco_bars("cheetah_vel", profile, directory, seeds)
+
+
+def ant_bars(profile: str, directory: str | Path | None = None, seeds: list[int] | None = None):
+    """Figure 3's Ant-Semi-circle panel (:func:`_mujoco_bars`): BOReL on the uniform-start data (Table 1's
+    uniform BOReL cells), without reward relabelling when run (``sweep fig3_ant``), PEARL and MBML."""
+    return _mujoco_bars("ant_semicircle", profile, directory, seeds)
 
 
 def mujoco_collection_curves(profile: str, directory: str | Path | None = None):
@@ -874,6 +894,7 @@ FIGURES: tuple[FigureSpec, ...] = (
     FigureSpec("fig_mujoco_collection", mujoco_collection_curves, "§6 MuJoCo data collection"),
     FigureSpec("fig5_ant_trajectories", ant_trajectories, "Figure 5"),
     FigureSpec("fig3_cheetah", cheetah_bars, "Figure 3, Half-Cheetah-Vel panel"),
+    FigureSpec("fig3_ant", ant_bars, "Figure 3, Ant-Semi-circle panel"),
 )
 """Every figure drawn from tables, in the order of the figures notebook."""
 

@@ -87,6 +87,9 @@ GRIDS: dict[str, Callable[[], list[dict[str, Any]]]] = {
     # Half-Cheetah-Vel has no computed posterior (its velocities are continuous): BOReL with / without RR only
     "fig3_cheetah": lambda: _product(domain=("cheetah_vel",), belief=("vae",),
                                      relabelling=("reward_relabelling", "none"), seed=SEEDS),
+    # Ant-Semi-circle on the uniform-start data: the RR cells are Table 1's uniform BOReL cells (same runs)
+    "fig3_ant": lambda: _product(domain=("ant_semicircle",), init_state=("uniform",),
+                                 relabelling=("reward_relabelling", "none"), seed=SEEDS),
     "smoke": lambda: _product(domain=("semicircle",), relabelling=("reward_relabelling", "none"), seed=(0,)),
 }
 """Named grids: a function returning the cells (keyword dicts of :class:`borel_lib.borel.RunSpec` fields

@@ -162,3 +162,31 @@ def test_cheetah_panel_draws_baselines_beside_borel_when_their_tables_exist(tmp_
     heights = [p.get_height() for p in fig.axes[0].patches]
     assert heights == pytest.approx([-90.5, -120.5, -200.0])
     matplotlib.pyplot.close(fig)
+
+
+def test_ant_panel_takes_the_uniform_plain_borel_cells_of_table1_and_the_baselines(tmp_path):
+    """Figure 3's Ant-Semi-circle panel: BOReL (RR) is the plain BOReL run on the uniform-start data (not the
+    other variants' or the CQL cells of Table 1); no bar for BOReL without RR until it is run; PEARL beside."""
+    import pandas as pd
+
+    from borel_lib.borel import RunSpec
+
+    def write_run(spec, value):
+        rows = [{"domain": "ant_semicircle", "method": "borel_rr", "variant": spec.init_state, "seed": spec.seed,
+                 "episode": e, "metric": m, "value": value if m == "return" else 0.0, "updates": 20_000}
+                for e in (1, 2) for m in ("return", "success")]
+        pd.DataFrame(rows).to_csv(tmp_path / f"borel_{spec.tag}.csv", index=False)
+
+    with pytest.raises(figures.MissingResultsError, match="sweep fig3_ant"):
+        figures.ant_bars("quick", tmp_path)
+    write_run(RunSpec("ant_semicircle", "quick", init_state="uniform", seed=0), -15.0)
+    write_run(RunSpec("ant_semicircle", "quick", init_state="uniform", seed=0, rl=(("cql_alpha", 2.0),)), -70.0)
+    write_run(RunSpec("ant_semicircle", "quick", init_state="fixed", seed=0), -18.0)
+    rows = [{"domain": "ant_semicircle", "method": "pearl", "variant": "online", "seed": 0, "episode": e,
+             "metric": m, "value": v, "iteration": 100, "env_steps": 1} for e in (1, 2)
+            for m, v in (("best_return", -40.0), ("final_return", -50.0), ("best_success", 0.0))]
+    pd.DataFrame(rows).to_csv(tmp_path / "pearl_ant_semicircle_seed0.csv", index=False)
+    fig = figures.ant_bars("quick", tmp_path)
+    assert [t.get_text().replace("\n", " ") for t in fig.axes[0].get_xticklabels()] == ["BOReL (RR)", "PEARL (best)"]
+    assert [p.get_height() for p in fig.axes[0].patches] == pytest.approx([-15.0, -40.0])
+    matplotlib.pyplot.close(fig)

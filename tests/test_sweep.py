@@ -22,6 +22,11 @@ def test_grids_are_products_of_their_axes():
     cheetah = sweep.grid_cells("fig3_cheetah")  # no computed posterior for continuous velocities
     assert len(cheetah) == 2 * len(sweep.SEEDS) and {c["relabelling"] for c in cheetah} == {"reward_relabelling", "none"}
     sweep.check_cells(cheetah, "fig3_cheetah")
+    ant = sweep.grid_cells("fig3_ant")  # uniform-start data; its RR cells are Table 1's uniform BOReL runs
+    sweep.check_cells(ant, "fig3_ant")
+    t1_tags = {sweep.result_name(c, "quick") for c in t1}
+    shared = {sweep.result_name(c, "quick") for c in ant if c["relabelling"] == "reward_relabelling"}
+    assert len(ant) == 2 * len(sweep.SEEDS) and len(shared) == len(sweep.SEEDS) and shared <= t1_tags
     assert len(sweep.grid_cells("smoke")) == 2
     with pytest.raises(ConfigError, match="allowed values.*smoke"):
         sweep.grid_cells("tabel1")
