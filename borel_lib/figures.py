@@ -574,6 +574,63 @@ def ant_data_diversity(profile: str, directory: str | Path | None = None) -> pd.
     return out.round(3)
 
 
+ANT_MOTION_METRICS: dict[str, str] = {
+    "farthest_ep1": "farthest from the start, ep 1",
+    "farthest_ep2": "farthest from the start, ep 2",
+    "reached_arc_ep1": "reached the semi-circle, ep 1",
+    "ruled_out_ep1": "semi-circle ruled out by the end of ep 1",
+}
+"""The measures of :func:`ant_motion` (column name: what it measures). The semi-circle has radius 1 around the
+fixed start, so an agent must move about 1 to reach any goal."""
+
+
+def ant_motion(profile: str, directory: str | Path | None = None, seeds: list[int] | None = None) -> pd.DataFrame:
+    """Does anything move, or search, on Ant-Semi-circle? From the final trials each run writes (``_traj``
+    tables: BOReL's last evaluation on the uniform data, with and without CQL; PEARL's and MBML's final
+    agent), per method (mean over evaluation tasks, then mean ± s.e. over seeds): the torso's largest
+    distance from the fixed start in episodes 1 and 2, the share of tasks whose episode 1 comes within the
+    goal radius of the semi-circle, and the share of the semi-circle the exact posterior has ruled out by
+    the end of episode 1 (the paper's search sweeps it; an agent that stands rules out nothing)."""
+    from borel_lib.envs import make_env
+    from borel_lib.sweep import cell_spec, grid_cells
+
+    seeds = default_seeds(profile) if seeds is None else seeds
+    out_dir = Path(directory if directory is not None else results_dir(profile))
+    env = make_env("ant_semicircle")
+    sources = {"BOReL (RR)": [], "BOReL + CQL (RR)": []}
+    for cell in grid_cells("table1"):
+        if cell["init_state"] == "uniform" and cell["seed"] in seeds:
+            key = "BOReL + CQL (RR)" if cell["rl"]["cql_alpha"] else "BOReL (RR)"
+            sources[key].append(out_dir / f"borel_{cell_spec(cell, profile).tag}_traj.csv")
+    for method, name in (("pearl", "PEARL (final agent)"), ("mbml", "MBML (final agent)")):
+        sources[name] = [out_dir / f"{method}_ant_semicircle_seed{s}_traj.csv" for s in seeds]
+    radius = float(np.linalg.norm(env.sample_tasks(1, np.random.default_rng(0)), axis=-1)[0])  # the goals' circle
+    rows = []
+    for method, paths in sources.items():
+        per_seed = []
+        for path in (p for p in paths if p.is_file()):
+            traj = pd.read_csv(path)
+            if "updates" in traj:  # BOReL writes one table per run, of its last evaluation
+                traj = traj[traj.updates == traj.updates.max()]
+            wide = traj.pivot_table(index=["task", "t"], columns="metric", values="value").sort_index()
+            n, T = wide.index.get_level_values("task").nunique(), env.horizon
+            dist = np.hypot(wide["x"], wide["y"]).to_numpy().reshape(n, -1, T)  # (task, episode, step)
+            support = wide["support"].to_numpy().reshape(n, -1, T)
+            per_seed.append({"farthest_ep1": dist[:, 0].max(-1).mean(), "farthest_ep2": dist[:, 1].max(-1).mean(),
+                             "reached_arc_ep1": (np.abs(dist[:, 0] - radius) <= env.goal_radius).any(-1).mean(),
+                             "ruled_out_ep1": (1.0 - support[:, 0, -1]).mean()})
+        if per_seed:
+            v = pd.DataFrame(per_seed)
+            se = v.std(ddof=1) / np.sqrt(len(v)) if len(v) > 1 else v.iloc[0] * np.nan
+            rows.append({"method": method, "seeds": len(v),
+                         **{ANT_MOTION_METRICS[m]: f"{v[m].mean():.2f}" + (f" ± {se[m]:.2f}" if len(v) > 1 else "")
+                            for m in ANT_MOTION_METRICS}})
+    if not rows:
+        raise MissingResultsError(f"not yet produced: no Ant-Semi-circle trajectory table in {_display(out_dir)}; "
+                                  f"run `{table_commands(profile)['table1']}`")
+    return pd.DataFrame(rows).set_index("method")
+
+
 def ant_trajectories(profile: str, directory: str | Path | None = None, seeds: list[int] | None = None):
     """Figure 5 (paper §6): the Ant's torso path in episodes 1 and 2 for four evaluation goals, from the
     first seed's BOReL run on the uniform data (no CQL; its ``_traj`` table, last evaluation)."""

@@ -190,3 +190,37 @@ def test_ant_panel_takes_the_uniform_plain_borel_cells_of_table1_and_the_baselin
     assert [t.get_text().replace("\n", " ") for t in fig.axes[0].get_xticklabels()] == ["BOReL (RR)", "PEARL (best)"]
     assert [p.get_height() for p in fig.axes[0].patches] == pytest.approx([-15.0, -40.0])
     matplotlib.pyplot.close(fig)
+
+
+def test_ant_motion_measures_how_far_each_agent_goes_and_how_much_arc_it_rules_out(tmp_path):
+    """ant_motion reads the final trials: a BOReL agent sweeping the unit semi-circle in episode 1 reaches it
+    and rules out what the table's exact-posterior support says; a PEARL agent that stands goes nowhere."""
+    import pandas as pd
+
+    from borel_lib.borel import RunSpec
+
+    H, n = 200, 3
+    with pytest.raises(figures.MissingResultsError, match="sweep table1"):
+        figures.ant_motion("quick", tmp_path, seeds=[0])
+
+    def table(xy, support, **cols):
+        t = np.arange(2 * H)
+        frames = [pd.DataFrame({"domain": "ant_semicircle", "task": task, "t": t, "episode": t // H + 1,
+                                "metric": m, "value": v, **cols})
+                  for task in range(n) for m, v in (("x", xy[:, 0]), ("y", xy[:, 1]), ("reward", 0.0),
+                                                    ("support", support))]
+        return pd.concat(frames, ignore_index=True)
+
+    angle = np.linspace(0, np.pi / 2, H)
+    sweep = np.concatenate([np.stack([np.cos(angle), np.sin(angle)], 1),
+                            np.stack([np.zeros(H), np.linspace(0, 0.5, H)], 1)])
+    support = np.concatenate([np.linspace(1, 0.4, H), np.full(H, 0.4)])
+    spec = RunSpec("ant_semicircle", "quick", init_state="uniform", seed=0)
+    borel = pd.concat([table(sweep * 0.5, np.ones(2 * H), updates=10), table(sweep, support, updates=20)])
+    borel.to_csv(tmp_path / f"borel_{spec.tag}_traj.csv", index=False)  # only the last evaluation counts
+    table(np.zeros((2 * H, 2)), np.ones(2 * H), iteration=100).to_csv(tmp_path / "pearl_ant_semicircle_seed0_traj.csv",
+                                                                      index=False)
+    out = figures.ant_motion("quick", tmp_path, seeds=[0])
+    assert list(out.index) == ["BOReL (RR)", "PEARL (final agent)"] and (out.seeds == 1).all()
+    assert out.loc["BOReL (RR)"].tolist()[1:] == ["1.00", "0.50", "1.00", "0.60"]
+    assert out.loc["PEARL (final agent)"].tolist()[1:] == ["0.00", "0.00", "0.00", "0.00"]
