@@ -267,24 +267,29 @@ def finished_runs(profile: str | None = None, domain: str | None = None) -> list
 
 def _load_belief(spec: RunSpec, dataset, device, progress: bool, replay=None):
     """Stage 1 for a run: trains (or resumes) the VAE, or builds the exact belief (``replay``: the
-    run's :func:`policy_replay_data`, looked up if not given). Returns the belief and the VAE's per-epoch
-    losses when this run trained the VAE (or its table is missing), else ``None``: a run that only loads a
-    VAE another run of the seed trained leaves that run's table, and the command recorded with it, alone."""
+    run's :func:`policy_replay_data`, looked up if not given). The run that trains the VAE writes its
+    per-epoch losses, ``vae_<vae_tag>.csv``, with its own command, before releasing the VAE's lock; a run
+    that only loads a VAE another run of the seed trained (BOReL + CQL after BOReL) leaves that table
+    alone, unless it is missing."""
     if spec.belief == "exact":
-        return make_belief("exact", domain=spec.domain), None
+        return make_belief("exact", domain=spec.domain)
     from borel_lib.io import file_lock
-    from borel_lib.results import results_dir
+    from borel_lib.results import results_dir, write_results
 
     ck = spec.vae_checkpoint()
     replay = replay if replay is not None else policy_replay_data(spec)
+    table = f"vae_{spec.vae_tag}"
     # runs sharing this VAE (another run of the seed, e.g. with CQL) wait for the first to train it, then load it
     with file_lock(ck.parent / ".train.lock"):
         before = torch.load(ck, map_location="cpu", weights_only=False)["epoch"] if ck.is_file() else 0
         vae, log = train_vae(dataset, spec.vae_config(), spec.relabelling, seed=spec.seed,
                              checkpoint=ck, device=device, progress=progress, n_actions=spec.n_actions, replay=replay)
-    # the VAE's loss table names the command that trained it: a run that only loaded the finished VAE leaves it
-    trained = len(log) > before or not (results_dir(spec.profile) / f"vae_{spec.vae_tag}.csv").is_file()
-    return VAEBelief(vae, spec.n_actions, spec.features), (log if trained else None)
+        if len(log) > before or not (results_dir(spec.profile) / f"{table}.csv").is_file():
+            method = _VAE_METHOD[spec.relabelling]  # one VAE, many runs
+            write_results(log.assign(domain=spec.domain, method=method, variant="vae", seed=spec.seed, episode=0)
+                          .melt(id_vars=["domain", "method", "variant", "seed", "episode", "epoch"], var_name="metric"),
+                          table, config=spec.vae_config(), profile=spec.profile, command=spec.command)
+    return VAEBelief(vae, spec.n_actions, spec.features)
 
 
 def eval_tasks(domain: str, seed: int, n: int = 20) -> np.ndarray:
@@ -303,9 +308,20 @@ def run_borel(spec: RunSpec, progress: bool = True, device: str = "auto", n_eval
     Writes ``borel_<tag>.csv`` (tidy: mean over evaluation tasks per evaluation, column ``updates``),
     ``borel_<tag>_final.csv`` (per evaluation task at the last evaluation: returns, success and the
     search metrics of :func:`borel_lib.evaluation.search_metrics`), ``borel_<tag>_traj.csv`` (the last
-    evaluation's trajectories, :func:`trajectory_table`) and, for the VAE, ``vae_<vae_tag>.csv``
-    (per-epoch losses), each with its config beside it, and returns the first. Checkpoints (VAE per
-    epoch, agent per evaluation) make a killed run resume."""
+    evaluation's trajectories, :func:`trajectory_table`) and, if this run trains the VAE,
+    ``vae_<vae_tag>.csv`` (per-epoch losses, :func:`_load_belief`), each with its config beside it, and
+    returns the first. Checkpoints (VAE per
+    epoch, agent per evaluation) make a killed run resume. Two processes given the same run (two sweeps
+    sharing a cell, e.g. ``table1`` and ``fig3_ant``) take turns on a lock file in its checkpoint folder:
+    the second resumes the finished agent instead of training it a second time beside the first."""
+    from borel_lib.io import file_lock
+
+    with file_lock(spec.checkpoint_dir() / ".run.lock"):
+        return _run_borel(spec, progress, device, n_eval_tasks)
+
+
+def _run_borel(spec: RunSpec, progress: bool, device: str, n_eval_tasks: int) -> pd.DataFrame:
+    """:func:`run_borel` under its run lock."""
     from borel_lib.device import get_device
     from borel_lib.results import write_results
 
@@ -313,7 +329,7 @@ def run_borel(spec: RunSpec, progress: bool = True, device: str = "auto", n_eval
     rl_cfg = spec.rl_config()
     replay = policy_replay_data(spec)  # a missing policy-replay dataset stops the run before any work
     dataset = collection(spec, progress)
-    belief, vae_log = _load_belief(spec, dataset, dev, progress, replay)
+    belief = _load_belief(spec, dataset, dev, progress, replay)
     hs = relabel_states(belief, dataset, time_input=rl_cfg.time_input, goal_terminal=rl_cfg.goal_terminal,
                         mixed_copies=rl_cfg.mixed_copies, seed=spec.seed, replay=replay, raw_logs=rl_cfg.raw_logs,
                         borrow=rl_cfg.mixed_borrow)
@@ -376,12 +392,6 @@ def run_borel(spec: RunSpec, progress: bool = True, device: str = "auto", n_eval
     write_results(trajectory_table(spec.domain, tasks, record).assign(method=spec.method, variant=variant,
                                                                       seed=spec.seed, updates=done),
                   f"borel_{spec.tag}_traj", config=config, profile=spec.profile, command=spec.command)
-    if vae_log is not None:
-        vae_method = _VAE_METHOD[spec.relabelling]  # one VAE, many runs
-        write_results(vae_log.assign(domain=spec.domain, method=vae_method, variant="vae", seed=spec.seed, episode=0)
-                      .melt(id_vars=["domain", "method", "variant", "seed", "episode", "epoch"], var_name="metric"),
-                      f"vae_{spec.vae_tag}", config=spec.vae_config(),
-                      profile=spec.profile, command=spec.command)
     return df
 
 
@@ -430,7 +440,7 @@ def belief_vs_exact(spec: RunSpec, device: str = "auto") -> pd.DataFrame:
         raise ValueError("belief_vs_exact compares a VAE belief; this run uses the exact one")
     dev = get_device(device)
     dataset = collection(spec, progress=False)
-    belief, _ = _load_belief(spec, dataset, dev, progress=False)
+    belief = _load_belief(spec, dataset, dev, progress=False)
     exact = ExactBelief(spec.domain)
     frames = []
     for kind, tr in _probe_trials(spec.domain, dataset).items():
@@ -468,7 +478,7 @@ def load_trained(spec: RunSpec, device: str = "auto") -> tuple[Any, OfflineAgent
     if not ck.is_file():
         raise FileNotFoundError(f"{ck}: run `{spec.command}` first")
     dataset = collection(spec, progress=False)
-    belief, _ = _load_belief(spec, dataset, dev, progress=False)
+    belief = _load_belief(spec, dataset, dev, progress=False)
     rl_cfg = spec.rl_config()
     obs_dim = dataset.obs.shape[-1] + belief.dim + (2 if rl_cfg.time_input else 0)
     agent = OfflineAgent(obs_dim, 5 if spec.discrete else dataset.actions.shape[-1], spec.discrete, rl_cfg,

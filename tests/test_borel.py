@@ -438,25 +438,58 @@ def test_runs_sharing_a_vae_train_it_under_its_lock(tmp_path, monkeypatch):
 
 
 def test_the_vae_table_names_the_run_that_trained_the_vae(tmp_path, monkeypatch):
-    """A seed's BOReL + CQL run loads the VAE its BOReL run trained; the VAE's loss table (and the command in
-    its config) stays the trainer's, and comes back if deleted."""
+    """The run that trains a VAE writes its loss table (with its command) before releasing the VAE's lock, so a
+    BOReL + CQL run of the seed, loading that VAE even while the BOReL run is still in offline RL, leaves
+    the table alone; a missing table is written by whichever run loads the VAE next."""
     import json
 
-    from borel_lib.borel import RunSpec, run_borel
+    from borel_lib.borel import RunSpec, _load_belief, collection
     from borel_lib.results import results_dir
 
     monkeypatch.setenv("BOREL_ROOT", str(tmp_path))
     spec = RunSpec("gridworld", "smoke", "vae", "reward_relabelling", 0)
     cql = RunSpec("gridworld", "smoke", "vae", "reward_relabelling", 0, rl=(("cql_alpha", 2.0),))
     table = results_dir("smoke") / f"vae_{spec.vae_tag}.csv"
-    run_borel(spec, progress=False, device="cpu")
-    written = table.read_bytes()
-    run_borel(cql, progress=False, device="cpu")
-    assert table.read_bytes() == written
-    assert json.loads(table.with_suffix(".config.json").read_text())["command"] == spec.command != cql.command
+    meta = table.with_suffix(".config.json")
+    data = collection(spec, progress=False)
+
+    def command():
+        return json.loads(meta.read_text())["command"]
+
+    _load_belief(spec, data, "cpu", progress=False)  # BOReL's VAE stage; its offline RL has not begun
+    assert table.is_file() and command() == spec.command != cql.command
+    stamp = (table.stat().st_mtime_ns, meta.stat().st_mtime_ns)
+    _load_belief(cql, data, "cpu", progress=False)
+    assert (table.stat().st_mtime_ns, meta.stat().st_mtime_ns) == stamp and command() == spec.command
     table.unlink()
-    run_borel(cql, progress=False, device="cpu")  # finished: loads everything, rewrites the missing table
-    assert table.read_bytes() == written
+    _load_belief(cql, data, "cpu", progress=False)
+    assert table.is_file() and command() == cql.command
+
+
+def test_two_processes_of_one_run_take_turns(tmp_path, monkeypatch):
+    """run_borel holds a lock in the run's checkpoint folder for the whole run (two sweeps sharing a cell)."""
+    import fcntl
+
+    from borel_lib import borel
+    from borel_lib.borel import RunSpec
+
+    monkeypatch.setenv("BOREL_ROOT", str(tmp_path))
+    spec = RunSpec("gridworld", "smoke", "vae", "reward_relabelling", 0)
+    real, held = borel._run_borel, []
+
+    def checking(*args, **kwargs):
+        with open(spec.checkpoint_dir() / ".run.lock") as other:  # another process's open
+            try:
+                fcntl.flock(other, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                held.append(False)
+                fcntl.flock(other, fcntl.LOCK_UN)
+            except BlockingIOError:
+                held.append(True)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(borel, "_run_borel", checking)
+    borel.run_borel(spec, progress=False, device="cpu")
+    assert held == [True]
 
 
 # ------------------------------------------------------------------ run names
