@@ -109,13 +109,7 @@ class RunSpec:
     def __post_init__(self) -> None:
         check_choice(self.domain, "domain", tuple(sorted(RL_DOMAIN)))
         object.__setattr__(self, "profile", resolve_profile(self.profile))
-        default_init = _default_init_state(self.domain, self.profile)
-        init_state = default_init if self.init_state is None else self.init_state
-        allowed = _env_class(self.domain).init_state_options
-        if init_state not in allowed:
-            raise ConfigError(f"init_state={init_state!r} (--init-state) is not an initial-state variant of "
-                              f"{self.domain}'s collection; allowed values: {', '.join(allowed)}")
-        object.__setattr__(self, "init_state", init_state)
+        object.__setattr__(self, "init_state", resolve_init_state(self.domain, self.profile, self.init_state))
         check_choice(self.belief, "belief", BELIEFS)
         check_choice(self.relabelling, "relabelling", RELABEL_MODES)
         varies = _env_class(self.domain).varies
@@ -220,6 +214,17 @@ def _env_class(domain: str) -> type:
 
     module, name = domain_info(domain).entry_point.split(":")
     return getattr(importlib.import_module(module), name)
+
+
+def resolve_init_state(domain: str, profile: str, init_state: str | None) -> str:
+    """The initial-state variant of ``domain``'s collection a run trains on: ``init_state`` checked against
+    the domain's variants (clear error naming them), or the collection protocol's default if ``None``."""
+    resolved = _default_init_state(domain, profile) if init_state is None else init_state
+    allowed = _env_class(domain).init_state_options
+    if resolved not in allowed:
+        raise ConfigError(f"init_state={resolved!r} (--init-state) is not an initial-state variant of "
+                          f"{domain}'s collection; allowed values: {', '.join(allowed)}")
+    return resolved
 
 
 def _default_init_state(domain: str, profile: str) -> str:

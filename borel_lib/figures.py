@@ -574,6 +574,26 @@ def ant_data_diversity(profile: str, directory: str | Path | None = None) -> pd.
     return out.round(3)
 
 
+def _table1_uniform_spec(profile: str, seed: int, cql: bool = False):
+    """The run of Table 1's uniform-data cell for ``seed`` (plain BOReL, or BOReL + CQL): the runs Figure 5,
+    Figure 3's Ant panel and :func:`ant_motion` show."""
+    from borel_lib.sweep import cell_spec, grid_cells
+
+    cell = next((c for c in grid_cells("table1") if c["init_state"] == "uniform" and c["seed"] == seed
+                 and bool(c["rl"]["cql_alpha"]) == cql), None)
+    if cell is None:
+        raise ValueError(f"seed={seed} is not a seed of the table1 grid; allowed values: "
+                         f"{sorted({c['seed'] for c in grid_cells('table1')})}")
+    return cell_spec(cell, profile)
+
+
+def _ant_arc_radius() -> float:
+    """The radius of Ant-Semi-circle's goal arc, around the fixed start (from the environment's own goals)."""
+    from borel_lib.envs import make_env
+
+    return float(np.linalg.norm(make_env("ant_semicircle").sample_tasks(1, np.random.default_rng(0)), axis=-1)[0])
+
+
 ANT_MOTION_METRICS: dict[str, str] = {
     "farthest_ep1": "farthest from the start, ep 1",
     "farthest_ep2": "farthest from the start, ep 2",
@@ -592,36 +612,35 @@ def ant_motion(profile: str, directory: str | Path | None = None, seeds: list[in
     goal radius of the semi-circle, and the share of the semi-circle the exact posterior has ruled out by
     the end of episode 1 (the paper's search sweeps it; an agent that stands rules out nothing)."""
     from borel_lib.envs import make_env
-    from borel_lib.sweep import cell_spec, grid_cells
 
     seeds = default_seeds(profile) if seeds is None else seeds
     out_dir = Path(directory if directory is not None else results_dir(profile))
     env = make_env("ant_semicircle")
-    sources = {"BOReL (RR)": [], "BOReL + CQL (RR)": []}
-    for cell in grid_cells("table1"):
-        if cell["init_state"] == "uniform" and cell["seed"] in seeds:
-            key = "BOReL + CQL (RR)" if cell["rl"]["cql_alpha"] else "BOReL (RR)"
-            sources[key].append(out_dir / f"borel_{cell_spec(cell, profile).tag}_traj.csv")
+    sources = {name: [out_dir / f"borel_{_table1_uniform_spec(profile, s, cql).tag}_traj.csv" for s in seeds]
+               for name, cql in (("BOReL (RR)", False), ("BOReL + CQL (RR)", True))}
     for method, name in (("pearl", "PEARL (final agent)"), ("mbml", "MBML (final agent)")):
         sources[name] = [out_dir / f"{method}_ant_semicircle_seed{s}_traj.csv" for s in seeds]
-    radius = float(np.linalg.norm(env.sample_tasks(1, np.random.default_rng(0)), axis=-1)[0])  # the goals' circle
+    radius = _ant_arc_radius()
     rows = []
     for method, paths in sources.items():
         per_seed = []
         for path in (p for p in paths if p.is_file()):
             traj = pd.read_csv(path)
-            if "updates" in traj:  # BOReL writes one table per run, of its last evaluation
+            if "updates" in traj:  # a BOReL table is of its last evaluation; keep only that, whatever it holds
                 traj = traj[traj.updates == traj.updates.max()]
             wide = traj.pivot_table(index=["task", "t"], columns="metric", values="value").sort_index()
             n, T = wide.index.get_level_values("task").nunique(), env.horizon
-            dist = np.hypot(wide["x"], wide["y"]).to_numpy().reshape(n, -1, T)  # (task, episode, step)
+            xy = wide[["x", "y"]].to_numpy().reshape(n, -1, T, 2)  # (task, episode, step, xy)
+            dist = np.linalg.norm(xy, axis=-1)
+            to_arc = np.where(xy[..., 1] >= 0, np.abs(dist - radius),  # below the x-axis: the nearer end of the arc
+                              np.linalg.norm(xy - np.array([radius, 0.0]) * np.sign(xy[..., :1] + 1e-12), axis=-1))
             support = wide["support"].to_numpy().reshape(n, -1, T)
             per_seed.append({"farthest_ep1": dist[:, 0].max(-1).mean(), "farthest_ep2": dist[:, 1].max(-1).mean(),
-                             "reached_arc_ep1": (np.abs(dist[:, 0] - radius) <= env.goal_radius).any(-1).mean(),
+                             "reached_arc_ep1": (to_arc[:, 0] <= env.goal_radius).any(-1).mean(),
                              "ruled_out_ep1": (1.0 - support[:, 0, -1]).mean()})
         if per_seed:
             v = pd.DataFrame(per_seed)
-            se = v.std(ddof=1) / np.sqrt(len(v)) if len(v) > 1 else v.iloc[0] * np.nan
+            se = v.std(ddof=1) / np.sqrt(len(v))
             rows.append({"method": method, "seeds": len(v),
                          **{ANT_MOTION_METRICS[m]: f"{v[m].mean():.2f}" + (f" ± {se[m]:.2f}" if len(v) > 1 else "")
                             for m in ANT_MOTION_METRICS}})
@@ -636,12 +655,9 @@ def ant_trajectories(profile: str, directory: str | Path | None = None, seeds: l
     first seed's BOReL run on the uniform data (no CQL; its ``_traj`` table, last evaluation)."""
     from borel_lib.borel import eval_tasks
     from borel_lib.envs import make_env
-    from borel_lib.sweep import cell_spec, grid_cells
 
     seeds = default_seeds(profile) if seeds is None else seeds
-    cell = next(c for c in grid_cells("table1") if c["init_state"] == "uniform" and not c["rl"]["cql_alpha"]
-                and c["seed"] == seeds[0])
-    spec = cell_spec(cell, profile)
+    spec = _table1_uniform_spec(profile, seeds[0])
     path = Path(directory if directory is not None else results_dir(profile)) / f"borel_{spec.tag}_traj.csv"
     if not path.is_file():
         raise MissingResultsError(f"not yet produced: {_display(path)}; run `{table_commands(profile)['figure5']}`")
@@ -649,7 +665,7 @@ def ant_trajectories(profile: str, directory: str | Path | None = None, seeds: l
     traj = traj[traj.updates == traj.updates.max()]
     goals = eval_tasks("ant_semicircle", spec.seed)
     shown = np.linspace(0, len(goals) - 1, 4).round().astype(int)
-    radius = float(np.linalg.norm(goals, axis=-1).mean())
+    radius = _ant_arc_radius()
     fig, axes = plt.subplots(1, len(shown), figsize=(14, 3.8), sharex=True, sharey=True)
     arc = np.linspace(0, np.pi, 100)
     for ax, task in zip(axes, shown):
@@ -663,15 +679,16 @@ def ant_trajectories(profile: str, directory: str | Path | None = None, seeds: l
 
 
 MUJOCO_FIG3 = {"cheetah_vel": ("Half-Cheetah-Vel", None, "cheetah"), "ant_semicircle": ("Ant-Semi-circle", "uniform", "ant")}
-"""Figure 3's MuJoCo panels: domain -> (title, initial-state variant of the data BOReL learns from, key of the
-command in :func:`table_commands`). The paper's Figure 3 uses the uniform-start data; on Ant that is the
-uniform dataset of Table 1, whose plain BOReL cells are the panel's BOReL (RR) bars."""
+"""Figure 3's MuJoCo panels: domain -> (title, initial-state variant of the data BOReL learns from, ``None`` =
+the collection protocol's, key of the command in :func:`table_commands`). The paper's Figure 3 uses
+uniform-start data where a domain has variants; on Ant that is Table 1's uniform dataset, whose plain BOReL
+cells are the panel's BOReL (RR) bars. Half-Cheetah-Vel's collection has one variant (its fixed start)."""
 
 
 def _mujoco_bars(domain: str, profile: str, directory: str | Path | None = None, seeds: list[int] | None = None):
-    """One MuJoCo panel of Figure 3 (paper §6): the paper's metric (first 2 episodes) of BOReL with and
-    without reward relabelling, mean ± s.e. over seeds (dots: single seeds), beside PEARL and MBML (best
-    evaluation over training, as the paper plots them) when their tables exist."""
+    """One MuJoCo panel of Figure 3 (paper §6): the paper's metric (first 2 episodes) of BOReL with reward
+    relabelling and, once run, without, mean ± s.e. over seeds (dots: single seeds), beside PEARL and MBML
+    (best evaluation over training, as the paper plots them) when their tables exist (MBML: :func:`_mbml_on`)."""
     from borel_lib.borel import RunSpec
     from borel_lib.results import baseline_runs, borel_runs
 
@@ -686,16 +703,32 @@ def _mujoco_bars(domain: str, profile: str, directory: str | Path | None = None,
                                   f"run `{table_commands(profile)[command]}`")
     base = baseline_runs(profile, directory)  # PEARL / MBML at their best evaluation, as the paper plots them
     base = base[(base.domain == domain) & base.seed.isin(seeds)] if len(base) else runs.iloc[:0]
+    mbml, labels = _mbml_on(base, domain, profile, seeds, specs[0].init_state)
     values = {m: t[t.method == m].metric.to_numpy()
-              for m, t in (("borel_rr", runs), ("borel_no_rr", runs), ("pearl", base), ("mbml", base))}
+              for m, t in (("borel_rr", runs), ("borel_no_rr", runs), ("pearl", base), ("mbml", mbml))}
     methods = [m for m, v in values.items() if m == "borel_rr" or len(v)]
     fig, ax = plt.subplots(figsize=(6.5, 3.8))
     for x, method in enumerate(methods):
         if len(values[method]):
             _seed_bar(ax, x, values[method], color=METHOD_COLORS[method], label=f"{len(values[method])} seed(s)")
-    ax.set_xticks(range(len(methods)), [method_label(m).replace(" (", "\n(") for m in methods])
+    ax.set_xticks(range(len(methods)), [labels.get(m, method_label(m)).replace(" (", "\n(") for m in methods])
     ax.set(ylabel="average return, first 2 episodes", title=title)
     return fig
+
+
+def _mbml_on(base: pd.DataFrame, domain: str, profile: str, seeds: list[int], init_state: str):
+    """MBML's runs for a panel whose BOReL bars learn from the ``init_state`` data: the runs on that data if
+    any, else those on the collection protocol's default data, labelled with it (``{method: label}``)."""
+    from borel_lib.borel import resolve_init_state
+    from borel_lib.mbml import run_tag
+
+    runs = base[base.method == "mbml"] if len(base) else base
+    own = runs[runs.run.isin({run_tag(domain, s, init_state, profile) for s in seeds})] if len(runs) else runs
+    if len(own) or not len(runs):
+        return own, {}
+    default = runs[runs.run.isin({run_tag(domain, s, None, profile) for s in seeds})]
+    variant = resolve_init_state(domain, profile, None)
+    return default, {"mbml": f"MBML (best;\n{ANT_VARIANTS.get(variant, variant)} data)"}
 
 
 def cheetah_bars(profile: str, directory: str | Path | None = None, seeds: list[int] | None = None):

@@ -85,7 +85,8 @@ MBML_DOMAIN: dict[str, dict[str, Any]] = {"wind": {"std_threshold": 0.01}, "chee
 std of the predicted state change (steps of about 0.1, winds differing by about 0.05 between tasks); ours,
 by measurement (``kept_fraction`` in the distillation's log). Half-Cheetah-Vel 0.05 and Ant-Semi-circle 0.1
 (the default) are the official cheetah-vel and ant-goal thresholds; on the MuJoCo domains MBML trains on
-the collection protocol's dataset (Ant: the ``exclude_semicircle`` variant, as BOReL's default)."""
+the collection protocol's dataset (Ant: the ``exclude_semicircle`` variant, as BOReL's default) unless
+``--init-state`` names another (the paper's Figure 3 uses the uniform one)."""
 
 MBML_PROFILE_DOMAIN: dict[tuple[str, str], dict[str, Any]] = {("paper", "ant_semicircle"): {"bcq_iterations": 100_000}}
 """Sizes per (profile, domain): the official ant-goal BCQ ran 100k iterations (cheetah-vel 50k, the default)."""
@@ -757,15 +758,23 @@ def probe_components(trainer: MBMLTrainer, context_size: int = 512) -> pd.DataFr
     return pd.concat(frames, ignore_index=True)
 
 
-def run_tag(domain: str, seed: int) -> str:
-    return f"mbml_{domain}_seed{seed}"
+def run_tag(domain: str, seed: int, init_state: str | None = None, profile: str = "quick") -> str:
+    """``mbml_<domain>[_<init_state>]_seed<seed>``: the initial-state variant of the data only when it is not
+    the collection protocol's default (as in BOReL's run names)."""
+    from borel_lib.borel import _default_init_state
+
+    variant = "" if init_state in (None, _default_init_state(domain, profile)) else f"_{init_state}"
+    return f"mbml_{domain}{variant}_seed{seed}"
 
 
 def run_mbml(domain: str = "semicircle", profile: str | None = None, seed: int = 0, progress: bool = True,
-             device: str = "auto", **overrides: Any) -> pd.DataFrame:
+             device: str = "auto", init_state: str | None = None, **overrides: Any) -> pd.DataFrame:
     """Collect (cached) → BCQ → reward models → encoder + distillation → evaluation, for one seed;
-    writes ``mbml_<domain>_seed<seed>.csv`` (per-evaluation rows, best/final rows, task
-    identification rows with episode 0) with its config beside it."""
+    writes ``mbml_<domain>[_<init_state>]_seed<seed>.csv`` (per-evaluation rows, best/final rows, task
+    identification rows with episode 0) with its config beside it. ``init_state``: the initial-state
+    variant of the collection to train on (Ant-Semi-circle: Table 1's datasets; the paper's Figure 3 uses
+    ``uniform``); ``None`` = the collection protocol's default, as for BOReL."""
+    from borel_lib.borel import _default_init_state, resolve_init_state
     from borel_lib.collect import run_collection
     from borel_lib.config import resolve_profile
     from borel_lib.device import get_device
@@ -775,17 +784,19 @@ def run_mbml(domain: str = "semicircle", profile: str | None = None, seed: int =
 
     profile = resolve_profile(profile)
     cfg = MBMLConfig.for_domain(domain, profile, **overrides)
+    init_state = resolve_init_state(domain, profile, init_state)
+    data = {} if init_state == _default_init_state(domain, profile) else {"init_state": init_state}
     seed_everything(seed)
-    dataset, _ = run_collection(domain, profile, progress=progress)
+    dataset, _ = run_collection(domain, profile, progress=progress, **data)
     trainer = MBMLTrainer(dataset, cfg, seed, get_device(device))
-    tag = run_tag(domain, seed)
+    tag = run_tag(domain, seed, init_state, profile)
     rows = trainer.train(checkpoints_dir(profile) / f"{tag}.pt", progress=progress)
     df = summarise(rows, trainer.env.eval_episodes)
     ident = task_identification(trainer)
     df = pd.concat([df, pd.DataFrame([{"domain": domain, "method": "mbml", "variant": "offline", "seed": seed,
                                        "episode": 0, "metric": k, "value": v, "iteration": cfg.distill_steps}
                                       for k, v in ident.items()])], ignore_index=True)
-    command = baseline_command("mbml", domain, profile, seed, overrides)
+    command = baseline_command("mbml", domain, profile, seed, overrides, "".join(f" --init-state {v}" for v in data.values()))
     write_results(df, tag, config=cfg, profile=profile, command=command)
     write_trajectories(trainer.agent, domain, trainer.eval_tasks, seed, cfg.num_exp_traj_eval, True, False,
                        f"{tag}_traj", "mbml", "offline", cfg, profile, command, cfg.distill_steps)
@@ -795,9 +806,13 @@ def run_mbml(domain: str = "semicircle", profile: str | None = None, seed: int =
 def _run_cli(args) -> int:
     from borel_lib.config import resolve_profile
 
+    from borel_lib.borel import resolve_init_state
+
     MBMLConfig.for_domain(args.domain, resolve_profile(args.profile))  # every input checked before any work
+    resolve_init_state(args.domain, resolve_profile(args.profile), args.init_state)
     torch.set_num_threads(1)
-    df = run_mbml(args.domain, args.profile, args.seed, progress=not args.no_progress, device=args.device)
+    df = run_mbml(args.domain, args.profile, args.seed, progress=not args.no_progress, device=args.device,
+                  init_state=args.init_state)
     print(df[df.metric.str.startswith(("best_", "final_", "task_id"))].to_string(index=False))
     return 0
 
@@ -813,8 +828,14 @@ def main(argv: list[str] | None = None) -> int:
                 "  checkpoint:  data/checkpoints/<profile>/mbml_<domain>_seed<seed>.pt\n"
                 "  dataset:     the collection's, data/datasets/<profile>/ (see python -m borel_lib.collect --help)\n"
                 "  (profile smoke: the same under build/smoke/)", domains=DOMAINS)
+    parser.add_argument("--init-state", default=None, metavar="VARIANT",
+                        help="initial-state variant of the collection to train on (Ant-Semi-circle: uniform, "
+                             "exclude_semicircle, fixed; default: the domain's collection protocol's; the run's "
+                             "files then carry it: mbml_<domain>_<variant>_seed<seed>)")
     return cli.main(_run_cli, parser, argv)
 
 
-if __name__ == "__main__":
-    raise SystemExit(main())
+if __name__ == "__main__":  # run the imported module's main, so its classes are borel_lib.mbml.*, not __main__.*
+    from borel_lib.mbml import main as _main
+
+    raise SystemExit(_main())

@@ -9,6 +9,10 @@ A *grid* is a named list of *cells*; a cell is the keyword dict of one run's
   ``exclude_semicircle``, ``fixed``) × CQL α ∈ {0, 2} × seeds 0–2 (Table 1; the authors' α_CQL = 2);
 - ``fig3_gridworld``, ``fig3_semicircle``: BOReL with/without reward relabelling and the exact-belief
   oracle × seeds 0–2 (Figure 3);
+- ``fig3_cheetah``: Half-Cheetah-Vel with/without reward relabelling × seeds 0–2 (Figure 3's panel);
+- ``fig3_ant``: Ant-Semi-circle on the uniform data with/without reward relabelling × seeds 0–2 (Figure 3's
+  panel; its relabelling cells are ``table1``'s uniform BOReL cells, the same runs: a run holds a lock
+  in its checkpoint folder, so two sweeps sharing a cell take turns and the second finds it done);
 - ``smoke``: two tiny Semi-circle cells (with/without relabelling), for tests and CI.
 
 Every cell runs as one submitit job (:class:`CellJob`). Cells that train on the same dataset collect it

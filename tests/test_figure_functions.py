@@ -132,7 +132,7 @@ def test_table1_averages_the_grid_cells_beside_the_paper(tmp_path):
 
 
 def test_cheetah_panel_draws_baselines_beside_borel_when_their_tables_exist(tmp_path):
-    """Figure 3's Half-Cheetah-Vel panel: BOReL with / without RR always, PEARL and MBML only once a table of
+    """Figure 3's Half-Cheetah-Vel panel: BOReL with / without RR (both run here), PEARL and MBML only once a table of
     theirs exists; each bar is the mean over its seeds (PEARL: its best evaluation over training)."""
     import pandas as pd
 
@@ -166,7 +166,8 @@ def test_cheetah_panel_draws_baselines_beside_borel_when_their_tables_exist(tmp_
 
 def test_ant_panel_takes_the_uniform_plain_borel_cells_of_table1_and_the_baselines(tmp_path):
     """Figure 3's Ant-Semi-circle panel: BOReL (RR) is the plain BOReL run on the uniform-start data (not the
-    other variants' or the CQL cells of Table 1); no bar for BOReL without RR until it is run; PEARL beside."""
+    other variants' or the CQL cells of Table 1); no bar for BOReL without RR until it is run; PEARL beside;
+    MBML on the uniform data, or on the collection protocol's default data with the data in its label."""
     import pandas as pd
 
     from borel_lib.borel import RunSpec
@@ -190,11 +191,21 @@ def test_ant_panel_takes_the_uniform_plain_borel_cells_of_table1_and_the_baselin
     assert [t.get_text().replace("\n", " ") for t in fig.axes[0].get_xticklabels()] == ["BOReL (RR)", "PEARL (best)"]
     assert [p.get_height() for p in fig.axes[0].patches] == pytest.approx([-15.0, -40.0])
     matplotlib.pyplot.close(fig)
+    for name, value in (("mbml_ant_semicircle_seed0", -30.0), ("mbml_ant_semicircle_uniform_seed0", -25.0)):
+        rows = [{**r, "method": "mbml", "variant": "offline", "value": value} for r in
+                pd.read_csv(tmp_path / "pearl_ant_semicircle_seed0.csv").to_dict("records")]
+        pd.DataFrame(rows).to_csv(tmp_path / f"{name}.csv", index=False)
+        fig = figures.ant_bars("quick", tmp_path)  # MBML on the protocol's data is labelled so; on uniform data not
+        label = "MBML (best)" if "uniform" in name else "MBML (best; excluding the semi-circle data)"
+        assert [t.get_text().replace("\n", " ") for t in fig.axes[0].get_xticklabels()][-1] == label
+        assert [p.get_height() for p in fig.axes[0].patches][-1] == pytest.approx(value)
+        matplotlib.pyplot.close(fig)
 
 
 def test_ant_motion_measures_how_far_each_agent_goes_and_how_much_arc_it_rules_out(tmp_path):
     """ant_motion reads the final trials: a BOReL agent sweeping the unit semi-circle in episode 1 reaches it
-    and rules out what the table's exact-posterior support says; a PEARL agent that stands goes nowhere."""
+    and rules out what the table's exact-posterior support says; a PEARL agent that walks 1 straight down
+    (the circle, not the semi-circle) reaches no part of the arc and rules out nothing."""
     import pandas as pd
 
     from borel_lib.borel import RunSpec
@@ -218,9 +229,9 @@ def test_ant_motion_measures_how_far_each_agent_goes_and_how_much_arc_it_rules_o
     spec = RunSpec("ant_semicircle", "quick", init_state="uniform", seed=0)
     borel = pd.concat([table(sweep * 0.5, np.ones(2 * H), updates=10), table(sweep, support, updates=20)])
     borel.to_csv(tmp_path / f"borel_{spec.tag}_traj.csv", index=False)  # only the last evaluation counts
-    table(np.zeros((2 * H, 2)), np.ones(2 * H), iteration=100).to_csv(tmp_path / "pearl_ant_semicircle_seed0_traj.csv",
-                                                                      index=False)
+    down = np.concatenate([np.stack([np.zeros(H), np.linspace(0, -1, H)], 1), np.zeros((H, 2))])  # the circle's lower half
+    table(down, np.ones(2 * H), iteration=100).to_csv(tmp_path / "pearl_ant_semicircle_seed0_traj.csv", index=False)
     out = figures.ant_motion("quick", tmp_path, seeds=[0])
     assert list(out.index) == ["BOReL (RR)", "PEARL (final agent)"] and (out.seeds == 1).all()
     assert out.loc["BOReL (RR)"].tolist()[1:] == ["1.00", "0.50", "1.00", "0.60"]
-    assert out.loc["PEARL (final agent)"].tolist()[1:] == ["0.00", "0.00", "0.00", "0.00"]
+    assert out.loc["PEARL (final agent)"].tolist()[1:] == ["1.00", "0.00", "0.00", "0.00"]

@@ -174,3 +174,33 @@ def test_component_probe_evaluates_every_mode_on_the_training_tasks(semi):
     zero = df[df["mode"] == "zero_action"]
     assert (zero.value == 0).all()  # Semi-circle from the fixed start: no goal, no reward, for standing still
     assert np.isfinite(df.value).all()
+
+
+def test_init_state_picks_the_dataset_and_names_the_run(monkeypatch):
+    """--init-state trains MBML on another of the collection's variants (Ant: Table 1's datasets; Figure 3
+    uses the uniform one): the collection is asked for that variant and the run's files carry it; the
+    protocol's default keeps the old names; a variant the domain lacks is a clear error before any work."""
+    from borel_lib import collect, mbml
+    from borel_lib.config import ConfigError
+
+    asked = []
+
+    class Stop(Exception):
+        pass
+
+    def fake_collection(domain, profile=None, progress=True, **overrides):
+        asked.append(overrides)
+        raise Stop
+
+    monkeypatch.setattr(collect, "run_collection", fake_collection)
+    for init_state, expected in ((None, {}), ("exclude_semicircle", {}), ("uniform", {"init_state": "uniform"})):
+        with pytest.raises(Stop):
+            mbml.run_mbml("ant_semicircle", "smoke", seed=0, progress=False, device="cpu", init_state=init_state)
+        assert asked.pop() == expected
+    assert mbml.run_tag("ant_semicircle", 1, "uniform", "quick") == "mbml_ant_semicircle_uniform_seed1"
+    assert mbml.run_tag("ant_semicircle", 1, "exclude_semicircle", "quick") == mbml.run_tag("ant_semicircle", 1) \
+        == "mbml_ant_semicircle_seed1"
+    with pytest.raises(ConfigError, match="allowed values: fixed, uniform, exclude_semicircle"):
+        mbml.run_mbml("ant_semicircle", "smoke", init_state="everywhere")
+    assert mbml.main(["ant_semicircle", "--profile", "smoke", "--init-state", "everywhere"]) == 2
+    assert not asked
