@@ -607,19 +607,22 @@ fixed start, so an agent must move about 1 to reach any goal."""
 def ant_motion(profile: str, directory: str | Path | None = None, seeds: list[int] | None = None) -> pd.DataFrame:
     """Does anything move, or search, on Ant-Semi-circle? From the final trials each run writes (``_traj``
     tables: BOReL's last evaluation on the uniform data, with and without CQL; PEARL's and MBML's final
-    agent), per method (mean over evaluation tasks, then mean ± s.e. over seeds): the torso's largest
+    agent, MBML on the uniform data and on the protocol's default data as separate rows), per method (mean over evaluation tasks, then mean ± s.e. over seeds): the torso's largest
     distance from the fixed start in episodes 1 and 2, the share of tasks whose episode 1 comes within the
     goal radius of the semi-circle, and the share of the semi-circle the exact posterior has ruled out by
     the end of episode 1 (the paper's search sweeps it; an agent that stands rules out nothing)."""
     from borel_lib.envs import make_env
+    from borel_lib.mbml import run_tag
 
     seeds = default_seeds(profile) if seeds is None else seeds
     out_dir = Path(directory if directory is not None else results_dir(profile))
     env = make_env("ant_semicircle")
     sources = {name: [out_dir / f"borel_{_table1_uniform_spec(profile, s, cql).tag}_traj.csv" for s in seeds]
                for name, cql in (("BOReL (RR)", False), ("BOReL + CQL (RR)", True))}
-    for method, name in (("pearl", "PEARL (final agent)"), ("mbml", "MBML (final agent)")):
-        sources[name] = [out_dir / f"{method}_ant_semicircle_seed{s}_traj.csv" for s in seeds]
+    sources["PEARL (final agent)"] = [out_dir / f"pearl_ant_semicircle_seed{s}_traj.csv" for s in seeds]
+    for init_state, name in (("uniform", "MBML (final agent)"),
+                             (None, "MBML (final agent; excluding-the-semi-circle data)")):
+        sources[name] = [out_dir / f"{run_tag('ant_semicircle', s, init_state, profile)}_traj.csv" for s in seeds]
     radius = _ant_arc_radius()
     rows = []
     for method, paths in sources.items():

@@ -231,7 +231,10 @@ def test_ant_motion_measures_how_far_each_agent_goes_and_how_much_arc_it_rules_o
     borel.to_csv(tmp_path / f"borel_{spec.tag}_traj.csv", index=False)  # only the last evaluation counts
     down = np.concatenate([np.stack([np.zeros(H), np.linspace(0, -1, H)], 1), np.zeros((H, 2))])  # the circle's lower half
     table(down, np.ones(2 * H), iteration=100).to_csv(tmp_path / "pearl_ant_semicircle_seed0_traj.csv", index=False)
+    table(np.zeros((2 * H, 2)), np.ones(2 * H), iteration=10).to_csv(tmp_path / "mbml_ant_semicircle_seed0_traj.csv",
+                                                                     index=False)  # on the protocol's default data
     out = figures.ant_motion("quick", tmp_path, seeds=[0])
-    assert list(out.index) == ["BOReL (RR)", "PEARL (final agent)"] and (out.seeds == 1).all()
+    assert list(out.index) == ["BOReL (RR)", "PEARL (final agent)", "MBML (final agent; excluding-the-semi-circle data)"]
+    assert (out.seeds == 1).all()
     assert out.loc["BOReL (RR)"].tolist()[1:] == ["1.00", "0.50", "1.00", "0.60"]
     assert out.loc["PEARL (final agent)"].tolist()[1:] == ["1.00", "0.00", "0.00", "0.00"]
