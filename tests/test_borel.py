@@ -408,22 +408,14 @@ def test_run_borel_smoke_resumes_and_refuses_an_agent_of_another_vae(tmp_path, m
 
 
 
-def test_runs_sharing_a_vae_train_it_under_its_lock(tmp_path, monkeypatch):
-    """BOReL and BOReL + CQL of one seed share the VAE: training holds the lock beside its checkpoint, so a
-    concurrent run waits and then resumes the finished VAE instead of training it a second time."""
+def _record_lock_held(monkeypatch, module, name: str, lock) -> list[bool]:
+    """Wrap ``module.name`` so that each call first records whether another process holds ``lock``."""
     import fcntl
 
-    from borel_lib import borel
-    from borel_lib.borel import RunSpec
+    real, held = getattr(module, name), []
 
-    monkeypatch.setenv("BOREL_ROOT", str(tmp_path))
-    spec = RunSpec("gridworld", "smoke", "vae", "reward_relabelling", 0)
-    cql = RunSpec("gridworld", "smoke", "vae", "reward_relabelling", 0, rl=(("cql_alpha", 2.0),))
-    assert cql.vae_checkpoint() == spec.vae_checkpoint()
-    real, held = borel.train_vae, []
-
-    def checking_train_vae(*args, **kwargs):
-        with open(spec.vae_checkpoint().parent / ".train.lock") as other:  # another process's open
+    def checking(*args, **kwargs):
+        with open(lock) as other:  # another process's open
             try:
                 fcntl.flock(other, fcntl.LOCK_EX | fcntl.LOCK_NB)
                 held.append(False)
@@ -432,7 +424,21 @@ def test_runs_sharing_a_vae_train_it_under_its_lock(tmp_path, monkeypatch):
                 held.append(True)
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(borel, "train_vae", checking_train_vae)
+    monkeypatch.setattr(module, name, checking)
+    return held
+
+
+def test_runs_sharing_a_vae_train_it_under_its_lock(tmp_path, monkeypatch):
+    """BOReL and BOReL + CQL of one seed share the VAE: training holds the lock beside its checkpoint, so a
+    concurrent run waits and then resumes the finished VAE instead of training it a second time."""
+    from borel_lib import borel
+    from borel_lib.borel import RunSpec
+
+    monkeypatch.setenv("BOREL_ROOT", str(tmp_path))
+    spec = RunSpec("gridworld", "smoke", "vae", "reward_relabelling", 0)
+    cql = RunSpec("gridworld", "smoke", "vae", "reward_relabelling", 0, rl=(("cql_alpha", 2.0),))
+    assert cql.vae_checkpoint() == spec.vae_checkpoint()
+    held = _record_lock_held(monkeypatch, borel, "train_vae", spec.vae_checkpoint().parent / ".train.lock")
     borel.run_borel(spec, progress=False, device="cpu")
     assert held == [True]
 
@@ -468,26 +474,12 @@ def test_the_vae_table_names_the_run_that_trained_the_vae(tmp_path, monkeypatch)
 
 def test_two_processes_of_one_run_take_turns(tmp_path, monkeypatch):
     """run_borel holds a lock in the run's checkpoint folder for the whole run (two sweeps sharing a cell)."""
-    import fcntl
-
     from borel_lib import borel
     from borel_lib.borel import RunSpec
 
     monkeypatch.setenv("BOREL_ROOT", str(tmp_path))
     spec = RunSpec("gridworld", "smoke", "vae", "reward_relabelling", 0)
-    real, held = borel._run_borel, []
-
-    def checking(*args, **kwargs):
-        with open(spec.checkpoint_dir() / ".run.lock") as other:  # another process's open
-            try:
-                fcntl.flock(other, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                held.append(False)
-                fcntl.flock(other, fcntl.LOCK_UN)
-            except BlockingIOError:
-                held.append(True)
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(borel, "_run_borel", checking)
+    held = _record_lock_held(monkeypatch, borel, "_run_borel", spec.checkpoint_dir() / ".run.lock")
     borel.run_borel(spec, progress=False, device="cpu")
     assert held == [True]
 
