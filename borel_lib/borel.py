@@ -158,8 +158,7 @@ class RunSpec:
     def collect_overrides(self) -> dict[str, Any]:
         """Keyword overrides of :func:`borel_lib.collect.run_collection` naming the run's dataset
         (empty for the protocol's default initial states, so default runs keep their commands)."""
-        return {} if self.init_state == _default_init_state(self.domain, self.profile) else {
-            "init_state": self.init_state}
+        return dataset_overrides(self.domain, self.profile, self.init_state)
 
     def _dataset_parts(self) -> list[str]:
         return [self.domain, *self.collect_overrides.values()]
@@ -225,6 +224,14 @@ def resolve_init_state(domain: str, profile: str, init_state: str | None) -> str
         raise ConfigError(f"init_state={resolved!r} (--init-state) is not an initial-state variant of "
                           f"{domain}'s collection; allowed values: {', '.join(allowed)}")
     return resolved
+
+
+def dataset_overrides(domain: str, profile: str, init_state: str | None) -> dict[str, str]:
+    """Keyword overrides of :func:`borel_lib.collect.run_collection` naming the dataset of ``init_state``
+    (checked by :func:`resolve_init_state`): empty for the protocol's default, so default runs keep their
+    names and commands (BOReL's and MBML's)."""
+    resolved = resolve_init_state(domain, profile, init_state)
+    return {} if resolved == _default_init_state(domain, profile) else {"init_state": resolved}
 
 
 def _default_init_state(domain: str, profile: str) -> str:
@@ -315,8 +322,7 @@ def run_borel(spec: RunSpec, progress: bool = True, device: str = "auto", n_eval
     search metrics of :func:`borel_lib.evaluation.search_metrics`), ``borel_<tag>_traj.csv`` (the last
     evaluation's trajectories, :func:`trajectory_table`) and, if this run trains the VAE,
     ``vae_<vae_tag>.csv`` (per-epoch losses, :func:`_load_belief`), each with its config beside it, and
-    returns the first. Checkpoints (VAE per
-    epoch, agent per evaluation) make a killed run resume. Two processes given the same run (two sweeps
+    returns the first. Checkpoints (VAE per epoch, agent per evaluation) make a killed run resume. Two processes given the same run (two sweeps
     sharing a cell, e.g. ``table1`` and ``fig3_ant``) take turns on a lock file in its checkpoint folder:
     the second resumes the finished agent instead of training it a second time beside the first."""
     from borel_lib.io import file_lock

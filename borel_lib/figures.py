@@ -587,13 +587,6 @@ def _table1_uniform_spec(profile: str, seed: int, cql: bool = False):
     return cell_spec(cell, profile)
 
 
-def _ant_arc_radius() -> float:
-    """The radius of Ant-Semi-circle's goal arc, around the fixed start (from the environment's own goals)."""
-    from borel_lib.envs import make_env
-
-    return float(np.linalg.norm(make_env("ant_semicircle").sample_tasks(1, np.random.default_rng(0)), axis=-1)[0])
-
-
 ANT_MOTION_METRICS: dict[str, str] = {
     "farthest_ep1": "farthest from the start, ep 1",
     "farthest_ep2": "farthest from the start, ep 2",
@@ -612,6 +605,7 @@ def ant_motion(profile: str, directory: str | Path | None = None, seeds: list[in
     goal radius of the semi-circle, and the share of the semi-circle the exact posterior has ruled out by
     the end of episode 1 (the paper's search sweeps it; an agent that stands rules out nothing)."""
     from borel_lib.envs import make_env
+    from borel_lib.envs.point_robot import SEMICIRCLE_RADIUS as radius
     from borel_lib.mbml import run_tag
 
     seeds = default_seeds(profile) if seeds is None else seeds
@@ -623,7 +617,6 @@ def ant_motion(profile: str, directory: str | Path | None = None, seeds: list[in
     for init_state, name in (("uniform", "MBML (final agent)"),
                              (None, "MBML (final agent; excluding-the-semi-circle data)")):
         sources[name] = [out_dir / f"{run_tag('ant_semicircle', s, init_state, profile)}_traj.csv" for s in seeds]
-    radius = _ant_arc_radius()
     rows = []
     for method, paths in sources.items():
         per_seed = []
@@ -658,6 +651,7 @@ def ant_trajectories(profile: str, directory: str | Path | None = None, seeds: l
     first seed's BOReL run on the uniform data (no CQL; its ``_traj`` table, last evaluation)."""
     from borel_lib.borel import eval_tasks
     from borel_lib.envs import make_env
+    from borel_lib.envs.point_robot import SEMICIRCLE_RADIUS as radius
 
     seeds = default_seeds(profile) if seeds is None else seeds
     spec = _table1_uniform_spec(profile, seeds[0])
@@ -668,7 +662,6 @@ def ant_trajectories(profile: str, directory: str | Path | None = None, seeds: l
     traj = traj[traj.updates == traj.updates.max()]
     goals = eval_tasks("ant_semicircle", spec.seed)
     shown = np.linspace(0, len(goals) - 1, 4).round().astype(int)
-    radius = _ant_arc_radius()
     fig, axes = plt.subplots(1, len(shown), figsize=(14, 3.8), sharex=True, sharey=True)
     arc = np.linspace(0, np.pi, 100)
     for ax, task in zip(axes, shown):

@@ -761,10 +761,9 @@ def probe_components(trainer: MBMLTrainer, context_size: int = 512) -> pd.DataFr
 def run_tag(domain: str, seed: int, init_state: str | None = None, profile: str = "quick") -> str:
     """``mbml_<domain>[_<init_state>]_seed<seed>``: the initial-state variant of the data only when it is not
     the collection protocol's default (as in BOReL's run names)."""
-    from borel_lib.borel import _default_init_state
+    from borel_lib.borel import dataset_overrides
 
-    variant = "" if init_state in (None, _default_init_state(domain, profile)) else f"_{init_state}"
-    return f"mbml_{domain}{variant}_seed{seed}"
+    return "_".join(["mbml", domain, *dataset_overrides(domain, profile, init_state).values()]) + f"_seed{seed}"
 
 
 def run_mbml(domain: str = "semicircle", profile: str | None = None, seed: int = 0, progress: bool = True,
@@ -774,7 +773,7 @@ def run_mbml(domain: str = "semicircle", profile: str | None = None, seed: int =
     identification rows with episode 0) with its config beside it. ``init_state``: the initial-state
     variant of the collection to train on (Ant-Semi-circle: Table 1's datasets; the paper's Figure 3 uses
     ``uniform``); ``None`` = the collection protocol's default, as for BOReL."""
-    from borel_lib.borel import _default_init_state, resolve_init_state
+    from borel_lib.borel import dataset_overrides
     from borel_lib.collect import run_collection
     from borel_lib.config import resolve_profile
     from borel_lib.device import get_device
@@ -784,8 +783,7 @@ def run_mbml(domain: str = "semicircle", profile: str | None = None, seed: int =
 
     profile = resolve_profile(profile)
     cfg = MBMLConfig.for_domain(domain, profile, **overrides)
-    init_state = resolve_init_state(domain, profile, init_state)
-    data = {} if init_state == _default_init_state(domain, profile) else {"init_state": init_state}
+    data = dataset_overrides(domain, profile, init_state)  # checks init_state before any work
     seed_everything(seed)
     dataset, _ = run_collection(domain, profile, progress=progress, **data)
     trainer = MBMLTrainer(dataset, cfg, seed, get_device(device))
@@ -806,10 +804,7 @@ def run_mbml(domain: str = "semicircle", profile: str | None = None, seed: int =
 def _run_cli(args) -> int:
     from borel_lib.config import resolve_profile
 
-    from borel_lib.borel import resolve_init_state
-
-    MBMLConfig.for_domain(args.domain, resolve_profile(args.profile))  # every input checked before any work
-    resolve_init_state(args.domain, resolve_profile(args.profile), args.init_state)
+    MBMLConfig.for_domain(args.domain, resolve_profile(args.profile))  # run_mbml checks init_state before any work
     torch.set_num_threads(1)
     df = run_mbml(args.domain, args.profile, args.seed, progress=not args.no_progress, device=args.device,
                   init_state=args.init_state)

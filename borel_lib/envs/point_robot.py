@@ -47,10 +47,14 @@ START_ANNULUS = (0.8, 1.2)
 """Radii of the annulus ``exclude_semicircle`` rejects: the semicircle ± the goal radius (authors')."""
 
 
+SEMICIRCLE_RADIUS = 1.0
+"""Radius of the goals' semicircle around the origin (the fixed start) in Semi-circle and Ant-Semi-circle."""
+
+
 def semicircle_goals(n: int, rng: np.random.Generator) -> np.ndarray:
     """``n`` goals at angles θ ~ U[0, π] on the unit upper semicircle, shape ``(n, 2)``."""
     theta = rng.uniform(0.0, np.pi, size=int(n))
-    return np.stack([np.cos(theta), np.sin(theta)], axis=-1)
+    return SEMICIRCLE_RADIUS * np.stack([np.cos(theta), np.sin(theta)], axis=-1)
 
 
 def semicircle_start(rng: np.random.Generator, init_state: str) -> np.ndarray:
