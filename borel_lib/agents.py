@@ -29,7 +29,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from borel_lib.config import Config, check_positive
+from borel_lib.config import Config, check_choice, check_positive
 
 
 # ----------------------------------------------------------------------------------- layers
@@ -193,6 +193,13 @@ class SACConfig(Config):
     """None (the paper): α stays fixed. A number H̄: automatic entropy tuning (Haarnoja et al., 2018, "Soft
     Actor-Critic Algorithms and Applications", §5): each member learns log α by Adam (the actor's learning
     rate) on −log α · (log π(a|s) + H̄), e.g. H̄ = −act_dim."""
+    alpha_lr: float | None = None
+    """Adam learning rate of log α when ``target_entropy`` is set; None = the actor's learning rate
+    (CleanRL uses 1e-3, the critics' rate)."""
+    log_std: str = "clamp"
+    """How the policy's raw log-std output becomes log σ: ``clamp`` (the authors': clipped to [−20, 2], so an
+    untrained policy has σ ≈ 1) or ``tanh`` (CleanRL's: −5 + 3.5·(tanh(x) + 1), smooth in [−5, 2], σ ≈ 0.22 at
+    the start). See :data:`LOG_STD_CHOICES`."""
     tau: float = 0.005
     """Soft target-update rate, applied after every critic step."""
     batch_size: int = 256
@@ -201,9 +208,23 @@ class SACConfig(Config):
     def validate(self) -> None:
         for name in ("actor_lr", "critic_lr", "tau", "batch_size"):
             check_positive(getattr(self, name), name)
+        if self.alpha_lr is not None:
+            check_positive(self.alpha_lr, "alpha_lr")
+        check_choice(self.log_std, "log_std", LOG_STD_CHOICES)
         check_positive(self.alpha, "alpha", allow_zero=True)
         if not 0 <= self.gamma < 1:
             raise ValueError(f"gamma={self.gamma} must be in [0, 1)")
+
+
+LOG_STD_CHOICES = ("clamp", "tanh")
+"""Allowed values of :attr:`SACConfig.log_std`."""
+
+CALIBRATED_SAC = dict(hidden=(256, 256), critic_lr=1e-3, alpha=0.2, target_entropy=-8.0, alpha_lr=1e-3, log_std="tanh")
+"""The SAC settings whose mean action walks on Gymnasium's Ant-v5 within the CPU budgets of the quick
+profile (``scripts/probe_sac_gym_ant.py``, ``data/results/quick/probe_sac_gym_ant_calibrated_*.csv``;
+CleanRL's ``sac_continuous_action.py`` settings: 256×256, critic lr 1e-3, automatic α towards −|A| = −8 with
+lr 1e-3, log-std squashed by tanh into [−5, 2]). The authors' (α fixed at 0.2, 128×128, lr 3e-4, clamped
+log-std) hold a standing posture with the mean action at the same budgets; the ``paper`` profile keeps them."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -233,6 +254,7 @@ class EnsembleSAC(nn.Module):
     """E independent SAC agents with actions in [-1, 1]^act_dim (see module docstring)."""
 
     LOG_STD_MIN, LOG_STD_MAX = -20.0, 2.0
+    TANH_LOG_STD = (-5.0, 2.0)
 
     def __init__(self, obs_dim: int, act_dim: int, seeds: Sequence[int], config: SACConfig = SACConfig(),
                  device: torch.device | str = "cpu"):
@@ -255,7 +277,7 @@ class EnsembleSAC(nn.Module):
         self.actor_optim = torch.optim.Adam(self.actor.parameters(), lr=config.actor_lr)
         self.critic_optim = torch.optim.Adam(self.critic.parameters(), lr=config.critic_lr)
         if self.auto_alpha:
-            self.alpha_optim = torch.optim.Adam([self.log_alpha], lr=config.actor_lr)
+            self.alpha_optim = torch.optim.Adam([self.log_alpha], lr=config.alpha_lr or config.actor_lr)
 
     def _init_critics(self) -> None:
         with torch.no_grad():
@@ -271,6 +293,9 @@ class EnsembleSAC(nn.Module):
     def _dist(self, obs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         out = self.actor(obs)
         mean, log_std = out[..., : self.act_dim], out[..., self.act_dim :]
+        if self.config.log_std == "tanh":
+            lo, hi = self.TANH_LOG_STD
+            return mean, lo + 0.5 * (hi - lo) * (torch.tanh(log_std) + 1)
         return mean, log_std.clamp(self.LOG_STD_MIN, self.LOG_STD_MAX)
 
     def _sample(self, obs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

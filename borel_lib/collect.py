@@ -86,7 +86,7 @@ import torch
 from tqdm.auto import tqdm
 
 from borel_lib import cli
-from borel_lib.agents import DQNConfig, EnsembleDQN, EnsembleReplay, EnsembleSAC, SACConfig
+from borel_lib.agents import CALIBRATED_SAC, LOG_STD_CHOICES, DQNConfig, EnsembleDQN, EnsembleReplay, EnsembleSAC, SACConfig
 from borel_lib.config import Config, ConfigError, check_choice, check_positive, check_seed, resolve_profile
 from borel_lib.datasets import (
     DatasetError,
@@ -131,7 +131,8 @@ _QUICK: dict[str, dict[str, Any]] = {
     "semicircle": dict(n_tasks=40, warmup_trials=20, iterations=100, updates_per_iter=150),
     # MuJoCo: see "Quick MuJoCo protocols" in the module docstring for the measurements behind these
     "ant_semicircle": dict(n_tasks=16, warmup_trials=20, iterations=200, trials_per_iter=1, updates_per_iter=1000,
-                           shared_agent=True, checkpoint_every=10),
+                           shared_agent=True, checkpoint_every=10, goal_relabel=0.5,
+                           **{k: v for k, v in CALIBRATED_SAC.items() if k != "alpha"}, lr=3e-4),
     "cheetah_vel": dict(n_tasks=16, warmup_trials=20, iterations=200, trials_per_iter=1, updates_per_iter=200,
                         checkpoint_every=10),
     # Escape-Room, measured on the first 30 iterations of this protocol: trial success 0.94 at iteration 14,
@@ -154,7 +155,8 @@ _SMOKE: dict[str, dict[str, Any]] = {
     "gridworld": dict(n_tasks=4, warmup_trials=2, iterations=3, trials_per_iter=1, updates_per_iter=4,
                       epsilon_iters=2, checkpoint_every=2, batch_size=32),
     "ant_semicircle": dict(n_tasks=2, warmup_trials=1, iterations=2, trials_per_iter=1, updates_per_iter=2,
-                           checkpoint_every=1, batch_size=32, hidden=(16, 16)),
+                           checkpoint_every=1, batch_size=32, hidden=(16, 16), shared_agent=True, goal_relabel=0.5,
+                           target_entropy=-8.0, alpha_lr=1e-3, critic_lr=1e-3, log_std="tanh"),
     "cheetah_vel": dict(n_tasks=2, warmup_trials=1, iterations=2, trials_per_iter=1, updates_per_iter=2,
                         checkpoint_every=1, batch_size=32, hidden=(16, 16)),
     "semicircle": _SMOKE_SAC, "wind": _SMOKE_SAC, "escape_room": _SMOKE_SAC,
@@ -193,7 +195,14 @@ class CollectConfig(Config):
     """SAC only: None = α fixed at ``alpha`` (the authors, every profile's default); a number H̄ = automatic
     entropy tuning towards H̄ from ``alpha`` (e.g. −act_dim; :class:`borel_lib.agents.SACConfig`)."""
     lr: float = 3e-4
-    """Adam learning rate of every network."""
+    """Adam learning rate of every network (SAC: of the policy, and of the critics unless ``critic_lr`` is set)."""
+    critic_lr: float | None = None
+    """SAC only: Adam learning rate of the twin critics; None = ``lr`` (the authors)."""
+    alpha_lr: float | None = None
+    """SAC with ``target_entropy`` only: Adam learning rate of log α; None = ``lr``."""
+    log_std: str = "clamp"
+    """SAC only: the policy's log-std parametrisation, ``clamp`` (the authors') or ``tanh`` (CleanRL's);
+    :attr:`borel_lib.agents.SACConfig.log_std`."""
     epsilon_iters: int = 0
     """DQN: iterations over which ε decays linearly from 1 to 0 (Gridworld 50)."""
     checkpoint_every: int = 10
@@ -207,6 +216,11 @@ class CollectConfig(Config):
     r = dense + c·(‖xy(s) − g‖₁ − ‖xy(s') − g‖₁)/dt (dt = 0.05 s: the speed towards the goal, the analogue of
     Gymnasium Ant's forward-velocity reward; potential-based shaping up to γ). 0 = the authors' dense reward
     (every profile's default); the dataset's stored rewards never include it."""
+    goal_relabel: float = 0.0
+    """Shared Ant agent only (ours, declared): the fraction of every minibatch whose goal input is replaced by
+    a uniformly drawn training goal, the dense training reward −‖xy(s') − g‖₁ − 0.1‖a‖² (and any bonus) recomputed for it
+    (multi-goal relabelling: every transition teaches walking to every goal). The stored dataset and the
+    logged behaviour's own goals are unchanged. 0 = off (the authors, the paper profile)."""
     shared_agent: bool = False
     """One SAC for all N tasks, its input the observation and the task (e.g. the goal), trained on every
     task's transitions, instead of one agent per task (the authors). Ours, a declared alternative for the
@@ -241,6 +255,15 @@ class CollectConfig(Config):
                               "DQN (set target_entropy=None)")
         if self.shared_agent and self.discrete:
             raise ConfigError("shared_agent=True needs a continuous domain (SAC); gridworld's DQN agents are per task")
+        for name in ("critic_lr", "alpha_lr"):
+            if getattr(self, name) is not None:
+                check_positive(getattr(self, name), name)
+        check_choice(self.log_std, "log_std", LOG_STD_CHOICES)
+        if not 0 <= self.goal_relabel <= 1:
+            raise ConfigError(f"goal_relabel={self.goal_relabel} must be a fraction in [0, 1]")
+        if self.goal_relabel and not (self.domain == "ant_semicircle" and self.shared_agent):
+            raise ConfigError(f"goal_relabel={self.goal_relabel} needs domain 'ant_semicircle' with shared_agent=True "
+                              f"(got domain={self.domain!r}, shared_agent={self.shared_agent})")
 
     @property
     def discrete(self) -> bool:
@@ -310,8 +333,9 @@ class Collector:
         else:
             self.act_dim = self.env.action_space.shape[0]
             self.agent = EnsembleSAC(self.agent_obs_dim, self.act_dim, agent_seeds,
-                                     SACConfig(hidden=cfg.hidden, actor_lr=cfg.lr, critic_lr=cfg.lr, gamma=cfg.gamma,
-                                               alpha=cfg.alpha, target_entropy=cfg.target_entropy,
+                                     SACConfig(hidden=cfg.hidden, actor_lr=cfg.lr, critic_lr=cfg.critic_lr or cfg.lr,
+                                               gamma=cfg.gamma, alpha=cfg.alpha, target_entropy=cfg.target_entropy,
+                                               alpha_lr=cfg.alpha_lr, log_std=cfg.log_std,
                                                batch_size=cfg.batch_size), self.device)
         T = self.trial.trial_length
         per_member = cfg.trials_per_task * T * (cfg.n_tasks if cfg.shared_agent else 1)
@@ -415,6 +439,28 @@ class Collector:
             after = np.abs(nxt[..., :2] - goals).sum(-1)
             r = r + np.float32(self.cfg.progress_bonus / self.env.dt) * (before - after).astype(np.float32)
         return r
+
+    def relabel_goals(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """Multi-goal relabelling of the shared Ant agent's minibatch (``goal_relabel``): a fraction of its
+        transitions get a uniformly drawn training goal as the goal input of s and s', and the dense reward
+        −‖xy(s') − g‖₁ − 0.1‖a‖² (plus ``goal_bonus``/``progress_bonus``, as :meth:`training_rewards`) for that
+        goal. Draws from the agent's generator; returns a new batch."""
+        g = self.agent.generators[0]
+        obs, nxt = batch["obs"].clone(), batch["next_obs"].clone()
+        B, d = obs.shape[1], self.tasks.shape[1]
+        relabel = torch.rand(B, generator=g, device=g.device) < self.cfg.goal_relabel
+        tasks = torch.as_tensor(self.tasks, dtype=torch.float32, device=obs.device)
+        drawn = tasks[torch.randint(len(tasks), (B,), generator=g, device=g.device)]
+        goal = torch.where(relabel[:, None], drawn, obs[0, :, -d:])
+        obs[0, :, -d:], nxt[0, :, -d:] = goal, goal
+        after = (nxt[0, :, :2] - goal).abs().sum(-1)
+        dense = -after - self.env.ctrl_cost_weight * batch["actions"][0].pow(2).sum(-1)
+        if self.cfg.goal_bonus:  # the same shaping terms as training_rewards, for the drawn goal
+            dense = dense + self.cfg.goal_bonus * ((nxt[0, :, :2] - goal).norm(dim=-1) <= self.env.goal_radius).float()
+        if self.cfg.progress_bonus:
+            dense = dense + self.cfg.progress_bonus / self.env.dt * ((obs[0, :, :2] - goal).abs().sum(-1) - after)
+        rewards = torch.where(relabel, dense, batch["rewards"][0])[None]
+        return {**batch, "obs": obs, "next_obs": nxt, "rewards": rewards}
 
     def _record(self, rec: dict[str, np.ndarray], iteration: int) -> float:
         """Write one trial of every task to the dataset, replay and learning curves; return the
@@ -564,7 +610,8 @@ class Collector:
             succ = [self._record(self.run_trial("policy", epsilon=eps), iteration=it)
                     for _ in range(cfg.trials_per_iter)]
             for _ in range(cfg.updates_per_iter):
-                losses = self.agent.update(self.replay.sample(cfg.batch_size, self.agent.generators))
+                batch = self.replay.sample(cfg.batch_size, self.agent.generators)
+                losses = self.agent.update(self.relabel_goals(batch) if cfg.goal_relabel else batch)
                 if not all(torch.isfinite(v).all() for v in losses.values()):
                     raise FloatingPointError(f"non-finite loss at iteration {it}; last good checkpoint: {self._ckpt_path()}")
             self.iteration = it + 1

@@ -1,18 +1,24 @@
 """Does the collectors' SAC learn a mean-action gait on the canonical task? Gymnasium's Ant-v5, forward.
 
-Issue "MuJoCo end to end": on Ant-Semi-circle the collecting SAC walks only when it samples; its mean
-action settles into a static posture (``scripts/probe_ant_gait.py``). This probe swaps the task, not the
-learner: the same :class:`~borel_lib.agents.EnsembleSAC` (one member, the quick Ant collectors'
-128×128 networks, γ 0.99, fixed α, batch 256) trains online on Gymnasium's ``Ant-v5`` (forward
-velocity + healthy reward − control cost, 27-d observation without contact forces, episodes of at most
-1,000 steps ending when the torso leaves its healthy height), the usual protocol: ``--random-steps``
-uniform actions, then one update per environment step. Every ``--eval-every`` steps it runs
-``--eval-episodes`` episodes with the mean action and as many with sampled actions (fixed seeds) and
-records their return, length and mean forward velocity of the torso. If the mean action walks here
-(forward velocity near the sampled one), the learner is sound and the Ant-Semi-circle failure lies in
-that task's reward, observation or budget; if not, in the learner.
-Writes ``data/results/<profile>/probe_sac_gym_ant_<label>.csv`` (one row per evaluation, mode, metric).
-Usage: python scripts/probe_sac_gym_ant.py --steps 60000 [--alpha 0.2] [--target-entropy -8] [--seed 0]
+Issue "Ant walks": before blaming a budget, calibrate the learner on the canonical environment with
+published curves. This probe trains :class:`~borel_lib.agents.EnsembleSAC` online on Gymnasium's ``Ant-v5``
+(forward velocity + healthy reward − control cost, 27-d observation without contact forces, episodes of at
+most 1,000 steps ending when the torso leaves its healthy height) with the usual protocol:
+``--random-steps`` uniform actions, then one update per environment step. Several seeds train at once as
+independent members of one ensemble (one environment each; members share nothing but the batched matmuls).
+
+``--sac authors`` is the authors' collecting SAC (α fixed at 0.2, 128×128, lr 3e-4, clamped log-std);
+``--sac calibrated`` is :data:`borel_lib.agents.CALIBRATED_SAC` (CleanRL's settings); ``--set k=v`` changes
+single fields. Every ``--eval-every`` steps it runs ``--eval-episodes`` episodes per seed with the mean
+action and as many with sampled actions (fixed seeds) and records return, length, the mean forward velocity
+of the torso (``x_velocity``, over the steps the episode lasted) and α. The published anchors (SAC on Ant
+walks from about 60k-150k steps; README "Ant-Semi-circle") are what the mean action's speed is read against:
+the semi-circle task needs about 0.1 units/s.
+
+Writes ``data/results/<profile>/probe_sac_gym_ant_<label>.csv`` (one row per evaluation, seed, mode, metric)
+and checkpoints every evaluation under ``data/checkpoints/<profile>/probe_sac_gym_ant_<label>/``: a killed
+run resumes there (same command).
+Usage: python scripts/probe_sac_gym_ant.py --sac calibrated --seeds 0 1 --steps 150000
 """
 
 from __future__ import annotations
@@ -27,9 +33,14 @@ import pandas as pd
 import torch
 from tqdm.auto import tqdm
 
-from borel_lib.agents import EnsembleReplay, EnsembleSAC, SACConfig
+from borel_lib.agents import CALIBRATED_SAC, EnsembleReplay, EnsembleSAC, SACConfig
+from borel_lib.cli import parse_overrides
+from borel_lib.io import atomic_path
+from borel_lib.paths import checkpoints_dir
 from borel_lib.results import write_results
 from borel_lib.seeding import spawn_generators
+
+PRESETS = {"authors": dict(hidden=(128, 128), alpha=0.2), "calibrated": CALIBRATED_SAC}
 
 
 def make_ant() -> gym.Env:
@@ -37,73 +48,128 @@ def make_ant() -> gym.Env:
 
 
 @torch.no_grad()
-def evaluate(agent: EnsembleSAC, deterministic: bool, seeds: list[int]) -> dict[str, float]:
-    """Mean return, length and forward velocity (x_velocity of ``info``) over one episode per seed."""
-    env = make_ant()
-    returns, lengths, speeds = [], [], []
+def evaluate(agent: EnsembleSAC, deterministic: bool, seeds: list[int]) -> dict[str, np.ndarray]:
+    """Per member ``(E,)``: mean return, length and forward velocity (``info['x_velocity']`` averaged over
+    the episode's steps) over one episode per evaluation seed; every member's episodes run in lockstep."""
+    E = agent.E
+    envs = [make_ant() for _ in range(E)]
+    out = {k: np.zeros(E) for k in ("return", "length", "x_velocity")}
     for seed in seeds:
-        obs, _ = env.reset(seed=seed)
-        ret, vx, done, n = 0.0, [], False, 0
-        while not done:
-            a = agent.act(torch.as_tensor(obs, dtype=torch.float32)[None], deterministic=deterministic)[0]
-            obs, r, term, trunc, info = env.step(a.cpu().numpy())
-            ret, n, done = ret + float(r), n + 1, term or trunc
-            vx.append(float(info["x_velocity"]))
-        returns.append(ret), lengths.append(n), speeds.append(float(np.mean(vx)))
-    return {"return": float(np.mean(returns)), "length": float(np.mean(lengths)), "x_velocity": float(np.mean(speeds))}
+        obs = np.stack([env.reset(seed=seed)[0] for env in envs])
+        ret, n, vx, alive = np.zeros(E), np.zeros(E), np.zeros(E), np.ones(E, bool)
+        while alive.any():
+            a = agent.act(torch.as_tensor(obs, dtype=torch.float32), deterministic=deterministic).cpu().numpy()
+            for i in np.flatnonzero(alive):
+                obs[i], r, term, trunc, info = envs[i].step(a[i])
+                ret[i], n[i], vx[i] = ret[i] + r, n[i] + 1, vx[i] + info["x_velocity"]
+                alive[i] = not (term or trunc)
+        out["return"] += ret / len(seeds)
+        out["length"] += n / len(seeds)
+        out["x_velocity"] += vx / n / len(seeds)
+    return out
+
+
+def _env_state(env: gym.Env) -> dict:
+    u = env.unwrapped
+    return {"qpos": u.data.qpos.copy(), "qvel": u.data.qvel.copy(), "elapsed": env._elapsed_steps,
+            "rng": u.np_random.bit_generator.state}
+
+
+def _set_env_state(env: gym.Env, state: dict) -> np.ndarray:
+    env.reset(seed=0)
+    u = env.unwrapped
+    u.set_state(state["qpos"], state["qvel"])
+    env._elapsed_steps = state["elapsed"]
+    u.np_random.bit_generator.state = state["rng"]
+    return u._get_obs()
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sac", choices=sorted(PRESETS), default="calibrated", help="SAC settings (default: calibrated)")
+    parser.add_argument("--set", nargs="*", default=[], metavar="FIELD=VALUE", help="SACConfig fields to change")
+    parser.add_argument("--steps", type=int, default=150_000, help="environment steps (= updates after the random ones)")
+    parser.add_argument("--random-steps", type=int, default=5_000)
+    parser.add_argument("--eval-every", type=int, default=10_000)
+    parser.add_argument("--eval-episodes", type=int, default=2)
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1], help="one ensemble member (and env) per seed")
+    parser.add_argument("--profile", default="quick", choices=["smoke", "quick", "paper"], help="results folder")
+    return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--steps", type=int, default=60_000, help="environment steps (= updates after the random ones)")
-    parser.add_argument("--random-steps", type=int, default=5_000)
-    parser.add_argument("--eval-every", type=int, default=10_000)
-    parser.add_argument("--eval-episodes", type=int, default=3)
-    parser.add_argument("--alpha", type=float, default=0.2, help="SAC's fixed entropy weight (the collectors': 0.2)")
-    parser.add_argument("--target-entropy", type=float, default=None,
-                        help="automatic entropy tuning towards this entropy from --alpha (default: α fixed)")
-    parser.add_argument("--hidden", type=int, nargs="+", default=[128, 128])
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--profile", default="quick", choices=["smoke", "quick", "paper"], help="results folder")
-    args = parser.parse_args(argv)
+    args = build_parser().parse_args(argv)
+    overrides = {**PRESETS[args.sac], **parse_overrides(args.set, SACConfig, "set")}
+    cfg = SACConfig(**{**overrides, "gamma": 0.99, "batch_size": 256})
+    for name in ("steps", "random_steps", "eval_every", "eval_episodes"):
+        if getattr(args, name) < 1:
+            raise SystemExit(f"probe_sac_gym_ant: --{name.replace('_', '-')} must be >= 1, got {getattr(args, name)}")
     torch.set_num_threads(1)
-    env_rng, _ = spawn_generators(args.seed, 2)
-    env = make_ant()
-    obs_dim, act_dim = env.observation_space.shape[0], env.action_space.shape[0]
-    agent = EnsembleSAC(obs_dim, act_dim, [args.seed], SACConfig(hidden=tuple(args.hidden), gamma=0.99, alpha=args.alpha,
-                                                                 target_entropy=args.target_entropy, batch_size=256), "cpu")
-    replay = EnsembleReplay(1, args.steps, obs_dim, act_dim, torch.device("cpu"))
-    obs, _ = env.reset(seed=int(env_rng.integers(2**31 - 1)))
-    eval_seeds = [10_000 + i for i in range(args.eval_episodes)]
+    E = len(args.seeds)
+    envs = [make_ant() for _ in args.seeds]
+    rngs = [spawn_generators(s, 2)[0] for s in args.seeds]
+    obs_dim, act_dim = envs[0].observation_space.shape[0], envs[0].action_space.shape[0]
+    agent = EnsembleSAC(obs_dim, act_dim, args.seeds, cfg, "cpu")
+    replay = EnsembleReplay(E, args.steps, obs_dim, act_dim, torch.device("cpu"))
+    extra = "".join(f"_{k}{v}" for k, v in parse_overrides(args.set, SACConfig, "set").items())
+    label = f"{args.sac}{extra}_steps{args.steps}_seeds{'-'.join(map(str, args.seeds))}".replace(" ", "")
+    ckpt = checkpoints_dir(args.profile, create=False) / f"probe_sac_gym_ant_{label}" / "probe.pt"
     rows: list[dict] = []
-    tuned = "" if args.target_entropy is None else f"_target{args.target_entropy:g}"
-    method = f"sac_alpha{args.alpha:g}{tuned}"
-    for step in tqdm(range(1, args.steps + 1), desc="SAC on Ant-v5", mininterval=5):
+    start = 1
+    obs = np.stack([env.reset(seed=int(g.integers(2**31 - 1)))[0] for env, g in zip(envs, rngs)])
+    if ckpt.is_file():
+        state = torch.load(ckpt, weights_only=False)
+        agent.load_full_state_dict(state["agent"])
+        replay.load_state_dict(state["replay"])
+        rows, start = state["rows"], state["step"] + 1
+        for g, s in zip(rngs, state["rngs"]):
+            g.bit_generator.state = s
+        obs = np.stack([_set_env_state(env, s) for env, s in zip(envs, state["envs"])])
+        print(f"resumed {ckpt} at step {state['step']}")
+    eval_seeds = [10_000 + i for i in range(args.eval_episodes)]
+    for step in tqdm(range(start, args.steps + 1), desc="SAC on Ant-v5", mininterval=10, initial=start - 1,
+                     total=args.steps):
         if step <= args.random_steps:
-            a = env_rng.uniform(-1, 1, act_dim).astype(np.float32)
+            a = np.stack([g.uniform(-1, 1, act_dim) for g in rngs]).astype(np.float32)
         else:
-            a = agent.act(torch.as_tensor(obs, dtype=torch.float32)[None])[0].cpu().numpy()
-        nxt, r, term, trunc, _ = env.step(a)
-        replay.add(obs=torch.as_tensor(obs)[None, None], actions=torch.as_tensor(a)[None, None],
-                   rewards=torch.tensor([[r]]), next_obs=torch.as_tensor(nxt)[None, None],
-                   dones=torch.tensor([[float(term)]]))  # truncation is not an end of the MDP
+            a = agent.act(torch.as_tensor(obs, dtype=torch.float32)).cpu().numpy()
+        store = {k: [] for k in ("obs", "actions", "rewards", "next_obs", "dones")}
+        nxt = obs.copy()
+        for i, env in enumerate(envs):
+            o2, r, te, tr, _ = env.step(a[i])
+            for k, v in zip(store, (obs[i], a[i], r, o2, float(te))):  # truncation is not an end of the MDP
+                store[k].append(v)
+            nxt[i] = env.reset(seed=int(rngs[i].integers(2**31 - 1)))[0] if (te or tr) else o2
+        replay.add(**{k: torch.as_tensor(np.asarray(v, np.float32))[:, None] for k, v in store.items()})
         obs = nxt
-        if term or trunc:
-            obs, _ = env.reset(seed=int(env_rng.integers(2**31 - 1)))
         if step > args.random_steps:
             agent.update(replay.sample(256, agent.generators))
-        if step % args.eval_every == 0:
+        if step % args.eval_every == 0 or step == args.steps:
+            alpha = agent.alpha()[:, 0].cpu().numpy()
             for mode, det in (("mean_action", True), ("sampled", False)):
-                for metric, value in evaluate(agent, det, eval_seeds).items():
-                    rows.append({"domain": "gym_ant_v5", "method": method, "variant": mode,
-                                 "seed": args.seed, "episode": 1, "metric": metric, "value": round(value, 3),
-                                 "steps": step})
+                for metric, values in evaluate(agent, det, eval_seeds).items():
+                    for i, seed in enumerate(args.seeds):
+                        rows.append({"domain": "gym_ant_v5", "method": f"sac_{args.sac}{extra}", "variant": mode,
+                                     "seed": seed, "episode": 1, "metric": metric, "value": round(float(values[i]), 4),
+                                     "steps": step})
+            for i, seed in enumerate(args.seeds):
+                rows.append({"domain": "gym_ant_v5", "method": f"sac_{args.sac}{extra}", "variant": "training",
+                             "seed": seed, "episode": 1, "metric": "alpha", "value": round(float(alpha[i]), 5),
+                             "steps": step})
+            ckpt.parent.mkdir(parents=True, exist_ok=True)
+            with atomic_path(ckpt) as tmp:
+                torch.save({"agent": agent.full_state_dict(), "replay": replay.state_dict(), "rows": rows, "step": step,
+                            "rngs": [g.bit_generator.state for g in rngs], "envs": [_env_state(e) for e in envs]}, tmp)
+            speed = [r["value"] for r in rows if r["steps"] == step and r["metric"] == "x_velocity"
+                     and r["variant"] == "mean_action"]
+            tqdm.write(f"step {step}: mean-action x velocity {np.round(speed, 3).tolist()}, alpha {np.round(alpha, 4).tolist()}")
     table = pd.DataFrame(rows)
-    print(table.pivot_table(index=["steps"], columns=["variant", "metric"], values="value").round(2).to_string())
-    label = f"alpha{args.alpha:g}{tuned}_h{'x'.join(map(str, args.hidden))}_steps{args.steps}_seed{args.seed}"
+    print(table[table.variant != "training"].pivot_table(index=["steps", "seed"], columns=["variant", "metric"],
+                                                          values="value").round(3).to_string())
     path = write_results(table, f"probe_sac_gym_ant_{label}", profile=args.profile,
                          command="python scripts/probe_sac_gym_ant.py " + shlex.join(argv or sys.argv[1:]),
-                         config=vars(args))
+                         config={"sac": cfg.to_dict(), **{k: v for k, v in vars(args).items() if k != "set"},
+                                 "set": args.set})
     print(f"wrote {path}")
     return 0
 

@@ -41,7 +41,8 @@ def test_collected_data_follows_the_protocol_and_true_rewards(tmp_path, domain):
 
 @pytest.mark.parametrize("domain, shared", [("semicircle", False), ("ant_semicircle", False), ("ant_semicircle", True)])
 def test_killed_collection_resumes_to_the_same_dataset(tmp_path, domain, shared):
-    cfg = CollectConfig.for_domain(domain, "smoke", iterations=4, checkpoint_every=2, shared_agent=shared)
+    per_task = {} if shared or domain != "ant_semicircle" else {"goal_relabel": 0.0}  # relabelling needs the goal input
+    cfg = CollectConfig.for_domain(domain, "smoke", iterations=4, checkpoint_every=2, shared_agent=shared, **per_task)
     straight, _ = collect(cfg, tmp_path / "a", tmp_path / "ck_a", profile="smoke", progress=False)
     col = Collector(cfg, tmp_path / "b", tmp_path / "ck_b", profile="smoke")
     col.run(progress=False, stop_after=3)  # "killed" after iteration 3; last checkpoint at 2
@@ -184,3 +185,34 @@ def test_goal_bonus_is_refused_where_agents_learn_the_stored_reward():
         CollectConfig.for_domain("semicircle", "smoke", goal_bonus=1.0)
     with pytest.raises(ConfigError, match="goal_bonus"):
         CollectConfig.for_domain("ant_semicircle", "smoke", goal_bonus=-1.0)
+
+
+@pytest.mark.parametrize("bonus", [{}, {"goal_bonus": 2.0, "progress_bonus": 0.5}])
+def test_goal_relabelling_recomputes_the_training_reward_for_the_drawn_goal(tmp_path, bonus):
+    cfg = CollectConfig.for_domain("ant_semicircle", "smoke", goal_relabel=1.0, **bonus)
+    col = Collector(cfg, tmp_path / "ds", tmp_path / "ck", profile="smoke")
+    col.trial.reset(col.tasks, seeds=col.env_seeds)
+    rec = col.run_trial("random")
+    n = rec["rewards"].size
+    x = col.agent_inputs(rec["obs"]).reshape(1, n, -1)
+    batch = {"obs": x, "actions": torch.as_tensor(rec["actions"]).reshape(1, n, -1),
+             "rewards": torch.as_tensor(col.training_rewards(rec)).reshape(1, n),
+             "next_obs": col.agent_inputs(rec["next_obs"]).reshape(1, n, -1), "dones": torch.zeros(1, n)}
+    out = col.relabel_goals(batch)
+    goal = out["obs"][0, :, -2:].numpy()
+    np.testing.assert_array_equal(goal, out["next_obs"][0, :, -2:].numpy())
+    assert {tuple(g) for g in np.round(goal, 5)} <= {tuple(t) for t in np.round(col.tasks.astype(np.float32), 5)}
+    np.testing.assert_array_equal(out["obs"][0, :, :-2].numpy(), x[0, :, :-2].numpy())  # only the goal changes
+    # the reference, in numpy from the env's pure reward functions, with the drawn goal per transition
+    o, a, o2 = (rec[k].reshape(n, -1) for k in ("obs", "actions", "next_obs"))
+    ref = col.env.dense_reward(o, a, o2, goal) + bonus.get("goal_bonus", 0) * col.env.is_success(o2, goal)
+    l1 = lambda s: np.abs(s[:, :2] - goal).sum(-1)  # noqa: E731
+    ref = ref + bonus.get("progress_bonus", 0) / col.env.dt * (l1(o) - l1(o2))
+    np.testing.assert_allclose(out["rewards"][0].numpy(), ref, rtol=1e-5, atol=1e-5)
+
+
+def test_goal_relabel_needs_the_shared_ant_agent():
+    with pytest.raises(ConfigError, match="goal_relabel=0.5 needs domain 'ant_semicircle' with shared_agent=True"):
+        CollectConfig.for_domain("ant_semicircle", "smoke", shared_agent=False)
+    with pytest.raises(ConfigError, match="goal_relabel=1.5 must be a fraction"):
+        CollectConfig.for_domain("ant_semicircle", "smoke", goal_relabel=1.5)
