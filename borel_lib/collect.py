@@ -86,7 +86,15 @@ import torch
 from tqdm.auto import tqdm
 
 from borel_lib import cli
-from borel_lib.agents import CALIBRATED_SAC, LOG_STD_CHOICES, DQNConfig, EnsembleDQN, EnsembleReplay, EnsembleSAC, SACConfig
+from borel_lib.agents import (
+    CALIBRATED_SAC,
+    LOG_STD_CHOICES,
+    DQNConfig,
+    EnsembleDQN,
+    EnsembleReplay,
+    EnsembleSAC,
+    SACConfig,
+)
 from borel_lib.config import Config, ConfigError, check_choice, check_positive, check_seed, resolve_profile
 from borel_lib.datasets import (
     DatasetError,
