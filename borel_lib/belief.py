@@ -8,7 +8,7 @@ A *belief* is what the later stages consume: an object with ``dim``, ``trials(ac
 next_obs) -> (M, T + 1, dim)`` (features after every prefix of logged trials, for state relabelling)
 and ``reset(n)`` / ``step(state, actions, rewards, next_obs)`` / ``features(state) -> (n, dim)`` (the
 same features online, for evaluation). :class:`VAEBelief` is BOReL's learnt belief;
-:class:`borel_lib.exact_belief.ExactBelief` is the exact posterior (the oracle). :func:`make_belief`
+:class:`borel_lib.references.exact_belief.ExactBelief` is the exact posterior (the oracle). :func:`make_belief`
 builds either.
 
 VAE features: ``latent`` is the authors' [μ, log σ²] of the 5-d posterior (10 numbers); ``decoded``
@@ -238,7 +238,7 @@ class VAEBelief:
 def make_belief(kind: str, vae: BeliefVAE | None = None, domain: str | None = None, n_actions: int | None = None,
                 features: str = "latent"):
     """A belief for the later stages: ``vae`` (needs ``vae``) or ``exact`` (needs ``domain``)."""
-    from borel_lib.exact_belief import ExactBelief
+    from borel_lib.references.exact_belief import ExactBelief
 
     check_choice(kind, "belief", BELIEFS)
     if kind == "exact":

@@ -7,7 +7,7 @@ relabelling (:func:`borel_lib.state_relabel.hyper_state`), so a policy sees at t
 kind of vector it was trained on (a test replays logged trials through both and compares them).
 
 :func:`search_metrics` (domains with an exact belief: Gridworld, Semi-circle) says whether a trial *searched*: the exact posterior
-(:class:`~borel_lib.exact_belief.ExactBelief`) is run along the evaluated trajectory, whatever belief
+(:class:`~borel_lib.references.exact_belief.ExactBelief`) is run along the evaluated trajectory, whatever belief
 the agent used, and gives per task: whether episode 1 found the goal, how much of the prior's support
 episode 1 had ruled out when it found the goal (or by its end), the steps episode 2 took to reach the
 goal against the goal-known oracle's, and whether episode 2 went straight there.
@@ -86,7 +86,7 @@ def search_metrics(domain: str, tasks: np.ndarray, record: dict[str, np.ndarray]
     candidates ruled out when episode 1 first reached the goal, or at its end), ``steps_ep2`` (steps
     until episode 2 first reached the goal; H if never), ``direct_ep2`` (episode 2 reached it within the
     oracle's steps + ``slack``), and ``search_then_go`` (found in episode 1 and direct in episode 2)."""
-    from borel_lib.exact_belief import ExactBelief
+    from borel_lib.references.exact_belief import ExactBelief
 
     env = make_env(domain)
     H = env.horizon

@@ -81,7 +81,7 @@ def show_figures_inline() -> bool:
 
     ``make reproduce`` and ``make test`` set ``MPLBACKEND=Agg`` (headless, no GUI window), which alone
     would leave executed notebooks without their figures. The inline backend is headless too and
-    embeds every shown figure in the notebook; :func:`borel_lib.plotting.savefig` still writes the
+    embeds every shown figure in the notebook; :func:`borel_lib.figures.style.savefig` still writes the
     PNG and PDF files. Outside a kernel (plain Python, tests) nothing changes.
     """
     try:
@@ -118,7 +118,7 @@ def setup_notebook(namespace: dict[str, Any], params: Iterable[str] = ("PROFILE"
     seed = namespace.get("SEED", 0)
 
     from borel_lib.device import set_torch_threads
-    from borel_lib.plotting import set_style
+    from borel_lib.figures.style import set_style
     from borel_lib.seeding import seed_everything
 
     show_figures_inline()

@@ -152,7 +152,7 @@ RL_PROFILE_DOMAIN: dict[tuple[str, str], dict[str, Any]] = {
     ("quick", "ant_semicircle"): {"time_input": True, "cql_samples": 2},
 }
 """Per-domain profile settings that differ from the profile's ``PRESETS``, chosen by measurement with the
-exact belief, seed 0 (``python -m borel_lib.borel DOMAIN --profile quick --belief exact --rl ...``; paper's
+exact belief, seed 0 (``python -m borel_lib.pipeline DOMAIN --profile quick --belief exact --rl ...``; paper's
 metric averaged over the last 10 % of evaluations):
 
 - Gridworld, 100k DQN updates: goal terminal, no time input 6.44; goal terminal + time input 8.23;

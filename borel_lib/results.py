@@ -112,7 +112,7 @@ def borel_runs(profile: str, directory: str | os.PathLike[str] | None = None, la
 
 
 BASELINES: tuple[str, ...] = ("pearl", "mbml")
-"""The paper's Thompson-sampling baselines (``python -m borel_lib.pearl`` / ``borel_lib.mbml``)."""
+"""The paper's Thompson-sampling baselines (``python -m borel_lib.baselines.pearl`` / ``borel_lib.baselines.mbml``)."""
 
 
 def baseline_runs(profile: str, directory: str | os.PathLike[str] | None = None) -> pd.DataFrame:

@@ -1,8 +1,8 @@
-"""Sweeps: named grids of :func:`borel_lib.borel.run_borel` runs on a submitit executor (paper §6,
+"""Sweeps: named grids of :func:`borel_lib.pipeline.run_borel` runs on a submitit executor (paper §6,
 Table 1 and Figure 3 need many seeds and variants).
 
 A *grid* is a named list of *cells*; a cell is the keyword dict of one run's
-:class:`borel_lib.borel.RunSpec` without its profile (``domain``, ``belief``, ``relabelling``, ``seed``,
+:class:`borel_lib.pipeline.RunSpec` without its profile (``domain``, ``belief``, ``relabelling``, ``seed``,
 ``features``, ``rl`` and ``vae``, dicts of offline-RL and belief-VAE overrides). The grids:
 
 - ``table1``: Ant-Semi-circle × the three initial-state variants of collection (``uniform``,
@@ -18,7 +18,7 @@ A *grid* is a named list of *cells*; a cell is the keyword dict of one run's
 Every cell runs as one submitit job (:class:`CellJob`). Cells that train on the same dataset collect it
 once: the first takes a lock file beside the dataset and the others wait for it; cells sharing a belief VAE
 (e.g. one variant's BOReL and BOReL + CQL cells of a seed) train it once the same way
-(:func:`borel_lib.borel.run_borel`). Jobs are resumable: ``run_borel`` checkpoints its
+(:func:`borel_lib.pipeline.run_borel`). Jobs are resumable: ``run_borel`` checkpoints its
 VAE and agent, and :class:`CellJob` is ``submitit.helpers.Checkpointable``, so a Slurm job that hits its
 time limit or is pre-empted is requeued and continues from the last checkpoint. A cell whose result CSV
 (``data/results/<profile>/borel_<tag>.csv``) already exists is not run again, so relaunching the same
@@ -39,7 +39,7 @@ submits a job array (``--max-parallel`` = the array's parallelism) and returns a
 command again when the jobs have finished to merge (cells still queued or running are not
 resubmitted). Job scripts and logs go to ``build/sweeps/<profile>/<grid>/``.
 
-A ``table1`` cell names its collection's ``init_state`` (:attr:`borel_lib.borel.RunSpec.init_state`;
+A ``table1`` cell names its collection's ``init_state`` (:attr:`borel_lib.pipeline.RunSpec.init_state`;
 cells sharing a variant share one dataset) and runs with the authors' Ant offline settings
 (:data:`borel_lib.offline_rl.RL_DOMAIN`). Cells are checked before anything is submitted.
 """
@@ -96,7 +96,7 @@ GRIDS: dict[str, Callable[[], list[dict[str, Any]]]] = {
                                  relabelling=("reward_relabelling", "none"), seed=SEEDS),
     "smoke": lambda: _product(domain=("semicircle",), relabelling=("reward_relabelling", "none"), seed=(0,)),
 }
-"""Named grids: a function returning the cells (keyword dicts of :class:`borel_lib.borel.RunSpec` fields
+"""Named grids: a function returning the cells (keyword dicts of :class:`borel_lib.pipeline.RunSpec` fields
 without ``profile``; ``rl`` as a dict of offline-RL overrides)."""
 
 
@@ -123,14 +123,14 @@ def selected_cells(grid: str, seeds: Sequence[int] | None = None) -> list[int]:
 
 # ------------------------------------------------------------------------------------- cells
 def _allowed() -> set[str]:
-    from borel_lib.borel import RunSpec
+    from borel_lib.pipeline import RunSpec
 
     return {f.name for f in dataclasses.fields(RunSpec)} - {"profile"}
 
 
 def cell_spec(cell: dict[str, Any], profile: str = "quick"):
-    """The :class:`borel_lib.borel.RunSpec` of ``cell`` (validated)."""
-    from borel_lib.borel import RunSpec
+    """The :class:`borel_lib.pipeline.RunSpec` of ``cell`` (validated)."""
+    from borel_lib.pipeline import RunSpec
 
     rl, vae = cell.get("rl", {}), cell.get("vae", {})
     return RunSpec(profile=profile, **{**cell, "rl": tuple(dict(rl).items()), "vae": tuple(dict(vae).items())})
@@ -169,8 +169,8 @@ class CellJob(Checkpointable):
     def __call__(self, cell: dict[str, Any], profile: str) -> str:
         import torch
 
-        from borel_lib.borel import run_borel
         from borel_lib.paths import results_dir
+        from borel_lib.pipeline import run_borel
 
         torch.set_num_threads(int(os.environ.get("SLURM_CPUS_PER_TASK", "1")))
         collect_once(cell, profile)

@@ -118,7 +118,7 @@ _PROFILE_DOMAIN: dict[tuple[str, str], dict[str, Any]] = {
 }
 """Per-domain profile reductions that differ from the profile's ``PRESETS``. Quick Gridworld and
 Semi-circle VAEs get more epochs than the generic 10. Measured during development with the metric of
-:func:`borel_lib.borel.belief_identification` (last 100 trials per task): at 10 epochs the Gridworld
+:func:`borel_lib.pipeline.belief_identification` (last 100 trials per task): at 10 epochs the Gridworld
 VAE put its most likely goal cell on the true goal in 33 % of the late, goal-reaching logged trials,
 at 30 epochs in 79 % and still rising; no agent can search with the 10-epoch belief.
 ``scripts/probe_beliefs.py`` reports the metric for the committed runs. Semi-circle: 30 epochs at first;

@@ -2,12 +2,12 @@
 
 For every VAE a finished run of the profile used (``data/checkpoints/<profile>/vae_<vae tag>``)
 the VAE's goal distribution implied by its reward decoder is compared with the exact posterior
-(:func:`borel_lib.borel.belief_vs_exact`, :func:`borel_lib.belief.belief_tv`: total variation, 0 = identical, 1 = disjoint) after every step of
+(:func:`borel_lib.pipeline.belief_vs_exact`, :func:`borel_lib.belief.belief_tv`: total variation, 0 = identical, 1 = disjoint) after every step of
 three kinds of trials:
 
 - ``scripted_search``: trials that search without being told where to go (Gridworld: a serpentine
-  sweep, :func:`borel_lib.baselines.gridworld_sweep_trials`, for each of the 21 goals; Semi-circle: the
-  search-then-go script, :func:`borel_lib.baselines.semicircle_search_then_go`, for the 20 evaluation
+  sweep, :func:`borel_lib.references.scripted.gridworld_sweep_trials`, for each of the 21 goals; Semi-circle: the
+  search-then-go script, :func:`borel_lib.references.scripted.semicircle_search_then_go`, for the 20 evaluation
   goals). These are the beliefs exploration needs: cells or arc segments ruled out, goal not yet found.
 - ``logged_late``: the last 5 logged trials of every task (goal-reaching; training data).
 - ``logged_early``: the first 5 logged trials of every task (random warm-up; training data).
@@ -24,7 +24,7 @@ import dataclasses
 import pandas as pd
 import torch
 
-from borel_lib.borel import belief_vs_exact, finished_runs
+from borel_lib.pipeline import belief_vs_exact, finished_runs
 from borel_lib.results import write_results
 
 

@@ -21,8 +21,8 @@ import matplotlib
 matplotlib.use("Agg")
 
 from borel_lib import figures  # noqa: E402
+from borel_lib.figures.style import set_style  # noqa: E402
 from borel_lib.paths import figures_dir  # noqa: E402
-from borel_lib.plotting import set_style  # noqa: E402
 
 
 def check(profile: str, out_dir: Path) -> int:

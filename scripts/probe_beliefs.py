@@ -1,7 +1,7 @@
 """How well each finished quick BOReL run's belief VAE identifies the task on the logged data.
 
 For every ``data/checkpoints/<profile>/vae_<domain>_<relabelling>_seed<S>/vae.pt`` (Gridworld and
-Semi-circle), loads the VAE and reports :func:`borel_lib.borel.belief_identification` on the last 20
+Semi-circle), loads the VAE and reports :func:`borel_lib.pipeline.belief_identification` on the last 20
 trials per task: Gridworld, the fraction of trials whose most likely goal cell is the goal (chance
 1/21); Semi-circle, the mean angle error in radians of the highest-reward arc point (a uniform guess
 about 1.05). Columns: the prior (t=0), after episode 1, at the end of the trial.
@@ -15,10 +15,10 @@ import re
 
 import torch
 
-from borel_lib.borel import belief_identification, train_vae
 from borel_lib.collect import run_collection
 from borel_lib.envs import make_env
 from borel_lib.paths import checkpoints_dir, repo_root
+from borel_lib.pipeline import belief_identification, train_vae
 from borel_lib.vae import VAEConfig
 
 

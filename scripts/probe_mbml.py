@@ -5,7 +5,7 @@ stages (per-task BCQ teachers, distillation into one task-conditioned policy, ta
 final score mixes them. This probe loads a finished run's checkpoint (nothing is trained) and evaluates,
 on the run's *training* tasks (the only ones with a teacher) with MBML's test protocol (fixed start, the
 domain's k episodes, deterministic actions), from the most to the least informed agent
-(:data:`borel_lib.mbml.PROBE_MODES`):
+(:data:`borel_lib.baselines.mbml.PROBE_MODES`):
 
 - ``teachers``: each task's own BCQ teacher on its task: what the offline per-task policies reach;
 - ``student_own_data``: the distilled policy with z from the posterior of its task's own training data;
@@ -27,10 +27,10 @@ import sys
 
 import torch
 
+from borel_lib.baselines.mbml import DOMAINS, MBMLConfig, MBMLTrainer, probe_components, run_tag
 from borel_lib.collect import run_collection
 from borel_lib.config import resolve_profile
 from borel_lib.device import get_device
-from borel_lib.mbml import DOMAINS, MBMLConfig, MBMLTrainer, probe_components, run_tag
 from borel_lib.paths import checkpoints_dir
 from borel_lib.results import write_results
 
@@ -51,7 +51,7 @@ def main(argv: list[str] | None = None) -> int:
     tag = run_tag(args.domain, args.seed)
     checkpoint = checkpoints_dir(profile) / f"{tag}.pt"
     if not checkpoint.is_file():
-        parser.error(f"no finished run: {checkpoint} is missing; run `python -m borel_lib.mbml {args.domain} "
+        parser.error(f"no finished run: {checkpoint} is missing; run `python -m borel_lib.baselines.mbml {args.domain} "
                      f"--profile {profile} --seed {args.seed}` first")
     dataset, _ = run_collection(args.domain, profile, progress=False)
     trainer = MBMLTrainer(dataset, cfg, args.seed, get_device(args.device))

@@ -5,7 +5,7 @@ peaks near 8.8 per episode between 50k and 90k updates and falls back to about 7
 Bayes-optimal value is 9.30); what it loses is episode 2 after a failed episode-1 sweep. Two causes fit:
 the offline data rarely visits those hyper-states (coverage), or the learner itself (network, γ, target
 updates, greedy churn) cannot hold the Bayes-optimal policy. This probe keeps *everything* of the quick
-exact-belief run (:class:`borel_lib.borel.RunSpec` ``gridworld --belief exact``: hyper-states, time input,
+exact-belief run (:class:`borel_lib.pipeline.RunSpec` ``gridworld --belief exact``: hyper-states, time input,
 goal-terminal targets, the DQN, its optimiser, batch shape and update count, the evaluation) and changes one
 thing, where the training transitions come from:
 
@@ -33,10 +33,10 @@ import torch
 from tqdm.auto import tqdm
 
 from borel_lib.belief import make_belief
-from borel_lib.borel import RunSpec, collection, eval_tasks
 from borel_lib.envs.batched import make_batched_trial
 from borel_lib.evaluation import evaluate
 from borel_lib.offline_rl import OfflineAgent
+from borel_lib.pipeline import RunSpec, collection, eval_tasks
 from borel_lib.results import write_results
 from borel_lib.seeding import seed_everything
 from borel_lib.state_relabel import HyperStates, hyper_state, relabel_states

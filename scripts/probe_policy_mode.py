@@ -5,7 +5,7 @@ exact belief, while the collection's own task-knowing agent scores well only whe
 (``scripts/probe_ant_collectors.py``: mean action -39 / -42 per episode, sampled +5.7 / -3.0, standing
 still +8.3 / +4.2). The paper, the authors' code and :func:`borel_lib.evaluation.evaluate` act with the
 deterministic action tanh(mean). This probe loads a finished run (the same arguments as ``python -m
-borel_lib.borel``; nothing is trained) and evaluates it on the run's own evaluation tasks, starts and
+borel_lib.pipeline``; nothing is trained) and evaluates it on the run's own evaluation tasks, starts and
 belief, changing only how the action is chosen:
 
 - ``deterministic``: tanh(mean), the run's own evaluation (its last row, recomputed);
@@ -28,9 +28,9 @@ import numpy as np
 import pandas as pd
 import torch
 
-from borel_lib.borel import build_parser, eval_tasks, load_trained, spec_from_args
 from borel_lib.envs import make_env
 from borel_lib.evaluation import evaluate
+from borel_lib.pipeline import build_parser, eval_tasks, load_trained, spec_from_args
 from borel_lib.results import write_results
 
 MODES = ("deterministic", "sampled", "zero_action")

@@ -21,9 +21,9 @@ import argparse
 import numpy as np
 import torch
 
-from borel_lib.borel import finished_runs, load_trained, relabel_states
 from borel_lib.collect import run_collection
 from borel_lib.paths import repo_root
+from borel_lib.pipeline import finished_runs, load_trained, relabel_states
 
 
 def main() -> None:

@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from borel_lib.baselines import semicircle_oracle, semicircle_thompson
+from borel_lib.references.scripted import semicircle_oracle, semicircle_thompson
 
 
 def test_oracle_hand_computed():

@@ -8,7 +8,8 @@ import re
 import pytest
 import torch
 
-from borel_lib import mbml, pearl, sweep
+from borel_lib import sweep
+from borel_lib.baselines import mbml, pearl
 
 
 @pytest.fixture()

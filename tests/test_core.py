@@ -78,7 +78,7 @@ def test_savefig_writes_png_pdf_byte_stable(tmp_path):
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from borel_lib.plotting import savefig, set_style
+    from borel_lib.figures.style import savefig, set_style
 
     set_style()
 
@@ -157,7 +157,7 @@ def test_baseline_runs_take_the_best_and_the_last_evaluation(tmp_path):
     import numpy as np
     import pandas as pd
 
-    from borel_lib.pearl import summarise
+    from borel_lib.baselines.pearl import summarise
     from borel_lib.results import baseline_runs, results_table_markdown
 
     returns = {10: (1.0, 3.0), 20: (5.0, 7.0), 30: (2.0, 2.0)}  # iteration -> episode 1, 2 returns

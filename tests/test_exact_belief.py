@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from borel_lib.envs import make_env
-from borel_lib.exact_belief import ExactBelief
+from borel_lib.references.exact_belief import ExactBelief
 
 
 def _brute_force(env, candidates, next_obs, rewards):

@@ -5,8 +5,8 @@ import functools
 import numpy as np
 import pytest
 
-from borel_lib import exact_gridworld as eg
 from borel_lib.config import ConfigError
+from borel_lib.references import exact_gridworld as eg
 
 
 def brute_force_bayes_optimal(spec: eg.GridSpec) -> float:

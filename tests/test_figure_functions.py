@@ -13,8 +13,8 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
 from borel_lib import figures  # noqa: E402
+from borel_lib.figures.style import set_style  # noqa: E402
 from borel_lib.paths import figures_dir, results_dir  # noqa: E402
-from borel_lib.plotting import set_style  # noqa: E402
 
 FORBIDDEN_NAMES = {"load_dataset", "load_checkpoint", "checkpoints_dir", "datasets_dir", "train_vae", "run_borel",
                    "run_collection", "vae_checkpoint", "checkpoint_dir", "load_state_dict"}
@@ -36,7 +36,7 @@ def _available(profile: str = "quick") -> tuple[str, ...]:
 
 
 def test_figure_module_reads_no_checkpoint_statically():
-    """AST check of borel_lib/figures.py: no torch, no np/torch/pickle .load, no checkpoint/dataset/training helper."""
+    """AST check of borel_lib/figures/: no torch, no np/torch/pickle .load, no checkpoint/dataset/training helper."""
     tree = ast.parse(inspect.getsource(figures))
     used = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)} | {
         n.attr for n in ast.walk(tree) if isinstance(n, ast.Attribute)}
@@ -136,7 +136,7 @@ def test_cheetah_panel_draws_baselines_beside_borel_when_their_tables_exist(tmp_
     theirs exists; each bar is the mean over its seeds (PEARL: its best evaluation over training)."""
     import pandas as pd
 
-    from borel_lib.borel import RunSpec
+    from borel_lib.pipeline import RunSpec
 
     for relabelling, value in (("reward_relabelling", -90.0), ("none", -120.0)):
         for seed in (0, 1):
@@ -170,7 +170,7 @@ def test_ant_panel_takes_the_uniform_plain_borel_cells_of_table1_and_the_baselin
     MBML on the uniform data, or on the collection protocol's default data with the data in its label."""
     import pandas as pd
 
-    from borel_lib.borel import RunSpec
+    from borel_lib.pipeline import RunSpec
 
     def write_run(spec, value):
         rows = [{"domain": "ant_semicircle", "method": "borel_rr", "variant": spec.init_state, "seed": spec.seed,
@@ -208,7 +208,7 @@ def test_ant_motion_measures_how_far_each_agent_goes_and_how_much_arc_it_rules_o
     (the circle, not the semi-circle) reaches no part of the arc and rules out nothing."""
     import pandas as pd
 
-    from borel_lib.borel import RunSpec
+    from borel_lib.pipeline import RunSpec
 
     H, n = 200, 3
     with pytest.raises(figures.MissingResultsError, match="sweep table1"):

@@ -7,7 +7,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from borel_lib.plotting import savefig, set_style  # noqa: E402
+from borel_lib.figures.style import savefig, set_style  # noqa: E402
 
 
 def _figure():

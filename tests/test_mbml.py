@@ -4,10 +4,10 @@ import numpy as np
 import pytest
 import torch
 
+from borel_lib.baselines.mbml import MBMLConfig, MBMLTrainer, member_forward, task_identification
 from borel_lib.collect import CollectConfig, collect
 from borel_lib.envs.batched import BatchedTrial
 from borel_lib.envs.point_robot import PointRobotEnv
-from borel_lib.mbml import MBMLConfig, MBMLTrainer, member_forward, task_identification
 
 
 @pytest.fixture(scope="module")
@@ -117,8 +117,8 @@ def test_mujoco_domains_train_offline_and_evaluate(domain, tmp_path, monkeypatch
     """Half-Cheetah-Vel / Ant-Semi-circle: the official thresholds; training steps no MuJoCo trial (only the
     evaluation does); task identification reports the named velocity's error (Cheetah) or the goal radius
     (Ant) beside chance."""
+    from borel_lib.baselines.pearl import evaluate
     from borel_lib.envs.batched import BatchedMujocoTrial
-    from borel_lib.pearl import evaluate
 
     ds, _ = collect(CollectConfig.for_domain(domain, "smoke"), tmp_path / "ds", tmp_path / "ck", profile="smoke",
                     progress=False)
@@ -164,7 +164,7 @@ def test_teacher_action_is_the_argmax_of_its_own_members_q1(semi):
 
 
 def test_component_probe_evaluates_every_mode_on_the_training_tasks(semi):
-    from borel_lib.mbml import PROBE_MODES, probe_components
+    from borel_lib.baselines.mbml import PROBE_MODES, probe_components
 
     trainer = MBMLTrainer(semi, MBMLConfig.for_profile("smoke"), seed=0)
     trainer.train(progress=False, evaluate_during=False)
@@ -180,7 +180,8 @@ def test_init_state_picks_the_dataset_and_names_the_run(monkeypatch):
     """--init-state trains MBML on another of the collection's variants (Ant: Table 1's datasets; Figure 3
     uses the uniform one): the collection is asked for that variant and the run's files carry it; the
     protocol's default keeps the old names; a variant the domain lacks is a clear error before any work."""
-    from borel_lib import collect, mbml
+    from borel_lib import collect
+    from borel_lib.baselines import mbml
     from borel_lib.config import ConfigError
 
     asked = []

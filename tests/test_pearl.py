@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 import torch
 
-from borel_lib.pearl import PEARLConfig, PEARLTrainer, evaluate, run_pearl
-from borel_lib.task_encoder import ContextEncoder, kl_diag, kl_to_prior, product_of_gaussians
+from borel_lib.baselines.pearl import PEARLConfig, PEARLTrainer, evaluate, run_pearl
+from borel_lib.baselines.task_encoder import ContextEncoder, kl_diag, kl_to_prior, product_of_gaussians
 
 
 def test_product_of_gaussians_closed_form():

@@ -278,9 +278,9 @@ def test_state_relabelling_mixed_copies_use_replayed_trials(data):
 
 
 def test_run_spec_transition_domains():
-    from borel_lib.borel import RunSpec
     from borel_lib.config import ConfigError
     from borel_lib.offline_rl import OfflineRLConfig
+    from borel_lib.pipeline import RunSpec
 
     with pytest.raises(ConfigError, match="differ in transitions: use --relabelling policy_replay or none"):
         RunSpec("wind", "quick")
@@ -297,7 +297,7 @@ def test_run_spec_transition_domains():
 
 @pytest.mark.parametrize("domain", DOMAINS)
 def test_borel_cli_policy_replay_end_to_end_smoke(tmp_path, monkeypatch, capsys, domain):
-    """``python -m borel_lib.borel DOMAIN --profile smoke --relabelling policy_replay``: a clear error
+    """``python -m borel_lib.pipeline DOMAIN --profile smoke --relabelling policy_replay``: a clear error
     naming the collect command until the policy-replay dataset exists, then collection -> VAE with the
     state decoder and replay mixing -> state relabelling -> offline RL -> evaluation, CSVs in the smoke
     build folder; the paper's metric is episode 1 on Wind, episodes 1-2 on Escape-Room."""
@@ -305,8 +305,8 @@ def test_borel_cli_policy_replay_end_to_end_smoke(tmp_path, monkeypatch, capsys,
 
     import pandas as pd
 
-    from borel_lib.borel import main as borel_main
     from borel_lib.collect import main as collect_main
+    from borel_lib.pipeline import main as borel_main
     from borel_lib.results import borel_runs
 
     monkeypatch.setenv("BOREL_ROOT", str(tmp_path))
@@ -323,7 +323,7 @@ def test_borel_cli_policy_replay_end_to_end_smoke(tmp_path, monkeypatch, capsys,
     assert set(df.method) == {"borel_pr"} and set(df.variant) == {"uniform"} and set(df.episode) == {1, 2}
     config = json.loads((results / f"borel_{tag}.config.json").read_text())
     assert config["values"]["vae"]["state_decoder"] is True
-    assert config["command"] == f"python -m borel_lib.borel {domain} --profile smoke --belief vae --relabelling policy_replay --seed 0"
+    assert config["command"] == f"python -m borel_lib.pipeline {domain} --profile smoke --belief vae --relabelling policy_replay --seed 0"
     final = pd.read_csv(results / f"borel_{tag}_final.csv")
     assert set(final.metric) == {"return", "success"} and final.task.nunique() == 20
     assert (results / f"vae_{tag}.csv").is_file() and (results / f"borel_{tag}_traj.csv").is_file()

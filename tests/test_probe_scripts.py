@@ -92,7 +92,7 @@ mode_probe = _script("probe_policy_mode")
 def test_policy_mode_probe_reproduces_the_runs_own_evaluation(root):
     """The deterministic mode is the run's own evaluation (same numbers as its last table row); standing
     still on the Semi-circle from the fixed start never reaches a goal; sampling is seeded (repeatable)."""
-    from borel_lib.borel import RunSpec, run_borel
+    from borel_lib.pipeline import RunSpec, run_borel
 
     spec = RunSpec("semicircle", "smoke", "exact", "reward_relabelling", 0)
     table = run_borel(spec, progress=False, device="cpu")
@@ -149,12 +149,12 @@ mbml_probe = _script("probe_mbml")
 def test_mbml_probe_needs_a_finished_run_and_reports_every_mode(root, capsys):
     """scripts/probe_mbml.py: a clear error before the run exists; after it, one row per mode, episode and
     metric, the teachers' and students' returns finite and standing still scoring 0 on the Semi-circle."""
-    from borel_lib.mbml import PROBE_MODES, run_mbml
+    from borel_lib.baselines.mbml import PROBE_MODES, run_mbml
 
     argv = ["semicircle", "--profile", "smoke", "--seed", "0", "--context-size", "8"]
     with pytest.raises(SystemExit):
         mbml_probe.main(argv)
-    assert "python -m borel_lib.mbml semicircle --profile smoke --seed 0" in capsys.readouterr().err
+    assert "python -m borel_lib.baselines.mbml semicircle --profile smoke --seed 0" in capsys.readouterr().err
     run_mbml("semicircle", "smoke", seed=0, progress=False, device="cpu")
     assert mbml_probe.main(argv) == 0
     df = pd.read_csv(root / "build" / "smoke" / "results" / "probe_mbml_semicircle_seed0.csv")

@@ -82,7 +82,7 @@ def test_table1_cells_name_their_dataset_and_ant_settings():
     by = {(s.init_state, s.rl_config().cql_alpha, s.seed): s for s in specs}
     assert by[("fixed", 2.0, 1)].tag == "ant_semicircle_fixed_reward_relabelling_cql2_seed1"
     assert by[("exclude_semicircle", 0.0, 0)].tag == "ant_semicircle_reward_relabelling_seed0"
-    assert by[("uniform", 0.0, 2)].command == ("python -m borel_lib.borel ant_semicircle --profile paper --init-state "
+    assert by[("uniform", 0.0, 2)].command == ("python -m borel_lib.pipeline ant_semicircle --profile paper --init-state "
                                                "uniform --belief vae --relabelling reward_relabelling --seed 2")
 
 

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from borel_lib.envs import make_env
-from borel_lib.transition_references import reference_returns, run_reference
+from borel_lib.references.transition import reference_returns, run_reference
 
 
 def test_escape_room_wall_search_finds_every_opening_in_episode_1_and_goes_straight_in_episode_2():

@@ -2,7 +2,7 @@
 
 The paper's Figure 4 compares BOReL with and without policy replaying; our domains are our own (see
 :mod:`borel_lib.envs.point_robot`), so the levels a good agent reaches are computed here with
-hand-written policies run on the evaluation tasks (:func:`borel_lib.borel.eval_tasks`), starting at the
+hand-written policies run on the evaluation tasks (:func:`borel_lib.pipeline.eval_tasks`), starting at the
 origin as the evaluation does:
 
 - **Escape-Room**, ``oracle``: knows the opening and walks straight out through its centre in every

@@ -5,11 +5,11 @@ One function per figure, called both by the topic notebook that explains it and 
 reads CSV tables (``data/results/<profile>/``) and their ``.config.json``; it never loads a
 checkpoint, a dataset or a trained model (the CORL habit: ``tests/test_figure_functions.py`` fails
 if one does). The tables are written by the training side: notebooks with ``TRAIN=True``,
-``python -m borel_lib.borel``, ``python -m borel_lib.collect``, ``scripts/belief_vs_exact.py``.
+``python -m borel_lib.pipeline``, ``python -m borel_lib.collect``, ``scripts/belief_vs_exact.py``.
 
 A missing table raises :class:`MissingResultsError`, whose message is one line naming the command
 that makes it. :data:`FIGURES` lists every figure with its file name; :func:`make_figure` draws and
-saves one (:func:`borel_lib.plotting.savefig`: PNG and PDF with stable metadata, so regenerating a
+saves one (:func:`borel_lib.figures.style.savefig`: PNG and PDF with stable metadata, so regenerating a
 figure from unchanged tables is byte-identical; ``scripts/check_figures.py`` checks that).
 """
 
@@ -24,10 +24,10 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from borel_lib import viz
 from borel_lib.config import resolve_profile
+from borel_lib.figures import draw
+from borel_lib.figures.style import METHOD_COLORS, savefig
 from borel_lib.paths import repo_root, results_dir
-from borel_lib.plotting import METHOD_COLORS, savefig
 
 N_METRIC = {"gridworld": 4, "semicircle": 2, "wind": 1, "escape_room": 2}
 """Episodes averaged by the paper's metric per domain (Gridworld 4, Semi-circle 2, Wind 1, Escape-Room 2)."""
@@ -62,7 +62,7 @@ def table_commands(profile: str) -> dict[str, str]:
         "belief_vs_exact": f"python scripts/belief_vs_exact.py --profile {profile}",
         "references_semicircle_gridworld": borel, "borel": borel,
         "table1": f"python -m borel_lib.sweep table1 --profile {profile}",
-        "figure4": f"python -m borel_lib.borel {{wind,escape_room}} --profile {profile} "
+        "figure4": f"python -m borel_lib.pipeline {{wind,escape_room}} --profile {profile} "
                    "--relabelling {policy_replay,none} --seed {0,1,2}",
         "references_transition_domains": _notebook_command("06_policy_replaying", profile),
         "figure5": f"python -m borel_lib.sweep table1 --profile {profile}",
@@ -132,7 +132,7 @@ def mdp_ambiguity(profile: str, directory: str | Path | None = None):
     fig, axes = plt.subplots(1, 3, figsize=(11, 2.8))
     for ax, (name, visits) in zip(axes, [("data of the RL agents (ambiguous)", toy.visits),
                                          ("policy replaying", replay), ("reward relabelling", relabel)]):
-        viz.draw_toy(ax, toy, visits, title=name)
+        draw.draw_toy(ax, toy, visits, title=name)
     fig.suptitle("Figure 2 rebuilt: rewards at the blue / yellow circles; shading = visited by that MDP's data", y=1.04)
     return fig
 
@@ -141,7 +141,7 @@ def gridworld_exact(profile: str, directory: str | Path | None = None):
     """Figure 3's Gridworld references (paper §6, notebook 01): exact expected return per episode of
     the goal-known oracle, the Bayes-optimal agent and Thompson sampling, and two Bayes-optimal
     trials drawn from its search path (tables ``gridworld_exact``, ``gridworld_exact_search``)."""
-    from borel_lib.exact_gridworld import GridSpec
+    from borel_lib.references.exact_gridworld import GridSpec
 
     table = read_table("gridworld_exact", profile, directory)
     search = read_table("gridworld_exact_search", profile, directory)
@@ -161,8 +161,8 @@ def gridworld_exact(profile: str, directory: str | Path | None = None):
     ax.set_title(f"Gridworld {spec.size}x{spec.size}, H={spec.horizon}: exact references")
     goals = spec.candidate_goals()
     for axis, goal in ((ax2, goals[-1]), (ax3, goals[len(goals) // 2])):
-        trial = viz.bayes_optimal_trial(path, tuple(goal), spec.horizon)
-        viz.draw_grid_trial(axis, spec.size, trial, tuple(goal), spec.horizon, candidates=goals,
+        trial = draw.bayes_optimal_trial(path, tuple(goal), spec.horizon)
+        draw.draw_grid_trial(axis, spec.size, trial, tuple(goal), spec.horizon, candidates=goals,
                             title=f"Bayes-optimal trial, goal {tuple(int(v) for v in goal)}")
     ax3.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize="small")
     return fig
@@ -208,7 +208,7 @@ def collection_data(profile: str, directory: str | Path | None = None):
     for ax, (variant, label) in zip(axes, (("early", "early (first learning iteration)"), ("late", "late (last trial)"))):
         t = traj[traj.variant == variant]
         tasks = t.groupby("task")[["task_x", "task_y"]].first()
-        viz.draw_semicircle(ax, tasks.to_numpy())
+        draw.draw_semicircle(ax, tasks.to_numpy())
         colors = plt.get_cmap("tab10")(np.arange(len(tasks)) % 10)
         for c, (task, g) in zip(colors, t.groupby("task")):
             xy = g.pivot_table(index="t", columns="metric", values="value")[["x", "y"]].to_numpy()
@@ -237,7 +237,7 @@ def coverage(profile: str, directory: str | Path | None = None):
         bins = v[v.metric == "count"]
         counts[bins.ix.to_numpy(), bins.iy.to_numpy()] = bins.value.to_numpy()
         ax.pcolormesh(xb, yb, np.ma.masked_equal(counts, 0).T, cmap="Blues", norm=LogNorm())
-        viz.draw_semicircle(ax, np.empty((0, 2)))
+        draw.draw_semicircle(ax, np.empty((0, 2)))
         n_tasks = int(v[v.metric == "n_tasks"].value.iloc[0])
         n_states = int(v[v.metric == "n_states"].value.iloc[0])
         ax.set(xlim=(xb[0], xb[-1]), ylim=(yb[0], yb[-1]), title=f"{variant}: {n_tasks} tasks, {n_states:,} states")
@@ -249,7 +249,7 @@ def belief_maps(profile: str, directory: str | Path | None = None):
     """Supplementary Figure 7 idea (paper §6): the VAE decoder's predicted reward over the plane from
     the belief mean along one scripted search, with and without reward relabelling (table
     ``belief_semicircle_maps``, made by notebook 04 from its trained VAEs)."""
-    from borel_lib.baselines import semicircle_search_trial
+    from borel_lib.references.scripted import semicircle_search_trial
 
     maps = read_table("belief_semicircle_maps", profile, directory)
     goal = np.array([np.cos(BELIEF_MAP_GOAL_ANGLE), np.sin(BELIEF_MAP_GOAL_ANGLE)])
@@ -269,7 +269,7 @@ def belief_maps(profile: str, directory: str | Path | None = None):
             if len(path):
                 ax.plot(path[:, 0], path[:, 1], color="w", lw=1)
             ax.scatter(*goal, marker="*", s=150, c="red", ec="w")
-            viz.draw_semicircle(ax, np.empty((0, 2)))
+            draw.draw_semicircle(ax, np.empty((0, 2)))
             ax.set_title(f"{'RR' if mode != 'none' else 'no RR'}, t={t}" + (" (ep. 2)" if t >= 60 else ""), fontsize="small")
             ax.set(xlim=(-1.5, 1.5), ylim=(-0.5, 1.5), xticks=[], yticks=[])
     fig.suptitle("Predicted reward over the plane from the belief at time t (supp. Figure 7 idea)", y=1.01)
@@ -312,8 +312,8 @@ BOREL_BELIEFS = (("exact", "reward_relabelling"), ("vae", "reward_relabelling"),
 
 
 def borel_specs(profile: str, seeds: list[int] | None = None) -> list:
-    """The :class:`borel_lib.borel.RunSpec` of every Figure 3 run (both domains, three beliefs, seeds)."""
-    from borel_lib.borel import RunSpec
+    """The :class:`borel_lib.pipeline.RunSpec` of every Figure 3 run (both domains, three beliefs, seeds)."""
+    from borel_lib.pipeline import RunSpec
 
     seeds = default_seeds(profile) if seeds is None else list(seeds)
     return [RunSpec(domain, profile, belief, mode, seed) for domain in ("gridworld", "semicircle")
@@ -425,7 +425,7 @@ def gridworld_online_vs_offline(profile: str, directory: str | Path | None = Non
     learner (mean ± s.e. over seeds) against the same learner trained online on its own trials, on the
     offline data plus those trials, and on offline data whose behaviour does not depend on the task
     (seed 0 each), with the Bayes-optimal value and the issue's 90 % target."""
-    from borel_lib.borel import RunSpec
+    from borel_lib.pipeline import RunSpec
 
     exact = read_table("gridworld_exact", profile, directory)
     bayes = float(exact[(exact.method == "bayes_optimal") & (exact.metric == "mean_return")].value.iloc[0])
@@ -458,7 +458,7 @@ def baseline_trajectories(profile: str, directory: str | Path | None = None, see
     trajectory table exists (``borel_<tag>_traj``, ``pearl_semicircle_seed<S>_traj``,
     ``mbml_semicircle_seed<S>_traj``); the paper: a Thompson-sampling agent walks to one sampled goal per
     episode and never searches."""
-    from borel_lib.borel import RunSpec, eval_tasks
+    from borel_lib.pipeline import RunSpec, eval_tasks
 
     out_dir = Path(directory if directory is not None else results_dir(profile))
     seeds = default_seeds(profile) if seeds is None else seeds
@@ -473,7 +473,7 @@ def baseline_trajectories(profile: str, directory: str | Path | None = None, see
             rows.append((label, found[1], t[t[last] == t[last].max()]))
     if not rows:
         raise MissingResultsError(f"not yet produced: no Semi-circle trajectory table in {_display(out_dir)}; "
-                                  f"run `python -m borel_lib.pearl semicircle --profile {profile} --seed 0`")
+                                  f"run `python -m borel_lib.baselines.pearl semicircle --profile {profile} --seed 0`")
     goals = eval_tasks("semicircle", 0)
     shown = np.linspace(0, len(goals) - 1, 4).round().astype(int)
     arc = np.linspace(0, np.pi, 100)
@@ -604,9 +604,9 @@ def ant_motion(profile: str, directory: str | Path | None = None, seeds: list[in
     distance from the fixed start in episodes 1 and 2, the share of tasks whose episode 1 comes within the
     goal radius of the semi-circle, and the share of the semi-circle the exact posterior has ruled out by
     the end of episode 1 (the paper's search sweeps it; an agent that stands rules out nothing)."""
+    from borel_lib.baselines.mbml import run_tag
     from borel_lib.envs import make_env
     from borel_lib.envs.point_robot import SEMICIRCLE_RADIUS as radius
-    from borel_lib.mbml import run_tag
 
     seeds = default_seeds(profile) if seeds is None else seeds
     out_dir = Path(directory if directory is not None else results_dir(profile))
@@ -649,9 +649,9 @@ def ant_motion(profile: str, directory: str | Path | None = None, seeds: list[in
 def ant_trajectories(profile: str, directory: str | Path | None = None, seeds: list[int] | None = None):
     """Figure 5 (paper §6): the Ant's torso path in episodes 1 and 2 for four evaluation goals, from the
     first seed's BOReL run on the uniform data (no CQL; its ``_traj`` table, last evaluation)."""
-    from borel_lib.borel import eval_tasks
     from borel_lib.envs import make_env
     from borel_lib.envs.point_robot import SEMICIRCLE_RADIUS as radius
+    from borel_lib.pipeline import eval_tasks
 
     seeds = default_seeds(profile) if seeds is None else seeds
     spec = _table1_uniform_spec(profile, seeds[0])
@@ -685,7 +685,7 @@ def _mujoco_bars(domain: str, profile: str, directory: str | Path | None = None,
     """One MuJoCo panel of Figure 3 (paper §6): the paper's metric (first 2 episodes) of BOReL with reward
     relabelling and, once run, without, mean ± s.e. over seeds (dots: single seeds), beside PEARL and MBML
     (best evaluation over training, as the paper plots them) when their tables exist (MBML: :func:`_mbml_on`)."""
-    from borel_lib.borel import RunSpec
+    from borel_lib.pipeline import RunSpec
     from borel_lib.results import baseline_runs, borel_runs
 
     title, init_state, command = MUJOCO_FIG3[domain]
@@ -715,8 +715,8 @@ def _mujoco_bars(domain: str, profile: str, directory: str | Path | None = None,
 def _mbml_on(base: pd.DataFrame, domain: str, profile: str, seeds: list[int], init_state: str):
     """MBML's runs for a panel whose BOReL bars learn from the ``init_state`` data: the runs on that data if
     any, else those on the collection protocol's default data, labelled with it (``{method: label}``)."""
-    from borel_lib.borel import resolve_init_state
-    from borel_lib.mbml import run_tag
+    from borel_lib.baselines.mbml import run_tag
+    from borel_lib.pipeline import resolve_init_state
 
     runs = base[base.method == "mbml"] if len(base) else base
     own = runs[runs.run.isin({run_tag(domain, s, init_state, profile) for s in seeds})] if len(runs) else runs
@@ -793,7 +793,7 @@ def _first_seed_runs(profile: str, domain: str, directory, seeds):
 def borel_trajectories(profile: str, directory: str | Path | None = None, seeds: list[int] | None = None):
     """Figure 1 (right): Semi-circle trajectories of each belief's agent at its last evaluation (first
     seed), episode 1 in blue, episode 2 in orange, titled with the two episode returns."""
-    from borel_lib.borel import eval_tasks
+    from borel_lib.pipeline import eval_tasks
 
     tasks = eval_tasks("semicircle", 0)
     shown = [0, 5, 10, 15]
@@ -803,7 +803,7 @@ def borel_trajectories(profile: str, directory: str | Path | None = None, seeds:
         fin = run_table(spec, "final", directory)
         for col, task in enumerate(shown):
             ax = axes[row, col]
-            viz.draw_semicircle(ax, tasks[task : task + 1])
+            draw.draw_semicircle(ax, tasks[task : task + 1])
             for e, xy in episode_paths(tr, task).items():
                 if e <= 2:
                     ax.plot(np.r_[0, xy[:, 0]], np.r_[0, xy[:, 1]], color=("tab:blue", "tab:orange")[e - 1],
@@ -817,7 +817,7 @@ def borel_trajectories(profile: str, directory: str | Path | None = None, seeds:
 
 def borel_gridworld_paths(profile: str, directory: str | Path | None = None, seeds: list[int] | None = None):
     """The Gridworld search: each belief's agent's paths in all four episodes for three goals."""
-    from borel_lib.borel import eval_tasks
+    from borel_lib.pipeline import eval_tasks
 
     goals_shown = [4, 10, 20]  # indices into the 21 goals as listed by candidate_goals()
     goals = eval_tasks("gridworld", 0)
@@ -846,8 +846,8 @@ REPLAY_MODES = {"policy_replay": "BOReL (policy replaying)", "none": "BOReL (no 
 
 
 def transition_specs(profile: str, seeds: list[int] | None = None) -> list:
-    """The :class:`borel_lib.borel.RunSpec` of every Figure 4 run (both domains, both settings, seeds)."""
-    from borel_lib.borel import RunSpec
+    """The :class:`borel_lib.pipeline.RunSpec` of every Figure 4 run (both domains, both settings, seeds)."""
+    from borel_lib.pipeline import RunSpec
 
     seeds = default_seeds(profile) if seeds is None else list(seeds)
     return [RunSpec(domain, profile, "vae", mode, seed) for domain in TRANSITION_DOMAINS for mode in REPLAY_MODES
@@ -856,7 +856,7 @@ def transition_specs(profile: str, seeds: list[int] | None = None) -> list:
 
 REFERENCE_STYLE = {"oracle": ("0.5", "oracle (knows the task)"), "wall_search": ("k", "scripted wall search"),
                    "learn_wind": ("k", "scripted: wind from the first step")}
-"""Colour and label of Figure 4's scripted references (:mod:`borel_lib.transition_references`)."""
+"""Colour and label of Figure 4's scripted references (:mod:`borel_lib.references.transition`)."""
 
 
 def transition_references(profile: str, directory: str | Path | None = None) -> dict[str, dict[str, np.ndarray]]:
@@ -922,7 +922,7 @@ def escape_room_trajectories(profile: str, directory: str | Path | None = None, 
     """Escape-Room at the last evaluation (first seed, paper Appendix F behaviour): episode 1 (blue)
     should search along the wall, episode 2 (orange) walk straight out of the opening found; titled
     with the two episode returns."""
-    from borel_lib.borel import eval_tasks
+    from borel_lib.pipeline import eval_tasks
 
     specs = [s for s in transition_specs(profile, seeds) if s.domain == "escape_room"]
     specs = [s for s in specs if s.seed == specs[0].seed]
@@ -935,7 +935,7 @@ def escape_room_trajectories(profile: str, directory: str | Path | None = None, 
         fin = run_table(spec, "final", directory)
         for col, task in enumerate(shown):
             ax = axes[row, col]
-            viz.draw_escape_room(ax, tasks[task])
+            draw.draw_escape_room(ax, tasks[task])
             for e, xy in episode_paths(tr, task).items():
                 ax.plot(np.r_[0, xy[:, 0]], np.r_[0, xy[:, 1]], color=("tab:blue", "tab:orange")[e - 1], lw=1.2,
                         label=f"episode {e}")

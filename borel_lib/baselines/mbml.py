@@ -19,7 +19,7 @@ no environment step; the environment is stepped only to evaluate.
    relabelled for task i with i's predicted s' and the domain's reward of that s' (the official code's
    next-state ensembles; :data:`DOMAINS`).
 3. **Task inference and distillation** (jointly, :meth:`MBMLTrainer.distill_step`): the PEARL-style
-   product-of-Gaussians encoder (:mod:`borel_lib.task_encoder`, latent 20) over (s, a, r, s').
+   product-of-Gaussians encoder (:mod:`borel_lib.baselines.task_encoder`, latent 20) over (s, a, r, s').
    - Triplet loss for every ordered pair (i, j ≠ i) of the meta-batch: anchor = task j's context
      transitions passing i's filter, relabelled with i's reward model; negative = the same transitions
      with their true (task j) rewards; positive = an equally large random subset of task i's own
@@ -31,7 +31,7 @@ no environment step; the environment is stepped only to evaluate.
      same ν ~ N(0, I) clipped to ±0.5; ξ_D(s, ã, z) on the teacher's perturbation at the teacher's
      candidate ã. G_D and ξ_D see z detached; the encoder learns from triplet + β·KL (summed over
      tasks and dims) + Q distillation, as in the official code.
-4. **Test** (:func:`borel_lib.pearl.evaluate`, the same protocol as PEARL and BOReL): one k-episode
+4. **Test** (:func:`borel_lib.baselines.pearl.evaluate`, the same protocol as PEARL and BOReL): one k-episode
    trial per unseen task from the fixed start; z from the prior in episode 1, from the posterior given
    all transitions so far at the start of each later episode; actions: ``bcq_candidates`` G_D samples
    perturbed by ξ_D, the argmax of Q_D. (The official test scores episodes 3-5 of 5; BOReL's metric
@@ -59,10 +59,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from borel_lib.agents import EnsembleMLP, _per_member, _soft_update, make_generators
-from borel_lib.config import Config, ConfigError, check_choice, check_positive
-from borel_lib.datasets import OfflineDataset
-from borel_lib.io import atomic_path
-from borel_lib.pearl import (
+from borel_lib.baselines.pearl import (
     _mlp,
     baseline_command,
     baseline_parser,
@@ -71,8 +68,11 @@ from borel_lib.pearl import (
     summarise,
     write_trajectories,
 )
-from borel_lib.task_encoder import ContextEncoder, kl_diag, kl_to_prior, sample_gaussian
-from borel_lib.task_encoder import product_of_gaussians as pog
+from borel_lib.baselines.task_encoder import ContextEncoder, kl_diag, kl_to_prior, sample_gaussian
+from borel_lib.baselines.task_encoder import product_of_gaussians as pog
+from borel_lib.config import Config, ConfigError, check_choice, check_positive
+from borel_lib.datasets import OfflineDataset
+from borel_lib.io import atomic_path
 
 DOMAINS = ("semicircle", "wind", "cheetah_vel", "ant_semicircle")
 """Domains MBML runs on (the paper's continuous domains except Escape-Room). On Wind the tasks differ in
@@ -687,7 +687,7 @@ PROBE_MODES: dict[str, str] = {
 
 
 class _FixedZ:
-    """:func:`borel_lib.pearl.evaluate`'s agent interface with one given ``z`` per task for every episode
+    """:func:`borel_lib.baselines.pearl.evaluate`'s agent interface with one given ``z`` per task for every episode
     (a zero-variance "prior"); subclasses say how to act on it."""
 
     def __init__(self, z: torch.Tensor):
@@ -733,11 +733,11 @@ class _ZeroAgent(_FixedZAgent):
 @torch.no_grad()
 def probe_components(trainer: MBMLTrainer, context_size: int = 512) -> pd.DataFrame:
     """Where does a trained MBML lose? Its parts evaluated on its *training* tasks (whose teachers exist)
-    with the test protocol of :func:`borel_lib.pearl.evaluate` (fixed start, k episodes), from the most to
+    with the test protocol of :func:`borel_lib.baselines.pearl.evaluate` (fixed start, k episodes), from the most to
     the least informed agent (:data:`PROBE_MODES`). Teachers below the data's own returns: BCQ is the limit;
     the student with its own task's z below the teachers: distillation; the inferred student below that:
     task inference. Returns per-task, per-episode ``return`` and ``success`` rows with a ``mode`` column."""
-    from borel_lib.pearl import evaluate
+    from borel_lib.baselines.pearl import evaluate
 
     tasks = np.asarray(trainer.data.tasks)
     N = len(tasks)
@@ -761,7 +761,7 @@ def probe_components(trainer: MBMLTrainer, context_size: int = 512) -> pd.DataFr
 def run_tag(domain: str, seed: int, init_state: str | None = None, profile: str = "quick") -> str:
     """``mbml_<domain>[_<init_state>]_seed<seed>``: the initial-state variant of the data only when it is not
     the collection protocol's default (as in BOReL's run names)."""
-    from borel_lib.borel import dataset_overrides
+    from borel_lib.pipeline import dataset_overrides
 
     return "_".join(["mbml", domain, *dataset_overrides(domain, profile, init_state).values()]) + f"_seed{seed}"
 
@@ -773,11 +773,11 @@ def run_mbml(domain: str = "semicircle", profile: str | None = None, seed: int =
     identification rows with episode 0) with its config beside it. ``init_state``: the initial-state
     variant of the collection to train on (Ant-Semi-circle: Table 1's datasets; the paper's Figure 3 uses
     ``uniform``); ``None`` = the collection protocol's default, as for BOReL."""
-    from borel_lib.borel import dataset_overrides
     from borel_lib.collect import run_collection
     from borel_lib.config import resolve_profile
     from borel_lib.device import get_device
     from borel_lib.paths import checkpoints_dir
+    from borel_lib.pipeline import dataset_overrides
     from borel_lib.results import write_results
     from borel_lib.seeding import seed_everything
 
@@ -813,7 +813,7 @@ def _run_cli(args) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point of ``python -m borel_lib.mbml``; returns the exit code (2 on a user error)."""
+    """Entry point of ``python -m borel_lib.baselines.mbml``; returns the exit code (2 on a user error)."""
     from borel_lib import cli
 
     parser = baseline_parser(
@@ -830,7 +830,7 @@ def main(argv: list[str] | None = None) -> int:
     return cli.main(_run_cli, parser, argv)
 
 
-if __name__ == "__main__":  # run the imported module's main, so its classes are borel_lib.mbml.*, not __main__.*
-    from borel_lib.mbml import main as _main
+if __name__ == "__main__":  # run the imported module's main, so its classes are borel_lib.baselines.mbml.*, not __main__.*
+    from borel_lib.baselines.mbml import main as _main
 
     raise SystemExit(_main())

@@ -317,7 +317,7 @@ def test_double_dqn_target_differs_from_max():
                                   ["--vae", "decoder=gauss"], ["--belief", "exact", "--vae", "epochs=3"],
                                   ["--init-state", "exclude_semicircle"], ["--init-state", "nowhere"]])
 def test_borel_cli_rejects_bad_input_before_any_work(tmp_path, monkeypatch, capsys, argv):
-    from borel_lib.borel import main
+    from borel_lib.pipeline import main
 
     monkeypatch.setenv("BOREL_ROOT", str(tmp_path))
     assert main(["gridworld", *argv]) == 2
@@ -328,7 +328,7 @@ def test_borel_cli_rejects_bad_input_before_any_work(tmp_path, monkeypatch, caps
 def test_run_spec_vae_overrides_name_their_own_vae_and_round_trip():
     """VAE overrides give the run and its VAE their own names and checkpoint, the command reproduces the
     spec, and an override equal to the profile's value is no override."""
-    from borel_lib.borel import RunSpec, _parse_overrides, _parse_rl, build_parser, spec_from_args
+    from borel_lib.pipeline import RunSpec, _parse_overrides, _parse_rl, build_parser, spec_from_args
     from borel_lib.vae import VAEConfig
 
     plain = RunSpec("semicircle", "quick")
@@ -390,7 +390,7 @@ def test_run_borel_smoke_resumes_and_refuses_an_agent_of_another_vae(tmp_path, m
     """The whole pipeline runs in smoke; re-running resumes (same table); an agent checkpoint trained on
     the hyper-states of a VAE with another config is refused, not silently reused."""
     from borel_lib import vae as vae_module
-    from borel_lib.borel import RunSpec, run_borel
+    from borel_lib.pipeline import RunSpec, run_borel
 
     monkeypatch.setenv("BOREL_ROOT", str(tmp_path))
     spec = RunSpec("gridworld", "smoke", "vae", "reward_relabelling", 0)
@@ -431,15 +431,15 @@ def _record_lock_held(monkeypatch, module, name: str, lock) -> list[bool]:
 def test_runs_sharing_a_vae_train_it_under_its_lock(tmp_path, monkeypatch):
     """BOReL and BOReL + CQL of one seed share the VAE: training holds the lock beside its checkpoint, so a
     concurrent run waits and then resumes the finished VAE instead of training it a second time."""
-    from borel_lib import borel
-    from borel_lib.borel import RunSpec
+    from borel_lib import pipeline
+    from borel_lib.pipeline import RunSpec
 
     monkeypatch.setenv("BOREL_ROOT", str(tmp_path))
     spec = RunSpec("gridworld", "smoke", "vae", "reward_relabelling", 0)
     cql = RunSpec("gridworld", "smoke", "vae", "reward_relabelling", 0, rl=(("cql_alpha", 2.0),))
     assert cql.vae_checkpoint() == spec.vae_checkpoint()
-    held = _record_lock_held(monkeypatch, borel, "train_vae", spec.vae_checkpoint().parent / ".train.lock")
-    borel.run_borel(spec, progress=False, device="cpu")
+    held = _record_lock_held(monkeypatch, pipeline, "train_vae", spec.vae_checkpoint().parent / ".train.lock")
+    pipeline.run_borel(spec, progress=False, device="cpu")
     assert held == [True]
 
 
@@ -449,7 +449,7 @@ def test_the_vae_table_names_the_run_that_trained_the_vae(tmp_path, monkeypatch)
     the table alone; a missing table is written by whichever run loads the VAE next."""
     import json
 
-    from borel_lib.borel import RunSpec, _load_belief, collection
+    from borel_lib.pipeline import RunSpec, _load_belief, collection
     from borel_lib.results import results_dir
 
     monkeypatch.setenv("BOREL_ROOT", str(tmp_path))
@@ -474,28 +474,28 @@ def test_the_vae_table_names_the_run_that_trained_the_vae(tmp_path, monkeypatch)
 
 def test_two_processes_of_one_run_take_turns(tmp_path, monkeypatch):
     """run_borel holds a lock in the run's checkpoint folder for the whole run (two sweeps sharing a cell)."""
-    from borel_lib import borel
-    from borel_lib.borel import RunSpec
+    from borel_lib import pipeline
+    from borel_lib.pipeline import RunSpec
 
     monkeypatch.setenv("BOREL_ROOT", str(tmp_path))
     spec = RunSpec("gridworld", "smoke", "vae", "reward_relabelling", 0)
-    held = _record_lock_held(monkeypatch, borel, "_run_borel", spec.checkpoint_dir() / ".run.lock")
-    borel.run_borel(spec, progress=False, device="cpu")
+    held = _record_lock_held(monkeypatch, pipeline, "_run_borel", spec.checkpoint_dir() / ".run.lock")
+    pipeline.run_borel(spec, progress=False, device="cpu")
     assert held == [True]
 
 
 # ------------------------------------------------------------------ run names
 PINNED = [  # (spec kwargs, tag, vae_tag, command): names of committed runs, checkpoints and result files
     (dict(domain="gridworld"), "gridworld_reward_relabelling_seed0", "gridworld_reward_relabelling_seed0",
-     "python -m borel_lib.borel gridworld --profile quick --belief vae --relabelling reward_relabelling --seed 0"),
+     "python -m borel_lib.pipeline gridworld --profile quick --belief vae --relabelling reward_relabelling --seed 0"),
     (dict(domain="semicircle", belief="exact", seed=2), "semicircle_exact_seed2", "semicircle_reward_relabelling_seed2",
-     "python -m borel_lib.borel semicircle --profile quick --belief exact --seed 2"),
+     "python -m borel_lib.pipeline semicircle --profile quick --belief exact --seed 2"),
     (dict(domain="gridworld", relabelling="none", features="decoded", seed=1), "gridworld_none_decoded_seed1",
-     "gridworld_none_seed1", "python -m borel_lib.borel gridworld --profile quick --belief vae --relabelling none "
+     "gridworld_none_seed1", "python -m borel_lib.pipeline gridworld --profile quick --belief vae --relabelling none "
      "--features decoded --seed 1"),
     (dict(domain="semicircle", vae=(("epochs", 80),), rl=(("updates", 60000), ("cql_alpha", 2.0))),
      "semicircle_reward_relabelling_ep80_cql2_u60000_seed0", "semicircle_reward_relabelling_ep80_seed0",
-     "python -m borel_lib.borel semicircle --profile quick --belief vae --relabelling reward_relabelling --seed 0 "
+     "python -m borel_lib.pipeline semicircle --profile quick --belief vae --relabelling reward_relabelling --seed 0 "
      "--vae epochs=80 --rl cql_alpha=2.0 --rl updates=60000"),
 ]
 
@@ -504,8 +504,8 @@ PINNED = [  # (spec kwargs, tag, vae_tag, command): names of committed runs, che
 def test_existing_run_names_do_not_change(kwargs, tag, vae_tag, command):
     """Tags, VAE tags, commands and checkpoint paths of runs made before ``init_state`` existed stay the
     same (committed results and checkpoints are found by these names)."""
-    from borel_lib.borel import RunSpec
     from borel_lib.paths import checkpoints_dir
+    from borel_lib.pipeline import RunSpec
 
     spec = RunSpec(profile="quick", **kwargs)
     assert (spec.tag, spec.vae_tag, spec.command) == (tag, vae_tag, command)
@@ -521,8 +521,8 @@ def test_committed_runs_keep_their_names_and_commands():
     file's and whose command is the one recorded beside it."""
     import json
 
-    from borel_lib.borel import RunSpec
     from borel_lib.paths import repo_root
+    from borel_lib.pipeline import RunSpec
 
     paths = sorted((repo_root() / "data" / "results" / "quick").glob("borel_*.config.json"))
     checked = 0
@@ -540,8 +540,8 @@ def test_committed_runs_keep_their_names_and_commands():
 
 
 def test_init_state_names_the_dataset_and_round_trips():
-    from borel_lib.borel import RunSpec, build_parser, spec_from_args
     from borel_lib.collect import CollectConfig, dataset_name
+    from borel_lib.pipeline import RunSpec, build_parser, spec_from_args
 
     default = RunSpec("semicircle", "quick")
     assert default.init_state == "uniform"  # resolved to the collection protocol's variant

@@ -3,7 +3,7 @@
 
 Written from the PEARL paper and a reading of what its official implementation does; no code copied.
 
-- **Task inference** (PEARL §4.1): :class:`~borel_lib.task_encoder.ContextEncoder` maps each context
+- **Task inference** (PEARL §4.1): :class:`~borel_lib.baselines.task_encoder.ContextEncoder` maps each context
   transition (s, a, r) — plus s' with ``use_next_obs_in_context`` — to a Gaussian factor; the
   posterior q(z | c) is their product. z is drawn with the reparameterisation trick.
 - **RL** (PEARL §4.2-4.3): SAC on (s, z) with twin Q(s, a, z), a state value V(s, z) and a target
@@ -61,11 +61,11 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from borel_lib.agents import EnsembleMLP, _soft_update, make_generators, tanh_gaussian
+from borel_lib.baselines.task_encoder import ContextEncoder, kl_to_prior, sample_gaussian
 from borel_lib.config import Config, ConfigError, check_choice, check_positive
 from borel_lib.envs import make_env
 from borel_lib.envs.batched import MUJOCO_BATCHABLE, batched_trial_for, is_mujoco
 from borel_lib.io import atomic_path
-from borel_lib.task_encoder import ContextEncoder, kl_to_prior, sample_gaussian
 
 DOMAINS = ("semicircle", "wind", "escape_room", "cheetah_vel", "ant_semicircle")
 """Domains PEARL runs on: the point robots and the two MuJoCo domains (all with a batched form)."""
@@ -674,11 +674,11 @@ def write_trajectories(agent: Any, domain: str, tasks: np.ndarray, seed: int, nu
                        oracle: bool, name: str, method: str, variant: str, config: Any, profile: str, command: str,
                        iteration: int) -> None:
     """One more evaluation of the final agent, its trials written as ``<name>.csv``
-    (:func:`borel_lib.borel.trajectory_table` columns plus ``method``, ``variant``, ``seed``, ``iteration``), so the
+    (:func:`borel_lib.pipeline.trajectory_table` columns plus ``method``, ``variant``, ``seed``, ``iteration``), so the
     figures can draw what a Thompson-sampling agent does in episodes 1 and 2 without a checkpoint. The tasks
     and z draws are the last evaluation's (PEARL's trials are that evaluation's exactly, a test checks it);
     MBML samples its candidate actions from its own generator, so its returns here can differ a little."""
-    from borel_lib.borel import trajectory_table
+    from borel_lib.pipeline import trajectory_table
     from borel_lib.results import write_results
 
     record: dict[str, Any] = {}
@@ -727,7 +727,7 @@ def _run_cli(args) -> int:
 
 
 def build_parser():
-    """The ``python -m borel_lib.pearl`` command line."""
+    """The ``python -m borel_lib.baselines.pearl`` command line."""
     from borel_lib import cli
 
     parser = baseline_parser(
@@ -742,7 +742,7 @@ def build_parser():
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point of ``python -m borel_lib.pearl``; returns the exit code (2 on a user error)."""
+    """Entry point of ``python -m borel_lib.baselines.pearl``; returns the exit code (2 on a user error)."""
     from borel_lib import cli
 
     return cli.main(_run_cli, build_parser(), argv)

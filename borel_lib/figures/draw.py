@@ -1,4 +1,4 @@
-"""Drawing helpers shared by the notebooks (figures are styled by :mod:`borel_lib.plotting`)."""
+"""Drawing helpers shared by the notebooks (figures are styled by :mod:`borel_lib.figures.style`)."""
 
 from __future__ import annotations
 

@@ -1,11 +1,11 @@
 """BOReL, the whole offline pipeline for one domain and seed (paper §3.2, §4, §6).
 
 Collection (cached, :mod:`borel_lib.collect`) → stage 1, the belief (:mod:`borel_lib.belief`: the VAE
-trained with or without reward relabelling, or the exact posterior of :mod:`borel_lib.exact_belief`)
+trained with or without reward relabelling, or the exact posterior of :mod:`borel_lib.references.exact_belief`)
 → stage 2, state relabelling (:mod:`borel_lib.state_relabel`) → stage 3, offline RL on hyper-states
 (:mod:`borel_lib.offline_rl`) → stage 4, evaluation on unseen tasks (:mod:`borel_lib.evaluation`).
 
-One run is named by a :class:`RunSpec`; ``python -m borel_lib.borel DOMAIN ...`` runs one (see
+One run is named by a :class:`RunSpec`; ``python -m borel_lib.pipeline DOMAIN ...`` runs one (see
 ``--help``). Every stage checkpoints, so a killed run resumes; the results are tidy CSVs in
 ``data/results/<profile>/`` with the resolved config and the command beside them.
 """
@@ -34,9 +34,9 @@ from borel_lib.cli import parse_overrides as _parse_overrides
 from borel_lib.config import ConfigError, check_choice, resolve_profile
 from borel_lib.envs import INIT_STATE_OPTIONS, make_env
 from borel_lib.evaluation import evaluate, search_metrics
-from borel_lib.exact_belief import ALL_EXACT_DOMAINS, EXACT_DOMAINS, ExactBelief
 from borel_lib.io import atomic_path
 from borel_lib.offline_rl import RL_DOMAIN, OfflineAgent, OfflineRLConfig
+from borel_lib.references.exact_belief import ALL_EXACT_DOMAINS, EXACT_DOMAINS, ExactBelief
 from borel_lib.relabel import RELABEL_MODES
 from borel_lib.state_relabel import HyperStates, relabel_states
 from borel_lib.vae import VAEConfig
@@ -186,7 +186,7 @@ class RunSpec:
 
     @property
     def command(self) -> str:
-        cmd = f"python -m borel_lib.borel {self.domain} --profile {self.profile}" + "".join(
+        cmd = f"python -m borel_lib.pipeline {self.domain} --profile {self.profile}" + "".join(
             f" --init-state {v}" for v in self.collect_overrides.values()) + f" --belief {self.belief}"
         if self.belief == "vae":
             cmd += f" --relabelling {self.relabelling}" + (f" --features {self.features}" if self.features != "latent" else "")
@@ -419,7 +419,7 @@ def _final_table(spec: RunSpec, ev: pd.DataFrame, search: pd.DataFrame, tasks: n
 
 def _probe_trials(domain: str, dataset) -> dict[str, dict[str, np.ndarray]]:
     """The trials :func:`belief_vs_exact` probes a belief on."""
-    from borel_lib.baselines import gridworld_sweep_trials, semicircle_search_then_go
+    from borel_lib.references.scripted import gridworld_sweep_trials, semicircle_search_then_go
 
     if domain == "gridworld":
         scripted = gridworld_sweep_trials(ExactBelief("gridworld").env.candidate_goals())
@@ -440,7 +440,7 @@ def belief_vs_exact(spec: RunSpec, device: str = "auto") -> pd.DataFrame:
     averaged over trials (tidy; ``variant`` = the kind):
 
     - ``scripted_search``: searches that are not told where to go (Gridworld: a serpentine sweep for each
-      of the 21 goals, :func:`borel_lib.baselines.gridworld_sweep_trials`; Semi-circle: the
+      of the 21 goals, :func:`borel_lib.references.scripted.gridworld_sweep_trials`; Semi-circle: the
       search-then-go script for the 20 evaluation goals). These are the beliefs exploration needs: cells
       or arc segments ruled out, the goal not yet found.
     - ``logged_late`` / ``logged_early``: the last / first 5 logged trials of every task (training data:
@@ -504,11 +504,11 @@ def _parse_rl(items: list[str]) -> dict[str, Any]:
 
 
 def build_parser():
-    """The ``python -m borel_lib.borel`` command line (see :mod:`borel_lib.cli`)."""
+    """The ``python -m borel_lib.pipeline`` command line (see :mod:`borel_lib.cli`)."""
     from borel_lib import cli
 
     parser = cli.make_parser(
-        "python -m borel_lib.borel",
+        "python -m borel_lib.pipeline",
         "BOReL for one domain and seed (paper §3.2, §6): collection (cached) -> belief -> state relabelling ->\n"
         "offline RL -> evaluation. Every input is checked before any work; a killed run resumes.",
         outputs="  results:     data/results/<profile>/borel_<tag>.csv (+ _final, _traj) and .config.json\n"
@@ -542,7 +542,7 @@ def build_parser():
 
 
 def spec_from_args(args) -> RunSpec:
-    """The :class:`RunSpec` of parsed ``python -m borel_lib.borel`` arguments (every input checked)."""
+    """The :class:`RunSpec` of parsed ``python -m borel_lib.pipeline`` arguments (every input checked)."""
     return RunSpec(args.domain, resolve_profile(args.profile), args.belief, args.relabelling, args.seed,
                    args.features, tuple(_parse_rl(args.rl).items()),
                    tuple(_parse_overrides(args.vae, VAEConfig, "vae").items()), init_state=args.init_state)
@@ -566,13 +566,13 @@ def _run_cli(args) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point of ``python -m borel_lib.borel``; returns the exit code."""
+    """Entry point of ``python -m borel_lib.pipeline``; returns the exit code."""
     from borel_lib import cli
 
     return cli.main(_run_cli, build_parser(), argv)
 
 
-if __name__ == "__main__":  # run the imported module's main, so its classes are borel_lib.borel.*, not __main__.*
-    from borel_lib.borel import main as _main
+if __name__ == "__main__":  # run the imported module's main, so its classes are borel_lib.pipeline.*, not __main__.*
+    from borel_lib.pipeline import main as _main
 
     raise SystemExit(_main())
