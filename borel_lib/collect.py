@@ -292,11 +292,8 @@ class CollectConfig(Config):
         profile = resolve_profile(profile)
         if domain not in _PAPER:
             raise ConfigError(f"no collection protocol for domain {domain!r}; available: {', '.join(_PAPER)}")
-        values = dict(_PAPER[domain])
-        values.update({"quick": _QUICK, "smoke": _SMOKE}.get(profile, {}).get(domain, {}))
-        values.update(overrides)
-        cls._check_names(values, f"CollectConfig.for_domain({domain!r})")
-        return cls(domain=domain, **values)
+        return cls.for_layers(profile, _PAPER[domain], {"quick": _QUICK, "smoke": _SMOKE}.get(profile, {}).get(domain),
+                              {"domain": domain, **overrides})
 
 
 def _doc(fn: Any) -> str:

@@ -23,6 +23,7 @@ import inspect
 import json
 import os
 import textwrap
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, ClassVar, TypeVar
 
@@ -97,6 +98,20 @@ class Config:
         cls._check_names(overrides, f"{cls.__name__} override")
         values.update(overrides)
         return cls(**values)
+
+    @classmethod
+    def for_layers(cls: type[C], profile: str | None = None, domain: dict[str, Any] | None = None,
+                   profile_domain: dict[str, Any] | None = None, overrides: dict[str, Any] | None = None,
+                   domain_yields: Callable[[str, Any], bool] | None = None) -> C:
+        """The one way every stage layers its settings: the class defaults (paper values), then the
+        profile's ``PRESETS``, then the stage's per-``domain`` values, then its per-(profile, domain)
+        values, then ``overrides``. ``domain_yields(name, value)``: True where a per-domain value gives way
+        to a field the profile's preset sets (offline RL and the VAE keep the profile's reductions)."""
+        profile = resolve_profile(profile)
+        preset = cls.PRESETS.get(profile, {})
+        dom = {k: v for k, v in (domain or {}).items()
+               if not (domain_yields is not None and k in preset and domain_yields(k, v))}
+        return cls.for_profile(profile, **{**dom, **(profile_domain or {}), **(overrides or {})})
 
     @classmethod
     def _check_names(cls, values: dict[str, Any], what: str) -> None:

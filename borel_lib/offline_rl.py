@@ -93,10 +93,8 @@ class OfflineRLConfig(Config):
         if domain not in RL_DOMAIN:
             raise ConfigError(f"offline RL domain {domain!r}: allowed values are {sorted(RL_DOMAIN)}")
         profile = resolve_profile(profile)
-        preset = cls.PRESETS.get(profile, {})
-        keep = {k: v for k, v in RL_DOMAIN[domain].items() if k not in preset}
-        keep.update(RL_PROFILE_DOMAIN.get((profile, domain), {}))
-        return cls.for_profile(profile, **{**keep, **overrides})
+        return cls.for_layers(profile, RL_DOMAIN[domain], RL_PROFILE_DOMAIN.get((profile, domain)), overrides,
+                              domain_yields=lambda name, value: True)
 
     def validate(self) -> None:
         for name in ("actor_lr", "critic_lr", "tau", "meta_batch", "batch_per_task", "updates", "eval_every",

@@ -105,11 +105,8 @@ class VAEConfig(Config):
         from borel_lib.config import resolve_profile
 
         profile = resolve_profile(profile)
-        base = cls.for_profile(profile)
-        preset = cls.PRESETS.get(profile, {})
-        keep = {k: v for k, v in per_domain[domain].items() if k not in preset or v == 0}  # 0 = input off
-        keep.update(_PROFILE_DOMAIN.get((profile, domain), {}))
-        return base.replace(**{**keep, **overrides})
+        return cls.for_layers(profile, per_domain[domain], _PROFILE_DOMAIN.get((profile, domain)), overrides,
+                              domain_yields=lambda name, value: value != 0)  # 0 = an input switched off stays off
 
 
 _PROFILE_DOMAIN: dict[tuple[str, str], dict[str, Any]] = {

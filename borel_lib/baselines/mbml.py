@@ -183,8 +183,7 @@ class MBMLConfig(Config):
 
         check_choice(domain, "domain", DOMAINS)
         profile = resolve_profile(profile)
-        return cls.for_profile(profile, **{**MBML_DOMAIN.get(domain, {}),
-                                           **MBML_PROFILE_DOMAIN.get((profile, domain), {}), **overrides})
+        return cls.for_layers(profile, MBML_DOMAIN.get(domain), MBML_PROFILE_DOMAIN.get((profile, domain)), overrides)
 
     def validate(self) -> None:
         for name in ("lr", "tau", "bcq_iterations", "bcq_batch", "bcq_phi", "bcq_candidates", "reward_members",

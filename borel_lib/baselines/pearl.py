@@ -188,8 +188,7 @@ class PEARLConfig(Config):
 
         check_choice(domain, "domain", DOMAINS)
         profile = resolve_profile(profile)
-        return cls.for_profile(profile, **{**PEARL_DOMAIN.get(domain, {}),
-                                           **PEARL_PROFILE_DOMAIN.get((profile, domain), {}), **overrides})
+        return cls.for_layers(profile, PEARL_DOMAIN.get(domain), PEARL_PROFILE_DOMAIN.get((profile, domain)), overrides)
 
     def validate(self) -> None:
         for name in ("n_train_tasks", "latent_dim", "lr", "tau", "reward_scale", "meta_batch", "batch_size",
