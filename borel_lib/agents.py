@@ -29,7 +29,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from borel_lib.config import Config, check_choice, check_positive
+from borel_lib.config import Config, ConfigError, check_choice, check_positive
 
 
 # ----------------------------------------------------------------------------------- layers
@@ -88,7 +88,8 @@ def make_generators(seeds: Sequence[int], device: torch.device) -> list[torch.Ge
     return gens
 
 
-def _per_member(generators: Sequence[torch.Generator], fn) -> torch.Tensor:
+def per_member(generators: Sequence[torch.Generator], fn) -> torch.Tensor:
+    """``fn(generator)`` for every member's generator, stacked along a leading member dimension."""
     return torch.stack([fn(g) for g in generators])
 
 
@@ -117,7 +118,8 @@ def tanh_gaussian(mean: torch.Tensor, log_std: torch.Tensor, noise: torch.Tensor
     return action, log_prob - torch.log1p(-action.pow(2) + 1e-6).sum(-1)
 
 
-def _soft_update(target: nn.Module, source: nn.Module, tau: float) -> None:
+def soft_update(target: nn.Module, source: nn.Module, tau: float) -> None:
+    """Polyak update in place: ``target ← (1 − tau) · target + tau · source``, parameter by parameter."""
     with torch.no_grad():
         t_params = list(target.parameters())
         torch._foreach_mul_(t_params, 1.0 - tau)
@@ -160,7 +162,7 @@ class EnsembleReplay:
         """``batch_size`` transitions per member, uniform over each member's filled entries."""
         if self.size == 0:
             raise RuntimeError("EnsembleReplay.sample: the buffer is empty")
-        idx = _per_member(generators, lambda g: torch.randint(self.size, (batch_size,), generator=g, device=g.device))
+        idx = per_member(generators, lambda g: torch.randint(self.size, (batch_size,), generator=g, device=g.device))
         rows = torch.arange(self.members, device=self.device)[:, None]
         return {name: t[rows, idx] for name, t in self.data.items()}
 
@@ -175,20 +177,41 @@ class EnsembleReplay:
 
 # ----------------------------------------------------------------------------------- configs
 @dataclasses.dataclass(frozen=True)
-class SACConfig(Config):
-    """SAC of the data-collection agents (paper defaults: the authors' Semi-circle column)."""
+class SACHyperparameters(Config):
+    """The SAC hyperparameters of data collection (:class:`SACConfig`) and of offline RL on hyper-states
+    (:class:`borel_lib.offline_rl.OfflineRLConfig`), declared once; defaults: the authors' Semi-circle
+    values (offline RL overrides ``hidden``). :meth:`sac_hyperparameters` hands them to a :class:`SACConfig`."""
 
     hidden: tuple[int, ...] = (32, 32)
-    """Hidden layer sizes of the actor and each critic (Semi-circle 32x32; MuJoCo 128x128)."""
+    """Hidden layer sizes of the actor and each critic (data collection: Semi-circle 32x32; MuJoCo 128x128)."""
     actor_lr: float = 3e-4
-    """Adam learning rate of the policy."""
+    """Adam learning rate of the policy (offline RL on Ant: 3e-5)."""
     critic_lr: float = 3e-4
-    """Adam learning rate of the twin critics."""
+    """Adam learning rate of the twin critics (of the Q network when offline RL trains DQN)."""
     gamma: float = 0.9
     """Discount (Semi-circle 0.9; other domains 0.99)."""
     alpha: float = 0.01
-    """Entropy weight (Semi-circle 0.01; MuJoCo 0.2): fixed, as in the paper, unless ``target_entropy`` is set;
-    then its starting value."""
+    """SAC's entropy weight (Semi-circle 0.01; MuJoCo 0.2): fixed, as in the paper, unless
+    :attr:`SACConfig.target_entropy` is set (data collection only); then its starting value."""
+    tau: float = 0.005
+    """Soft target-update rate, applied after every critic step."""
+
+    def validate(self) -> None:
+        for name in ("actor_lr", "critic_lr", "tau"):
+            check_positive(getattr(self, name), name)
+        if not 0 <= self.gamma < 1:
+            raise ConfigError(f"gamma={self.gamma!r} must be in [0, 1)")
+
+    def sac_hyperparameters(self) -> dict[str, Any]:
+        """The shared SAC fields with their values: ``SACConfig(**config.sac_hyperparameters())``."""
+        return {f.name: getattr(self, f.name) for f in dataclasses.fields(SACHyperparameters)}
+
+
+@dataclasses.dataclass(frozen=True)
+class SACConfig(SACHyperparameters):
+    """SAC of the data-collection agents (paper defaults: the authors' Semi-circle column): the shared
+    :class:`SACHyperparameters` and the options below."""
+
     target_entropy: float | None = None
     """None (the paper): α stays fixed. A number H̄: automatic entropy tuning (Haarnoja et al., 2018, "Soft
     Actor-Critic Algorithms and Applications", §5): each member learns log α by Adam (the actor's learning
@@ -200,20 +223,16 @@ class SACConfig(Config):
     """How the policy's raw log-std output becomes log σ: ``clamp`` (the authors': clipped to [−20, 2], so an
     untrained policy has σ ≈ 1) or ``tanh`` (CleanRL's: −5 + 3.5·(tanh(x) + 1), smooth in [−5, 2], σ ≈ 0.22 at
     the start). See :data:`LOG_STD_CHOICES`."""
-    tau: float = 0.005
-    """Soft target-update rate, applied after every critic step."""
     batch_size: int = 256
     """Transitions per member per update."""
 
     def validate(self) -> None:
-        for name in ("actor_lr", "critic_lr", "tau", "batch_size"):
-            check_positive(getattr(self, name), name)
+        super().validate()
+        check_positive(self.batch_size, "batch_size")
         if self.alpha_lr is not None:
             check_positive(self.alpha_lr, "alpha_lr")
         check_choice(self.log_std, "log_std", LOG_STD_CHOICES)
         check_positive(self.alpha, "alpha", allow_zero=True)
-        if not 0 <= self.gamma < 1:
-            raise ValueError(f"gamma={self.gamma} must be in [0, 1)")
 
 
 LOG_STD_CHOICES = ("clamp", "tanh")
@@ -302,7 +321,7 @@ class EnsembleSAC(nn.Module):
         """Reparameterised tanh-Gaussian action and its log-probability, noise per member."""
         mean, log_std = self._dist(obs)
         shape = mean.shape[1:]
-        noise = _per_member(self.generators, lambda g: torch.randn(shape, generator=g, device=g.device))
+        noise = per_member(self.generators, lambda g: torch.randn(shape, generator=g, device=g.device))
         return tanh_gaussian(mean, log_std, noise)
 
     @torch.no_grad()
@@ -355,7 +374,7 @@ class EnsembleSAC(nn.Module):
         self.critic_optim.zero_grad(set_to_none=True)
         critic_loss.sum().backward()
         self.critic_optim.step()
-        _soft_update(self.critic_target, self.critic, cfg.tau)
+        soft_update(self.critic_target, self.critic, cfg.tau)
 
         new_a, logp = self._sample(obs)
         q_pi, _ = self._q(self.critic, obs, new_a)
@@ -376,7 +395,7 @@ class EnsembleSAC(nn.Module):
         """Per-member CQL(H) penalty ``(E,)``, summed over the twin critics (``q_data``: ``(2E, B)``)."""
         E, B = obs.shape[:2]
         rep = obs[:, :, None].expand(-1, -1, n, -1).reshape(E, B * n, -1)
-        a_unif = _per_member(self.generators, lambda g: torch.rand(B * n, self.act_dim, generator=g,
+        a_unif = per_member(self.generators, lambda g: torch.rand(B * n, self.act_dim, generator=g,
                                                                    device=g.device)) * 2 - 1
         log_p_unif = torch.full((2 * E, B, n), -self.act_dim * math.log(2.0), device=obs.device)
         with torch.no_grad():
@@ -437,8 +456,8 @@ class EnsembleDQN(nn.Module):
         greedy = self.q(obs).argmax(-1)
         if epsilon > 0:
             B = obs.shape[1]
-            u = _per_member(self.generators, lambda g: torch.rand(B, generator=g, device=g.device))
-            rand = _per_member(self.generators, lambda g: torch.randint(self.n_actions, (B,), generator=g, device=g.device))
+            u = per_member(self.generators, lambda g: torch.rand(B, generator=g, device=g.device))
+            rand = per_member(self.generators, lambda g: torch.randint(self.n_actions, (B,), generator=g, device=g.device))
             greedy = torch.where(u < epsilon, rand, greedy)
         return greedy[:, 0] if squeeze else greedy
 
@@ -470,7 +489,7 @@ class EnsembleDQN(nn.Module):
         self.optim.zero_grad(set_to_none=True)
         loss.sum().backward()
         self.optim.step()
-        _soft_update(self.q_target, self.q, cfg.tau)
+        soft_update(self.q_target, self.q, cfg.tau)
         return out
 
     def full_state_dict(self) -> dict[str, Any]:

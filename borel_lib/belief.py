@@ -66,7 +66,7 @@ def train_vae(dataset: OfflineDataset, config: VAEConfig, relabelling: str = "re
 
     Returns the VAE and a table of per-epoch losses. ``n_actions`` one-hot encodes integer actions
     (Gridworld). ``relabelling='policy_replay'`` needs ``replay``, the policy-replay dataset of the same
-    collection (:func:`borel_lib.collect.run_policy_replay`): the first k/2 episodes of every training
+    collection (:func:`borel_lib.policy_replay.run_policy_replay`): the first k/2 episodes of every training
     trial come from its trials of the same task (:func:`borel_lib.relabel.sample_trials`)."""
     check_choice(relabelling, "relabelling", RELABEL_MODES)
     replay_arr = _replay_for(relabelling, dataset, replay, n_actions)

@@ -28,28 +28,20 @@ from typing import Any
 import numpy as np
 import torch
 
-from borel_lib.agents import DQNConfig, EnsembleDQN, EnsembleSAC, SACConfig
-from borel_lib.config import Config, ConfigError, check_choice, check_positive, resolve_profile
+from borel_lib.agents import DQNConfig, EnsembleDQN, EnsembleSAC, SACConfig, SACHyperparameters
+from borel_lib.config import ConfigError, check_choice, check_positive, resolve_profile
 from borel_lib.relabel import BORROW_MODES
 from borel_lib.state_relabel import HyperStates
 
 
 @dataclasses.dataclass(frozen=True)
-class OfflineRLConfig(Config):
-    """Offline RL on hyper-states (defaults: the authors' Semi-circle values)."""
+class OfflineRLConfig(SACHyperparameters):
+    """Offline RL on hyper-states (defaults: the authors' Semi-circle values): the SAC hyperparameters of
+    :class:`~borel_lib.agents.SACHyperparameters` (the DQN learner uses ``hidden``, ``critic_lr``, ``gamma``
+    and ``tau``) and the options below."""
 
     hidden: tuple[int, ...] = (128, 128)
     """Hidden layers of Q and policy (Gridworld DQN 64x64; MuJoCo 256x256)."""
-    actor_lr: float = 3e-4
-    """Policy learning rate (Ant 3e-5)."""
-    critic_lr: float = 3e-4
-    """Critic (or DQN) learning rate."""
-    gamma: float = 0.9
-    """Discount (Semi-circle 0.9; others 0.99)."""
-    alpha: float = 0.01
-    """SAC's fixed entropy weight (Semi-circle 0.01; MuJoCo 0.2)."""
-    tau: float = 0.005
-    """Soft target-update rate."""
     meta_batch: int = 16
     """Tasks per update, drawn with replacement."""
     batch_per_task: int = 256
@@ -97,8 +89,8 @@ class OfflineRLConfig(Config):
                               domain_yields=lambda name, value: True)
 
     def validate(self) -> None:
-        for name in ("actor_lr", "critic_lr", "tau", "meta_batch", "batch_per_task", "updates", "eval_every",
-                     "cql_samples"):
+        super().validate()
+        for name in ("meta_batch", "batch_per_task", "updates", "eval_every", "cql_samples"):
             check_positive(getattr(self, name), name)
         check_positive(self.cql_alpha, "cql_alpha", allow_zero=True)
         check_positive(self.mixed_copies, "mixed_copies", allow_zero=True)
@@ -107,8 +99,6 @@ class OfflineRLConfig(Config):
             raise ConfigError("raw_logs=False needs mixed_copies >= 1 (else the offline-RL data is empty)")
         if not 0 <= self.lr_final <= 1:
             raise ConfigError(f"lr_final={self.lr_final!r} must be in [0, 1]")
-        if not 0 <= self.gamma < 1:
-            raise ConfigError(f"gamma={self.gamma!r} must be in [0, 1)")
 
 
 RL_DOMAIN: dict[str, dict[str, Any]] = {
@@ -201,9 +191,7 @@ class OfflineAgent:
             self.agent: Any = EnsembleDQN(obs_dim, act_dim, [seed], DQNConfig(
                 hidden=config.hidden, lr=config.critic_lr, gamma=config.gamma, tau=config.tau), self.device)
         else:
-            self.agent = EnsembleSAC(obs_dim, act_dim, [seed], SACConfig(
-                hidden=config.hidden, actor_lr=config.actor_lr, critic_lr=config.critic_lr, gamma=config.gamma,
-                alpha=config.alpha, tau=config.tau), self.device)
+            self.agent = EnsembleSAC(obs_dim, act_dim, [seed], SACConfig(**config.sac_hyperparameters()), self.device)
         self.rng = np.random.default_rng(seed)
 
     def sample(self, data: HyperStates) -> dict[str, torch.Tensor]:

@@ -254,7 +254,7 @@ def policy_replay_data(spec: RunSpec):
     run never starts it by itself)."""
     if spec.belief != "vae" or spec.relabelling != "policy_replay":
         return None
-    from borel_lib.collect import load_policy_replay
+    from borel_lib.policy_replay import load_policy_replay
 
     return load_policy_replay(spec.domain, spec.profile, **spec.collect_overrides)
 

@@ -24,7 +24,7 @@ What we do and why (versus the authors' code, ``docs/differences.md``):
 Policy replaying (§4 Proposition 3, §6 "for policy replay we replace trajectories by sampling a new
 trajectory using the trained RL policy of another MDP"), mode ``policy_replay``: the same mixing, but
 each borrowed episode comes from task ``i``'s *policy-replay dataset*
-(:func:`borel_lib.collect.run_policy_replay`): a trial rolled out by another task's trained policy
+(:func:`borel_lib.policy_replay.run_policy_replay`): a trial rolled out by another task's trained policy
 in task ``i``'s own dynamics, with task ``i``'s rewards. Nothing is recomputed, so every transition of a
 mixed trial is a real transition of the task it is labelled with; this works whatever differs between
 tasks (rewards or transitions). ``source_task`` records whose policy acted.

@@ -182,9 +182,10 @@ def collect_once(cell: dict[str, Any], profile: str) -> None:
     """Collect (or find cached) the dataset ``cell`` trains on, and its policy-replay dataset for a
     ``policy_replay`` cell, while holding a lock file, so that concurrent cells sharing a dataset
     collect it once instead of racing on its files."""
-    from borel_lib.collect import CollectConfig, dataset_name, run_collection, run_policy_replay
+    from borel_lib.collect import CollectConfig, dataset_name, run_collection
     from borel_lib.io import file_lock
     from borel_lib.paths import datasets_dir
+    from borel_lib.policy_replay import run_policy_replay
 
     spec = cell_spec(cell, profile)
     overrides = spec.collect_overrides

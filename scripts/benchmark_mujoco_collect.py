@@ -6,7 +6,7 @@ fresh processes with one torch thread:
 
 - "one process per task, 2 at once": what running the authors' one-task script on both cores gives
   (a fresh process per task, as theirs; process start-up included);
-- "batched, 1 process": one :class:`~borel_lib.collect.Collector` of N tasks;
+- "batched, 1 process": one :class:`~borel_lib.collector.Collector` of N tasks;
 - "batched, 2 processes": two Collectors of N/2 tasks, one per core.
 
 The project's machine is shared with long trainings that have priority, so wall-clock times measure the
@@ -41,7 +41,8 @@ def _collect(job: tuple[dict, str]) -> tuple[float, float]:
     seconds this process used since it started, in all (imports included) and collecting only."""
     import torch
 
-    from borel_lib.collect import CollectConfig, Collector
+    from borel_lib.collect import CollectConfig
+    from borel_lib.collector import Collector
 
     torch.set_num_threads(1)
     values, folder = job

@@ -38,7 +38,8 @@ import torch
 from tqdm.auto import tqdm
 
 from borel_lib.cli import parse_overrides
-from borel_lib.collect import CollectConfig, Collector, probe_collector
+from borel_lib.collect import CollectConfig, probe_collector
+from borel_lib.collector import Collector
 from borel_lib.datasets import load_dataset
 from borel_lib.results import write_results
 

@@ -23,7 +23,8 @@ import pandas as pd
 import torch
 
 from borel_lib.cli import parse_overrides
-from borel_lib.collect import CollectConfig, Collector, probe_collector
+from borel_lib.collect import CollectConfig, probe_collector
+from borel_lib.collector import Collector
 from borel_lib.results import write_results
 
 DOMAIN = "ant_semicircle"

@@ -27,7 +27,8 @@ import sys
 
 import torch
 
-from borel_lib.baselines.mbml import DOMAINS, MBMLConfig, MBMLTrainer, probe_components, run_tag
+from borel_lib.baselines.mbml import DOMAINS, MBMLConfig, MBMLTrainer, run_tag
+from borel_lib.baselines.mbml_diagnostics import probe_components
 from borel_lib.collect import run_collection
 from borel_lib.config import resolve_profile
 from borel_lib.device import get_device

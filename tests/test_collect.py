@@ -4,10 +4,12 @@ import numpy as np
 import pytest
 import torch
 
-from borel_lib.collect import DENSE_COLLECTION, CollectConfig, Collector, collect, collect_policy_replay
+from borel_lib.collect import DENSE_COLLECTION, CollectConfig, collect
+from borel_lib.collector import Collector
 from borel_lib.config import ConfigError
 from borel_lib.datasets import load_dataset
 from borel_lib.envs import make_env
+from borel_lib.policy_replay import collect_policy_replay
 
 
 @pytest.mark.parametrize("domain", ["gridworld", "semicircle", "wind", "ant_semicircle", "cheetah_vel"])

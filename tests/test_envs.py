@@ -271,7 +271,8 @@ def test_gridworld_training_tasks_are_distinct():
 
 
 def test_collection_tasks_gridworld_quick_are_the_21_goals():
-    from borel_lib.collect import CollectConfig, collection_tasks
+    from borel_lib.collect import CollectConfig
+    from borel_lib.collector import collection_tasks
 
     for profile in ("quick", "paper"):
         tasks = collection_tasks(CollectConfig.for_domain("gridworld", profile))

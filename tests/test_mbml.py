@@ -4,7 +4,9 @@ import numpy as np
 import pytest
 import torch
 
-from borel_lib.baselines.mbml import MBMLConfig, MBMLTrainer, member_forward, task_identification
+from borel_lib.baselines.bcq import member_forward
+from borel_lib.baselines.mbml import MBMLConfig, MBMLTrainer
+from borel_lib.baselines.mbml_diagnostics import task_identification
 from borel_lib.collect import CollectConfig, collect
 from borel_lib.envs.batched import BatchedTrial
 from borel_lib.envs.point_robot import PointRobotEnv
@@ -117,7 +119,7 @@ def test_mujoco_domains_train_offline_and_evaluate(domain, tmp_path, monkeypatch
     """Half-Cheetah-Vel / Ant-Semi-circle: the official thresholds; training steps no MuJoCo trial (only the
     evaluation does); task identification reports the named velocity's error (Cheetah) or the goal radius
     (Ant) beside chance."""
-    from borel_lib.baselines.pearl import evaluate
+    from borel_lib.baselines.common import evaluate
     from borel_lib.envs.batched import BatchedMujocoTrial
 
     ds, _ = collect(CollectConfig.for_domain(domain, "smoke"), tmp_path / "ds", tmp_path / "ck", profile="smoke",
@@ -164,7 +166,7 @@ def test_teacher_action_is_the_argmax_of_its_own_members_q1(semi):
 
 
 def test_component_probe_evaluates_every_mode_on_the_training_tasks(semi):
-    from borel_lib.baselines.mbml import PROBE_MODES, probe_components
+    from borel_lib.baselines.mbml_diagnostics import PROBE_MODES, probe_components
 
     trainer = MBMLTrainer(semi, MBMLConfig.for_profile("smoke"), seed=0)
     trainer.train(progress=False, evaluate_during=False)

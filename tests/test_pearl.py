@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 import torch
 
-from borel_lib.baselines.pearl import PEARLConfig, PEARLTrainer, evaluate, run_pearl
+from borel_lib.baselines.common import evaluate
+from borel_lib.baselines.pearl import PEARLConfig, PEARLTrainer, run_pearl
 from borel_lib.baselines.task_encoder import ContextEncoder, kl_diag, kl_to_prior, product_of_gaussians
 
 
@@ -104,11 +105,9 @@ def test_oracle_task_and_results_table():
     assert set(df.method) == {"pearl_oracle_task"}
     assert (df.episode.isin([1, 2])).all()
     # the last evaluation's trials, as a trajectory table whose rewards add up to its returns
-    import pandas as pd
+    from borel_lib.results import read_results
 
-    from borel_lib.paths import results_dir
-
-    traj = pd.read_csv(results_dir("smoke") / "pearl_oracle_task_semicircle_seed0_traj.csv")
+    traj = read_results("pearl_oracle_task_semicircle_seed0_traj", "smoke")
     got = traj[traj.metric == "reward"].groupby(["task", "episode"]).value.sum().groupby("episode").mean()
     last = df[df.metric == "final_return"].set_index("episode").value
     np.testing.assert_allclose(got.loc[[1, 2]].to_numpy(), last.loc[[1, 2]].to_numpy(), atol=1e-4)

@@ -6,17 +6,12 @@ import pytest
 import torch
 
 from borel_lib import identifiability as idf
-from borel_lib.collect import (
-    CollectConfig,
-    Collector,
-    _replay_trial_randomness,
-    collect,
-    collect_policy_replay,
-    policy_files,
-)
+from borel_lib.collect import CollectConfig, collect
+from borel_lib.collector import Collector
 from borel_lib.datasets import load_dataset
 from borel_lib.envs import make_env
 from borel_lib.envs.batched import BatchedTrial
+from borel_lib.policy_replay import _replay_trial_randomness, collect_policy_replay, policy_files
 from borel_lib.relabel import sample_trials
 
 DOMAINS = ("wind", "escape_room")

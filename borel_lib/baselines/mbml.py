@@ -5,21 +5,20 @@ Written from the MBML paper and a reading of what its official implementation do
 Everything trains on the offline dataset BOReL uses (:func:`borel_lib.collect.run_collection`), with
 no environment step; the environment is stepped only to evaluate.
 
-1. **Per-task offline policies**: one BCQ agent (Fujimoto et al. 2019) per training task, on that
-   task's own transitions. All N agents are stacked into one :class:`EnsembleBCQ` (leading member
-   dimension, as :mod:`borel_lib.agents` does for SAC): a generative VAE over the data's actions, a
-   perturbation network ξ(s, a) of at most ``bcq_phi`` and twin critics whose target is
-   ``λ min + (1 − λ) max`` over the target critics, maximised over ``bcq_candidates`` VAE actions.
-   The official code keeps the BCQ checkpoint with the best *online* evaluation; that needs
-   environment steps, so we keep the final one.
+1. **Per-task offline policies** (:mod:`~borel_lib.baselines.bcq`): one BCQ agent (Fujimoto et al. 2019)
+   per training task, on that task's own transitions, all N stacked into one
+   :class:`~borel_lib.baselines.bcq.EnsembleBCQ`; we keep the final checkpoint (the official code keeps
+   the one with the best *online* evaluation, which needs environment steps).
 2. **Reward models and relabelling**: per task an ensemble of ``reward_members`` MLPs on (s, a)
-   (:class:`RewardEnsembles`). A transition of task j is relabelled for task i with the mean of task
-   i's ensemble and kept only where that ensemble's std is below ``std_threshold``. Where tasks differ in
-   transitions (Wind) the ensembles predict the state change instead, and a transition of task j is
-   relabelled for task i with i's predicted s' and the domain's reward of that s' (the official code's
-   next-state ensembles; :data:`DOMAINS`).
+   (:class:`~borel_lib.baselines.mbml_models.RewardEnsembles`). A transition of task j is relabelled for
+   task i with the mean of task i's ensemble and kept only where that ensemble's std is below
+   ``std_threshold`` (:meth:`MBMLTrainer.distill_step`). Where tasks differ in transitions (Wind) the
+   ensembles predict the state change instead, and a transition of task j is relabelled for task i with
+   i's predicted s' and the domain's reward of that s' (the official code's next-state ensembles;
+   :data:`DOMAINS`).
 3. **Task inference and distillation** (jointly, :meth:`MBMLTrainer.distill_step`): the PEARL-style
-   product-of-Gaussians encoder (:mod:`borel_lib.baselines.task_encoder`, latent 20) over (s, a, r, s').
+   product-of-Gaussians encoder (:mod:`borel_lib.baselines.task_encoder`, latent 20) over (s, a, r, s'),
+   part of the distilled agent :class:`~borel_lib.baselines.mbml_models.MBMLAgent`.
    - Triplet loss for every ordered pair (i, j ≠ i) of the meta-batch: anchor = task j's context
      transitions passing i's filter, relabelled with i's reward model; negative = the same transitions
      with their true (task j) rewards; positive = an equally large random subset of task i's own
@@ -31,15 +30,13 @@ no environment step; the environment is stepped only to evaluate.
      same ν ~ N(0, I) clipped to ±0.5; ξ_D(s, ã, z) on the teacher's perturbation at the teacher's
      candidate ã. G_D and ξ_D see z detached; the encoder learns from triplet + β·KL (summed over
      tasks and dims) + Q distillation, as in the official code.
-4. **Test** (:func:`borel_lib.baselines.pearl.evaluate`, the same protocol as PEARL and BOReL): one k-episode
-   trial per unseen task from the fixed start; z from the prior in episode 1, from the posterior given
+4. **Test** (:func:`borel_lib.baselines.common.evaluate`, the same protocol as PEARL and BOReL): one
+   k-episode trial per unseen task from the fixed start; z from the prior in episode 1, from the posterior given
    all transitions so far at the start of each later episode; actions: ``bcq_candidates`` G_D samples
    perturbed by ξ_D, the argmax of Q_D. (The official test scores episodes 3-5 of 5; BOReL's metric
    is episodes 1-2, which is what we report.)
-5. **Task identification** (:func:`task_identification`): the last ``heldout_trials`` trials of every
-   training task are kept out of every phase; for each, the posterior mean given the whole trial names
-   the training task whose posterior (from its training data) is nearest; we report accuracy against
-   chance 1/N, and the fraction named within the goal radius of the true goal against its chance.
+5. **Task identification** (:func:`~borel_lib.baselines.mbml_diagnostics.task_identification`, ours): how
+   well the encoder names the training task of held-out trials, against chance; reported with the results.
 
 Default sizes and steps are the official code's (cheetah/ant values where it has no Semi-circle).
 """
@@ -55,20 +52,22 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import torch
-from torch import nn
 from tqdm.auto import tqdm
 
-from borel_lib.agents import EnsembleMLP, _per_member, _soft_update, make_generators
-from borel_lib.baselines.pearl import (
-    _mlp,
+from borel_lib.baselines.bcq import EnsembleBCQ
+from borel_lib.baselines.common import (
     baseline_command,
     baseline_parser,
-    context_features,
+    checkpoint_path,
     evaluate,
+    single_forward,
     summarise,
     write_trajectories,
 )
-from borel_lib.baselines.task_encoder import ContextEncoder, kl_diag, kl_to_prior, sample_gaussian
+from borel_lib.baselines.mbml_diagnostics import PROBE_MODES as PROBE_MODES  # re-exported for its callers
+from borel_lib.baselines.mbml_diagnostics import task_identification
+from borel_lib.baselines.mbml_models import MBMLAgent, RewardEnsembles
+from borel_lib.baselines.task_encoder import kl_diag, kl_to_prior
 from borel_lib.baselines.task_encoder import product_of_gaussians as pog
 from borel_lib.config import Config, ConfigError, check_choice, check_positive
 from borel_lib.datasets import OfflineDataset
@@ -231,15 +230,6 @@ class TaskData:
         return {k: v[rows, idx] for k, v in self.train.items()}
 
 
-def member_forward(net: EnsembleMLP, members: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
-    """Apply the members ``members`` ``(B,)`` of ``net`` to inputs ``(B, n, in)`` (gathered weights)."""
-    for j, layer in enumerate(net.layers):
-        x = torch.baddbmm(layer.bias[members], x, layer.weight[members])
-        if j < len(net.layers) - 1:
-            x = torch.relu(x)
-    return x
-
-
 def _features(ctx: dict[str, torch.Tensor], rewards: torch.Tensor, next_obs: torch.Tensor | None = None) -> torch.Tensor:
     """Context transitions (s, a, r, s') of ``ctx`` (fields ``(B, C, ·)``) with ``rewards`` of shape
     ``(B, C)`` or ``(B', B, C)`` (the same transitions under other tasks' rewards) and, where tasks differ in
@@ -248,214 +238,6 @@ def _features(ctx: dict[str, torch.Tensor], rewards: torch.Tensor, next_obs: tor
     nxt = ctx["next_obs"] if next_obs is None else next_obs
     return torch.cat([ctx["obs"].expand(*lead, -1), ctx["actions"].expand(*lead, -1), rewards[..., None],
                       nxt.expand(*lead, -1)], -1)
-
-
-def _randn(generators, shape) -> torch.Tensor:
-    return _per_member(generators, lambda g: torch.randn(shape, generator=g, device=g.device))
-
-
-# --------------------------------------------------------------------------------------- BCQ
-class EnsembleBCQ(nn.Module):
-    """N independent BCQ agents (module docstring, step 1); actions in [-1, 1]^act_dim."""
-
-    def __init__(self, obs_dim: int, act_dim: int, seeds: list[int], config: MBMLConfig,
-                 device: torch.device | str = "cpu"):
-        super().__init__()
-        c = config
-        self.E, self.act_dim, self.cfg, self.latent = len(seeds), act_dim, config, 2 * act_dim
-        self.device = torch.device(device)
-        self.generators = make_generators(seeds, self.device)
-        cpu = make_generators(seeds, torch.device("cpu"))
-        cpu2 = make_generators([s + 7919 for s in seeds], torch.device("cpu"))
-        self.actor = EnsembleMLP(self.E, obs_dim + act_dim, c.bcq_actor_hidden, act_dim)
-        self.critic = EnsembleMLP(2 * self.E, obs_dim + act_dim, c.bcq_critic_hidden, 1)
-        self.vae_enc = EnsembleMLP(self.E, obs_dim + act_dim, c.bcq_vae_hidden, 2 * self.latent)
-        self.vae_dec = EnsembleMLP(self.E, obs_dim + self.latent, c.bcq_vae_hidden, act_dim)
-        self.actor.reset_parameters(cpu)
-        self.critic.reset_parameters(cpu + cpu2)
-        self.vae_enc.reset_parameters(cpu)
-        self.vae_dec.reset_parameters(cpu)
-        self.actor_target = EnsembleMLP(self.E, obs_dim + act_dim, c.bcq_actor_hidden, act_dim)
-        self.critic_target = EnsembleMLP(2 * self.E, obs_dim + act_dim, c.bcq_critic_hidden, 1)
-        self.actor_target.load_state_dict(self.actor.state_dict())
-        self.critic_target.load_state_dict(self.critic.state_dict())
-        self.to(self.device)
-        self.actor_optim = torch.optim.Adam(self.actor.parameters(), lr=c.lr)
-        self.critic_optim = torch.optim.Adam(self.critic.parameters(), lr=c.lr)
-        self.vae_optim = torch.optim.Adam([*self.vae_enc.parameters(), *self.vae_dec.parameters()], lr=c.lr)
-
-    def clipped_noise(self, shape: tuple[int, ...]) -> torch.Tensor:
-        """ν ~ N(0, I) clipped to ±0.5 per member: the VAE's sampling latent."""
-        return _randn(self.generators, shape).clamp(-0.5, 0.5)
-
-    def decode(self, obs: torch.Tensor, nu: torch.Tensor) -> torch.Tensor:
-        return torch.tanh(self.vae_dec(torch.cat([obs, nu], -1)))
-
-    def perturb(self, net: nn.Module, obs: torch.Tensor, action: torch.Tensor) -> torch.Tensor:
-        return (action + self.cfg.bcq_phi * torch.tanh(net(torch.cat([obs, action], -1)))).clamp(-1.0, 1.0)
-
-    def _twin(self, net: nn.Module, obs: torch.Tensor, action: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        x = torch.cat([obs, action], -1)
-        q = net(torch.cat([x, x]))[..., 0]
-        return q[: self.E], q[self.E :]
-
-    def update(self, batch: dict[str, torch.Tensor]) -> dict[str, float]:
-        """One VAE, critic and actor step for every member; inputs ``(E, b, ·)``."""
-        c = self.cfg
-        obs, act, rew, nxt = batch["obs"], batch["actions"], batch["rewards"], batch["next_obs"]
-        E, b = obs.shape[:2]
-        out = self.vae_enc(torch.cat([obs, act], -1))
-        mu, log_std = out[..., : self.latent], out[..., self.latent :].clamp(-4.0, 15.0)
-        std = log_std.exp()
-        recon = self.decode(obs, mu + std * _randn(self.generators, mu.shape[1:]))
-        kl = -0.5 * (1 + 2 * log_std - mu.pow(2) - std.pow(2)).mean((1, 2))
-        vae_loss = ((recon - act) ** 2).mean((1, 2)) + 0.5 * kl
-        self.vae_optim.zero_grad(set_to_none=True)
-        vae_loss.sum().backward()
-        self.vae_optim.step()
-
-        n = c.bcq_candidates
-        with torch.no_grad():
-            nxt_rep = nxt.repeat_interleave(n, 1)
-            cand = self.perturb(self.actor_target, nxt_rep, self.decode(nxt_rep, self.clipped_noise((b * n, self.latent))))
-            q1, q2 = self._twin(self.critic_target, nxt_rep, cand)
-            tq = (c.bcq_lambda * torch.minimum(q1, q2) + (1 - c.bcq_lambda) * torch.maximum(q1, q2))
-            target = rew + c.gamma * tq.reshape(E, b, n).max(-1).values  # no terminal states in these domains
-        q1, q2 = self._twin(self.critic, obs, act)
-        critic_loss = ((q1 - target) ** 2).mean(1) + ((q2 - target) ** 2).mean(1)
-        self.critic_optim.zero_grad(set_to_none=True)
-        critic_loss.sum().backward()
-        self.critic_optim.step()
-
-        with torch.no_grad():
-            sampled = self.decode(obs, self.clipped_noise((b, self.latent)))
-        actor_loss = -self._twin(self.critic, obs, self.perturb(self.actor, obs, sampled))[0].mean(1)
-        self.actor_optim.zero_grad(set_to_none=True)
-        actor_loss.sum().backward()
-        self.actor_optim.step()
-        _soft_update(self.critic_target, self.critic, c.tau)
-        _soft_update(self.actor_target, self.actor, c.tau)
-        return {"vae_loss": vae_loss.mean().item(), "critic_loss": critic_loss.mean().item(),
-                "actor_loss": actor_loss.mean().item()}
-
-    @torch.no_grad()
-    def teacher(self, members: torch.Tensor, obs: torch.Tensor, act: torch.Tensor, nu: torch.Tensor
-                ) -> dict[str, torch.Tensor]:
-        """For tasks ``members`` ``(B,)``: Q1(s, a), the decoder's candidate ã = G(s, ν) and the
-        perturbed ξ(s, ã); inputs ``(B, b, ·)``."""
-        q1 = member_forward(self.critic, members, torch.cat([obs, act], -1))[..., 0]
-        cand = torch.tanh(member_forward(self.vae_dec, members, torch.cat([obs, nu], -1)))
-        xi = (cand + self.cfg.bcq_phi * torch.tanh(member_forward(self.actor, members, torch.cat([obs, cand], -1))))
-        return {"q1": q1, "candidate": cand, "perturbed": xi.clamp(-1.0, 1.0)}
-
-
-    @torch.no_grad()
-    def act(self, members: torch.Tensor, obs: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
-        """BCQ's action for tasks ``members`` ``(n,)`` at ``obs`` ``(n, d)``: ``bcq_candidates`` decoder
-        samples (ν clipped to ±0.5) perturbed by ξ, the argmax of Q1."""
-        n, m = obs.shape[0], self.cfg.bcq_candidates
-        o = obs[:, None].expand(n, m, obs.shape[-1])
-        nu = torch.randn((n, m, self.latent), generator=generator, device=obs.device).clamp(-0.5, 0.5)
-        cand = torch.tanh(member_forward(self.vae_dec, members, torch.cat([o, nu], -1)))
-        pert = (cand + self.cfg.bcq_phi * torch.tanh(member_forward(self.actor, members, torch.cat([o, cand], -1))))
-        pert = pert.clamp(-1.0, 1.0)
-        best = member_forward(self.critic, members, torch.cat([o, pert], -1))[..., 0].argmax(1)  # Q1: members < E
-        return pert[torch.arange(n, device=obs.device), best]
-
-
-# ----------------------------------------------------------------------------- reward models
-class RewardEnsembles(nn.Module):
-    """``reward_members`` MLPs on (s, a) per task, stacked: member ``i * K + k`` is task i's k-th. They
-    predict the reward (``out_dim`` 1) or, where tasks differ in transitions, the state change s' − s
-    (``out_dim`` = the state's dimension; the official code's next-state ensembles)."""
-
-    def __init__(self, n_tasks: int, in_dim: int, config: MBMLConfig, seed: int, device: torch.device | str,
-                 out_dim: int = 1):
-        super().__init__()
-        self.N, self.K = n_tasks, config.reward_members
-        self.net = EnsembleMLP(self.N * self.K, in_dim, config.reward_hidden, out_dim)
-        self.net.reset_parameters(make_generators([seed * 100_003 + m for m in range(self.N * self.K)],
-                                                  torch.device("cpu")))
-        self.to(device)
-        self.optim = torch.optim.Adam(self.net.parameters(), lr=config.lr)
-
-    def update(self, x: torch.Tensor, y: torch.Tensor) -> float:
-        """One MSE step; ``x`` ``(N, b, in)`` and targets ``y`` ``(N, b)`` (reward) or ``(N, b, out_dim)``:
-        task i's members share its minibatch."""
-        y = y[..., None] if y.dim() == 2 else y
-        pred = self.net(x.repeat_interleave(self.K, 0))
-        loss = ((pred - y.repeat_interleave(self.K, 0)) ** 2).sum(-1).mean(1).sum()
-        self.optim.zero_grad(set_to_none=True)
-        loss.backward()
-        self.optim.step()
-        return loss.item() / (self.N * self.K)
-
-    @torch.no_grad()
-    def predict(self, tasks: torch.Tensor, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Ensemble mean ``(B, n)`` (reward) or ``(B, n, out_dim)`` and std ``(B, n)`` (the largest over
-        output dimensions) of tasks ``tasks`` ``(B,)`` on inputs ``(B, n, in)``."""
-        members = (tasks[:, None] * self.K + torch.arange(self.K, device=tasks.device)).reshape(-1)
-        pred = member_forward(self.net, members, x.repeat_interleave(self.K, 0))
-        pred = pred.reshape(len(tasks), self.K, x.shape[1], -1)
-        mean, std = pred.mean(1), pred.std(1, unbiased=False).amax(-1)
-        return (mean[..., 0] if mean.shape[-1] == 1 else mean), std
-
-
-# ------------------------------------------------------------------------ distilled student
-class MBMLAgent(nn.Module):
-    """Encoder + distilled Q_D, G_D, ξ_D: the multi-task policy tested on unseen tasks."""
-
-    def __init__(self, obs_dim: int, act_dim: int, config: MBMLConfig, seed: int, device: torch.device | str):
-        super().__init__()
-        c = config
-        self.cfg, self.act_dim, self.latent_dim, self.nu_dim = c, act_dim, c.latent_dim, 2 * act_dim
-        self.device = torch.device(device)
-        self.context_dim = 2 * obs_dim + act_dim + 1
-        self.encoder = ContextEncoder(self.context_dim, c.latent_dim, c.encoder_hidden, seed)
-        L = c.latent_dim
-        self.q_d = EnsembleMLP(1, obs_dim + act_dim + L, c.q_hidden, 1)
-        self.g_d = EnsembleMLP(1, obs_dim + self.nu_dim + L, c.g_hidden, act_dim)
-        self.xi_d = EnsembleMLP(1, obs_dim + act_dim + L, c.xi_hidden, act_dim)
-        for k, net in enumerate((self.q_d, self.g_d, self.xi_d)):
-            net.reset_parameters(make_generators([seed + 1 + k], torch.device("cpu")))
-        self.to(self.device)
-        self.q_optim = torch.optim.Adam([*self.encoder.parameters(), *self.q_d.parameters()], lr=c.lr)
-        self.g_optim = torch.optim.Adam(self.g_d.parameters(), lr=c.lr)
-        self.xi_optim = torch.optim.Adam(self.xi_d.parameters(), lr=c.lr)
-        self.generator = make_generators([seed + 4], self.device)[0]
-
-    def prior(self, n: int) -> tuple[torch.Tensor, torch.Tensor]:
-        return (torch.zeros(n, self.latent_dim, device=self.device),
-                torch.ones(n, self.latent_dim, device=self.device))
-
-    def posterior(self, context: torch.Tensor, mask: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
-        return self.encoder(context, mask)
-
-    def sample_z(self, mu: torch.Tensor, var: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
-        return sample_gaussian(mu, var, generator or self.generator)
-
-    def student(self, obs: torch.Tensor, nu: torch.Tensor, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """G_D's candidate and ξ_D's perturbed action, inputs ``(..., ·)``."""
-        cand = torch.tanh(_mlp(self.g_d, torch.cat([obs, nu, z], -1)))
-        return cand, self.perturb(obs, cand, z)
-
-    def perturb(self, obs: torch.Tensor, cand: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
-        pert = cand + self.cfg.bcq_phi * torch.tanh(_mlp(self.xi_d, torch.cat([obs, cand, z], -1)))
-        return pert.clamp(-1.0, 1.0)
-
-    def q(self, obs: torch.Tensor, act: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
-        return _mlp(self.q_d, torch.cat([obs, act, z], -1))[..., 0]
-
-    @torch.no_grad()
-    def act(self, obs: np.ndarray, z: torch.Tensor, deterministic: bool = True) -> np.ndarray:
-        """BCQ-style action: ``bcq_candidates`` G_D samples perturbed by ξ_D, the argmax of Q_D."""
-        o = torch.as_tensor(obs, dtype=torch.float32, device=self.device)
-        n, m = o.shape[0], self.cfg.bcq_candidates
-        o_rep, z_rep = o[:, None].expand(n, m, o.shape[-1]), z[:, None].expand(n, m, z.shape[-1])
-        nu = torch.randn((n, m, self.nu_dim), generator=self.generator, device=self.device).clamp(-0.5, 0.5)
-        _, a = self.student(o_rep, nu, z_rep)
-        best = self.q(o_rep, a, z_rep).argmax(1)
-        return a[torch.arange(n, device=self.device), best].detach().cpu().numpy()
 
 
 # ----------------------------------------------------------------------------------- training
@@ -554,7 +336,7 @@ class MBMLTrainer:
         (q_loss + kl + triplet).backward()
         ag.q_optim.step()
         zd = z.detach()
-        g_loss = ((torch.tanh(_mlp(ag.g_d, torch.cat([rl["obs"], nu, zd], -1))) - teach["candidate"]) ** 2).mean()
+        g_loss = ((torch.tanh(single_forward(ag.g_d, torch.cat([rl["obs"], nu, zd], -1))) - teach["candidate"]) ** 2).mean()
         ag.g_optim.zero_grad(set_to_none=True)
         g_loss.backward()
         ag.g_optim.step()
@@ -647,116 +429,6 @@ class MBMLTrainer:
         return pd.DataFrame(self.rows)
 
 
-@torch.no_grad()
-def task_identification(trainer: MBMLTrainer, reference_size: int = 512) -> dict[str, float]:
-    """How well the trained encoder names the task of held-out trials (module docstring, step 5)."""
-    data, ag = trainer.data, trainer.agent
-    h = data.heldout
-    N, Mh = h["rewards"].shape[:2]
-    if Mh == 0:
-        raise ConfigError("task_identification needs heldout_trials > 0")
-    rng = np.random.default_rng(trainer.seed + 30_000)
-    ref = data.sample(np.arange(N), reference_size, rng)
-    ref_ctx = context_features(ref["obs"], ref["actions"], ref["rewards"], ref["next_obs"], True)
-    centroids = ag.posterior(torch.as_tensor(ref_ctx, device=ag.device))[0]  # (N, L)
-    held = context_features(h["obs"], h["actions"], h["rewards"], h["next_obs"], True)  # (N, Mh, T, ·)
-    mu = ag.posterior(torch.as_tensor(held, device=ag.device))[0]  # (N, Mh, L)
-    named = torch.cdist(mu.reshape(N * Mh, -1), centroids).argmin(-1).cpu().numpy().reshape(N, Mh)
-    true = np.arange(N)[:, None]
-    out = {"task_id_accuracy": float((named == true).mean()), "task_id_chance": 1.0 / N}
-    if trainer.transitions:  # no goal to be near: the tasks are winds
-        return out
-    goals = np.asarray(data.tasks)
-    dist = np.linalg.norm(goals[:, None] - goals[None], axis=-1)  # (N, N)
-    if not hasattr(trainer.env, "goal_radius"):  # Half-Cheetah-Vel: how far the named velocity is from the true one
-        return {**out, "task_id_error": float(dist[true, named].mean()), "task_id_error_chance": float(dist.mean())}
-    radius = float(trainer.env.goal_radius)
-    return {**out, "task_id_within_radius": float((dist[true, named] <= radius).mean()),
-            "task_id_within_radius_chance": float((dist <= radius).mean())}
-
-
-# ------------------------------------------------------------------------------- where MBML loses
-PROBE_MODES: dict[str, str] = {
-    "teachers": "each task's own BCQ teacher, acting on its task (knows the task)",
-    "student_own_data": "the distilled policy with z from the posterior of the task's own training data",
-    "student_inferred": "the distilled policy with the test protocol (prior z, then the trial's posterior)",
-    "zero_action": "a = 0 (what the metric gives for nothing)",
-}
-"""What :func:`probe_components` evaluates, from the most to the least informed agent."""
-
-
-class _FixedZ:
-    """:func:`borel_lib.baselines.pearl.evaluate`'s agent interface with one given ``z`` per task for every episode
-    (a zero-variance "prior"); subclasses say how to act on it."""
-
-    def __init__(self, z: torch.Tensor):
-        self.z, self.device = z, z.device
-
-    def prior(self, n: int) -> tuple[torch.Tensor, torch.Tensor]:
-        return self.z, torch.zeros_like(self.z)
-
-    def sample_z(self, mu: torch.Tensor, var: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
-        return mu
-
-
-class _TeacherAgent(_FixedZ):
-    """The BCQ teachers: ``z`` is the member index."""
-
-    def __init__(self, bcq: EnsembleBCQ, members: torch.Tensor, seed: int):
-        super().__init__(members[:, None].float())
-        self.bcq = bcq
-        self.generator = torch.Generator(device=bcq.device).manual_seed(seed + 40_000)
-
-    @torch.no_grad()
-    def act(self, obs: np.ndarray, z: torch.Tensor, deterministic: bool = True) -> np.ndarray:
-        o = torch.as_tensor(obs, dtype=torch.float32, device=self.device)
-        return self.bcq.act(z[:, 0].long(), o, self.generator).cpu().numpy()
-
-
-class _FixedZAgent(_FixedZ):
-    """The distilled agent acting on its given ``z``."""
-
-    def __init__(self, agent: MBMLAgent, z: torch.Tensor):
-        super().__init__(z)
-        self.agent = agent
-
-    def act(self, obs: np.ndarray, z: torch.Tensor, deterministic: bool = True) -> np.ndarray:
-        return self.agent.act(obs, z, deterministic)
-
-
-class _ZeroAgent(_FixedZAgent):
-    def act(self, obs: np.ndarray, z: torch.Tensor, deterministic: bool = True) -> np.ndarray:
-        return np.zeros((len(obs), self.agent.act_dim), np.float32)
-
-
-@torch.no_grad()
-def probe_components(trainer: MBMLTrainer, context_size: int = 512) -> pd.DataFrame:
-    """Where does a trained MBML lose? Its parts evaluated on its *training* tasks (whose teachers exist)
-    with the test protocol of :func:`borel_lib.baselines.pearl.evaluate` (fixed start, k episodes), from the most to
-    the least informed agent (:data:`PROBE_MODES`). Teachers below the data's own returns: BCQ is the limit;
-    the student with its own task's z below the teachers: distillation; the inferred student below that:
-    task inference. Returns per-task, per-episode ``return`` and ``success`` rows with a ``mode`` column."""
-    from borel_lib.baselines.pearl import evaluate
-
-    tasks = np.asarray(trainer.data.tasks)
-    N = len(tasks)
-    rng = np.random.default_rng(trainer.seed + 50_000)
-    own = trainer.data.sample(np.arange(N), context_size, rng)
-    ctx = context_features(own["obs"], own["actions"], own["rewards"], own["next_obs"], True)
-    z_own = trainer.agent.posterior(torch.as_tensor(ctx, device=trainer.device))[0]
-    every = 2**31  # more episodes than any trial has: every episode's z comes from ``prior()``
-    # (agent, episodes whose z comes from ``prior``): the fixed-z agents' "prior" is their own z
-    agents = {"teachers": (_TeacherAgent(trainer.bcq, torch.arange(N, device=trainer.device), trainer.seed), every),
-              "student_own_data": (_FixedZAgent(trainer.agent, z_own), every),
-              "student_inferred": (trainer.agent, trainer.cfg.num_exp_traj_eval),
-              "zero_action": (_ZeroAgent(trainer.agent, z_own), every)}
-    frames = []
-    for mode, (agent, n_prior) in agents.items():
-        ev = evaluate(agent, trainer.domain, tasks, trainer.seed, n_prior, use_next_obs=True)
-        frames.append(ev.assign(mode=mode))
-    return pd.concat(frames, ignore_index=True)
-
-
 def run_tag(domain: str, seed: int, init_state: str | None = None, profile: str = "quick") -> str:
     """``mbml_<domain>[_<init_state>]_seed<seed>``: the initial-state variant of the data only when it is not
     the collection protocol's default (as in BOReL's run names)."""
@@ -775,7 +447,6 @@ def run_mbml(domain: str = "semicircle", profile: str | None = None, seed: int =
     from borel_lib.collect import run_collection
     from borel_lib.config import resolve_profile
     from borel_lib.device import get_device
-    from borel_lib.paths import checkpoints_dir
     from borel_lib.pipeline import dataset_overrides
     from borel_lib.results import write_results
     from borel_lib.seeding import seed_everything
@@ -787,7 +458,7 @@ def run_mbml(domain: str = "semicircle", profile: str | None = None, seed: int =
     dataset, _ = run_collection(domain, profile, progress=progress, **data)
     trainer = MBMLTrainer(dataset, cfg, seed, get_device(device))
     tag = run_tag(domain, seed, init_state, profile)
-    rows = trainer.train(checkpoints_dir(profile) / f"{tag}.pt", progress=progress)
+    rows = trainer.train(checkpoint_path(profile, tag), progress=progress)
     df = summarise(rows, trainer.env.eval_episodes)
     ident = task_identification(trainer)
     df = pd.concat([df, pd.DataFrame([{"domain": domain, "method": "mbml", "variant": "offline", "seed": seed,

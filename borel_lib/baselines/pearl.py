@@ -3,18 +3,9 @@
 
 Written from the PEARL paper and a reading of what its official implementation does; no code copied.
 
-- **Task inference** (PEARL §4.1): :class:`~borel_lib.baselines.task_encoder.ContextEncoder` maps each context
-  transition (s, a, r) — plus s' with ``use_next_obs_in_context`` — to a Gaussian factor; the
-  posterior q(z | c) is their product. z is drawn with the reparameterisation trick.
-- **RL** (PEARL §4.2-4.3): SAC on (s, z) with twin Q(s, a, z), a state value V(s, z) and a target
-  V (the official code's variant: it has no target Qs). Q regresses on
-  ``reward_scale · r + γ V_target(s', z)``; V on min Q(s, ã, z) − log π(ã | s, z); the policy minimises
-  log π − min Q plus 1e-3 · (mean² + log-std²). The entropy weight is 1 (``reward_scale`` plays 1/α).
-  The step order is the official one: Q and encoder step, V step, Polyak update of the target V,
-  policy step; all Adam at 3e-4.
-- **Gradient flow**: the encoder learns only from the Q (Bellman) loss through z and from the KL
-  information bottleneck ``kl_lambda · KL(q(z|c) ‖ N(0, I))``, *summed* over tasks and latent dims;
-  the policy and V see z detached.
+- **The agent** (:class:`~borel_lib.baselines.pearl_agent.PEARLAgent`, PEARL §4.1-4.3): the context
+  encoder's posterior q(z | c), SAC on (s, z) with the official code's V network and step order, and the
+  encoder's gradient from the Bellman loss and the KL bottleneck only (details in its module).
 - **Context vs RL data** (PEARL §4.3): every task has an RL buffer (everything it ever collected) and
   an encoder buffer cleared whenever the task is picked for collection, so contexts come from recent
   data; the RL batch is uniform over the RL buffer. The context uses the environment's sparse reward
@@ -33,12 +24,9 @@ Written from the PEARL paper and a reading of what its official implementation d
   the MuJoCo domains — Half-Cheetah-Vel, Ant-Semi-circle — are stepped in a
   :class:`~borel_lib.envs.batched.BatchedMujocoTrial`; Ant starts exactly at the origin, Cheetah with
   gym's small reset noise, drawn afresh per episode from the trainer's generator).
-- **Test protocol as BOReL compares it** (:func:`evaluate`): one k-episode trial per unseen task from
-  the fixed start with the deterministic policy; z is drawn at the start of every episode and held
-  for the episode — from the prior in episode 1, from the posterior given *all* transitions of the
-  trial so far afterwards (the context accumulates across episodes). This is the official protocol
-  with ``num_exp_traj_eval = 1``; the official cheetah setting (2) would score both of BOReL's
-  episodes with prior samples.
+- **Test protocol as BOReL compares it** (:func:`~borel_lib.baselines.common.evaluate`, shared with MBML):
+  one k-episode trial per unseen task from the fixed start with the deterministic policy; z from the prior in
+  episode 1, from the posterior of the trial so far afterwards (``num_exp_traj_eval = 1``).
 - ``oracle_task``: a sanity check that replaces z by the true task vector (no encoder, no KL); on the
   Semi-circle it should approach the goal-known oracle.
 
@@ -57,11 +45,18 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import torch
-from torch import nn
 from tqdm.auto import tqdm
 
-from borel_lib.agents import EnsembleMLP, _soft_update, make_generators, tanh_gaussian
-from borel_lib.baselines.task_encoder import ContextEncoder, kl_to_prior, sample_gaussian
+from borel_lib.baselines.common import (
+    baseline_command,
+    baseline_parser,
+    checkpoint_path,
+    context_features,
+    evaluate,
+    summarise,
+    write_trajectories,
+)
+from borel_lib.baselines.pearl_agent import PEARLAgent
 from borel_lib.config import Config, ConfigError, check_choice, check_positive
 from borel_lib.envs import make_env
 from borel_lib.envs.batched import MUJOCO_BATCHABLE, batched_trial_for, is_mujoco
@@ -257,140 +252,6 @@ class TaskBuffers:
                 self.add(i, **d)
 
 
-# -------------------------------------------------------------------------------------- agent
-def _mlp(net: EnsembleMLP, x: torch.Tensor) -> torch.Tensor:
-    """Apply a one-member :class:`EnsembleMLP` to ``(..., in)``."""
-    return net(x.reshape(1, -1, x.shape[-1]))[0].reshape(*x.shape[:-1], -1)
-
-
-class PEARLAgent(nn.Module):
-    """Encoder, policy, twin Q, V and target V of PEARL (module docstring).
-
-    This is written here rather than reusing :class:`~borel_lib.agents.EnsembleSAC` because PEARL's
-    SAC differs in ways that class cannot express: the critic loss carries the encoder's gradient and
-    the KL term, the actor and V must see z detached, there is a V network with the only target
-    network, and the policy has its own regularisers. The layers (:class:`EnsembleMLP`, with the
-    official initialisation) and the tanh-Gaussian are shared with it.
-    """
-
-    LOG_STD_MIN, LOG_STD_MAX = -20.0, 2.0
-
-    def __init__(self, obs_dim: int, act_dim: int, context_dim: int, config: PEARLConfig, seed: int = 0,
-                 device: torch.device | str = "cpu", task_dim: int | None = None):
-        super().__init__()
-        self.cfg, self.act_dim, self.device = config, act_dim, torch.device(device)
-        self.oracle = task_dim is not None
-        L = task_dim if self.oracle else config.latent_dim
-        self.latent_dim = L
-        init = make_generators([seed, seed + 1, seed + 2, seed + 3], torch.device("cpu"))
-        self.encoder = None if self.oracle else ContextEncoder(context_dim, L, config.encoder_hidden, seed + 4)
-        self.policy = EnsembleMLP(1, obs_dim + L, config.hidden, 2 * act_dim, last_init=1e-3)
-        self.q = EnsembleMLP(2, obs_dim + act_dim + L, config.hidden, 1, last_init=3e-3)
-        self.v = EnsembleMLP(1, obs_dim + L, config.hidden, 1, last_init=3e-3)
-        self.policy.reset_parameters(init[:1])
-        self.q.reset_parameters(init[1:3])
-        self.v.reset_parameters(init[3:])
-        self.v_target = EnsembleMLP(1, obs_dim + L, config.hidden, 1)
-        self.v_target.load_state_dict(self.v.state_dict())
-        self.to(self.device)
-        q_params = list(self.q.parameters()) + ([] if self.encoder is None else list(self.encoder.parameters()))
-        self.q_optim = torch.optim.Adam(q_params, lr=config.lr)
-        self.v_optim = torch.optim.Adam(self.v.parameters(), lr=config.lr)
-        self.policy_optim = torch.optim.Adam(self.policy.parameters(), lr=config.lr)
-        self.generator = make_generators([seed + 5], self.device)[0]
-
-    # ------------------------------------------------------------------------------ inference
-    def posterior(self, context: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """q(z | c) for contexts ``(B, C, context_dim)``: mean and variance ``(B, L)``."""
-        assert self.encoder is not None
-        return self.encoder(context)
-
-    def prior(self, n: int) -> tuple[torch.Tensor, torch.Tensor]:
-        return (torch.zeros(n, self.latent_dim, device=self.device),
-                torch.ones(n, self.latent_dim, device=self.device))
-
-    def sample_z(self, mu: torch.Tensor, var: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
-        """One z per row (reparameterised)."""
-        return sample_gaussian(mu, var, generator or self.generator)
-
-    # --------------------------------------------------------------------------------- policy
-    def _dist(self, obs: torch.Tensor, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        out = _mlp(self.policy, torch.cat([obs, z], -1))
-        return out[..., : self.act_dim], out[..., self.act_dim :].clamp(self.LOG_STD_MIN, self.LOG_STD_MAX)
-
-    def _sample(self, obs: torch.Tensor, z: torch.Tensor):
-        mean, log_std = self._dist(obs, z)
-        noise = torch.randn(mean.shape, generator=self.generator, device=self.device)
-        action, logp = tanh_gaussian(mean, log_std, noise)
-        return action, logp, mean, log_std
-
-    @torch.no_grad()
-    def act(self, obs: np.ndarray, z: torch.Tensor, deterministic: bool = False) -> np.ndarray:
-        """Actions ``(n, act_dim)`` for observations ``(n, obs_dim)`` and latents ``(n, L)``."""
-        o = torch.as_tensor(obs, dtype=torch.float32, device=self.device)
-        a = torch.tanh(self._dist(o, z)[0]) if deterministic else self._sample(o, z)[0]
-        return a.detach().cpu().numpy()
-
-    def _q(self, obs: torch.Tensor, act: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
-        x = torch.cat([obs, act, z], -1)
-        flat = x.reshape(1, -1, x.shape[-1])
-        return self.q(torch.cat([flat, flat]))[..., 0].reshape(2, *x.shape[:-1])
-
-    # --------------------------------------------------------------------------------- update
-    def update(self, batch: dict[str, torch.Tensor], context: torch.Tensor | None,
-               tasks: torch.Tensor | None = None) -> dict[str, float]:
-        """One PEARL step. ``batch`` fields ``(B, b, ·)`` (``rl_rewards`` the SAC reward), ``context``
-        ``(B, C, context_dim)``; ``tasks`` ``(B, task_dim)`` replaces z in oracle mode."""
-        cfg = self.cfg
-        obs, act, nxt = batch["obs"], batch["actions"], batch["next_obs"]
-        B, b = obs.shape[:2]
-        if self.oracle:
-            z_task, kl = tasks, torch.zeros((), device=self.device)
-        else:
-            mu, var = self.posterior(context)
-            z_task = self.sample_z(mu, var)
-            kl = cfg.kl_lambda * kl_to_prior(mu, var).sum()
-        z = z_task[:, None].expand(B, b, z_task.shape[-1])
-        zd = z.detach()
-        with torch.no_grad():
-            target = cfg.reward_scale * batch["rl_rewards"] + cfg.gamma * _mlp(self.v_target, torch.cat([nxt, zd], -1))[..., 0]
-        q_pred = self._q(obs, act, z)
-        q_loss = ((q_pred - target) ** 2).mean((1, 2)).sum()
-        self.q_optim.zero_grad(set_to_none=True)
-        (q_loss + kl).backward()
-        self.q_optim.step()
-
-        new_a, logp, mean, log_std = self._sample(obs, zd)
-        min_q = self._q(obs, new_a, zd).min(0).values
-        v_pred = _mlp(self.v, torch.cat([obs, zd], -1))[..., 0]
-        v_loss = ((v_pred - (min_q - logp).detach()) ** 2).mean()
-        self.v_optim.zero_grad(set_to_none=True)
-        v_loss.backward()
-        self.v_optim.step()
-        _soft_update(self.v_target, self.v, cfg.tau)
-
-        policy_loss = (logp - min_q).mean() + cfg.policy_reg * (mean.pow(2).mean() + log_std.pow(2).mean())
-        self.policy_optim.zero_grad(set_to_none=True)
-        policy_loss.backward()
-        self.policy_optim.step()
-        out = {"q_loss": q_loss.item(), "kl": kl.item(), "v_loss": v_loss.item(), "policy_loss": policy_loss.item()}
-        bad = [k for k, v in out.items() if not math.isfinite(v)]
-        if bad:
-            raise FloatingPointError(f"PEARL loss {bad} is not finite")
-        return out
-
-    # ---------------------------------------------------------------------------- persistence
-    def full_state_dict(self) -> dict[str, Any]:
-        return {"model": self.state_dict(), "q_optim": self.q_optim.state_dict(), "v_optim": self.v_optim.state_dict(),
-                "policy_optim": self.policy_optim.state_dict(), "generator": self.generator.get_state()}
-
-    def load_full_state_dict(self, state: dict[str, Any]) -> None:
-        self.load_state_dict(state["model"])
-        for name in ("q_optim", "v_optim", "policy_optim"):
-            getattr(self, name).load_state_dict(state[name])
-        self.generator.set_state(state["generator"])
-
-
 # ---------------------------------------------------------------------------------- training
 def dense_reward(next_pos: np.ndarray, goals: np.ndarray) -> np.ndarray:
     """The official point robot's dense reward −‖s' − g‖ (positions without the episode flag)."""
@@ -410,13 +271,6 @@ def rl_reward_fn(domain: str, rl_reward: str):
         raise ConfigError(f"rl_reward='dense': {domain} has no dense reward; allowed value there: 'sparse'")
     return lambda obs, actions, next_obs, tasks, sparse: np.asarray(
         env_cls.dense_reward(obs, actions, next_obs, tasks), np.float32)
-
-
-def context_features(obs: np.ndarray, actions: np.ndarray, rewards: np.ndarray, next_obs: np.ndarray,
-                     use_next_obs: bool) -> np.ndarray:
-    """Context transitions (s, a, r[, s']) as one array ``(..., context_dim)``."""
-    parts = [obs, actions, rewards[..., None]] + ([next_obs] if use_next_obs else [])
-    return np.concatenate(parts, -1).astype(np.float32)
 
 
 class PEARLTrainer:
@@ -576,71 +430,6 @@ class PEARLTrainer:
         return pd.DataFrame(self.rows)
 
 
-# -------------------------------------------------------------------------------- evaluation
-@torch.no_grad()
-def evaluate(agent: Any, domain: str, tasks: np.ndarray, seed: int, num_exp_traj_eval: int = 1,
-             use_next_obs: bool = False, oracle: bool = False, record: dict[str, Any] | None = None) -> pd.DataFrame:
-    """One k-episode trial per task from the fixed start (module docstring, test protocol): z drawn
-    once at the start of every episode — prior for the first ``num_exp_traj_eval`` episodes, then the
-    posterior given all transitions of the trial so far (context (s, a, r[, s']) with
-    ``use_next_obs``) — and the deterministic policy. Returns per-task, per-episode ``return`` and
-    ``success`` rows. ``record`` receives ``z`` ``(n, T, L)`` and the trajectories as
-    :func:`borel_lib.evaluation.evaluate` records them: ``actions``, ``rewards``, ``next_obs`` (with the
-    episode-end flag) ``(n, T, ·)``.
-
-    ``agent`` needs ``device``, ``prior(n)``, ``posterior(context)``, ``sample_z(mu, var, generator)``
-    and ``act(obs, z, deterministic=True)``: :class:`PEARLAgent` and MBML's agent both have them."""
-    env = make_env(domain, init_state="fixed")
-    n = len(tasks)
-    trial = batched_trial_for(env, n)
-    obs = trial.reset(np.asarray(tasks), seeds=range(seed, seed + n))[:, :-1]
-    gen = torch.Generator(device=agent.device).manual_seed(seed + 20_000)  # eval draws leave training's stream alone
-    goal = torch.as_tensor(np.asarray(tasks), dtype=torch.float32, device=agent.device)
-    returns, success = np.zeros((n, trial.k)), np.zeros((n, trial.k), dtype=bool)
-    context: list[np.ndarray] = []
-    zs, trace = [], {"actions": [], "rewards": [], "next_obs": []}
-    for e in range(trial.k):
-        if oracle:
-            z = goal
-        elif e < num_exp_traj_eval or not context:
-            z = agent.sample_z(*agent.prior(n), generator=gen)
-        else:
-            ctx = torch.as_tensor(np.stack(context, 1), device=agent.device)
-            z = agent.sample_z(*agent.posterior(ctx), generator=gen)
-        for _t in range(trial.H):
-            a = agent.act(obs, z, deterministic=True)
-            out = trial.step(a)
-            nxt = out.next_obs[:, :-1]
-            returns[:, e] += out.reward
-            success[:, e] |= env.is_success(nxt, trial.tasks)
-            context.append(context_features(obs, a, out.reward, nxt, use_next_obs))
-            zs.append(z.detach().cpu().numpy())
-            for key, value in (("actions", a), ("rewards", out.reward), ("next_obs", out.next_obs)):
-                trace[key].append(np.asarray(value))
-            obs = out.obs[:, :-1]
-    if record is not None:
-        record["z"] = np.stack(zs, 1)
-        record.update({key: np.stack(v, 1) for key, v in trace.items()})
-    rows = [{"task": i, "episode": e + 1, "metric": m, "value": float(v[i, e])}
-            for i in range(n) for e in range(trial.k) for m, v in (("return", returns), ("success", success))]
-    return pd.DataFrame(rows)
-
-
-def summarise(rows: pd.DataFrame, eval_episodes: int) -> pd.DataFrame:
-    """The per-evaluation rows plus ``best_*`` rows (the evaluation with the highest mean return over
-    the first ``eval_episodes`` episodes, the paper's metric; the figures plot the best) and
-    ``final_*`` rows (the last evaluation). Extra columns say which iteration they come from."""
-    ret = rows[(rows.metric == "return") & (rows.episode <= eval_episodes)]
-    by_eval = ret.groupby("iteration")["value"].mean()
-    best_it, last_it = int(by_eval.idxmax()), int(rows.iteration.max())
-    extra = []
-    for label, it in (("best", best_it), ("final", last_it)):
-        sel = rows[rows.iteration == it].copy()
-        sel["metric"] = label + "_" + sel["metric"]
-        extra.append(sel)
-    return pd.concat([rows, *extra], ignore_index=True)
-
-
 def run_tag(domain: str, seed: int, oracle_task: bool = False) -> str:
     return f"pearl{'_oracle_task' if oracle_task else ''}_{domain}_seed{seed}"
 
@@ -669,50 +458,6 @@ def run_pearl(domain: str = "semicircle", profile: str | None = None, seed: int 
     return df
 
 
-def write_trajectories(agent: Any, domain: str, tasks: np.ndarray, seed: int, num_exp_traj_eval: int, use_next_obs: bool,
-                       oracle: bool, name: str, method: str, variant: str, config: Any, profile: str, command: str,
-                       iteration: int) -> None:
-    """One more evaluation of the final agent, its trials written as ``<name>.csv``
-    (:func:`borel_lib.pipeline.trajectory_table` columns plus ``method``, ``variant``, ``seed``, ``iteration``), so the
-    figures can draw what a Thompson-sampling agent does in episodes 1 and 2 without a checkpoint. The tasks
-    and z draws are the last evaluation's (PEARL's trials are that evaluation's exactly, a test checks it);
-    MBML samples its candidate actions from its own generator, so its returns here can differ a little."""
-    from borel_lib.pipeline import trajectory_table
-    from borel_lib.results import write_results
-
-    record: dict[str, Any] = {}
-    evaluate(agent, domain, tasks, seed, num_exp_traj_eval, use_next_obs=use_next_obs, oracle=oracle, record=record)
-    table = trajectory_table(domain, tasks, record).assign(method=method, variant=variant, seed=seed, iteration=iteration)
-    write_results(table, name, config=config, profile=profile, command=command)
-
-
-def checkpoint_path(profile: str, tag: str) -> Path:
-    from borel_lib.paths import checkpoints_dir
-
-    return checkpoints_dir(profile) / f"{tag}.pt"
-
-
-def baseline_parser(module: str, description: str, outputs: str, domains: tuple[str, ...] = DOMAINS):
-    """The command line shared by the baselines (:mod:`borel_lib.cli`): domain (one of ``domains``),
-    --profile, --seed, --device, --debug; ``outputs`` names the files the command writes (shown by ``--help``)."""
-    from borel_lib import cli
-
-    parser = cli.make_parser(f"python -m borel_lib.{module}", description, outputs)
-    parser.add_argument("domain", choices=domains, help="domain to run on")
-    cli.add_profile_argument(parser)
-    cli.add_seed_argument(parser, default=0, help="seed of tasks, networks and environments")
-    cli.add_device_argument(parser)
-    parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
-    return parser
-
-
-def baseline_command(module: str, domain: str, profile: str, seed: int, overrides: dict[str, Any],
-                     flags: str = "") -> str:
-    """The command that regenerates a baseline's results (recorded beside them)."""
-    return (f"python -m borel_lib.{module} {domain} --profile {profile} --seed {seed}{flags}"
-            + "".join(f" --{k.replace('_', '-')} {v}" for k, v in overrides.items()))
-
-
 def _run_cli(args) -> int:
     from borel_lib.config import resolve_profile
 
@@ -730,7 +475,7 @@ def build_parser():
     from borel_lib import cli
 
     parser = baseline_parser(
-        "pearl", "Online PEARL baseline (Thompson sampling, paper §6); resumes a killed run.",
+        "pearl", "Online PEARL baseline (Thompson sampling, paper §6); resumes a killed run.", domains=DOMAINS,
         outputs="  results:     data/results/<profile>/pearl[_oracle_task]_<domain>_seed<seed>.csv and .config.json\n"
                 "  checkpoint:  data/checkpoints/<profile>/pearl[_oracle_task]_<domain>_seed<seed>.pt\n"
                 "  (profile smoke: the same under build/smoke/)")
@@ -747,5 +492,7 @@ def main(argv: list[str] | None = None) -> int:
     return cli.main(_run_cli, build_parser(), argv)
 
 
-if __name__ == "__main__":
-    raise SystemExit(main())
+if __name__ == "__main__":  # run the imported module's main, so its classes are borel_lib.baselines.pearl.*, not __main__.*
+    from borel_lib.baselines.pearl import main as _main
+
+    raise SystemExit(_main())

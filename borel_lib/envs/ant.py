@@ -27,37 +27,28 @@ import numpy as np
 from gymnasium import spaces
 
 from borel_lib.envs._mujoco import MujocoTaskEnv
-from borel_lib.envs.base import REWARD_MODES, _check_init_state, _check_reward_mode
-from borel_lib.envs.point_robot import START_ANNULUS, semicircle_goals, semicircle_start
+from borel_lib.envs.base import REWARD_MODES, check_init_state, check_reward_mode
+from borel_lib.envs.point_robot import SemiCircleTask, semicircle_start
 
 __all__ = ["REWARD_MODES", "AntSemiCircleEnv"]
 
 
-class AntSemiCircleEnv(MujocoTaskEnv):
-    """Ant that must find a sparse goal on the semicircle (see module docstring)."""
+class AntSemiCircleEnv(SemiCircleTask, MujocoTaskEnv):
+    """Ant that must find a sparse goal on the semicircle (see module docstring; the task family is
+    :class:`~borel_lib.envs.point_robot.SemiCircleTask`)."""
 
     metadata = {"render_modes": ["human", "rgb_array", "depth_array"], "render_fps": 20}
     horizon = 200
-    episodes_per_trial = 2
-    eval_episodes = 2
-    task_dim = 2
-    init_state_options = ("fixed", "uniform", "exclude_semicircle")
-    varies = "reward"
-    goal_radius = 0.2
     ctrl_cost_weight = 0.1
-    annulus = START_ANNULUS
 
     def __init__(self, reward_mode: str = "sparse", init_state: str = "fixed", task: Any = None,
                  render_mode: str | None = None):
-        self.reward_mode = _check_reward_mode("AntSemiCircleEnv", reward_mode)
-        self.init_state = _check_init_state("AntSemiCircleEnv", init_state, self.init_state_options)
+        self.reward_mode = check_reward_mode("AntSemiCircleEnv", reward_mode)
+        self.init_state = check_init_state("AntSemiCircleEnv", init_state, self.init_state_options)
         obs_space = spaces.Box(-np.inf, np.inf, shape=(29,), dtype=np.float64)
         MujocoTaskEnv.__init__(self, "ant.xml", 5, observation_space=obs_space, render_mode=render_mode)
         if task is not None:
             self.set_task(task)
-
-    def sample_tasks(self, n: int, rng: np.random.Generator) -> np.ndarray:
-        return semicircle_goals(n, rng)
 
     # ------------------------------------------------------------------------ pure functions
     @classmethod

@@ -121,7 +121,9 @@ class StateTaskEnv(TaskEnv):
         return self._state.copy(), {}
 
 
-def _check_init_state(env_name: str, value: str, allowed: tuple[str, ...]) -> str:
+def check_init_state(env_name: str, value: str, allowed: tuple[str, ...]) -> str:
+    """``value`` if it is one of the ``allowed`` initial-state options of ``env_name``, else a
+    :class:`ValueError` naming them."""
     if value not in allowed:
         raise ValueError(f"{env_name}: init_state={value!r} is not supported; allowed values: {', '.join(allowed)}")
     return value
@@ -132,7 +134,8 @@ REWARD_MODES = ("sparse", "dense")
 evaluation and the datasets, dense for the collecting agents."""
 
 
-def _check_reward_mode(env_name: str, value: str) -> str:
+def check_reward_mode(env_name: str, value: str) -> str:
+    """``value`` if it is one of :data:`REWARD_MODES`, else a :class:`ValueError` naming them."""
     if value not in REWARD_MODES:
         raise ValueError(f"{env_name}: reward_mode={value!r} is not allowed; allowed values: {', '.join(REWARD_MODES)}")
     return value

@@ -26,7 +26,7 @@ import numpy as np
 from gymnasium import spaces
 
 from borel_lib.envs._mujoco import MujocoTaskEnv
-from borel_lib.envs.base import _check_init_state
+from borel_lib.envs.base import check_init_state
 
 
 class HalfCheetahVelEnv(MujocoTaskEnv):
@@ -46,7 +46,7 @@ class HalfCheetahVelEnv(MujocoTaskEnv):
     """Index of the torso centre-of-mass x in the observation."""
 
     def __init__(self, init_state: str = "fixed", task: Any = None, render_mode: str | None = None):
-        self.init_state = _check_init_state("HalfCheetahVelEnv", init_state, self.init_state_options)
+        self.init_state = check_init_state("HalfCheetahVelEnv", init_state, self.init_state_options)
         obs_space = spaces.Box(-np.inf, np.inf, shape=(20,), dtype=np.float64)
         MujocoTaskEnv.__init__(self, "half_cheetah.xml", 5, observation_space=obs_space, render_mode=render_mode)
         self._torso = self.model.body("torso").id

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 from gymnasium import spaces
 
-from borel_lib.envs.base import StateTaskEnv, _check_init_state
+from borel_lib.envs.base import StateTaskEnv, check_init_state
 
 MOVES = np.array([[0, 0], [0, 1], [1, 0], [0, -1], [-1, 0]], dtype=np.float32)
 """(dx, dy) of noop, up, right, down, left."""
@@ -37,7 +37,7 @@ class GridworldEnv(StateTaskEnv):
         if isinstance(size, bool) or not isinstance(size, int) or size < 3:
             raise ValueError(f"GridworldEnv: size must be an integer >= 3; got {size!r}")
         self.size = size
-        self.init_state = _check_init_state("GridworldEnv", init_state, self.init_state_options)
+        self.init_state = check_init_state("GridworldEnv", init_state, self.init_state_options)
         self.observation_space = spaces.Box(0.0, float(size - 1), shape=(2,), dtype=np.float32)
         self.action_space = spaces.Discrete(5)
         self.render_mode = render_mode

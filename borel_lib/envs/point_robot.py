@@ -36,7 +36,7 @@ from typing import Any
 import numpy as np
 from gymnasium import spaces
 
-from borel_lib.envs.base import StateTaskEnv, _check_init_state, _check_reward_mode
+from borel_lib.envs.base import StateTaskEnv, check_init_state, check_reward_mode
 
 STEP_SCALE = np.float32(0.1)
 """Physical step per unit action (the authors' action box is [-0.1, 0.1]^2)."""
@@ -69,11 +69,32 @@ def semicircle_start(rng: np.random.Generator, init_state: str) -> np.ndarray:
             return s
 
 
+class SemiCircleTask:
+    """The Semi-circle task family, declared once for :class:`SemiCircleEnv` and
+    :class:`~borel_lib.envs.ant.AntSemiCircleEnv` (paper §6 domains 2 and 3): a goal at angle θ ~ U[0, π] on
+    the unit upper semicircle, reached within :attr:`goal_radius`; k = 2 episodes, both scored; initial states
+    ``fixed`` (the origin), ``uniform`` (:data:`START_RECTANGLE`) or ``exclude_semicircle`` (the rectangle minus
+    :attr:`annulus`, :func:`semicircle_start`). A mixin listed first among an env's bases, so that these values
+    override :class:`~borel_lib.envs.base.TaskEnv`'s defaults; each env keeps its own horizon, rewards and
+    success test."""
+
+    episodes_per_trial = 2
+    eval_episodes = 2
+    task_dim = 2
+    init_state_options = ("fixed", "uniform", "exclude_semicircle")
+    varies = "reward"
+    goal_radius = 0.2
+    annulus = START_ANNULUS
+
+    def sample_tasks(self, n: int, rng: np.random.Generator) -> np.ndarray:
+        return semicircle_goals(n, rng)
+
+
 class PointRobotEnv(StateTaskEnv):
     """Base of the point-robot family: float32 position, action in [-1, 1]^2 scaled by 0.1."""
 
     def __init__(self, init_state: str = "fixed", task: Any = None, render_mode: str | None = None):
-        self.init_state = _check_init_state(type(self).__name__, init_state, self.init_state_options)
+        self.init_state = check_init_state(type(self).__name__, init_state, self.init_state_options)
         self.observation_space = spaces.Box(-np.inf, np.inf, shape=(2,), dtype=np.float32)
         self.action_space = spaces.Box(-1.0, 1.0, shape=(2,), dtype=np.float32)
         self.render_mode = render_mode
@@ -102,20 +123,10 @@ class PointRobotEnv(StateTaskEnv):
         return self._state.copy(), r, False, False, {"success": bool(self.is_success(self._state, self._task))}
 
 
-class SemiCircleEnv(PointRobotEnv):
+class SemiCircleEnv(SemiCircleTask, PointRobotEnv):
     """Semi-circle: find a sparse goal somewhere on the unit upper semicircle (see module docstring)."""
 
     horizon = 60
-    episodes_per_trial = 2
-    eval_episodes = 2
-    task_dim = 2
-    init_state_options = ("fixed", "uniform", "exclude_semicircle")
-    varies = "reward"
-    goal_radius = 0.2
-    annulus = START_ANNULUS
-
-    def sample_tasks(self, n: int, rng: np.random.Generator) -> np.ndarray:
-        return semicircle_goals(n, rng)
 
     def reward(self, obs, action, next_obs, task) -> np.ndarray:
         """1 if ‖s' − g‖ ≤ 0.2 else 0 (post-step position)."""
@@ -157,7 +168,7 @@ class WindEnv(PointRobotEnv):
 
     def __init__(self, reward_mode: str = "sparse", init_state: str = "fixed", task: Any = None,
                  render_mode: str | None = None):
-        self.reward_mode = _check_reward_mode("WindEnv", reward_mode)
+        self.reward_mode = check_reward_mode("WindEnv", reward_mode)
         super().__init__(init_state=init_state, task=task, render_mode=render_mode)
 
     def sample_tasks(self, n: int, rng: np.random.Generator) -> np.ndarray:

@@ -26,7 +26,7 @@ import numpy as np
 from gymnasium import spaces
 
 from borel_lib.envs._mujoco import MujocoTaskEnv
-from borel_lib.envs.base import _check_init_state
+from borel_lib.envs.base import check_init_state
 
 LINK_LENGTHS = (0.1, 0.11)
 """Shoulder-to-elbow and elbow-to-fingertip lengths of the v5 Reacher model (m)."""
@@ -102,7 +102,7 @@ class ReacherImageEnv(MujocoTaskEnv):
     success_distance = 0.02
 
     def __init__(self, init_state: str = "fixed", task: Any = None, render_mode: str | None = None):
-        self.init_state = _check_init_state("ReacherImageEnv", init_state, self.init_state_options)
+        self.init_state = check_init_state("ReacherImageEnv", init_state, self.init_state_options)
         obs_space = spaces.Dict({
             "image": spaces.Box(0, 255, shape=(IMAGE_SIZE, IMAGE_SIZE, 3), dtype=np.uint8),
             "state": spaces.Box(-np.inf, np.inf, shape=(6,), dtype=np.float32),

@@ -54,12 +54,12 @@ def coverage_table(datasets: dict[str, OfflineDataset], bins: tuple[np.ndarray, 
 
 def belief_maps_table(vaes: dict, seed: int = 0) -> pd.DataFrame:
     """Supplementary Figure 7 idea: for each trained Semi-circle VAE (keyed by relabelling mode), the
-    decoder's predicted reward at every point of :data:`borel_lib.figures.BELIEF_MAP_GRID` from the
-    belief mean at the steps :data:`~borel_lib.figures.BELIEF_MAP_STEPS` of the scripted search of
+    decoder's predicted reward at every point of :data:`borel_lib.figures.beliefs.BELIEF_MAP_GRID` from the
+    belief mean at the steps :data:`~borel_lib.figures.beliefs.BELIEF_MAP_STEPS` of the scripted search of
     :func:`borel_lib.references.scripted.semicircle_search_trial` (columns ``t``, ``point``: the flat grid index)."""
     import torch
 
-    from borel_lib.figures import BELIEF_MAP_GOAL_ANGLE, BELIEF_MAP_GRID, BELIEF_MAP_STEPS
+    from borel_lib.figures.beliefs import BELIEF_MAP_GOAL_ANGLE, BELIEF_MAP_GRID, BELIEF_MAP_STEPS
     from borel_lib.references.scripted import semicircle_search_trial
     from borel_lib.vae import reward_map
 

@@ -1,0 +1,159 @@
+"""The baselines' shared evaluation protocol on unseen tasks (BOReL paper §6 "Main Results"), and what else
+PEARL (:mod:`~borel_lib.baselines.pearl`) and MBML (:mod:`~borel_lib.baselines.mbml`) both use: their
+context transitions, result tables, checkpoints and command line.
+
+- **Test protocol as BOReL compares it** (:func:`evaluate`): one k-episode trial per unseen task from
+  the fixed start with the deterministic policy; z is drawn at the start of every episode and held
+  for the episode — from the prior in episode 1, from the posterior given *all* transitions of the
+  trial so far afterwards (the context accumulates across episodes). This is PEARL's official protocol
+  with ``num_exp_traj_eval = 1``; the official cheetah setting (2) would score both of BOReL's
+  episodes with prior samples. MBML is tested the same way (its own official test differs:
+  :mod:`~borel_lib.baselines.mbml`, step 4).
+- **Context transitions** (:func:`context_features`): (s, a, r) — plus s' where the task changes the
+  transitions — as one array, the input of :class:`~borel_lib.baselines.task_encoder.ContextEncoder`.
+- **Result tables**: :func:`summarise` adds the ``best_*`` rows the figures plot (the evaluation with the
+  highest return over BOReL's episodes) and ``final_*`` rows; :func:`write_trajectories` writes one more
+  evaluation's trials of the final agent, so the figures can draw them without a checkpoint.
+- **Command line** (:func:`baseline_parser`, :func:`baseline_command`): the shared rules of
+  :mod:`borel_lib.cli`, and the command recorded beside a run's results.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+
+from borel_lib.agents import EnsembleMLP
+from borel_lib.envs import make_env
+from borel_lib.envs.batched import batched_trial_for
+
+
+def single_forward(net: EnsembleMLP, x: torch.Tensor) -> torch.Tensor:
+    """Apply a one-member :class:`EnsembleMLP` to ``(..., in)``."""
+    return net(x.reshape(1, -1, x.shape[-1]))[0].reshape(*x.shape[:-1], -1)
+
+
+def context_features(obs: np.ndarray, actions: np.ndarray, rewards: np.ndarray, next_obs: np.ndarray,
+                     use_next_obs: bool) -> np.ndarray:
+    """Context transitions (s, a, r[, s']) as one array ``(..., context_dim)``."""
+    parts = [obs, actions, rewards[..., None]] + ([next_obs] if use_next_obs else [])
+    return np.concatenate(parts, -1).astype(np.float32)
+
+
+# -------------------------------------------------------------------------------- evaluation
+@torch.no_grad()
+def evaluate(agent: Any, domain: str, tasks: np.ndarray, seed: int, num_exp_traj_eval: int = 1,
+             use_next_obs: bool = False, oracle: bool = False, record: dict[str, Any] | None = None) -> pd.DataFrame:
+    """One k-episode trial per task from the fixed start (module docstring, test protocol): z drawn
+    once at the start of every episode — prior for the first ``num_exp_traj_eval`` episodes, then the
+    posterior given all transitions of the trial so far (context (s, a, r[, s']) with
+    ``use_next_obs``) — and the deterministic policy. Returns per-task, per-episode ``return`` and
+    ``success`` rows. ``record`` receives ``z`` ``(n, T, L)`` and the trajectories as
+    :func:`borel_lib.evaluation.evaluate` records them: ``actions``, ``rewards``, ``next_obs`` (with the
+    episode-end flag) ``(n, T, ·)``.
+
+    ``agent`` needs ``device``, ``prior(n)``, ``posterior(context)``, ``sample_z(mu, var, generator)``
+    and ``act(obs, z, deterministic=True)``: :class:`~borel_lib.baselines.pearl_agent.PEARLAgent` and
+    :class:`~borel_lib.baselines.mbml_models.MBMLAgent` both have them."""
+    env = make_env(domain, init_state="fixed")
+    n = len(tasks)
+    trial = batched_trial_for(env, n)
+    obs = trial.reset(np.asarray(tasks), seeds=range(seed, seed + n))[:, :-1]
+    gen = torch.Generator(device=agent.device).manual_seed(seed + 20_000)  # eval draws leave training's stream alone
+    goal = torch.as_tensor(np.asarray(tasks), dtype=torch.float32, device=agent.device)
+    returns, success = np.zeros((n, trial.k)), np.zeros((n, trial.k), dtype=bool)
+    context: list[np.ndarray] = []
+    zs, trace = [], {"actions": [], "rewards": [], "next_obs": []}
+    for e in range(trial.k):
+        if oracle:
+            z = goal
+        elif e < num_exp_traj_eval or not context:
+            z = agent.sample_z(*agent.prior(n), generator=gen)
+        else:
+            ctx = torch.as_tensor(np.stack(context, 1), device=agent.device)
+            z = agent.sample_z(*agent.posterior(ctx), generator=gen)
+        for _t in range(trial.H):
+            a = agent.act(obs, z, deterministic=True)
+            out = trial.step(a)
+            nxt = out.next_obs[:, :-1]
+            returns[:, e] += out.reward
+            success[:, e] |= env.is_success(nxt, trial.tasks)
+            context.append(context_features(obs, a, out.reward, nxt, use_next_obs))
+            zs.append(z.detach().cpu().numpy())
+            for key, value in (("actions", a), ("rewards", out.reward), ("next_obs", out.next_obs)):
+                trace[key].append(np.asarray(value))
+            obs = out.obs[:, :-1]
+    if record is not None:
+        record["z"] = np.stack(zs, 1)
+        record.update({key: np.stack(v, 1) for key, v in trace.items()})
+    rows = [{"task": i, "episode": e + 1, "metric": m, "value": float(v[i, e])}
+            for i in range(n) for e in range(trial.k) for m, v in (("return", returns), ("success", success))]
+    return pd.DataFrame(rows)
+
+
+# ------------------------------------------------------------------------------ result tables
+def summarise(rows: pd.DataFrame, eval_episodes: int) -> pd.DataFrame:
+    """The per-evaluation rows plus ``best_*`` rows (the evaluation with the highest mean return over
+    the first ``eval_episodes`` episodes, the paper's metric; the figures plot the best) and
+    ``final_*`` rows (the last evaluation). Extra columns say which iteration they come from."""
+    ret = rows[(rows.metric == "return") & (rows.episode <= eval_episodes)]
+    by_eval = ret.groupby("iteration")["value"].mean()
+    best_it, last_it = int(by_eval.idxmax()), int(rows.iteration.max())
+    extra = []
+    for label, it in (("best", best_it), ("final", last_it)):
+        sel = rows[rows.iteration == it].copy()
+        sel["metric"] = label + "_" + sel["metric"]
+        extra.append(sel)
+    return pd.concat([rows, *extra], ignore_index=True)
+
+
+def write_trajectories(agent: Any, domain: str, tasks: np.ndarray, seed: int, num_exp_traj_eval: int, use_next_obs: bool,
+                       oracle: bool, name: str, method: str, variant: str, config: Any, profile: str, command: str,
+                       iteration: int) -> None:
+    """One more evaluation of the final agent, its trials written as ``<name>.csv``
+    (:func:`borel_lib.pipeline.trajectory_table` columns plus ``method``, ``variant``, ``seed``, ``iteration``), so the
+    figures can draw what a Thompson-sampling agent does in episodes 1 and 2 without a checkpoint. The tasks
+    and z draws are the last evaluation's (PEARL's trials are that evaluation's exactly, a test checks it);
+    MBML samples its candidate actions from its own generator, so its returns here can differ a little."""
+    from borel_lib.pipeline import trajectory_table
+    from borel_lib.results import write_results
+
+    record: dict[str, Any] = {}
+    evaluate(agent, domain, tasks, seed, num_exp_traj_eval, use_next_obs=use_next_obs, oracle=oracle, record=record)
+    table = trajectory_table(domain, tasks, record).assign(method=method, variant=variant, seed=seed, iteration=iteration)
+    write_results(table, name, config=config, profile=profile, command=command)
+
+
+def checkpoint_path(profile: str, tag: str) -> Path:
+    """Where the run ``tag`` keeps its resumable checkpoint: ``<checkpoints>/<tag>.pt``."""
+    from borel_lib.paths import checkpoints_dir
+
+    return checkpoints_dir(profile) / f"{tag}.pt"
+
+
+# ------------------------------------------------------------------------------- command line
+def baseline_parser(module: str, description: str, outputs: str, domains: tuple[str, ...]):
+    """The command line shared by the baselines (:mod:`borel_lib.cli`) of ``python -m borel_lib.baselines.<module>``:
+    domain (one of ``domains``), --profile, --seed, --device, --debug; ``outputs`` names the files the command
+    writes (shown by ``--help``)."""
+    from borel_lib import cli
+
+    parser = cli.make_parser(f"python -m borel_lib.baselines.{module}", description, outputs)
+    parser.add_argument("domain", choices=domains, help="domain to run on")
+    cli.add_profile_argument(parser)
+    cli.add_seed_argument(parser, default=0, help="seed of tasks, networks and environments")
+    cli.add_device_argument(parser)
+    parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    return parser
+
+
+def baseline_command(module: str, domain: str, profile: str, seed: int, overrides: dict[str, Any],
+                     flags: str = "") -> str:
+    """The command that regenerates a baseline's results (recorded beside them):
+    ``python -m borel_lib.baselines.<module> ...``."""
+    return (f"python -m borel_lib.baselines.{module} {domain} --profile {profile} --seed {seed}{flags}"
+            + "".join(f" --{k.replace('_', '-')} {v}" for k, v in overrides.items()))

@@ -1,0 +1,81 @@
+"""Notebook 04's figures, the learnt belief: the VAE's predicted reward over the plane along a scripted
+search (supplementary Figure 7 idea) and the VAE belief against the exact posterior (beyond the paper).
+The constants say which belief maps :func:`borel_lib.figures.tables.belief_maps_table` writes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import numpy as np
+
+from borel_lib.figures import draw
+from borel_lib.figures.common import read_table
+
+BELIEF_MAP_GOAL_ANGLE = 2.2
+"""Supplementary Figure 7 idea: the goal of the scripted search (angle on the arc, radians)."""
+BELIEF_MAP_STEPS = (0, 12, 24, 36, 59, 61)
+"""Trial steps whose belief is pictured (the trial has 2 episodes of 60 steps)."""
+BELIEF_MAP_GRID = (np.linspace(-1.5, 1.5, 61), np.linspace(-0.5, 1.5, 41))
+"""x and y of the plane points where the predicted reward is pictured."""
+
+
+def belief_maps(profile: str, directory: str | Path | None = None):
+    """Supplementary Figure 7 idea (paper §6): the VAE decoder's predicted reward over the plane from
+    the belief mean along one scripted search, with and without reward relabelling (table
+    ``belief_semicircle_maps``, made by notebook 04 from its trained VAEs)."""
+    from borel_lib.references.scripted import semicircle_search_trial
+
+    maps = read_table("belief_semicircle_maps", profile, directory)
+    goal = np.array([np.cos(BELIEF_MAP_GOAL_ANGLE), np.sin(BELIEF_MAP_GOAL_ANGLE)])
+    trial = semicircle_search_trial(goal)
+    xs, ys = np.meshgrid(*BELIEF_MAP_GRID)
+    modes = list(dict.fromkeys(maps.variant))
+    steps = list(BELIEF_MAP_STEPS)
+    fig, axes = plt.subplots(max(len(modes), 1), len(steps), figsize=(3.0 * len(steps), 5.2), sharex=True, sharey=True)
+    axes = np.atleast_2d(axes)
+    for row, mode in enumerate(modes):
+        m_mode = maps[maps.variant == mode]
+        for col, t in enumerate(steps):
+            m = m_mode[m_mode.t == t].sort_values("point").value.to_numpy()
+            ax = axes[row, col]
+            ax.pcolormesh(xs, ys, m.reshape(xs.shape), cmap="viridis", vmin=0, vmax=1, shading="auto")
+            path = trial["next_obs"][:t, :2] if t <= 60 else trial["next_obs"][60:t, :2]
+            if len(path):
+                ax.plot(path[:, 0], path[:, 1], color="w", lw=1)
+            ax.scatter(*goal, marker="*", s=150, c="red", ec="w")
+            draw.draw_semicircle(ax, np.empty((0, 2)))
+            ax.set_title(f"{'RR' if mode != 'none' else 'no RR'}, t={t}" + (" (ep. 2)" if t >= 60 else ""), fontsize="small")
+            ax.set(xlim=(-1.5, 1.5), ylim=(-0.5, 1.5), xticks=[], yticks=[])
+    fig.suptitle("Predicted reward over the plane from the belief at time t (supp. Figure 7 idea)", y=1.01)
+    return fig
+
+
+BELIEF_HORIZON = {"gridworld": 15, "semicircle": 60}
+"""Episode length per domain (the end of episode 1 in the belief-vs-exact plots)."""
+
+
+def belief_vs_exact(profile: str, directory: str | Path | None = None):
+    """The learnt belief against the exact posterior (beyond the paper; notebook 04): total variation
+    per step on scripted searches and logged trials, VAEs with and without RR (table ``belief_vs_exact``)."""
+    tv = read_table("belief_vs_exact", profile, directory)
+    domains = sorted(tv.domain.unique())
+    kinds = ["scripted_search", "logged_late", "logged_early"]
+    fig, axes = plt.subplots(len(domains), len(kinds), figsize=(4.2 * len(kinds), 3.0 * len(domains)),
+                             squeeze=False, sharey=True)
+    for r, domain in enumerate(domains):
+        for c, kind in enumerate(kinds):
+            ax = axes[r, c]
+            g = tv[(tv.domain == domain) & (tv.variant == kind)]
+            for method, m in g.groupby("method"):
+                curve = m.groupby("t").value.agg(["mean", "sem"])
+                label = {"borel_rr": "VAE with RR", "borel_no_rr": "VAE without RR"}.get(method, method)
+                ax.plot(curve.index, curve["mean"], label=label, color="tab:blue" if method == "borel_rr" else "tab:red")
+                ax.fill_between(curve.index, curve["mean"] - curve["sem"].fillna(0),
+                                curve["mean"] + curve["sem"].fillna(0), alpha=0.2,
+                                color="tab:blue" if method == "borel_rr" else "tab:red")
+            ax.axvline(BELIEF_HORIZON[domain], color="k", lw=0.5, ls=":")
+            ax.set(title=f"{domain}: {kind.replace('_', ' ')}", xlabel="transitions seen t",
+                   ylabel="TV(VAE, exact)" if c == 0 else None, ylim=(0, 1))
+    axes[0, 0].legend(fontsize="small")
+    return fig

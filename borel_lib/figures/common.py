@@ -1,0 +1,143 @@
+"""What every figure module shares: reading the result tables, the "not yet produced" error, and a few
+helpers for legends, seeds and logged trajectories.
+
+A figure function reads CSV tables (``data/results/<profile>/``) and their ``.config.json``; it never
+loads a checkpoint, a dataset or a trained model (the CORL habit: ``tests/test_figure_functions.py``
+fails if one does). The tables are written by the training side: notebooks with ``TRAIN=True``,
+``python -m borel_lib.pipeline``, ``python -m borel_lib.collect``, ``scripts/belief_vs_exact.py``.
+A missing table raises :class:`MissingResultsError`, whose message is one line naming the command that
+makes it (:func:`table_commands`).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from borel_lib.config import resolve_profile
+from borel_lib.paths import repo_root, results_dir
+
+N_METRIC = {"gridworld": 4, "semicircle": 2, "wind": 1, "escape_room": 2}
+"""Episodes averaged by the paper's metric per domain (Gridworld 4, Semi-circle 2, Wind 1, Escape-Room 2)."""
+
+
+class MissingResultsError(FileNotFoundError):
+    """A result table a figure needs was never generated; the message names the command that makes it."""
+
+
+def _notebook_command(notebook: str, profile: str) -> str:
+    return f"make train PROFILE={profile} NOTEBOOKS=notebooks/{notebook}.ipynb"
+
+
+def table_commands(profile: str) -> dict[str, str]:
+    """The command that (re)generates each result table a figure reads, for ``profile``."""
+    nb01, nb03, nb04 = (_notebook_command(n, profile) for n in ("01_mdp_ambiguity", "03_collect_data", "04_belief_vae"))
+    borel = f"make train PROFILE={profile} NOTEBOOKS=notebooks/05_offline_borel.ipynb"
+    return {
+        "gridworld_exact": nb01, "gridworld_exact_search": nb01,
+        "collect_gridworld_uniform_seed0": f"python -m borel_lib.collect gridworld --profile {profile}",
+        "collect_semicircle_uniform_seed0": f"python -m borel_lib.collect semicircle --profile {profile}",
+        "collect_semicircle_uniform_seed0_traj": nb03, "coverage_semicircle": nb03, "identifiability_semicircle": nb03,
+        "belief_semicircle_maps": nb04,
+        "identifiability_transition_domains": _notebook_command("06_policy_replaying", profile),
+        "belief_vs_exact": f"python scripts/belief_vs_exact.py --profile {profile}",
+        "references_semicircle_gridworld": borel, "borel": borel,
+        "table1": f"python -m borel_lib.sweep table1 --profile {profile}",
+        "figure4": f"python -m borel_lib.pipeline {{wind,escape_room}} --profile {profile} "
+                   "--relabelling {policy_replay,none} --seed {0,1,2}",
+        "references_transition_domains": _notebook_command("06_policy_replaying", profile),
+        "figure5": f"python -m borel_lib.sweep table1 --profile {profile}",
+        "collect_ant": f"python -m borel_lib.collect ant_semicircle --profile {profile} --init-state "
+                       "{uniform,exclude_semicircle,fixed}",
+        "cheetah": f"python -m borel_lib.sweep fig3_cheetah --profile {profile}",
+        "ant": f"python -m borel_lib.sweep fig3_ant --profile {profile}",
+        "probe_ant_collectors_uniform_shared": "python scripts/probe_ant_collectors.py --init-state uniform",
+        "ant_data_diversity": f"python scripts/ant_data_diversity.py --profile {profile}",
+        "probe_online_exact_online_seed0": f"python scripts/probe_online_exact.py --data online --profile {profile}",
+        "probe_online_exact_offline_online_seed0":
+            f"python scripts/probe_online_exact.py --data offline+online --profile {profile}",
+    }
+
+
+def display_path(path: Path) -> str:
+    """``path`` as messages show it: relative to the repository root, or its file name if outside."""
+    try:
+        return str(path.resolve().relative_to(repo_root()))
+    except ValueError:
+        return path.name
+
+
+def _command_for(name: str, profile: str) -> str:
+    """The command of :func:`table_commands` that makes table ``name`` (any ``borel_*`` table: the BOReL one)."""
+    key = "borel" if name.startswith("borel_") else name
+    return table_commands(profile).get(key, f"make train PROFILE={profile}")
+
+
+def read_table(name: str, profile: str, directory: str | Path | None = None) -> pd.DataFrame:
+    """The result table ``<name>.csv`` of ``profile``, or :class:`MissingResultsError` naming the command
+    (from :func:`table_commands`) that makes it."""
+    path = Path(directory if directory is not None else results_dir(profile)) / f"{name}.csv"
+    if not path.is_file():
+        raise MissingResultsError(f"not yet produced: {display_path(path)}; run `{_command_for(name, profile)}`")
+    return pd.read_csv(path)
+
+
+def read_config(name: str, profile: str, directory: str | Path | None = None) -> dict:
+    """The ``values`` of ``<name>.config.json`` beside a result table."""
+    path = Path(directory if directory is not None else results_dir(profile)) / f"{name}.config.json"
+    if not path.is_file():
+        raise MissingResultsError(f"not yet produced: {display_path(path)}; run `{_command_for(name, profile)}`")
+    return json.loads(path.read_text(encoding="utf-8"))["values"]
+
+
+def method_label(method: str) -> str:
+    """The legend name of a method (``borel_rr`` -> ``BOReL (RR)``)."""
+    return {"borel_rr": "BOReL (RR)", "borel_no_rr": "BOReL (no RR)", "borel_exact": "exact belief",
+            "pearl": "PEARL (best)", "mbml": "MBML (best)"}.get(
+        method, method.replace("_", " "))
+
+
+def default_seeds(profile: str) -> list[int]:
+    """The seeds the BOReL figures average: ``[0]`` in smoke, ``[0, 1, 2]`` otherwise."""
+    return [0] if resolve_profile(profile) == "smoke" else [0, 1, 2]
+
+
+def references(profile: str, directory: str | Path | None = None,
+               name: str = "references_semicircle_gridworld") -> dict[str, dict[str, np.ndarray]]:
+    """Per-episode returns of the reference agents per domain and method (table ``name``, by default
+    Figure 3's ``references_semicircle_gridworld``, in the order written)."""
+    ref = read_table(name, profile, directory)
+    out: dict[str, dict[str, np.ndarray]] = {}
+    for (domain, method), g in ref.groupby(["domain", "method"], sort=False):
+        out.setdefault(domain, {})[method] = g.sort_values("episode").value.to_numpy()
+    return out
+
+
+def run_table(spec, kind: str, directory: str | Path | None = None) -> pd.DataFrame | None:
+    """A BOReL run's ``_final`` (per-task returns, search metrics) or ``_traj`` (trajectories) table, or None."""
+    path = Path(directory if directory is not None else results_dir(spec.profile)) / f"borel_{spec.tag}_{kind}.csv"
+    return pd.read_csv(path) if path.is_file() else None
+
+
+def episode_paths(traj: pd.DataFrame, task: int) -> dict[int, np.ndarray]:
+    """Positions (x, y) per episode of one evaluation task in a ``_traj`` table."""
+    t = traj[traj.task == task].pivot_table(index=["episode", "t"], columns="metric", values="value")
+    return {e: g[["x", "y"]].to_numpy() for e, g in t.groupby(level=0)}
+
+
+def seed_bar(ax, x: float, values: np.ndarray, **bar_kwargs) -> None:
+    """One bar at ``x``: the mean of ``values`` (one per seed) ± its standard error, the seeds as dots."""
+    se = values.std(ddof=1) / np.sqrt(len(values)) if len(values) > 1 else 0.0
+    ax.bar(x, values.mean(), yerr=se, capsize=4, **bar_kwargs)
+    ax.scatter(np.full(len(values), x), values, color="k", s=12, zorder=3)
+
+
+def plot_episode_paths(ax, traj: pd.DataFrame, task: int) -> None:
+    """Episode 1 (blue) and episode 2 (orange) of ``task``'s trial in a trajectory table."""
+    paths = episode_paths(traj, task)
+    for e, color in ((1, "tab:blue"), (2, "tab:orange")):
+        if e in paths:
+            ax.plot(paths[e][:, 0], paths[e][:, 1], color=color, label=f"episode {e}")

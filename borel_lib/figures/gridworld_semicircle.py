@@ -1,0 +1,275 @@
+"""Notebook 05's figures, offline BOReL on Gridworld and Semi-circle: Figure 3's panels (bars and
+learning curves against the reference agents), Figure 1 (right, the Semi-circle trajectories), the
+Gridworld search paths, the same learner offline and online, the Thompson-sampling baselines'
+trajectories, and the table of this profile's training budget against the paper's."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+
+from borel_lib.figures import draw
+from borel_lib.figures.common import (
+    N_METRIC,
+    MissingResultsError,
+    default_seeds,
+    display_path,
+    episode_paths,
+    method_label,
+    plot_episode_paths,
+    read_config,
+    read_table,
+    references,
+    run_table,
+    table_commands,
+)
+from borel_lib.figures.style import METHOD_COLORS
+from borel_lib.paths import results_dir
+
+BOREL_BELIEFS = (("exact", "reward_relabelling"), ("vae", "reward_relabelling"), ("vae", "none"))
+"""The three beliefs of notebook 05 per domain: exact posterior, VAE with RR, VAE without RR."""
+
+
+def borel_specs(profile: str, seeds: list[int] | None = None) -> list:
+    """The :class:`borel_lib.pipeline.RunSpec` of every Figure 3 run (both domains, three beliefs, seeds)."""
+    from borel_lib.pipeline import RunSpec
+
+    seeds = default_seeds(profile) if seeds is None else list(seeds)
+    return [RunSpec(domain, profile, belief, mode, seed) for domain in ("gridworld", "semicircle")
+            for belief, mode in BOREL_BELIEFS for seed in seeds]
+
+
+def borel_summary(profile: str, directory: str | Path | None = None, seeds: list[int] | None = None) -> pd.DataFrame:
+    """Mean ± s.e. over seeds of every Figure 3 run's metrics (:func:`borel_lib.results.summarise_runs`)."""
+    from borel_lib.results import borel_runs, summarise_runs
+
+    tags = {spec.tag for spec in borel_specs(profile, seeds)}
+    runs = borel_runs(profile, directory)
+    runs = runs[runs.run.isin(tags)] if len(runs) else runs
+    if not len(runs):
+        raise MissingResultsError(f"not yet produced: no BOReL run of Figure 3 in {display_path(Path(directory or results_dir(profile)))}; "
+                                  f"run `{table_commands(profile)['borel']}`")
+    return summarise_runs(runs)
+
+
+def _reference_lines(ax, refs: dict[str, np.ndarray], domain: str) -> None:
+    for m, v in refs.items():
+        ax.axhline(np.mean(v[: N_METRIC[domain]]), ls="--", color=METHOD_COLORS.get(m, "k"), label=method_label(m))
+
+
+def borel_bars(profile: str, directory: str | Path | None = None, seeds: list[int] | None = None):
+    """Figure 3's Gridworld and Semi-circle panels (paper §6): the paper's metric of BOReL with and
+    without RR and of the exact belief, mean ± s.e. over seeds, beside PEARL and MBML (best evaluation over
+    training, as the paper plots them, when their tables exist) and against the reference agents."""
+    from borel_lib.results import baseline_runs, summarise_runs
+
+    summary = borel_summary(profile, directory, seeds)
+    base = baseline_runs(profile, directory)
+    if len(base):  # the paper's Thompson-sampling baselines, best over training as the paper plots
+        summary = pd.concat([summary, summarise_runs(base)], ignore_index=True)
+    refs = references(profile, directory)
+    fig, axes = plt.subplots(1, 2, figsize=(12, 3.8))
+    for ax, domain in zip(axes, ("gridworld", "semicircle")):
+        s = summary[summary.domain == domain].set_index("method").reindex(
+            ["borel_exact", "borel_rr", "borel_no_rr", "pearl", "mbml"])
+        s = s.dropna(subset=["metric"])
+        ax.bar([method_label(m).replace(" (", "\n(") for m in s.index], s["metric"], yerr=s["metric_se"].fillna(0), capsize=4,
+               color=[METHOD_COLORS.get(m, "grey") for m in s.index])
+        _reference_lines(ax, refs.get(domain, {}), domain)
+        ax.set(ylabel=f"average return, first {N_METRIC[domain]} episodes", title=domain)
+        ax.legend(fontsize="small", loc="upper right")
+    return fig
+
+
+def borel_learning_curves(profile: str, directory: str | Path | None = None, seeds: list[int] | None = None):
+    """Figure 3 as learning curves: the paper's metric at each evaluation, mean ± s.e. over seeds."""
+    out_dir = Path(directory if directory is not None else results_dir(profile))
+    curves = [pd.read_csv(p) for spec in borel_specs(profile, seeds) if (p := out_dir / f"borel_{spec.tag}.csv").is_file()]
+    if not curves:
+        read_table(f"borel_{borel_specs(profile, seeds)[0].tag}", profile, directory)  # raises the missing line
+    curves = pd.concat(curves, ignore_index=True)
+    refs = references(profile, directory)
+    fig, axes = plt.subplots(1, 2, figsize=(12, 3.8))
+    for ax, domain in zip(axes, ("gridworld", "semicircle")):
+        r = curves[(curves.domain == domain) & (curves.metric == "return") & (curves.episode <= N_METRIC[domain])]
+        c = r.groupby(["method", "seed", "updates"]).value.mean().groupby(["method", "updates"]).agg(["mean", "sem"])
+        for method, g in c.groupby(level=0):
+            x = g.index.get_level_values("updates")
+            ax.plot(x, g["mean"], color=METHOD_COLORS.get(method), label=method_label(method))
+            ax.fill_between(x, g["mean"] - g["sem"].fillna(0), g["mean"] + g["sem"].fillna(0),
+                            color=METHOD_COLORS.get(method), alpha=0.2)
+        _reference_lines(ax, refs.get(domain, {}), domain)
+        ax.set(xlabel="offline RL updates", ylabel=f"average return, first {N_METRIC[domain]} episodes", title=domain)
+        ax.legend(fontsize="small")
+    return fig
+
+
+def _first_seed_runs(profile: str, domain: str, directory, seeds):
+    specs = [s for s in borel_specs(profile, seeds) if s.domain == domain]
+    specs = [s for s in specs if s.seed == specs[0].seed]
+    avail = [(s, t) for s in specs if (t := run_table(s, "traj", directory)) is not None]
+    if not avail:
+        read_table(f"borel_{specs[0].tag}_traj", profile, directory)  # raises the missing line
+    return avail
+
+
+def borel_trajectories(profile: str, directory: str | Path | None = None, seeds: list[int] | None = None):
+    """Figure 1 (right): Semi-circle trajectories of each belief's agent at its last evaluation (first
+    seed), episode 1 in blue, episode 2 in orange, titled with the two episode returns."""
+    from borel_lib.pipeline import eval_tasks
+
+    tasks = eval_tasks("semicircle", 0)
+    shown = [0, 5, 10, 15]
+    avail = _first_seed_runs(profile, "semicircle", directory, seeds)
+    fig, axes = plt.subplots(len(avail), len(shown), figsize=(3.6 * len(shown), 3.0 * len(avail)), squeeze=False)
+    for row, (spec, tr) in enumerate(avail):
+        fin = run_table(spec, "final", directory)
+        for col, task in enumerate(shown):
+            ax = axes[row, col]
+            draw.draw_semicircle(ax, tasks[task : task + 1])
+            for e, xy in episode_paths(tr, task).items():
+                if e <= 2:
+                    ax.plot(np.r_[0, xy[:, 0]], np.r_[0, xy[:, 1]], color=("tab:blue", "tab:orange")[e - 1],
+                            label=f"episode {e}")
+            ret = fin[(fin.task == task) & (fin.metric == "return")].sort_values("episode").value.to_numpy()
+            ax.set(xlim=(-1.6, 1.6), ylim=(-0.6, 1.6), xticks=[], yticks=[],
+                   title=f"{method_label(spec.method)}: {ret[0]:.0f} / {ret[1]:.0f}")
+    axes[0, 0].legend(loc="lower left", fontsize="small")
+    return fig
+
+
+def borel_gridworld_paths(profile: str, directory: str | Path | None = None, seeds: list[int] | None = None):
+    """The Gridworld search: each belief's agent's paths in all four episodes for three goals."""
+    from borel_lib.pipeline import eval_tasks
+
+    goals_shown = [4, 10, 20]  # indices into the 21 goals as listed by candidate_goals()
+    goals = eval_tasks("gridworld", 0)
+    avail = _first_seed_runs(profile, "gridworld", directory, seeds)
+    fig, axes = plt.subplots(len(avail), len(goals_shown), figsize=(3.2 * len(goals_shown), 3.2 * len(avail)),
+                             squeeze=False)
+    for row, (spec, tr) in enumerate(avail):
+        for col, task in enumerate(goals_shown):
+            ax = axes[row, col]
+            for e, xy in episode_paths(tr, task).items():
+                xy = np.r_[np.zeros((1, 2)), xy] + (e - 2.5) * 0.06  # offset the episodes so overlapping paths stay visible
+                ax.plot(xy[:, 0], xy[:, 1], "-o", ms=2, color=plt.cm.viridis((e - 1) / 3), label=f"episode {e}")
+            ax.scatter(*goals[task], marker="*", s=250, c="red", zorder=5)
+            ax.set(xlim=(-0.5, 4.5), ylim=(-0.5, 4.5), xticks=range(5), yticks=range(5), aspect="equal")
+            ax.set_title(f"{method_label(spec.method)}, goal ({int(goals[task][0])}, {int(goals[task][1])})", fontsize="small")
+            ax.grid(True, lw=0.3)
+    axes[0, -1].legend(fontsize="x-small", loc="lower right")
+    return fig
+
+
+PROBE_RUNS: dict[str, str] = {
+    "probe_online_exact_online_seed0": "online (the learner's own trials)",
+    "probe_online_exact_offline_online_seed0": "offline + online, half each",
+    "borel_gridworld_exact_borrowall_raw0_seed0": "offline, task-independent behaviour",
+}
+"""The decisive experiment of issue 9 (``scripts/probe_online_exact.py``; exact belief, Gridworld, seed 0):
+result tables and their legend names."""
+
+
+def gridworld_online_vs_offline(profile: str, directory: str | Path | None = None, seeds: list[int] | None = None):
+    """Beyond the paper, the decisive experiment on Gridworld with the exact belief: the quick offline
+    learner (mean ± s.e. over seeds) against the same learner trained online on its own trials, on the
+    offline data plus those trials, and on offline data whose behaviour does not depend on the task
+    (seed 0 each), with the Bayes-optimal value and the issue's 90 % target."""
+    from borel_lib.pipeline import RunSpec
+
+    exact = read_table("gridworld_exact", profile, directory)
+    bayes = float(exact[(exact.method == "bayes_optimal") & (exact.metric == "mean_return")].value.iloc[0])
+    seeds = default_seeds(profile) if seeds is None else seeds
+    offline = pd.concat([read_table(f"borel_{RunSpec('gridworld', profile, 'exact', seed=s).tag}", profile, directory)
+                         for s in seeds], ignore_index=True)
+    fig, ax = plt.subplots(figsize=(7.5, 4))
+
+    def curve(df: pd.DataFrame) -> pd.DataFrame:
+        r = df[df.metric == "return"]
+        return r.groupby(["seed", "updates"]).value.mean().groupby("updates").agg(["mean", "sem"])
+
+    c = curve(offline)
+    ax.plot(c.index, c["mean"], color="k", label=f"offline, the quick default ({len(seeds)} seeds)")
+    ax.fill_between(c.index, c["mean"] - c["sem"].fillna(0), c["mean"] + c["sem"].fillna(0), color="k", alpha=0.15)
+    for (name, label), color in zip(PROBE_RUNS.items(), ("tab:green", "tab:orange", "tab:purple")):
+        c = curve(read_table(name, profile, directory))
+        ax.plot(c.index, c["mean"], color=color, label=label)
+    ax.axhline(bayes, ls="--", color=METHOD_COLORS["bayes_optimal"], label=f"Bayes-optimal ({bayes:.2f})")
+    ax.axhline(0.9 * bayes, ls=":", color="grey", label="90 % of Bayes-optimal")
+    ax.set(xlabel="DQN updates", ylabel="average return, 4 episodes", ylim=(0, None),
+           title="Gridworld, exact belief: the same learner offline and online")
+    ax.legend(fontsize="small", loc="lower right")
+    return fig
+
+
+def baseline_trajectories(profile: str, directory: str | Path | None = None, seeds: list[int] | None = None):
+    """Beyond Figure 1: what the Thompson-sampling baselines do on the Semi-circle against BOReL. Episodes 1
+    and 2 on four evaluation goals of BOReL (RR), PEARL and MBML, each from the first seed whose final
+    trajectory table exists (``borel_<tag>_traj``, ``pearl_semicircle_seed<S>_traj``,
+    ``mbml_semicircle_seed<S>_traj``); the paper: a Thompson-sampling agent walks to one sampled goal per
+    episode and never searches."""
+    from borel_lib.pipeline import RunSpec, eval_tasks
+
+    out_dir = Path(directory if directory is not None else results_dir(profile))
+    seeds = default_seeds(profile) if seeds is None else seeds
+    rows = []
+    for label, names in (("BOReL (RR)", [f"borel_{RunSpec('semicircle', profile, seed=s).tag}_traj" for s in seeds]),
+                         ("PEARL", [f"pearl_semicircle_seed{s}_traj" for s in seeds]),
+                         ("MBML", [f"mbml_semicircle_seed{s}_traj" for s in seeds])):
+        found = next(((n, s) for n, s in zip(names, seeds) if (out_dir / f"{n}.csv").is_file()), None)
+        if found is not None:
+            t = pd.read_csv(out_dir / f"{found[0]}.csv")
+            last = "updates" if "updates" in t.columns else "iteration"
+            rows.append((label, found[1], t[t[last] == t[last].max()]))
+    if not rows:
+        raise MissingResultsError(f"not yet produced: no Semi-circle trajectory table in {display_path(out_dir)}; "
+                                  f"run `python -m borel_lib.baselines.pearl semicircle --profile {profile} --seed 0`")
+    goals = eval_tasks("semicircle", 0)
+    shown = np.linspace(0, len(goals) - 1, 4).round().astype(int)
+    arc = np.linspace(0, np.pi, 100)
+    fig, axes = plt.subplots(len(rows), len(shown), figsize=(12, 2.4 * len(rows) + 0.6), squeeze=False)
+    for r, (label, seed, traj) in enumerate(rows):
+        for c, task in enumerate(shown):
+            ax = axes[r, c]
+            ax.plot(np.cos(arc), np.sin(arc), color="0.85", lw=5, zorder=0)
+            ax.add_patch(plt.Circle(goals[task], 0.2, color="tab:green", alpha=0.4))
+            plot_episode_paths(ax, traj, int(task))
+            ax.set(aspect="equal", xlim=(-1.4, 1.4), ylim=(-0.4, 1.4), xticks=[], yticks=[])
+            if c == 0:
+                ax.set_ylabel(f"{label}\n(seed {seed})")
+            if r == 0:
+                ax.set_title(f"goal {task}")
+    axes[0, 0].legend(loc="lower left", fontsize="x-small")
+    fig.suptitle("Semi-circle: episodes 1 and 2 of the final agents on four evaluation goals")
+    fig.tight_layout()
+    return fig
+
+
+def budget_ratios(profile: str, directory: str | Path | None = None) -> pd.DataFrame:
+    """The profile's training budget against the paper's, per domain and stage, read from the
+    ``.config.json`` beside each domain's BOReL (RR, seed 0) results: collection updates per agent and
+    number of agents, VAE epochs, offline RL updates; the paper's values are the config classes'
+    defaults (``for_domain(domain, "paper")``)."""
+    from borel_lib.collect import CollectConfig
+    from borel_lib.offline_rl import OfflineRLConfig
+    from borel_lib.vae import VAEConfig
+
+    rows = []
+    for domain in ("gridworld", "semicircle"):
+        name = f"borel_{domain}_reward_relabelling_seed0"
+        values = read_config(name, profile, directory)
+        paper = {"dataset": CollectConfig.for_domain(domain, "paper").to_dict(),
+                 "vae": VAEConfig.for_domain(domain, "paper").to_dict(),
+                 "offline_rl": OfflineRLConfig.for_domain(domain, "paper").to_dict()}
+        stages = (("collection: agents (tasks)", "dataset", lambda d: d["n_tasks"]),
+                  ("collection: updates per agent", "dataset", lambda d: d["iterations"] * d["updates_per_iter"]),
+                  ("belief VAE: epochs", "vae", lambda d: d["epochs"]),
+                  ("offline RL: updates", "offline_rl", lambda d: d["updates"]))
+        for stage, key, get in stages:
+            ours, theirs = get(values[key]), get(paper[key])
+            rows.append({"domain": domain, "stage": stage, profile: ours, "paper": theirs, "ratio": ours / theirs,
+                         "read from": f"{name}.config.json"})
+    return pd.DataFrame(rows)

@@ -1,0 +1,298 @@
+"""Notebook 07's figures and tables, MuJoCo: Table 1 (Ant-Semi-circle per initial-state variant, with
+and without CQL), Figure 5 (Ant trajectories), Figure 3's Half-Cheetah-Vel and Ant-Semi-circle panels,
+the MuJoCo collections' learning curves, and the diagnostic tables of what the Ant data and agents do
+(:func:`ant_collector_probe`, :func:`ant_data_diversity`, :func:`ant_motion`)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+
+from borel_lib.figures.common import (
+    MissingResultsError,
+    default_seeds,
+    display_path,
+    method_label,
+    plot_episode_paths,
+    read_table,
+    seed_bar,
+    table_commands,
+)
+from borel_lib.figures.style import METHOD_COLORS
+from borel_lib.paths import results_dir
+
+ANT_VARIANTS: dict[str, str] = {"uniform": "uniform", "exclude_semicircle": "excluding the semi-circle",
+                                "fixed": "fixed"}
+"""Table 1's initial-state variants of the Ant collection (option value: the paper's row name)."""
+
+
+TABLE1_PAPER: dict[tuple[str, float], float] = {
+    ("uniform", 0.0): 171.8, ("exclude_semicircle", 0.0): 102.8, ("fixed", 0.0): 99.2,
+    ("uniform", 2.0): 176.0, ("exclude_semicircle", 2.0): 116.6, ("fixed", 2.0): 112.4}
+"""The paper's Table 1 (Ant-Semi-circle, average return over the first 2 episodes): BOReL and BOReL + CQL
+(α_CQL = 2) per initial-state variant of the data."""
+
+
+def _grid_runs(grid: str, profile: str, directory, seeds: list[int] | None) -> tuple[pd.DataFrame, dict]:
+    """The finished runs of a sweep grid's cells (``seeds`` only) and each run tag's cell."""
+    from borel_lib.results import borel_runs
+    from borel_lib.sweep import cell_spec, grid_cells
+
+    cells = {cell_spec(c, profile).tag: c for c in grid_cells(grid) if seeds is None or c["seed"] in seeds}
+    runs = borel_runs(profile, directory)
+    return (runs[runs.run.isin(cells)] if len(runs) else runs), cells
+
+
+def table1(profile: str, directory: str | Path | None = None, seeds: list[int] | None = None) -> pd.DataFrame:
+    """Table 1 (paper §6): BOReL and BOReL + CQL on Ant-Semi-circle per initial-state variant of the data,
+    the paper's metric (first 2 episodes, last 10 % of evaluations) mean ± s.e. over seeds beside the
+    paper's value; rows of cells not run yet say so. Reads the ``table1`` grid's result tables."""
+    runs, cells = _grid_runs("table1", profile, directory, seeds)
+    rows = []
+    for variant, name in ANT_VARIANTS.items():
+        for cql in (0.0, 2.0):
+            tags = [t for t, c in cells.items() if c["init_state"] == variant and c["rl"]["cql_alpha"] == cql]
+            v = runs[runs.run.isin(tags)].metric.to_numpy() if len(runs) else np.zeros(0)
+            ours = "not yet run" if not len(v) else (
+                f"{v.mean():.1f} ± {v.std(ddof=1) / np.sqrt(len(v)):.1f}" if len(v) > 1 else f"{v.mean():.1f}")
+            rows.append({"data": name, "method": "BOReL + CQL" if cql else "BOReL", "seeds": len(v),
+                         "ours": ours, "paper": TABLE1_PAPER[(variant, cql)]})
+    if not len(runs):
+        raise MissingResultsError(f"not yet produced: no Table 1 run in {display_path(Path(directory or results_dir(profile)))}; "
+                                  f"run `{table_commands(profile)['table1']}`")
+    return pd.DataFrame(rows)
+
+
+def ant_collector_probe(profile: str, directory: str | Path | None = None, variant: str = "uniform",
+                        protocol: str = "shared") -> pd.DataFrame:
+    """What the Ant data can teach (``scripts/probe_ant_collectors.py``): the paper's metric per episode and
+    the steps spent in the goal disc, for the collection's own task-knowing agents (deterministic and
+    sampled, per saved iteration), the logged trials of the last iterations, and standing still (a = 0).
+    ``protocol``: ``shared`` (one task-conditioned agent, the quick protocol) or ``pertask`` (the first
+    quick protocol, one agent per task)."""
+    if protocol not in ("shared", "pertask"):
+        raise ValueError(f"protocol={protocol!r}: allowed values are 'shared', 'pertask'")
+    df = read_table(f"probe_ant_collectors_{variant}_{protocol}", profile, directory)
+    df = df[df.metric.isin(["return", "in_goal_steps"])].assign(
+        column=lambda d: d.metric.map({"return": "return", "in_goal_steps": "steps in goal"}) + ", ep " + d.episode.astype(str))
+    out = df.pivot_table(index=["method", "iteration"], columns="column", values="value").round(1)
+    out.columns.name = None
+    return out
+
+
+ANT_DIVERSITY_METRICS: dict[str, str] = {
+    "starts_on_arc": "episodes starting on the semi-circle",
+    "arc_points_per_episode": "arc points swept per episode (of 21)",
+    "sweeps_3_points": "episodes sweeping >= 3 arc points",
+    "on_arc_share": "states on the semi-circle",
+}
+"""The measures of ``scripts/ant_data_diversity.py`` (column name: what it counts)."""
+
+
+def ant_data_diversity(profile: str, directory: str | Path | None = None) -> pd.DataFrame:
+    """How much of the semi-circle each Table 1 dataset's policy trials cover (``scripts/ant_data_diversity.py``):
+    one row per initial-state variant, one column per :data:`ANT_DIVERSITY_METRICS` measure."""
+    df = read_table("ant_data_diversity", profile, directory)
+    out = df.pivot_table(index="variant", columns="metric", values="value", sort=False)
+    out = out[[m for m in ANT_DIVERSITY_METRICS if m in out.columns]].rename(columns=ANT_DIVERSITY_METRICS)
+    out.index = [ANT_VARIANTS.get(v, v) for v in out.index]
+    out.columns.name = None
+    return out.round(3)
+
+
+def _table1_uniform_spec(profile: str, seed: int, cql: bool = False):
+    """The run of Table 1's uniform-data cell for ``seed`` (plain BOReL, or BOReL + CQL): the runs Figure 5,
+    Figure 3's Ant panel and :func:`ant_motion` show."""
+    from borel_lib.sweep import cell_spec, grid_cells
+
+    cell = next((c for c in grid_cells("table1") if c["init_state"] == "uniform" and c["seed"] == seed
+                 and bool(c["rl"]["cql_alpha"]) == cql), None)
+    if cell is None:
+        raise ValueError(f"seed={seed} is not a seed of the table1 grid; allowed values: "
+                         f"{sorted({c['seed'] for c in grid_cells('table1')})}")
+    return cell_spec(cell, profile)
+
+
+ANT_MOTION_METRICS: dict[str, str] = {
+    "farthest_ep1": "farthest from the start, ep 1",
+    "farthest_ep2": "farthest from the start, ep 2",
+    "reached_arc_ep1": "reached the semi-circle, ep 1",
+    "ruled_out_ep1": "semi-circle ruled out by the end of ep 1",
+}
+"""The measures of :func:`ant_motion` (column name: what it measures). The semi-circle has radius 1 around the
+fixed start, so an agent must move about 1 to reach any goal."""
+
+
+def ant_motion(profile: str, directory: str | Path | None = None, seeds: list[int] | None = None) -> pd.DataFrame:
+    """Does anything move, or search, on Ant-Semi-circle? From the final trials each run writes (``_traj``
+    tables: BOReL's last evaluation on the uniform data, with and without CQL; PEARL's and MBML's final
+    agent, MBML on the uniform data and on the protocol's default data as separate rows), per method (mean over evaluation tasks, then mean ± s.e. over seeds): the torso's largest
+    distance from the fixed start in episodes 1 and 2, the share of tasks whose episode 1 comes within the
+    goal radius of the semi-circle, and the share of the semi-circle the exact posterior has ruled out by
+    the end of episode 1 (the paper's search sweeps it; an agent that stands rules out nothing)."""
+    from borel_lib.baselines.mbml import run_tag
+    from borel_lib.envs import make_env
+    from borel_lib.envs.point_robot import SEMICIRCLE_RADIUS as radius
+
+    seeds = default_seeds(profile) if seeds is None else seeds
+    out_dir = Path(directory if directory is not None else results_dir(profile))
+    env = make_env("ant_semicircle")
+    sources = {name: [out_dir / f"borel_{_table1_uniform_spec(profile, s, cql).tag}_traj.csv" for s in seeds]
+               for name, cql in (("BOReL (RR)", False), ("BOReL + CQL (RR)", True))}
+    sources["PEARL (final agent)"] = [out_dir / f"pearl_ant_semicircle_seed{s}_traj.csv" for s in seeds]
+    for init_state, name in (("uniform", "MBML (final agent)"),
+                             (None, "MBML (final agent; excluding-the-semi-circle data)")):
+        sources[name] = [out_dir / f"{run_tag('ant_semicircle', s, init_state, profile)}_traj.csv" for s in seeds]
+    rows = []
+    for method, paths in sources.items():
+        per_seed = []
+        for path in (p for p in paths if p.is_file()):
+            traj = pd.read_csv(path)
+            if "updates" in traj:  # a BOReL table is of its last evaluation; keep only that, whatever it holds
+                traj = traj[traj.updates == traj.updates.max()]
+            wide = traj.pivot_table(index=["task", "t"], columns="metric", values="value").sort_index()
+            n, T = wide.index.get_level_values("task").nunique(), env.horizon
+            xy = wide[["x", "y"]].to_numpy().reshape(n, -1, T, 2)  # (task, episode, step, xy)
+            dist = np.linalg.norm(xy, axis=-1)
+            to_arc = np.where(xy[..., 1] >= 0, np.abs(dist - radius),  # below the x-axis: the nearer end of the arc
+                              np.linalg.norm(xy - np.array([radius, 0.0]) * np.sign(xy[..., :1] + 1e-12), axis=-1))
+            support = wide["support"].to_numpy().reshape(n, -1, T)
+            per_seed.append({"farthest_ep1": dist[:, 0].max(-1).mean(), "farthest_ep2": dist[:, 1].max(-1).mean(),
+                             "reached_arc_ep1": (to_arc[:, 0] <= env.goal_radius).any(-1).mean(),
+                             "ruled_out_ep1": (1.0 - support[:, 0, -1]).mean()})
+        if per_seed:
+            v = pd.DataFrame(per_seed)
+            se = v.std(ddof=1) / np.sqrt(len(v))
+            rows.append({"method": method, "seeds": len(v),
+                         **{ANT_MOTION_METRICS[m]: f"{v[m].mean():.2f}" + (f" ± {se[m]:.2f}" if len(v) > 1 else "")
+                            for m in ANT_MOTION_METRICS}})
+    if not rows:
+        raise MissingResultsError(f"not yet produced: no Ant-Semi-circle trajectory table in {display_path(out_dir)}; "
+                                  f"run `{table_commands(profile)['table1']}`")
+    return pd.DataFrame(rows).set_index("method")
+
+
+def ant_trajectories(profile: str, directory: str | Path | None = None, seeds: list[int] | None = None):
+    """Figure 5 (paper §6): the Ant's torso path in episodes 1 and 2 for four evaluation goals, from the
+    first seed's BOReL run on the uniform data (no CQL; its ``_traj`` table, last evaluation)."""
+    from borel_lib.envs import make_env
+    from borel_lib.envs.point_robot import SEMICIRCLE_RADIUS as radius
+    from borel_lib.pipeline import eval_tasks
+
+    seeds = default_seeds(profile) if seeds is None else seeds
+    spec = _table1_uniform_spec(profile, seeds[0])
+    path = Path(directory if directory is not None else results_dir(profile)) / f"borel_{spec.tag}_traj.csv"
+    if not path.is_file():
+        raise MissingResultsError(f"not yet produced: {display_path(path)}; run `{table_commands(profile)['figure5']}`")
+    traj = pd.read_csv(path)
+    traj = traj[traj.updates == traj.updates.max()]
+    goals = eval_tasks("ant_semicircle", spec.seed)
+    shown = np.linspace(0, len(goals) - 1, 4).round().astype(int)
+    fig, axes = plt.subplots(1, len(shown), figsize=(14, 3.8), sharex=True, sharey=True)
+    arc = np.linspace(0, np.pi, 100)
+    for ax, task in zip(axes, shown):
+        ax.plot(radius * np.cos(arc), radius * np.sin(arc), color="0.8", lw=6, zorder=0)
+        plot_episode_paths(ax, traj, int(task))
+        ax.add_patch(plt.Circle(goals[task], make_env("ant_semicircle").goal_radius, color="tab:green", alpha=0.5))
+        ax.set(aspect="equal", title=f"goal {task}", xlim=(-1.5, 1.5), ylim=(-0.5, 1.5))
+    axes[0].legend(loc="lower left", fontsize="small")
+    fig.suptitle(f"Ant-Semi-circle, BOReL on the uniform data (seed {spec.seed}, last evaluation)")
+    return fig
+
+
+MUJOCO_FIG3 = {"cheetah_vel": ("Half-Cheetah-Vel", None, "cheetah"), "ant_semicircle": ("Ant-Semi-circle", "uniform", "ant")}
+"""Figure 3's MuJoCo panels: domain -> (title, initial-state variant of the data BOReL learns from, ``None`` =
+the collection protocol's, key of the command in :func:`table_commands`). The paper's Figure 3 uses
+uniform-start data where a domain has variants; on Ant that is Table 1's uniform dataset, whose plain BOReL
+cells are the panel's BOReL (RR) bars. Half-Cheetah-Vel's collection has one variant (its fixed start)."""
+
+
+def _mujoco_bars(domain: str, profile: str, directory: str | Path | None = None, seeds: list[int] | None = None):
+    """One MuJoCo panel of Figure 3 (paper §6): the paper's metric (first 2 episodes) of BOReL with reward
+    relabelling and, once run, without, mean ± s.e. over seeds (dots: single seeds), beside PEARL and MBML
+    (best evaluation over training, as the paper plots them) when their tables exist (MBML: :func:`_mbml_on`)."""
+    from borel_lib.pipeline import RunSpec
+    from borel_lib.results import baseline_runs, borel_runs
+
+    title, init_state, command = MUJOCO_FIG3[domain]
+    seeds = default_seeds(profile) if seeds is None else seeds
+    specs = [RunSpec(domain, profile, relabelling=r, seed=s, init_state=init_state)
+             for r in ("reward_relabelling", "none") for s in seeds]
+    runs = borel_runs(profile, directory)
+    runs = runs[runs.run.isin({sp.tag for sp in specs})] if len(runs) else runs
+    if not len(runs):
+        raise MissingResultsError(f"not yet produced: no {title} run in {display_path(Path(directory or results_dir(profile)))}; "
+                                  f"run `{table_commands(profile)[command]}`")
+    base = baseline_runs(profile, directory)  # PEARL / MBML at their best evaluation, as the paper plots them
+    base = base[(base.domain == domain) & base.seed.isin(seeds)] if len(base) else runs.iloc[:0]
+    mbml, labels = _mbml_on(base, domain, profile, seeds, specs[0].init_state)
+    values = {m: t[t.method == m].metric.to_numpy()
+              for m, t in (("borel_rr", runs), ("borel_no_rr", runs), ("pearl", base), ("mbml", mbml))}
+    methods = [m for m, v in values.items() if m == "borel_rr" or len(v)]
+    fig, ax = plt.subplots(figsize=(6.5, 3.8))
+    for x, method in enumerate(methods):
+        if len(values[method]):
+            seed_bar(ax, x, values[method], color=METHOD_COLORS[method], label=f"{len(values[method])} seed(s)")
+    ax.set_xticks(range(len(methods)), [labels.get(m, method_label(m)).replace(" (", "\n(") for m in methods])
+    ax.set(ylabel="average return, first 2 episodes", title=title)
+    return fig
+
+
+def _mbml_on(base: pd.DataFrame, domain: str, profile: str, seeds: list[int], init_state: str):
+    """MBML's runs for a panel whose BOReL bars learn from the ``init_state`` data: the runs on that data if
+    any, else those on the collection protocol's default data, labelled with it (``{method: label}``)."""
+    from borel_lib.baselines.mbml import run_tag
+    from borel_lib.pipeline import resolve_init_state
+
+    runs = base[base.method == "mbml"] if len(base) else base
+    own = runs[runs.run.isin({run_tag(domain, s, init_state, profile) for s in seeds})] if len(runs) else runs
+    if len(own) or not len(runs):
+        return own, {}
+    default = runs[runs.run.isin({run_tag(domain, s, None, profile) for s in seeds})]
+    variant = resolve_init_state(domain, profile, None)
+    return default, {"mbml": f"MBML (best;\n{ANT_VARIANTS.get(variant, variant)} data)"}
+
+
+def cheetah_bars(profile: str, directory: str | Path | None = None, seeds: list[int] | None = None):
+    """Figure 3's Half-Cheetah-Vel panel (:func:`_mujoco_bars`)."""
+    return _mujoco_bars("cheetah_vel", profile, directory, seeds)
+
+
+def ant_bars(profile: str, directory: str | Path | None = None, seeds: list[int] | None = None):
+    """Figure 3's Ant-Semi-circle panel (:func:`_mujoco_bars`): BOReL on the uniform-start data (Table 1's
+    uniform BOReL cells), without reward relabelling when run (``sweep fig3_ant``), PEARL and MBML."""
+    return _mujoco_bars("ant_semicircle", profile, directory, seeds)
+
+
+def mujoco_collection_curves(profile: str, directory: str | Path | None = None):
+    """The MuJoCo collections' learning curves: Ant success per iteration for each initial-state variant
+    (mean over the agents; the dataset keeps the sparse reward) and Half-Cheetah-Vel's episode return."""
+    from borel_lib.collect import CollectConfig, dataset_name
+
+    names = {v: f"collect_{dataset_name(CollectConfig.for_domain('ant_semicircle', profile, init_state=v))}"
+             for v in ANT_VARIANTS}
+    names["cheetah_vel"] = f"collect_{dataset_name(CollectConfig.for_domain('cheetah_vel', profile))}"
+    tables = {}
+    for key, name in names.items():
+        try:
+            tables[key] = read_table(name, profile, directory)
+        except MissingResultsError:
+            continue
+    if not tables:
+        raise MissingResultsError(f"not yet produced: {display_path(Path(directory or results_dir(profile)) / (names['uniform'] + '.csv'))}; "
+                                  f"run `{table_commands(profile)['collect_ant']}`")
+    fig, (ax, ax2) = plt.subplots(1, 2, figsize=(12, 3.6))
+    for key, t in tables.items():
+        target, metric = (ax2, "return") if key == "cheetah_vel" else (ax, "success")
+        c = t[t.metric == metric].groupby("iteration").value.mean()
+        target.plot(c.index, c.values, label=ANT_VARIANTS.get(key, "Half-Cheetah-Vel"))
+    ax.set(xlabel="collection iteration (-1: random warm-up)", ylabel="success rate (sparse goal)",
+           title="Ant-Semi-circle collection", ylim=(-0.05, 1.05))
+    ax2.set(xlabel="collection iteration (-1: random warm-up)", ylabel="episode return", title="Half-Cheetah-Vel collection")
+    for a in (ax, ax2):
+        if a.lines:
+            a.legend(fontsize="small")
+    return fig
