@@ -240,7 +240,7 @@ LOG_STD_CHOICES = ("clamp", "tanh")
 
 CALIBRATED_SAC = dict(hidden=(256, 256), critic_lr=1e-3, alpha=0.2, target_entropy=-8.0, alpha_lr=1e-3, log_std="tanh")
 """The SAC settings whose mean action walks on Gymnasium's Ant-v5 within the CPU budgets of the quick
-profile (``scripts/probe_sac_gym_ant.py``, ``data/results/quick/probe_sac_gym_ant_calibrated_*.csv``;
+profile (``scripts/probe_sac_gym_ant.py``, ``data/results/quick/probes/gym_ant/probe_sac_gym_ant_calibrated_*.csv``;
 CleanRL's ``sac_continuous_action.py`` settings: 256×256, critic lr 1e-3, automatic α towards −|A| = −8 with
 lr 1e-3, log-std squashed by tanh into [−5, 2]). The authors' (α fixed at 0.2, 128×128, lr 3e-4, clamped
 log-std) hold a standing posture with the mean action at the same budgets; the ``paper`` profile keeps them."""

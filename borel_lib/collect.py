@@ -55,7 +55,7 @@ transitions per task), the paper's networks (128×128) and SAC settings (γ 0.99
   metric their own task-knowing policies scored *below standing still*: −28 / −38 per episode at
   iteration 200, −21 / −25 at their best (iteration 150), against +8 / +4 for a = 0. They spent only
   7–19 of 200 steps in the goal disc and paid about −40 of control cost per episode
-  (``scripts/probe_ant_collectors.py``, ``data/results/quick/probe_ant_collectors_*.csv``). Offline RL
+  (``scripts/probe_ant_collectors.py``, ``data/results/quick/probes/probe_ant_collectors_*.csv``). Offline RL
   on such data learnt to stand still. SAC's α = 0.05 instead of 0.2 did not help (−34 / −29 at
   iteration 100, 8 tasks). One update of 16 stacked 128×128 agents at batch 256 costs 148 ms on one
   core; one shared agent costs 14 ms. So for the same compute the shared agent makes 5× the updates,
@@ -349,7 +349,7 @@ def build_parser():
         "Batched data collection (paper §3.1): one RL agent per task, every trial saved as an offline dataset.\n"
         "Resumes a killed run from its last checkpoint.",
         outputs="  dataset:         data/datasets/<profile>/<domain>_<init_state>_seed<seed>/ (format: docs/datasets.md)\n"
-                "  learning curves: data/results/<profile>/collect_<dataset>.csv and .config.json\n"
+                "  learning curves: data/results/<profile>/collection/<domain>/collect_<dataset>.csv and .config.json\n"
                 "  checkpoints:     data/checkpoints/<profile>/<dataset>/ (discarded by --restart)\n"
                 "  (profile smoke: the same under build/smoke/)")
     parser.add_argument("domain", choices=sorted(_PAPER), help="domain to collect")

@@ -263,10 +263,10 @@ def finished_runs(profile: str | None = None, domain: str | None = None) -> list
     """The runs whose results are in the profile's results folder (read from their config files)."""
     import json
 
-    from borel_lib.paths import results_dir
+    from borel_lib.results import find_results
 
     specs = []
-    for path in sorted(results_dir(resolve_profile(profile)).glob("borel_*.config.json")):
+    for path in find_results("borel_*", resolve_profile(profile), kind="config"):
         run = json.loads(path.read_text()).get("values", {}).get("run")
         if not run:
             continue
@@ -286,7 +286,7 @@ def _load_belief(spec: RunSpec, dataset, device, progress: bool, replay=None):
     if spec.belief == "exact":
         return make_belief("exact", domain=spec.domain)
     from borel_lib.io import file_lock
-    from borel_lib.results import results_dir, write_results
+    from borel_lib.results import result_path, write_results
 
     ck = spec.vae_checkpoint()
     replay = replay if replay is not None else policy_replay_data(spec)
@@ -296,7 +296,7 @@ def _load_belief(spec: RunSpec, dataset, device, progress: bool, replay=None):
         before = torch.load(ck, map_location="cpu", weights_only=False)["epoch"] if ck.is_file() else 0
         vae, log = train_vae(dataset, spec.vae_config(), spec.relabelling, seed=spec.seed,
                              checkpoint=ck, device=device, progress=progress, n_actions=spec.n_actions, replay=replay)
-        if len(log) > before or not (results_dir(spec.profile) / f"{table}.csv").is_file():
+        if len(log) > before or not result_path(table, spec.profile).is_file():
             method = _VAE_METHOD[spec.relabelling]  # one VAE, many runs
             write_results(log.assign(domain=spec.domain, method=method, variant="vae", seed=spec.seed, episode=0)
                           .melt(id_vars=["domain", "method", "variant", "seed", "episode", "epoch"], var_name="metric"),
@@ -511,8 +511,8 @@ def build_parser():
         "python -m borel_lib.pipeline",
         "BOReL for one domain and seed (paper §3.2, §6): collection (cached) -> belief -> state relabelling ->\n"
         "offline RL -> evaluation. Every input is checked before any work; a killed run resumes.",
-        outputs="  results:     data/results/<profile>/borel_<tag>.csv (+ _final, _traj) and .config.json\n"
-                "  VAE losses:  data/results/<profile>/vae_<domain>_<relabelling>_seed<seed>.csv\n"
+        outputs="  results:     data/results/<profile>/borel/<domain>/<configuration>/borel_<tag>.csv (+ _final, _traj) and .config.json\n"
+                "  VAE losses:  data/results/<profile>/belief/<domain>/vae_<domain>_<relabelling>_seed<seed>.csv\n"
                 "  checkpoints: data/checkpoints/<profile>/borel_<tag>/ and vae_<...>/ (delete to restart)\n"
                 "  (profile smoke: the same under build/smoke/)")
     parser.add_argument("domain", choices=sorted(RL_DOMAIN), help="domain")

@@ -21,7 +21,7 @@ once: the first takes a lock file beside the dataset and the others wait for it;
 (:func:`borel_lib.pipeline.run_borel`). Jobs are resumable: ``run_borel`` checkpoints its
 VAE and agent, and :class:`CellJob` is ``submitit.helpers.Checkpointable``, so a Slurm job that hits its
 time limit or is pre-empted is requeued and continues from the last checkpoint. A cell whose result CSV
-(``data/results/<profile>/borel_<tag>.csv``) already exists is not run again, so relaunching the same
+(``data/results/<profile>/borel/<domain>/<configuration>/borel_<tag>.csv``) already exists is not run again, so relaunching the same
 command after a kill (or after some Slurm jobs failed) runs only what is missing. When every cell is done
 the cells' CSVs are merged into one tidy table ``sweep_<grid>.csv`` (a ``cell`` column says which cell
 each row came from) with the grid's cells in ``sweep_<grid>.config.json``.
@@ -169,13 +169,13 @@ class CellJob(Checkpointable):
     def __call__(self, cell: dict[str, Any], profile: str) -> str:
         import torch
 
-        from borel_lib.paths import results_dir
         from borel_lib.pipeline import run_borel
+        from borel_lib.results import result_path
 
         torch.set_num_threads(int(os.environ.get("SLURM_CPUS_PER_TASK", "1")))
         collect_once(cell, profile)
         run_borel(cell_spec(cell, profile), progress=False)
-        return str(results_dir(profile) / f"{result_name(cell, profile)}.csv")
+        return str(result_path(result_name(cell, profile), profile))
 
 
 def collect_once(cell: dict[str, Any], profile: str) -> None:
@@ -197,9 +197,9 @@ def collect_once(cell: dict[str, Any], profile: str) -> None:
 
 
 def _done(cell: dict[str, Any], profile: str) -> bool:
-    from borel_lib.paths import results_dir
+    from borel_lib.results import result_path
 
-    return (results_dir(profile) / f"{result_name(cell, profile)}.csv").is_file()
+    return result_path(result_name(cell, profile), profile).is_file()
 
 
 # --------------------------------------------------------------------------------- executors
@@ -390,7 +390,7 @@ def build_parser():
         "python -m borel_lib.sweep",
         "Run a named grid of BOReL runs on a submitit executor and merge their results (resumable: rerun to "
         "continue).",
-        outputs="  merged table: data/results/<profile>/sweep_<grid>.csv and .config.json (one borel_<run>.csv per "
+        outputs="  merged table: data/results/<profile>/sweeps/sweep_<grid>.csv and .config.json (one borel_<run>.csv per "
                 "cell beside it)\n"
                 "  job scripts and logs: build/sweeps/<profile>/<grid>/\n"
                 "  (profile smoke: results under build/smoke/)")

@@ -13,7 +13,7 @@ variant, over the policy trials (the random warm-up trials left out):
 - ``sweeps_3_points``: share of episodes that pass through at least 3 of them;
 - ``on_arc_share``: share of all logged states within the goal radius of the arc.
 
-Writes ``data/results/<profile>/ant_data_diversity.csv`` (tidy; one row per variant and metric).
+Writes ``data/results/<profile>/analysis/ant_data_diversity.csv`` (tidy; one row per variant and metric).
 Usage: python scripts/ant_data_diversity.py [--profile quick]
 """
 

@@ -12,7 +12,7 @@ three kinds of trials:
 - ``logged_late``: the last 5 logged trials of every task (goal-reaching; training data).
 - ``logged_early``: the first 5 logged trials of every task (random warm-up; training data).
 
-Writes ``data/results/<profile>/belief_vs_exact.csv`` (tidy; column ``t`` = transitions seen; metric
+Writes ``data/results/<profile>/belief/belief_vs_exact.csv`` (tidy; column ``t`` = transitions seen; metric
 ``tv``, mean over trials; column ``vae`` = the VAE's tag, e.g. ``semicircle_reward_relabelling_seed0``) with its config. Usage: python scripts/belief_vs_exact.py [--profile quick]
 """
 

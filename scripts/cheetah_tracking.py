@@ -4,7 +4,7 @@ Reads a finished Half-Cheetah-Vel collection and reports, per block of collectio
 absolute velocity error |v_x - v*| of the logged trials over the second half of every episode (after the
 cheetah has had 100 steps to reach its speed), per task and averaged. For scale: standing still has the
 error |v*| (about 1.5 on average for v* ~ U[0, 3]), written as the method ``standing_still``.
-Writes ``data/results/<profile>/cheetah_tracking.csv`` (tidy; columns ``task``, ``iterations``).
+Writes ``data/results/<profile>/analysis/cheetah_tracking.csv`` (tidy; columns ``task``, ``iterations``).
 Usage: python scripts/cheetah_tracking.py [--profile quick] [--block 20]
 """
 

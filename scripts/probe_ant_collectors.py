@@ -14,7 +14,7 @@ collection's own 16 tasks:
 
 If the task-knowing collectors score below standing still, the data holds no behaviour that pays under the
 metric, and no offline learner on it should be expected to walk to the goal; a longer offline budget then
-tests nothing. Writes ``data/results/<profile>/probe_ant_collectors_<init_state>_<protocol>.csv`` (tidy:
+tests nothing. Writes ``data/results/<profile>/probes/probe_ant_collectors_<init_state>_<protocol>.csv`` (tidy:
 episode 1/2, metrics ``return``, ``in_goal_steps``, ``ctrl``, averaged over tasks and trials; column
 ``iteration``); ``<protocol>`` is ``shared`` for a ``shared_agent`` collection (the quick protocol now) and
 ``pertask`` for one agent per task (the first quick protocol, whose committed tables keep that name), so a

@@ -7,7 +7,7 @@ per mode: the mean distance of the torso to the goal at steps 1, 50, 100 and 199
 in the goal disc, the mean |a|, the mean over tasks and joints of each action's standard deviation over
 time (small = a static posture, not a gait), the policy's mean standard deviation (pre-tanh) and the
 fraction of tasks whose torso is upside down (its z axis pointing down) at step 199 and at any step.
-Writes ``data/results/<profile>/probe_ant_gait_<label>_iter<iteration>.csv``.
+Writes ``data/results/<profile>/probes/probe_ant_gait_<label>_iter<iteration>.csv``.
 Usage: python scripts/probe_ant_gait.py --init-state uniform --iteration 200 [--set FIELD=VALUE ...]
 (the ``--set`` overrides name the collection, as in probe_ant_collectors.py).
 """

@@ -14,7 +14,7 @@ domain's k episodes, deterministic actions), from the most to the least informed
 - ``zero_action``: a = 0.
 
 A drop from one row to the next names the stage that loses it. Writes
-``data/results/<profile>/probe_mbml_<domain>_seed<seed>.csv`` (tidy, column ``mode``, per-episode means
+``data/results/<profile>/probes/<domain>/probe_mbml_<domain>_seed<seed>.csv`` (tidy, column ``mode``, per-episode means
 over the tasks) with the run's config.
 Usage: python scripts/probe_mbml.py cheetah_vel --profile quick --seed 0
 """

@@ -18,7 +18,7 @@ thing, where the training transitions come from:
 
 If the online learner holds ≥ 8.4 where the offline one falls back, the offline data's coverage is the
 limit; if it also peaks and falls, the learner is. Writes
-``data/results/<profile>/probe_online_exact_<data>_seed<seed>.csv`` (tidy, like a BOReL run's table, column
+``data/results/<profile>/probes/probe_online_exact_<data>_seed<seed>.csv`` (tidy, like a BOReL run's table, column
 ``updates``) with its config. Usage: python scripts/probe_online_exact.py --data online [--seed 0]
 """
 

@@ -15,7 +15,7 @@ of the torso (``x_velocity``, over the steps the episode lasted) and α. The pub
 walks from about 60k-150k steps; README "Ant-Semi-circle") are what the mean action's speed is read against:
 the semi-circle task needs about 0.1 units/s.
 
-Writes ``data/results/<profile>/probe_sac_gym_ant_<label>.csv`` (one row per evaluation, seed, mode, metric)
+Writes ``data/results/<profile>/probes/gym_ant/probe_sac_gym_ant_<label>.csv`` (one row per evaluation, seed, mode, metric)
 and checkpoints every evaluation under ``data/checkpoints/<profile>/probe_sac_gym_ant_<label>/``: a killed
 run resumes there (same command).
 Usage: python scripts/probe_sac_gym_ant.py --sac calibrated --seeds 0 1 --steps 150000
@@ -24,6 +24,7 @@ Usage: python scripts/probe_sac_gym_ant.py --sac calibrated --seeds 0 1 --steps 
 from __future__ import annotations
 
 import argparse
+import pickle
 import shlex
 import sys
 
@@ -70,15 +71,16 @@ def evaluate(agent: EnsembleSAC, deterministic: bool, seeds: list[int]) -> dict[
 
 
 def _env_state(env: gym.Env) -> dict:
+    """Everything a bit-exact resume needs: the whole ``MjData`` (pickled; Ant-v5's forward reward reads the
+    torso position that the last ``mj_step`` left, not one recomputed from qpos), step count, reset RNG."""
     u = env.unwrapped
-    return {"qpos": u.data.qpos.copy(), "qvel": u.data.qvel.copy(), "elapsed": env._elapsed_steps,
-            "rng": u.np_random.bit_generator.state}
+    return {"mjdata": pickle.dumps(u.data), "elapsed": env._elapsed_steps, "rng": u.np_random.bit_generator.state}
 
 
 def _set_env_state(env: gym.Env, state: dict) -> np.ndarray:
     env.reset(seed=0)
     u = env.unwrapped
-    u.set_state(state["qpos"], state["qvel"])
+    u.data = pickle.loads(state["mjdata"])
     env._elapsed_steps = state["elapsed"]
     u.np_random.bit_generator.state = state["rng"]
     return u._get_obs()
@@ -94,6 +96,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--eval-episodes", type=int, default=2)
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1], help="one ensemble member (and env) per seed")
     parser.add_argument("--profile", default="quick", choices=["smoke", "quick", "paper"], help="results folder")
+    parser.add_argument("--stop-at", type=int, default=None, help=argparse.SUPPRESS)  # tests: a kill after a checkpoint
     return parser
 
 
@@ -111,8 +114,9 @@ def main(argv: list[str] | None = None) -> int:
     obs_dim, act_dim = envs[0].observation_space.shape[0], envs[0].action_space.shape[0]
     agent = EnsembleSAC(obs_dim, act_dim, args.seeds, cfg, "cpu")
     replay = EnsembleReplay(E, args.steps, obs_dim, act_dim, torch.device("cpu"))
-    extra = "".join(f"_{k}{v}" for k, v in parse_overrides(args.set, SACConfig, "set").items())
-    label = f"{args.sac}{extra}_steps{args.steps}_seeds{'-'.join(map(str, args.seeds))}".replace(" ", "")
+    extra = "".join(f"_{k}{'x'.join(map(str, v)) if isinstance(v, tuple) else v}"
+                    for k, v in parse_overrides(args.set, SACConfig, "set").items())
+    label = f"{args.sac}{extra}_steps{args.steps}_seeds{'-'.join(map(str, args.seeds))}"
     ckpt = checkpoints_dir(args.profile, create=False) / f"probe_sac_gym_ant_{label}" / "probe.pt"
     rows: list[dict] = []
     start = 1
@@ -163,6 +167,8 @@ def main(argv: list[str] | None = None) -> int:
             speed = [r["value"] for r in rows if r["steps"] == step and r["metric"] == "x_velocity"
                      and r["variant"] == "mean_action"]
             tqdm.write(f"step {step}: mean-action x velocity {np.round(speed, 3).tolist()}, alpha {np.round(alpha, 4).tolist()}")
+            if args.stop_at is not None and step >= args.stop_at:
+                return 0
     table = pd.DataFrame(rows)
     print(table[table.variant != "training"].pivot_table(index=["steps", "seed"], columns=["variant", "metric"],
                                                           values="value").round(3).to_string())

@@ -10,6 +10,7 @@ import torch
 
 from borel_lib import cli
 from borel_lib.collect import main
+from borel_lib.results import result_path  # noqa: E402
 
 SMOKE = ["semicircle", "--profile", "smoke", "--iterations", "2", "--no-progress"]
 
@@ -83,7 +84,7 @@ def test_stale_state_is_named_and_restart_or_self_recovery_fix_it(root, capsys):
     assert main(SMOKE) == 0
     ds = root / "build/smoke/datasets/semicircle_uniform_seed0"
     ckpt = root / "build/smoke/checkpoints/semicircle_uniform_seed0"
-    curves = root / "build/smoke/results/collect_semicircle_uniform_seed0.csv"
+    curves = result_path("collect_semicircle_uniform_seed0", "smoke", root / "build" / "smoke" / "results")
     reference = (ds / "rewards.npy").read_bytes()
 
     curves.unlink()  # killed just after the dataset was finalised: curves come back from the final checkpoint

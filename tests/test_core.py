@@ -9,9 +9,15 @@ import torch
 
 from borel_lib import io, paths
 from borel_lib.device import get_device, set_torch_threads
-from borel_lib.results import read_results, read_results_config, validate_tidy, write_results
+from borel_lib.results import read_results, read_results_config, result_path, validate_tidy, write_results
 from borel_lib.seeding import seed_everything, spawn_generators
 
+
+def _new_table(name, profile, directory):
+    """Where a test writes result ``name`` by hand (its folder in the results tree made first)."""
+    path = result_path(name, profile, directory)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return path
 
 def _draws():
     return (random.random(), np.random.rand(), torch.rand(3).tolist())  # noqa: NPY002
@@ -138,10 +144,10 @@ def test_borel_runs_average_the_last_tenth_of_evaluations(tmp_path):
         rows = [{"domain": "semicircle", "method": "borel_rr", "variant": "uniform", "seed": seed, "episode": e,
                  "metric": m, "value": (u / 1000 + shift) * (e if m == "return" else 0.1), "updates": u}
                 for u in range(1000, 21000, 1000) for e in (1, 2) for m in ("return", "success")]
-        pd.DataFrame(rows).to_csv(tmp_path / f"borel_semicircle_reward_relabelling_seed{seed}.csv", index=False)
+        pd.DataFrame(rows).to_csv(_new_table(f"borel_semicircle_reward_relabelling_seed{seed}", "smoke", tmp_path), index=False)
         final = [{"domain": "semicircle", "method": "borel_rr", "variant": "uniform", "seed": seed, "task": t,
                   "episode": 0, "metric": "found_ep1", "value": float(t % 2), "updates": 20000} for t in range(4)]
-        pd.DataFrame(final).to_csv(tmp_path / f"borel_semicircle_reward_relabelling_seed{seed}_final.csv", index=False)
+        pd.DataFrame(final).to_csv(_new_table(f"borel_semicircle_reward_relabelling_seed{seed}_final", "smoke", tmp_path), index=False)
     runs = borel_runs("quick", directory=tmp_path)
     assert len(runs) == 2 and set(runs.evals_averaged) == {2}  # 10 % of 20 evaluations
     # last two evaluations: updates 19k and 20k -> mean over episodes 1, 2 of (u/1000 + shift) * e
@@ -164,7 +170,7 @@ def test_baseline_runs_take_the_best_and_the_last_evaluation(tmp_path):
     rows = [{"domain": "semicircle", "method": "pearl", "variant": "online", "seed": 0, "episode": e, "metric": m,
              "value": returns[it][e - 1] if m == "return" else 0.5, "iteration": it}
             for it in returns for e in (1, 2) for m in ("return", "success")]
-    summarise(pd.DataFrame(rows), eval_episodes=2).to_csv(tmp_path / "pearl_semicircle_seed0.csv", index=False)
+    summarise(pd.DataFrame(rows), eval_episodes=2).to_csv(_new_table("pearl_semicircle_seed0", "smoke", tmp_path), index=False)
     run = baseline_runs("quick", directory=tmp_path).iloc[0]
     assert run.method == "pearl" and run.updates == 30
     np.testing.assert_allclose([run.metric, run.ep1, run.ep2, run.final, run.success], [6.0, 5.0, 7.0, 2.0, 0.5])
@@ -199,3 +205,63 @@ def test_file_lock_lets_one_process_in_at_a_time(tmp_path):
     first.join(30)
     second.join(30)
     assert log.read_text().split("\n")[:-1] == ["A in", "A out", "B in", "B out"]
+
+
+def test_a_result_names_folder_follows_from_the_name_alone():
+    from borel_lib.results import result_dir
+
+    assert str(result_dir("borel_semicircle_reward_relabelling_seed0_traj")) == "borel/semicircle/reward_relabelling"
+    assert str(result_dir("borel_ant_semicircle_uniform_reward_relabelling_cql2_seed1")) == (
+        "borel/ant_semicircle/uniform_reward_relabelling_cql2")
+    assert str(result_dir("borel_gridworld_seed0")) == "borel/gridworld/default"
+    assert str(result_dir("pearl_oracle_task_semicircle_seed0")) == "baselines/semicircle"
+    assert str(result_dir("vae_ant_semicircle_fixed_reward_relabelling_seed0")) == "belief/ant_semicircle"
+    assert str(result_dir("collect_semicircle_uniform_seed0_traj")) == "collection/semicircle"
+    assert str(result_dir("probe_sac_gym_ant_calibrated_steps150000_seeds0-1")) == "probes/gym_ant"
+    assert str(result_dir("sweep_table1")) == "sweeps"
+    assert str(result_dir("gridworld_exact")) == "analysis/gridworld"
+    assert str(result_dir("ant_data_diversity")) == "analysis"
+
+
+def test_trajectory_tables_are_compressed_with_reproducible_bytes(tmp_path):
+    from borel_lib.results import find_results, result_name
+
+    a = write_results(_table(), "borel_semicircle_none_seed0_traj", config=None, profile="smoke", command="x",
+                      directory=tmp_path / "a")
+    b = write_results(_table(), "borel_semicircle_none_seed0_traj", config=None, profile="smoke", command="x",
+                      directory=tmp_path / "b")
+    assert a.name == "borel_semicircle_none_seed0_traj.csv.gz" and a.read_bytes() == b.read_bytes()
+    assert a.read_bytes()[:2] == b"\x1f\x8b"
+    pd.testing.assert_frame_equal(read_results("borel_semicircle_none_seed0_traj", "smoke", tmp_path / "a"), _table())
+    assert [result_name(p) for p in find_results("borel_*_traj", "smoke", tmp_path / "a")] == [
+        "borel_semicircle_none_seed0_traj"]
+    assert find_results("pearl_*", "smoke", tmp_path / "a") == []
+
+
+def test_the_migration_moves_a_flat_folder_into_the_tree_once(tmp_path, monkeypatch):
+    import gzip
+    import importlib.util
+    import json
+
+    from borel_lib.paths import repo_root
+
+    spec = importlib.util.spec_from_file_location("migrate", repo_root() / "scripts" / "migrate_results_tree.py")
+    migrate = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(migrate)
+    monkeypatch.setenv("BOREL_ROOT", str(tmp_path))
+    flat = tmp_path / "data" / "results" / "quick"
+    flat.mkdir(parents=True)
+    _table().to_csv(flat / "borel_gridworld_none_seed0_traj.csv", index=False)
+    (flat / "borel_gridworld_none_seed0_traj.config.json").write_text(json.dumps(
+        {"command": "python -m borel_lib.borel gridworld --seed 0", "results": "borel_gridworld_none_seed0_traj.csv"}))
+    _table().to_csv(flat / "pearl_semicircle_seed0.csv", index=False)
+    raw = (flat / "borel_gridworld_none_seed0_traj.csv").read_bytes()
+    assert len(migrate.migrate("quick")) == 3
+    tree = flat / "borel" / "gridworld" / "none"
+    assert gzip.decompress((tree / "borel_gridworld_none_seed0_traj.csv.gz").read_bytes()) == raw
+    meta = json.loads((tree / "borel_gridworld_none_seed0_traj.config.json").read_text())
+    assert meta == {"command": "python -m borel_lib.pipeline gridworld --seed 0",
+                    "results": "borel_gridworld_none_seed0_traj.csv.gz"}
+    assert (flat / "baselines" / "semicircle" / "pearl_semicircle_seed0.csv").is_file()
+    assert sorted(p.name for p in flat.iterdir()) == ["baselines", "borel"]
+    assert migrate.migrate("quick") == []  # nothing flat left: idempotent

@@ -14,12 +14,20 @@ import pytest  # noqa: E402
 
 from borel_lib import figures  # noqa: E402
 from borel_lib.figures.style import set_style  # noqa: E402
-from borel_lib.paths import figures_dir, results_dir  # noqa: E402
+from borel_lib.paths import figures_dir  # noqa: E402
+from borel_lib.results import result_path  # noqa: E402
 
 FORBIDDEN_NAMES = {"load_dataset", "load_checkpoint", "checkpoints_dir", "datasets_dir", "train_vae", "run_borel",
                    "run_collection", "vae_checkpoint", "checkpoint_dir", "load_state_dict"}
 """Names a figure function must not use: they read checkpoints, datasets or train."""
 
+
+
+def _new_table(name, profile, directory):
+    """Where a test writes result ``name`` by hand (its folder in the results tree made first)."""
+    path = result_path(name, profile, directory)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return path
 
 @functools.cache
 def _available(profile: str = "quick") -> tuple[str, ...]:
@@ -103,9 +111,9 @@ def test_missing_table_is_one_line_naming_the_command(tmp_path):
 def test_pending_results_and_budget_are_read_from_tables(tmp_path):
     lines = figures.pending_results("quick", tmp_path)
     assert len(lines) == len(figures.PENDING) and all("not yet produced" in line for line in lines)
-    (tmp_path / "borel_wind_policy_replay_seed0.csv").write_text("x\n")
+    _new_table("borel_wind_policy_replay_seed0", "smoke", tmp_path).write_text("x\n")
     assert "1 result table(s)" in figures.pending_results("quick", tmp_path)[1]
-    if (results_dir("quick") / "borel_semicircle_reward_relabelling_seed0.config.json").is_file():
+    if (result_path("borel_semicircle_reward_relabelling_seed0", "quick", kind="config")).is_file():
         budget = figures.budget_ratios("quick")
         assert set(budget.domain) == {"gridworld", "semicircle"}
         assert (budget.ratio > 0).all() and (budget.ratio <= 1).all()
@@ -125,7 +133,7 @@ def test_table1_averages_the_grid_cells_beside_the_paper(tmp_path):
             rows = [{"domain": "ant_semicircle", "method": "borel_rr", "variant": "fixed", "seed": cell["seed"],
                      "episode": e, "metric": m, "value": value if m == "return" else 1.0, "updates": 40_000}
                     for e in (1, 2) for m in ("return", "success")]
-            pd.DataFrame(rows).to_csv(tmp_path / f"borel_{tag}.csv", index=False)
+            pd.DataFrame(rows).to_csv(_new_table(f"borel_{tag}", "smoke", tmp_path), index=False)
     t = figures.table1("quick", tmp_path).set_index(["data", "method"])
     assert t.loc[("fixed", "BOReL + CQL"), "ours"] == "105.0 ± 5.0"
     assert t.loc[("fixed", "BOReL + CQL"), "seeds"] == 2 and t.loc[("fixed", "BOReL + CQL"), "paper"] == 112.4
@@ -148,7 +156,7 @@ def test_cheetah_panel_draws_baselines_beside_borel_when_their_tables_exist(tmp_
             rows = [{"domain": "cheetah_vel", "method": method, "variant": "uniform", "seed": seed, "episode": e,
                      "metric": m, "value": value - seed if m == "return" else 1.0, "updates": 20_000}
                     for e in (1, 2) for m in ("return", "success")]
-            pd.DataFrame(rows).to_csv(tmp_path / f"borel_{tag}.csv", index=False)
+            pd.DataFrame(rows).to_csv(_new_table(f"borel_{tag}", "smoke", tmp_path), index=False)
 
     def labels(fig):
         return [t.get_text().replace("\n", " ") for t in fig.axes[0].get_xticklabels()]
@@ -159,7 +167,7 @@ def test_cheetah_panel_draws_baselines_beside_borel_when_their_tables_exist(tmp_
     rows = [{"domain": "cheetah_vel", "method": "pearl", "variant": "online", "seed": 0, "episode": e, "metric": m,
              "value": v, "iteration": 100, "env_steps": 1} for e in (1, 2)
             for m, v in (("best_return", -200.0), ("final_return", -250.0), ("best_success", 0.5))]
-    pd.DataFrame(rows).to_csv(tmp_path / "pearl_cheetah_vel_seed0.csv", index=False)
+    pd.DataFrame(rows).to_csv(_new_table("pearl_cheetah_vel_seed0", "smoke", tmp_path), index=False)
     fig = figures.cheetah_bars("quick", tmp_path)
     assert labels(fig) == ["BOReL (RR)", "BOReL (no RR)", "PEARL (best)"]
     heights = [p.get_height() for p in fig.axes[0].patches]
@@ -179,7 +187,7 @@ def test_ant_panel_takes_the_uniform_plain_borel_cells_of_table1_and_the_baselin
         rows = [{"domain": "ant_semicircle", "method": "borel_rr", "variant": spec.init_state, "seed": spec.seed,
                  "episode": e, "metric": m, "value": value if m == "return" else 0.0, "updates": 20_000}
                 for e in (1, 2) for m in ("return", "success")]
-        pd.DataFrame(rows).to_csv(tmp_path / f"borel_{spec.tag}.csv", index=False)
+        pd.DataFrame(rows).to_csv(_new_table(f"borel_{spec.tag}", "smoke", tmp_path), index=False)
 
     with pytest.raises(figures.MissingResultsError, match="sweep fig3_ant"):
         figures.ant_bars("quick", tmp_path)
@@ -189,14 +197,14 @@ def test_ant_panel_takes_the_uniform_plain_borel_cells_of_table1_and_the_baselin
     rows = [{"domain": "ant_semicircle", "method": "pearl", "variant": "online", "seed": 0, "episode": e,
              "metric": m, "value": v, "iteration": 100, "env_steps": 1} for e in (1, 2)
             for m, v in (("best_return", -40.0), ("final_return", -50.0), ("best_success", 0.0))]
-    pd.DataFrame(rows).to_csv(tmp_path / "pearl_ant_semicircle_seed0.csv", index=False)
+    pd.DataFrame(rows).to_csv(_new_table("pearl_ant_semicircle_seed0", "smoke", tmp_path), index=False)
     fig = figures.ant_bars("quick", tmp_path)
     assert [t.get_text().replace("\n", " ") for t in fig.axes[0].get_xticklabels()] == ["BOReL (RR)", "PEARL (best)"]
     assert [p.get_height() for p in fig.axes[0].patches] == pytest.approx([-15.0, -40.0])
     matplotlib.pyplot.close(fig)
     for name, value in (("mbml_ant_semicircle_seed0", -30.0), ("mbml_ant_semicircle_uniform_seed0", -25.0)):
         rows = [{**r, "method": "mbml", "variant": "offline", "value": value} for r in
-                pd.read_csv(tmp_path / "pearl_ant_semicircle_seed0.csv").to_dict("records")]
+                pd.read_csv(result_path("pearl_ant_semicircle_seed0", "smoke", tmp_path)).to_dict("records")]
         pd.DataFrame(rows).to_csv(tmp_path / f"{name}.csv", index=False)
         fig = figures.ant_bars("quick", tmp_path)  # MBML on the protocol's data is labelled so; on uniform data not
         label = "MBML (best)" if "uniform" in name else "MBML (best; excluding the semi-circle data)"
@@ -231,10 +239,10 @@ def test_ant_motion_measures_how_far_each_agent_goes_and_how_much_arc_it_rules_o
     support = np.concatenate([np.linspace(1, 0.4, H), np.full(H, 0.4)])
     spec = RunSpec("ant_semicircle", "quick", init_state="uniform", seed=0)
     borel = pd.concat([table(sweep * 0.5, np.ones(2 * H), updates=10), table(sweep, support, updates=20)])
-    borel.to_csv(tmp_path / f"borel_{spec.tag}_traj.csv", index=False)  # only the last evaluation counts
+    borel.to_csv(_new_table(f"borel_{spec.tag}_traj", "smoke", tmp_path), index=False)  # only the last evaluation counts
     down = np.concatenate([np.stack([np.zeros(H), np.linspace(0, -1, H)], 1), np.zeros((H, 2))])  # the circle's lower half
-    table(down, np.ones(2 * H), iteration=100).to_csv(tmp_path / "pearl_ant_semicircle_seed0_traj.csv", index=False)
-    table(np.zeros((2 * H, 2)), np.ones(2 * H), iteration=10).to_csv(tmp_path / "mbml_ant_semicircle_seed0_traj.csv",
+    table(down, np.ones(2 * H), iteration=100).to_csv(_new_table("pearl_ant_semicircle_seed0_traj", "smoke", tmp_path), index=False)
+    table(np.zeros((2 * H, 2)), np.ones(2 * H), iteration=10).to_csv(_new_table("mbml_ant_semicircle_seed0_traj", "smoke", tmp_path),
                                                                      index=False)  # on the protocol's default data
     out = figures.ant_motion("quick", tmp_path, seeds=[0])
     assert list(out.index) == ["BOReL (RR)", "PEARL (final agent)", "MBML (final agent; excluding-the-semi-circle data)"]

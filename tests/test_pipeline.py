@@ -450,13 +450,14 @@ def test_the_vae_table_names_the_run_that_trained_the_vae(tmp_path, monkeypatch)
     import json
 
     from borel_lib.pipeline import RunSpec, _load_belief, collection
-    from borel_lib.results import results_dir
 
     monkeypatch.setenv("BOREL_ROOT", str(tmp_path))
     spec = RunSpec("gridworld", "smoke", "vae", "reward_relabelling", 0)
     cql = RunSpec("gridworld", "smoke", "vae", "reward_relabelling", 0, rl=(("cql_alpha", 2.0),))
-    table = results_dir("smoke") / f"vae_{spec.vae_tag}.csv"
-    meta = table.with_suffix(".config.json")
+    from borel_lib.results import result_path
+
+    table = result_path(f"vae_{spec.vae_tag}", "smoke")
+    meta = result_path(f"vae_{spec.vae_tag}", "smoke", kind="config")
     data = collection(spec, progress=False)
 
     def command():
@@ -521,10 +522,10 @@ def test_committed_runs_keep_their_names_and_commands():
     file's and whose command is the one recorded beside it."""
     import json
 
-    from borel_lib.paths import repo_root
     from borel_lib.pipeline import RunSpec
+    from borel_lib.results import find_results
 
-    paths = sorted((repo_root() / "data" / "results" / "quick").glob("borel_*.config.json"))
+    paths = find_results("borel_*", "quick", kind="config")
     checked = 0
     for path in paths:
         saved = json.loads(path.read_text())

@@ -13,6 +13,7 @@ from borel_lib.envs import make_env
 from borel_lib.envs.batched import BatchedTrial
 from borel_lib.policy_replay import _replay_trial_randomness, collect_policy_replay, policy_files
 from borel_lib.relabel import sample_trials
+from borel_lib.results import result_path  # noqa: E402
 
 DOMAINS = ("wind", "escape_room")
 
@@ -314,20 +315,20 @@ def test_borel_cli_policy_replay_end_to_end_smoke(tmp_path, monkeypatch, capsys,
     assert borel_main(argv) == 0
     results = tmp_path / "build" / "smoke" / "results"
     tag = f"{domain}_policy_replay_seed0"
-    df = pd.read_csv(results / f"borel_{tag}.csv")
+    df = pd.read_csv(result_path(f"borel_{tag}", "smoke", results))
     assert set(df.method) == {"borel_pr"} and set(df.variant) == {"uniform"} and set(df.episode) == {1, 2}
-    config = json.loads((results / f"borel_{tag}.config.json").read_text())
+    config = json.loads((result_path(f"borel_{tag}", "smoke", results, kind="config")).read_text())
     assert config["values"]["vae"]["state_decoder"] is True
     assert config["command"] == f"python -m borel_lib.pipeline {domain} --profile smoke --belief vae --relabelling policy_replay --seed 0"
-    final = pd.read_csv(results / f"borel_{tag}_final.csv")
+    final = pd.read_csv(result_path(f"borel_{tag}_final", "smoke", results))
     assert set(final.metric) == {"return", "success"} and final.task.nunique() == 20
-    assert (results / f"vae_{tag}.csv").is_file() and (results / f"borel_{tag}_traj.csv").is_file()
-    assert set(pd.read_csv(results / f"vae_{tag}.csv").method) == {"borel_pr"}
+    assert (result_path(f"vae_{tag}", "smoke", results)).is_file() and (result_path(f"borel_{tag}_traj", "smoke", results)).is_file()
+    assert set(pd.read_csv(result_path(f"vae_{tag}", "smoke", results)).method) == {"borel_pr"}
     row = borel_runs("smoke", results).iloc[0]
     k = make_env(domain).eval_episodes
     assert row.metric == pytest.approx(row.ep1 if k == 1 else (row.ep1 + row.ep2) / 2)
     # the exact-belief line: only the RL part runs; the trajectories carry the exact posterior's support
     assert borel_main([domain, "--profile", "smoke", "--belief", "exact", "--no-progress"]) == 0
-    traj = pd.read_csv(results / f"borel_{domain}_exact_seed0_traj.csv")
+    traj = pd.read_csv(result_path(f"borel_{domain}_exact_seed0_traj", "smoke", results))
     support = traj[traj.metric == "support"].value
     assert len(support) and support.between(0, 1).all() and support.max() == 1.0

@@ -12,6 +12,7 @@ import pytest
 from borel_lib import figures
 from borel_lib.collect import run_collection
 from borel_lib.paths import repo_root
+from borel_lib.results import result_path  # noqa: E402
 
 
 def _script(name):
@@ -47,14 +48,14 @@ def root(tmp_path, monkeypatch):
 def test_probe_scores_a_smoke_collection(root, capsys):
     run_collection("ant_semicircle", "smoke", progress=False, init_state="uniform")
     assert probe.main(["--profile", "smoke", "--iterations", "2", "--trials", "1", "--last", "1"]) == 0
-    df = pd.read_csv(root / "build" / "smoke" / "results" / "probe_ant_collectors_uniform_pertask.csv")  # smoke: one agent per task
+    df = pd.read_csv(result_path("probe_ant_collectors_uniform_shared", "smoke", root / "build" / "smoke" / "results"))  # smoke: shared agent
     assert set(df.method) == {"logged", "zero_action", "collector_deterministic", "collector_sampled"}
     assert set(df.episode) == {1, 2}
     zero = df[(df.method == "zero_action") & (df.metric == "ctrl")]
     assert (zero.value == 0).all()  # standing still costs nothing
     sampled = df[(df.method == "collector_sampled") & (df.metric == "ctrl")]
     assert (sampled.value < 0).all()
-    table = figures.ant_collector_probe("smoke", protocol="pertask")
+    table = figures.ant_collector_probe("smoke", protocol="shared")
     assert list(table.columns) == ["return, ep 1", "return, ep 2", "steps in goal, ep 1", "steps in goal, ep 2"]
     with pytest.raises(FileNotFoundError, match="no saved policies at iteration 7"):
         probe.main(["--profile", "smoke", "--iterations", "7", "--trials", "1"])
@@ -79,7 +80,7 @@ def test_tracking_error_against_a_loop():
 def test_cheetah_tracking_on_a_smoke_collection(root):
     run_collection("cheetah_vel", "smoke", progress=False)
     assert tracking.main(["--profile", "smoke", "--block", "1"]) == 0
-    df = pd.read_csv(root / "build" / "smoke" / "results" / "cheetah_tracking.csv")
+    df = pd.read_csv(result_path("cheetah_tracking", "smoke", root / "build" / "smoke" / "results"))
     assert set(df.iterations) == {"warm-up", "0-0", "1-1", "-"} and (df.value >= 0).all()
     still = df[df.method == "standing_still"].sort_values("task").value.to_numpy()
     manifest = json.loads((root / "build" / "smoke" / "datasets" / "cheetah_vel_fixed_seed0" / "manifest.json").read_text())
@@ -98,7 +99,7 @@ def test_policy_mode_probe_reproduces_the_runs_own_evaluation(root):
     table = run_borel(spec, progress=False, device="cpu")
     argv = ["semicircle", "--profile", "smoke", "--belief", "exact", "--seed", "0", "--no-progress"]
     assert mode_probe.main(argv) == 0
-    path = root / "build" / "smoke" / "results" / f"probe_policy_mode_{spec.tag}.csv"
+    path = result_path(f"probe_policy_mode_{spec.tag}", "smoke", root / "build" / "smoke" / "results")
     df = pd.read_csv(path)
     assert set(df["mode"]) == set(mode_probe.MODES)
     last = table[table.updates == table.updates.max()].set_index(["episode", "metric"]).value
@@ -116,7 +117,7 @@ def test_policy_mode_probe_reproduces_the_runs_own_evaluation(root):
 def test_gait_probe_measures_a_smoke_collection(root):
     run_collection("ant_semicircle", "smoke", progress=False, init_state="uniform")
     assert gait.main(["--profile", "smoke", "--iteration", "2"]) == 0
-    df = pd.read_csv(root / "build" / "smoke" / "results" / "probe_ant_gait_uniform_iter2.csv")
+    df = pd.read_csv(result_path("probe_ant_gait_uniform_iter2", "smoke", root / "build" / "smoke" / "results"))
     assert set(df.method) == {"collector_deterministic", "collector_sampled"}
     v = df.pivot_table(index="metric", columns="method", values="value")
     d1 = v.loc["dist_step1"]  # the same start states in both modes: one step apart, the distances are close
@@ -130,16 +131,25 @@ def test_gait_probe_measures_a_smoke_collection(root):
 sac_ant = _script("probe_sac_gym_ant")
 
 
-def test_sac_on_gym_ant_probe_records_both_modes(root):
-    args = ["--profile", "smoke", "--steps", "120", "--random-steps", "60", "--eval-every", "60", "--eval-episodes", "1"]
+def test_sac_on_gym_ant_probe_records_both_modes_and_resumes(root):
+    import shutil
+
+    args = ["--profile", "smoke", "--sac", "calibrated", "--set", "hidden=16,16", "--seeds", "0", "1", "--steps", "120",
+            "--random-steps", "60", "--eval-every", "60", "--eval-episodes", "1"]
+    name = "probe_sac_gym_ant_calibrated_hidden16x16_steps120_seeds0-1"
     assert sac_ant.main(args) == 0
-    df = pd.read_csv(root / "build" / "smoke" / "results" / "probe_sac_gym_ant_alpha0.2_h128x128_steps120_seed0.csv")
-    assert set(df.variant) == {"mean_action", "sampled"} and set(df.steps) == {60, 120}
-    assert set(df.metric) == {"return", "length", "x_velocity"}
-    assert ((df[df.metric == "length"].value >= 1) & (df[df.metric == "length"].value <= 1000)).all()
-    # one seed makes the run repeatable
+    df = pd.read_csv(result_path(name, "smoke", root / "build" / "smoke" / "results"))
+    assert set(df.variant) == {"mean_action", "sampled", "training"} and set(df.steps) == {60, 120}
+    assert set(df.seed) == {0, 1} and set(df.metric) == {"return", "length", "x_velocity", "alpha"}
+    lengths = df[df.metric == "length"].value
+    assert ((lengths >= 1) & (lengths <= 1000)).all()
+    assert (df[(df.metric == "alpha") & (df.steps == 120)].value < 0.2).all()  # automatic entropy tuning moved α
+    # one seed makes the run repeatable; a run killed after its first evaluation resumes to the same table
+    shutil.rmtree(root / "build" / "smoke" / "checkpoints" / name)
+    assert sac_ant.main([*args, "--stop-at", "60"]) == 0
+    assert (root / "build" / "smoke" / "checkpoints" / name / "probe.pt").is_file()
     assert sac_ant.main(args) == 0
-    again = pd.read_csv(root / "build" / "smoke" / "results" / "probe_sac_gym_ant_alpha0.2_h128x128_steps120_seed0.csv")
+    again = pd.read_csv(result_path(name, "smoke", root / "build" / "smoke" / "results"))
     pd.testing.assert_frame_equal(df, again)
 
 
@@ -157,7 +167,7 @@ def test_mbml_probe_needs_a_finished_run_and_reports_every_mode(root, capsys):
     assert "python -m borel_lib.baselines.mbml semicircle --profile smoke --seed 0" in capsys.readouterr().err
     run_mbml("semicircle", "smoke", seed=0, progress=False, device="cpu")
     assert mbml_probe.main(argv) == 0
-    df = pd.read_csv(root / "build" / "smoke" / "results" / "probe_mbml_semicircle_seed0.csv")
+    df = pd.read_csv(result_path("probe_mbml_semicircle_seed0", "smoke", root / "build" / "smoke" / "results"))
     assert list(df["mode"].unique()) == list(PROBE_MODES)
     assert len(df) == len(PROBE_MODES) * 2 * 2  # modes x episodes x (return, success)
     assert (df[df["mode"] == "zero_action"].value == 0).all() and np.isfinite(df.value).all()
@@ -179,7 +189,7 @@ def test_ant_data_diversity_on_smoke_collections(root):
     for variant in diversity.VARIANTS:
         run_collection("ant_semicircle", "smoke", progress=False, init_state=variant)
     assert diversity.main(["--profile", "smoke"]) == 0
-    df = pd.read_csv(root / "build" / "smoke" / "results" / "ant_data_diversity.csv")
+    df = pd.read_csv(result_path("ant_data_diversity", "smoke", root / "build" / "smoke" / "results"))
     assert list(df.variant.unique()) == list(diversity.VARIANTS) and len(df) == 3 * 4
     starts = df[df.metric == "starts_on_arc"].set_index("variant").value
     assert starts["fixed"] == 0 and starts["exclude_semicircle"] == 0  # neither starts on the semi-circle

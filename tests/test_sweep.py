@@ -7,6 +7,7 @@ import pytest
 
 from borel_lib import sweep
 from borel_lib.config import ConfigError
+from borel_lib.results import result_path  # noqa: E402
 
 
 def test_grids_are_products_of_their_axes():
@@ -45,19 +46,19 @@ def test_smoke_grid_local_executor_merges_and_resumes(tmp_path, monkeypatch):
     monkeypatch.setenv("BOREL_ROOT", str(tmp_path))
     monkeypatch.setenv("OMP_NUM_THREADS", "1")
     path = sweep.run_sweep("smoke", "smoke", executor="local", max_parallel=2)
-    assert path == tmp_path / "build" / "smoke" / "results" / "sweep_smoke.csv"
+    assert path == result_path("sweep_smoke", "smoke", tmp_path / "build" / "smoke" / "results")
     df = pd.read_csv(path)
     assert list(df.columns[:7]) == ["domain", "method", "variant", "seed", "episode", "metric", "value"]
     assert set(df.cell) == {0, 1}
     assert set(df.method) == {"borel_rr", "borel_no_rr"} and set(df.domain) == {"semicircle"}
     for i, cell in enumerate(sweep.grid_cells("smoke")):
-        own = pd.read_csv(tmp_path / "build" / "smoke" / "results" / f"{sweep.result_name(cell, 'smoke')}.csv")
+        own = pd.read_csv(result_path(sweep.result_name(cell, "smoke"), "smoke"))
         pd.testing.assert_frame_equal(df[df.cell == i].drop(columns="cell").reset_index(drop=True), own)
-    assert (tmp_path / "build" / "smoke" / "results" / "sweep_smoke.config.json").is_file()
+    assert (result_path("sweep_smoke", "smoke", tmp_path / "build" / "smoke" / "results", kind="config")).is_file()
     # a relaunch submits nothing: every cell has its results
     assert sweep.launch("smoke", "smoke", executor="local") == []
     # a lost cell result is the only one rerun (debug executor: in this process)
-    os.remove(tmp_path / "build" / "smoke" / "results" / f"{sweep.result_name(sweep.grid_cells('smoke')[1], 'smoke')}.csv")
+    os.remove(result_path(sweep.result_name(sweep.grid_cells("smoke")[1], "smoke"), "smoke"))
     with pytest.raises(FileNotFoundError, match="1 cell\\(s\\) have no results yet"):
         sweep.merge("smoke", "smoke")
     assert sweep.launch("smoke", "smoke", executor="debug") == [1]
@@ -119,13 +120,12 @@ def test_seeds_select_a_subset_of_a_grid_to_run_and_merge(tmp_path, monkeypatch,
         sweep.selected_cells("table1", [0, 7])
     assert sweep.main(["table1", "--profile", "smoke", "--seeds", "7"]) == 2
     assert capsys.readouterr().err.strip() == "error: --seeds 7: grid 'table1' has no seed [7]; its seeds: 0, 1, 2"
-    results = tmp_path / "build" / "smoke" / "results"
-    results.mkdir(parents=True)
     for i in sweep.selected_cells("fig3_cheetah", [1]):
         cell = sweep.grid_cells("fig3_cheetah")[i]
+        table = result_path(sweep.result_name(cell, "smoke"), "smoke")
+        table.parent.mkdir(parents=True, exist_ok=True)
         pd.DataFrame([{"domain": "cheetah_vel", "method": "borel_rr", "variant": "uniform", "seed": 1, "episode": 1,
-                       "metric": "return", "value": float(i)}]).to_csv(results / f"{sweep.result_name(cell, 'smoke')}.csv",
-                                                                       index=False)
+                       "metric": "return", "value": float(i)}]).to_csv(table, index=False)
     with pytest.raises(FileNotFoundError, match="4 cell\\(s\\) have no results yet"):
         sweep.merge("fig3_cheetah", "smoke")
     merged = pd.read_csv(sweep.merge("fig3_cheetah", "smoke", seeds=[1]))

@@ -489,7 +489,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = baseline_parser(
         "mbml", "Offline MBML baseline on BOReL's dataset (paper §6); collects the dataset if missing and "
         "resumes a killed run.",
-        outputs="  results:     data/results/<profile>/mbml_<domain>_seed<seed>.csv and .config.json\n"
+        outputs="  results:     data/results/<profile>/baselines/<domain>/mbml_<domain>_seed<seed>.csv and .config.json\n"
                 "  checkpoint:  data/checkpoints/<profile>/mbml_<domain>_seed<seed>.pt\n"
                 "  dataset:     the collection's, data/datasets/<profile>/ (see python -m borel_lib.collect --help)\n"
                 "  (profile smoke: the same under build/smoke/)", domains=DOMAINS)

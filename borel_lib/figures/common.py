@@ -18,7 +18,8 @@ import numpy as np
 import pandas as pd
 
 from borel_lib.config import resolve_profile
-from borel_lib.paths import repo_root, results_dir
+from borel_lib.paths import repo_root
+from borel_lib.results import result_path
 
 N_METRIC = {"gridworld": 4, "semicircle": 2, "wind": 1, "escape_room": 2}
 """Episodes averaged by the paper's metric per domain (Gridworld 4, Semi-circle 2, Wind 1, Escape-Room 2)."""
@@ -77,9 +78,9 @@ def _command_for(name: str, profile: str) -> str:
 
 
 def read_table(name: str, profile: str, directory: str | Path | None = None) -> pd.DataFrame:
-    """The result table ``<name>.csv`` of ``profile``, or :class:`MissingResultsError` naming the command
+    """The result table ``name`` of ``profile`` (its file: :func:`borel_lib.results.result_path`), or :class:`MissingResultsError` naming the command
     (from :func:`table_commands`) that makes it."""
-    path = Path(directory if directory is not None else results_dir(profile)) / f"{name}.csv"
+    path = result_path(name, profile, directory)
     if not path.is_file():
         raise MissingResultsError(f"not yet produced: {display_path(path)}; run `{_command_for(name, profile)}`")
     return pd.read_csv(path)
@@ -87,7 +88,7 @@ def read_table(name: str, profile: str, directory: str | Path | None = None) -> 
 
 def read_config(name: str, profile: str, directory: str | Path | None = None) -> dict:
     """The ``values`` of ``<name>.config.json`` beside a result table."""
-    path = Path(directory if directory is not None else results_dir(profile)) / f"{name}.config.json"
+    path = result_path(name, profile, directory, kind="config")
     if not path.is_file():
         raise MissingResultsError(f"not yet produced: {display_path(path)}; run `{_command_for(name, profile)}`")
     return json.loads(path.read_text(encoding="utf-8"))["values"]
@@ -118,7 +119,7 @@ def references(profile: str, directory: str | Path | None = None,
 
 def run_table(spec, kind: str, directory: str | Path | None = None) -> pd.DataFrame | None:
     """A BOReL run's ``_final`` (per-task returns, search metrics) or ``_traj`` (trajectories) table, or None."""
-    path = Path(directory if directory is not None else results_dir(spec.profile)) / f"borel_{spec.tag}_{kind}.csv"
+    path = result_path(f"borel_{spec.tag}_{kind}", spec.profile, directory)
     return pd.read_csv(path) if path.is_file() else None
 
 

@@ -28,6 +28,7 @@ from borel_lib.figures.common import (
 )
 from borel_lib.figures.style import METHOD_COLORS
 from borel_lib.paths import results_dir
+from borel_lib.results import result_path
 
 BOREL_BELIEFS = (("exact", "reward_relabelling"), ("vae", "reward_relabelling"), ("vae", "none"))
 """The three beliefs of notebook 05 per domain: exact posterior, VAE with RR, VAE without RR."""
@@ -86,8 +87,8 @@ def borel_bars(profile: str, directory: str | Path | None = None, seeds: list[in
 
 def borel_learning_curves(profile: str, directory: str | Path | None = None, seeds: list[int] | None = None):
     """Figure 3 as learning curves: the paper's metric at each evaluation, mean ± s.e. over seeds."""
-    out_dir = Path(directory if directory is not None else results_dir(profile))
-    curves = [pd.read_csv(p) for spec in borel_specs(profile, seeds) if (p := out_dir / f"borel_{spec.tag}.csv").is_file()]
+    curves = [pd.read_csv(p) for spec in borel_specs(profile, seeds)
+              if (p := result_path(f"borel_{spec.tag}", profile, directory)).is_file()]
     if not curves:
         read_table(f"borel_{borel_specs(profile, seeds)[0].tag}", profile, directory)  # raises the missing line
     curves = pd.concat(curves, ignore_index=True)
@@ -213,19 +214,18 @@ def baseline_trajectories(profile: str, directory: str | Path | None = None, see
     episode and never searches."""
     from borel_lib.pipeline import RunSpec, eval_tasks
 
-    out_dir = Path(directory if directory is not None else results_dir(profile))
     seeds = default_seeds(profile) if seeds is None else seeds
     rows = []
     for label, names in (("BOReL (RR)", [f"borel_{RunSpec('semicircle', profile, seed=s).tag}_traj" for s in seeds]),
                          ("PEARL", [f"pearl_semicircle_seed{s}_traj" for s in seeds]),
                          ("MBML", [f"mbml_semicircle_seed{s}_traj" for s in seeds])):
-        found = next(((n, s) for n, s in zip(names, seeds) if (out_dir / f"{n}.csv").is_file()), None)
+        found = next(((n, s) for n, s in zip(names, seeds) if result_path(n, profile, directory).is_file()), None)
         if found is not None:
-            t = pd.read_csv(out_dir / f"{found[0]}.csv")
+            t = pd.read_csv(result_path(found[0], profile, directory))
             last = "updates" if "updates" in t.columns else "iteration"
             rows.append((label, found[1], t[t[last] == t[last].max()]))
     if not rows:
-        raise MissingResultsError(f"not yet produced: no Semi-circle trajectory table in {display_path(out_dir)}; "
+        raise MissingResultsError(f"not yet produced: no Semi-circle trajectory table in {display_path(Path(directory or results_dir(profile)))}; "
                                   f"run `python -m borel_lib.baselines.pearl semicircle --profile {profile} --seed 0`")
     goals = eval_tasks("semicircle", 0)
     shown = np.linspace(0, len(goals) - 1, 4).round().astype(int)

@@ -23,6 +23,7 @@ from borel_lib.figures.common import (
 )
 from borel_lib.figures.style import METHOD_COLORS
 from borel_lib.paths import results_dir
+from borel_lib.results import result_path
 
 ANT_VARIANTS: dict[str, str] = {"uniform": "uniform", "exclude_semicircle": "excluding the semi-circle",
                                 "fixed": "fixed"}
@@ -138,14 +139,14 @@ def ant_motion(profile: str, directory: str | Path | None = None, seeds: list[in
     from borel_lib.envs.point_robot import SEMICIRCLE_RADIUS as radius
 
     seeds = default_seeds(profile) if seeds is None else seeds
-    out_dir = Path(directory if directory is not None else results_dir(profile))
     env = make_env("ant_semicircle")
-    sources = {name: [out_dir / f"borel_{_table1_uniform_spec(profile, s, cql).tag}_traj.csv" for s in seeds]
+    traj = lambda name: result_path(f"{name}_traj", profile, directory)  # noqa: E731
+    sources = {name: [traj(f"borel_{_table1_uniform_spec(profile, s, cql).tag}") for s in seeds]
                for name, cql in (("BOReL (RR)", False), ("BOReL + CQL (RR)", True))}
-    sources["PEARL (final agent)"] = [out_dir / f"pearl_ant_semicircle_seed{s}_traj.csv" for s in seeds]
+    sources["PEARL (final agent)"] = [traj(f"pearl_ant_semicircle_seed{s}") for s in seeds]
     for init_state, name in (("uniform", "MBML (final agent)"),
                              (None, "MBML (final agent; excluding-the-semi-circle data)")):
-        sources[name] = [out_dir / f"{run_tag('ant_semicircle', s, init_state, profile)}_traj.csv" for s in seeds]
+        sources[name] = [traj(run_tag('ant_semicircle', s, init_state, profile)) for s in seeds]
     rows = []
     for method, paths in sources.items():
         per_seed = []
@@ -170,7 +171,7 @@ def ant_motion(profile: str, directory: str | Path | None = None, seeds: list[in
                          **{ANT_MOTION_METRICS[m]: f"{v[m].mean():.2f}" + (f" ± {se[m]:.2f}" if len(v) > 1 else "")
                             for m in ANT_MOTION_METRICS}})
     if not rows:
-        raise MissingResultsError(f"not yet produced: no Ant-Semi-circle trajectory table in {display_path(out_dir)}; "
+        raise MissingResultsError(f"not yet produced: no Ant-Semi-circle trajectory table in {display_path(Path(directory or results_dir(profile)))}; "
                                   f"run `{table_commands(profile)['table1']}`")
     return pd.DataFrame(rows).set_index("method")
 
@@ -184,7 +185,7 @@ def ant_trajectories(profile: str, directory: str | Path | None = None, seeds: l
 
     seeds = default_seeds(profile) if seeds is None else seeds
     spec = _table1_uniform_spec(profile, seeds[0])
-    path = Path(directory if directory is not None else results_dir(profile)) / f"borel_{spec.tag}_traj.csv"
+    path = result_path(f"borel_{spec.tag}_traj", profile, directory)
     if not path.is_file():
         raise MissingResultsError(f"not yet produced: {display_path(path)}; run `{table_commands(profile)['figure5']}`")
     traj = pd.read_csv(path)

@@ -29,6 +29,7 @@ from borel_lib.figures.mujoco import ant_bars, ant_trajectories, cheetah_bars, m
 from borel_lib.figures.policy_replaying import escape_room_trajectories, policy_replay_bars
 from borel_lib.figures.style import savefig
 from borel_lib.paths import results_dir
+from borel_lib.results import find_results
 
 
 @dataclass(frozen=True)
@@ -100,12 +101,12 @@ def show_figure(name: str, profile: str, directory: str | Path | None = None, **
         print(err)
 
 
-PENDING = (("Table 1 (Ant-Semi-circle, three datasets, with/without CQL)", "borel_ant_semicircle_*.csv", "table1",
+PENDING = (("Table 1 (Ant-Semi-circle, three datasets, with/without CQL)", "borel_ant_semicircle_*", "table1",
             "ant_semicircle"),
-           ("Figure 4 (Wind and Escape-Room, with/without policy replaying)", "borel_wind_*.csv", "figure4", "wind"),
-           ("Figure 5 (Ant-Semi-circle trajectories)", "borel_ant_semicircle_*_traj.csv", "figure5", "ant_semicircle"))
-"""Paper results with no table yet: (what, the table file pattern that would hold it, command key, the
-domain whose BOReL pipeline it needs)."""
+           ("Figure 4 (Wind and Escape-Room, with/without policy replaying)", "borel_wind_*", "figure4", "wind"),
+           ("Figure 5 (Ant-Semi-circle trajectories)", "borel_ant_semicircle_*_traj", "figure5", "ant_semicircle"))
+"""Paper results with no table yet: (what, the pattern of the result names that would hold it, command key,
+the domain whose BOReL pipeline it needs)."""
 
 
 def pending_results(profile: str, directory: str | Path | None = None) -> list[str]:
@@ -117,7 +118,7 @@ def pending_results(profile: str, directory: str | Path | None = None) -> list[s
 
     lines = []
     for what, pattern, key, domain in PENDING:
-        found = sorted(out_dir.glob(pattern))
+        found = find_results(pattern, profile, directory)
         if found:
             lines.append(f"{what}: {len(found)} result table(s) in {display_path(out_dir)}")
         elif domain in RL_DOMAIN:
