@@ -35,7 +35,7 @@ def test_no_reference_outside_the_repository():
     assert not offenders, f"references outside the repository: {offenders}"
 
 
-@pytest.mark.parametrize("doc", ["README.md", "docs/differences.md", "docs/datasets.md", "data/README.md",
+@pytest.mark.parametrize("doc", ["README.md", "docs/differences.md", "docs/datasets.md", "docs/architecture.md", "data/README.md",
                                  "notebooks/02_domains.ipynb"])
 def test_relative_links_resolve(doc):
     path = ROOT / doc

@@ -476,7 +476,7 @@ def build_parser():
 
     parser = baseline_parser(
         "pearl", "Online PEARL baseline (Thompson sampling, paper §6); resumes a killed run.", domains=DOMAINS,
-        outputs="  results:     data/results/<profile>/pearl[_oracle_task]_<domain>_seed<seed>.csv and .config.json\n"
+        outputs="  results:     data/results/<profile>/baselines/<domain>/pearl[_oracle_task]_<domain>_seed<seed>.csv and .config.json\n"
                 "  checkpoint:  data/checkpoints/<profile>/pearl[_oracle_task]_<domain>_seed<seed>.pt\n"
                 "  (profile smoke: the same under build/smoke/)")
     parser.add_argument("--oracle-task", action="store_true", help="give the policy the true task instead of z")
