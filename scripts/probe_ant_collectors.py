@@ -15,7 +15,8 @@ collection's own 16 tasks:
 If the task-knowing collectors score below standing still, the data holds no behaviour that pays under the
 metric, and no offline learner on it should be expected to walk to the goal; a longer offline budget then
 tests nothing. Writes ``data/results/<profile>/probes/probe_ant_collectors_<init_state>_<protocol>.csv`` (tidy:
-episode 1/2, metrics ``return``, ``in_goal_steps``, ``ctrl``, averaged over tasks and trials; column
+episode 1/2, metrics ``return``, ``in_goal_steps``, ``ctrl``, ``reached`` averaged over tasks and trials, and
+``tasks_reached`` (tasks reaching the goal disc in at least half their trials: the issue's gate); column
 ``iteration``); ``<protocol>`` is ``shared`` for a ``shared_agent`` collection (the quick protocol now) and
 ``pertask`` for one agent per task (the first quick protocol, whose committed tables keep that name), so a
 re-collection with another protocol never overwrites the evidence for the earlier one.
@@ -47,12 +48,16 @@ DOMAIN = "ant_semicircle"
 
 
 def summarise(rewards: np.ndarray, ctrl: np.ndarray, k: int) -> dict[str, np.ndarray]:
-    """Per-episode means over tasks and trials of the sparse return, steps in the goal disc and control
-    cost; ``rewards``/``ctrl`` are ``(..., T)`` with T = k episodes."""
-    ep = lambda x: x.reshape(-1, k, x.shape[-1] // k)  # noqa: E731
-    in_goal = (rewards - ctrl) > 0.5
-    return {"return": ep(rewards).sum(-1).mean(0), "in_goal_steps": ep(in_goal).sum(-1).mean(0),
-            "ctrl": ep(ctrl).sum(-1).mean(0)}
+    """Per-episode values over tasks and trials; ``rewards``/``ctrl`` are ``(tasks, trials, T)`` with T = k
+    episodes: the means of the sparse return, the steps in the goal disc and the control cost; ``reached``,
+    the share of (task, trial) episodes that enter the goal disc at all; ``tasks_reached``, the number of
+    tasks whose episodes enter it in at least half their trials (the issue's gate: >= 12 of 16 in episode 1)."""
+    ep = lambda x: x.reshape(*x.shape[:2], k, x.shape[-1] // k)  # noqa: E731
+    in_goal = ep((rewards - ctrl) > 0.5)
+    reached = in_goal.any(-1)  # (tasks, trials, k)
+    return {"return": ep(rewards).sum(-1).mean((0, 1)), "in_goal_steps": in_goal.sum(-1).mean((0, 1)),
+            "ctrl": ep(ctrl).sum(-1).mean((0, 1)), "reached": reached.mean((0, 1)),
+            "tasks_reached": (reached.mean(1) >= 0.5).sum(0).astype(float)}
 
 
 @torch.no_grad()
@@ -117,13 +122,16 @@ def main(argv: list[str] | None = None) -> int:
                                               f"--init-state {args.init_state}")
         out = [rollout(col, mode, s) for s in seeds]
         add(method, -1 if iteration is None else iteration,
-            summarise(np.concatenate([o[0] for o in out]), np.concatenate([o[1] for o in out]), k))
+            summarise(np.stack([o[0] for o in out], 1), np.stack([o[1] for o in out], 1), k))
     df = pd.DataFrame(rows)
     command = "python scripts/probe_ant_collectors.py " + shlex.join(sys.argv[1:] if argv is None else argv)
     path = write_results(df, f"probe_ant_collectors_{label}", config={**vars(args), "collect": cfg.to_dict()},
                          profile=profile, command=command)
     ret = df[df.metric == "return"].pivot_table(index=["method", "iteration"], columns="episode", values="value")
     print(ret.round(1).to_string())
+    gate = df[df.metric == "tasks_reached"].pivot_table(index=["method", "iteration"], columns="episode", values="value")
+    print(f"tasks (of {cfg.n_tasks}) whose episodes reach the goal disc in at least half the trials:")
+    print(gate.to_string())
     print(f"wrote {path}")
     return 0
 

@@ -55,6 +55,8 @@ def test_probe_scores_a_smoke_collection(root, capsys):
     assert (zero.value == 0).all()  # standing still costs nothing
     sampled = df[(df.method == "collector_sampled") & (df.metric == "ctrl")]
     assert (sampled.value < 0).all()
+    reached = df[df.metric == "tasks_reached"].value
+    assert len(reached) and reached.between(0, 2).all()  # smoke: 2 tasks
     table = figures.ant_collector_probe("smoke", protocol="shared")
     assert list(table.columns) == ["return, ep 1", "return, ep 2", "steps in goal, ep 1", "steps in goal, ep 2"]
     with pytest.raises(FileNotFoundError, match="no saved policies at iteration 7"):
@@ -198,3 +200,16 @@ def test_ant_data_diversity_on_smoke_collections(root):
     table = figures.ant_data_diversity("smoke")  # what notebook 07 shows: a row per variant, a column per measure
     assert list(table.index) == list(figures.ANT_VARIANTS.values())
     assert list(table.columns) == list(figures.ANT_DIVERSITY_METRICS.values())
+
+
+def test_the_collector_gate_counts_tasks_by_hand():
+    # 2 tasks x 2 trials x (k=2 episodes of 3 steps); a goal step has reward 1 - ctrl
+    ctrl = np.full((2, 2, 6), -0.1)
+    rewards = ctrl.copy()
+    rewards[0, 0, 1] += 1  # task 0 reaches in episode 1 of trial 0 only (half its trials: counts)
+    rewards[1, :, 4] += 1  # task 1 reaches in episode 2 of both trials
+    out = probe.summarise(rewards, ctrl, k=2)
+    np.testing.assert_allclose(out["reached"], [0.25, 0.5])
+    np.testing.assert_allclose(out["tasks_reached"], [1, 1])
+    np.testing.assert_allclose(out["in_goal_steps"], [0.25, 0.5])
+    np.testing.assert_allclose(out["ctrl"], [-0.3, -0.3])
