@@ -5,6 +5,8 @@
 #   make train [PROFILE=...]                     the same with TRAIN=True: (re)generate the results first,
 #                                                resuming finished or killed runs (hours at quick)
 #   make test                                    unit tests + every notebook under nbval (smoke profile)
+#   make lab                                     JupyterLab on the notebooks (make kernel: register the venv
+#                                                as kernel "borel_lib" for a JupyterLab of your own)
 #   make check-reproducible                      run the smoke reproduce twice from scratch and compare
 #                                                every figure byte for byte (exit 1 if any differs)
 # NOTEBOOKS=notebooks/03_collect_data.ipynb restricts either to some notebooks.
@@ -20,18 +22,26 @@ PYTEST_ARGS ?=
 TRAIN ?=
 TRAIN_ARG := $(if $(strip $(TRAIN)),-p TRAIN $(strip $(TRAIN)),)
 
-.PHONY: reproduce train test setup lint benchmark clean-build check-figures check-reproducible
+.PHONY: reproduce train test setup lint benchmark clean-build check-figures check-reproducible lab kernel
 
-$(VENV)/.installed: pyproject.toml
+$(VENV)/.installed: pyproject.toml constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	# torch first, pinned to the CPU wheel on disk (an unpinned torch pulls GBs of CUDA)
 	$(PY) -m pip install --quiet torch==2.13.0
-	$(PY) -m pip install --quiet -e '.[dev]'
+	$(PY) -m pip install --quiet -c constraints.txt -e '.[dev]'
 	# the notebooks' kernelspec is "python3": register this venv's interpreter under that name
 	$(PY) -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (borel_lib)" >/dev/null
 	touch $@
 
 setup: $(VENV)/.installed
+
+# JupyterLab on the notebooks, from the project's venv (its kernel "python3" is this venv)
+lab: $(VENV)/.installed
+	$(VENV)/bin/jupyter lab notebooks/
+
+# register the venv as the kernel "borel_lib" for a JupyterLab installed elsewhere (your user's Jupyter)
+kernel: $(VENV)/.installed
+	$(PY) -m ipykernel install --user --name borel_lib --display-name "Python 3 (borel_lib)"
 
 reproduce: $(VENV)/.installed
 	@mkdir -p $(EXECUTED)

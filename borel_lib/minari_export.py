@@ -42,8 +42,12 @@ def to_minari(dataset: OfflineDataset, dataset_id: str, data_path: str | os.Path
     """Write ``dataset`` (optionally a subset of task and trial indices) as Minari dataset ``dataset_id``
     (e.g. ``"borel/semicircle-quick-v0"``); ``data_path`` sets ``MINARI_DATASETS_PATH`` for the call.
     Returns the created ``MinariDataset``."""
-    import minari
-    from minari.data_collector.episode_buffer import EpisodeBuffer
+    try:
+        import minari
+        from minari.data_collector.episode_buffer import EpisodeBuffer
+    except ModuleNotFoundError as err:
+        raise ModuleNotFoundError("to_minari needs the optional package minari: pip install 'borel_lib[minari]' "
+                                  "(or pip install 'minari[hdf5]')") from err
 
     old = os.environ.get("MINARI_DATASETS_PATH")
     if data_path is not None:

@@ -72,3 +72,13 @@ def test_minari_cli(tmp_path, capsys):
         assert message in err and "Traceback" not in err and not (tmp_path / "m").exists(), err
     assert main([str(tmp_path / "ds"), "borel/x-v0", "--data-path", str(tmp_path / "m"), "--trials", "2"]) == 0
     assert f"{cfg.n_tasks * 2} episodes" in capsys.readouterr().out
+
+
+def test_without_minari_the_error_names_the_install_command(monkeypatch):
+    import sys
+
+    from borel_lib.minari_export import to_minari
+
+    monkeypatch.setitem(sys.modules, "minari", None)
+    with pytest.raises(ModuleNotFoundError, match=r"pip install 'borel_lib\[minari\]'"):
+        to_minari(None, "borel/x-v0")
