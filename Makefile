@@ -11,7 +11,7 @@
 #                                                every figure byte for byte (exit 1 if any differs)
 # NOTEBOOKS=notebooks/03_collect_data.ipynb restricts either to some notebooks.
 
-PROFILE ?= quick
+PROFILE ?= $(or $(BOREL_PROFILE),quick)
 VENV ?= .venv
 PYTHON ?= python3
 PY := $(VENV)/bin/python

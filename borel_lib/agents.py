@@ -199,6 +199,14 @@ class SACHyperparameters(Config):
     def validate(self) -> None:
         for name in ("actor_lr", "critic_lr", "tau"):
             check_positive(getattr(self, name), name)
+        check_positive(self.alpha, "alpha", allow_zero=True)
+        if self.tau > 1:
+            raise ConfigError(f"tau={self.tau!r} must be in (0, 1] (the soft target-update rate)")
+        if not (isinstance(self.hidden, tuple) and self.hidden):
+            raise ConfigError(f"hidden={self.hidden!r} must be a non-empty tuple of layer sizes, e.g. (256, 256)")
+        for size in self.hidden:
+            if isinstance(size, bool) or not isinstance(size, int) or size < 1:
+                raise ConfigError(f"hidden={self.hidden!r}: every layer size must be an integer >= 1")
         if not 0 <= self.gamma < 1:
             raise ConfigError(f"gamma={self.gamma!r} must be in [0, 1)")
 

@@ -21,6 +21,7 @@ import dataclasses
 import functools
 import inspect
 import json
+import math
 import os
 import textwrap
 from collections.abc import Callable
@@ -241,11 +242,12 @@ def check_choice(value: Any, field: str, allowed: tuple[Any, ...]) -> None:
 
 
 def check_positive(value: Any, field: str, *, allow_zero: bool = False) -> None:
-    """Raise :class:`ConfigError` unless ``value`` is a positive (or non-negative) number."""
-    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and (value >= 0 if allow_zero else value > 0)
+    """Raise :class:`ConfigError` unless ``value`` is a finite positive (or non-negative) number."""
+    ok = (isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+          and (value >= 0 if allow_zero else value > 0))
     if not ok:
         bound = ">= 0" if allow_zero else "> 0"
-        raise ConfigError(f"{field}={value!r} must be a number {bound}")
+        raise ConfigError(f"{field}={value!r} must be a finite number {bound}")
 
 
 def check_seed(value: Any, field: str = "seed") -> None:

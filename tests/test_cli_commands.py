@@ -68,7 +68,7 @@ def test_bad_profile_from_the_environment_is_one_line(root, monkeypatch, capsys,
 
 
 @pytest.mark.parametrize(("main", "texts"), [
-    (pearl.main, ("{smoke,quick,paper}", "(default: 0)", "outputs:", "data/results/<profile>/pearl", "--debug",
+    (pearl.main, ("{smoke,quick,paper}", "(default: 0)", "outputs:", "data/results/<profile>/baselines/<domain>/pearl", "--debug",
                   "cuda:N")),
     (mbml.main, ("{smoke,quick,paper}", "(default: 0)", "outputs:", "data/checkpoints/<profile>/mbml", "cuda:N")),
     (sweep.main, ("{local,slurm,debug}", "(default: 2)", "outputs:", "sweep_<grid>.csv", "build/sweeps/")),

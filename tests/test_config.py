@@ -58,7 +58,7 @@ def test_presets_and_overrides():
 def test_unknown_field_and_bad_values_are_named():
     with pytest.raises(ConfigError, match=r"unknown field\(s\) \['iteratons'\].*iterations"):
         ToyConfig.for_profile("quick", iteratons=5)
-    with pytest.raises(ConfigError, match="iterations=0 must be a number > 0"):
+    with pytest.raises(ConfigError, match="iterations=0 must be a finite number > 0"):
         ToyConfig(iterations=0)
     with pytest.raises(ConfigError, match="mode='medium'.*'sparse', 'dense'"):
         ToyConfig.for_profile("smoke").replace(mode="medium")
@@ -119,3 +119,18 @@ def test_upgrade_fills_fields_added_later_with_their_defaults():
     assert ToyConfig.upgrade(None) is None
     changed = dataclasses.replace(cfg, iterations=cfg.iterations + 1)
     assert ToyConfig.upgrade(old) != changed.to_dict()
+
+
+@pytest.mark.parametrize("item, message", [
+    ("tau=2", r"tau=2.0 must be in \(0, 1\]"),
+    ("hidden=0", r"hidden=\(0,\): every layer size must be an integer >= 1"),
+    ("cql_alpha=inf", "cql_alpha=inf must be a finite number >= 0"),
+    ("actor_lr=nan", "actor_lr=nan must be a finite number > 0"),
+    ("gamma=nan", r"gamma=nan must be in \[0, 1\)"),
+])
+def test_offline_rl_values_that_make_no_sense_are_refused_before_any_work(item, message):
+    from borel_lib.cli import parse_overrides
+    from borel_lib.offline_rl import OfflineRLConfig
+
+    with pytest.raises(ConfigError, match=message):
+        OfflineRLConfig.for_domain("semicircle", "smoke", **parse_overrides([item], OfflineRLConfig, "rl"))
