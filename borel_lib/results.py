@@ -14,6 +14,13 @@ values, identifiability, data diversity), ``sweeps`` (merged grids) and ``probes
 apart from the paper's results). Trajectory tables (``*_traj``, most of the bytes) are stored
 gzip-compressed (``<name>.csv.gz``, written with a fixed header so the bytes are reproducible); pandas
 reads both forms. ``scripts/migrate_results_tree.py`` moved the earlier flat folder into this tree.
+
+**One metric for every method.** :func:`borel_runs` (BOReL) and :func:`baseline_runs` (PEARL, MBML) read each
+run's per-evaluation rows with the same function (:func:`evaluation_summary`), so their columns mean the same:
+the primary ``metric`` is the paper's metric averaged over the last 10 % of the run's evaluations, ``best`` the
+best evaluation over training (secondary, for every method alike). :func:`summarise_runs` adds the interquartile
+mean over seeds and its bootstrap interval (:mod:`borel_lib.stats`); :func:`paper_orderings` says which of the
+paper's claimed orderings the seeds support.
 """
 
 from __future__ import annotations
@@ -32,6 +39,7 @@ import pandas as pd
 from borel_lib.config import Config
 from borel_lib.io import atomic_path, write_json
 from borel_lib.paths import results_dir
+from borel_lib.stats import bootstrap_ci, compare, iqm
 
 TIDY_COLUMNS: tuple[str, ...] = ("domain", "method", "variant", "seed", "episode", "metric", "value")
 """The columns every result table has, in this order (extra columns may follow)."""
@@ -156,11 +164,46 @@ def read_results_config(name: str, profile: str, directory: str | os.PathLike[st
     return json.loads(result_path(name, profile, directory, kind="config").read_text(encoding="utf-8"))
 
 
-def borel_runs(profile: str, directory: str | os.PathLike[str] | None = None, last_fraction: float = 0.1) -> pd.DataFrame:
-    """One row per finished BOReL run (``borel_<tag>.csv``): the paper's metric (mean return over the
-    first ``eval_episodes`` episodes: Gridworld 4, Semi-circle 2) averaged over the last ``last_fraction``
-    of its evaluations (at least one), the same for episodes 1 and 2 and success, and, when the run's
-    ``_final`` table exists, the search metrics of its last evaluation averaged over tasks."""
+LAST_FRACTION = 0.1
+"""Share of a run's evaluations the primary metric averages (the last ones, at least one)."""
+
+
+def evaluation_summary(df: pd.DataFrame, step: str, eval_episodes: int, last_fraction: float = LAST_FRACTION) -> dict[str, Any]:
+    """The numbers every method is reported by, from a run's per-evaluation rows (metrics ``return`` and
+    ``success`` per evaluation step ``step`` and episode, averaged over the evaluation tasks): ``metric``, the
+    paper's metric (mean return over the first ``eval_episodes`` episodes) averaged over the last
+    ``last_fraction`` of the evaluations (at least one; the primary metric); ``ep1``, ``ep2`` and ``success``
+    (episodes up to ``eval_episodes``) over the same evaluations; ``best``, the paper's metric at the best
+    evaluation over training, and ``final``, at the last one (secondary); ``updates`` (the last step),
+    ``evals`` (evaluations in the run) and ``evals_averaged``. The same function for BOReL and the baselines,
+    so their columns mean the same thing."""
+    per_eval = df[df.metric.isin(("return", "success"))]
+    ret = per_eval[per_eval.metric == "return"]
+    evals = np.sort(ret[step].unique())
+    if not len(evals):
+        raise ValueError(f"no per-evaluation 'return' rows (metric 'return' per {step}) to average")
+    late = per_eval[per_eval[step].isin(evals[-max(1, int(round(last_fraction * len(evals)))):])]
+    late_ret = late[late.metric == "return"].groupby("episode").value.mean()
+    by_eval = ret[ret.episode <= eval_episodes].groupby(step).value.mean()
+    return {"updates": int(evals[-1]), "evals": len(evals), "evals_averaged": int(late[step].nunique()),
+            "metric": float(late_ret.loc[1:eval_episodes].mean()), "best": float(by_eval.max()),
+            "final": float(by_eval.loc[evals[-1]]), "ep1": float(late_ret.loc[1]), "ep2": float(late_ret.get(2, np.nan)),
+            "success": float(late[(late.metric == "success") & (late.episode <= eval_episodes)].value.mean())}
+
+
+RUN_COLUMNS: tuple[str, ...] = ("run", "domain", "method", "seed", "updates", "evals", "evals_averaged", "metric", "best",
+                                "final", "ep1", "ep2", "success")
+"""The columns :func:`borel_runs` and :func:`baseline_runs` share, with the same meaning (BOReL's search
+metrics follow when its ``_final`` table exists)."""
+
+
+def borel_runs(profile: str, directory: str | os.PathLike[str] | None = None,
+               last_fraction: float = LAST_FRACTION) -> pd.DataFrame:
+    """One row per finished BOReL run (``borel_<tag>.csv``), columns :data:`RUN_COLUMNS` from
+    :func:`evaluation_summary`: the primary ``metric`` is the paper's metric (mean return over the first
+    ``eval_episodes`` episodes: Gridworld 4, Semi-circle 2) averaged over the last ``last_fraction`` of the
+    run's evaluations (at least one), ``best`` the best evaluation over training, ``final`` the last; and,
+    when the run's ``_final`` table exists, the search metrics of its last evaluation averaged over tasks."""
     from borel_lib.envs import make_env
 
     rows = []
@@ -169,14 +212,12 @@ def borel_runs(profile: str, directory: str | os.PathLike[str] | None = None, la
             continue
         df = pd.read_csv(path)
         domain = df.domain.iloc[0]
-        k = make_env(domain).eval_episodes
-        evals = np.sort(df.updates.unique())
-        late = df[df.updates.isin(evals[-max(1, int(round(last_fraction * len(evals)))):])]
-        ret = late[late.metric == "return"].groupby("episode").value.mean()
         row = {"run": result_name(path).removeprefix("borel_"), "domain": domain, "method": df.method.iloc[0],
-               "seed": int(df.seed.iloc[0]), "updates": int(evals[-1]), "evals_averaged": int(late.updates.nunique()),
-               "metric": float(ret.loc[1:k].mean()), "ep1": float(ret.loc[1]), "ep2": float(ret.loc[2]),
-               "success": float(late[(late.metric == "success") & (late.episode <= k)].value.mean())}
+               "seed": int(df.seed.iloc[0])}
+        try:
+            row.update(evaluation_summary(df, "updates", make_env(domain).eval_episodes, last_fraction))
+        except ValueError as err:
+            raise ValueError(f"{path}: {err}") from None
         final = result_path(f"{result_name(path)}_final", profile, directory)
         if final.is_file():
             f = pd.read_csv(final)
@@ -189,11 +230,15 @@ BASELINES: tuple[str, ...] = ("pearl", "mbml")
 """The paper's Thompson-sampling baselines (``python -m borel_lib.baselines.pearl`` / ``borel_lib.baselines.mbml``)."""
 
 
-def baseline_runs(profile: str, directory: str | os.PathLike[str] | None = None) -> pd.DataFrame:
+def baseline_runs(profile: str, directory: str | os.PathLike[str] | None = None,
+                  last_fraction: float = LAST_FRACTION) -> pd.DataFrame:
     """One row per finished PEARL / MBML run (``pearl_<domain>_seed<S>.csv``, ``mbml_...``; PEARL's
-    goal-given sanity run as method ``pearl_oracle_task``): the paper's metric at the best evaluation over
-    training (what the paper's figures plot, column ``metric``) and at the last one (``final``), with
-    episodes 1 and 2 of the best evaluation; columns as :func:`borel_runs` (``updates`` = the iteration)."""
+    goal-given sanity run as method ``pearl_oracle_task``), the same columns with the same meaning as
+    :func:`borel_runs` (:func:`evaluation_summary` of the per-evaluation ``return`` / ``success`` rows the
+    baselines write at every evaluation, ``updates`` = the iteration): the primary ``metric`` averages the
+    last ``last_fraction`` of the evaluations, as for BOReL, and ``best`` is the best evaluation over
+    training (what the paper's figures plot for the baselines; the table's ``best_*`` rows hold the same
+    evaluation). A table without per-evaluation rows is refused: its primary metric cannot be computed."""
     from borel_lib.envs import make_env
 
     rows = []
@@ -201,33 +246,56 @@ def baseline_runs(profile: str, directory: str | os.PathLike[str] | None = None)
     for path in sorted((p for p in found if not result_name(p).endswith("_traj")), key=result_name):
         df = pd.read_csv(path)
         domain = df.domain.iloc[0]
-        k = make_env(domain).eval_episodes
-        best = df[df.metric == "best_return"].groupby("episode").value.mean()
-        final = df[df.metric == "final_return"].groupby("episode").value.mean()
-        succ = df[(df.metric == "best_success") & (df.episode <= k)].value
-        rows.append({"run": result_name(path), "domain": domain, "method": df.method.iloc[0], "seed": int(df.seed.iloc[0]),
-                     "updates": int(df.iteration.max()), "evals_averaged": 1, "metric": float(best.loc[1:k].mean()),
-                     "ep1": float(best.loc[1]), "ep2": float(best.loc[2]), "success": float(succ.mean()),
-                     "final": float(final.loc[1:k].mean())})
+        row = {"run": result_name(path), "domain": domain, "method": df.method.iloc[0], "seed": int(df.seed.iloc[0])}
+        try:
+            row.update(evaluation_summary(df, "iteration", make_env(domain).eval_episodes, last_fraction))
+        except ValueError as err:
+            raise ValueError(f"{path}: {err}; only rows {sorted(set(df.metric))}: re-run the baseline, which "
+                             "writes one 'return' row per evaluation and episode") from None
+        rows.append(row)
     return pd.DataFrame(rows)
 
 
+def run_config(runs: pd.Series) -> pd.Series:
+    """The run configuration of each run name: the name without its ``_seed<S>``."""
+    return runs.str.replace(r"_seed\d+", "", regex=True)
+
+
 def summarise_runs(runs: pd.DataFrame, by: tuple[str, ...] = ("domain", "method", "config")) -> pd.DataFrame:
-    """Mean and standard error over seeds of every numeric column of :func:`borel_runs`, per group
-    (``config`` = the run name without its seed)."""
-    runs = runs.assign(config=runs.run.str.replace(r"_seed\d+", "", regex=True))
+    """Per group (``config`` = the run name without its seed, :func:`run_config`) of :func:`borel_runs` or
+    :func:`baseline_runs`: mean and standard error over seeds of every numeric column (``<column>_se``), the
+    number of ``seeds``, and for the primary ``metric`` its interquartile mean over seeds (``iqm``) with a
+    percentile-bootstrap 95 % interval (``ci_low``, ``ci_high``; NaN with one seed), from
+    :mod:`borel_lib.stats`."""
+    runs = runs.assign(config=run_config(runs.run))
     numeric = [c for c in runs.columns if c not in (*by, "run", "seed") and pd.api.types.is_numeric_dtype(runs[c])]
     g = runs.groupby(list(by))
     out = g[numeric].mean()
     sem = g[numeric].sem(ddof=1).add_suffix("_se")
-    return out.join(sem).assign(seeds=g.size()).reset_index()
+    out = out.join(sem)
+    if "metric" in runs.columns:
+        out = out.join(g["metric"].agg([("iqm", lambda v: iqm(v.to_numpy())),
+                                        ("ci_low", lambda v: bootstrap_ci(v.to_numpy())[0]),
+                                        ("ci_high", lambda v: bootstrap_ci(v.to_numpy())[1])]))
+    return out.assign(seeds=g.size()).reset_index()
+
+
+def _iqm_ci(row: pd.Series) -> str:
+    """``IQM [low, high]`` of a :func:`summarise_runs` row (the IQM alone with one seed)."""
+    if row["seeds"] < 2 or pd.isna(row["ci_low"]):
+        return f"{row['iqm']:.2f}"
+    return f"{row['iqm']:.2f} [{row['ci_low']:.2f}, {row['ci_high']:.2f}]"
 
 
 def results_table_markdown(profile: str, directory: str | os.PathLike[str] | None = None) -> str:
-    """The README's BOReL results table (markdown) from the committed result tables: one line per run
-    configuration (mean ± s.e. over seeds of :func:`borel_runs`), then the reference agents of
-    ``references_semicircle_gridworld.csv``. ``scripts/results_table.py`` prints it and the figures
-    notebook shows it, so the README and the notebook cannot disagree."""
+    """The README's results table (markdown) from the committed result tables, one line per run
+    configuration of BOReL (:func:`borel_runs`) and of the baselines (:func:`baseline_runs`), all reported
+    alike: the paper's metric averaged over the last 10 % of each run's evaluations as the primary number
+    (interquartile mean over seeds with its bootstrap 95 % interval, then mean ± s.e.), the best evaluation
+    over training as a secondary column (mean ± s.e. over seeds), episodes 1 and 2 and success over the same
+    last 10 %; then the reference agents of ``references_semicircle_gridworld.csv``.
+    ``scripts/results_table.py`` prints it and the figures notebook shows it, so the README and the notebook
+    cannot disagree."""
     n_metric = {"gridworld": 4, "semicircle": 2}
 
     def pm(row: pd.Series, col: str) -> str:
@@ -236,22 +304,106 @@ def results_table_markdown(profile: str, directory: str | os.PathLike[str] | Non
         se = row.get(f"{col}_se", np.nan)
         return f"{row[col]:.2f}" + (f" ± {se:.2f}" if row["seeds"] > 1 and not pd.isna(se) else "")
 
-    lines = ["| domain | run | seeds | updates | paper's metric | episode 1 | episode 2 | success | found in ep. 1 "
-             "| search then go |", "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    def line(r: pd.Series, run: str, unit: str) -> str:
+        updates = f"{int(r.updates):,}{unit} ({int(round(r.evals_averaged))} of {int(round(r.evals))})"
+        return (f"| {r.domain} | {run} | {r.seeds} | {updates} | {_iqm_ci(r)} | {pm(r, 'metric')} | {pm(r, 'best')} | "
+                f"{pm(r, 'ep1')} | {pm(r, 'ep2')} | {pm(r, 'success')} | {pm(r, 'found_ep1')} | {pm(r, 'search_then_go')} |")
+
+    lines = ["| domain | run | seeds | updates (evaluations averaged) | paper's metric, last 10 %: IQM [95 % CI] "
+             "| last 10 %: mean ± s.e. | best evaluation | episode 1 | episode 2 | success | found in ep. 1 "
+             "| search then go |", "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     runs = borel_runs(profile, directory)
     if len(runs):
-        for _, r in summarise_runs(runs).iterrows():
-            lines.append(f"| {r.domain} | {r.config} | {r.seeds} | {int(r.updates):,} | {pm(r, 'metric')} | {pm(r, 'ep1')} | "
-                         f"{pm(r, 'ep2')} | {pm(r, 'success')} | {pm(r, 'found_ep1')} | {pm(r, 'search_then_go')} |")
+        lines += [line(r, r.config, "") for _, r in summarise_runs(runs).iterrows()]
     base = baseline_runs(profile, directory)
-    if len(base):  # best over training, as the paper plots; the last evaluation in brackets
-        for _, r in summarise_runs(base).iterrows():
-            lines.append(f"| {r.domain} | {r.config} (best; last: {pm(r, 'final')}) | {r.seeds} | {int(r.updates):,} iter. "
-                         f"| {pm(r, 'metric')} | {pm(r, 'ep1')} | {pm(r, 'ep2')} | {pm(r, 'success')} | — | — |")
+    if len(base):
+        lines += [line(r, r.config, " iter.") for _, r in summarise_runs(base).iterrows()]
     ref = result_path("references_semicircle_gridworld", profile, directory)
     if ref.is_file():
         ref_df = pd.read_csv(ref)
         for (domain, method), g in ref_df.groupby(["domain", "method"]):
             v = g.sort_values("episode").value.to_numpy()[: n_metric[domain]]
-            lines.append(f"| {domain} | {method} (reference) | — | — | {v.mean():.2f} | {v[0]:.2f} | {v[1]:.2f} | — | — | — |")
+            lines.append(f"| {domain} | {method} (reference) | — | — | {v.mean():.2f} | — | — | {v[0]:.2f} | {v[1]:.2f} "
+                         "| — | — | — |")
+    return "\n".join(lines)
+
+
+ORDERING_COLUMNS: tuple[str, ...] = ("claim", "domain", "a", "b", "n_a", "n_b", "iqm_a", "iqm_b", "diff_ci_low",
+                                     "diff_ci_high", "verdict")
+"""The columns of :func:`paper_orderings`."""
+
+
+def ordering_claims(profile: str) -> list[tuple[str, str, str, tuple[str, ...]]]:
+    """The orderings "a > b" the paper claims, as ``(claim, domain, a, candidates for b)`` with ``a`` and ``b``
+    run configurations (:func:`run_config`, the names of the ``profile``'s runs; the first candidate for b
+    with runs is used): BOReL with reward relabelling above BOReL without on Gridworld and Semi-circle
+    (Figure 3); BOReL above PEARL and MBML on Semi-circle, Half-Cheetah-Vel and Ant-Semi-circle (Figure 3;
+    Ant: BOReL on the uniform-start data, MBML on that data or else on the protocol's default data, as
+    Figure 3's Ant panel draws them); policy replaying above none, and BOReL with it above PEARL and MBML, on
+    Wind and Escape-Room (Figure 4); and Table 1: the uniform data above the data excluding the semi-circle
+    and above the fixed start, for BOReL and for BOReL + CQL, and CQL at least as good as plain BOReL per
+    data variant."""
+    from borel_lib.baselines.mbml import run_tag
+    from borel_lib.pipeline import RunSpec
+    from borel_lib.sweep import cell_spec, grid_cells
+
+    def config(tag: str) -> str:
+        return re.sub(r"_seed\d+", "", tag)
+
+    def borel(domain: str, relabelling: str = "reward_relabelling", **kw: Any) -> str:
+        return config(RunSpec(domain, profile, relabelling=relabelling, **kw).tag)
+
+    def mbml(domain: str, *init_states: str | None) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(config(run_tag(domain, 0, s, profile)) for s in init_states))
+
+    claims = [("BOReL (RR) > BOReL without relabelling", d, borel(d), (borel(d, "none"),))
+              for d in ("gridworld", "semicircle")]
+    for domain, a, mbml_data in (("semicircle", borel("semicircle"), (None,)),
+                                 ("cheetah_vel", borel("cheetah_vel"), (None,)),
+                                 ("ant_semicircle", borel("ant_semicircle", init_state="uniform"), ("uniform", None))):
+        claims += [("BOReL (RR) > PEARL", domain, a, (f"pearl_{domain}",)),
+                   ("BOReL (RR) > MBML", domain, a, mbml(domain, *mbml_data))]
+    for domain in ("wind", "escape_room"):
+        replay = borel(domain, "policy_replay")
+        claims += [("policy replaying > none", domain, replay, (borel(domain, "none"),)),
+                   ("BOReL (policy replaying) > PEARL", domain, replay, (f"pearl_{domain}",)),
+                   ("BOReL (policy replaying) > MBML", domain, replay, mbml(domain, None))]
+    table1 = {(c["init_state"], float(c["rl"]["cql_alpha"])): config(cell_spec(c, profile).tag) for c in grid_cells("table1")}
+    variants = {"uniform": "uniform", "exclude_semicircle": "excluding the semi-circle", "fixed": "fixed"}
+    for cql, method in ((0.0, "BOReL"), (2.0, "BOReL + CQL")):
+        claims += [(f"Table 1, {method}: uniform > {variants[v]} data", "ant_semicircle", table1[("uniform", cql)],
+                    (table1[(v, cql)],)) for v in ("exclude_semicircle", "fixed")]
+    claims += [(f"Table 1, {name} data: CQL ≥ plain", "ant_semicircle", table1[(v, 2.0)], (table1[(v, 0.0)],))
+               for v, name in variants.items()]
+    return claims
+
+
+def paper_orderings(profile: str, directory: str | os.PathLike[str] | None = None) -> pd.DataFrame:
+    """A verdict (:func:`borel_lib.stats.compare`) on every ordering of :func:`ordering_claims` that the
+    result tables can test (both sides have runs), from the primary metric of every seed (:func:`borel_runs`,
+    :func:`baseline_runs`: the last 10 % of the evaluations for every method): seeds, the interquartile mean
+    of each side, the bootstrap 95 % interval of their difference and the verdict ("holds", "reversed",
+    "not separated", "too few seeds"). Columns :data:`ORDERING_COLUMNS`."""
+    runs = pd.concat([borel_runs(profile, directory), baseline_runs(profile, directory)], ignore_index=True)
+    if not len(runs):
+        return pd.DataFrame(columns=list(ORDERING_COLUMNS))
+    runs = runs.assign(config=run_config(runs.run)).sort_values(["config", "seed"])
+    seeds = {c: g.metric.to_numpy() for c, g in runs.groupby("config")}
+    rows = []
+    for claim, domain, a, candidates in ordering_claims(profile):
+        b = next((c for c in candidates if c in seeds), None)
+        if a in seeds and b is not None:
+            rows.append({"claim": claim, "domain": domain, "a": a, "b": b, **compare(seeds[a], seeds[b])})
+    return pd.DataFrame(rows, columns=list(ORDERING_COLUMNS))
+
+
+def orderings_markdown(profile: str, directory: str | os.PathLike[str] | None = None) -> str:
+    """:func:`paper_orderings` as a markdown table (for the README and the figures notebook;
+    ``python scripts/results_table.py --orderings`` prints it)."""
+    lines = ["| claim | domain | a | b | seeds a / b | IQM a | IQM b | IQM a − IQM b: 95 % CI | verdict |",
+             "|---|---|---|---|---:|---:|---:|---:|---|"]
+    for _, r in paper_orderings(profile, directory).iterrows():
+        ci = "—" if pd.isna(r.diff_ci_low) else f"[{r.diff_ci_low:.2f}, {r.diff_ci_high:.2f}]"
+        lines.append(f"| {r.claim} | {r.domain} | {r.a} | {r.b} | {r.n_a} / {r.n_b} | {r.iqm_a:.2f} | {r.iqm_b:.2f} "
+                     f"| {ci} | {r.verdict} |")
     return "\n".join(lines)

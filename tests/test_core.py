@@ -139,6 +139,7 @@ def test_borel_runs_average_the_last_tenth_of_evaluations(tmp_path):
     import pandas as pd
 
     from borel_lib.results import borel_runs, summarise_runs
+    from borel_lib.stats import bootstrap_ci, iqm
 
     for seed, shift in ((0, 0.0), (1, 2.0)):
         rows = [{"domain": "semicircle", "method": "borel_rr", "variant": "uniform", "seed": seed, "episode": e,
@@ -149,32 +150,126 @@ def test_borel_runs_average_the_last_tenth_of_evaluations(tmp_path):
                   "episode": 0, "metric": "found_ep1", "value": float(t % 2), "updates": 20000} for t in range(4)]
         pd.DataFrame(final).to_csv(_new_table(f"borel_semicircle_reward_relabelling_seed{seed}_final", "smoke", tmp_path), index=False)
     runs = borel_runs("quick", directory=tmp_path)
-    assert len(runs) == 2 and set(runs.evals_averaged) == {2}  # 10 % of 20 evaluations
+    assert len(runs) == 2 and set(runs.evals_averaged) == {2} and set(runs.evals) == {20}  # 10 % of 20 evaluations
     # last two evaluations: updates 19k and 20k -> mean over episodes 1, 2 of (u/1000 + shift) * e
     np.testing.assert_allclose(runs.sort_values("seed").metric, [19.5 * 1.5, 21.5 * 1.5])
+    # the best evaluation (the last here, returns grow) and the last one
+    np.testing.assert_allclose(runs.sort_values("seed").best, [20 * 1.5, 22 * 1.5])
+    np.testing.assert_allclose(runs.sort_values("seed").final, [20 * 1.5, 22 * 1.5])
     np.testing.assert_allclose(runs.found_ep1, 0.5)
     s = summarise_runs(runs)
     assert s.seeds.item() == 2 and s.config.item() == "semicircle_reward_relabelling"
     np.testing.assert_allclose(s.metric_se.item(), np.std([19.5 * 1.5, 21.5 * 1.5], ddof=1) / np.sqrt(2))
+    np.testing.assert_allclose(s.iqm.item(), iqm([19.5 * 1.5, 21.5 * 1.5]))  # two seeds: the mean
+    np.testing.assert_allclose([s.ci_low.item(), s.ci_high.item()], bootstrap_ci([19.5 * 1.5, 21.5 * 1.5]))
 
 
-def test_baseline_runs_take_the_best_and_the_last_evaluation(tmp_path):
-    """PEARL/MBML tables: the paper plots the best evaluation over training; the last is kept beside it."""
-    import numpy as np
+def _pearl_table(returns, directory, name="pearl_semicircle_seed0", seed=0):
+    """A PEARL result table as the baseline writes it: per-evaluation rows (``return`` and ``success`` per
+    iteration and episode) and the best_*/final_* rows of :func:`borel_lib.baselines.common.summarise`."""
     import pandas as pd
 
     from borel_lib.baselines.pearl import summarise
-    from borel_lib.results import baseline_runs, results_table_markdown
 
-    returns = {10: (1.0, 3.0), 20: (5.0, 7.0), 30: (2.0, 2.0)}  # iteration -> episode 1, 2 returns
-    rows = [{"domain": "semicircle", "method": "pearl", "variant": "online", "seed": 0, "episode": e, "metric": m,
+    rows = [{"domain": "semicircle", "method": "pearl", "variant": "online", "seed": seed, "episode": e, "metric": m,
              "value": returns[it][e - 1] if m == "return" else 0.5, "iteration": it}
             for it in returns for e in (1, 2) for m in ("return", "success")]
-    summarise(pd.DataFrame(rows), eval_episodes=2).to_csv(_new_table("pearl_semicircle_seed0", "smoke", tmp_path), index=False)
+    summarise(pd.DataFrame(rows), eval_episodes=2).to_csv(_new_table(name, "smoke", directory), index=False)
+
+
+def test_baseline_runs_average_the_last_tenth_of_evaluations_as_borel(tmp_path):
+    """PEARL/MBML tables: the primary metric averages the last 10 % of the per-evaluation rows exactly as for
+    BOReL (here 3 evaluations: the last one); the best evaluation over training is the secondary ``best``."""
+    import numpy as np
+
+    from borel_lib.results import RUN_COLUMNS, baseline_runs, results_table_markdown
+
+    _pearl_table({10: (1.0, 3.0), 20: (5.0, 7.0), 30: (2.0, 2.0)}, tmp_path)  # iteration -> episode 1, 2 returns
     run = baseline_runs("quick", directory=tmp_path).iloc[0]
-    assert run.method == "pearl" and run.updates == 30
-    np.testing.assert_allclose([run.metric, run.ep1, run.ep2, run.final, run.success], [6.0, 5.0, 7.0, 2.0, 0.5])
-    assert "pearl_semicircle (best; last: 2.00)" in results_table_markdown("quick", directory=tmp_path)
+    assert run.method == "pearl" and run.updates == 30 and run.evals == 3 and run.evals_averaged == 1
+    np.testing.assert_allclose([run.metric, run.best, run.final, run.ep1, run.ep2, run.success], [2.0, 6.0, 2.0, 2.0, 2.0, 0.5])
+    table = results_table_markdown("quick", directory=tmp_path)
+    assert "| semicircle | pearl_semicircle | 1 | 30 iter. (1 of 3) | 2.00 | 2.00 | 6.00 | 2.00 | 2.00 | 0.50 | — | — |" in table
+    # 20 evaluations: the last two, as for BOReL
+    _pearl_table({it: (float(it), float(it)) for it in range(5, 105, 5)}, tmp_path, "pearl_semicircle_seed1", seed=1)
+    runs = baseline_runs("quick", directory=tmp_path)
+    assert tuple(runs.columns) == RUN_COLUMNS
+    runs = runs.set_index("seed")
+    assert runs.loc[1, "evals_averaged"] == 2 and runs.loc[1, "metric"] == 97.5 and runs.loc[1, "best"] == 100.0
+
+
+def test_borel_and_baseline_runs_mean_the_same_thing(tmp_path):
+    """The same per-evaluation returns written as a BOReL table and as a PEARL table give the same
+    numbers in the same columns."""
+    import pandas as pd
+
+    from borel_lib.results import RUN_COLUMNS, baseline_runs, borel_runs
+
+    returns = {it: (float(it % 7), float(it % 5)) for it in range(1000, 21000, 1000)}
+    _pearl_table(returns, tmp_path)
+    rows = [{"domain": "semicircle", "method": "borel_rr", "variant": "uniform", "seed": 0, "episode": e, "metric": m,
+             "value": returns[u][e - 1] if m == "return" else 0.5, "updates": u}
+            for u in returns for e in (1, 2) for m in ("return", "success")]
+    pd.DataFrame(rows).to_csv(_new_table("borel_semicircle_reward_relabelling_seed0", "smoke", tmp_path), index=False)
+    borel, base = borel_runs("quick", directory=tmp_path), baseline_runs("quick", directory=tmp_path)
+    assert tuple(borel.columns) == tuple(base.columns) == RUN_COLUMNS
+    numbers = [c for c in RUN_COLUMNS if c not in ("run", "method")]
+    pd.testing.assert_series_equal(borel.iloc[0][numbers], base.iloc[0][numbers], check_names=False)
+
+
+def test_baseline_table_without_per_evaluation_rows_is_refused(tmp_path):
+    import pandas as pd
+    import pytest
+
+    from borel_lib.results import baseline_runs
+
+    rows = [{"domain": "semicircle", "method": "pearl", "variant": "online", "seed": 0, "episode": e, "metric": m,
+             "value": 1.0, "iteration": 100} for e in (1, 2) for m in ("best_return", "final_return")]
+    pd.DataFrame(rows).to_csv(_new_table("pearl_semicircle_seed0", "smoke", tmp_path), index=False)
+    with pytest.raises(ValueError, match="no per-evaluation 'return' rows"):
+        baseline_runs("quick", directory=tmp_path)
+
+
+def test_paper_orderings_give_a_verdict_per_testable_claim(tmp_path):
+    """paper_orderings on hand-written tables: Semi-circle BOReL (RR) against BOReL without RR (3 seeds each,
+    RR far above: holds) and against PEARL (1 seed: too few seeds); claims without tables are left out. The
+    claim's configuration names are those of the runs the pipeline and the sweep name."""
+    import numpy as np
+    import pandas as pd
+
+    from borel_lib.pipeline import RunSpec
+    from borel_lib.results import ORDERING_COLUMNS, ordering_claims, orderings_markdown, paper_orderings
+    from borel_lib.stats import compare
+    from borel_lib.sweep import cell_spec, grid_cells
+
+    def borel_table(relabelling, seed, value):
+        spec = RunSpec("semicircle", "quick", relabelling=relabelling, seed=seed)
+        rows = [{"domain": "semicircle", "method": "borel_rr", "variant": "uniform", "seed": seed, "episode": e,
+                 "metric": m, "value": value if m == "return" else 0.0, "updates": u}
+                for u in (1000, 2000) for e in (1, 2) for m in ("return", "success")]
+        pd.DataFrame(rows).to_csv(_new_table(f"borel_{spec.tag}", "smoke", tmp_path), index=False)
+
+    for seed in (0, 1, 2):
+        borel_table("reward_relabelling", seed, 20.0 + seed)
+        borel_table("none", seed, 5.0 + 2 * seed)
+    _pearl_table({10: (1.0, 1.0), 20: (3.0, 3.0)}, tmp_path)
+    out = paper_orderings("quick", tmp_path)
+    assert tuple(out.columns) == ORDERING_COLUMNS
+    assert list(out.claim) == ["BOReL (RR) > BOReL without relabelling", "BOReL (RR) > PEARL"]
+    rr = out.iloc[0]
+    assert (rr.domain, rr.a, rr.b, rr.verdict) == ("semicircle", "semicircle_reward_relabelling", "semicircle_none", "holds")
+    expected = compare([20.0, 21.0, 22.0], [5.0, 7.0, 9.0])
+    np.testing.assert_allclose([rr.iqm_a, rr.iqm_b, rr.diff_ci_low, rr.diff_ci_high],
+                               [expected[k] for k in ("iqm_a", "iqm_b", "diff_ci_low", "diff_ci_high")])
+    assert (out.iloc[1].b, out.iloc[1].n_b, out.iloc[1].verdict) == ("pearl_semicircle", 1, "too few seeds")
+    md = orderings_markdown("quick", tmp_path)
+    assert "| BOReL (RR) > PEARL | semicircle | semicircle_reward_relabelling | pearl_semicircle | 3 / 1 | 21.00 | 3.00 | — " \
+           "| too few seeds |" in md
+    # the claims name the runs the Table 1 sweep writes
+    table1 = {cell_spec(c, "quick").tag.rsplit("_seed", 1)[0] for c in grid_cells("table1")}
+    claimed = {x for claim, _, a, bs in ordering_claims("quick") if claim.startswith("Table 1") for x in (a, *bs)}
+    assert claimed == table1
+    assert paper_orderings("quick", tmp_path / "empty").empty
 
 
 def _hold_lock(path, log, tag, hold):

@@ -29,6 +29,21 @@ def _new_table(name, profile, directory):
     path.parent.mkdir(parents=True, exist_ok=True)
     return path
 
+def _pearl_table(domain, returns, directory, seed=0):
+    """A PEARL result table as the baseline writes it (:func:`borel_lib.baselines.common.summarise`): one
+    ``return`` / ``success`` row per evaluation and episode (``returns``: iteration -> return of both
+    episodes), then the best_* and final_* rows."""
+    import pandas as pd
+
+    from borel_lib.baselines.common import summarise
+
+    rows = [{"domain": domain, "method": "pearl", "variant": "online", "seed": seed, "episode": e, "metric": m,
+             "value": v if m == "return" else 0.0, "iteration": it, "env_steps": 1}
+            for it, v in returns.items() for e in (1, 2) for m in ("return", "success")]
+    summarise(pd.DataFrame(rows), eval_episodes=2).to_csv(_new_table(f"pearl_{domain}_seed{seed}", "smoke", directory),
+                                                          index=False)
+
+
 @functools.cache
 def _available(profile: str = "quick") -> tuple[str, ...]:
     """The figures whose tables are committed for ``profile``."""
@@ -134,17 +149,23 @@ def test_table1_averages_the_grid_cells_beside_the_paper(tmp_path):
                      "episode": e, "metric": m, "value": value if m == "return" else 1.0, "updates": 40_000}
                     for e in (1, 2) for m in ("return", "success")]
             pd.DataFrame(rows).to_csv(_new_table(f"borel_{tag}", "smoke", tmp_path), index=False)
+    from borel_lib.stats import bootstrap_ci
+
     t = figures.table1("quick", tmp_path).set_index(["data", "method"])
-    assert t.loc[("fixed", "BOReL + CQL"), "ours"] == "105.0 ± 5.0"
+    assert t.loc[("fixed", "BOReL + CQL"), "ours (last 10 %)"] == "105.0 ± 5.0"
+    low, high = bootstrap_ci([100.0, 110.0])
+    assert t.loc[("fixed", "BOReL + CQL"), "ours (last 10 %): IQM [95 % CI]"] == f"105.0 [{low:.1f}, {high:.1f}]"
+    assert t.loc[("fixed", "BOReL + CQL"), "ours (best evaluation)"] == "105.0 ± 5.0"  # one evaluation per run here
     assert t.loc[("fixed", "BOReL + CQL"), "seeds"] == 2 and t.loc[("fixed", "BOReL + CQL"), "paper"] == 112.4
-    assert t.loc[("uniform", "BOReL"), "ours"] == "not yet run" and t.loc[("uniform", "BOReL"), "paper"] == 171.8
+    assert t.loc[("uniform", "BOReL"), "ours (last 10 %)"] == "not yet run" and t.loc[("uniform", "BOReL"), "paper"] == 171.8
     with pytest.raises(figures.MissingResultsError, match="sweep table1"):
         figures.table1("quick", tmp_path / "empty")
 
 
 def test_cheetah_panel_draws_baselines_beside_borel_when_their_tables_exist(tmp_path):
     """Figure 3's Half-Cheetah-Vel panel: BOReL with / without RR (both run here), PEARL and MBML only once a table of
-    theirs exists; each bar is the mean over its seeds (PEARL: its best evaluation over training)."""
+    theirs exists; each bar is the mean over its seeds of the last 10 % of its evaluations (PEARL as BOReL,
+    not its best evaluation over training)."""
     import pandas as pd
 
     from borel_lib.pipeline import RunSpec
@@ -164,14 +185,11 @@ def test_cheetah_panel_draws_baselines_beside_borel_when_their_tables_exist(tmp_
     fig = figures.cheetah_bars("quick", tmp_path)
     assert labels(fig) == ["BOReL (RR)", "BOReL (no RR)"]
     matplotlib.pyplot.close(fig)
-    rows = [{"domain": "cheetah_vel", "method": "pearl", "variant": "online", "seed": 0, "episode": e, "metric": m,
-             "value": v, "iteration": 100, "env_steps": 1} for e in (1, 2)
-            for m, v in (("best_return", -200.0), ("final_return", -250.0), ("best_success", 0.5))]
-    pd.DataFrame(rows).to_csv(_new_table("pearl_cheetah_vel_seed0", "smoke", tmp_path), index=False)
+    _pearl_table("cheetah_vel", {50: -200.0, 100: -250.0}, tmp_path)  # best -200, last -250
     fig = figures.cheetah_bars("quick", tmp_path)
-    assert labels(fig) == ["BOReL (RR)", "BOReL (no RR)", "PEARL (best)"]
+    assert labels(fig) == ["BOReL (RR)", "BOReL (no RR)", "PEARL (last 10 %)"]
     heights = [p.get_height() for p in fig.axes[0].patches]
-    assert heights == pytest.approx([-90.5, -120.5, -200.0])
+    assert heights == pytest.approx([-90.5, -120.5, -250.0])
     matplotlib.pyplot.close(fig)
 
 
@@ -194,20 +212,17 @@ def test_ant_panel_takes_the_uniform_plain_borel_cells_of_table1_and_the_baselin
     write_run(RunSpec("ant_semicircle", "quick", init_state="uniform", seed=0), -15.0)
     write_run(RunSpec("ant_semicircle", "quick", init_state="uniform", seed=0, rl=(("cql_alpha", 2.0),)), -70.0)
     write_run(RunSpec("ant_semicircle", "quick", init_state="fixed", seed=0), -18.0)
-    rows = [{"domain": "ant_semicircle", "method": "pearl", "variant": "online", "seed": 0, "episode": e,
-             "metric": m, "value": v, "iteration": 100, "env_steps": 1} for e in (1, 2)
-            for m, v in (("best_return", -40.0), ("final_return", -50.0), ("best_success", 0.0))]
-    pd.DataFrame(rows).to_csv(_new_table("pearl_ant_semicircle_seed0", "smoke", tmp_path), index=False)
+    _pearl_table("ant_semicircle", {50: -40.0, 100: -50.0}, tmp_path)  # best -40, last -50
     fig = figures.ant_bars("quick", tmp_path)
-    assert [t.get_text().replace("\n", " ") for t in fig.axes[0].get_xticklabels()] == ["BOReL (RR)", "PEARL (best)"]
-    assert [p.get_height() for p in fig.axes[0].patches] == pytest.approx([-15.0, -40.0])
+    assert [t.get_text().replace("\n", " ") for t in fig.axes[0].get_xticklabels()] == ["BOReL (RR)", "PEARL (last 10 %)"]
+    assert [p.get_height() for p in fig.axes[0].patches] == pytest.approx([-15.0, -50.0])
     matplotlib.pyplot.close(fig)
     for name, value in (("mbml_ant_semicircle_seed0", -30.0), ("mbml_ant_semicircle_uniform_seed0", -25.0)):
         rows = [{**r, "method": "mbml", "variant": "offline", "value": value} for r in
                 pd.read_csv(result_path("pearl_ant_semicircle_seed0", "smoke", tmp_path)).to_dict("records")]
         pd.DataFrame(rows).to_csv(tmp_path / f"{name}.csv", index=False)
         fig = figures.ant_bars("quick", tmp_path)  # MBML on the protocol's data is labelled so; on uniform data not
-        label = "MBML (best)" if "uniform" in name else "MBML (best; excluding the semi-circle data)"
+        label = "MBML (last 10 %)" if "uniform" in name else "MBML (last 10 %; excluding the semi-circle data)"
         assert [t.get_text().replace("\n", " ") for t in fig.axes[0].get_xticklabels()][-1] == label
         assert [p.get_height() for p in fig.axes[0].patches][-1] == pytest.approx(value)
         matplotlib.pyplot.close(fig)

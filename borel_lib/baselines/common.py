@@ -98,7 +98,8 @@ def evaluate(agent: Any, domain: str, tasks: np.ndarray, seed: int, num_exp_traj
 # ------------------------------------------------------------------------------ result tables
 def summarise(rows: pd.DataFrame, eval_episodes: int) -> pd.DataFrame:
     """The per-evaluation rows plus ``best_*`` rows (the evaluation with the highest mean return over
-    the first ``eval_episodes`` episodes, the paper's metric; the figures plot the best) and
+    the first ``eval_episodes`` episodes, the paper's metric; a secondary column: figures and tables compare
+    every method on the mean of its last 10 % of evaluations, :func:`borel_lib.results.evaluation_summary`) and
     ``final_*`` rows (the last evaluation). Extra columns say which iteration they come from."""
     ret = rows[(rows.metric == "return") & (rows.episode <= eval_episodes)]
     by_eval = ret.groupby("iteration")["value"].mean()

@@ -94,10 +94,16 @@ def read_config(name: str, profile: str, directory: str | Path | None = None) ->
     return json.loads(path.read_text(encoding="utf-8"))["values"]
 
 
+BASELINE_METRIC = "last 10 %"
+"""How the baselines' bars are measured, said in their labels: the paper's metric averaged over the last 10 %
+of their evaluations, the primary metric of every method (:func:`borel_lib.results.baseline_runs`), not
+their best evaluation over training."""
+
+
 def method_label(method: str) -> str:
-    """The legend name of a method (``borel_rr`` -> ``BOReL (RR)``)."""
+    """The legend name of a method (``borel_rr`` -> ``BOReL (RR)``, ``pearl`` -> ``PEARL (last 10 %)``)."""
     return {"borel_rr": "BOReL (RR)", "borel_no_rr": "BOReL (no RR)", "borel_exact": "exact belief",
-            "pearl": "PEARL (best)", "mbml": "MBML (best)"}.get(
+            "pearl": f"PEARL ({BASELINE_METRIC})", "mbml": f"MBML ({BASELINE_METRIC})"}.get(
         method, method.replace("_", " "))
 
 

@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 
 from borel_lib.figures.common import (
+    BASELINE_METRIC,
     MissingResultsError,
     default_seeds,
     display_path,
@@ -47,24 +48,40 @@ def _grid_runs(grid: str, profile: str, directory, seeds: list[int] | None) -> t
     return (runs[runs.run.isin(cells)] if len(runs) else runs), cells
 
 
+TABLE1_COLUMNS: tuple[str, ...] = ("data", "method", "seeds", "ours (last 10 %)", "ours (last 10 %): IQM [95 % CI]",
+                                   "ours (best evaluation)", "paper")
+"""The columns of :func:`table1`."""
+
+
 def table1(profile: str, directory: str | Path | None = None, seeds: list[int] | None = None) -> pd.DataFrame:
     """Table 1 (paper §6): BOReL and BOReL + CQL on Ant-Semi-circle per initial-state variant of the data,
-    the paper's metric (first 2 episodes, last 10 % of evaluations) mean ± s.e. over seeds beside the
-    paper's value; rows of cells not run yet say so. Reads the ``table1`` grid's result tables."""
+    the paper's metric (first 2 episodes) averaged over the last 10 % of each run's evaluations (the primary
+    metric of every method): mean ± s.e. over seeds, and its interquartile mean with a bootstrap 95 % interval
+    (:mod:`borel_lib.stats`); the best evaluation over training (mean ± s.e.) as a secondary column; the
+    paper's value beside them; rows of cells not run yet say so. Reads the ``table1`` grid's result tables."""
+    from borel_lib.stats import bootstrap_ci, iqm
+
+    def pm(v: np.ndarray) -> str:
+        return f"{v.mean():.1f} ± {v.std(ddof=1) / np.sqrt(len(v)):.1f}" if len(v) > 1 else f"{v.mean():.1f}"
+
     runs, cells = _grid_runs("table1", profile, directory, seeds)
     rows = []
     for variant, name in ANT_VARIANTS.items():
         for cql in (0.0, 2.0):
             tags = [t for t, c in cells.items() if c["init_state"] == variant and c["rl"]["cql_alpha"] == cql]
-            v = runs[runs.run.isin(tags)].metric.to_numpy() if len(runs) else np.zeros(0)
-            ours = "not yet run" if not len(v) else (
-                f"{v.mean():.1f} ± {v.std(ddof=1) / np.sqrt(len(v)):.1f}" if len(v) > 1 else f"{v.mean():.1f}")
+            ran = runs[runs.run.isin(tags)] if len(runs) else runs
+            v, best = (ran.metric.to_numpy(), ran.best.to_numpy()) if len(ran) else (np.zeros(0), np.zeros(0))
+            if len(v) > 1:
+                interval = "{:.1f} [{:.1f}, {:.1f}]".format(iqm(v), *bootstrap_ci(v))
+            else:
+                interval = f"{v.mean():.1f}" if len(v) else "not yet run"
             rows.append({"data": name, "method": "BOReL + CQL" if cql else "BOReL", "seeds": len(v),
-                         "ours": ours, "paper": TABLE1_PAPER[(variant, cql)]})
+                         TABLE1_COLUMNS[3]: pm(v) if len(v) else "not yet run", TABLE1_COLUMNS[4]: interval,
+                         TABLE1_COLUMNS[5]: pm(best) if len(v) else "not yet run", "paper": TABLE1_PAPER[(variant, cql)]})
     if not len(runs):
         raise MissingResultsError(f"not yet produced: no Table 1 run in {display_path(Path(directory or results_dir(profile)))}; "
                                   f"run `{table_commands(profile)['table1']}`")
-    return pd.DataFrame(rows)
+    return pd.DataFrame(rows, columns=list(TABLE1_COLUMNS))
 
 
 def ant_collector_probe(profile: str, directory: str | Path | None = None, variant: str = "uniform",
@@ -212,9 +229,10 @@ cells are the panel's BOReL (RR) bars. Half-Cheetah-Vel's collection has one var
 
 
 def _mujoco_bars(domain: str, profile: str, directory: str | Path | None = None, seeds: list[int] | None = None):
-    """One MuJoCo panel of Figure 3 (paper §6): the paper's metric (first 2 episodes) of BOReL with reward
-    relabelling and, once run, without, mean ± s.e. over seeds (dots: single seeds), beside PEARL and MBML
-    (best evaluation over training, as the paper plots them) when their tables exist (MBML: :func:`_mbml_on`)."""
+    """One MuJoCo panel of Figure 3 (paper §6): the paper's metric (first 2 episodes, averaged over the last
+    10 % of each run's evaluations) of BOReL with reward relabelling and, once run, without, mean ± s.e. over
+    seeds (dots: single seeds), beside PEARL and MBML measured the same way (not at their best evaluation)
+    when their tables exist (MBML: :func:`_mbml_on`)."""
     from borel_lib.pipeline import RunSpec
     from borel_lib.results import baseline_runs, borel_runs
 
@@ -227,7 +245,7 @@ def _mujoco_bars(domain: str, profile: str, directory: str | Path | None = None,
     if not len(runs):
         raise MissingResultsError(f"not yet produced: no {title} run in {display_path(Path(directory or results_dir(profile)))}; "
                                   f"run `{table_commands(profile)[command]}`")
-    base = baseline_runs(profile, directory)  # PEARL / MBML at their best evaluation, as the paper plots them
+    base = baseline_runs(profile, directory)  # PEARL / MBML over their last 10 % of evaluations, as BOReL
     base = base[(base.domain == domain) & base.seed.isin(seeds)] if len(base) else runs.iloc[:0]
     mbml, labels = _mbml_on(base, domain, profile, seeds, specs[0].init_state)
     values = {m: t[t.method == m].metric.to_numpy()
@@ -254,7 +272,7 @@ def _mbml_on(base: pd.DataFrame, domain: str, profile: str, seeds: list[int], in
         return own, {}
     default = runs[runs.run.isin({run_tag(domain, s, None, profile) for s in seeds})]
     variant = resolve_init_state(domain, profile, None)
-    return default, {"mbml": f"MBML (best;\n{ANT_VARIANTS.get(variant, variant)} data)"}
+    return default, {"mbml": f"MBML ({BASELINE_METRIC};\n{ANT_VARIANTS.get(variant, variant)} data)"}
 
 
 def cheetah_bars(profile: str, directory: str | Path | None = None, seeds: list[int] | None = None):

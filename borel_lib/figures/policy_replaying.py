@@ -67,8 +67,8 @@ def collection_reference(profile: str, domain: str, directory: str | Path | None
 def policy_replay_bars(profile: str, directory: str | Path | None = None, seeds: list[int] | None = None):
     """Figure 4 (paper §6): the paper's metric of BOReL with and without policy replaying on Wind (episode 1)
     and Escape-Room (first 2 episodes), mean ± s.e. over seeds (dots: single seeds), beside PEARL and MBML
-    (best evaluation over training, as the paper plots them, when their tables exist), against the
-    collecting agents' own level."""
+    (when their tables exist), against the collecting agents' own level; every method's runs averaged over
+    their last 10 % of evaluations (the baselines not at their best evaluation)."""
     from borel_lib.results import baseline_runs, borel_runs
 
     tags = {spec.tag: spec for spec in transition_specs(profile, seeds)}

@@ -26,6 +26,7 @@ from borel_lib.figures.gridworld_semicircle import (
     gridworld_online_vs_offline,
 )
 from borel_lib.figures.mujoco import ant_bars, ant_trajectories, cheetah_bars, mujoco_collection_curves
+from borel_lib.figures.online import online_learning_curves
 from borel_lib.figures.policy_replaying import escape_room_trajectories, policy_replay_bars
 from borel_lib.figures.style import savefig
 from borel_lib.paths import results_dir
@@ -65,6 +66,7 @@ FIGURES: tuple[FigureSpec, ...] = (
     FigureSpec("fig5_ant_trajectories", ant_trajectories, "Figure 5"),
     FigureSpec("fig3_cheetah", cheetah_bars, "Figure 3, Half-Cheetah-Vel panel"),
     FigureSpec("fig3_ant", ant_bars, "Figure 3, Ant-Semi-circle panel"),
+    FigureSpec("fig_online_varibad", online_learning_curves, "§6 claim: off-policy VariBAD online vs on-policy VariBAD"),
 )
 """Every figure drawn from tables, in the order of the figures notebook."""
 
