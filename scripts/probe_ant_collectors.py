@@ -17,9 +17,10 @@ metric, and no offline learner on it should be expected to walk to the goal; a l
 tests nothing. Writes ``data/results/<profile>/probes/probe_ant_collectors_<init_state>_<protocol>.csv`` (tidy:
 episode 1/2, metrics ``return``, ``in_goal_steps``, ``ctrl``, ``reached`` averaged over tasks and trials, and
 ``tasks_reached`` (tasks reaching the goal disc in at least half their trials: the issue's gate); column
-``iteration``); ``<protocol>`` is ``shared`` for a ``shared_agent`` collection (the quick protocol now) and
-``pertask`` for one agent per task (the first quick protocol, whose committed tables keep that name), so a
-re-collection with another protocol never overwrites the evidence for the earlier one.
+``iteration``); ``<protocol>`` is ``shared`` for a ``shared_agent`` collection and ``pertask`` for one agent
+per task (the first quick protocol, whose committed tables keep that name), with ``_calibrated`` appended when
+the collectors' SAC tunes α (the calibrated SAC of the quick protocol now), so a re-collection with another
+protocol never overwrites the evidence for the earlier one.
 ``--set FIELD=VALUE`` (repeatable) scores a collection made with other settings than the profile's protocol
 (e.g. ``--set alpha=0.05``); such a collection lives in its own folders (``<dataset>_<field><value>...``)
 and ``--collect`` runs (or resumes) it first, so a protocol change is measured on the same footing.
@@ -95,7 +96,7 @@ def main(argv: list[str] | None = None) -> int:
     col, suffix = probe_collector(DOMAIN, profile, {"init_state": args.init_state, **overrides},
                                   command="python scripts/probe_ant_collectors.py " + shlex.join(sys.argv[1:] if argv is None else argv))
     cfg = col.cfg
-    protocol = "shared" if cfg.shared_agent else "pertask"
+    protocol = ("shared" if cfg.shared_agent else "pertask") + ("_calibrated" if cfg.target_entropy is not None else "")
     label = f"{args.init_state}_{protocol}" + "".join(f"_{k}{v}" for k, v in overrides.items() if k != "shared_agent")
     if args.collect:
         col.run()

@@ -264,3 +264,24 @@ def test_ant_motion_measures_how_far_each_agent_goes_and_how_much_arc_it_rules_o
     assert (out.seeds == 1).all()
     assert out.loc["BOReL (RR)"].tolist()[1:] == ["1.00", "0.50", "1.00", "0.60"]
     assert out.loc["PEARL (final agent)"].tolist()[1:] == ["1.00", "0.00", "0.00", "0.00"]
+
+
+def test_sac_calibration_table_reads_every_probe_run(tmp_path):
+    import pandas as pd
+
+    from borel_lib.results import write_results
+
+    def probe(method, seed, speeds, name):
+        rows = [{"domain": "gym_ant_v5", "method": method, "variant": mode, "seed": seed, "episode": 1,
+                 "metric": "x_velocity", "value": v * (1 if mode == "mean_action" else 10), "steps": s}
+                for s, v in speeds.items() for mode in ("mean_action", "sampled")]
+        write_results(pd.DataFrame(rows), name, config=None, profile="quick", command="x", directory=tmp_path)
+
+    probe("sac_alpha0.2", 0, {10_000: 0.01, 20_000: 0.02}, "probe_sac_gym_ant_alpha0.2_steps20000_seed0")
+    probe("sac_calibrated", 1, {10_000: 0.3}, "probe_sac_gym_ant_calibrated_steps10000_seeds1")
+    table = figures.sac_calibration("quick", tmp_path)
+    assert list(table.columns) == ["10k", "20k"]
+    assert table.loc[("calibrated SAC (CleanRL's settings, 256×256)", 1), "10k"] == 0.3  # mean action only
+    assert table.loc[("authors' SAC (α 0.2 fixed, 128×128)", 0)].tolist() == [0.01, 0.02]
+    with pytest.raises(figures.MissingResultsError, match="probe_sac_gym_ant.py --sac calibrated"):
+        figures.sac_calibration("quick", tmp_path / "empty")

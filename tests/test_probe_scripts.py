@@ -48,7 +48,7 @@ def root(tmp_path, monkeypatch):
 def test_probe_scores_a_smoke_collection(root, capsys):
     run_collection("ant_semicircle", "smoke", progress=False, init_state="uniform")
     assert probe.main(["--profile", "smoke", "--iterations", "2", "--trials", "1", "--last", "1"]) == 0
-    df = pd.read_csv(result_path("probe_ant_collectors_uniform_shared", "smoke", root / "build" / "smoke" / "results"))  # smoke: shared agent
+    df = pd.read_csv(result_path("probe_ant_collectors_uniform_shared_calibrated", "smoke", root / "build" / "smoke" / "results"))
     assert set(df.method) == {"logged", "zero_action", "collector_deterministic", "collector_sampled"}
     assert set(df.episode) == {1, 2}
     zero = df[(df.method == "zero_action") & (df.metric == "ctrl")]
@@ -57,8 +57,9 @@ def test_probe_scores_a_smoke_collection(root, capsys):
     assert (sampled.value < 0).all()
     reached = df[df.metric == "tasks_reached"].value
     assert len(reached) and reached.between(0, 2).all()  # smoke: 2 tasks
-    table = figures.ant_collector_probe("smoke", protocol="shared")
-    assert list(table.columns) == ["return, ep 1", "return, ep 2", "steps in goal, ep 1", "steps in goal, ep 2"]
+    table = figures.ant_collector_probe("smoke", protocol="shared_calibrated")
+    assert list(table.columns) == ["return, ep 1", "return, ep 2", "steps in goal, ep 1", "steps in goal, ep 2",
+                                   "tasks reaching the goal, ep 1", "tasks reaching the goal, ep 2"]
     with pytest.raises(FileNotFoundError, match="no saved policies at iteration 7"):
         probe.main(["--profile", "smoke", "--iterations", "7", "--trials", "1"])
 

@@ -80,8 +80,10 @@ from borel_lib.figures.gridworld_semicircle import (
 from borel_lib.figures.mujoco import (
     ANT_DIVERSITY_METRICS,
     ANT_MOTION_METRICS,
+    ANT_PROBE_PROTOCOLS,
     ANT_VARIANTS,
     MUJOCO_FIG3,
+    SAC_CALIBRATION_LABELS,
     TABLE1_PAPER,
     ant_bars,
     ant_collector_probe,
@@ -89,7 +91,9 @@ from borel_lib.figures.mujoco import (
     ant_motion,
     ant_trajectories,
     cheetah_bars,
+    collector_label,
     mujoco_collection_curves,
+    sac_calibration,
     table1,
 )
 from borel_lib.figures.policy_replaying import (
@@ -133,7 +137,7 @@ __all__ = [
     # mujoco
     "ANT_DIVERSITY_METRICS", "ANT_MOTION_METRICS", "ANT_VARIANTS", "MUJOCO_FIG3", "TABLE1_PAPER", "ant_bars",
     "ant_collector_probe", "ant_data_diversity", "ant_motion", "ant_trajectories", "cheetah_bars",
-    "mujoco_collection_curves", "table1",
+    "ANT_PROBE_PROTOCOLS", "SAC_CALIBRATION_LABELS", "collector_label", "sac_calibration", "mujoco_collection_curves", "table1",
     # registry
     "FIGURES", "FIGURES_BY_NAME", "PENDING", "FigureSpec", "make_figure", "pending_results", "show_figure",
 ]

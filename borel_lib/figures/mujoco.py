@@ -18,13 +18,14 @@ from borel_lib.figures.common import (
     display_path,
     method_label,
     plot_episode_paths,
+    read_config,
     read_table,
     seed_bar,
     table_commands,
 )
 from borel_lib.figures.style import METHOD_COLORS
 from borel_lib.paths import results_dir
-from borel_lib.results import result_path
+from borel_lib.results import find_results, result_path
 
 ANT_VARIANTS: dict[str, str] = {"uniform": "uniform", "exclude_semicircle": "excluding the semi-circle",
                                 "fixed": "fixed"}
@@ -84,18 +85,26 @@ def table1(profile: str, directory: str | Path | None = None, seeds: list[int] |
     return pd.DataFrame(rows, columns=list(TABLE1_COLUMNS))
 
 
+ANT_PROBE_PROTOCOLS = ("shared_calibrated", "shared", "pertask")
+"""The Ant collections ``scripts/probe_ant_collectors.py`` has scored: the quick protocol now (one shared agent,
+the calibrated SAC), the shared agent with the authors' SAC, one agent per task with the authors' SAC."""
+
+
 def ant_collector_probe(profile: str, directory: str | Path | None = None, variant: str = "uniform",
                         protocol: str = "shared") -> pd.DataFrame:
     """What the Ant data can teach (``scripts/probe_ant_collectors.py``): the paper's metric per episode and
     the steps spent in the goal disc, for the collection's own task-knowing agents (deterministic and
     sampled, per saved iteration), the logged trials of the last iterations, and standing still (a = 0).
-    ``protocol``: ``shared`` (one task-conditioned agent, the quick protocol) or ``pertask`` (the first
-    quick protocol, one agent per task)."""
-    if protocol not in ("shared", "pertask"):
-        raise ValueError(f"protocol={protocol!r}: allowed values are 'shared', 'pertask'")
+    ``protocol``: one of :data:`ANT_PROBE_PROTOCOLS` (``shared_calibrated``: the quick protocol now).
+    Columns: return and steps in the goal disc per episode, and the number of tasks whose episodes enter the
+    goal disc in at least half the trials (the gate of issue "Ant walks", >= 12 of 16 in episode 1) where
+    the table has it."""
+    if protocol not in ANT_PROBE_PROTOCOLS:
+        raise ValueError(f"protocol={protocol!r}: allowed values are {', '.join(map(repr, ANT_PROBE_PROTOCOLS))}")
     df = read_table(f"probe_ant_collectors_{variant}_{protocol}", profile, directory)
-    df = df[df.metric.isin(["return", "in_goal_steps"])].assign(
-        column=lambda d: d.metric.map({"return": "return", "in_goal_steps": "steps in goal"}) + ", ep " + d.episode.astype(str))
+    names = {"return": "return", "in_goal_steps": "steps in goal", "tasks_reached": "tasks reaching the goal"}
+    df = df[df.metric.isin(list(names))].assign(
+        column=lambda d: d.metric.map(names) + ", ep " + d.episode.astype(str))
     out = df.pivot_table(index=["method", "iteration"], columns="column", values="value").round(1)
     out.columns.name = None
     return out
@@ -286,6 +295,12 @@ def ant_bars(profile: str, directory: str | Path | None = None, seeds: list[int]
     return _mujoco_bars("ant_semicircle", profile, directory, seeds)
 
 
+def collector_label(values: dict) -> str:
+    """Which SAC collected a dataset, from its collection config: the calibrated one (automatic entropy
+    tuning, :data:`borel_lib.agents.CALIBRATED_SAC`) or the authors' (α fixed)."""
+    return "authors' SAC" if values.get("target_entropy") is None else "calibrated SAC"
+
+
 def mujoco_collection_curves(profile: str, directory: str | Path | None = None):
     """The MuJoCo collections' learning curves: Ant success per iteration for each initial-state variant
     (mean over the agents; the dataset keeps the sparse reward) and Half-Cheetah-Vel's episode return."""
@@ -307,7 +322,10 @@ def mujoco_collection_curves(profile: str, directory: str | Path | None = None):
     for key, t in tables.items():
         target, metric = (ax2, "return") if key == "cheetah_vel" else (ax, "success")
         c = t[t.metric == metric].groupby("iteration").value.mean()
-        target.plot(c.index, c.values, label=ANT_VARIANTS.get(key, "Half-Cheetah-Vel"))
+        label = ANT_VARIANTS.get(key, "Half-Cheetah-Vel")
+        if key != "cheetah_vel":  # a re-collection with the calibrated SAC is said apart from the authors' SAC
+            label += f" ({collector_label(read_config(names[key], profile, directory))})"
+        target.plot(c.index, c.values, label=label)
     ax.set(xlabel="collection iteration (-1: random warm-up)", ylabel="success rate (sparse goal)",
            title="Ant-Semi-circle collection", ylim=(-0.05, 1.05))
     ax2.set(xlabel="collection iteration (-1: random warm-up)", ylabel="episode return", title="Half-Cheetah-Vel collection")
@@ -315,3 +333,29 @@ def mujoco_collection_curves(profile: str, directory: str | Path | None = None):
         if a.lines:
             a.legend(fontsize="small")
     return fig
+
+
+SAC_CALIBRATION_LABELS = {"sac_alpha0.2": "authors' SAC (α 0.2 fixed, 128×128)",
+                          "sac_alpha0.2_target-8": "authors' SAC with automatic α (128×128)",
+                          "sac_calibrated": "calibrated SAC (CleanRL's settings, 256×256)"}
+"""The committed ``probe_sac_gym_ant_*`` runs' methods, as the calibration table names them."""
+
+
+def sac_calibration(profile: str, directory: str | Path | None = None) -> pd.DataFrame:
+    """Does the collectors' SAC walk on Gymnasium's Ant-v5? The mean action's forward speed (units/s, the
+    torso's x velocity averaged over each evaluation episode) per SAC setting, seed and number of updates,
+    from every committed ``probe_sac_gym_ant_*`` table (``scripts/probe_sac_gym_ant.py``); rows: setting and
+    seed, columns: environment steps. The semi-circle task needs about 0.1 units/s (1 unit in 200 steps)."""
+    paths = find_results("probe_sac_gym_ant_*", profile, directory)
+    if not paths:
+        raise MissingResultsError(f"not yet produced: no probe_sac_gym_ant table in "
+                                  f"{display_path(Path(directory or results_dir(profile)))}; run "
+                                  "`python scripts/probe_sac_gym_ant.py --sac calibrated --seeds 0 1 --steps 150000`")
+    df = pd.concat([pd.read_csv(p) for p in paths], ignore_index=True)
+    df = df[(df.variant == "mean_action") & (df.metric == "x_velocity")]
+    df = df.assign(setting=df.method.map(SAC_CALIBRATION_LABELS).fillna(df.method))
+    # a setting run twice (60k and 120k updates) keeps each evaluation once: the longer run's where both have it
+    df = df.drop_duplicates(["setting", "seed", "steps"], keep="last")
+    out = df.pivot_table(index=["setting", "seed"], columns="steps", values="value").round(3)
+    out.columns = [f"{int(c) // 1000}k" for c in out.columns]
+    return out
