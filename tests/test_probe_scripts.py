@@ -31,7 +31,7 @@ def test_summarise_against_a_loop():
     rng = np.random.default_rng(0)
     ctrl = -rng.random((3, 8))
     goal = (rng.random((3, 8)) < 0.4).astype(float)
-    out = probe.summarise(goal + ctrl, ctrl, k=2)
+    out = probe.summarise((goal + ctrl)[:, None], ctrl[:, None], k=2)  # (tasks, trials, T)
     for e in range(2):
         sl = slice(4 * e, 4 * e + 4)
         assert out["return"][e] == pytest.approx(np.mean([(goal + ctrl)[i, sl].sum() for i in range(3)]))
