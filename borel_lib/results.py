@@ -10,7 +10,8 @@ folder follows from the name alone (:func:`result_dir`), so a reader finds it wi
 ``data/results/<profile>/<family>/<domain>/[<configuration>/]<name>.csv`` with the families ``borel`` (one
 folder per run configuration, its seeds inside), ``baselines`` (PEARL, MBML), ``belief`` (VAE losses, belief
 tables), ``collection`` (learning curves of the data-collecting agents), ``analysis`` (references, exact
-values, identifiability, data diversity), ``sweeps`` (merged grids) and ``probes`` (diagnostic experiments,
+values, identifiability, data diversity), ``online`` (online meta-RL learners), ``sweeps`` (merged grids) and
+``probes`` (diagnostic experiments,
 apart from the paper's results). Trajectory tables (``*_traj``, most of the bytes) are stored
 gzip-compressed (``<name>.csv.gz``, written with a fixed header so the bytes are reproducible); pandas
 reads both forms. ``scripts/migrate_results_tree.py`` moved the earlier flat folder into this tree.
@@ -50,7 +51,8 @@ DOMAIN_NAMES: tuple[str, ...] = ("ant_semicircle", "cheetah_vel", "escape_room",
 """Domain names as they appear in result names (longest first: ``ant_semicircle`` before ``semicircle``);
 ``gym_ant`` is Gymnasium's Ant-v5 of the SAC calibration probe."""
 FAMILIES: dict[str, str] = {"borel": "borel", "pearl": "baselines", "mbml": "baselines", "vae": "belief",
-                            "belief": "belief", "collect": "collection", "sweep": "sweeps", "probe": "probes"}
+                            "belief": "belief", "collect": "collection", "sweep": "sweeps", "probe": "probes",
+                            "online": "online"}
 """First word of a result name → its family folder; any other name is in ``analysis``."""
 COMPRESSED_SUFFIX = "_traj"
 """Tables whose name ends so are stored as ``<name>.csv.gz``."""
@@ -62,7 +64,8 @@ def result_dir(name: str) -> Path:
     one level deeper, ``borel/<domain>/<configuration>/`` where the configuration is the name between the
     domain and ``_seed<S>`` (``default`` when empty)."""
     family = FAMILIES.get(name.split("_", 1)[0], "analysis")
-    match = re.search(rf"(?:^|_)({'|'.join(DOMAIN_NAMES)})(?=_|$)", name)
+    # the initial-state option exclude_semicircle names no domain (it is an Ant or a Semi-circle variant)
+    match = re.search(rf"(?:^|_)({'|'.join(DOMAIN_NAMES)})(?=_|$)", name.replace("exclude_semicircle", "exclude"))
     if match is None:
         return Path(family)
     folder = Path(family) / match.group(1)

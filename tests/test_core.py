@@ -314,8 +314,12 @@ def test_a_result_names_folder_follows_from_the_name_alone():
     assert str(result_dir("collect_semicircle_uniform_seed0_traj")) == "collection/semicircle"
     assert str(result_dir("probe_sac_gym_ant_calibrated_steps150000_seeds0-1")) == "probes/gym_ant"
     assert str(result_dir("sweep_table1")) == "sweeps"
+    assert str(result_dir("online_varibad_ppo_gridworld_seed0")) == "online/gridworld"
     assert str(result_dir("gridworld_exact")) == "analysis/gridworld"
     assert str(result_dir("ant_data_diversity")) == "analysis"
+    assert str(result_dir("probe_ant_collectors_exclude_semicircle_shared")) == "probes"  # a variant, not a domain
+    assert str(result_dir("collect_semicircle_exclude_semicircle_seed0")) == "collection/semicircle"
+    assert str(result_dir("borel_ant_semicircle_reward_relabelling_seed0")) == "borel/ant_semicircle/reward_relabelling"
 
 
 def test_trajectory_tables_are_compressed_with_reproducible_bytes(tmp_path):
