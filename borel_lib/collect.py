@@ -318,14 +318,15 @@ def override_flags(overrides: dict[str, Any]) -> str:
 
 
 def run_collection(domain: str, profile: str | None = None, progress: bool = True, restart: bool = False,
-                   **overrides: Any):
+                   extend: bool = False, **overrides: Any):
     """Collect (or load the cached) dataset of ``domain`` for ``profile``; write its learning curves
     to the results folder. Returns ``(dataset, curves_dataframe)``.
 
     Resumes a killed run; recovers by itself when the finished dataset exists but its curves or
     checkpoint are missing (curves from the final checkpoint, else a deterministic re-collection);
-    ``restart=True`` (``--restart``) discards a stale checkpoint or interrupted writer and collects again.
-    Every input is validated before anything is written."""
+    ``restart=True`` (``--restart``) discards a stale checkpoint or interrupted writer and collects again;
+    ``extend=True`` (``--extend``) continues a finished collection made with fewer ``iterations`` (see
+    :meth:`~borel_lib.collector.Collector.extend`). Every input is validated before anything is written."""
     from borel_lib.paths import checkpoints_dir, datasets_dir
     from borel_lib.results import read_results, write_results
 
@@ -335,7 +336,10 @@ def run_collection(domain: str, profile: str | None = None, progress: bool = Tru
     path = datasets_dir(profile) / name
     curves_name = f"collect_{name}"
     command = f"python -m borel_lib.collect {domain} --profile {profile}" + override_flags(overrides) + (
-        " --restart" if restart else "")
+        " --restart" if restart else "") + (" --extend" if extend else "")
+    if restart and extend:
+        raise ConfigError("extend=True (--extend) continues a finished collection; restart=True (--restart) "
+                          "discards it: give one of them")
     if path.is_dir() and not restart:
         try:
             ds = load_dataset(path)
@@ -348,7 +352,10 @@ def run_collection(domain: str, profile: str | None = None, progress: bool = Tru
             except FileNotFoundError:
                 pass  # the run below restores the curves (or collects again)
     collector = Collector(cfg, path, checkpoints_dir(profile, create=False) / name, profile=profile, command=command)
-    collector.run(progress=progress, overwrite=True, restart=restart)
+    if extend and collector.extendable() is not None:
+        collector.extend(progress=progress)
+    else:  # also resumes a killed extension: its checkpoint already holds the longer config
+        collector.run(progress=progress, overwrite=True, restart=restart)
     curves = collector.learning_curves()
     write_results(curves, curves_name, config=cfg, profile=profile, command=command)
     return load_dataset(path), curves
@@ -378,6 +385,9 @@ def build_parser():
     parser.add_argument("--restart", action="store_true",
                         help="discard this dataset's stale checkpoint folder and interrupted writer, then collect "
                              "again (a finished dataset is replaced only when the new one is complete)")
+    parser.add_argument("--extend", action="store_true",
+                        help="continue a finished collection made with fewer --iterations (all else equal) to "
+                             "--iterations; the result equals collecting with the larger number from the start")
     parser.add_argument("--policy-replay", action="store_true",
                         help="also write the policy-replay dataset beside the own-policy one (paper §4, Prop. 3): "
                              "each task's trials rolled out by other tasks' final policies in this task's dynamics")
@@ -392,7 +402,7 @@ def _run_cli(args) -> int:
     CollectConfig.for_domain(args.domain, profile, **overrides)  # every input checked before any work
     torch.set_num_threads(1)
     ds, curves = run_collection(args.domain, profile, progress=not args.no_progress, restart=args.restart,
-                                **overrides)
+                                extend=args.extend, **overrides)
     final = curves[(curves.metric == "success") & (curves.trial >= curves.trial.max() - 4)]["value"].mean()
     print(f"{ds.path}: {ds.n_tasks} tasks x {ds.n_trials} trials x {ds.trial_length} steps; "
           f"success rate over the last 5 trials: {final:.2f}")

@@ -286,6 +286,10 @@ class Collector:
             return None
         state = torch.load(path, map_location=self.device, weights_only=False)
         if type(self.cfg).upgrade(state["config"]) != self.cfg.to_dict() or not np.array_equal(state.get("tasks"), self.tasks):
+            if self.extendable() is not None:
+                raise ConfigError(f"{self.ckpt_dir}: this collection finished with iterations="
+                                  f"{state['iteration']}; rerun with --extend (extend=True) to continue it to "
+                                  f"iterations={self.cfg.iterations}, or --restart to collect again")
             raise ConfigError(f"{self.ckpt_dir}: the checkpoint in this folder was made with a different config or "
                               "task set; rerun with --restart (restart=True) to discard it and collect again")
         return state
@@ -323,13 +327,61 @@ class Collector:
                                "config, or removed); rerun with --restart (restart=True) to discard the stale "
                                "checkpoint folder and collect again")
         self.writer = DatasetWriter.open(self.dataset_path)
+        self._restore(state)
+        return True
+
+    def _restore(self, state: dict[str, Any]) -> None:
+        """Load agents, replay buffers, environment generators and curves from a checkpoint."""
         self.agent.load_full_state_dict(state["agent"])
         self.replay.load_state_dict(state["replay"])
         self.trial._rngs = [np.random.Generator(np.random.PCG64()) for _ in state["env_rngs"]]
         for g, s in zip(self.trial._rngs, state["env_rngs"]):
             g.bit_generator.state = s
         self.curves, self.trials_done, self.iteration = state["curves"], state["trials_done"], state["iteration"]
-        return True
+
+    def extendable(self) -> dict[str, Any] | None:
+        """The final checkpoint of a finished collection that differs from this config only by fewer
+        ``iterations`` (so :meth:`extend` can continue it), else None."""
+        path = self._ckpt_path()
+        if not path.is_file() or not self.dataset_path.is_dir():
+            return None
+        state = torch.load(path, map_location=self.device, weights_only=False)
+        old, new = type(self.cfg).upgrade(state["config"]), self.cfg.to_dict()
+        same = {k: v for k, v in old.items() if k != "iterations"} == {k: v for k, v in new.items() if k != "iterations"}
+        if not (same and np.array_equal(state.get("tasks"), self.tasks) and old["iterations"] < new["iterations"]
+                and state["iteration"] == old["iterations"]):
+            return None
+        try:
+            manifest = load_dataset(self.dataset_path, verify=False, check_finite=False).manifest
+        except DatasetError:
+            return None
+        return state if type(self.cfg).upgrade(manifest["config"]) == old else None
+
+    def extend(self, progress: bool = True, stop_after: int | None = None) -> Path:
+        """Continue a finished collection made with fewer ``iterations`` (all else equal) to this config's
+        ``iterations``; returns the dataset's path.
+
+        The finished dataset's trials are copied into a new writer, the final checkpoint's agents, replay
+        buffers (which never wrap: their capacity is every trial) and generators are restored, and the run
+        goes on as if ``iterations`` had been the larger number from the start: on CPU the result is the
+        dataset an uninterrupted run with the larger ``iterations`` writes. The old dataset stays in place
+        until the longer one is finalised; a kill during the extension resumes like any collection."""
+        with dataset_lock(self.dataset_path, owner=f"borel_lib.collect {self.cfg.domain} (extend)"):
+            state = self.extendable()
+            if state is None:
+                raise ConfigError(f"{self.dataset_path}: no finished collection of this config with fewer iterations "
+                                  f"(and its final checkpoint in {self.ckpt_dir}) to extend to "
+                                  f"iterations={self.cfg.iterations}")
+            old = load_dataset(self.dataset_path)
+            self.writer = DatasetWriter(self.dataset_path, self.shapes, self.manifest, overwrite=True,
+                                        dtypes={"iteration": "int32"})
+            m = int(state["trials_done"])
+            for name, arr in self.writer.arrays.items():
+                arr[:, :m] = old.arrays[name][:, :m]
+            self._restore(state)
+            self.replay.ptr = self.replay.size  # the short buffer was full (its pointer wrapped to 0); this one is not
+            self.save_checkpoint()  # from here on a kill resumes the longer collection
+            return self._run(self._load_state(), True, progress, stop_after)
 
     # ---------------------------------------------------------------------------------- run
     def run(self, overwrite: bool = False, progress: bool = True, stop_after: int | None = None,

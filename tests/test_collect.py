@@ -218,3 +218,22 @@ def test_goal_relabel_needs_the_shared_ant_agent():
         CollectConfig.for_domain("ant_semicircle", "smoke", shared_agent=False)
     with pytest.raises(ConfigError, match="goal_relabel=1.5 must be a fraction"):
         CollectConfig.for_domain("ant_semicircle", "smoke", goal_relabel=1.5)
+
+
+@pytest.mark.parametrize("domain", ["gridworld", "ant_semicircle"])
+def test_extending_a_finished_collection_equals_collecting_longer(tmp_path, domain):
+    short = CollectConfig.for_domain(domain, "smoke", iterations=2, checkpoint_every=1)
+    long = short.replace(iterations=4)
+    straight, _ = collect(long, tmp_path / "a", tmp_path / "ck_a", profile="smoke", progress=False)
+    collect(short, tmp_path / "b", tmp_path / "ck_b", profile="smoke", progress=False)
+    with pytest.raises(ConfigError, match="rerun with --extend"):
+        Collector(long, tmp_path / "b", tmp_path / "ck_b", profile="smoke").run(progress=False)
+    col = Collector(long, tmp_path / "b", tmp_path / "ck_b", profile="smoke")
+    assert col.extendable() is not None
+    col.extend(progress=False, stop_after=1)  # "killed" during the extension: the short dataset is still whole
+    assert load_dataset(tmp_path / "b").n_trials == short.trials_per_task
+    extended = load_dataset(Collector(long, tmp_path / "b", tmp_path / "ck_b", profile="smoke").run(progress=False))
+    for name in straight.arrays:
+        np.testing.assert_array_equal(straight.arrays[name], extended.arrays[name], err_msg=name)
+    with pytest.raises(ConfigError, match="no finished collection"):  # nothing left to extend
+        Collector(long.replace(iterations=3), tmp_path / "b", tmp_path / "ck_b", profile="smoke").extend(progress=False)
