@@ -29,7 +29,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from borel_lib.config import Config, ConfigError, check_choice, check_positive
+from borel_lib.config import Config, ConfigError, check_choice, check_positive, check_tau
 
 
 # ----------------------------------------------------------------------------------- layers
@@ -126,6 +126,14 @@ def soft_update(target: nn.Module, source: nn.Module, tau: float) -> None:
         torch._foreach_add_(t_params, list(source.parameters()), alpha=tau)
 
 
+def descend(optim: torch.optim.Optimizer, member_losses: torch.Tensor) -> None:
+    """One optimiser step on the sum of the members' losses (members share no parameters, so each member's
+    gradient is that of its own loss)."""
+    optim.zero_grad(set_to_none=True)
+    member_losses.sum().backward()
+    optim.step()
+
+
 # ----------------------------------------------------------------------------------- replay
 class EnsembleReplay:
     """Per-member replay buffers as tensors ``(E, capacity, dim)``; members fill in lockstep."""
@@ -178,9 +186,10 @@ class EnsembleReplay:
 # ----------------------------------------------------------------------------------- configs
 @dataclasses.dataclass(frozen=True)
 class SACHyperparameters(Config):
-    """The SAC hyperparameters of data collection (:class:`SACConfig`) and of offline RL on hyper-states
-    (:class:`borel_lib.offline_rl.OfflineRLConfig`), declared once; defaults: the authors' Semi-circle
-    values (offline RL overrides ``hidden``). :meth:`sac_hyperparameters` hands them to a :class:`SACConfig`."""
+    """The SAC hyperparameters of data collection (:class:`SACConfig`), of offline RL on hyper-states
+    (:class:`borel_lib.offline_rl.OfflineRLConfig`) and of off-policy VariBAD online
+    (:class:`borel_lib.online.varibad_offpolicy.OffPolicyVariBADConfig`), declared once; defaults: the authors'
+    Semi-circle values (offline RL overrides ``hidden``, off-policy VariBAD its own four). :meth:`sac_hyperparameters` hands them to a :class:`SACConfig`."""
 
     hidden: tuple[int, ...] = (32, 32)
     """Hidden layer sizes of the actor and each critic (data collection: Semi-circle 32x32; MuJoCo 128x128)."""
@@ -197,11 +206,10 @@ class SACHyperparameters(Config):
     """Soft target-update rate, applied after every critic step."""
 
     def validate(self) -> None:
-        for name in ("actor_lr", "critic_lr", "tau"):
+        for name in ("actor_lr", "critic_lr"):
             check_positive(getattr(self, name), name)
+        check_tau(self.tau)
         check_positive(self.alpha, "alpha", allow_zero=True)
-        if self.tau > 1:
-            raise ConfigError(f"tau={self.tau!r} must be in (0, 1] (the soft target-update rate)")
         if not (isinstance(self.hidden, tuple) and self.hidden):
             raise ConfigError(f"hidden={self.hidden!r} must be a non-empty tuple of layer sizes, e.g. (256, 256)")
         for size in self.hidden:
@@ -270,10 +278,11 @@ class DQNConfig(Config):
     """Transitions per member per update."""
 
     def validate(self) -> None:
-        for name in ("lr", "tau", "batch_size"):
+        check_tau(self.tau)
+        for name in ("lr", "batch_size"):
             check_positive(getattr(self, name), name)
         if not 0 <= self.gamma < 1:
-            raise ValueError(f"gamma={self.gamma} must be in [0, 1)")
+            raise ConfigError(f"gamma={self.gamma!r} must be in [0, 1)")
 
 
 # --------------------------------------------------------------------------------------- SAC
@@ -379,22 +388,16 @@ class EnsembleSAC(nn.Module):
             pen = self._cql_penalty(obs, q_both, cql_samples)
             out["cql_penalty"] = pen.detach()
             critic_loss = critic_loss + cql_alpha * pen
-        self.critic_optim.zero_grad(set_to_none=True)
-        critic_loss.sum().backward()
-        self.critic_optim.step()
+        descend(self.critic_optim, critic_loss)
         soft_update(self.critic_target, self.critic, cfg.tau)
 
         new_a, logp = self._sample(obs)
         q_pi, _ = self._q(self.critic, obs, new_a)
         actor_loss = (alpha * logp - q_pi).mean(-1)
-        self.actor_optim.zero_grad(set_to_none=True)
-        actor_loss.sum().backward()
-        self.actor_optim.step()
+        descend(self.actor_optim, actor_loss)
         if self.auto_alpha:
             alpha_loss = -(self.log_alpha[:, None] * (logp.detach() + cfg.target_entropy)).mean(-1)
-            self.alpha_optim.zero_grad(set_to_none=True)
-            alpha_loss.sum().backward()
-            self.alpha_optim.step()
+            descend(self.alpha_optim, alpha_loss)
             out["alpha"] = self.alpha()[:, 0]
         return {"critic_loss": critic_loss.detach(), "actor_loss": actor_loss.detach(),
                 "log_pi": logp.detach().mean(-1), **out}
@@ -494,9 +497,7 @@ class EnsembleDQN(nn.Module):
             pen = cql_penalty_discrete(q_all, q).mean(-1)
             out["cql_penalty"] = pen.detach()
             loss = loss + cql_alpha * pen
-        self.optim.zero_grad(set_to_none=True)
-        loss.sum().backward()
-        self.optim.step()
+        descend(self.optim, loss)
         soft_update(self.q_target, self.q, cfg.tau)
         return out
 

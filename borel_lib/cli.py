@@ -1,7 +1,8 @@
 """Shared command-line helpers: argument types, help text, and one way to report a user error.
 
-Every ``python -m borel_lib.<stage>`` command builds its parser with :func:`make_parser` and runs
-through :func:`main`, so all of them behave alike:
+Every ``python -m borel_lib.<stage>`` command builds its parser with :func:`make_parser` (or
+:func:`make_command_parser`, which adds the positional subject and ``--profile``) and runs through
+:func:`main`, so all of them behave alike:
 
 - argument types with one rule each (:func:`positive_int`, :func:`non_negative_int`,
   :func:`non_negative_float`, :func:`seed`: an integer ``0 <= seed < 2**31``, the rule of
@@ -25,7 +26,7 @@ import argparse
 import dataclasses
 import os
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from borel_lib.config import PROFILES, SEED_LIMIT, ConfigError, check_seed
@@ -109,6 +110,17 @@ def make_parser(prog: str, description: str, outputs: str) -> argparse.ArgumentP
     parser = argparse.ArgumentParser(prog=prog, description=description, formatter_class=_HelpFormatter,
                                      epilog=f"outputs:\n{outputs}")
     parser.add_argument("--debug", action="store_true", help="show the full traceback of an error")
+    return parser
+
+
+def make_command_parser(prog: str, description: str, outputs: str, subject: str, choices: Iterable[str],
+                        subject_help: str) -> argparse.ArgumentParser:
+    """:func:`make_parser` for a command about one ``subject`` taken from ``choices`` (a domain, a sweep's
+    grid) at a profile: the positional argument, its allowed values listed by ``--help``, then ``--profile``
+    (:func:`add_profile_argument`). The pipeline's commands (collect, pipeline, sweep) begin so."""
+    parser = make_parser(prog, description, outputs)
+    parser.add_argument(subject, choices=sorted(choices), help=subject_help)
+    add_profile_argument(parser)
     return parser
 
 

@@ -103,8 +103,9 @@ class RunSpec:
     init_state: str | None = None
     """Initial-state variant of the collection whose dataset the run trains on (paper §6, Table 1:
     ``uniform``, ``exclude_semicircle``, ``fixed``, as the domain allows); ``None`` = the domain's
-    collection protocol default (:class:`borel_lib.collect.CollectConfig`), to which it resolves. Only a
-    non-default variant is part of the run's names."""
+    collection protocol default (:class:`borel_lib.collect.CollectConfig`), to which it resolves. The
+    resolved variant is part of every name of the run (results, checkpoints), the default included; only
+    the command leaves the default out."""
 
     def __post_init__(self) -> None:
         check_choice(self.domain, "domain", tuple(sorted(RL_DOMAIN)))
@@ -124,12 +125,12 @@ class RunSpec:
             raise ConfigError(f"seed={self.seed!r} must be an integer in [0, 2**31)")
         if self.belief == "exact" and self.features != "latent":
             raise ConfigError("features apply to the VAE belief only (belief='vae')")
-        rl = {k: tuple(v) if isinstance(v, list) else v for k, v in dict(self.rl).items()}
+        rl = {k: tuple(v) if isinstance(v, list) else v for k, v in _override_pairs(self.rl, "rl").items()}
         self.rl_config_with(rl)  # validates the overrides' names and values now, before any work
         base = OfflineRLConfig.for_domain(self.domain, self.profile)
         # an override equal to the profile's value is no override: the run keeps its plain name
         object.__setattr__(self, "rl", tuple(sorted((k, v) for k, v in rl.items() if getattr(base, k) != v)))
-        vae = {k: tuple(v) if isinstance(v, list) else v for k, v in dict(self.vae).items()}
+        vae = {k: tuple(v) if isinstance(v, list) else v for k, v in _override_pairs(self.vae, "vae").items()}
         if vae and self.belief != "vae":
             raise ConfigError("vae overrides apply to the VAE belief only (belief='vae')")
         VAEConfig.for_domain(self.domain, self.profile, **vae)  # validates names and values now
@@ -160,19 +161,17 @@ class RunSpec:
         (empty for the protocol's default initial states, so default runs keep their commands)."""
         return dataset_overrides(self.domain, self.profile, self.init_state)
 
-    def _dataset_parts(self) -> list[str]:
-        return [self.domain, *self.collect_overrides.values()]
-
     @property
     def vae_tag(self) -> str:
-        """``<domain>[_<init_state>]_<relabelling>[_<vae overrides>]_seed<seed>`` (the initial-state
-        variant only when not the default)."""
-        return "_".join([*self._dataset_parts(), self.relabelling, *_override_parts(self.vae)]) + f"_seed{self.seed}"
+        """``<domain>_<init_state>_<relabelling>[_<vae overrides>]_seed<seed>`` (the initial-state variant
+        always, the collection protocol's default included: ``ant_semicircle_exclude_semicircle_...``)."""
+        return "_".join([self.domain, self.init_state, self.relabelling, *_override_parts(self.vae)]) + f"_seed{self.seed}"
 
     @property
     def tag(self) -> str:
-        """``<domain>[_<init_state>]_<exact|relabelling>[_<vae overrides>][_decoded][_<rl overrides>]_seed<seed>``."""
-        parts = [*self._dataset_parts(), "exact" if self.belief == "exact" else self.relabelling,
+        """``<domain>_<init_state>_<exact|relabelling>[_<vae overrides>][_decoded][_<rl overrides>]_seed<seed>``
+        (e.g. ``gridworld_uniform_reward_relabelling_seed0``; the initial-state variant always)."""
+        parts = [self.domain, self.init_state, "exact" if self.belief == "exact" else self.relabelling,
                  *_override_parts(self.vae)]
         if self.features != "latent":
             parts.append(self.features)
@@ -215,6 +214,19 @@ def _env_class(domain: str) -> type:
     return getattr(importlib.import_module(module), name)
 
 
+def _override_pairs(value: Any, field: str) -> dict[str, Any]:
+    """``value`` (a sequence of ``(name, value)`` pairs, or a mapping) as a dict; ConfigError naming ``field``
+    for anything else (e.g. ``None`` or the string ``"tau=0.1"``)."""
+    if isinstance(value, dict):
+        return dict(value)
+    ok = isinstance(value, (tuple, list)) and all(
+        isinstance(p, (tuple, list)) and len(p) == 2 and isinstance(p[0], str) for p in value)
+    if not ok:
+        raise ConfigError(f"{field}={value!r} must be (name, value) pairs, e.g. (('updates', 1000),) "
+                          f"(command line: --{field} name=value)")
+    return dict(value)
+
+
 def resolve_init_state(domain: str, profile: str, init_state: str | None) -> str:
     """The initial-state variant of ``domain``'s collection a run trains on: ``init_state`` checked against
     the domain's variants (clear error naming them), or the collection protocol's default if ``None``."""
@@ -228,8 +240,9 @@ def resolve_init_state(domain: str, profile: str, init_state: str | None) -> str
 
 def dataset_overrides(domain: str, profile: str, init_state: str | None) -> dict[str, str]:
     """Keyword overrides of :func:`borel_lib.collect.run_collection` naming the dataset of ``init_state``
-    (checked by :func:`resolve_init_state`): empty for the protocol's default, so default runs keep their
-    names and commands (BOReL's and MBML's)."""
+    (checked by :func:`resolve_init_state`): empty for the protocol's default, so the commands of default
+    runs keep no ``--init-state`` (BOReL's and MBML's; BOReL's run names carry the variant always,
+    :attr:`RunSpec.tag`)."""
     resolved = resolve_init_state(domain, profile, init_state)
     return {} if resolved == _default_init_state(domain, profile) else {"init_state": resolved}
 
@@ -507,16 +520,16 @@ def build_parser():
     """The ``python -m borel_lib.pipeline`` command line (see :mod:`borel_lib.cli`)."""
     from borel_lib import cli
 
-    parser = cli.make_parser(
+    parser = cli.make_command_parser(
         "python -m borel_lib.pipeline",
         "BOReL for one domain and seed (paper §3.2, §6): collection (cached) -> belief -> state relabelling ->\n"
         "offline RL -> evaluation. Every input is checked before any work; a killed run resumes.",
         outputs="  results:     data/results/<profile>/borel/<domain>/<configuration>/borel_<tag>.csv (+ _final, _traj) and .config.json\n"
-                "  VAE losses:  data/results/<profile>/belief/<domain>/vae_<domain>_<relabelling>_seed<seed>.csv\n"
+                "               (<tag> = <domain>_<init state>_<belief or relabelling>[_<overrides>]_seed<seed>)\n"
+                "  VAE losses:  data/results/<profile>/belief/<domain>/vae_<domain>_<init state>_<relabelling>_seed<seed>.csv\n"
                 "  checkpoints: data/checkpoints/<profile>/borel_<tag>/ and vae_<...>/ (delete to restart)\n"
-                "  (profile smoke: the same under build/smoke/)")
-    parser.add_argument("domain", choices=sorted(RL_DOMAIN), help="domain")
-    cli.add_profile_argument(parser)
+                "  (profile smoke: the same under build/smoke/)",
+        subject="domain", choices=RL_DOMAIN, subject_help="domain")
     parser.add_argument("--init-state", default=None, metavar="VARIANT",
                         help="initial-state variant of the collection to train on (Table 1): "
                              f"{', '.join(INIT_STATE_OPTIONS)}, as the domain allows (default: the domain's "

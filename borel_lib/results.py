@@ -5,8 +5,9 @@ Every reported number lives in a CSV under the profile's results folder with one
 is saved next to it as ``<name>.config.json`` together with the command that regenerates it, so figure
 and table notebooks read only these files and rebuild in seconds.
 
-**The results tree.** A table's name says what it is (``borel_semicircle_reward_relabelling_seed0``); its
-folder follows from the name alone (:func:`result_dir`), so a reader finds it without the code:
+**The results tree.** A table's name says what it is (``borel_semicircle_uniform_reward_relabelling_seed0``:
+BOReL on the uniform-start Semi-circle data, with reward relabelling, seed 0: a run's name writes its data's
+initial-state variant even when it is the default); its folder follows from the name alone (:func:`result_dir`), so a reader finds it without the code:
 ``data/results/<profile>/<family>/<domain>/[<configuration>/]<name>.csv`` with the families ``borel`` (one
 folder per run configuration, its seeds inside), ``baselines`` (PEARL, MBML), ``belief`` (VAE losses, belief
 tables), ``collection`` (learning curves of the data-collecting agents), ``analysis`` (references, exact
@@ -14,7 +15,8 @@ values, identifiability, data diversity), ``online`` (online meta-RL learners), 
 ``probes`` (diagnostic experiments,
 apart from the paper's results). Trajectory tables (``*_traj``, most of the bytes) are stored
 gzip-compressed (``<name>.csv.gz``, written with a fixed header so the bytes are reproducible); pandas
-reads both forms. ``scripts/migrate_results_tree.py`` moved the earlier flat folder into this tree.
+reads both forms. ``scripts/migrate_results_tree.py`` moved the earlier flat folder into this tree and renamed
+the runs named before their default initial-state variant was written.
 
 **One metric for every method.** :func:`borel_runs` (BOReL) and :func:`baseline_runs` (PEARL, MBML) read each
 run's per-evaluation rows with the same function (:func:`evaluation_summary`), so their columns mean the same:
@@ -79,7 +81,7 @@ def result_dir(name: str) -> Path:
 def result_path(name: str, profile: str, directory: str | os.PathLike[str] | None = None, kind: str = "table") -> Path:
     """The file of result ``name`` (``kind`` ``table``: the CSV, gzip-compressed for trajectory tables;
     ``config``: the JSON beside it) under ``directory`` (default: the profile's results root)."""
-    root = Path(directory) if directory is not None else results_dir(profile)
+    root = Path(directory) if directory is not None else results_dir(profile, create=False)
     if kind == "config":
         file = f"{name}.config.json"
     elif kind == "table":

@@ -386,16 +386,15 @@ def build_parser():
     """The ``python -m borel_lib.sweep`` command line (see :mod:`borel_lib.cli`)."""
     from borel_lib import cli
 
-    parser = cli.make_parser(
+    parser = cli.make_command_parser(
         "python -m borel_lib.sweep",
         "Run a named grid of BOReL runs on a submitit executor and merge their results (resumable: rerun to "
         "continue).",
         outputs="  merged table: data/results/<profile>/sweeps/sweep_<grid>.csv and .config.json (one borel_<run>.csv per "
                 "cell beside it)\n"
                 "  job scripts and logs: build/sweeps/<profile>/<grid>/\n"
-                "  (profile smoke: results under build/smoke/)")
-    parser.add_argument("grid", choices=sorted(GRIDS), help="the grid to run")
-    cli.add_profile_argument(parser)
+                "  (profile smoke: results under build/smoke/)",
+        subject="grid", choices=GRIDS, subject_help="the grid to run")
     parser.add_argument("--executor", default="local", choices=EXECUTORS,
                         help="local: subprocesses here; slurm: a job array; debug: in this process")
     parser.add_argument("--max-parallel", type=cli.positive_int, default=2,

@@ -13,7 +13,7 @@ three kinds of trials:
 - ``logged_early``: the first 5 logged trials of every task (random warm-up; training data).
 
 Writes ``data/results/<profile>/belief/belief_vs_exact.csv`` (tidy; column ``t`` = transitions seen; metric
-``tv``, mean over trials; column ``vae`` = the VAE's tag, e.g. ``semicircle_reward_relabelling_seed0``) with its config. Usage: python scripts/belief_vs_exact.py [--profile quick]
+``tv``, mean over trials; column ``vae`` = the VAE's tag, e.g. ``semicircle_uniform_reward_relabelling_seed0``) with its config. Usage: python scripts/belief_vs_exact.py [--profile quick]
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ from borel_lib.results import write_results
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--profile", default="quick")
+    parser.add_argument("--profile", default="quick", choices=("smoke", "quick", "paper"))
     args = parser.parse_args()
     torch.set_num_threads(1)
     frames, configs = [], {}

@@ -1,7 +1,7 @@
 """How well each finished quick BOReL run's belief VAE identifies the task on the logged data.
 
-For every ``data/checkpoints/<profile>/vae_<domain>_<relabelling>_seed<S>/vae.pt`` (Gridworld and
-Semi-circle), loads the VAE and reports :func:`borel_lib.pipeline.belief_identification` on the last 20
+For every ``data/checkpoints/<profile>/vae_<domain>_uniform_<relabelling>_seed<S>/vae.pt`` (Gridworld and
+Semi-circle, their uniform-start data), loads the VAE and reports :func:`borel_lib.pipeline.belief_identification` on the last 20
 trials per task: Gridworld, the fraction of trials whose most likely goal cell is the goal (chance
 1/21); Semi-circle, the mean angle error in radians of the highest-reward arc point (a uniform guess
 about 1.05). Columns: the prior (t=0), after episode 1, at the end of the trial.
@@ -24,13 +24,13 @@ from borel_lib.vae import VAEConfig
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--profile", default="quick")
+    parser.add_argument("--profile", default="quick", choices=("smoke", "quick", "paper"))
     args = parser.parse_args()
     torch.set_num_threads(1)
     lines = ["| domain | relabelling | seed | VAE epochs | metric | prior | after episode 1 | end of trial |",
              "|---|---|---:|---:|---|---:|---:|---:|"]
     for ck in sorted(checkpoints_dir(args.profile).glob("vae_*_seed*/vae.pt")):
-        m = re.fullmatch(r"vae_(gridworld|semicircle)_(reward_relabelling|none)_seed(\d+)", ck.parent.name)
+        m = re.fullmatch(r"vae_(gridworld|semicircle)_uniform_(reward_relabelling|none)_seed(\d+)", ck.parent.name)
         if m is None:
             continue
         domain, mode, seed = m.group(1), m.group(2), int(m.group(3))

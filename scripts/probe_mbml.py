@@ -14,7 +14,7 @@ domain's k episodes, deterministic actions), from the most to the least informed
 - ``zero_action``: a = 0.
 
 A drop from one row to the next names the stage that loses it. Writes
-``data/results/<profile>/probes/<domain>/probe_mbml_<domain>_seed<seed>.csv`` (tidy, column ``mode``, per-episode means
+``data/results/<profile>/probes/<domain>/probe_mbml_<domain>_<init_state>_seed<seed>.csv`` (tidy, column ``mode``, per-episode means
 over the tasks) with the run's config.
 Usage: python scripts/probe_mbml.py cheetah_vel --profile quick --seed 0
 """
@@ -27,6 +27,7 @@ import sys
 
 import torch
 
+from borel_lib import cli
 from borel_lib.baselines.mbml import DOMAINS, MBMLConfig, MBMLTrainer, run_tag
 from borel_lib.baselines.mbml_diagnostics import probe_components
 from borel_lib.collect import run_collection
@@ -41,15 +42,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("domain", choices=DOMAINS)
     parser.add_argument("--profile", choices=("smoke", "quick", "paper"), default=None,
                         help="run size (default: $BOREL_PROFILE, else quick)")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--device", default="auto", help="torch device: auto (CUDA if present, else CPU), cpu, cuda")
-    parser.add_argument("--context-size", type=int, default=512,
+    parser.add_argument("--seed", type=cli.seed, default=0)
+    parser.add_argument("--device", type=cli.device, default="auto", help="torch device: auto (CUDA if present, else CPU), cpu, cuda")
+    parser.add_argument("--context-size", type=cli.positive_int, default=512,
                         help="transitions of a task's own data behind student_own_data's z (default: 512)")
     args = parser.parse_args(argv)
     profile = resolve_profile(args.profile)
     torch.set_num_threads(1)
     cfg = MBMLConfig.for_domain(args.domain, profile)
-    tag = run_tag(args.domain, args.seed)
+    tag = run_tag(args.domain, args.seed, None, profile)
     checkpoint = checkpoints_dir(profile) / f"{tag}.pt"
     if not checkpoint.is_file():
         parser.error(f"no finished run: {checkpoint} is missing; run `python -m borel_lib.baselines.mbml {args.domain} "
@@ -64,7 +65,7 @@ def main(argv: list[str] | None = None) -> int:
           .assign(domain=args.domain, method="mbml", variant="offline", seed=args.seed))
     df = df[["domain", "method", "variant", "seed", "episode", "metric", "value", "mode"]]
     command = "python scripts/probe_mbml.py " + shlex.join(sys.argv[1:] if argv is None else argv)
-    path = write_results(df, f"probe_mbml_{args.domain}_seed{args.seed}", config=cfg, profile=profile, command=command)
+    path = write_results(df, f"probe_{tag}", config=cfg, profile=profile, command=command)
     print(df.pivot_table(index=["mode", "metric"], columns="episode", values="value", sort=False).round(2).to_string())
     print(f"wrote {path}")
     return 0

@@ -145,10 +145,10 @@ def test_borel_runs_average_the_last_tenth_of_evaluations(tmp_path):
         rows = [{"domain": "semicircle", "method": "borel_rr", "variant": "uniform", "seed": seed, "episode": e,
                  "metric": m, "value": (u / 1000 + shift) * (e if m == "return" else 0.1), "updates": u}
                 for u in range(1000, 21000, 1000) for e in (1, 2) for m in ("return", "success")]
-        pd.DataFrame(rows).to_csv(_new_table(f"borel_semicircle_reward_relabelling_seed{seed}", "smoke", tmp_path), index=False)
+        pd.DataFrame(rows).to_csv(_new_table(f"borel_semicircle_uniform_reward_relabelling_seed{seed}", "smoke", tmp_path), index=False)
         final = [{"domain": "semicircle", "method": "borel_rr", "variant": "uniform", "seed": seed, "task": t,
                   "episode": 0, "metric": "found_ep1", "value": float(t % 2), "updates": 20000} for t in range(4)]
-        pd.DataFrame(final).to_csv(_new_table(f"borel_semicircle_reward_relabelling_seed{seed}_final", "smoke", tmp_path), index=False)
+        pd.DataFrame(final).to_csv(_new_table(f"borel_semicircle_uniform_reward_relabelling_seed{seed}_final", "smoke", tmp_path), index=False)
     runs = borel_runs("quick", directory=tmp_path)
     assert len(runs) == 2 and set(runs.evals_averaged) == {2} and set(runs.evals) == {20}  # 10 % of 20 evaluations
     # last two evaluations: updates 19k and 20k -> mean over episodes 1, 2 of (u/1000 + shift) * e
@@ -158,7 +158,7 @@ def test_borel_runs_average_the_last_tenth_of_evaluations(tmp_path):
     np.testing.assert_allclose(runs.sort_values("seed").final, [20 * 1.5, 22 * 1.5])
     np.testing.assert_allclose(runs.found_ep1, 0.5)
     s = summarise_runs(runs)
-    assert s.seeds.item() == 2 and s.config.item() == "semicircle_reward_relabelling"
+    assert s.seeds.item() == 2 and s.config.item() == "semicircle_uniform_reward_relabelling"
     np.testing.assert_allclose(s.metric_se.item(), np.std([19.5 * 1.5, 21.5 * 1.5], ddof=1) / np.sqrt(2))
     np.testing.assert_allclose(s.iqm.item(), iqm([19.5 * 1.5, 21.5 * 1.5]))  # two seeds: the mean
     np.testing.assert_allclose([s.ci_low.item(), s.ci_high.item()], bootstrap_ci([19.5 * 1.5, 21.5 * 1.5]))
@@ -210,7 +210,7 @@ def test_borel_and_baseline_runs_mean_the_same_thing(tmp_path):
     rows = [{"domain": "semicircle", "method": "borel_rr", "variant": "uniform", "seed": 0, "episode": e, "metric": m,
              "value": returns[u][e - 1] if m == "return" else 0.5, "updates": u}
             for u in returns for e in (1, 2) for m in ("return", "success")]
-    pd.DataFrame(rows).to_csv(_new_table("borel_semicircle_reward_relabelling_seed0", "smoke", tmp_path), index=False)
+    pd.DataFrame(rows).to_csv(_new_table("borel_semicircle_uniform_reward_relabelling_seed0", "smoke", tmp_path), index=False)
     borel, base = borel_runs("quick", directory=tmp_path), baseline_runs("quick", directory=tmp_path)
     assert tuple(borel.columns) == tuple(base.columns) == RUN_COLUMNS
     numbers = [c for c in RUN_COLUMNS if c not in ("run", "method")]
@@ -257,13 +257,13 @@ def test_paper_orderings_give_a_verdict_per_testable_claim(tmp_path):
     assert tuple(out.columns) == ORDERING_COLUMNS
     assert list(out.claim) == ["BOReL (RR) > BOReL without relabelling", "BOReL (RR) > PEARL"]
     rr = out.iloc[0]
-    assert (rr.domain, rr.a, rr.b, rr.verdict) == ("semicircle", "semicircle_reward_relabelling", "semicircle_none", "holds")
+    assert (rr.domain, rr.a, rr.b, rr.verdict) == ("semicircle", "semicircle_uniform_reward_relabelling", "semicircle_uniform_none", "holds")
     expected = compare([20.0, 21.0, 22.0], [5.0, 7.0, 9.0])
     np.testing.assert_allclose([rr.iqm_a, rr.iqm_b, rr.diff_ci_low, rr.diff_ci_high],
                                [expected[k] for k in ("iqm_a", "iqm_b", "diff_ci_low", "diff_ci_high")])
     assert (out.iloc[1].b, out.iloc[1].n_b, out.iloc[1].verdict) == ("pearl_semicircle", 1, "too few seeds")
     md = orderings_markdown("quick", tmp_path)
-    assert "| BOReL (RR) > PEARL | semicircle | semicircle_reward_relabelling | pearl_semicircle | 3 / 1 | 21.00 | 3.00 | — " \
+    assert "| BOReL (RR) > PEARL | semicircle | semicircle_uniform_reward_relabelling | pearl_semicircle | 3 / 1 | 21.00 | 3.00 | — " \
            "| too few seeds |" in md
     # the claims name the runs the Table 1 sweep writes
     table1 = {cell_spec(c, "quick").tag.rsplit("_seed", 1)[0] for c in grid_cells("table1")}
@@ -305,7 +305,7 @@ def test_file_lock_lets_one_process_in_at_a_time(tmp_path):
 def test_a_result_names_folder_follows_from_the_name_alone():
     from borel_lib.results import result_dir
 
-    assert str(result_dir("borel_semicircle_reward_relabelling_seed0_traj")) == "borel/semicircle/reward_relabelling"
+    assert str(result_dir("borel_semicircle_uniform_reward_relabelling_seed0_traj")) == "borel/semicircle/uniform_reward_relabelling"
     assert str(result_dir("borel_ant_semicircle_uniform_reward_relabelling_cql2_seed1")) == (
         "borel/ant_semicircle/uniform_reward_relabelling_cql2")
     assert str(result_dir("borel_gridworld_seed0")) == "borel/gridworld/default"
@@ -319,21 +319,22 @@ def test_a_result_names_folder_follows_from_the_name_alone():
     assert str(result_dir("ant_data_diversity")) == "analysis"
     assert str(result_dir("probe_ant_collectors_exclude_semicircle_shared")) == "probes"  # a variant, not a domain
     assert str(result_dir("collect_semicircle_exclude_semicircle_seed0")) == "collection/semicircle"
-    assert str(result_dir("borel_ant_semicircle_reward_relabelling_seed0")) == "borel/ant_semicircle/reward_relabelling"
+    assert str(result_dir("borel_ant_semicircle_exclude_semicircle_reward_relabelling_seed0")) == (
+        "borel/ant_semicircle/exclude_semicircle_reward_relabelling")
 
 
 def test_trajectory_tables_are_compressed_with_reproducible_bytes(tmp_path):
     from borel_lib.results import find_results, result_name
 
-    a = write_results(_table(), "borel_semicircle_none_seed0_traj", config=None, profile="smoke", command="x",
+    a = write_results(_table(), "borel_semicircle_uniform_none_seed0_traj", config=None, profile="smoke", command="x",
                       directory=tmp_path / "a")
-    b = write_results(_table(), "borel_semicircle_none_seed0_traj", config=None, profile="smoke", command="x",
+    b = write_results(_table(), "borel_semicircle_uniform_none_seed0_traj", config=None, profile="smoke", command="x",
                       directory=tmp_path / "b")
-    assert a.name == "borel_semicircle_none_seed0_traj.csv.gz" and a.read_bytes() == b.read_bytes()
+    assert a.name == "borel_semicircle_uniform_none_seed0_traj.csv.gz" and a.read_bytes() == b.read_bytes()
     assert a.read_bytes()[:2] == b"\x1f\x8b"
-    pd.testing.assert_frame_equal(read_results("borel_semicircle_none_seed0_traj", "smoke", tmp_path / "a"), _table())
+    pd.testing.assert_frame_equal(read_results("borel_semicircle_uniform_none_seed0_traj", "smoke", tmp_path / "a"), _table())
     assert [result_name(p) for p in find_results("borel_*_traj", "smoke", tmp_path / "a")] == [
-        "borel_semicircle_none_seed0_traj"]
+        "borel_semicircle_uniform_none_seed0_traj"]
     assert find_results("pearl_*", "smoke", tmp_path / "a") == []
 
 
@@ -364,3 +365,55 @@ def test_the_migration_moves_a_flat_folder_into_the_tree_once(tmp_path, monkeypa
     assert (flat / "baselines" / "semicircle" / "pearl_semicircle_seed0.csv").is_file()
     assert sorted(p.name for p in flat.iterdir()) == ["baselines", "borel"]
     assert migrate.migrate("quick") == []  # nothing flat left: idempotent
+
+
+def test_the_migration_writes_the_default_initial_state_into_run_names_once(tmp_path, monkeypatch):
+    """Issue 29: runs named before every name carried its initial-state variant move to the name (and
+    folder) with the collection protocol's default written in, names recorded inside configs and tables
+    follow, names that have their variant and the collection folder stay, and a second run moves nothing."""
+    import gzip
+    import importlib.util
+    import json
+
+    from borel_lib.paths import repo_root
+
+    spec = importlib.util.spec_from_file_location("migrate", repo_root() / "scripts" / "migrate_results_tree.py")
+    migrate = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(migrate)
+    monkeypatch.setenv("BOREL_ROOT", str(tmp_path))
+    root = tmp_path / "data" / "results" / "quick"
+    old = {"borel/ant_semicircle/reward_relabelling/borel_ant_semicircle_reward_relabelling_seed0": ".csv",
+           "borel/ant_semicircle/reward_relabelling/borel_ant_semicircle_reward_relabelling_seed0_traj": ".csv.gz",
+           "borel/ant_semicircle/uniform_exact/borel_ant_semicircle_uniform_exact_seed0": ".csv",
+           "belief/gridworld/vae_gridworld_none_seed1": ".csv",
+           "belief/belief_vs_exact": ".csv",
+           "analysis/gridworld/gridworld_exact_search": ".csv",
+           "collection/semicircle/collect_semicircle_uniform_seed0": ".csv"}
+    for stem, ext in old.items():
+        path = root / f"{stem}{ext}"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        name = path.name.removesuffix(ext)
+        text = "domain,vae\ngridworld,gridworld_none_seed1\n" if name == "belief_vs_exact" else "a,b\n1,2\n"
+        path.write_bytes(gzip.compress(text.encode()) if ext == ".csv.gz" else text.encode())
+        (path.parent / f"{name}.config.json").write_text(json.dumps(
+            {"command": "python -m borel_lib.pipeline ant_semicircle --seed 0", "results": f"{name}{ext}",
+             "values": {"vae": {"gridworld_none_seed1": {}}} if name == "belief_vs_exact" else {}}))
+    gz = (root / f"{next(iter(k for k, e in old.items() if e == '.csv.gz'))}.csv.gz").read_bytes()
+    moves = dict(migrate.rename_runs("quick"))
+    assert len(moves) == 6  # three runs, table and config each
+    new = root / "borel" / "ant_semicircle" / "exclude_semicircle_reward_relabelling"
+    assert (new / "borel_ant_semicircle_exclude_semicircle_reward_relabelling_seed0_traj.csv.gz").read_bytes() == gz
+    meta = json.loads((new / "borel_ant_semicircle_exclude_semicircle_reward_relabelling_seed0.config.json").read_text())
+    assert meta["results"] == "borel_ant_semicircle_exclude_semicircle_reward_relabelling_seed0.csv"
+    assert meta["command"] == "python -m borel_lib.pipeline ant_semicircle --seed 0"  # the default stays out of commands
+    assert not (root / "borel" / "ant_semicircle" / "reward_relabelling").exists()
+    assert (root / "belief" / "gridworld" / "vae_gridworld_uniform_none_seed1.csv").is_file()
+    assert (root / "belief" / "belief_vs_exact.csv").read_text().endswith(",gridworld_uniform_none_seed1\n")
+    assert "gridworld_uniform_none_seed1" in (root / "belief" / "belief_vs_exact.config.json").read_text()
+    for stem in ("borel/ant_semicircle/uniform_exact/borel_ant_semicircle_uniform_exact_seed0",
+                 "analysis/gridworld/gridworld_exact_search", "collection/semicircle/collect_semicircle_uniform_seed0"):
+        assert (root / f"{stem}.csv").read_text() == "a,b\n1,2\n", stem
+    assert migrate.rename_runs("quick") == []  # idempotent
+    # the semi-circle of the variant excluding it is no domain: a migrated Ant name is left alone
+    assert migrate.with_init_state("borel_ant_semicircle_exclude_semicircle_reward_relabelling_seed0", "quick") == \
+        "borel_ant_semicircle_exclude_semicircle_reward_relabelling_seed0"

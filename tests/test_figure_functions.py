@@ -126,9 +126,9 @@ def test_missing_table_is_one_line_naming_the_command(tmp_path):
 def test_pending_results_and_budget_are_read_from_tables(tmp_path):
     lines = figures.pending_results("quick", tmp_path)
     assert len(lines) == len(figures.PENDING) and all("not yet produced" in line for line in lines)
-    _new_table("borel_wind_policy_replay_seed0", "smoke", tmp_path).write_text("x\n")
+    _new_table("borel_wind_uniform_policy_replay_seed0", "smoke", tmp_path).write_text("x\n")
     assert "1 result table(s)" in figures.pending_results("quick", tmp_path)[1]
-    if (result_path("borel_semicircle_reward_relabelling_seed0", "quick", kind="config")).is_file():
+    if (result_path("borel_semicircle_uniform_reward_relabelling_seed0", "quick", kind="config")).is_file():
         budget = figures.budget_ratios("quick")
         assert set(budget.domain) == {"gridworld", "semicircle"}
         assert (budget.ratio > 0).all() and (budget.ratio <= 1).all()
@@ -217,7 +217,7 @@ def test_ant_panel_takes_the_uniform_plain_borel_cells_of_table1_and_the_baselin
     assert [t.get_text().replace("\n", " ") for t in fig.axes[0].get_xticklabels()] == ["BOReL (RR)", "PEARL (last 10 %)"]
     assert [p.get_height() for p in fig.axes[0].patches] == pytest.approx([-15.0, -50.0])
     matplotlib.pyplot.close(fig)
-    for name, value in (("mbml_ant_semicircle_seed0", -30.0), ("mbml_ant_semicircle_uniform_seed0", -25.0)):
+    for name, value in (("mbml_ant_semicircle_exclude_semicircle_seed0", -30.0), ("mbml_ant_semicircle_uniform_seed0", -25.0)):
         rows = [{**r, "method": "mbml", "variant": "offline", "value": value} for r in
                 pd.read_csv(result_path("pearl_ant_semicircle_seed0", "smoke", tmp_path)).to_dict("records")]
         pd.DataFrame(rows).to_csv(tmp_path / f"{name}.csv", index=False)
@@ -257,7 +257,7 @@ def test_ant_motion_measures_how_far_each_agent_goes_and_how_much_arc_it_rules_o
     borel.to_csv(_new_table(f"borel_{spec.tag}_traj", "smoke", tmp_path), index=False)  # only the last evaluation counts
     down = np.concatenate([np.stack([np.zeros(H), np.linspace(0, -1, H)], 1), np.zeros((H, 2))])  # the circle's lower half
     table(down, np.ones(2 * H), iteration=100).to_csv(_new_table("pearl_ant_semicircle_seed0_traj", "smoke", tmp_path), index=False)
-    table(np.zeros((2 * H, 2)), np.ones(2 * H), iteration=10).to_csv(_new_table("mbml_ant_semicircle_seed0_traj", "smoke", tmp_path),
+    table(np.zeros((2 * H, 2)), np.ones(2 * H), iteration=10).to_csv(_new_table("mbml_ant_semicircle_exclude_semicircle_seed0_traj", "smoke", tmp_path),
                                                                      index=False)  # on the protocol's default data
     out = figures.ant_motion("quick", tmp_path, seeds=[0])
     assert list(out.index) == ["BOReL (RR)", "PEARL (final agent)", "MBML (final agent; excluding-the-semi-circle data)"]

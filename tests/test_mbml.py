@@ -202,7 +202,7 @@ def test_init_state_picks_the_dataset_and_names_the_run(monkeypatch):
         assert asked.pop() == expected
     assert mbml.run_tag("ant_semicircle", 1, "uniform", "quick") == "mbml_ant_semicircle_uniform_seed1"
     assert mbml.run_tag("ant_semicircle", 1, "exclude_semicircle", "quick") == mbml.run_tag("ant_semicircle", 1) \
-        == "mbml_ant_semicircle_seed1"
+        == "mbml_ant_semicircle_exclude_semicircle_seed1"
     with pytest.raises(ConfigError, match="allowed values: fixed, uniform, exclude_semicircle"):
         mbml.run_mbml("ant_semicircle", "smoke", init_state="everywhere")
     assert mbml.main(["ant_semicircle", "--profile", "smoke", "--init-state", "everywhere"]) == 2

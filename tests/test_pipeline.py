@@ -334,7 +334,7 @@ def test_run_spec_vae_overrides_name_their_own_vae_and_round_trip():
     plain = RunSpec("semicircle", "quick")
     spec = RunSpec("semicircle", "quick", vae=(("epochs", 60), ("decode_subset", None)), rl=(("updates", 40000),))
     assert spec.vae_tag != plain.vae_tag and spec.vae_checkpoint() != plain.vae_checkpoint()
-    assert spec.tag.startswith("semicircle_reward_relabelling_") and spec.tag != plain.tag
+    assert spec.tag.startswith("semicircle_uniform_reward_relabelling_") and spec.tag != plain.tag
     assert spec.vae_config().epochs == 60 and spec.vae_config().decode_subset is None
     assert RunSpec("semicircle", "quick", vae=(("epochs", VAEConfig.for_domain("semicircle", "quick").epochs),)) == plain
     args = build_parser().parse_args(spec.command.split()[3:])
@@ -487,24 +487,31 @@ def test_two_processes_of_one_run_take_turns(tmp_path, monkeypatch):
 
 # ------------------------------------------------------------------ run names
 PINNED = [  # (spec kwargs, tag, vae_tag, command): names of committed runs, checkpoints and result files
-    (dict(domain="gridworld"), "gridworld_reward_relabelling_seed0", "gridworld_reward_relabelling_seed0",
+    (dict(domain="gridworld"), "gridworld_uniform_reward_relabelling_seed0", "gridworld_uniform_reward_relabelling_seed0",
      "python -m borel_lib.pipeline gridworld --profile quick --belief vae --relabelling reward_relabelling --seed 0"),
-    (dict(domain="semicircle", belief="exact", seed=2), "semicircle_exact_seed2", "semicircle_reward_relabelling_seed2",
-     "python -m borel_lib.pipeline semicircle --profile quick --belief exact --seed 2"),
-    (dict(domain="gridworld", relabelling="none", features="decoded", seed=1), "gridworld_none_decoded_seed1",
-     "gridworld_none_seed1", "python -m borel_lib.pipeline gridworld --profile quick --belief vae --relabelling none "
+    (dict(domain="semicircle", belief="exact", seed=2), "semicircle_uniform_exact_seed2",
+     "semicircle_uniform_reward_relabelling_seed2", "python -m borel_lib.pipeline semicircle --profile quick --belief exact --seed 2"),
+    (dict(domain="gridworld", relabelling="none", features="decoded", seed=1), "gridworld_uniform_none_decoded_seed1",
+     "gridworld_uniform_none_seed1", "python -m borel_lib.pipeline gridworld --profile quick --belief vae --relabelling none "
      "--features decoded --seed 1"),
     (dict(domain="semicircle", vae=(("epochs", 80),), rl=(("updates", 60000), ("cql_alpha", 2.0))),
-     "semicircle_reward_relabelling_ep80_cql2_u60000_seed0", "semicircle_reward_relabelling_ep80_seed0",
+     "semicircle_uniform_reward_relabelling_ep80_cql2_u60000_seed0", "semicircle_uniform_reward_relabelling_ep80_seed0",
      "python -m borel_lib.pipeline semicircle --profile quick --belief vae --relabelling reward_relabelling --seed 0 "
      "--vae epochs=80 --rl cql_alpha=2.0 --rl updates=60000"),
+    # Ant's protocol default is the data excluding the semi-circle: its name says so (issue 29)
+    (dict(domain="ant_semicircle", seed=1), "ant_semicircle_exclude_semicircle_reward_relabelling_seed1",
+     "ant_semicircle_exclude_semicircle_reward_relabelling_seed1",
+     "python -m borel_lib.pipeline ant_semicircle --profile quick --belief vae --relabelling reward_relabelling --seed 1"),
+    (dict(domain="cheetah_vel", relabelling="none"), "cheetah_vel_fixed_none_seed0", "cheetah_vel_fixed_none_seed0",
+     "python -m borel_lib.pipeline cheetah_vel --profile quick --belief vae --relabelling none --seed 0"),
 ]
 
 
 @pytest.mark.parametrize(("kwargs", "tag", "vae_tag", "command"), PINNED)
-def test_existing_run_names_do_not_change(kwargs, tag, vae_tag, command):
-    """Tags, VAE tags, commands and checkpoint paths of runs made before ``init_state`` existed stay the
-    same (committed results and checkpoints are found by these names)."""
+def test_run_names_say_their_initial_state_and_commands_keep_the_default(kwargs, tag, vae_tag, command):
+    """Tags, VAE tags and checkpoint paths name the run's initial-state variant, the collection protocol's
+    default included (issue 29: a name is read without the code); the command leaves the default out, so
+    the command line's default behaviour is unchanged (committed results are found by these names)."""
     from borel_lib.paths import checkpoints_dir
     from borel_lib.pipeline import RunSpec
 
@@ -513,7 +520,8 @@ def test_existing_run_names_do_not_change(kwargs, tag, vae_tag, command):
     assert spec.checkpoint_dir() == checkpoints_dir("quick") / f"borel_{tag}"
     assert spec.vae_checkpoint() == checkpoints_dir("quick") / f"vae_{vae_tag}" / "vae.pt"
     # the protocol's default initial states, named or not, are the same run
-    assert RunSpec(profile="quick", **kwargs, init_state="uniform") == spec and spec.collect_overrides == {}
+    assert RunSpec(profile="quick", **kwargs, init_state=spec.init_state) == spec and spec.collect_overrides == {}
+    assert spec.tag.startswith(f"{spec.domain}_{spec.init_state}_")
 
 
 def test_committed_runs_keep_their_names_and_commands():
@@ -537,7 +545,7 @@ def test_committed_runs_keep_their_names_and_commands():
             continue  # renamed since (the profile's defaults moved)
         assert saved["command"] == spec.command, path.name
         checked += 1
-    assert checked >= 18 or not paths  # 18 runs on main when init_state was added
+    assert checked >= 66 or not paths  # 66 runs on main when every name carried its initial state (issue 29)
 
 
 def test_init_state_names_the_dataset_and_round_trips():

@@ -284,7 +284,7 @@ def test_run_spec_transition_domains():
         RunSpec("cheetah_vel", "quick", belief="exact", relabelling="none")
     assert RunSpec("escape_room", "quick", belief="exact").method == "borel_exact"
     spec = RunSpec("escape_room", "quick", relabelling="policy_replay", seed=2)
-    assert (spec.tag, spec.method) == ("escape_room_policy_replay_seed2", "borel_pr")
+    assert (spec.tag, spec.method) == ("escape_room_uniform_policy_replay_seed2", "borel_pr")
     assert RunSpec("wind", "quick", relabelling="none").method == "borel_no_rr"
     semi = OfflineRLConfig.for_domain("semicircle", "paper")
     for domain in DOMAINS:  # the point-robot family's offline settings
@@ -314,7 +314,7 @@ def test_borel_cli_policy_replay_end_to_end_smoke(tmp_path, monkeypatch, capsys,
     assert collect_main([domain, "--profile", "smoke", "--policy-replay", "--no-progress"]) == 0
     assert borel_main(argv) == 0
     results = tmp_path / "build" / "smoke" / "results"
-    tag = f"{domain}_policy_replay_seed0"
+    tag = f"{domain}_uniform_policy_replay_seed0"
     df = pd.read_csv(result_path(f"borel_{tag}", "smoke", results))
     assert set(df.method) == {"borel_pr"} and set(df.variant) == {"uniform"} and set(df.episode) == {1, 2}
     config = json.loads((result_path(f"borel_{tag}", "smoke", results, kind="config")).read_text())
@@ -329,6 +329,6 @@ def test_borel_cli_policy_replay_end_to_end_smoke(tmp_path, monkeypatch, capsys,
     assert row.metric == pytest.approx(row.ep1 if k == 1 else (row.ep1 + row.ep2) / 2)
     # the exact-belief line: only the RL part runs; the trajectories carry the exact posterior's support
     assert borel_main([domain, "--profile", "smoke", "--belief", "exact", "--no-progress"]) == 0
-    traj = pd.read_csv(result_path(f"borel_{domain}_exact_seed0_traj", "smoke", results))
+    traj = pd.read_csv(result_path(f"borel_{domain}_uniform_exact_seed0_traj", "smoke", results))
     support = traj[traj.metric == "support"].value
     assert len(support) and support.between(0, 1).all() and support.max() == 1.0

@@ -170,7 +170,7 @@ def test_mbml_probe_needs_a_finished_run_and_reports_every_mode(root, capsys):
     assert "python -m borel_lib.baselines.mbml semicircle --profile smoke --seed 0" in capsys.readouterr().err
     run_mbml("semicircle", "smoke", seed=0, progress=False, device="cpu")
     assert mbml_probe.main(argv) == 0
-    df = pd.read_csv(result_path("probe_mbml_semicircle_seed0", "smoke", root / "build" / "smoke" / "results"))
+    df = pd.read_csv(result_path("probe_mbml_semicircle_uniform_seed0", "smoke", root / "build" / "smoke" / "results"))
     assert list(df["mode"].unique()) == list(PROBE_MODES)
     assert len(df) == len(PROBE_MODES) * 2 * 2  # modes x episodes x (return, success)
     assert (df[df["mode"] == "zero_action"].value == 0).all() and np.isfinite(df.value).all()

@@ -38,7 +38,7 @@ def test_check_cells_names_unknown_keywords_and_collisions():
         sweep.check_cells([{"domain": "semicircle", "colour": "red"}])
     same = {"domain": "semicircle", "relabelling": "none", "seed": 0}
     # an override equal to the profile's value changes nothing, so both cells are the same run
-    with pytest.raises(ConfigError, match="would both write borel_semicircle_none_seed0.csv"):
+    with pytest.raises(ConfigError, match="would both write borel_semicircle_uniform_none_seed0.csv"):
         sweep.check_cells([same, {**same, "rl": {"time_input": True}}])
 
 
@@ -67,7 +67,8 @@ def test_smoke_grid_local_executor_merges_and_resumes(tmp_path, monkeypatch):
 
 def test_table1_cells_name_their_dataset_and_ant_settings():
     """Table 1's cells: the collection's initial-state variant, the authors' Ant offline settings, CQL
-    α 2 on the +CQL rows; only non-default variants (the protocol's is exclude_semicircle) show in names."""
+    α 2 on the +CQL rows; every variant shows in the names, the protocol's (exclude_semicircle) included, and
+    only non-default variants in the commands."""
     from borel_lib.collect import CollectConfig, dataset_name
 
     specs = [sweep.cell_spec(c, "paper") for c in sweep.grid_cells("table1")]
@@ -82,7 +83,7 @@ def test_table1_cells_name_their_dataset_and_ant_settings():
         assert ("--init-state" in s.command) == (s.init_state != "exclude_semicircle")
     by = {(s.init_state, s.rl_config().cql_alpha, s.seed): s for s in specs}
     assert by[("fixed", 2.0, 1)].tag == "ant_semicircle_fixed_reward_relabelling_cql2_seed1"
-    assert by[("exclude_semicircle", 0.0, 0)].tag == "ant_semicircle_reward_relabelling_seed0"
+    assert by[("exclude_semicircle", 0.0, 0)].tag == "ant_semicircle_exclude_semicircle_reward_relabelling_seed0"
     assert by[("uniform", 0.0, 2)].command == ("python -m borel_lib.pipeline ant_semicircle --profile paper --init-state "
                                                "uniform --belief vae --relabelling reward_relabelling --seed 2")
 

@@ -1,6 +1,7 @@
 """The baselines' shared evaluation protocol on unseen tasks (BOReL paper §6 "Main Results"), and what else
-PEARL (:mod:`~borel_lib.baselines.pearl`) and MBML (:mod:`~borel_lib.baselines.mbml`) both use: their
-context transitions, result tables, checkpoints and command line.
+PEARL (:mod:`~borel_lib.baselines.pearl`) and MBML (:mod:`~borel_lib.baselines.mbml`) both use: the base of
+their configs (:class:`BaselineConfig`: values per domain and per profile), their context transitions, result
+tables, checkpoints and command line.
 
 - **Test protocol as BOReL compares it** (:func:`evaluate`): one k-episode trial per unseen task from
   the fixed start with the deterministic policy; z is drawn at the start of every episode and held
@@ -20,16 +21,48 @@ context transitions, result tables, checkpoints and command line.
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar, TypeVar
 
 import numpy as np
 import pandas as pd
 import torch
 
 from borel_lib.agents import EnsembleMLP
+from borel_lib.config import Config, check_choice, check_positive, resolve_profile
 from borel_lib.envs import make_env
 from borel_lib.envs.batched import batched_trial_for
+
+B = TypeVar("B", bound="BaselineConfig")
+
+
+@dataclasses.dataclass(frozen=True)
+class BaselineConfig(Config):
+    """Base of the baselines' configs: the two settings of the shared test protocol (:func:`evaluate`), the
+    domains a baseline runs on, and its values per domain and per (profile, domain), layered by
+    :meth:`for_domain`."""
+
+    num_exp_traj_eval: int = 1
+    """Test episodes that draw z from the prior before the posterior is used (1: BOReL's comparison)."""
+    n_eval_tasks: int = 20
+    """Unseen evaluation tasks (one trial each)."""
+
+    DOMAIN: ClassVar[dict[str, dict[str, Any]]] = {}
+    """Values per domain, on top of the profile's ``PRESETS``; its keys are the domains the baseline runs on."""
+    PROFILE_DOMAIN: ClassVar[dict[tuple[str, str], dict[str, Any]]] = {}
+    """Values per (profile, domain), on top of ``DOMAIN``'s."""
+
+    @classmethod
+    def for_domain(cls: type[B], domain: str, profile: str | None = None, **overrides: Any) -> B:
+        """The profile's values with ``DOMAIN``'s for ``domain``, then ``PROFILE_DOMAIN``'s, then ``overrides``."""
+        check_choice(domain, "domain", tuple(cls.DOMAIN))
+        profile = resolve_profile(profile)
+        return cls.for_layers(profile, cls.DOMAIN.get(domain), cls.PROFILE_DOMAIN.get((profile, domain)), overrides)
+
+    def validate(self) -> None:
+        check_positive(self.n_eval_tasks, "n_eval_tasks")
+        check_positive(self.num_exp_traj_eval, "num_exp_traj_eval", allow_zero=True)
 
 
 def single_forward(net: EnsembleMLP, x: torch.Tensor) -> torch.Tensor:

@@ -56,6 +56,7 @@ from tqdm.auto import tqdm
 
 from borel_lib.baselines.bcq import EnsembleBCQ
 from borel_lib.baselines.common import (
+    BaselineConfig,
     baseline_command,
     baseline_parser,
     checkpoint_path,
@@ -69,30 +70,32 @@ from borel_lib.baselines.mbml_diagnostics import task_identification
 from borel_lib.baselines.mbml_models import MBMLAgent, RewardEnsembles
 from borel_lib.baselines.task_encoder import kl_diag, kl_to_prior
 from borel_lib.baselines.task_encoder import product_of_gaussians as pog
-from borel_lib.config import Config, ConfigError, check_choice, check_positive
+from borel_lib.config import ConfigError, check_choice, check_positive, check_tau
 from borel_lib.datasets import OfflineDataset
 from borel_lib.io import atomic_path
 
-DOMAINS = ("semicircle", "wind", "cheetah_vel", "ant_semicircle")
+MBML_DOMAIN: dict[str, dict[str, Any]] = {"semicircle": {}, "wind": {"std_threshold": 0.01},
+                                          "cheetah_vel": {"std_threshold": 0.05}, "ant_semicircle": {}}
+"""Per-domain settings on top of the profile's (:meth:`MBMLConfig.for_domain`), for every domain MBML runs on
+(:data:`DOMAINS`). Wind's threshold is on the std of the predicted state change (steps of about 0.1, winds
+differing by about 0.05 between tasks); ours, by measurement (``kept_fraction`` in the distillation's log).
+Half-Cheetah-Vel 0.05 and Ant-Semi-circle 0.1 (the default) are the official cheetah-vel and ant-goal
+thresholds; on the MuJoCo domains MBML trains on the collection protocol's dataset (Ant: the
+``exclude_semicircle`` variant, as BOReL's default) unless ``--init-state`` names another (the paper's Figure
+3 uses the uniform one)."""
+
+DOMAINS = tuple(MBML_DOMAIN)
 """Domains MBML runs on (the paper's continuous domains except Escape-Room). On Wind the tasks differ in
 transitions, so the per-task ensembles predict the state change and a transition of task j is relabelled
 for task i with i's predicted s' and the reward of that s' (the official code's next-state ensembles). Not Escape-Room: the paper's footnote 9 says MBML's
 BCQ part failed there (and on Wind with policy replay; we train on Wind's own data, as BOReL does)."""
-
-MBML_DOMAIN: dict[str, dict[str, Any]] = {"wind": {"std_threshold": 0.01}, "cheetah_vel": {"std_threshold": 0.05}}
-"""Per-domain settings on top of the profile's (:meth:`MBMLConfig.for_domain`). Wind's threshold is on the
-std of the predicted state change (steps of about 0.1, winds differing by about 0.05 between tasks); ours,
-by measurement (``kept_fraction`` in the distillation's log). Half-Cheetah-Vel 0.05 and Ant-Semi-circle 0.1
-(the default) are the official cheetah-vel and ant-goal thresholds; on the MuJoCo domains MBML trains on
-the collection protocol's dataset (Ant: the ``exclude_semicircle`` variant, as BOReL's default) unless
-``--init-state`` names another (the paper's Figure 3 uses the uniform one)."""
 
 MBML_PROFILE_DOMAIN: dict[tuple[str, str], dict[str, Any]] = {("paper", "ant_semicircle"): {"bcq_iterations": 100_000}}
 """Sizes per (profile, domain): the official ant-goal BCQ ran 100k iterations (cheetah-vel 50k, the default)."""
 
 
 @dataclasses.dataclass(frozen=True)
-class MBMLConfig(Config):
+class MBMLConfig(BaselineConfig):
     """MBML (defaults: the official implementation's values; see the module docstring)."""
 
     heldout_trials: int = 10
@@ -149,14 +152,10 @@ class MBMLConfig(Config):
     """Triplet margin m."""
     kl_beta: float = 0.1
     """Weight β of KL(q(z|c) ‖ N(0, I)), summed over tasks and dims."""
-    distill_steps: int = 100_000
+    distill_steps: int = 1000 * 100
     """Joint encoder/distillation steps (official 1000 epochs x 100)."""
     eval_every: int = 5_000
     """Distillation steps between evaluations on the unseen tasks (and at the end)."""
-    n_eval_tasks: int = 20
-    """Unseen evaluation tasks (one trial each)."""
-    num_exp_traj_eval: int = 1
-    """Test episodes with z from the prior before the posterior is used."""
     checkpoint_every: int = 1000
     """Updates (in any phase) between resumable checkpoints."""
 
@@ -173,24 +172,17 @@ class MBMLConfig(Config):
                   "q_hidden": (256, 256, 256), "g_hidden": (256, 256, 256), "xi_hidden": (256, 256, 256),
                   "tasks_per_step": 8, "distill_steps": 10_000, "eval_every": 1_000},
     }
-
-    @classmethod
-    def for_domain(cls, domain: str, profile: str | None = None, **overrides: Any) -> MBMLConfig:
-        """The profile's values with :data:`MBML_DOMAIN`'s for ``domain``, then :data:`MBML_PROFILE_DOMAIN`'s,
-        then ``overrides``."""
-        from borel_lib.config import resolve_profile
-
-        check_choice(domain, "domain", DOMAINS)
-        profile = resolve_profile(profile)
-        return cls.for_layers(profile, MBML_DOMAIN.get(domain), MBML_PROFILE_DOMAIN.get((profile, domain)), overrides)
+    DOMAIN = MBML_DOMAIN
+    PROFILE_DOMAIN = MBML_PROFILE_DOMAIN
 
     def validate(self) -> None:
-        for name in ("lr", "tau", "bcq_iterations", "bcq_batch", "bcq_phi", "bcq_candidates", "reward_members",
+        super().validate()
+        check_tau(self.tau)
+        for name in ("lr", "bcq_iterations", "bcq_batch", "bcq_phi", "bcq_candidates", "reward_members",
                      "reward_updates", "reward_batch", "std_threshold", "latent_dim", "tasks_per_step",
-                     "batch_per_task", "context_size", "distill_steps", "eval_every", "n_eval_tasks",
-                     "checkpoint_every"):
+                     "batch_per_task", "context_size", "distill_steps", "eval_every", "checkpoint_every"):
             check_positive(getattr(self, name), name)
-        for name in ("heldout_trials", "margin", "kl_beta", "num_exp_traj_eval"):
+        for name in ("heldout_trials", "margin", "kl_beta"):
             check_positive(getattr(self, name), name, allow_zero=True)
         if not 0 <= self.gamma < 1:
             raise ConfigError(f"gamma={self.gamma} must be in [0, 1)")
@@ -430,17 +422,17 @@ class MBMLTrainer:
 
 
 def run_tag(domain: str, seed: int, init_state: str | None = None, profile: str = "quick") -> str:
-    """``mbml_<domain>[_<init_state>]_seed<seed>``: the initial-state variant of the data only when it is not
-    the collection protocol's default (as in BOReL's run names)."""
-    from borel_lib.pipeline import dataset_overrides
+    """``mbml_<domain>_<init_state>_seed<seed>``: the initial-state variant of the data, the protocol's default
+    included (as in BOReL's run names)."""
+    from borel_lib.pipeline import resolve_init_state
 
-    return "_".join(["mbml", domain, *dataset_overrides(domain, profile, init_state).values()]) + f"_seed{seed}"
+    return f"mbml_{domain}_{resolve_init_state(domain, profile, init_state)}_seed{seed}"
 
 
 def run_mbml(domain: str = "semicircle", profile: str | None = None, seed: int = 0, progress: bool = True,
              device: str = "auto", init_state: str | None = None, **overrides: Any) -> pd.DataFrame:
     """Collect (cached) → BCQ → reward models → encoder + distillation → evaluation, for one seed;
-    writes ``mbml_<domain>[_<init_state>]_seed<seed>.csv`` (per-evaluation rows, best/final rows, task
+    writes ``mbml_<domain>_<init_state>_seed<seed>.csv`` (per-evaluation rows, best/final rows, task
     identification rows with episode 0) with its config beside it. ``init_state``: the initial-state
     variant of the collection to train on (Ant-Semi-circle: Table 1's datasets; the paper's Figure 3 uses
     ``uniform``); ``None`` = the collection protocol's default, as for BOReL."""
@@ -489,8 +481,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = baseline_parser(
         "mbml", "Offline MBML baseline on BOReL's dataset (paper §6); collects the dataset if missing and "
         "resumes a killed run.",
-        outputs="  results:     data/results/<profile>/baselines/<domain>/mbml_<domain>_seed<seed>.csv and .config.json\n"
-                "  checkpoint:  data/checkpoints/<profile>/mbml_<domain>_seed<seed>.pt\n"
+        outputs="  results:     data/results/<profile>/baselines/<domain>/mbml_<domain>_<variant>_seed<seed>.csv and "
+                ".config.json\n"
+                "  checkpoint:  data/checkpoints/<profile>/mbml_<domain>_<variant>_seed<seed>.pt\n"
                 "  dataset:     the collection's, data/datasets/<profile>/ (see python -m borel_lib.collect --help)\n"
                 "  (profile smoke: the same under build/smoke/)", domains=DOMAINS)
     parser.add_argument("--init-state", default=None, metavar="VARIANT",

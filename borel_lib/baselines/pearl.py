@@ -48,6 +48,7 @@ import torch
 from tqdm.auto import tqdm
 
 from borel_lib.baselines.common import (
+    BaselineConfig,
     baseline_command,
     baseline_parser,
     checkpoint_path,
@@ -57,32 +58,34 @@ from borel_lib.baselines.common import (
     write_trajectories,
 )
 from borel_lib.baselines.pearl_agent import PEARLAgent
-from borel_lib.config import Config, ConfigError, check_choice, check_positive
+from borel_lib.config import ConfigError, check_choice, check_positive, check_tau
 from borel_lib.envs import make_env
 from borel_lib.envs.batched import MUJOCO_BATCHABLE, batched_trial_for, is_mujoco
 from borel_lib.io import atomic_path
 
-DOMAINS = ("semicircle", "wind", "escape_room", "cheetah_vel", "ant_semicircle")
-"""Domains PEARL runs on: the point robots and the two MuJoCo domains (all with a batched form)."""
-
 PEARL_DOMAIN: dict[str, dict[str, Any]] = {
+    "semicircle": {},
     "wind": {"use_next_obs_in_context": True},
     "escape_room": {"use_next_obs_in_context": True, "rl_reward": "sparse"},
     "cheetah_vel": {"gamma": 0.99, "reward_scale": 5.0, "kl_lambda": 0.1, "rl_reward": "sparse"},
     "ant_semicircle": {"gamma": 0.99, "reward_scale": 5.0, "kl_lambda": 0.1},
 }
-"""Per-domain settings on top of the profile's (:meth:`PEARLConfig.for_domain`). Wind and Escape-Room differ
-in their *transitions* and their sparse reward is the same for every task, so the context must show s' (the
-official setting "True when dynamics vary"). SAC's reward: Wind's dense reward is the sparse one plus the
-distance shaping its collectors learn from (:meth:`~borel_lib.envs.point_robot.WindEnv.dense_reward`, the
-same goal for every task, so it says nothing about the wind); Escape-Room has no dense reward and its
-collectors learn from the sparse one, so PEARL's SAC does too. Ours: the official code has neither domain.
+"""Per-domain settings on top of the profile's (:meth:`PEARLConfig.for_domain`), for every domain PEARL runs
+on (:data:`DOMAINS`). Wind and Escape-Room differ in their *transitions* and their sparse reward is the same
+for every task, so the context must show s' (the official setting "True when dynamics vary"). SAC's reward:
+Wind's dense reward is the sparse one plus the distance shaping its collectors learn from
+(:meth:`~borel_lib.envs.point_robot.WindEnv.dense_reward`, the same goal for every task, so it says nothing
+about the wind); Escape-Room has no dense reward and its collectors learn from the sparse one, so PEARL's SAC
+does too. Ours: the official code has neither domain.
 
 MuJoCo: the official cheetah-vel values (γ 0.99, reward scale 5, KL weight 0.1), used for Ant-Semi-circle too
 (the official ant-goal run did not reproduce, its README says). Half-Cheetah-Vel has one reward, the
 evaluation's −|v − v_g| − 0.05‖a‖², which both the encoder and SAC see (``rl_reward="sparse"`` here means "the
 environment's own reward"); on Ant the encoder sees the sparse reward and SAC the collectors' dense one
 (:meth:`~borel_lib.envs.ant.AntSemiCircleEnv.dense_reward`), as on the Semi-circle."""
+
+DOMAINS = tuple(PEARL_DOMAIN)
+"""Domains PEARL runs on: the point robots and the two MuJoCo domains (all with a batched form)."""
 
 PEARL_PROFILE_DOMAIN: dict[tuple[str, str], dict[str, Any]] = {
     **{("paper", d): {"n_train_tasks": 100, "embedding_batch_size": 100, "num_initial_steps": 2000,
@@ -108,7 +111,7 @@ RL_REWARDS = ("dense", "sparse")
 
 
 @dataclasses.dataclass(frozen=True)
-class PEARLConfig(Config):
+class PEARLConfig(BaselineConfig):
     """PEARL (defaults: the official sparse point-robot configuration; see the module docstring)."""
 
     n_train_tasks: int = 80
@@ -155,12 +158,8 @@ class PEARLConfig(Config):
     """Gradient steps per iteration."""
     rl_reward: str = "dense"
     """Reward SAC trains on: dense (official) or sparse; the encoder always sees the sparse one."""
-    num_exp_traj_eval: int = 1
-    """Test episodes that draw z from the prior before the posterior is used (1: BOReL's comparison)."""
     eval_every: int = 10
     """Iterations between evaluations on the unseen tasks (the last iteration is always evaluated)."""
-    n_eval_tasks: int = 20
-    """Unseen evaluation tasks (one trial each)."""
     checkpoint_every: int = 1
     """Iterations between resumable checkpoints."""
 
@@ -174,24 +173,17 @@ class PEARLConfig(Config):
                   "num_steps_prior": 60, "num_steps_posterior": 240, "train_steps_per_iter": 200,
                   "eval_every": 5},
     }
-
-    @classmethod
-    def for_domain(cls, domain: str, profile: str | None = None, **overrides: Any) -> PEARLConfig:
-        """The profile's values with :data:`PEARL_DOMAIN`'s for ``domain``, then :data:`PEARL_PROFILE_DOMAIN`'s,
-        then ``overrides``."""
-        from borel_lib.config import resolve_profile
-
-        check_choice(domain, "domain", DOMAINS)
-        profile = resolve_profile(profile)
-        return cls.for_layers(profile, PEARL_DOMAIN.get(domain), PEARL_PROFILE_DOMAIN.get((profile, domain)), overrides)
+    DOMAIN = PEARL_DOMAIN
+    PROFILE_DOMAIN = PEARL_PROFILE_DOMAIN
 
     def validate(self) -> None:
-        for name in ("n_train_tasks", "latent_dim", "lr", "tau", "reward_scale", "meta_batch", "batch_size",
-                     "embedding_batch_size", "iterations", "num_tasks_sample", "eval_every", "n_eval_tasks",
-                     "checkpoint_every"):
+        super().validate()
+        check_tau(self.tau)
+        for name in ("n_train_tasks", "latent_dim", "lr", "reward_scale", "meta_batch", "batch_size",
+                     "embedding_batch_size", "iterations", "num_tasks_sample", "eval_every", "checkpoint_every"):
             check_positive(getattr(self, name), name)
         for name in ("kl_lambda", "policy_reg", "num_initial_steps", "num_steps_prior", "num_steps_posterior",
-                     "num_extra_rl_steps_posterior", "train_steps_per_iter", "num_exp_traj_eval"):
+                     "num_extra_rl_steps_posterior", "train_steps_per_iter"):
             check_positive(getattr(self, name), name, allow_zero=True)
         check_choice(self.rl_reward, "rl_reward", RL_REWARDS)
         if not 0 <= self.gamma < 1:

@@ -27,7 +27,7 @@ import numpy as np
 from gymnasium import spaces
 
 from borel_lib.envs._mujoco import MujocoTaskEnv
-from borel_lib.envs.base import REWARD_MODES, check_init_state, check_reward_mode
+from borel_lib.envs.base import REWARD_MODES, check_reward_mode
 from borel_lib.envs.point_robot import SemiCircleTask, semicircle_start
 
 __all__ = ["REWARD_MODES", "AntSemiCircleEnv"]
@@ -44,11 +44,8 @@ class AntSemiCircleEnv(SemiCircleTask, MujocoTaskEnv):
     def __init__(self, reward_mode: str = "sparse", init_state: str = "fixed", task: Any = None,
                  render_mode: str | None = None):
         self.reward_mode = check_reward_mode("AntSemiCircleEnv", reward_mode)
-        self.init_state = check_init_state("AntSemiCircleEnv", init_state, self.init_state_options)
         obs_space = spaces.Box(-np.inf, np.inf, shape=(29,), dtype=np.float64)
-        MujocoTaskEnv.__init__(self, "ant.xml", 5, observation_space=obs_space, render_mode=render_mode)
-        if task is not None:
-            self.set_task(task)
+        super().__init__("ant.xml", 5, obs_space, init_state, task, render_mode)
 
     # ------------------------------------------------------------------------ pure functions
     @classmethod
@@ -87,13 +84,6 @@ class AntSemiCircleEnv(SemiCircleTask, MujocoTaskEnv):
         self.set_state(qpos, self.init_qvel.copy())
         return self._get_obs()
 
-    def step(self, action):
-        a = self._check_action("AntSemiCircleEnv", action, 8)
-        obs = self._get_obs()
-        self._simulate(a)
-        next_obs = self._get_obs()
-        r = float(self.reward(obs, a, next_obs, self._task))
-        ctrl = float(self.ctrl_reward(a))
-        info = {"reward_goal": r - ctrl, "reward_ctrl": ctrl,
-                "success": bool(self.is_success(next_obs, self._task))}
-        return next_obs, r, False, False, info
+    def _step_info(self, obs, action, next_obs, reward) -> dict[str, float]:
+        ctrl = float(self.ctrl_reward(action))
+        return {"reward_goal": reward - ctrl, "reward_ctrl": ctrl}

@@ -26,7 +26,6 @@ import numpy as np
 from gymnasium import spaces
 
 from borel_lib.envs._mujoco import MujocoTaskEnv
-from borel_lib.envs.base import check_init_state
 
 
 class HalfCheetahVelEnv(MujocoTaskEnv):
@@ -46,12 +45,9 @@ class HalfCheetahVelEnv(MujocoTaskEnv):
     """Index of the torso centre-of-mass x in the observation."""
 
     def __init__(self, init_state: str = "fixed", task: Any = None, render_mode: str | None = None):
-        self.init_state = check_init_state("HalfCheetahVelEnv", init_state, self.init_state_options)
         obs_space = spaces.Box(-np.inf, np.inf, shape=(20,), dtype=np.float64)
-        MujocoTaskEnv.__init__(self, "half_cheetah.xml", 5, observation_space=obs_space, render_mode=render_mode)
+        super().__init__("half_cheetah.xml", 5, obs_space, init_state, task, render_mode)
         self._torso = self.model.body("torso").id
-        if task is not None:
-            self.set_task(task)
 
     TOTAL_MASS = 14.0
     """Gymnasium's half_cheetah.xml compiles with ``settotalmass="14"``."""
@@ -99,12 +95,5 @@ class HalfCheetahVelEnv(MujocoTaskEnv):
         self.set_state(qpos, qvel)
         return self._get_obs()
 
-    def step(self, action):
-        a = self._check_action("HalfCheetahVelEnv", action, 6)
-        obs = self._get_obs()
-        self._simulate(a)
-        next_obs = self._get_obs()
-        r = float(self.reward(obs, a, next_obs, self._task))
-        info = {"forward_velocity": float(self.forward_velocity(obs, next_obs)),
-                "success": bool(self.is_success(next_obs, self._task))}
-        return next_obs, r, False, False, info
+    def _step_info(self, obs, action, next_obs, reward) -> dict[str, float]:
+        return {"forward_velocity": float(self.forward_velocity(obs, next_obs))}

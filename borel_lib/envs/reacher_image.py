@@ -26,7 +26,6 @@ import numpy as np
 from gymnasium import spaces
 
 from borel_lib.envs._mujoco import MujocoTaskEnv
-from borel_lib.envs.base import check_init_state
 
 LINK_LENGTHS = (0.1, 0.11)
 """Shoulder-to-elbow and elbow-to-fingertip lengths of the v5 Reacher model (m)."""
@@ -102,15 +101,12 @@ class ReacherImageEnv(MujocoTaskEnv):
     success_distance = 0.02
 
     def __init__(self, init_state: str = "fixed", task: Any = None, render_mode: str | None = None):
-        self.init_state = check_init_state("ReacherImageEnv", init_state, self.init_state_options)
         obs_space = spaces.Dict({
             "image": spaces.Box(0, 255, shape=(IMAGE_SIZE, IMAGE_SIZE, 3), dtype=np.uint8),
             "state": spaces.Box(-np.inf, np.inf, shape=(6,), dtype=np.float32),
         })
-        MujocoTaskEnv.__init__(self, "reacher.xml", 2, observation_space=obs_space, render_mode=render_mode)
+        super().__init__("reacher.xml", 2, obs_space, init_state, task, render_mode)
         self.rasteriser = ArmRasteriser()
-        if task is not None:
-            self.set_task(task)
 
     def sample_tasks(self, n: int, rng: np.random.Generator) -> np.ndarray:
         angle = rng.uniform(0.0, np.pi / 2, size=int(n))
@@ -139,13 +135,7 @@ class ReacherImageEnv(MujocoTaskEnv):
         qvel[:2] += self.np_random.uniform(-0.005, 0.005, size=2)
         qvel[2:] = 0.0
         self.set_state(qpos, qvel)
-        self._last_obs = self._get_obs()
-        return self._last_obs
+        return self._get_obs()
 
-    def step(self, action):
-        a = self._check_action("ReacherImageEnv", action, 2)
-        obs = self._last_obs
-        self._simulate(a)
-        next_obs = self._last_obs = self._get_obs()
-        r = float(self.reward(obs, a, next_obs, self._task))
-        return next_obs, r, False, False, {"success": bool(self.is_success(next_obs, self._task))}
+    def _obs_before_step(self) -> dict[str, np.ndarray]:
+        return self._last_obs  # the last step's (or reset's) observation: rasterising it again would cost a frame

@@ -29,83 +29,27 @@ plotting style and the deterministic PNG/PDF writer: regenerating a figure from 
 byte-identical, ``scripts/check_figures.py`` checks that) and :mod:`~borel_lib.figures.tables` (the
 training side: the small tables that training notebooks write for the figures).
 
-Every public name of the figure modules is re-exported here, so callers write ``figures.<name>``.
+Every public name of the figure modules (each module's ``__all__``) is re-exported here, so callers write
+``figures.<name>``.
 Imports go one way: ``common`` <- the figure modules <- ``registry``.
 """
 
-from borel_lib.figures.ambiguity import gridworld_exact, mdp_ambiguity
-from borel_lib.figures.beliefs import (
-    BELIEF_HORIZON,
-    BELIEF_MAP_GOAL_ANGLE,
-    BELIEF_MAP_GRID,
-    BELIEF_MAP_STEPS,
-    belief_maps,
-    belief_vs_exact,
+from borel_lib.figures import (
+    ambiguity,
+    beliefs,
+    collection,
+    common,
+    gridworld_semicircle,
+    mujoco,
+    policy_replaying,
 )
-from borel_lib.figures.collection import (
-    COVERAGE_BINS,
-    collection_curve_names,
-    collection_curves,
-    collection_data,
-    coverage,
-)
-from borel_lib.figures.common import (
-    N_METRIC,
-    MissingResultsError,
-    default_seeds,
-    display_path,
-    episode_paths,
-    method_label,
-    plot_episode_paths,
-    read_config,
-    read_table,
-    references,
-    run_table,
-    seed_bar,
-    table_commands,
-)
-from borel_lib.figures.gridworld_semicircle import (
-    BOREL_BELIEFS,
-    PROBE_RUNS,
-    baseline_trajectories,
-    borel_bars,
-    borel_gridworld_paths,
-    borel_learning_curves,
-    borel_specs,
-    borel_summary,
-    borel_trajectories,
-    budget_ratios,
-    gridworld_online_vs_offline,
-)
-from borel_lib.figures.mujoco import (
-    ANT_DIVERSITY_METRICS,
-    ANT_MOTION_METRICS,
-    ANT_PROBE_PROTOCOLS,
-    ANT_VARIANTS,
-    MUJOCO_FIG3,
-    SAC_CALIBRATION_LABELS,
-    TABLE1_PAPER,
-    ant_bars,
-    ant_collector_probe,
-    ant_data_diversity,
-    ant_motion,
-    ant_trajectories,
-    cheetah_bars,
-    collector_label,
-    mujoco_collection_curves,
-    sac_calibration,
-    table1,
-)
-from borel_lib.figures.policy_replaying import (
-    REFERENCE_STYLE,
-    REPLAY_MODES,
-    TRANSITION_DOMAINS,
-    collection_reference,
-    escape_room_trajectories,
-    policy_replay_bars,
-    transition_references,
-    transition_specs,
-)
+from borel_lib.figures.ambiguity import *  # noqa: F403
+from borel_lib.figures.beliefs import *  # noqa: F403
+from borel_lib.figures.collection import *  # noqa: F403
+from borel_lib.figures.common import *  # noqa: F403
+from borel_lib.figures.gridworld_semicircle import *  # noqa: F403
+from borel_lib.figures.mujoco import *  # noqa: F403
+from borel_lib.figures.policy_replaying import *  # noqa: F403
 from borel_lib.figures.registry import (
     FIGURES,
     FIGURES_BY_NAME,
@@ -117,27 +61,7 @@ from borel_lib.figures.registry import (
 )
 
 __all__ = [
-    # common
-    "MissingResultsError", "N_METRIC", "default_seeds", "display_path", "episode_paths", "method_label",
-    "plot_episode_paths", "read_config", "read_table", "references", "run_table", "seed_bar", "table_commands",
-    # ambiguity
-    "gridworld_exact", "mdp_ambiguity",
-    # collection
-    "COVERAGE_BINS", "collection_curve_names", "collection_curves", "collection_data", "coverage",
-    # beliefs
-    "BELIEF_HORIZON", "BELIEF_MAP_GOAL_ANGLE", "BELIEF_MAP_GRID", "BELIEF_MAP_STEPS", "belief_maps",
-    "belief_vs_exact",
-    # gridworld_semicircle
-    "BOREL_BELIEFS", "PROBE_RUNS", "baseline_trajectories", "borel_bars", "borel_gridworld_paths",
-    "borel_learning_curves", "borel_specs", "borel_summary", "borel_trajectories", "budget_ratios",
-    "gridworld_online_vs_offline",
-    # policy_replaying
-    "REFERENCE_STYLE", "REPLAY_MODES", "TRANSITION_DOMAINS", "collection_reference", "escape_room_trajectories",
-    "policy_replay_bars", "transition_references", "transition_specs",
-    # mujoco
-    "ANT_DIVERSITY_METRICS", "ANT_MOTION_METRICS", "ANT_VARIANTS", "MUJOCO_FIG3", "TABLE1_PAPER", "ant_bars",
-    "ant_collector_probe", "ant_data_diversity", "ant_motion", "ant_trajectories", "cheetah_bars",
-    "ANT_PROBE_PROTOCOLS", "SAC_CALIBRATION_LABELS", "collector_label", "sac_calibration", "mujoco_collection_curves", "table1",
-    # registry
+    *common.__all__, *ambiguity.__all__, *collection.__all__, *beliefs.__all__, *gridworld_semicircle.__all__,
+    *policy_replaying.__all__, *mujoco.__all__,
     "FIGURES", "FIGURES_BY_NAME", "PENDING", "FigureSpec", "make_figure", "pending_results", "show_figure",
 ]

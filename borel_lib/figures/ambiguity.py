@@ -13,6 +13,8 @@ from borel_lib.figures import draw
 from borel_lib.figures.common import read_config, read_table
 from borel_lib.figures.style import METHOD_COLORS
 
+__all__ = ["gridworld_exact", "mdp_ambiguity"]
+
 
 def mdp_ambiguity(profile: str, directory: str | Path | None = None):
     """Figure 2 rebuilt (paper §4) on the exact tabular toy of :func:`borel_lib.identifiability.figure2_example`:

@@ -12,6 +12,9 @@ import numpy as np
 from borel_lib.figures import draw
 from borel_lib.figures.common import read_table
 
+__all__ = ["BELIEF_HORIZON", "BELIEF_MAP_GOAL_ANGLE", "BELIEF_MAP_GRID", "BELIEF_MAP_STEPS", "belief_maps",
+           "belief_vs_exact"]
+
 BELIEF_MAP_GOAL_ANGLE = 2.2
 """Supplementary Figure 7 idea: the goal of the scripted search (angle on the arc, radians)."""
 BELIEF_MAP_STEPS = (0, 12, 24, 36, 59, 61)

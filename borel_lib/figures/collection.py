@@ -12,6 +12,8 @@ import numpy as np
 from borel_lib.figures import draw
 from borel_lib.figures.common import read_table
 
+__all__ = ["COVERAGE_BINS", "collection_curve_names", "collection_curves", "collection_data", "coverage"]
+
 
 def collection_curve_names(profile: str) -> dict[str, str]:
     """Result-table names of the two main collections' learning curves, keyed by panel title."""

@@ -21,6 +21,10 @@ from borel_lib.config import resolve_profile
 from borel_lib.paths import repo_root
 from borel_lib.results import result_path
 
+__all__ = ["N_METRIC", "MissingResultsError", "default_seeds", "display_path", "episode_paths",
+           "method_label", "plot_episode_paths", "read_config", "read_table", "references", "run_table",
+           "seed_bar", "table_commands"]
+
 N_METRIC = {"gridworld": 4, "semicircle": 2, "wind": 1, "escape_room": 2}
 """Episodes averaged by the paper's metric per domain (Gridworld 4, Semi-circle 2, Wind 1, Escape-Room 2)."""
 

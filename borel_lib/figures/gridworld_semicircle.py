@@ -30,6 +30,10 @@ from borel_lib.figures.style import METHOD_COLORS
 from borel_lib.paths import results_dir
 from borel_lib.results import result_path
 
+__all__ = ["BOREL_BELIEFS", "PROBE_RUNS", "baseline_trajectories", "borel_bars", "borel_gridworld_paths",
+           "borel_learning_curves", "borel_specs", "borel_summary", "borel_trajectories", "budget_ratios",
+           "gridworld_online_vs_offline"]
+
 BOREL_BELIEFS = (("exact", "reward_relabelling"), ("vae", "reward_relabelling"), ("vae", "none"))
 """The three beliefs of notebook 05 per domain: exact posterior, VAE with RR, VAE without RR."""
 
@@ -171,7 +175,7 @@ def borel_gridworld_paths(profile: str, directory: str | Path | None = None, see
 PROBE_RUNS: dict[str, str] = {
     "probe_online_exact_online_seed0": "online (the learner's own trials)",
     "probe_online_exact_offline_online_seed0": "offline + online, half each",
-    "borel_gridworld_exact_borrowall_raw0_seed0": "offline, task-independent behaviour",
+    "borel_gridworld_uniform_exact_borrowall_raw0_seed0": "offline, task-independent behaviour",
 }
 """The decisive experiment of issue 9 (``scripts/probe_online_exact.py``; exact belief, Gridworld, seed 0):
 result tables and their legend names."""
@@ -213,15 +217,16 @@ def baseline_trajectories(profile: str, directory: str | Path | None = None, see
     """Beyond Figure 1: what the Thompson-sampling baselines do on the Semi-circle against BOReL. Episodes 1
     and 2 on four evaluation goals of BOReL (RR), PEARL and MBML, each from the first seed whose final
     trajectory table exists (``borel_<tag>_traj``, ``pearl_semicircle_seed<S>_traj``,
-    ``mbml_semicircle_seed<S>_traj``); the paper: a Thompson-sampling agent walks to one sampled goal per
+    ``mbml_semicircle_uniform_seed<S>_traj``); the paper: a Thompson-sampling agent walks to one sampled goal per
     episode and never searches."""
+    from borel_lib.baselines.mbml import run_tag as mbml_run_tag
     from borel_lib.pipeline import RunSpec, eval_tasks
 
     seeds = default_seeds(profile) if seeds is None else seeds
     rows = []
     for label, names in (("BOReL (RR)", [f"borel_{RunSpec('semicircle', profile, seed=s).tag}_traj" for s in seeds]),
                          ("PEARL", [f"pearl_semicircle_seed{s}_traj" for s in seeds]),
-                         ("MBML", [f"mbml_semicircle_seed{s}_traj" for s in seeds])):
+                         ("MBML", [f"{mbml_run_tag('semicircle', s, None, profile)}_traj" for s in seeds])):
         found = next(((n, s) for n, s in zip(names, seeds) if result_path(n, profile, directory).is_file()), None)
         if found is not None:
             t = pd.read_csv(result_path(found[0], profile, directory))
@@ -258,11 +263,12 @@ def budget_ratios(profile: str, directory: str | Path | None = None) -> pd.DataF
     defaults (``for_domain(domain, "paper")``)."""
     from borel_lib.collect import CollectConfig
     from borel_lib.offline_rl import OfflineRLConfig
+    from borel_lib.pipeline import RunSpec
     from borel_lib.vae import VAEConfig
 
     rows = []
     for domain in ("gridworld", "semicircle"):
-        name = f"borel_{domain}_reward_relabelling_seed0"
+        name = f"borel_{RunSpec(domain, profile).tag}"
         values = read_config(name, profile, directory)
         paper = {"dataset": CollectConfig.for_domain(domain, "paper").to_dict(),
                  "vae": VAEConfig.for_domain(domain, "paper").to_dict(),

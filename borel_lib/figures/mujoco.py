@@ -27,6 +27,11 @@ from borel_lib.figures.style import METHOD_COLORS
 from borel_lib.paths import results_dir
 from borel_lib.results import find_results, result_path
 
+__all__ = ["ANT_DIVERSITY_METRICS", "ANT_MOTION_METRICS", "ANT_PROBE_PROTOCOLS", "ANT_VARIANTS",
+           "MUJOCO_FIG3", "SAC_CALIBRATION_LABELS", "TABLE1_PAPER", "ant_bars", "ant_collector_probe",
+           "ant_data_diversity", "ant_motion", "ant_trajectories", "cheetah_bars", "collector_label",
+           "mujoco_collection_curves", "sac_calibration", "table1"]
+
 ANT_VARIANTS: dict[str, str] = {"uniform": "uniform", "exclude_semicircle": "excluding the semi-circle",
                                 "fixed": "fixed"}
 """Table 1's initial-state variants of the Ant collection (option value: the paper's row name)."""

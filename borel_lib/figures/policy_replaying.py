@@ -9,22 +9,12 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import numpy as np
 
-from borel_lib.figures import draw
-from borel_lib.figures.common import (
-    N_METRIC,
-    MissingResultsError,
-    default_seeds,
-    display_path,
-    episode_paths,
-    method_label,
-    read_table,
-    references,
-    run_table,
-    seed_bar,
-    table_commands,
-)
+from borel_lib.figures import common, draw
 from borel_lib.figures.style import METHOD_COLORS
 from borel_lib.paths import results_dir
+
+__all__ = ["REFERENCE_STYLE", "REPLAY_MODES", "TRANSITION_DOMAINS", "collection_reference",
+           "escape_room_trajectories", "policy_replay_bars", "transition_references", "transition_specs"]
 
 TRANSITION_DOMAINS = {"wind": "Wind", "escape_room": "Escape-Room"}
 """Figure 4's domains (tasks differ in transitions) and their titles."""
@@ -36,7 +26,7 @@ def transition_specs(profile: str, seeds: list[int] | None = None) -> list:
     """The :class:`borel_lib.pipeline.RunSpec` of every Figure 4 run (both domains, both settings, seeds)."""
     from borel_lib.pipeline import RunSpec
 
-    seeds = default_seeds(profile) if seeds is None else list(seeds)
+    seeds = common.default_seeds(profile) if seeds is None else list(seeds)
     return [RunSpec(domain, profile, "vae", mode, seed) for domain in TRANSITION_DOMAINS for mode in REPLAY_MODES
             for seed in seeds]
 
@@ -50,8 +40,8 @@ def transition_references(profile: str, directory: str | Path | None = None) -> 
     """Per-episode returns of Figure 4's scripted references per domain and method (table
     ``references_transition_domains``; empty if it was not written yet)."""
     try:
-        return references(profile, directory, "references_transition_domains")
-    except MissingResultsError:
+        return common.references(profile, directory, "references_transition_domains")
+    except common.MissingResultsError:
         return {}
 
 
@@ -59,8 +49,8 @@ def collection_reference(profile: str, domain: str, directory: str | Path | None
     """The collecting agents' own level (each knows its task): the paper's metric over the last 5 trials
     of every agent's log (``collect_<domain>_uniform_seed0``; uniform starts, not the origin, so only a
     rough reference)."""
-    c = read_table(f"collect_{domain}_uniform_seed0", profile, directory)
-    c = c[(c.metric == "return") & (c.trial >= c.trial.max() - 4) & (c.episode <= N_METRIC[domain])]
+    c = common.read_table(f"collect_{domain}_uniform_seed0", profile, directory)
+    c = c[(c.metric == "return") & (c.trial >= c.trial.max() - 4) & (c.episode <= common.N_METRIC[domain])]
     return float(c.value.mean())
 
 
@@ -75,31 +65,31 @@ def policy_replay_bars(profile: str, directory: str | Path | None = None, seeds:
     runs = borel_runs(profile, directory)
     runs = runs[runs.run.isin(tags)] if len(runs) else runs
     if not len(runs):
-        raise MissingResultsError(f"not yet produced: no BOReL run of Figure 4 in "
-                                  f"{display_path(Path(directory or results_dir(profile)))}; run `{table_commands(profile)['figure4']}`")
+        raise common.MissingResultsError(f"not yet produced: no BOReL run of Figure 4 in "
+                                         f"{common.display_path(Path(directory or results_dir(profile)))}; run `{common.table_commands(profile)['figure4']}`")
     runs = runs.assign(mode=[tags[r].relabelling for r in runs.run])
     base = baseline_runs(profile, directory)
     fig, axes = plt.subplots(1, len(TRANSITION_DOMAINS), figsize=(12, 4))
     for ax, (domain, title) in zip(axes, TRANSITION_DOMAINS.items()):
         bars = [(label, runs[(runs.domain == domain) & (runs["mode"] == mode)].metric.to_numpy(), color)
                 for (mode, label), color in zip(REPLAY_MODES.items(), ("tab:blue", "tab:red"))]
-        bars += [(method_label(m), base[(base.domain == domain) & (base.method == m)].metric.to_numpy()
+        bars += [(common.method_label(m), base[(base.domain == domain) & (base.method == m)].metric.to_numpy()
                   if len(base) else np.zeros(0), METHOD_COLORS.get(m, "grey")) for m in ("pearl", "mbml")]
         bars = bars[:2] + [b for b in bars[2:] if len(b[1])]  # baselines only where they ran
         for x, (label, v, color) in enumerate(bars):
             if len(v):
-                seed_bar(ax, x, v, color=color, alpha=0.8, label=f"{label}, {len(v)} seed(s)")
+                common.seed_bar(ax, x, v, color=color, alpha=0.8, label=f"{label}, {len(v)} seed(s)")
         try:
             ax.axhline(collection_reference(profile, domain, directory), ls=":", color="0.4",
                        label="collecting agents (know their task; uniform starts)")
-        except MissingResultsError:
+        except common.MissingResultsError:
             pass
         for method, v in transition_references(profile, directory).get(domain, {}).items():
-            ax.axhline(np.mean(v[: N_METRIC[domain]]), ls="--", color=REFERENCE_STYLE[method][0],
+            ax.axhline(np.mean(v[: common.N_METRIC[domain]]), ls="--", color=REFERENCE_STYLE[method][0],
                        label=REFERENCE_STYLE[method][1])
         ax.set_xticks(range(len(bars)), [b[0].replace(" (", "\n(") if x >= 2 else ("policy\nreplaying", "no policy\nreplaying")[x]
                                          for x, b in enumerate(bars)])
-        ax.set(ylabel=f"average return, first {N_METRIC[domain]} episode(s)", title=title)
+        ax.set(ylabel=f"average return, first {common.N_METRIC[domain]} episode(s)", title=title)
         ax.legend(fontsize="x-small", loc="center")
     return fig
 
@@ -113,17 +103,17 @@ def escape_room_trajectories(profile: str, directory: str | Path | None = None, 
 
     specs = [s for s in transition_specs(profile, seeds) if s.domain == "escape_room"]
     specs = [s for s in specs if s.seed == specs[0].seed]
-    avail = [(s, t) for s in specs if (t := run_table(s, "traj", directory)) is not None]
+    avail = [(s, t) for s in specs if (t := common.run_table(s, "traj", directory)) is not None]
     if not avail:
-        read_table(f"borel_{specs[0].tag}_traj", profile, directory)  # raises the missing line
+        common.read_table(f"borel_{specs[0].tag}_traj", profile, directory)  # raises the missing line
     tasks = eval_tasks("escape_room", specs[0].seed)
     fig, axes = plt.subplots(len(avail), len(shown), figsize=(3.3 * len(shown), 3.3 * len(avail)), squeeze=False)
     for row, (spec, tr) in enumerate(avail):
-        fin = run_table(spec, "final", directory)
+        fin = common.run_table(spec, "final", directory)
         for col, task in enumerate(shown):
             ax = axes[row, col]
             draw.draw_escape_room(ax, tasks[task])
-            for e, xy in episode_paths(tr, task).items():
+            for e, xy in common.episode_paths(tr, task).items():
                 ax.plot(np.r_[0, xy[:, 0]], np.r_[0, xy[:, 1]], color=("tab:blue", "tab:orange")[e - 1], lw=1.2,
                         label=f"episode {e}")
             ret = fin[(fin.task == task) & (fin.metric == "return")].sort_values("episode").value.to_numpy()

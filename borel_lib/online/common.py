@@ -52,7 +52,7 @@ class OnlineConfig(Config):
     env_steps: int = 20_000_000
     """Environment steps of the whole run, shared by both learners at a profile (VariBAD: Gridworld 2e7,
     its point robot 5e7)."""
-    eval_every_steps: int = 480_000
+    eval_every_steps: int = 500 * 960
     """Environment steps between evaluations (VariBAD: every 500 updates of 960 steps on Gridworld)."""
     n_envs: int = 16
     """Tasks stepped in parallel, a new task from the prior for every trial (VariBAD's 16 processes)."""
@@ -95,6 +95,7 @@ class OnlineConfig(Config):
     PROFILE_DOMAIN: ClassVar[dict[tuple[str, str], dict[str, Any]]] = {}
 
     def validate(self) -> None:
+        super().validate()
         for name in ("env_steps", "eval_every_steps", "n_envs", "n_eval_tasks", "state_embed", "reward_embed",
                      "gru_hidden", "latent_dim", "vae_lr", "vae_batch_trials", "vae_buffer_trials"):
             check_positive(getattr(self, name), name)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -257,6 +258,28 @@ def run_online(trainer_class: type[OnlineTrainer], module: str, domain: str, pro
     write_results(df, tag, config=cfg, profile=profile, command=command(module, domain, profile, seed, overrides),
                   directory=directory)
     return df
+
+
+def learner_entry_points(trainer_class: type[OnlineTrainer], description: str) -> tuple[Callable[..., pd.DataFrame],
+                                                                                        Callable[..., int]]:
+    """A learner module's two entry points: ``run_<method>(domain, profile, seed, progress, device, **overrides)``,
+    which trains one seed (resuming a killed run) and writes ``online_<method>_<domain>_seed<S>``
+    (:func:`run_online`), and ``main(argv)``, its command line (:func:`online_main`, ``description`` for
+    ``--help``). The module is named after the learner's ``method``."""
+    method = trainer_class.method
+
+    def run(domain: str = "gridworld", profile: str | None = None, seed: int = 0, progress: bool = True,
+            device: str = "auto", **overrides: Any) -> pd.DataFrame:
+        return run_online(trainer_class, method, domain, profile, seed, progress, device, **overrides)
+
+    def main(argv: list[str] | None = None) -> int:
+        return online_main(trainer_class, method, description, argv)
+
+    run.__name__ = run.__qualname__ = f"run_{method}"
+    run.__doc__ = (f"Train {trainer_class.__name__} for one seed (resuming a killed run) and write "
+                   f"``online_{method}_<domain>_seed<S>``.")
+    main.__doc__ = f"Entry point of ``python -m borel_lib.online.{method}``."
+    return run, main
 
 
 def online_main(trainer_class: type[OnlineTrainer], module: str, description: str, argv: list[str] | None) -> int:

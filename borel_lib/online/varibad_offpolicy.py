@@ -45,36 +45,32 @@ from typing import Any
 import numpy as np
 import torch
 
+from borel_lib.agents import SACHyperparameters
 from borel_lib.config import ConfigError, check_positive
 from borel_lib.offline_rl import OfflineAgent, OfflineRLConfig
 from borel_lib.online.common import OnlineConfig, merge_presets, trial_hyper_states
-from borel_lib.online.loop import OnlineTrainer, online_main
+from borel_lib.online.loop import OnlineTrainer, learner_entry_points
 from borel_lib.state_relabel import HyperStates
 
 
 @dataclasses.dataclass(frozen=True)
-class OffPolicyVariBADConfig(OnlineConfig):
+class OffPolicyVariBADConfig(OnlineConfig, SACHyperparameters):
     """Off-policy VariBAD online (module docstring): the shared budget and belief of
-    :class:`~borel_lib.online.common.OnlineConfig` and the off-policy learner's settings (defaults: BOReL's
+    :class:`~borel_lib.online.common.OnlineConfig`, the learner's :class:`~borel_lib.agents.SACHyperparameters`
+    (the DQN uses ``hidden``, ``critic_lr``, ``gamma`` and ``tau``) and its other settings (defaults: BOReL's
     online Gridworld)."""
 
     hidden: tuple[int, ...] = (100, 100)
     """Hidden layers of Q (and SAC's policy) (Semi-circle 128 x 128)."""
-    critic_lr: float = 7e-5
-    """Adam learning rate of Q (the DQN's only network)."""
     actor_lr: float = 7e-5
-    """Adam learning rate of SAC's policy."""
+    critic_lr: float = 7e-5
     gamma: float = 0.99
     """Discount (Semi-circle 0.9)."""
-    alpha: float = 0.01
-    """SAC's fixed entropy weight."""
-    tau: float = 0.005
-    """Soft target-update rate."""
     double_dqn: bool = False
     """Double-DQN target (BOReL: plain DQN)."""
     goal_terminal: bool = True
     """A step that reaches the goal ends the Bellman backup (BOReL's convention)."""
-    batch_size: int = 4096
+    batch_size: int = 16 * 256
     """Transitions per update, uniform over the replay (BOReL: 16 tasks x 256)."""
     rl_updates: int = 160
     """DQN / SAC steps per iteration (Semi-circle 640)."""
@@ -101,17 +97,16 @@ class OffPolicyVariBADConfig(OnlineConfig):
 
     def validate(self) -> None:
         super().validate()
-        for name in ("critic_lr", "actor_lr", "tau", "batch_size", "eps_decay_steps"):
+        for name in ("batch_size", "eps_decay_steps"):
             check_positive(getattr(self, name), name)
-        for name in ("alpha", "rl_updates", "relabel_every"):
+        for name in ("rl_updates", "relabel_every"):
             check_positive(getattr(self, name), name, allow_zero=True)
         if not 0 <= self.eps_end <= self.eps_start <= 1:
             raise ConfigError(f"need 0 <= eps_end <= eps_start <= 1; got {self.eps_end}, {self.eps_start}")
 
     def rl_config(self) -> OfflineRLConfig:
         """The :class:`~borel_lib.offline_rl.OfflineRLConfig` of the learner (one "task": the replay)."""
-        return OfflineRLConfig(hidden=self.hidden, actor_lr=self.actor_lr, critic_lr=self.critic_lr, gamma=self.gamma,
-                               alpha=self.alpha, tau=self.tau, meta_batch=1, batch_per_task=self.batch_size,
+        return OfflineRLConfig(**self.sac_hyperparameters(), meta_batch=1, batch_per_task=self.batch_size,
                                double_dqn=self.double_dqn, time_input=self.time_input, goal_terminal=self.goal_terminal)
 
 
@@ -202,19 +197,9 @@ class VariBADOffPolicy(OnlineTrainer):
         self.agent.load_state_dict(state)
 
 
-def run_varibad_offpolicy(domain: str = "gridworld", profile: str | None = None, seed: int = 0, progress: bool = True,
-                          device: str = "auto", **overrides: Any):
-    """Train off-policy VariBAD online for one seed (resuming a killed run) and write
-    ``online_varibad_offpolicy_<domain>_seed<S>``."""
-    from borel_lib.online.loop import run_online
-
-    return run_online(VariBADOffPolicy, "varibad_offpolicy", domain, profile, seed, progress, device, **overrides)
-
-
-def main(argv: list[str] | None = None) -> int:
-    """Entry point of ``python -m borel_lib.online.varibad_offpolicy``."""
-    return online_main(VariBADOffPolicy, "varibad_offpolicy", "Off-policy VariBAD (DQN / SAC on relabelled "
-                       "hyper-states from a replay of its own trials), trained online; resumes a killed run.", argv)
+run_varibad_offpolicy, main = learner_entry_points(
+    VariBADOffPolicy, "Off-policy VariBAD (DQN / SAC on relabelled hyper-states from a replay of its own trials), "
+    "trained online; resumes a killed run.")
 
 
 if __name__ == "__main__":  # run the imported module's main, so classes are borel_lib.online.varibad_offpolicy.*

@@ -43,7 +43,7 @@ import torch
 
 from borel_lib.config import ConfigError, check_positive
 from borel_lib.online.common import OnlineConfig, merge_presets
-from borel_lib.online.loop import OnlineTrainer, online_main
+from borel_lib.online.loop import OnlineTrainer, learner_entry_points
 from borel_lib.online.ppo import BeliefPolicy, ReturnNormaliser, gae, ppo_update
 
 
@@ -196,18 +196,8 @@ class VariBADPPO(OnlineTrainer):
         self.reward_norm.load_state_dict(state["reward_norm"])
 
 
-def run_varibad_ppo(domain: str = "gridworld", profile: str | None = None, seed: int = 0, progress: bool = True,
-                    device: str = "auto", **overrides: Any):
-    """Train on-policy VariBAD for one seed (resuming a killed run) and write ``online_varibad_ppo_<domain>_seed<S>``."""
-    from borel_lib.online.loop import run_online
-
-    return run_online(VariBADPPO, "varibad_ppo", domain, profile, seed, progress, device, **overrides)
-
-
-def main(argv: list[str] | None = None) -> int:
-    """Entry point of ``python -m borel_lib.online.varibad_ppo``."""
-    return online_main(VariBADPPO, "varibad_ppo", "On-policy VariBAD (PPO on the belief-augmented state), trained "
-                       "online; resumes a killed run.", argv)
+run_varibad_ppo, main = learner_entry_points(
+    VariBADPPO, "On-policy VariBAD (PPO on the belief-augmented state), trained online; resumes a killed run.")
 
 
 if __name__ == "__main__":  # run the imported module's main, so classes are borel_lib.online.varibad_ppo.*

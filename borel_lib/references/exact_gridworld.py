@@ -36,6 +36,7 @@ import numpy as np
 import pandas as pd
 
 from borel_lib.config import Config, ConfigError
+from borel_lib.envs.gridworld import GridworldEnv
 
 ACTIONS: tuple[tuple[int, int], ...] = ((0, 0), (0, 1), (1, 0), (0, -1), (-1, 0))
 """(dx, dy) of noop, up, right, down, left — the action order of the Gridworld env."""
@@ -46,19 +47,20 @@ TIE_TOL = 1e-9
 
 @dataclass(frozen=True)
 class GridSpec(Config):
-    """The Gridworld BAMDP solved exactly (paper §6 domain 1; values of the authors' code)."""
+    """The Gridworld BAMDP solved exactly (paper §6 domain 1; defaults: the values of
+    :class:`~borel_lib.envs.gridworld.GridworldEnv`, the authors')."""
 
     size: int = 5
     """Grid side length n (paper: 5)."""
-    horizon: int = 15
+    horizon: int = GridworldEnv.horizon
     """H, steps per episode (paper: 15)."""
-    episodes: int = 4
+    episodes: int = GridworldEnv.episodes_per_trial
     """k, episodes per trial with the belief kept (paper: 4)."""
     excluded_corner: int = 2
     """The c x c corner at the start holds no goal (paper: 2, leaving 21 of 25 cells)."""
-    goal_reward: float = 1.0
+    goal_reward: float = GridworldEnv.goal_reward
     """Reward for a step that lands on the goal (paper: +1)."""
-    step_reward: float = -0.1
+    step_reward: float = GridworldEnv.step_reward
     """Reward for any other step (paper: -0.1)."""
 
     PRESETS = {"smoke": {"size": 4, "horizon": 7, "episodes": 3}}
@@ -74,7 +76,8 @@ class GridSpec(Config):
             raise ConfigError(f"GridSpec.excluded_corner={self.excluded_corner} must be in [0, size={self.size})")
         m = self.n_candidates
         if m > 24:
-            raise ConfigError(f"GridSpec: {m} candidate goals make 2^{m} belief masks; at most 24 are supported")
+            raise ConfigError(f"GridSpec.size={self.size} with excluded_corner={self.excluded_corner} leaves {m} candidate "
+                              f"goals (2^{m} belief masks); at most 24 are supported: size <= 5")
 
     @property
     def n_candidates(self) -> int:
