@@ -12,6 +12,11 @@ the field), and the class attribute ``PRESETS`` holds the ``smoke`` and ``quick`
 side, so the reductions are visible in one place. :meth:`Config.for_profile` resolves a profile
 (argument, else ``$BOREL_PROFILE``, else ``quick``), applies its preset and then explicit overrides,
 and validates every name. :meth:`Config.save_json` writes the resolved config next to results.
+
+Every field's value is checked against its type annotation before the class's own range checks
+(:func:`check_field_types`: integers are integers, not bools or floats; numbers are finite; ``X | None``
+admits ``None``; a ``tuple[int, ...]`` holds layer sizes, at least one, each an integer >= 1), so no
+config, whichever way it is built, holds a value of the wrong kind.
 """
 
 from __future__ import annotations
@@ -22,8 +27,11 @@ import functools
 import inspect
 import json
 import math
+import numbers
 import os
 import textwrap
+import types
+import typing
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, ClassVar, TypeVar
@@ -81,6 +89,7 @@ class Config:
     PRESETS: ClassVar[dict[str, dict[str, Any]]] = {}
 
     def __post_init__(self) -> None:
+        check_field_types(self)
         self.validate()
 
     def validate(self) -> None:
@@ -250,9 +259,71 @@ def check_positive(value: Any, field: str, *, allow_zero: bool = False) -> None:
         raise ConfigError(f"{field}={value!r} must be a finite number {bound}")
 
 
+def check_tau(value: Any, field: str = "tau") -> None:
+    """Raise :class:`ConfigError` unless ``value`` is a soft target-update rate in (0, 1]."""
+    check_positive(value, field)
+    if value > 1:
+        raise ConfigError(f"{field}={value!r} must be in (0, 1] (the soft target-update rate)")
+
+
 def check_seed(value: Any, field: str = "seed") -> None:
     """Raise :class:`ConfigError` unless ``value`` is an integer ``0 <= value < 2**31`` (the project's
     one seed rule)."""
     ok = isinstance(value, int) and not isinstance(value, bool) and 0 <= value < SEED_LIMIT
     if not ok:
         raise ConfigError(f"{field}={value!r} must be an integer 0 <= {field} < 2**31")
+
+
+INT_LIMIT = 2**63
+"""Integer fields lie in ``-2**63 <= value < 2**63`` (what a tensor or an array index can hold)."""
+
+
+@functools.cache
+def _field_hints(klass: type) -> tuple[tuple[str, Any], ...]:
+    hints = typing.get_type_hints(klass)
+    return tuple((f.name, hints.get(f.name, Any)) for f in dataclasses.fields(klass))
+
+
+def _kind_error(value: Any, hint: Any) -> str | None:
+    """Why ``value`` does not fit the annotation ``hint`` (None if it does, or if the hint is not checked)."""
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if origin in (typing.Union, types.UnionType):
+        if value is None and type(None) in args:
+            return None
+        others = [a for a in args if a is not type(None)]
+        reasons = [_kind_error(value, a) for a in others]
+        if any(r is None for r in reasons):
+            return None
+        return reasons[0] + (" or None" if type(None) in args and len(others) == 1 else "")
+    if hint is bool:
+        return None if isinstance(value, bool) else "must be True or False"
+    if hint is int:
+        if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+            return "must be an integer"
+        return None if -INT_LIMIT <= value < INT_LIMIT else "must be an integer of at most 63 bits"
+    if hint is float:
+        if isinstance(value, bool) or not isinstance(value, numbers.Real):
+            return "must be a finite number"
+        return None if math.isfinite(value) else "must be a finite number"
+    if hint is str:
+        return None if isinstance(value, str) else "must be a string"
+    if origin is tuple and len(args) == 2 and args[1] is Ellipsis:
+        if args[0] is int:
+            ok = (isinstance(value, tuple) and len(value) > 0
+                  and all(_kind_error(v, int) is None and v >= 1 for v in value))
+            return None if ok else "must be a non-empty tuple of layer sizes, each an integer >= 1, e.g. (256, 256)"
+        if not isinstance(value, tuple):
+            return "must be a tuple"
+        bad = next((r for r in (_kind_error(v, args[0]) for v in value) if r is not None), None)
+        return None if bad is None else f"must be a tuple, each entry {bad.removeprefix('must be ')}"
+    return None
+
+
+def check_field_types(config: Config) -> None:
+    """Raise :class:`ConfigError` unless every field of ``config`` fits its type annotation (see the module
+    docstring); the message names the class, the field and the rule, on one line."""
+    for name, hint in _field_hints(type(config)):
+        value = getattr(config, name)
+        reason = _kind_error(value, hint)
+        if reason is not None:
+            raise ConfigError(f"{type(config).__name__}.{name}={value!r} {reason}")

@@ -55,13 +55,13 @@ def figures_dir(profile: str | None = None) -> Path:
     return _ensure(repo_root() / "figures")
 
 
-def results_dir(profile: str | None = None) -> Path:
+def results_dir(profile: str | None = None, create: bool = True) -> Path:
     """Where a profile's small tidy result tables go: ``data/results/<profile>/`` for quick and
-    paper (committed), ``build/smoke/results/`` for smoke."""
+    paper (committed), ``build/smoke/results/`` for smoke. ``create=False`` only names the folder (a reader
+    or a listing must not leave an empty one; writers create their files' folders)."""
     profile = resolve_profile(profile)
-    if profile == "smoke":
-        return _ensure(build_dir() / "smoke" / "results")
-    return _ensure(repo_root() / "data" / "results" / profile)
+    path = build_dir() / "smoke" / "results" if profile == "smoke" else repo_root() / "data" / "results" / profile
+    return _ensure(path) if create else path
 
 
 def datasets_dir(profile: str | None = None) -> Path:

@@ -29,7 +29,7 @@ from tqdm.auto import tqdm
 
 from borel_lib.collect import CollectConfig, dataset_name, override_flags, run_collection
 from borel_lib.collector import Collector
-from borel_lib.config import Config, ConfigError, check_choice, check_positive, resolve_profile
+from borel_lib.config import Config, ConfigError, check_choice, check_positive, check_seed, resolve_profile
 from borel_lib.datasets import DatasetError, DatasetWriter, OfflineDataset, dataset_lock, load_dataset
 from borel_lib.envs import make_env
 
@@ -57,6 +57,7 @@ class PolicyReplayConfig(Config):
 
     def validate(self) -> None:
         check_choice(self.policies, "policies", POLICY_CHOICES)
+        check_seed(self.seed)
         for name in ("n_trials", "checkpoint_every"):
             check_positive(getattr(self, name), name)
 

@@ -32,7 +32,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from borel_lib.config import Config, check_choice, check_positive
+from borel_lib.config import Config, ConfigError, check_choice, check_positive
 
 
 @dataclasses.dataclass(frozen=True)
@@ -79,12 +79,13 @@ class VAEConfig(Config):
     def validate(self) -> None:
         check_choice(self.decoder, "decoder", ("mse", "bernoulli_cells"))
         for name in ("state_embed", "reward_embed", "gru_hidden", "latent_dim", "lr", "epochs", "tasks_per_batch",
-                     "trials_per_task"):
+                     "trials_per_task", "n_cells"):
             check_positive(getattr(self, name), name)
         check_positive(self.action_embed, "action_embed", allow_zero=True)
+        check_positive(self.kl_weight, "kl_weight", allow_zero=True)
         bad = [i for i in self.decoder_inputs if i not in ("z", "next_obs", "action", "obs")]
         if bad or "z" not in self.decoder_inputs:
-            raise ValueError(f"decoder_inputs={self.decoder_inputs}: must contain 'z' and only z, next_obs, action, obs")
+            raise ConfigError(f"decoder_inputs={self.decoder_inputs!r}: must contain 'z' and only z, next_obs, action, obs")
         if self.decode_subset is not None:
             check_positive(self.decode_subset, "decode_subset")
 

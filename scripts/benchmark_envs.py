@@ -13,6 +13,7 @@ import time
 
 import numpy as np
 
+from borel_lib import cli
 from borel_lib.envs import DOMAINS, make_env, make_trial
 from borel_lib.envs.batched import BATCHABLE, make_batched_trial
 from borel_lib.paths import repo_root
@@ -56,7 +57,7 @@ def batched_steps_per_second(name: str, n: int, seconds: float) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="shorter measurements (about 10 s in all)")
-    parser.add_argument("--n", type=int, default=1024, help="tasks stepped together in the batched form")
+    parser.add_argument("--n", type=cli.positive_int, default=1024, help="tasks stepped together in the batched form")
     args = parser.parse_args()
     seconds = 0.5 if args.quick else 2.0
     rows = []

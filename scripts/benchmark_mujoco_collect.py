@@ -63,17 +63,21 @@ def _pool_run(jobs: list[tuple[dict, str]], workers: int) -> tuple[list[float], 
 
 
 def main() -> None:
+    from borel_lib import cli
+
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--domain", default="ant_semicircle", choices=["ant_semicircle", "cheetah_vel"])
-    parser.add_argument("--n", type=int, default=16, help="tasks (even)")
-    parser.add_argument("--warmup-trials", type=int, default=1)
-    parser.add_argument("--iterations", type=int, default=2)
-    parser.add_argument("--updates-per-iter", type=int, default=100)
-    parser.add_argument("--baseline-tasks", type=int, default=None,
+    parser.add_argument("--n", type=cli.positive_int, default=16, help="tasks (even)")
+    parser.add_argument("--warmup-trials", type=cli.non_negative_int, default=1)
+    parser.add_argument("--iterations", type=cli.positive_int, default=2)
+    parser.add_argument("--updates-per-iter", type=cli.non_negative_int, default=100)
+    parser.add_argument("--baseline-tasks", type=cli.positive_int, default=None,
                         help="run only this many of the N one-task processes and scale their CPU by N / this "
                              "(the tasks differ only in their goal; saves time on a busy machine)")
     parser.add_argument("--halves", action="store_true", help="also time two batched processes of N/2 tasks")
     args = parser.parse_args()
+    if args.n % 2:
+        parser.error(f"--n {args.n}: the number of tasks must be even (two halves)")
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     from borel_lib.collect import CollectConfig
 

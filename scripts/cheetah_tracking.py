@@ -15,6 +15,7 @@ import argparse
 import numpy as np
 import pandas as pd
 
+from borel_lib import cli
 from borel_lib.collect import CollectConfig, dataset_name
 from borel_lib.datasets import load_dataset
 from borel_lib.envs import make_env
@@ -38,7 +39,7 @@ def tracking_errors(obs: np.ndarray, next_obs: np.ndarray, targets: np.ndarray, 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--profile", default="quick", choices=("smoke", "quick", "paper"))
-    p.add_argument("--block", type=int, default=20, help="collection iterations per row")
+    p.add_argument("--block", type=cli.positive_int, default=20, help="collection iterations per row")
     args = p.parse_args(argv)
     cfg = CollectConfig.for_domain(DOMAIN, args.profile)
     ds = load_dataset(datasets_dir(args.profile) / dataset_name(cfg), verify=False)

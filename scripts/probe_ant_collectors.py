@@ -39,9 +39,11 @@ import pandas as pd
 import torch
 from tqdm.auto import tqdm
 
+from borel_lib import cli
 from borel_lib.cli import parse_overrides
 from borel_lib.collect import CollectConfig, probe_collector
 from borel_lib.collector import Collector
+from borel_lib.config import ConfigError
 from borel_lib.datasets import load_dataset
 from borel_lib.results import write_results
 
@@ -82,17 +84,21 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--profile", default="quick", choices=("smoke", "quick", "paper"),
                    help="the collection's profile (smoke: the tests)")
     p.add_argument("--init-state", default="uniform", choices=("uniform", "exclude_semicircle", "fixed"))
-    p.add_argument("--iterations", type=int, nargs="+", default=[100, 150, 200],
+    p.add_argument("--iterations", type=cli.non_negative_int, nargs="+", default=[100, 150, 200],
                    help="saved collection iterations whose policies to score (multiples of checkpoint_every)")
-    p.add_argument("--trials", type=int, default=3, help="trials per task and policy")
-    p.add_argument("--last", type=int, default=20, help="logged trials: the dataset's last iterations")
+    p.add_argument("--trials", type=cli.positive_int, default=3, help="trials per task and policy")
+    p.add_argument("--last", type=cli.positive_int, default=20, help="logged trials: the dataset's last iterations")
     p.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
                    help="collection config override (a collection of its own, see --collect)")
     p.add_argument("--collect", action="store_true", help="run (or resume) the overridden collection first")
     args = p.parse_args(argv)
     torch.set_num_threads(1)
     profile = args.profile
-    overrides = parse_overrides(args.set, CollectConfig, "set")
+    try:  # every --set value checked before any work
+        overrides = parse_overrides(args.set, CollectConfig, "set")
+        CollectConfig.for_domain(DOMAIN, args.profile, init_state=args.init_state, **overrides)
+    except ConfigError as err:
+        p.error(str(err))
     col, suffix = probe_collector(DOMAIN, profile, {"init_state": args.init_state, **overrides},
                                   command="python scripts/probe_ant_collectors.py " + shlex.join(sys.argv[1:] if argv is None else argv))
     cfg = col.cfg

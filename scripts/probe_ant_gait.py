@@ -22,9 +22,11 @@ import numpy as np
 import pandas as pd
 import torch
 
+from borel_lib import cli
 from borel_lib.cli import parse_overrides
 from borel_lib.collect import CollectConfig, probe_collector
 from borel_lib.collector import Collector
+from borel_lib.config import ConfigError
 from borel_lib.results import write_results
 
 DOMAIN = "ant_semicircle"
@@ -59,11 +61,15 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--profile", default="quick", choices=("smoke", "quick", "paper"))
     p.add_argument("--init-state", default="uniform", choices=("uniform", "exclude_semicircle", "fixed"))
-    p.add_argument("--iteration", type=int, required=True, help="saved collection iteration to act")
+    p.add_argument("--iteration", type=cli.non_negative_int, required=True, help="saved collection iteration to act")
     p.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE", help="the collection's overrides")
     args = p.parse_args(argv)
     torch.set_num_threads(1)
-    overrides = parse_overrides(args.set, CollectConfig, "set")
+    try:  # every --set value checked before any work
+        overrides = parse_overrides(args.set, CollectConfig, "set")
+        CollectConfig.for_domain(DOMAIN, args.profile, init_state=args.init_state, **overrides)
+    except ConfigError as err:
+        p.error(str(err))
     command = "python scripts/probe_ant_gait.py " + shlex.join(sys.argv[1:] if argv is None else argv)
     col, suffix = probe_collector(DOMAIN, args.profile, {"init_state": args.init_state, **overrides}, command=command)
     cfg = col.cfg

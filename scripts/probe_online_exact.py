@@ -32,6 +32,7 @@ import pandas as pd
 import torch
 from tqdm.auto import tqdm
 
+from borel_lib import cli
 from borel_lib.belief import make_belief
 from borel_lib.envs.batched import make_batched_trial
 from borel_lib.evaluation import evaluate
@@ -79,13 +80,16 @@ def rollout(agent: OfflineAgent, belief, tasks: np.ndarray, eps: float, rng: np.
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--data", choices=("online", "offline+online"), required=True)
-    p.add_argument("--profile", default="quick")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--collect-every", type=int, default=250, help="updates between online trials (one per goal)")
-    p.add_argument("--warmup-trials", type=int, default=20, help="random trials per goal before learning (online)")
+    p.add_argument("--profile", default="quick", choices=("smoke", "quick", "paper"))
+    p.add_argument("--seed", type=cli.seed, default=0)
+    p.add_argument("--collect-every", type=cli.positive_int, default=250, help="updates between online trials (one per goal)")
+    p.add_argument("--warmup-trials", type=cli.non_negative_int, default=20, help="random trials per goal before learning (online)")
     p.add_argument("--eps-final", type=float, default=0.05)
     p.add_argument("--online-fraction", type=float, default=0.5, help="offline+online: share of online samples")
     args = p.parse_args()
+    for name in ("eps_final", "online_fraction"):  # fractions, checked before any work
+        if not 0 <= getattr(args, name) <= 1:
+            p.error(f"--{name.replace('_', '-')} {getattr(args, name)} must be a fraction in [0, 1]")
     torch.set_num_threads(1)
     seed_everything(args.seed)
     spec = RunSpec("gridworld", profile=args.profile, belief="exact", seed=args.seed)

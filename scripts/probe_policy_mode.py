@@ -28,6 +28,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from borel_lib.config import ConfigError
 from borel_lib.envs import make_env
 from borel_lib.evaluation import evaluate
 from borel_lib.pipeline import build_parser, eval_tasks, load_trained, spec_from_args
@@ -79,7 +80,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.prog = "python scripts/probe_policy_mode.py"
     parser.description = __doc__.splitlines()[0]
     args = parser.parse_args(argv)
-    spec = spec_from_args(args)
+    try:  # every input checked before any work
+        spec = spec_from_args(args)
+    except (ConfigError, ValueError) as err:
+        parser.error(str(err))
     if spec.discrete:
         parser.error(f"{spec.domain}: discrete actions (DQN is greedy); this probe is for the SAC domains")
     torch.set_num_threads(1)

@@ -28,7 +28,7 @@ from borel_lib.pipeline import finished_runs, load_trained, relabel_states
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--profile", default="quick")
+    parser.add_argument("--profile", default="quick", choices=("smoke", "quick", "paper"))
     args = parser.parse_args()
     torch.set_num_threads(1)
     dataset, _ = run_collection("gridworld", args.profile, progress=False)

@@ -34,8 +34,10 @@ import pandas as pd
 import torch
 from tqdm.auto import tqdm
 
+from borel_lib import cli
 from borel_lib.agents import CALIBRATED_SAC, EnsembleReplay, EnsembleSAC, SACConfig
 from borel_lib.cli import parse_overrides
+from borel_lib.config import ConfigError
 from borel_lib.io import atomic_path
 from borel_lib.paths import checkpoints_dir
 from borel_lib.results import write_results
@@ -90,23 +92,24 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sac", choices=sorted(PRESETS), default="calibrated", help="SAC settings (default: calibrated)")
     parser.add_argument("--set", nargs="*", default=[], metavar="FIELD=VALUE", help="SACConfig fields to change")
-    parser.add_argument("--steps", type=int, default=150_000, help="environment steps (= updates after the random ones)")
-    parser.add_argument("--random-steps", type=int, default=5_000)
-    parser.add_argument("--eval-every", type=int, default=10_000)
-    parser.add_argument("--eval-episodes", type=int, default=2)
-    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1], help="one ensemble member (and env) per seed")
+    parser.add_argument("--steps", type=cli.positive_int, default=150_000, help="environment steps (= updates after the random ones)")
+    parser.add_argument("--random-steps", type=cli.positive_int, default=5_000)
+    parser.add_argument("--eval-every", type=cli.positive_int, default=10_000)
+    parser.add_argument("--eval-episodes", type=cli.positive_int, default=2)
+    parser.add_argument("--seeds", type=cli.seed, nargs="+", default=[0, 1], help="one ensemble member (and env) per seed")
     parser.add_argument("--profile", default="quick", choices=["smoke", "quick", "paper"], help="results folder")
     parser.add_argument("--stop-at", type=int, default=None, help=argparse.SUPPRESS)  # tests: a kill after a checkpoint
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    overrides = {**PRESETS[args.sac], **parse_overrides(args.set, SACConfig, "set")}
-    cfg = SACConfig(**{**overrides, "gamma": 0.99, "batch_size": 256})
-    for name in ("steps", "random_steps", "eval_every", "eval_episodes"):
-        if getattr(args, name) < 1:
-            raise SystemExit(f"probe_sac_gym_ant: --{name.replace('_', '-')} must be >= 1, got {getattr(args, name)}")
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:  # every --set value checked before any work
+        overrides = {**PRESETS[args.sac], **parse_overrides(args.set, SACConfig, "set")}
+        cfg = SACConfig(**{**overrides, "gamma": 0.99, "batch_size": 256})
+    except ConfigError as err:
+        parser.error(str(err))
     torch.set_num_threads(1)
     E = len(args.seeds)
     envs = [make_ant() for _ in args.seeds]

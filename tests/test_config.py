@@ -123,10 +123,13 @@ def test_upgrade_fills_fields_added_later_with_their_defaults():
 
 @pytest.mark.parametrize("item, message", [
     ("tau=2", r"tau=2.0 must be in \(0, 1\]"),
-    ("hidden=0", r"hidden=\(0,\): every layer size must be an integer >= 1"),
-    ("cql_alpha=inf", "cql_alpha=inf must be a finite number >= 0"),
-    ("actor_lr=nan", "actor_lr=nan must be a finite number > 0"),
-    ("gamma=nan", r"gamma=nan must be in \[0, 1\)"),
+    ("hidden=0", r"hidden=\(0,\) must be a non-empty tuple of layer sizes, each an integer >= 1"),
+    ("hidden=64,0.5", r"--rl 'hidden=64,0.5': '64,0.5' is not a valid tuple"),  # refused while parsing
+    ("cql_alpha=inf", "cql_alpha=inf must be a finite number"),
+    ("cql_alpha=-1", "cql_alpha=-1.0 must be a finite number >= 0"),
+    ("actor_lr=nan", "actor_lr=nan must be a finite number"),
+    ("gamma=nan", "gamma=nan must be a finite number"),
+    ("gamma=1", r"gamma=1.0 must be in \[0, 1\)"),
 ])
 def test_offline_rl_values_that_make_no_sense_are_refused_before_any_work(item, message):
     from borel_lib.cli import parse_overrides
