@@ -9,6 +9,8 @@
 #                                                as kernel "borel_lib" for a JupyterLab of your own)
 #   make check-reproducible                      run the smoke reproduce twice from scratch and compare
 #                                                every figure byte for byte (exit 1 if any differs)
+#   make book                                    the README, docs/ and the notebooks (committed outputs, nothing
+#                                                executed) as a static site, offline: build/book/index.html
 # NOTEBOOKS=notebooks/03_collect_data.ipynb restricts either to some notebooks.
 
 PROFILE ?= $(or $(BOREL_PROFILE),quick)
@@ -22,7 +24,7 @@ PYTEST_ARGS ?=
 TRAIN ?=
 TRAIN_ARG := $(if $(strip $(TRAIN)),-p TRAIN $(strip $(TRAIN)),)
 
-.PHONY: reproduce train test setup lint benchmark clean-build check-figures check-reproducible lab kernel
+.PHONY: reproduce train test setup lint benchmark clean-build check-figures check-reproducible lab kernel headline book
 
 $(VENV)/.installed: pyproject.toml constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -60,6 +62,17 @@ check-figures: $(VENV)/.installed
 
 check-reproducible: $(VENV)/.installed
 	$(PY) scripts/check_reproducible.py
+
+# rewrite the README's headline table (one row per paper artefact, verdicts computed) from the committed tables
+headline: $(VENV)/.installed
+	$(PY) scripts/headline.py --profile $(PROFILE)
+
+# Sphinx + MyST-NB (the `book` extra, part of dev) from the repository root with book/conf.py; rebuilt from
+# scratch so a removed page leaves nothing behind; downloads nothing (tests/test_book.py builds it offline)
+book: $(VENV)/.installed
+	rm -rf build/book
+	$(VENV)/bin/sphinx-build -b html -c book -q . build/book
+	@echo "book: build/book/index.html"
 
 test: $(VENV)/.installed
 	BOREL_PROFILE=smoke MPLBACKEND=Agg $(PY) -m pytest tests notebooks --nbval-lax \

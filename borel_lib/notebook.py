@@ -11,12 +11,17 @@ allowed: the first successful setup leaves a marker (:data:`SETUP_MARKER`) in th
 later call only checks the names that were already there at the first call, so the notebook's own
 variables (defined after setup) are not mistaken for parameters. papermill always starts a fresh
 kernel, where there is no marker, so a misspelt ``-p`` option is still rejected.
+
+:func:`show_source` puts the library code beside the paper's equations: a notebook shows the function
+that computes an equation instead of defining it a second time.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import inspect
+import re
+import textwrap
 import types
 from collections.abc import Iterable
 from pathlib import Path
@@ -129,3 +134,74 @@ def setup_notebook(namespace: dict[str, Any], params: Iterable[str] = ("PROFILE"
         namespace[SETUP_MARKER] = frozenset(namespace)
     return NotebookContext(profile=profile, seed=int(seed), rng=rng, figures=figures_dir(profile),
                            results=results_dir(profile), root=repo_root())
+
+
+# ------------------------------------------------------------------------------------ show_source
+def _unwrap(obj: Any) -> Any:
+    """The function behind a property, classmethod, staticmethod or bound method."""
+    if isinstance(obj, property):
+        obj = obj.fget
+    obj = getattr(obj, "__func__", obj)
+    return inspect.unwrap(obj)
+
+
+def _location(obj: Any) -> str:
+    """``borel_lib/module.py:LINE`` relative to the repository root (never a machine path)."""
+    path = Path(inspect.getsourcefile(obj) or "").resolve()
+    line = inspect.getsourcelines(obj)[1]
+    for base in (repo_root(), Path(__file__).resolve().parent.parent):
+        try:
+            return f"{path.relative_to(base).as_posix()}:{line}"
+        except ValueError:
+            continue
+    return f"{path.name}:{line}"
+
+
+def _private_helpers(obj: Any, source: str) -> list[Any]:
+    """Module-level private functions of ``obj``'s module that ``source`` calls (``_name(``), in order of
+    first call: a public function often hands its arithmetic to one such helper."""
+    module = inspect.getmodule(obj)
+    helpers = []
+    for name in dict.fromkeys(re.findall(r"(?<![\w.])(_[A-Za-z]\w*)\(", source)):
+        helper = getattr(module, name, None)
+        if inspect.isfunction(helper) and helper.__module__ == getattr(module, "__name__", None) and helper is not obj:
+            helpers.append(helper)
+    return helpers
+
+
+def source_text(obj: Any, helpers: bool = True) -> str:
+    """The source of a library function, method, property or class as plain text, headed by its
+    qualified name and its file and line relative to the repository root. With ``helpers`` the private
+    module-level functions it calls (``_name(...)`` in the same module) follow it, one level deep."""
+    fn = _unwrap(obj)
+    if not (inspect.isfunction(fn) or inspect.isclass(fn) or inspect.ismethod(fn)):
+        raise TypeError(f"show_source: expected a function, method, property or class; got {type(obj).__name__}")
+    blocks = []
+    for item in [fn, *(_private_helpers(fn, inspect.getsource(fn)) if helpers else [])]:
+        code = textwrap.dedent(inspect.getsource(item)).rstrip()
+        blocks.append(f"# {item.__module__}.{item.__qualname__}  ({_location(item)})\n{code}")
+    return "\n\n".join(blocks) + "\n"
+
+
+def show_source(*objects: Any, helpers: bool = True) -> None:
+    """Show the source of library functions beside the equation they compute (see :func:`source_text`).
+
+    In a Jupyter kernel the code is displayed as a syntax-highlighted Markdown code block (with the plain
+    text as the fallback representation); anywhere else it is printed. Returns nothing, so a notebook
+    cell ending in ``show_source(fn)`` shows the code once."""
+    if not objects:
+        raise TypeError("show_source needs at least one function, method or class")
+    text = "\n\n".join(source_text(obj, helpers=helpers) for obj in objects)
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        shell = None
+    else:
+        shell = get_ipython()
+    if shell is None or not hasattr(shell, "kernel"):
+        print(text, end="")
+        return
+    from IPython.display import display
+
+    fence = "`" * max(3, 1 + max((len(run) for run in re.findall(r"`+", text)), default=0))
+    display({"text/markdown": f"{fence}python\n{text}{fence}\n", "text/plain": text}, raw=True)
