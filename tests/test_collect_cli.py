@@ -108,8 +108,11 @@ def test_stale_state_is_named_and_restart_or_self_recovery_fix_it(root, capsys):
     assert _files(root) == before
     assert main([*SMOKE, "--restart"]) == 0 and (ds / "rewards.npy").read_bytes() == reference
 
-    # the same dataset name with another config: the old checkpoint is named, --restart replaces it
+    # the same dataset name with more iterations: the error names --extend (or --restart)
     assert main([*SMOKE[:-1], "--iterations", "3", "--no-progress"]) == 2
+    assert "rerun with --extend" in capsys.readouterr().err
+    # with another config: the old checkpoint is named, --restart replaces it
+    assert main([*SMOKE[:-1], "--iterations", "3", "--seed", "0", "--n-tasks", "3", "--no-progress"]) == 2
     assert "different config" in capsys.readouterr().err
     assert main([*SMOKE[:-1], "--iterations", "3", "--no-progress", "--restart"]) == 0
 
