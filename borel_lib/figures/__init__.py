@@ -41,6 +41,7 @@ from borel_lib.figures import (
     common,
     gridworld_semicircle,
     mujoco,
+    online,
     policy_replaying,
 )
 from borel_lib.figures.ambiguity import *  # noqa: F403
@@ -49,6 +50,7 @@ from borel_lib.figures.collection import *  # noqa: F403
 from borel_lib.figures.common import *  # noqa: F403
 from borel_lib.figures.gridworld_semicircle import *  # noqa: F403
 from borel_lib.figures.mujoco import *  # noqa: F403
+from borel_lib.figures.online import *  # noqa: F403
 from borel_lib.figures.policy_replaying import *  # noqa: F403
 from borel_lib.figures.registry import (
     FIGURES,
@@ -62,6 +64,6 @@ from borel_lib.figures.registry import (
 
 __all__ = [
     *common.__all__, *ambiguity.__all__, *collection.__all__, *beliefs.__all__, *gridworld_semicircle.__all__,
-    *policy_replaying.__all__, *mujoco.__all__,
+    *policy_replaying.__all__, *mujoco.__all__, *online.__all__,
     "FIGURES", "FIGURES_BY_NAME", "PENDING", "FigureSpec", "make_figure", "pending_results", "show_figure",
 ]

@@ -64,6 +64,8 @@ def table_commands(profile: str) -> dict[str, str]:
         "probe_online_exact_online_seed0": f"python scripts/probe_online_exact.py --data online --profile {profile}",
         "probe_online_exact_offline_online_seed0":
             f"python scripts/probe_online_exact.py --data offline+online --profile {profile}",
+        "online": f"python -m borel_lib.online.{{varibad_ppo,varibad_offpolicy}} {{gridworld,semicircle}} "
+                  f"--profile {profile} --seed {{0,1,2}}",
     }
 
 

@@ -10,7 +10,14 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import pandas as pd
 
-from borel_lib.figures.common import N_METRIC, MissingResultsError, default_seeds, display_path, references
+from borel_lib.figures.common import (
+    N_METRIC,
+    MissingResultsError,
+    default_seeds,
+    display_path,
+    references,
+    table_commands,
+)
 from borel_lib.figures.style import METHOD_COLORS
 from borel_lib.paths import results_dir
 from borel_lib.results import result_path
@@ -22,6 +29,9 @@ ONLINE_METHODS = {"varibad_ppo": ("on-policy VariBAD (PPO)", "#9467bd"),
 ONLINE_DOMAINS = ("gridworld", "semicircle")
 
 
+__all__ = ["online_tables", "online_curves", "online_summary", "online_learning_curves"]
+
+
 def online_tables(profile: str, directory: str | Path | None = None, seeds: list[int] | None = None) -> pd.DataFrame:
     """Every online run's evaluations (both learners, both domains, ``seeds``) as one table; one-line
     :class:`MissingResultsError` naming the commands if there is none."""
@@ -30,9 +40,7 @@ def online_tables(profile: str, directory: str | Path | None = None, seeds: list
              if (p := result_path(f"online_{m}_{d}_seed{s}", profile, directory)).is_file()]
     if not found:
         where = display_path(Path(directory) if directory is not None else results_dir(profile))
-        raise MissingResultsError(f"not yet produced: no online run in {where}; run `python -m "
-                                  f"borel_lib.online.{{varibad_ppo,varibad_offpolicy}} {{gridworld,semicircle}} "
-                                  f"--profile {profile} --seed 0`")
+        raise MissingResultsError(f"not yet produced: no online run in {where}; run `{table_commands(profile)['online']}`")
     return pd.concat(found, ignore_index=True)
 
 
