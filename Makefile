@@ -53,6 +53,7 @@ reproduce: $(VENV)/.installed
 	    -p PROFILE $(PROFILE) $(TRAIN_ARG) "$$nb" "$(EXECUTED)/$$(basename $$nb)" || exit 1; \
 	done
 	@echo "executed notebooks: $(EXECUTED)/   figures: $$( [ $(PROFILE) = smoke ] && echo build/smoke/figures || echo figures)"
+	@$(PY) scripts/headline.py --not-produced --profile $(PROFILE)
 
 train: $(VENV)/.installed
 	$(MAKE) reproduce PROFILE=$(PROFILE) TRAIN=True NOTEBOOKS="$(NOTEBOOKS)"

@@ -182,3 +182,18 @@ def test_markdown_links_are_relative_to_the_document(tmp_path, figures):
     assert all(line.startswith("| ") and line.endswith(" |") and line.count(" | ") == 4 for line in lines[2:])
     readme = h.headline_markdown("quick", directory=tmp_path / "r", figures=figures)
     assert "[05](notebooks/05_offline_borel.ipynb)" in readme
+
+
+def test_not_produced_lists_every_missing_artefact_of_the_committed_tables(capsys):
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("headline_script", repo_root() / "scripts" / "headline.py")
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    assert script.main(["--not-produced", "--profile", "quick"]) == 0
+    out = capsys.readouterr().out
+    missing = h.headline_table("quick")
+    missing = missing[missing.verdict == "not produced"]
+    assert len(out.strip().splitlines()) == len(missing) + 1
+    for name in missing.artefact:
+        assert f"  {name}: " in out
