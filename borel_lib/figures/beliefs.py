@@ -13,7 +13,7 @@ from borel_lib.figures import draw
 from borel_lib.figures.common import read_table
 
 __all__ = ["BELIEF_HORIZON", "BELIEF_MAP_GOAL_ANGLE", "BELIEF_MAP_GRID", "BELIEF_MAP_STEPS", "belief_maps",
-           "belief_vs_exact"]
+           "belief_vs_exact", "vae_losses"]
 
 BELIEF_MAP_GOAL_ANGLE = 2.2
 """Supplementary Figure 7 idea: the goal of the scripted search (angle on the arc, radians)."""
@@ -82,3 +82,30 @@ def belief_vs_exact(profile: str, directory: str | Path | None = None):
                    ylabel="TV(VAE, exact)" if c == 0 else None, ylim=(0, 1))
     axes[0, 0].legend(fontsize="small")
     return fig
+
+
+def vae_losses(profile: str, domain: str = "semicircle", seeds: list[int] | None = None,
+               directory: str | Path | None = None):
+    """The belief VAE's training curves with and without reward relabelling (notebook 04): the ELBO's reward
+    reconstruction and KL terms per epoch, mean ± s.e. over seeds, from the committed ``vae_<tag>`` tables
+    that ``python -m borel_lib.pipeline <domain> --belief vae`` writes."""
+    import pandas as pd
+
+    from borel_lib.figures.common import default_seeds
+    from borel_lib.pipeline import RunSpec
+
+    seeds = default_seeds(profile) if seeds is None else seeds
+    fig, axes = plt.subplots(1, 2, figsize=(8.4, 3.0))
+    for mode, label, color in (("reward_relabelling", "with RR", "tab:blue"), ("none", "without RR", "tab:red")):
+        runs = [read_table(f"vae_{RunSpec(domain, profile, 'vae', mode, s).vae_tag}", profile, directory) for s in seeds]
+        t = pd.concat(runs)
+        for ax, metric in zip(axes, ("recon", "kl")):
+            c = t[t.metric == metric].groupby("epoch").value.agg(["mean", "sem"])
+            ax.plot(c.index, c["mean"], color=color, label=f"{label} ({len(runs)} seeds)")
+            ax.fill_between(c.index, c["mean"] - c["sem"].fillna(0), c["mean"] + c["sem"].fillna(0), alpha=0.2,
+                            color=color)
+    axes[0].set(xlabel="epoch", ylabel="reward reconstruction", title=f"VAE training ({domain})")
+    axes[1].set(xlabel="epoch", ylabel="KL term")
+    axes[0].legend(fontsize="small")
+    return fig
+
