@@ -292,7 +292,9 @@ class MBMLTrainer:
         tasks = self.rng.choice(self.data.n_tasks, B, replace=False)
         both = self._t(self.data.sample(tasks, c.batch_per_task + C, self.rng))
         rl = {k: v[:, : c.batch_per_task] for k, v in both.items()}
-        ctx = {k: v[:, c.batch_per_task :] for k, v in both.items()}  # drawn apart from the (s, a) sample
+        # one draw with replacement: the context may repeat a transition of the (s, a) sample (the official code
+        # excludes the context's indices; docs/differences.md, Baselines)
+        ctx = {k: v[:, c.batch_per_task :] for k, v in both.items()}
         tt = torch.as_tensor(tasks, device=self.device)
         # relabel every task's context for every task of the batch: [i, j, n] = j's n-th under i's model
         r_i, nxt_i, std_i = self._relabel(tasks, ctx)
