@@ -201,15 +201,29 @@ class SACHyperparameters(Config):
     """Discount (Semi-circle 0.9; other domains 0.99)."""
     alpha: float = 0.01
     """SAC's entropy weight (Semi-circle 0.01; MuJoCo 0.2): fixed, as in the paper, unless
-    :attr:`SACConfig.target_entropy` is set (data collection only); then its starting value."""
+    :attr:`target_entropy` is set; then its starting value."""
     tau: float = 0.005
     """Soft target-update rate, applied after every critic step."""
+    target_entropy: float | None = None
+    """None (the paper): α stays fixed. A number H̄: automatic entropy tuning (Haarnoja et al., 2018, "Soft
+    Actor-Critic Algorithms and Applications", §5): each member learns log α by Adam (the actor's learning
+    rate) on −log α · (log π(a|s) + H̄), e.g. H̄ = −act_dim."""
+    alpha_lr: float | None = None
+    """Adam learning rate of log α when ``target_entropy`` is set; None = the actor's learning rate
+    (CleanRL uses 1e-3, the critics' rate)."""
+    log_std: str = "clamp"
+    """How the policy's raw log-std output becomes log σ: ``clamp`` (the authors': clipped to [−20, 2], so an
+    untrained policy has σ ≈ 1) or ``tanh`` (CleanRL's: −5 + 3.5·(tanh(x) + 1), smooth in [−5, 2], σ ≈ 0.22 at
+    the start). See :data:`LOG_STD_CHOICES`."""
 
     def validate(self) -> None:
         for name in ("actor_lr", "critic_lr"):
             check_positive(getattr(self, name), name)
         check_tau(self.tau)
         check_positive(self.alpha, "alpha", allow_zero=True)
+        if self.alpha_lr is not None:
+            check_positive(self.alpha_lr, "alpha_lr")
+        check_choice(self.log_std, "log_std", LOG_STD_CHOICES)
         if not (isinstance(self.hidden, tuple) and self.hidden):
             raise ConfigError(f"hidden={self.hidden!r} must be a non-empty tuple of layer sizes, e.g. (256, 256)")
         for size in self.hidden:
@@ -228,31 +242,16 @@ class SACConfig(SACHyperparameters):
     """SAC of the data-collection agents (paper defaults: the authors' Semi-circle column): the shared
     :class:`SACHyperparameters` and the options below."""
 
-    target_entropy: float | None = None
-    """None (the paper): α stays fixed. A number H̄: automatic entropy tuning (Haarnoja et al., 2018, "Soft
-    Actor-Critic Algorithms and Applications", §5): each member learns log α by Adam (the actor's learning
-    rate) on −log α · (log π(a|s) + H̄), e.g. H̄ = −act_dim."""
-    alpha_lr: float | None = None
-    """Adam learning rate of log α when ``target_entropy`` is set; None = the actor's learning rate
-    (CleanRL uses 1e-3, the critics' rate)."""
-    log_std: str = "clamp"
-    """How the policy's raw log-std output becomes log σ: ``clamp`` (the authors': clipped to [−20, 2], so an
-    untrained policy has σ ≈ 1) or ``tanh`` (CleanRL's: −5 + 3.5·(tanh(x) + 1), smooth in [−5, 2], σ ≈ 0.22 at
-    the start). See :data:`LOG_STD_CHOICES`."""
     batch_size: int = 256
     """Transitions per member per update."""
 
     def validate(self) -> None:
         super().validate()
         check_positive(self.batch_size, "batch_size")
-        if self.alpha_lr is not None:
-            check_positive(self.alpha_lr, "alpha_lr")
-        check_choice(self.log_std, "log_std", LOG_STD_CHOICES)
-        check_positive(self.alpha, "alpha", allow_zero=True)
 
 
 LOG_STD_CHOICES = ("clamp", "tanh")
-"""Allowed values of :attr:`SACConfig.log_std`."""
+"""Allowed values of :attr:`SACHyperparameters.log_std`."""
 
 CALIBRATED_SAC = dict(hidden=(256, 256), critic_lr=1e-3, alpha=0.2, target_entropy=-8.0, alpha_lr=1e-3, log_std="tanh")
 """The SAC settings whose mean action walks on Gymnasium's Ant-v5 within the CPU budgets of the quick

@@ -85,8 +85,12 @@ class OfflineRLConfig(SACHyperparameters):
         if domain not in RL_DOMAIN:
             raise ConfigError(f"offline RL domain {domain!r}: allowed values are {sorted(RL_DOMAIN)}")
         profile = resolve_profile(profile)
-        return cls.for_layers(profile, RL_DOMAIN[domain], RL_PROFILE_DOMAIN.get((profile, domain)), overrides,
-                              domain_yields=lambda name, value: True)
+        config = cls.for_layers(profile, RL_DOMAIN[domain], RL_PROFILE_DOMAIN.get((profile, domain)), overrides,
+                                domain_yields=lambda name, value: True)
+        if domain == "gridworld" and config.target_entropy is not None:
+            raise ConfigError(f"target_entropy={config.target_entropy} tunes SAC's alpha; offline RL on "
+                              f"domain={domain!r} trains DQN (set target_entropy=None)")
+        return config
 
     def validate(self) -> None:
         super().validate()

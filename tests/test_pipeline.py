@@ -118,6 +118,35 @@ def test_offline_agent_resumes_exactly(semi, tmp_path, cql, lr_final):
         assert torch.equal(a, b)
 
 
+def test_offline_sac_tunes_alpha_and_resumes_exactly(semi, tmp_path):
+    """The calibrated SAC fields reach offline RL: with ``target_entropy`` set, α moves away from its
+    start (towards the target), the log-std uses the tanh squashing, and a resumed run equals the
+    uninterrupted one (α's optimiser is in the checkpoint)."""
+    vae, _ = train_vae(semi, VAEConfig.for_domain("semicircle", "smoke"), progress=False)
+    hs = relabel_states(VAEBelief(vae), semi)
+    cfg = OfflineRLConfig.for_profile("smoke", alpha=0.2, target_entropy=-2.0, alpha_lr=1e-2, log_std="tanh")
+    straight = OfflineAgent(13, 2, False, cfg, seed=3)
+    assert straight.agent.auto_alpha and straight.agent.config.log_std == "tanh"
+    alphas = [straight.update(straight.sample(hs))["alpha"] for _ in range(4)]
+    assert alphas[0] != pytest.approx(0.2, abs=1e-9) and len(set(alphas)) == 4
+    first = OfflineAgent(13, 2, False, cfg, seed=3)
+    for _ in range(2):
+        first.update(first.sample(hs))
+    torch.save(first.state_dict(), tmp_path / "agent.pt")
+    resumed = OfflineAgent(13, 2, False, cfg, seed=3)
+    resumed.load_state_dict(torch.load(tmp_path / "agent.pt", weights_only=False))
+    for _ in range(2):
+        resumed.update(resumed.sample(hs))
+    for a, b in zip(straight.agent.parameters(), resumed.agent.parameters()):
+        assert torch.equal(a, b)
+    assert torch.equal(straight.agent.log_alpha, resumed.agent.log_alpha)
+
+
+def test_offline_dqn_refuses_a_target_entropy():
+    with pytest.raises(ConfigError, match="target_entropy=-2.0 tunes SAC's alpha.*'gridworld' trains DQN"):
+        OfflineRLConfig.for_domain("gridworld", "smoke", target_entropy=-2.0)
+
+
 @pytest.mark.parametrize("discrete", [False, True])
 def test_learning_rates_anneal_linearly_to_lr_final(discrete):
     cfg = OfflineRLConfig.for_profile("smoke", updates=10, lr_final=0.1, actor_lr=1e-3, critic_lr=2e-3)
