@@ -217,8 +217,7 @@ class SACHyperparameters(Config):
     the start). See :data:`LOG_STD_CHOICES`."""
 
     def validate(self) -> None:
-        for name in ("actor_lr", "critic_lr"):
-            check_positive(getattr(self, name), name)
+        self.check_positive_fields("actor_lr", "critic_lr")
         check_tau(self.tau)
         check_positive(self.alpha, "alpha", allow_zero=True)
         if self.alpha_lr is not None:
@@ -278,8 +277,7 @@ class DQNConfig(Config):
 
     def validate(self) -> None:
         check_tau(self.tau)
-        for name in ("lr", "batch_size"):
-            check_positive(getattr(self, name), name)
+        self.check_positive_fields("lr", "batch_size")
         if not 0 <= self.gamma < 1:
             raise ConfigError(f"gamma={self.gamma!r} must be in [0, 1)")
 

@@ -241,10 +241,9 @@ class CollectConfig(Config):
         check_choice(self.init_state, "init_state", make_env(self.domain).init_state_options)
         check_seed(self.seed)
         check_choice(self.device, "device", ("auto", "cpu", "cuda"))
-        for name in ("n_tasks", "iterations", "trials_per_iter", "batch_size", "checkpoint_every"):
-            check_positive(getattr(self, name), name)
-        for name in ("warmup_trials", "updates_per_iter", "epsilon_iters"):
-            check_positive(getattr(self, name), name, allow_zero=True)
+        self.check_positive_fields("n_tasks", "iterations", "trials_per_iter", "batch_size",
+                                   "checkpoint_every")
+        self.check_positive_fields("warmup_trials", "updates_per_iter", "epsilon_iters", allow_zero=True)
         if self.warmup_trials + self.iterations * self.trials_per_iter < 1:
             raise ConfigError("the run collects no trial")
         check_positive(self.lr, "lr")

@@ -174,6 +174,11 @@ class Config:
         mine = self.to_dict()
         return {k: (paper[k], mine[k]) for k in mine if mine[k] != paper[k]}
 
+    def check_positive_fields(self, *names: str, allow_zero: bool = False) -> None:
+        """:func:`check_positive` on each named field (one ``validate`` line for a list of sizes and rates)."""
+        for name in names:
+            check_positive(getattr(self, name), name, allow_zero=allow_zero)
+
     # ---------------------------------------------------------------------------------------- save
     def save_json(self, path: str | os.PathLike[str], profile: str | None = None, **extra: Any) -> Path:
         """Write the resolved config (values, field docs, class, profile, package version) as JSON,

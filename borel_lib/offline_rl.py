@@ -94,8 +94,7 @@ class OfflineRLConfig(SACHyperparameters):
 
     def validate(self) -> None:
         super().validate()
-        for name in ("meta_batch", "batch_per_task", "updates", "eval_every", "cql_samples"):
-            check_positive(getattr(self, name), name)
+        self.check_positive_fields("meta_batch", "batch_per_task", "updates", "eval_every", "cql_samples")
         check_positive(self.cql_alpha, "cql_alpha", allow_zero=True)
         check_positive(self.mixed_copies, "mixed_copies", allow_zero=True)
         check_choice(self.mixed_borrow, "mixed_borrow", BORROW_MODES)

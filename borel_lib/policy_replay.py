@@ -58,8 +58,7 @@ class PolicyReplayConfig(Config):
     def validate(self) -> None:
         check_choice(self.policies, "policies", POLICY_CHOICES)
         check_seed(self.seed)
-        for name in ("n_trials", "checkpoint_every"):
-            check_positive(getattr(self, name), name)
+        self.check_positive_fields("n_trials", "checkpoint_every")
 
 
 def _replay_trial_randomness(seed: int, trial: int, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:

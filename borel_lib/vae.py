@@ -78,9 +78,8 @@ class VAEConfig(Config):
 
     def validate(self) -> None:
         check_choice(self.decoder, "decoder", ("mse", "bernoulli_cells"))
-        for name in ("state_embed", "reward_embed", "gru_hidden", "latent_dim", "lr", "epochs", "tasks_per_batch",
-                     "trials_per_task", "n_cells"):
-            check_positive(getattr(self, name), name)
+        self.check_positive_fields("state_embed", "reward_embed", "gru_hidden", "latent_dim", "lr", "epochs",
+                                   "tasks_per_batch", "trials_per_task", "n_cells")
         check_positive(self.action_embed, "action_embed", allow_zero=True)
         check_positive(self.kl_weight, "kl_weight", allow_zero=True)
         bad = [i for i in self.decoder_inputs if i not in ("z", "next_obs", "action", "obs")]

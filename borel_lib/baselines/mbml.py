@@ -70,7 +70,7 @@ from borel_lib.baselines.mbml_diagnostics import task_identification
 from borel_lib.baselines.mbml_models import MBMLAgent, RewardEnsembles
 from borel_lib.baselines.task_encoder import kl_diag, kl_to_prior
 from borel_lib.baselines.task_encoder import product_of_gaussians as pog
-from borel_lib.config import ConfigError, check_choice, check_positive, check_tau
+from borel_lib.config import ConfigError, check_choice, check_tau
 from borel_lib.datasets import OfflineDataset
 from borel_lib.io import atomic_path
 
@@ -178,12 +178,11 @@ class MBMLConfig(BaselineConfig):
     def validate(self) -> None:
         super().validate()
         check_tau(self.tau)
-        for name in ("lr", "bcq_iterations", "bcq_batch", "bcq_phi", "bcq_candidates", "reward_members",
-                     "reward_updates", "reward_batch", "std_threshold", "latent_dim", "tasks_per_step",
-                     "batch_per_task", "context_size", "distill_steps", "eval_every", "checkpoint_every"):
-            check_positive(getattr(self, name), name)
-        for name in ("heldout_trials", "margin", "kl_beta"):
-            check_positive(getattr(self, name), name, allow_zero=True)
+        self.check_positive_fields("lr", "bcq_iterations", "bcq_batch", "bcq_phi", "bcq_candidates",
+                                   "reward_members", "reward_updates", "reward_batch", "std_threshold",
+                                   "latent_dim", "tasks_per_step", "batch_per_task", "context_size",
+                                   "distill_steps", "eval_every", "checkpoint_every")
+        self.check_positive_fields("heldout_trials", "margin", "kl_beta", allow_zero=True)
         if not 0 <= self.gamma < 1:
             raise ConfigError(f"gamma={self.gamma} must be in [0, 1)")
         if not 0 <= self.bcq_lambda <= 1:

@@ -58,7 +58,7 @@ from borel_lib.baselines.common import (
     write_trajectories,
 )
 from borel_lib.baselines.pearl_agent import PEARLAgent
-from borel_lib.config import ConfigError, check_choice, check_positive, check_tau
+from borel_lib.config import ConfigError, check_choice, check_tau
 from borel_lib.envs import make_env
 from borel_lib.envs.batched import MUJOCO_BATCHABLE, batched_trial_for, is_mujoco
 from borel_lib.io import atomic_path
@@ -179,12 +179,12 @@ class PEARLConfig(BaselineConfig):
     def validate(self) -> None:
         super().validate()
         check_tau(self.tau)
-        for name in ("n_train_tasks", "latent_dim", "lr", "reward_scale", "meta_batch", "batch_size",
-                     "embedding_batch_size", "iterations", "num_tasks_sample", "eval_every", "checkpoint_every"):
-            check_positive(getattr(self, name), name)
-        for name in ("kl_lambda", "policy_reg", "num_initial_steps", "num_steps_prior", "num_steps_posterior",
-                     "num_extra_rl_steps_posterior", "train_steps_per_iter"):
-            check_positive(getattr(self, name), name, allow_zero=True)
+        self.check_positive_fields("n_train_tasks", "latent_dim", "lr", "reward_scale", "meta_batch",
+                                   "batch_size", "embedding_batch_size", "iterations", "num_tasks_sample",
+                                   "eval_every", "checkpoint_every")
+        self.check_positive_fields("kl_lambda", "policy_reg", "num_initial_steps", "num_steps_prior",
+                                   "num_steps_posterior", "num_extra_rl_steps_posterior",
+                                   "train_steps_per_iter", allow_zero=True)
         check_choice(self.rl_reward, "rl_reward", RL_REWARDS)
         if not 0 <= self.gamma < 1:
             raise ConfigError(f"gamma={self.gamma} must be in [0, 1)")

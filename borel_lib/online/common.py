@@ -96,11 +96,11 @@ class OnlineConfig(Config):
 
     def validate(self) -> None:
         super().validate()
-        for name in ("env_steps", "eval_every_steps", "n_envs", "n_eval_tasks", "state_embed", "reward_embed",
-                     "gru_hidden", "latent_dim", "vae_lr", "vae_batch_trials", "vae_buffer_trials"):
-            check_positive(getattr(self, name), name)
-        for name in ("action_embed", "kl_weight", "vae_updates", "precollect_steps"):
-            check_positive(getattr(self, name), name, allow_zero=True)
+        self.check_positive_fields("env_steps", "eval_every_steps", "n_envs", "n_eval_tasks", "state_embed",
+                                   "reward_embed", "gru_hidden", "latent_dim", "vae_lr", "vae_batch_trials",
+                                   "vae_buffer_trials")
+        self.check_positive_fields("action_embed", "kl_weight", "vae_updates", "precollect_steps",
+                                   allow_zero=True)
         if self.decode_subset is not None:
             check_positive(self.decode_subset, "decode_subset")
 

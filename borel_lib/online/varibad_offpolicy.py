@@ -46,7 +46,7 @@ import numpy as np
 import torch
 
 from borel_lib.agents import SACHyperparameters
-from borel_lib.config import ConfigError, check_positive
+from borel_lib.config import ConfigError
 from borel_lib.offline_rl import OfflineAgent, OfflineRLConfig
 from borel_lib.online.common import OnlineConfig, merge_presets, trial_hyper_states
 from borel_lib.online.loop import OnlineTrainer, learner_entry_points
@@ -97,10 +97,8 @@ class OffPolicyVariBADConfig(OnlineConfig, SACHyperparameters):
 
     def validate(self) -> None:
         super().validate()
-        for name in ("batch_size", "eps_decay_steps"):
-            check_positive(getattr(self, name), name)
-        for name in ("rl_updates", "relabel_every"):
-            check_positive(getattr(self, name), name, allow_zero=True)
+        self.check_positive_fields("batch_size", "eps_decay_steps")
+        self.check_positive_fields("rl_updates", "relabel_every", allow_zero=True)
         if not 0 <= self.eps_end <= self.eps_start <= 1:
             raise ConfigError(f"need 0 <= eps_end <= eps_start <= 1; got {self.eps_end}, {self.eps_start}")
 

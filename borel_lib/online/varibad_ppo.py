@@ -41,7 +41,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from borel_lib.config import ConfigError, check_positive
+from borel_lib.config import ConfigError
 from borel_lib.online.common import OnlineConfig, merge_presets
 from borel_lib.online.loop import OnlineTrainer, learner_entry_points
 from borel_lib.online.ppo import BeliefPolicy, ReturnNormaliser, gae, ppo_update
@@ -99,11 +99,10 @@ class VariBADPPOConfig(OnlineConfig):
 
     def validate(self) -> None:
         super().validate()
-        for name in ("policy_num_steps", "ppo_epochs", "ppo_minibatches", "ppo_clip", "policy_lr", "policy_eps",
-                     "max_grad_norm", "policy_state_embed", "policy_latent_embed"):
-            check_positive(getattr(self, name), name)
-        for name in ("value_coef", "entropy_coef"):
-            check_positive(getattr(self, name), name, allow_zero=True)
+        self.check_positive_fields("policy_num_steps", "ppo_epochs", "ppo_minibatches", "ppo_clip",
+                                   "policy_lr", "policy_eps", "max_grad_norm", "policy_state_embed",
+                                   "policy_latent_embed")
+        self.check_positive_fields("value_coef", "entropy_coef", allow_zero=True)
         for name in ("gamma", "gae_lambda"):
             if not 0 <= getattr(self, name) <= 1:
                 raise ConfigError(f"{name}={getattr(self, name)!r} must be in [0, 1]")
