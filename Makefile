@@ -9,6 +9,8 @@
 #                                                as kernel "borel_lib" for a JupyterLab of your own)
 #   make check-reproducible                      run the smoke reproduce twice from scratch and compare
 #                                                every figure byte for byte (exit 1 if any differs)
+#   make manifest                                after regenerating results: refresh the checksums of every
+#                                                committed result file (data/results/MANIFEST.sha256); commit it
 #   make book                                    the README, docs/ and the notebooks (committed outputs, nothing
 #                                                executed) as a static site, offline: build/book/index.html
 # NOTEBOOKS=notebooks/03_collect_data.ipynb restricts either to some notebooks.
@@ -24,7 +26,7 @@ PYTEST_ARGS ?=
 TRAIN ?=
 TRAIN_ARG := $(if $(strip $(TRAIN)),-p TRAIN $(strip $(TRAIN)),)
 
-.PHONY: reproduce train test setup lint benchmark clean-build check-figures check-reproducible lab kernel headline book
+.PHONY: reproduce train test setup lint benchmark clean-build check-figures check-reproducible lab kernel headline book manifest
 
 $(VENV)/.installed: pyproject.toml constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -58,8 +60,14 @@ reproduce: $(VENV)/.installed
 train: $(VENV)/.installed
 	$(MAKE) reproduce PROFILE=$(PROFILE) TRAIN=True NOTEBOOKS="$(NOTEBOOKS)"
 
+# the committed tables first (their checksums: `make manifest` after regenerating them), then the figures drawn from them
 check-figures: $(VENV)/.installed
+	$(PY) scripts/results_manifest.py --check
 	$(PY) scripts/check_figures.py --profile $(PROFILE)
+
+# checksums of every committed result file (data/results/MANIFEST.sha256): run after regenerating results, commit it
+manifest: $(VENV)/.installed
+	$(PY) scripts/results_manifest.py --write
 
 check-reproducible: $(VENV)/.installed
 	$(PY) scripts/check_reproducible.py

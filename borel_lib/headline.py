@@ -57,6 +57,7 @@ from borel_lib.results import (
     borel_runs,
     find_results,
     ordering_claims,
+    read_table_file,
     result_path,
     run_config,
 )
@@ -285,7 +286,7 @@ def _collection_data(profile, directory, runs) -> Row:
     path = result_path("collect_" + dataset_name(CollectConfig.for_domain("semicircle", profile)), profile, directory)
     if not path.is_file():
         return Row("no table", [("collection", "missing", "no table")])
-    s = pd.read_csv(path).query("metric == 'success'")
+    s = read_table_file(path).query("metric == 'success'")
     per = s.groupby(["task", "trial"]).value.max()
     late = per.groupby("task").apply(lambda v: v.iloc[-5:].mean()).to_numpy()
     warm = s[s.iteration == -1].groupby("task").value.mean().to_numpy()
@@ -314,7 +315,7 @@ def _identifiability(profile, directory, runs) -> Row:
         if not path.is_file():
             subclaims.append((name, "missing", "no table"))
             continue
-        df = pd.read_csv(path)
+        df = read_table_file(path)
         kind = "data" if "data" in df else "variant"  # the column naming the data (own, relabelled, replayed)
         keys = ["domain", "variant"] if kind == "data" else ["domain"]
         pairs = next((c for c in df.columns if c.replace(" ", "_") == "of_pairs"), None)
@@ -343,7 +344,7 @@ def _gridworld(profile, directory, runs) -> Row:
     path = result_path("references_semicircle_gridworld", profile, directory)
     rr = runs.values(_borel("gridworld", profile))
     if path.is_file() and len(rr):
-        ref = pd.read_csv(path).query("domain == 'gridworld' and method == 'thompson_sampling'").sort_values("episode")
+        ref = read_table_file(path).query("domain == 'gridworld' and method == 'thompson_sampling'").sort_values("episode")
         ts = ref.value.to_numpy()[: make_env("gridworld").eval_episodes].mean()
         shown.append(f"exact Thompson sampling {_fmt(ts)}")
         outcome = reference_outcome(rr, ts)
@@ -389,7 +390,7 @@ def _belief(profile, directory, runs) -> Row:
     path = result_path("belief_vs_exact", profile, directory)
     if not path.is_file():
         return Row("no table", [("TV without RR > with RR", "missing", "no table")])
-    tv = pd.read_csv(path).query("variant == 'scripted_search'")
+    tv = read_table_file(path).query("variant == 'scripted_search'")
     parts, subclaims = [], []
     for domain in ("semicircle", "gridworld"):
         per_seed = tv[tv.domain == domain].groupby(["method", "seed"]).value.mean()
@@ -412,7 +413,7 @@ def _coverage(profile, directory, runs) -> Row:
     path = result_path("ant_data_diversity", profile, directory)
     if not path.is_file():
         return Row("no table", [("coverage", "missing", "no table")])
-    v = pd.read_csv(path).pivot_table(index="variant", columns="metric", values="value")
+    v = read_table_file(path).pivot_table(index="variant", columns="metric", values="value")
     if not {"uniform", "fixed"} <= set(v.index) or not {*ANT_MEASURES, "sweeps_3_points"} <= set(v.columns):
         return Row("no table", [("coverage", "missing", "no table")])
     parts = [f"{what} " + " / ".join(f"{DATA_LABELS.get(d, d)} {v.loc[d, m]:.2f}" for d in DATA_LABELS if d in v.index)

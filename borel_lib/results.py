@@ -14,8 +14,9 @@ tables), ``collection`` (learning curves of the data-collecting agents), ``analy
 values, identifiability, data diversity), ``online`` (online meta-RL learners), ``sweeps`` (merged grids) and
 ``probes`` (diagnostic experiments,
 apart from the paper's results). Trajectory tables (``*_traj``, most of the bytes) are stored
-gzip-compressed (``<name>.csv.gz``, written with a fixed header so the bytes are reproducible); pandas
-reads both forms. ``scripts/migrate_results_tree.py`` moved the earlier flat folder into this tree and renamed
+gzip-compressed (``<name>.csv.gz``, written with a fixed header so the bytes are reproducible).
+:func:`read_table_file`, the one reader of result tables, reads both forms and refuses a table that is cut
+short, does not parse or breaks the schema of its kind (:mod:`borel_lib.tables`), in one line naming the file. ``scripts/migrate_results_tree.py`` moved the earlier flat folder into this tree and renamed
 the runs named before their default initial-state variant was written.
 
 **One metric for every method.** :func:`borel_runs` (BOReL) and :func:`baseline_runs` (PEARL, MBML) read each
@@ -30,9 +31,11 @@ from __future__ import annotations
 
 import fnmatch
 import gzip
+import io
 import json
 import os
 import re
+import zlib
 from pathlib import Path
 from typing import Any
 
@@ -43,10 +46,7 @@ from borel_lib.config import Config
 from borel_lib.io import atomic_path, write_json
 from borel_lib.paths import results_dir
 from borel_lib.stats import bootstrap_ci, compare, iqm
-
-TIDY_COLUMNS: tuple[str, ...] = ("domain", "method", "variant", "seed", "episode", "metric", "value")
-"""The columns every result table has, in this order (extra columns may follow)."""
-
+from borel_lib.tables import TIDY_COLUMNS, check_evaluations, check_table
 
 DOMAIN_NAMES: tuple[str, ...] = ("ant_semicircle", "cheetah_vel", "escape_room", "reacher_image", "gym_ant",
                                  "gridworld", "semicircle", "wind")
@@ -110,19 +110,11 @@ def find_results(pattern: str, profile: str, directory: str | os.PathLike[str] |
     return sorted(found, key=result_name)
 
 
-def validate_tidy(df: pd.DataFrame, where: str = "results") -> pd.DataFrame:
-    """Check ``df`` has the tidy columns, finite values and no duplicated keys; return it ordered."""
-    missing = [c for c in TIDY_COLUMNS if c not in df.columns]
-    if missing:
-        raise ValueError(f"{where}: missing column(s) {missing}; required columns: {', '.join(TIDY_COLUMNS)}")
-    values = pd.to_numeric(df["value"], errors="coerce")
-    if values.isna().any():
-        bad = df.loc[values.isna()].head(3).to_dict("records")
-        raise ValueError(f"{where}: column 'value' has non-numeric or NaN entries, e.g. {bad}")
-    keys = [c for c in df.columns if c != "value"]
-    dup = df.duplicated(subset=keys, keep=False)
-    if dup.any():
-        raise ValueError(f"{where}: duplicated rows for key columns {keys}, e.g. {df.loc[dup].head(2).to_dict('records')}")
+def validate_tidy(df: pd.DataFrame, where: str = "results", name: str | None = None) -> pd.DataFrame:
+    """Check ``df`` is a valid table of result ``name``'s kind (:func:`borel_lib.tables.check_table`: the tidy
+    columns, finite values, the kind's integer key columns, no duplicated key, no truncated evaluation);
+    return it with the tidy columns first. Errors are one line starting with ``where``."""
+    check_table(df.reset_index(drop=True), name, where)
     extra = [c for c in df.columns if c not in TIDY_COLUMNS]
     return df[list(TIDY_COLUMNS) + extra].reset_index(drop=True)
 
@@ -135,7 +127,7 @@ def write_results(df: pd.DataFrame, name: str, *, config: Config | dict[str, Any
     """
     if not name or "/" in name or name.endswith(".csv"):
         raise ValueError(f"result name must be a plain stem like 'gridworld_exact'; got {name!r}")
-    df = validate_tidy(df, where=name)
+    df = validate_tidy(df, where=name, name=name)
     csv_path = result_path(name, profile, directory)
     text = df.to_csv(index=False, float_format="%.6g", lineterminator="\n")
     with atomic_path(csv_path) as tmp:
@@ -153,15 +145,59 @@ def write_results(df: pd.DataFrame, name: str, *, config: Config | dict[str, Any
     return csv_path
 
 
+def read_table_file(path: str | os.PathLike[str]) -> pd.DataFrame:
+    """The one reader of result tables (``<name>.csv`` or ``<name>.csv.gz``): the table as ``pd.read_csv``
+    parses it, once it is known to be whole and valid. ``FileNotFoundError`` if it does not exist; else a
+    one-line ``ValueError`` naming the file (``"<path>: row N: <what>"``) and, when the config beside it says,
+    the command that regenerates it, if the file is empty, cut short (no line end at its end, or a truncated
+    gzip stream), does not parse, fails the checks of its kind of table (:func:`borel_lib.tables.check_table`,
+    the kind known from its name) or lacks evaluations its saved config says the run made
+    (:func:`borel_lib.tables.check_evaluations`)."""
+    path = Path(path)
+    name = result_name(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no such result table")
+    config_path = path.with_name(f"{name}.config.json")
+    config: dict[str, Any] = {}
+    if config_path.is_file():
+        try:
+            config = json.loads(config_path.read_text(encoding="utf-8"))
+        except (ValueError, UnicodeDecodeError) as err:
+            raise ValueError(f"{config_path}: not valid JSON ({err}); restore it from git") from None
+    fix = f"; regenerate it: `{config['command']}`" if isinstance(config.get("command"), str) else ""
+    try:
+        data = path.read_bytes()
+        if not data:
+            raise ValueError(f"{path}: empty file (0 bytes)")
+        if path.suffix == ".gz":
+            try:
+                data = gzip.decompress(data)
+            except (EOFError, OSError, zlib.error) as err:
+                raise ValueError(f"{path}: not a whole gzip file ({err})") from None
+        if not data.endswith(b"\n"):
+            raise ValueError(f"{path}: truncated (its last line has no line end)")
+        try:
+            df = pd.read_csv(io.BytesIO(data))
+        except (ValueError, UnicodeDecodeError) as err:  # pandas' ParserError and EmptyDataError are ValueErrors
+            raise ValueError(f"{path}: does not parse as CSV ({' '.join(str(err).split())})") from None
+        kind = check_table(df, name, str(path))
+        check_evaluations(df, kind, config, str(path))
+    except ValueError as err:
+        raise ValueError(f"{err}{fix}") from None
+    return df
+
+
 def read_results(name: str, profile: str, directory: str | os.PathLike[str] | None = None) -> pd.DataFrame:
-    """Read a table written by :func:`write_results`, with a clear error if it was never generated."""
+    """Read a table written by :func:`write_results` (:func:`read_table_file`: checked), with a clear error if
+    it was never generated; the tidy columns first."""
     path = result_path(name, profile, directory)
     if not path.is_file():
         raise FileNotFoundError(
             f"{path} does not exist: run the notebook or command that generates results '{name}' "
             f"for profile '{profile}' first"
         )
-    return validate_tidy(pd.read_csv(path), where=str(path))
+    df = read_table_file(path)
+    return df[list(TIDY_COLUMNS) + [c for c in df.columns if c not in TIDY_COLUMNS]]
 
 
 def read_results_config(name: str, profile: str, directory: str | os.PathLike[str] | None = None) -> dict[str, Any]:
@@ -215,7 +251,7 @@ def borel_runs(profile: str, directory: str | os.PathLike[str] | None = None,
     for path in find_results("borel_*_seed*", profile, directory):
         if result_name(path).endswith(("_final", "_traj")):
             continue
-        df = pd.read_csv(path)
+        df = read_table_file(path)
         domain = df.domain.iloc[0]
         row = {"run": result_name(path).removeprefix("borel_"), "domain": domain, "method": df.method.iloc[0],
                "seed": int(df.seed.iloc[0])}
@@ -225,7 +261,7 @@ def borel_runs(profile: str, directory: str | os.PathLike[str] | None = None,
             raise ValueError(f"{path}: {err}") from None
         final = result_path(f"{result_name(path)}_final", profile, directory)
         if final.is_file():
-            f = pd.read_csv(final)
+            f = read_table_file(final)
             row.update(f[f.episode == 0].groupby("metric").value.mean().to_dict())
         rows.append(row)
     return pd.DataFrame(rows)
@@ -249,7 +285,7 @@ def baseline_runs(profile: str, directory: str | os.PathLike[str] | None = None,
     rows = []
     found = [p for b in BASELINES for p in find_results(f"{b}_*_seed*", profile, directory)]
     for path in sorted((p for p in found if not result_name(p).endswith("_traj")), key=result_name):
-        df = pd.read_csv(path)
+        df = read_table_file(path)
         domain = df.domain.iloc[0]
         row = {"run": result_name(path), "domain": domain, "method": df.method.iloc[0], "seed": int(df.seed.iloc[0])}
         try:
@@ -325,7 +361,7 @@ def results_table_markdown(profile: str, directory: str | os.PathLike[str] | Non
         lines += [line(r, r.config, " iter.") for _, r in summarise_runs(base).iterrows()]
     ref = result_path("references_semicircle_gridworld", profile, directory)
     if ref.is_file():
-        ref_df = pd.read_csv(ref)
+        ref_df = read_table_file(ref)
         for (domain, method), g in ref_df.groupby(["domain", "method"]):
             v = g.sort_values("episode").value.to_numpy()[: n_metric[domain]]
             lines.append(f"| {domain} | {method} (reference) | — | — | {v.mean():.2f} | — | — | {v[0]:.2f} | {v[1]:.2f} "

@@ -326,13 +326,14 @@ def test_a_result_names_folder_follows_from_the_name_alone():
 def test_trajectory_tables_are_compressed_with_reproducible_bytes(tmp_path):
     from borel_lib.results import find_results, result_name
 
-    a = write_results(_table(), "borel_semicircle_uniform_none_seed0_traj", config=None, profile="smoke", command="x",
+    traj = _table().assign(task=0, t=[0, 1], updates=10)  # a trajectory table's key: task, step t, evaluation
+    a = write_results(traj, "borel_semicircle_uniform_none_seed0_traj", config=None, profile="smoke", command="x",
                       directory=tmp_path / "a")
-    b = write_results(_table(), "borel_semicircle_uniform_none_seed0_traj", config=None, profile="smoke", command="x",
+    b = write_results(traj, "borel_semicircle_uniform_none_seed0_traj", config=None, profile="smoke", command="x",
                       directory=tmp_path / "b")
     assert a.name == "borel_semicircle_uniform_none_seed0_traj.csv.gz" and a.read_bytes() == b.read_bytes()
     assert a.read_bytes()[:2] == b"\x1f\x8b"
-    pd.testing.assert_frame_equal(read_results("borel_semicircle_uniform_none_seed0_traj", "smoke", tmp_path / "a"), _table())
+    pd.testing.assert_frame_equal(read_results("borel_semicircle_uniform_none_seed0_traj", "smoke", tmp_path / "a"), traj)
     assert [result_name(p) for p in find_results("borel_*_traj", "smoke", tmp_path / "a")] == [
         "borel_semicircle_uniform_none_seed0_traj"]
     assert find_results("pearl_*", "smoke", tmp_path / "a") == []

@@ -242,8 +242,8 @@ def test_ant_motion_measures_how_far_each_agent_goes_and_how_much_arc_it_rules_o
 
     def table(xy, support, **cols):
         t = np.arange(2 * H)
-        frames = [pd.DataFrame({"domain": "ant_semicircle", "task": task, "t": t, "episode": t // H + 1,
-                                "metric": m, "value": v, **cols})
+        frames = [pd.DataFrame({"domain": "ant_semicircle", "method": "agent", "variant": "uniform", "seed": 0,
+                                "task": task, "t": t, "episode": t // H + 1, "metric": m, "value": v, **cols})
                   for task in range(n) for m, v in (("x", xy[:, 0]), ("y", xy[:, 1]), ("reward", 0.0),
                                                     ("support", support))]
         return pd.concat(frames, ignore_index=True)

@@ -126,7 +126,7 @@ def test_seeds_select_a_subset_of_a_grid_to_run_and_merge(tmp_path, monkeypatch,
         table = result_path(sweep.result_name(cell, "smoke"), "smoke")
         table.parent.mkdir(parents=True, exist_ok=True)
         pd.DataFrame([{"domain": "cheetah_vel", "method": "borel_rr", "variant": "uniform", "seed": 1, "episode": 1,
-                       "metric": "return", "value": float(i)}]).to_csv(table, index=False)
+                       "metric": "return", "value": float(i), "updates": 10}]).to_csv(table, index=False)
     with pytest.raises(FileNotFoundError, match="4 cell\\(s\\) have no results yet"):
         sweep.merge("fig3_cheetah", "smoke")
     merged = pd.read_csv(sweep.merge("fig3_cheetah", "smoke", seeds=[1]))

@@ -19,7 +19,7 @@ import pandas as pd
 
 from borel_lib.config import resolve_profile
 from borel_lib.paths import repo_root
-from borel_lib.results import result_path
+from borel_lib.results import read_table_file, result_path
 
 __all__ = ["N_METRIC", "MissingResultsError", "default_seeds", "display_path", "episode_paths",
            "method_label", "plot_episode_paths", "read_config", "read_table", "references", "run_table",
@@ -84,12 +84,13 @@ def _command_for(name: str, profile: str) -> str:
 
 
 def read_table(name: str, profile: str, directory: str | Path | None = None) -> pd.DataFrame:
-    """The result table ``name`` of ``profile`` (its file: :func:`borel_lib.results.result_path`), or :class:`MissingResultsError` naming the command
-    (from :func:`table_commands`) that makes it."""
+    """The result table ``name`` of ``profile`` (its file: :func:`borel_lib.results.result_path`, read and checked by
+    :func:`borel_lib.results.read_table_file`), or :class:`MissingResultsError` naming the command (from
+    :func:`table_commands`) that makes it."""
     path = result_path(name, profile, directory)
     if not path.is_file():
         raise MissingResultsError(f"not yet produced: {display_path(path)}; run `{_command_for(name, profile)}`")
-    return pd.read_csv(path)
+    return read_table_file(path)
 
 
 def read_config(name: str, profile: str, directory: str | Path | None = None) -> dict:
@@ -132,7 +133,7 @@ def references(profile: str, directory: str | Path | None = None,
 def run_table(spec, kind: str, directory: str | Path | None = None) -> pd.DataFrame | None:
     """A BOReL run's ``_final`` (per-task returns, search metrics) or ``_traj`` (trajectories) table, or None."""
     path = result_path(f"borel_{spec.tag}_{kind}", spec.profile, directory)
-    return pd.read_csv(path) if path.is_file() else None
+    return read_table_file(path) if path.is_file() else None
 
 
 def episode_paths(traj: pd.DataFrame, task: int) -> dict[int, np.ndarray]:

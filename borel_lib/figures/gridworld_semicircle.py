@@ -28,7 +28,7 @@ from borel_lib.figures.common import (
 )
 from borel_lib.figures.style import METHOD_COLORS
 from borel_lib.paths import results_dir
-from borel_lib.results import result_path
+from borel_lib.results import read_table_file, result_path
 
 __all__ = ["BOREL_BELIEFS", "PROBE_RUNS", "baseline_trajectories", "borel_bars", "borel_gridworld_paths",
            "borel_learning_curves", "borel_specs", "borel_summary", "borel_trajectories", "budget_ratios",
@@ -94,7 +94,7 @@ def borel_bars(profile: str, directory: str | Path | None = None, seeds: list[in
 
 def borel_learning_curves(profile: str, directory: str | Path | None = None, seeds: list[int] | None = None):
     """Figure 3 as learning curves: the paper's metric at each evaluation, mean ± s.e. over seeds."""
-    curves = [pd.read_csv(p) for spec in borel_specs(profile, seeds)
+    curves = [read_table_file(p) for spec in borel_specs(profile, seeds)
               if (p := result_path(f"borel_{spec.tag}", profile, directory)).is_file()]
     if not curves:
         read_table(f"borel_{borel_specs(profile, seeds)[0].tag}", profile, directory)  # raises the missing line
@@ -229,7 +229,7 @@ def baseline_trajectories(profile: str, directory: str | Path | None = None, see
                          ("MBML", [f"{mbml_run_tag('semicircle', s, None, profile)}_traj" for s in seeds])):
         found = next(((n, s) for n, s in zip(names, seeds) if result_path(n, profile, directory).is_file()), None)
         if found is not None:
-            t = pd.read_csv(result_path(found[0], profile, directory))
+            t = read_table_file(result_path(found[0], profile, directory))
             last = "updates" if "updates" in t.columns else "iteration"
             rows.append((label, found[1], t[t[last] == t[last].max()]))
     if not rows:

@@ -25,7 +25,7 @@ from borel_lib.figures.common import (
 )
 from borel_lib.figures.style import METHOD_COLORS
 from borel_lib.paths import results_dir
-from borel_lib.results import find_results, result_path
+from borel_lib.results import find_results, read_table_file, result_path
 
 __all__ = ["ANT_DIVERSITY_METRICS", "ANT_MOTION_METRICS", "ANT_PROBE_PROTOCOLS", "ANT_VARIANTS",
            "MUJOCO_FIG3", "SAC_CALIBRATION_LABELS", "TABLE1_PAPER", "ant_bars", "ant_collector_probe",
@@ -182,7 +182,7 @@ def ant_motion(profile: str, directory: str | Path | None = None, seeds: list[in
     for method, paths in sources.items():
         per_seed = []
         for path in (p for p in paths if p.is_file()):
-            traj = pd.read_csv(path)
+            traj = read_table_file(path)
             if "updates" in traj:  # a BOReL table is of its last evaluation; keep only that, whatever it holds
                 traj = traj[traj.updates == traj.updates.max()]
             wide = traj.pivot_table(index=["task", "t"], columns="metric", values="value").sort_index()
@@ -219,7 +219,7 @@ def ant_trajectories(profile: str, directory: str | Path | None = None, seeds: l
     path = result_path(f"borel_{spec.tag}_traj", profile, directory)
     if not path.is_file():
         raise MissingResultsError(f"not yet produced: {display_path(path)}; run `{table_commands(profile)['figure5']}`")
-    traj = pd.read_csv(path)
+    traj = read_table_file(path)
     traj = traj[traj.updates == traj.updates.max()]
     goals = eval_tasks("ant_semicircle", spec.seed)
     shown = np.linspace(0, len(goals) - 1, 4).round().astype(int)
@@ -356,7 +356,7 @@ def sac_calibration(profile: str, directory: str | Path | None = None) -> pd.Dat
         raise MissingResultsError(f"not yet produced: no probe_sac_gym_ant table in "
                                   f"{display_path(Path(directory or results_dir(profile)))}; run "
                                   "`python scripts/probe_sac_gym_ant.py --sac calibrated --seeds 0 1 --steps 150000`")
-    df = pd.concat([pd.read_csv(p) for p in paths], ignore_index=True)
+    df = pd.concat([read_table_file(p) for p in paths], ignore_index=True)
     df = df[(df.variant == "mean_action") & (df.metric == "x_velocity")]
     df = df.assign(setting=df.method.map(SAC_CALIBRATION_LABELS).fillna(df.method))
     # a setting run twice (60k and 120k updates) keeps each evaluation once: the longer run's where both have it

@@ -20,7 +20,7 @@ from borel_lib.figures.common import (
 )
 from borel_lib.figures.style import METHOD_COLORS
 from borel_lib.paths import results_dir
-from borel_lib.results import result_path
+from borel_lib.results import read_table_file, result_path
 
 ONLINE_METHODS = {"varibad_ppo": ("on-policy VariBAD (PPO)", "#9467bd"),
                   "varibad_offpolicy": ("off-policy VariBAD (DQN / SAC)", "#1f77b4")}
@@ -36,7 +36,7 @@ def online_tables(profile: str, directory: str | Path | None = None, seeds: list
     """Every online run's evaluations (both learners, both domains, ``seeds``) as one table; one-line
     :class:`MissingResultsError` naming the commands if there is none."""
     seeds = default_seeds(profile) if seeds is None else list(seeds)
-    found = [pd.read_csv(p) for m in ONLINE_METHODS for d in ONLINE_DOMAINS for s in seeds
+    found = [read_table_file(p) for m in ONLINE_METHODS for d in ONLINE_DOMAINS for s in seeds
              if (p := result_path(f"online_{m}_{d}_seed{s}", profile, directory)).is_file()]
     if not found:
         where = display_path(Path(directory) if directory is not None else results_dir(profile))
