@@ -12,7 +12,8 @@ Every ``python -m borel_lib.<stage>`` command builds its parser with :func:`make
   (the ``outputs`` text of :func:`make_parser`);
 - ``--<flag> FIELD=VALUE`` config overrides parsed into typed values (:func:`parse_overrides`);
 - a user error (a bad value, a missing input file, a stale or locked dataset: :data:`USER_ERRORS`)
-  is printed as one line ``error: ...`` on stderr with exit code 2 and no traceback, unless
+  is printed as one line ``error: ...`` naming the cause and the command that fixes it, on stderr with exit
+  code 2 (a :class:`CommandError`, e.g. a failed sweep cell: its own code) and no traceback, unless
   ``--debug`` is given, which re-raises it with its traceback;
 - output piped into a reader that stops early (``... --list | head``) ends the command quietly with exit
   code 1, as Unix tools do, instead of a ``BrokenPipeError`` traceback.
@@ -31,9 +32,21 @@ from typing import Any
 
 from borel_lib.config import PROFILES, SEED_LIMIT, ConfigError, check_seed
 
-USER_ERRORS: tuple[type[BaseException], ...] = (ConfigError, ValueError, FileNotFoundError, FileExistsError)
-"""Exceptions that mean "the user asked for something impossible", reported without a traceback.
-(:class:`borel_lib.datasets.DatasetError` is a ``ValueError``.)"""
+
+class CommandError(RuntimeError):
+    """A command failed for a cause its message names, with the command that fixes it (a failed sweep cell, a
+    sweep stopped by a signal): reported like a user error, one line, with exit code ``exit_code``."""
+
+    def __init__(self, message: str, exit_code: int = 1):
+        super().__init__(message)
+        self.exit_code = exit_code
+
+
+USER_ERRORS: tuple[type[BaseException], ...] = (ConfigError, ValueError, FileNotFoundError, FileExistsError,
+                                                 CommandError)
+"""Exceptions that mean "the user asked for something impossible" (or a run failed for a cause the message
+names), reported without a traceback. (:class:`borel_lib.datasets.DatasetError` is a ``ValueError``, a held
+lock a ``FileExistsError``: :class:`borel_lib.io.LockedError`.)"""
 
 
 def _integer(text: str) -> int:
@@ -161,7 +174,7 @@ def main(run: Callable[[argparse.Namespace], int | None], parser: argparse.Argum
             raise
         message = " ".join(str(err).split()) or type(err).__name__
         print(f"error: {message}", file=sys.stderr)
-        return 2
+        return getattr(err, "exit_code", 2)
     except BrokenPipeError:  # stdout's reader went away: send what is still buffered nowhere, stop quietly
         try:
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())

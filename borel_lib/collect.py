@@ -94,6 +94,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 from typing import Any
 
 import numpy as np
@@ -322,6 +323,16 @@ def probe_collector(domain: str, profile: str, overrides: dict[str, Any], comman
                      profile=profile, command=command), suffix
 
 
+_RERUN = re.compile(r"rerun with (--restart|--extend) \((?:restart|extend)=True\)")
+"""The collector's hints (:mod:`borel_lib.collector`) that :func:`run_collection` completes with the command."""
+
+
+def collect_command(domain: str, profile: str, overrides: dict[str, Any]) -> str:
+    """The ``python -m borel_lib.collect`` command of ``domain``'s dataset at ``profile`` with ``overrides``
+    (every error about that dataset names it, whichever command, ``pipeline`` or ``mbml``, met it)."""
+    return f"python -m borel_lib.collect {domain} --profile {profile}" + override_flags(overrides)
+
+
 def override_flags(overrides: dict[str, Any]) -> str:
     """Collection config overrides as command-line flags (``init_state='fixed'`` → `` --init-state fixed``)."""
     return "".join(f" --{k.replace('_', '-')} {v}" for k, v in overrides.items())
@@ -345,16 +356,18 @@ def run_collection(domain: str, profile: str | None = None, progress: bool = Tru
     name = dataset_name(cfg)
     path = datasets_dir(profile) / name
     curves_name = f"collect_{name}"
-    command = f"python -m borel_lib.collect {domain} --profile {profile}" + override_flags(overrides) + (
-        " --restart" if restart else "") + (" --extend" if extend else "")
+    base = collect_command(domain, profile, overrides)
+    command = base + (" --restart" if restart else "") + (" --extend" if extend else "")
     if restart and extend:
         raise ConfigError("extend=True (--extend) continues a finished collection; restart=True (--restart) "
                           "discards it: give one of them")
+    if path.exists() and not path.is_dir():
+        raise FileExistsError(f"{path} is a file, not a dataset folder; move or delete it, then run: {command}")
     if path.is_dir() and not restart:
         try:
             ds = load_dataset(path)
         except DatasetError as err:
-            raise DatasetError(f"{err}; rerun with --restart (restart=True) to collect this dataset again") from err
+            raise DatasetError(f"{err}; collect this dataset again with: {base} --restart") from err
         same_tasks = np.array_equal(np.asarray(ds.manifest["tasks"]), collection_tasks(cfg))
         if CollectConfig.upgrade(ds.manifest["config"]) == cfg.to_dict() and same_tasks:
             try:
@@ -362,10 +375,16 @@ def run_collection(domain: str, profile: str | None = None, progress: bool = Tru
             except FileNotFoundError:
                 pass  # the run below restores the curves (or collects again)
     collector = Collector(cfg, path, checkpoints_dir(profile, create=False) / name, profile=profile, command=command)
-    if extend and collector.extendable() is not None:
-        collector.extend(progress=progress)
-    else:  # also resumes a killed extension: its checkpoint already holds the longer config
-        collector.run(progress=progress, overwrite=True, restart=restart)
+    try:
+        if extend and collector.extendable() is not None:
+            collector.extend(progress=progress)
+        else:  # also resumes a killed extension: its checkpoint already holds the longer config
+            collector.run(progress=progress, overwrite=True, restart=restart)
+    except (ConfigError, DatasetError) as err:  # name the command behind the collector's --restart / --extend
+        text = _RERUN.sub(lambda m: f"rerun with {m.group(1)} ({base} {m.group(1)})", str(err))
+        if text == str(err):
+            raise
+        raise type(err)(text) from err
     curves = collector.learning_curves()
     write_results(curves, curves_name, config=cfg, profile=profile, command=command)
     return load_dataset(path), curves

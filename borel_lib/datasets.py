@@ -45,6 +45,7 @@ import hashlib
 import json
 import os
 import shutil
+import socket
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -53,7 +54,7 @@ from typing import Any
 import numpy as np
 
 from borel_lib import __version__
-from borel_lib.io import write_json
+from borel_lib.io import describe_holder, file_lock, write_json
 
 SCHEMA_VERSION = 1
 """Version of the on-disk format this code reads and writes."""
@@ -107,50 +108,31 @@ class DatasetLockedError(DatasetError):
     """Another process is writing the same dataset."""
 
 
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+def lock_path(path: str | os.PathLike[str]) -> Path:
+    """The dataset writer's lock file ``.<name>.lock`` beside dataset ``path`` (:func:`dataset_lock`)."""
+    path = Path(path)
+    return path.parent / f".{path.name}.lock"
 
 
 @contextlib.contextmanager
 def dataset_lock(path: str | os.PathLike[str], owner: str = "") -> Iterator[Path]:
-    """Hold the lock file ``.<name>.lock`` next to dataset ``path`` while writing it.
+    """Hold the lock file ``.<name>.lock`` next to dataset ``path`` while writing it (a
+    :func:`borel_lib.io.file_lock` of its own: no other lock uses this file).
 
-    A second writer of the same dataset gets :class:`DatasetLockedError` naming the lock and the pid
-    holding it. A lock left by a killed process (its pid no longer runs) is taken over. The lock is
-    removed on exit, also on error.
+    A second writer of the same dataset gets :class:`DatasetLockedError` naming the lock, the pid and host
+    holding it and how to stop it. A lock left by a killed process is taken over (one line on stderr). The
+    lock is removed on exit, also on error.
     """
     path = Path(path)
-    lock = path.parent / f".{path.name}.lock"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    for _ in range(2):
-        try:
-            fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
-        except FileExistsError:
-            try:
-                pid = int(lock.read_text().split()[0])
-            except (OSError, ValueError, IndexError):
-                pid = -1
-            if pid > 0 and _pid_alive(pid):
-                raise DatasetLockedError(
-                    f"{path}: another process (pid {pid}) is writing this dataset (lock file {lock}); wait for it "
-                    f"to finish, or if no such process runs, delete the lock file") from None
-            lock.unlink(missing_ok=True)  # left by a killed process
-            continue
-        with os.fdopen(fd, "w") as f:
-            f.write(f"{os.getpid()} {owner}\n")
-        break
-    else:
-        raise DatasetLockedError(f"{path}: could not take the lock file {lock}")
-    try:
+    lock = lock_path(path)
+
+    def held(holder: dict[str, Any] | None) -> DatasetLockedError:
+        stop = f"kill {holder['pid']}" if holder and holder.get("host") == socket.gethostname() else "stop it"
+        return DatasetLockedError(f"{path}: {describe_holder(holder)} is writing this dataset (lock file {lock}); "
+                                  f"wait for it to finish, or {stop}, then rerun")
+
+    with file_lock(lock, purpose=owner or "dataset writer", wait=False, on_held=held):
         yield lock
-    finally:
-        lock.unlink(missing_ok=True)
 
 
 class DatasetWriter:
@@ -159,6 +141,8 @@ class DatasetWriter:
     def __init__(self, path: str | os.PathLike[str], shapes: Mapping[str, tuple[int, ...]], manifest: Mapping[str, Any],
                  dtypes: Mapping[str, str] | None = None, overwrite: bool = False):
         self.path = Path(path)
+        if self.path.exists() and not self.path.is_dir():
+            raise FileExistsError(f"{self.path} is a file, not a dataset folder; move or delete it, then rerun")
         if self.path.exists() and not overwrite:
             raise FileExistsError(f"{self.path} already exists (pass overwrite=True to replace it)")
         missing = [a for a in REQUIRED_ARRAYS if a not in shapes]
@@ -237,9 +221,19 @@ class DatasetWriter:
         if self.path.exists():
             if not self.overwrite:
                 raise FileExistsError(f"{self.path} appeared while writing; not overwriting it")
+            if not self.path.is_dir():
+                raise FileExistsError(f"{self.path} is a file, not a dataset folder; move or delete it, then rerun")
             old = self.path.parent / f".{self.path.name}.old"
+            if old.is_dir():  # left by a crash between the two renames below (or a file of an older borel_lib)
+                shutil.rmtree(old)
+            else:
+                old.unlink(missing_ok=True)
             os.replace(self.path, old)
-            os.replace(self.tmp, self.path)
+            try:
+                os.replace(self.tmp, self.path)
+            except BaseException:
+                os.replace(old, self.path)  # the old dataset stays in place
+                raise
             shutil.rmtree(old)
         else:
             os.replace(self.tmp, self.path)

@@ -19,6 +19,9 @@ the evaluation one (``init_state="fixed"``).
 from __future__ import annotations
 
 import os
+import re
+import shutil
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -37,11 +40,40 @@ def trial_spec(domain: str, init_state: str) -> EnvSpec:
                    kwargs={"name_or_id": info.name, "init_state": init_state}, disable_env_checker=True)
 
 
+DATASET_ID = re.compile(r"(?:[-\w][-\w/]*[-\w]+/)?[-\w]+?-v\d+")
+"""A Minari dataset id, ``[namespace/]name-v<version>`` (Minari's own pattern, with the version required: Minari
+reads one from every id it creates)."""
+
+
+def minari_root(data_path: str | os.PathLike[str] | None = None) -> Path:
+    """The Minari datasets folder: ``data_path``, else ``$MINARI_DATASETS_PATH``, else ``~/.minari/datasets``."""
+    root = data_path if data_path is not None else os.environ.get("MINARI_DATASETS_PATH")
+    return Path(root) if root else Path.home() / ".minari" / "datasets"
+
+
+def check_dataset_id(dataset_id: str, data_path: str | os.PathLike[str] | None = None) -> Path:
+    """The folder Minari dataset ``dataset_id`` would be written to; a one-line ``ValueError`` (before anything
+    is written) if the id is malformed or a dataset of that id exists."""
+    if not isinstance(dataset_id, str) or not DATASET_ID.fullmatch(dataset_id):
+        raise ValueError(f"dataset_id {dataset_id!r}: a Minari id is [namespace/]name-v<version> of letters, digits, "
+                         "'-' and '_', e.g. borel/semicircle-quick-v0")
+    target = minari_root(data_path) / dataset_id
+    if target.exists():
+        raise ValueError(f"{target}: a Minari dataset {dataset_id!r} exists already; choose another id or version "
+                         f"(e.g. -v{int(dataset_id.rsplit('-v', 1)[1]) + 1}), or replace it: rm -r {target}")
+    return target
+
+
 def to_minari(dataset: OfflineDataset, dataset_id: str, data_path: str | os.PathLike[str] | None = None,
               tasks: Any = None, trials: Any = None, description: str | None = None):
     """Write ``dataset`` (optionally a subset of task and trial indices) as Minari dataset ``dataset_id``
-    (e.g. ``"borel/semicircle-quick-v0"``); ``data_path`` sets ``MINARI_DATASETS_PATH`` for the call.
-    Returns the created ``MinariDataset``."""
+    (e.g. ``"borel/semicircle-quick-v0"``, checked first: :func:`check_dataset_id`); ``data_path`` sets
+    ``MINARI_DATASETS_PATH`` for the call. Returns the created ``MinariDataset``. If the export fails, the
+    folders it created are removed (no half-written dataset, no empty namespace folders)."""
+    target = check_dataset_id(dataset_id, data_path)
+    created = target  # the outermost folder on the way to the dataset that does not exist yet
+    while not created.parent.exists():
+        created = created.parent
     try:
         import minari
         from minari.data_collector.episode_buffer import EpisodeBuffer
@@ -82,6 +114,9 @@ def to_minari(dataset: OfflineDataset, dataset_id: str, data_path: str | os.Path
             description=description or f"BOReL offline data, {dataset.manifest['domain']}, "
                                        f"init_state={dataset.manifest['init_state']}; one episode per trial",
         )
+    except BaseException:
+        shutil.rmtree(created, ignore_errors=True)
+        raise
     finally:
         if data_path is not None:
             if old is None:
@@ -111,6 +146,7 @@ def build_parser():
 def _run_cli(args) -> int:
     from borel_lib.datasets import load_dataset
 
+    check_dataset_id(args.dataset_id, args.data_path)  # before anything is read or written
     dataset = load_dataset(args.dataset)  # validated before anything is written
     if args.trials is not None and args.trials > dataset.n_trials:
         raise ValueError(f"--trials {args.trials}: the dataset has only {dataset.n_trials} trials per task")

@@ -195,13 +195,13 @@ class RunSpec:
     def checkpoint_dir(self) -> Path:
         from borel_lib.paths import checkpoints_dir
 
-        return checkpoints_dir(self.profile) / f"borel_{self.tag}"
+        return checkpoints_dir(self.profile, create=False) / f"borel_{self.tag}"  # made by the run's lock
 
     def vae_checkpoint(self) -> Path:
         """Shared by every run of this seed and relabelling (the VAE ignores the RL settings)."""
         from borel_lib.paths import checkpoints_dir
 
-        return checkpoints_dir(self.profile) / f"vae_{self.vae_tag}" / "vae.pt"
+        return checkpoints_dir(self.profile, create=False) / f"vae_{self.vae_tag}" / "vae.pt"
 
 
 def _env_class(domain: str) -> type:
@@ -305,7 +305,7 @@ def _load_belief(spec: RunSpec, dataset, device, progress: bool, replay=None):
     replay = replay if replay is not None else policy_replay_data(spec)
     table = f"vae_{spec.vae_tag}"
     # runs sharing this VAE (another run of the seed, e.g. with CQL) wait for the first to train it, then load it
-    with file_lock(ck.parent / ".train.lock"):
+    with file_lock(ck.parent / ".train.lock", purpose=f"training the belief VAE {spec.vae_tag}"):
         before = torch.load(ck, map_location="cpu", weights_only=False)["epoch"] if ck.is_file() else 0
         vae, log = train_vae(dataset, spec.vae_config(), spec.relabelling, seed=spec.seed,
                              checkpoint=ck, device=device, progress=progress, n_actions=spec.n_actions, replay=replay)
@@ -340,7 +340,7 @@ def run_borel(spec: RunSpec, progress: bool = True, device: str = "auto", n_eval
     the second resumes the finished agent instead of training it a second time beside the first."""
     from borel_lib.io import file_lock
 
-    with file_lock(spec.checkpoint_dir() / ".run.lock"):
+    with file_lock(spec.checkpoint_dir() / ".run.lock", purpose=f"BOReL run {spec.tag}"):
         return _run_borel(spec, progress, device, n_eval_tasks)
 
 

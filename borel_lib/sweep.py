@@ -15,14 +15,16 @@ A *grid* is a named list of *cells*; a cell is the keyword dict of one run's
   in its checkpoint folder, so two sweeps sharing a cell take turns and the second finds it done);
 - ``smoke``: two tiny Semi-circle cells (with/without relabelling), for tests and CI.
 
-Every cell runs as one submitit job (:class:`CellJob`). Cells that train on the same dataset collect it
-once: the first takes a lock file beside the dataset and the others wait for it; cells sharing a belief VAE
+Every cell runs as one submitit job (:class:`CellJob`, :mod:`borel_lib.sweep_jobs`). Cells that train on the
+same dataset collect it once: the first takes a lock file of its own beside the dataset and the others wait
+for it (:func:`collect_once`); cells sharing a belief VAE
 (e.g. one variant's BOReL and BOReL + CQL cells of a seed) train it once the same way
 (:func:`borel_lib.pipeline.run_borel`). Jobs are resumable: ``run_borel`` checkpoints its
 VAE and agent, and :class:`CellJob` is ``submitit.helpers.Checkpointable``, so a Slurm job that hits its
 time limit or is pre-empted is requeued and continues from the last checkpoint. A cell whose result CSV
-(``data/results/<profile>/borel/<domain>/<configuration>/borel_<tag>.csv``) already exists is not run again, so relaunching the same
-command after a kill (or after some Slurm jobs failed) runs only what is missing. When every cell is done
+(``data/results/<profile>/borel/<domain>/<configuration>/borel_<tag>.csv``) exists and validates
+(:func:`borel_lib.results.read_table_file`) is not run again, so relaunching the same command after a kill
+(or after some Slurm jobs failed) runs only what is missing or truncated. When every cell is done
 the cells' CSVs are merged into one tidy table ``sweep_<grid>.csv`` (a ``cell`` column says which cell
 each row came from) with the grid's cells in ``sweep_<grid>.config.json``.
 
@@ -37,7 +39,10 @@ Commands::
 and waits; ``debug`` runs them one by one inside this process (for debugging with pdb); ``slurm``
 submits a job array (``--max-parallel`` = the array's parallelism) and returns at once — run the same
 command again when the jobs have finished to merge (cells still queued or running are not
-resubmitted). Job scripts and logs go to ``build/sweeps/<profile>/<grid>/``.
+resubmitted). Job scripts and logs go to ``build/sweeps/<profile>/<grid>/``. One sweep of a grid runs at a
+time (a second is refused with a one-line error naming the first). Stopping a sweep (Ctrl-C, ``kill``, even
+``kill -9``) stops its local jobs; a failed cell is reported on one line with its cause and the command that
+reruns the sweep.
 
 A ``table1`` cell names its collection's ``init_state`` (:attr:`borel_lib.pipeline.RunSpec.init_state`;
 cells sharing a variant share one dataset) and runs with the authors' Ant offline settings
@@ -46,24 +51,26 @@ cells sharing a variant share one dataset) and runs with the authors' Ant offlin
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import itertools
-import json
-import os
+import socket
 import sys
-import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
-from submitit.helpers import Checkpointable
 
-from borel_lib.config import ConfigError, check_choice, check_positive, resolve_profile
-
-EXECUTORS: tuple[str, ...] = ("local", "slurm", "debug")
-"""submitit executors: subprocesses here, a Slurm cluster, or in-process (debugging)."""
+from borel_lib.config import ConfigError, check_choice, resolve_profile
+from borel_lib.sweep_jobs import (  # noqa: F401 - CellJob, collect_once, make_executor: this module's API too
+    EXECUTORS,
+    CellJob,
+    collect_once,
+    job_environment,
+    make_executor,
+    run_jobs,
+    still_queued,
+)
 
 SEEDS: tuple[int, ...] = (0, 1, 2)
 """Seeds of the paper-figure grids (the ± of Table 1 and the bands of Figure 3)."""
@@ -159,110 +166,23 @@ def check_cells(cells: list[dict[str, Any]], grid: str = "cells", profile: str =
         names[name] = i
 
 
-class CellJob(Checkpointable):
-    """One cell as a submitit job: ``run_borel(**cell, profile=profile)``; returns the result CSV path.
+def _status(cell: dict[str, Any], profile: str) -> str:
+    """``done`` (the cell's result table is there and valid: :func:`borel_lib.results.read_table_file`),
+    ``todo`` (no table) or ``redo`` (a table that does not validate, e.g. truncated: the cell runs again)."""
+    from borel_lib.results import read_table_file, result_path
 
-    ``Checkpointable``: on a Slurm timeout or pre-emption submitit requeues the same call, and
-    ``run_borel`` resumes from its own checkpoints.
-    """
-
-    def __call__(self, cell: dict[str, Any], profile: str) -> str:
-        import torch
-
-        from borel_lib.pipeline import run_borel
-        from borel_lib.results import result_path
-
-        torch.set_num_threads(int(os.environ.get("SLURM_CPUS_PER_TASK", "1")))
-        collect_once(cell, profile)
-        run_borel(cell_spec(cell, profile), progress=False)
-        return str(result_path(result_name(cell, profile), profile))
-
-
-def collect_once(cell: dict[str, Any], profile: str) -> None:
-    """Collect (or find cached) the dataset ``cell`` trains on, and its policy-replay dataset for a
-    ``policy_replay`` cell, while holding a lock file, so that concurrent cells sharing a dataset
-    collect it once instead of racing on its files."""
-    from borel_lib.collect import CollectConfig, dataset_name, run_collection
-    from borel_lib.io import file_lock
-    from borel_lib.paths import datasets_dir
-    from borel_lib.policy_replay import run_policy_replay
-
-    spec = cell_spec(cell, profile)
-    overrides = spec.collect_overrides
-    name = dataset_name(CollectConfig.for_domain(cell["domain"], profile, **overrides))
-    with file_lock(datasets_dir(profile) / f".{name}.lock"):
-        run_collection(cell["domain"], profile, progress=False, **overrides)
-        if spec.belief == "vae" and spec.relabelling == "policy_replay":
-            run_policy_replay(cell["domain"], profile, progress=False, **overrides)
+    path = result_path(result_name(cell, profile), profile)
+    if not path.is_file():
+        return "todo"
+    try:
+        read_table_file(path)
+    except ValueError:
+        return "redo"
+    return "done"
 
 
 def _done(cell: dict[str, Any], profile: str) -> bool:
-    from borel_lib.results import result_path
-
-    return result_path(result_name(cell, profile), profile).is_file()
-
-
-# --------------------------------------------------------------------------------- executors
-def make_executor(kind: str, folder: str | os.PathLike[str], *, max_parallel: int = 2,
-                  partition: str | None = None, time_min: int = 24 * 60, cpus_per_task: int = 1,
-                  gpus_per_node: int = 0, mem_gb: float | None = None, name: str = "borel"):
-    """A submitit executor of ``kind`` (local, slurm or debug) writing scripts and logs to ``folder``."""
-    import submitit
-
-    check_choice(kind, "executor", EXECUTORS)
-    check_positive(max_parallel, "max_parallel")
-    executor = submitit.AutoExecutor(folder=str(folder), cluster=kind)
-    params: dict[str, Any] = {"name": name, "timeout_min": time_min, "cpus_per_task": cpus_per_task}
-    if kind == "slurm":
-        params.update(slurm_array_parallelism=max_parallel, gpus_per_node=gpus_per_node)
-        if partition:
-            params["slurm_partition"] = partition
-        if mem_gb:
-            params["mem_gb"] = mem_gb
-    executor.update_parameters(**params)
-    return executor
-
-
-@contextlib.contextmanager
-def _job_environment() -> Iterator[None]:
-    """While submitting: make job processes import this very ``borel_lib`` and write under the same
-    repository root, with one math thread each unless told otherwise; restore ``os.environ`` after."""
-    from borel_lib.paths import ROOT_ENV_VAR, repo_root
-
-    saved = dict(os.environ)
-    package_parent = str(Path(__file__).resolve().parent.parent)
-    path = os.environ.get("PYTHONPATH", "")
-    if package_parent not in path.split(os.pathsep):
-        os.environ["PYTHONPATH"] = package_parent + (os.pathsep + path if path else "")
-    os.environ.setdefault(ROOT_ENV_VAR, str(repo_root()))
-    os.environ.setdefault("OMP_NUM_THREADS", "1")
-    try:
-        yield
-    finally:
-        os.environ.clear()
-        os.environ.update(saved)
-
-
-def _still_queued(folder: Path, pending: list[int]) -> set[int]:
-    """Cells (indices) whose recorded Slurm job is still queued or running."""
-    record = folder / "jobs.json"
-    if not record.is_file():
-        return set()
-    import submitit
-
-    jobs = json.loads(record.read_text())
-    alive = set()
-    for i in pending:
-        job_id = jobs.get(str(i))
-        if job_id is None:
-            continue
-        try:
-            state = submitit.SlurmJob(folder=folder, job_id=job_id).state
-        except Exception:  # noqa: BLE001 - no sacct here: treat as gone
-            continue
-        if state.split()[0] in ("PENDING", "RUNNING", "REQUEUED", "CONFIGURING", "COMPLETING", "SUSPENDED"):
-            alive.add(i)
-    return alive
+    return _status(cell, profile) == "done"
 
 
 def launch(grid: str, profile: str | None = None, executor: str = "local", max_parallel: int = 2,
@@ -271,72 +191,67 @@ def launch(grid: str, profile: str | None = None, executor: str = "local", max_p
     """Submit the grid's unfinished cells (those of ``seeds`` only, if given); return the indices of the
     cells submitted.
 
-    ``local`` keeps at most ``max_parallel`` jobs running and waits for all; ``debug`` runs them in this
-    process; ``slurm`` submits one array and returns unless ``wait``. A failed job raises after the
-    others have finished (its error and log path are in the message)."""
-    from borel_lib.paths import build_dir
+    A cell is done when its result table validates (:func:`borel_lib.results.read_table_file`): a missing or
+    truncated table runs again. ``local`` keeps at most ``max_parallel`` jobs running and waits for all;
+    ``debug`` runs them in this process; ``slurm`` submits one array and returns unless ``wait``. Failed cells
+    raise a one-line :class:`borel_lib.cli.CommandError` after the others have finished, naming each cell's
+    cause and the command that reruns the sweep (:func:`borel_lib.sweep_jobs.run_jobs`)."""
+    from borel_lib.cli import CommandError
 
     profile = resolve_profile(profile)
     cells = grid_cells(grid)
     check_cells(cells, grid, profile)
     check_choice(executor, "executor", EXECUTORS)
-    folder = build_dir() / "sweeps" / profile / grid
-    folder.mkdir(parents=True, exist_ok=True)
+    check_executor(executor, grid, profile, seeds)
+    folder = sweep_folder(grid, profile)
     pending = [i for i in selected_cells(grid, seeds) if not _done(cells[i], profile)]
     if executor == "slurm":
-        pending = [i for i in pending if i not in _still_queued(folder, pending)]
+        pending = [i for i in pending if i not in still_queued(folder, pending)]
     if not pending:
         return []
-    with _job_environment():
-        errors = _run_jobs(cells, pending, profile, executor, folder, max_parallel, wait, poll_seconds,
-                           **executor_options)
+    folder.mkdir(parents=True, exist_ok=True)
+    command = sweep_command(grid, profile, seeds, executor)
+    with job_environment(watch=executor == "local"):
+        errors = run_jobs(cells, pending, profile, executor, folder, max_parallel, wait, poll_seconds,
+                          command=command, **executor_options)
     if errors:
-        raise RuntimeError(f"sweep {grid!r}: {len(errors)} cell(s) failed (rerun the command to retry):\n"
-                           + "\n".join(errors))
+        causes: dict[str, list[str]] = {}  # cells failing for the same cause are named together
+        for cell, cause, _ in errors:
+            causes.setdefault(cause, []).append(cell)
+        fix = ("fix the cause, then rerun" if all(user for *_, user in errors)
+               else "rerun to retry once the cause is fixed")
+        kept = " the other cells' results are kept;" if len(errors) < len(pending) else ""
+        raise CommandError(f"sweep {grid!r} ({profile}): {len(errors)} of {len(pending)} cell(s) failed: "
+                           + " | ".join(f"{', '.join(names)}: {cause}" for cause, names in causes.items())
+                           + f".{kept} {fix}: {command}")
     return pending
 
 
-def _run_jobs(cells: list[dict[str, Any]], pending: list[int], profile: str, executor: str, folder: Path,
-              max_parallel: int, wait: bool | None, poll_seconds: float, **executor_options: Any) -> list[str]:
-    """Submit the ``pending`` cells (see :func:`launch`); return the failed cells' error lines."""
-    from borel_lib.io import write_json
+def sweep_folder(grid: str, profile: str) -> Path:
+    """Where a sweep's job scripts, logs and lock go: ``build/sweeps/<profile>/<grid>/``."""
+    from borel_lib.paths import build_dir
 
-    ex = make_executor(executor, folder, max_parallel=max_parallel, name=f"borel_{folder.name}", **executor_options)
-    fn = CellJob()
-    errors: list[str] = []
+    return build_dir() / "sweeps" / profile / grid
+
+
+def sweep_command(grid: str, profile: str, seeds: Sequence[int] | None = None, executor: str = "local") -> str:
+    """The ``python -m borel_lib.sweep`` command that runs (or resumes) this sweep."""
+    return (f"python -m borel_lib.sweep {grid} --profile {profile}"
+            + ("" if seeds is None else " --seeds " + " ".join(map(str, seeds)))
+            + ("" if executor == "local" else f" --executor {executor}"))
+
+
+def check_executor(executor: str, grid: str, profile: str, seeds: Sequence[int] | None = None) -> None:
+    """A one-line :class:`ConfigError` if ``executor`` cannot run here (``slurm`` without Slurm's commands),
+    before anything is written."""
+    import shutil
+
     if executor == "slurm":
-        jobs = ex.map_array(fn, [cells[i] for i in pending], [profile] * len(pending))
-        record = folder / "jobs.json"
-        known = json.loads(record.read_text()) if record.is_file() else {}
-        write_json(record, {**known, **{str(i): job.job_id for i, job in zip(pending, jobs)}})
-        for i, job in zip(pending, jobs):
-            print(f"cell {i} {cells[i]}: slurm job {job.job_id}")
-        if wait:
-            errors = [_outcome(job, i, cells[i]) for i, job in zip(pending, jobs)]
-    else:
-        running: list[tuple[int, Any]] = []
-        queue = list(pending)
-        while queue or running:
-            while queue and len(running) < max_parallel:
-                i = queue.pop(0)
-                running.append((i, ex.submit(fn, cells[i], profile)))
-            if executor == "local":
-                time.sleep(poll_seconds)
-            finished = [(i, job) for i, job in running if job.done()]
-            for i, job in finished:
-                running.remove((i, job))
-                errors.append(_outcome(job, i, cells[i]))
-    return [e for e in errors if e]
-
-
-def _outcome(job: Any, i: int, cell: dict[str, Any]) -> str:
-    """'' if the job succeeded, else a one-paragraph error naming the cell and its log."""
-    try:
-        job.result()
-        return ""
-    except Exception as err:  # noqa: BLE001 - reported with the cell
-        lines = str(err).strip().splitlines()
-        return f"cell {i} {cell}: {lines[-1] if lines else type(err).__name__} (logs: {job.paths.stderr})"
+        missing = [c for c in ("sbatch", "srun") if shutil.which(c) is None]
+        if missing:
+            raise ConfigError(f"--executor slurm: no Slurm on this machine ({' and '.join(missing)} not found on "
+                              f"PATH); run the command on a Slurm login node, or run here with: "
+                              f"{sweep_command(grid, profile, seeds)} --executor local")
 
 
 # ------------------------------------------------------------------------------------- merge
@@ -350,7 +265,9 @@ def merge(grid: str, profile: str | None = None, command: str = "", seeds: Seque
     cells = grid_cells(grid)
     chosen = selected_cells(grid, seeds)
     flag = "" if seeds is None else " --seeds " + " ".join(map(str, seeds))
-    missing = [f"{i} {cells[i]} ({result_name(cells[i], profile)}.csv)" for i in chosen if not _done(cells[i], profile)]
+    status = {i: _status(cells[i], profile) for i in chosen}
+    missing = [f"{i} {cells[i]} ({result_name(cells[i], profile)}.csv"
+               + (", which does not validate)" if status[i] == "redo" else ")") for i in chosen if status[i] != "done"]
     if missing:
         raise FileNotFoundError(f"sweep {grid!r} ({profile}): {len(missing)} cell(s) have no results yet: "
                                 + "; ".join(missing) + f". Run: python -m borel_lib.sweep {grid} --profile {profile}{flag}")
@@ -371,15 +288,29 @@ def merge(grid: str, profile: str | None = None, command: str = "", seeds: Seque
 def run_sweep(grid: str, profile: str | None = None, executor: str = "local", max_parallel: int = 2,
               wait: bool | None = None, seeds: Sequence[int] | None = None, **executor_options: Any) -> Path | None:
     """Launch the unfinished cells (of ``seeds`` only, if given) and, once all are done, merge them;
-    returns the merged CSV's path, or ``None`` while Slurm jobs are still out."""
+    returns the merged CSV's path, or ``None`` while Slurm jobs are still out. One sweep of a grid and profile
+    runs at a time: a second gets a one-line :class:`ConfigError` naming the first (its lock file
+    ``build/sweeps/<profile>/<grid>/.sweep.lock``)."""
+    from borel_lib.io import describe_holder, file_lock
+
     profile = resolve_profile(profile)
     wait = executor != "slurm" if wait is None else wait
-    launch(grid, profile, executor, max_parallel, wait=wait, seeds=seeds, **executor_options)
-    cells = grid_cells(grid)
-    if not all(_done(cells[i], profile) for i in selected_cells(grid, seeds)):
-        print(f"sweep {grid!r}: jobs submitted; run the same command again when they have finished to merge")
-        return None
-    return merge(grid, profile, seeds=seeds)
+    check_choice(executor, "executor", EXECUTORS)
+    check_executor(executor, grid, profile, seeds)
+
+    def held(holder: dict[str, Any] | None) -> ConfigError:
+        stop = f"kill {holder['pid']}" if holder and holder.get("host") == socket.gethostname() else "stop it"
+        return ConfigError(f"sweep {grid!r} ({profile}) is already running: {describe_holder(holder)}; wait for it "
+                           f"to finish, or {stop} (its jobs stop with it) and rerun: {sweep_command(grid, profile, seeds, executor)}")
+
+    with file_lock(sweep_folder(grid, profile) / ".sweep.lock", purpose=f"sweep {grid} --profile {profile}",
+                   wait=False, on_held=held):
+        launch(grid, profile, executor, max_parallel, wait=wait, seeds=seeds, **executor_options)
+        cells = grid_cells(grid)
+        if not all(_done(cells[i], profile) for i in selected_cells(grid, seeds)):
+            print(f"sweep {grid!r}: jobs submitted; run the same command again when they have finished to merge")
+            return None
+        return merge(grid, profile, seeds=seeds)
 
 
 def build_parser():
@@ -419,14 +350,16 @@ def _run_cli(args) -> int:
     if args.list:
         cells = grid_cells(args.grid)
         for i in chosen:
-            print(f"{i:3d} {'done' if _done(cells[i], profile) else 'todo'} {result_name(cells[i], profile)} {cells[i]}")
+            print(f"{i:3d} {_status(cells[i], profile)} {result_name(cells[i], profile)} {cells[i]}")
         return 0
     options = {"partition": args.partition, "time_min": args.time_min, "cpus_per_task": args.cpus_per_task,
                "gpus_per_node": args.gpus_per_node, "mem_gb": args.mem_gb}
     path = run_sweep(args.grid, profile, args.executor, args.max_parallel, wait=args.wait or None, seeds=args.seeds,
                      **options)
     if path is not None:
-        print(f"{path}: {len(pd.read_csv(path))} rows")
+        from borel_lib.results import read_table_file
+
+        print(f"{path}: {len(read_table_file(path))} rows")
     sys.stdout.flush()
     return 0
 

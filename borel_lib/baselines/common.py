@@ -162,6 +162,42 @@ def write_trajectories(agent: Any, domain: str, tasks: np.ndarray, seed: int, nu
     write_results(table, name, config=config, profile=profile, command=command)
 
 
+def check_same_run(tag: str, profile: str, config: Config, command: str, checkpoint: Path,
+                   grows: tuple[str, ...] = (), ignored: tuple[str, ...] = ("checkpoint_every",)) -> None:
+    """Provenance rule: a result table and its config are always written together by one run. If results of
+    run ``tag`` exist, made with other settings than ``config``, raise a one-line :class:`ConfigError` naming
+    them, the command that made them and how to replace them, before any work; a run never rewrites another
+    run's table under its own settings. Allowed: the same settings (a rerun, or a resumed run), or a larger
+    value of a ``grows`` field (e.g. PEARL's ``iterations``) when the run's ``checkpoint`` is there to continue
+    from (the continued run then holds every evaluation its new config makes). ``ignored`` fields never count."""
+    import json
+
+    from borel_lib.config import ConfigError
+    from borel_lib.results import result_path
+
+    table, meta = result_path(tag, profile), result_path(tag, profile, kind="config")
+    if not (table.is_file() and meta.is_file()):
+        return
+    try:
+        saved_json = json.loads(meta.read_text(encoding="utf-8"))
+        saved = type(config).upgrade(saved_json["values"])
+    except (ValueError, KeyError, TypeError):
+        return  # an unreadable config: the run writes both files again
+    new = config.to_dict()
+    differ = [k for k in new if k not in ignored and saved.get(k) != new[k]]
+    grown = [k for k in differ if k in grows and checkpoint.is_file()
+             and isinstance(saved.get(k), (int, float)) and new[k] > saved[k]]
+    if not differ or differ == grown:
+        return
+    what = ", ".join(f"{k} {saved.get(k)!r}, not {new[k]!r}" for k in differ if k not in grown)
+    made_by = saved_json.get("command") or "an earlier command"
+    files = [str(checkpoint)] if checkpoint.is_file() else []
+    files += [f"{table.parent}/{tag}.*", f"{table.parent}/{tag}_traj.*"]
+    raise ConfigError(f"{table}: run {tag} exists with other settings ({what}), made by `{made_by}`; a run never "
+                      f"rewrites another's results. Keep them (rerun `{made_by}`), or replace them: "
+                      f"rm {' '.join(files)}; then rerun: {command}")
+
+
 def checkpoint_path(profile: str, tag: str) -> Path:
     """Where the run ``tag`` keeps its resumable checkpoint: ``<checkpoints>/<tag>.pt``."""
     from borel_lib.paths import checkpoints_dir

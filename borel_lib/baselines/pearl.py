@@ -51,6 +51,7 @@ from borel_lib.baselines.common import (
     BaselineConfig,
     baseline_command,
     baseline_parser,
+    check_same_run,
     checkpoint_path,
     context_features,
     evaluate,
@@ -390,12 +391,20 @@ class PEARLTrainer:
         self.iteration, self.env_steps, self.rows = state["iteration"], state["env_steps"], state["rows"]
 
     def train(self, checkpoint: str | os.PathLike[str] | None = None, progress: bool = True,
-              method: str = "pearl") -> pd.DataFrame:
+              method: str = "pearl", command: str = "") -> pd.DataFrame:
         """Meta-train to ``config.iterations`` (resuming from ``checkpoint`` if it exists), evaluating
-        every ``eval_every`` iterations; returns the per-evaluation rows (tidy)."""
+        every ``eval_every`` iterations; returns the per-evaluation rows (tidy). A checkpoint already past
+        ``iterations`` is refused (its rows are of a longer run than this config says): a one-line
+        :class:`ConfigError` saying how to keep or replace it (``command``: this run's, for the message)."""
         cfg = self.cfg
         if checkpoint is not None and Path(checkpoint).is_file():
-            self.load_state_dict(torch.load(checkpoint, map_location=self.device, weights_only=False), str(checkpoint))
+            state = torch.load(checkpoint, map_location=self.device, weights_only=False)
+            if state["iteration"] > cfg.iterations:
+                raise ConfigError(f"{checkpoint}: this run is already at iteration {state['iteration']}, past "
+                                  f"iterations={cfg.iterations}; keep it (rerun with --iterations {state['iteration']} "
+                                  f"or more), or replace it: rm {checkpoint}; then rerun"
+                                  + (f": {command}" if command else ""))
+            self.load_state_dict(state, str(checkpoint))
         bar = tqdm(total=cfg.iterations, initial=self.iteration, desc=method, disable=not progress)
         while self.iteration < cfg.iterations:
             self.collect_iteration()
@@ -437,13 +446,14 @@ def run_pearl(domain: str = "semicircle", profile: str | None = None, seed: int 
 
     profile = resolve_profile(profile)
     cfg = PEARLConfig.for_domain(domain, profile, **overrides)
-    seed_everything(seed)
     tag = run_tag(domain, seed, oracle_task)
+    command = baseline_command("pearl", domain, profile, seed, overrides, " --oracle-task" if oracle_task else "")
+    check_same_run(tag, profile, cfg, command, checkpoint_path(profile, tag), grows=("iterations",))
+    seed_everything(seed)
     trainer = PEARLTrainer(domain, cfg, seed, get_device(device), oracle_task)
     method = "pearl_oracle_task" if oracle_task else "pearl"
-    rows = trainer.train(checkpoint_path(profile, tag), progress=progress, method=method)
+    rows = trainer.train(checkpoint_path(profile, tag), progress=progress, method=method, command=command)
     df = summarise(rows, trainer.env.eval_episodes)
-    command = baseline_command("pearl", domain, profile, seed, overrides, " --oracle-task" if oracle_task else "")
     write_results(df, tag, config=cfg, profile=profile, command=command)
     write_trajectories(trainer.agent, domain, trainer.eval_tasks, seed, cfg.num_exp_traj_eval, cfg.use_next_obs_in_context,
                        oracle_task, f"{tag}_traj", method, "online", cfg, profile, command, int(df.iteration.max()))
