@@ -64,18 +64,20 @@ def results_dir(profile: str | None = None, create: bool = True) -> Path:
     return _ensure(path) if create else path
 
 
-def datasets_dir(profile: str | None = None) -> Path:
+def datasets_dir(profile: str | None = None, create: bool = False) -> Path:
     """Where offline datasets go (never committed): ``data/datasets/<profile>/`` or
-    ``build/smoke/datasets/``."""
+    ``build/smoke/datasets/``. Only named by default: the writers create it (the dataset writer and the
+    locks, :func:`borel_lib.io.file_lock`, which removes the folders it made if the run fails), so a failed
+    run leaves no empty folder; ``create=True`` makes it."""
     profile = resolve_profile(profile)
-    if profile == "smoke":
-        return _ensure(build_dir() / "smoke" / "datasets")
-    return _ensure(repo_root() / "data" / "datasets" / profile)
+    path = build_dir() / "smoke" / "datasets" if profile == "smoke" else repo_root() / "data" / "datasets" / profile
+    return _ensure(path) if create else path
 
 
-def checkpoints_dir(profile: str | None = None, create: bool = True) -> Path:
-    """Where training checkpoints go (never committed), so killed runs can resume. ``create=False``
-    only names the folder (a command that may still be rejected must not leave an empty one)."""
+def checkpoints_dir(profile: str | None = None, create: bool = False) -> Path:
+    """Where training checkpoints go (never committed), so killed runs can resume. Only named by default
+    (a command that may still be rejected must not leave an empty one; checkpoints are written with
+    :func:`borel_lib.io.atomic_path`, which creates their folder); ``create=True`` makes it."""
     profile = resolve_profile(profile)
     path = build_dir() / "smoke" / "checkpoints" if profile == "smoke" else repo_root() / "data" / "checkpoints" / profile
     return _ensure(path) if create else path

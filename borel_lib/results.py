@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import fnmatch
 import gzip
+import hashlib
 import io
 import json
 import os
@@ -47,6 +48,10 @@ from borel_lib.io import atomic_path, write_json
 from borel_lib.paths import results_dir
 from borel_lib.stats import bootstrap_ci, compare, iqm
 from borel_lib.tables import TIDY_COLUMNS, check_evaluations, check_table
+
+TABLE_HASH_FIELD = "table_sha256"
+"""The field of a result config holding the SHA-256 of the (uncompressed) table it was written with
+(:func:`write_results`); configs written before issue 35 have none and are read as before."""
 
 DOMAIN_NAMES: tuple[str, ...] = ("ant_semicircle", "cheetah_vel", "escape_room", "reacher_image", "gym_ant",
                                  "gridworld", "semicircle", "wind")
@@ -104,7 +109,7 @@ def find_results(pattern: str, profile: str, directory: str | os.PathLike[str] |
                  kind: str = "table") -> list[Path]:
     """Every result file under the profile's tree (or ``directory``) whose name matches the shell
     ``pattern`` (e.g. ``"borel_*_seed*"``), sorted by name."""
-    root = Path(directory) if directory is not None else results_dir(profile)
+    root = Path(directory) if directory is not None else results_dir(profile, create=False)
     globs = ("*.config.json",) if kind == "config" else ("*.csv", "*.csv.gz")
     found = [p for g in globs for p in root.rglob(g) if fnmatch.fnmatchcase(result_name(p), pattern)]
     return sorted(found, key=result_name)
@@ -121,27 +126,32 @@ def validate_tidy(df: pd.DataFrame, where: str = "results", name: str | None = N
 
 def write_results(df: pd.DataFrame, name: str, *, config: Config | dict[str, Any] | None, profile: str,
                   command: str, directory: str | os.PathLike[str] | None = None) -> Path:
-    """Write ``<name>.csv`` and ``<name>.config.json`` atomically; return the CSV path.
+    """Write ``<name>.csv`` and ``<name>.config.json`` as one pair; return the CSV path.
 
-    ``command`` is the one command that regenerates the table (recorded in the JSON).
+    ``command`` is the one command that regenerates the table (recorded in the JSON). The config records the
+    SHA-256 of the table it describes (:data:`TABLE_HASH_FIELD`, of the uncompressed CSV). Both are written to
+    temporary files first, then the config is renamed into place and the table last: a process killed between
+    the two renames leaves a new config beside the old table (or none), which :func:`read_table_file` refuses
+    instead of reading a table under settings it was not made with.
     """
     if not name or "/" in name or name.endswith(".csv"):
         raise ValueError(f"result name must be a plain stem like 'gridworld_exact'; got {name!r}")
     df = validate_tidy(df, where=name, name=name)
     csv_path = result_path(name, profile, directory)
-    text = df.to_csv(index=False, float_format="%.6g", lineterminator="\n")
-    with atomic_path(csv_path) as tmp:
-        if csv_path.suffix == ".gz":  # no file name and mtime 0 in the header: the same table, the same bytes
-            with open(tmp, "wb") as raw, gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0) as gz:
-                gz.write(text.encode("utf-8"))
-        else:
-            tmp.write_text(text, encoding="utf-8")
+    data = df.to_csv(index=False, float_format="%.6g", lineterminator="\n").encode("utf-8")
+    stamp = {"command": command, "results": csv_path.name, TABLE_HASH_FIELD: hashlib.sha256(data).hexdigest()}
     meta_path = result_path(name, profile, directory, kind="config")
-    if isinstance(config, Config):
-        config.save_json(meta_path, profile=profile, command=command, results=csv_path.name)
-    else:
-        write_json(meta_path, {"profile": profile, "command": command, "results": csv_path.name,
-                               "values": config or {}})
+    with atomic_path(csv_path) as tmp_table:  # renamed into place last, after the config
+        if csv_path.suffix == ".gz":  # no file name and mtime 0 in the header: the same table, the same bytes
+            with open(tmp_table, "wb") as raw, gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0) as gz:
+                gz.write(data)
+        else:
+            tmp_table.write_bytes(data)
+        with atomic_path(meta_path) as tmp_meta:
+            if isinstance(config, Config):
+                config.save_json(tmp_meta, profile=profile, **stamp)
+            else:
+                write_json(tmp_meta, {"profile": profile, **stamp, "values": config or {}})
     return csv_path
 
 
@@ -152,7 +162,8 @@ def read_table_file(path: str | os.PathLike[str]) -> pd.DataFrame:
     the command that regenerates it, if the file is empty, cut short (no line end at its end, or a truncated
     gzip stream), does not parse, fails the checks of its kind of table (:func:`borel_lib.tables.check_table`,
     the kind known from its name) or lacks evaluations its saved config says the run made
-    (:func:`borel_lib.tables.check_evaluations`)."""
+    (:func:`borel_lib.tables.check_evaluations`), or is not the table its config was written with (the config's
+    :data:`TABLE_HASH_FIELD`, when it has one: e.g. a run killed between writing the config and the table)."""
     path = Path(path)
     name = result_name(path)
     if not path.is_file():
@@ -181,6 +192,11 @@ def read_table_file(path: str | os.PathLike[str]) -> pd.DataFrame:
         except (ValueError, UnicodeDecodeError) as err:  # pandas' ParserError and EmptyDataError are ValueErrors
             raise ValueError(f"{path}: does not parse as CSV ({' '.join(str(err).split())})") from None
         kind = check_table(df, name, str(path))
+        expected = config.get(TABLE_HASH_FIELD)
+        if expected is not None and expected != hashlib.sha256(data).hexdigest():
+            raise ValueError(f"{path}: not the table its config {config_path} was written with (the config records "
+                             f"another {TABLE_HASH_FIELD}: a run stopped between writing the two, or one was edited "
+                             "or restored without the other)")
         check_evaluations(df, kind, config, str(path))
     except ValueError as err:
         raise ValueError(f"{err}{fix}") from None

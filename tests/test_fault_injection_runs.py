@@ -6,15 +6,17 @@ this process or as subprocesses, two at once for the lock cases, stopped with si
 - **Locks**: one lock file per purpose (:func:`borel_lib.io.file_lock`): a sweep cell arriving while a
   collection runs waits for it and never touches the collection's lock; a lock of a dead process is taken
   over with one line; one sweep of a grid at a time; stopping a sweep (SIGTERM, even SIGKILL) stops its jobs;
-  a truncated cell table is not "done".
+  a truncated cell table is not "done"; a second PEARL or MBML run of the same seed waits for the first.
 - **Errors**: a failed sweep cell, ``--executor slurm`` without Slurm, a broken dataset met by ``pipeline``
   or ``mbml``: one line naming the cause and the command that fixes it, and that command does.
-- **Provenance**: rerunning PEARL with other settings never rewrites the first run's table under them.
+- **Provenance**: rerunning PEARL or online VariBAD with other settings never rewrites the first run's table
+  under them; a table and its config are one pair (killed between the two writes: refused, never misread).
 - **Leftovers**: a failed run, a malformed Minari id, ``collect --restart`` over a file leave nothing behind.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
@@ -210,6 +212,52 @@ def test_a_killed_collection_leaves_a_lock_the_next_run_takes_over(root, tmp_pat
     assert not lock.exists()
 
 
+BUSY_BASELINE = """
+import os, sys, time
+import borel_lib.collect
+from borel_lib.baselines import {module}
+def work(*args, **kwargs):  # the run's work (PEARL: training; MBML: from its collection on) takes long
+    print("working", os.getpid(), flush=True)
+    time.sleep(120)
+{target} = work
+sys.exit({module}.main(["semicircle", "--profile", "smoke", "--no-progress"]))
+"""
+
+
+@pytest.mark.parametrize("module", ["pearl", "mbml"])
+def test_a_second_baseline_run_of_the_same_seed_waits_for_the_first(root, tmp_path, module):
+    """Two processes given the same PEARL (MBML) run: the second says once which process holds the run (its pid)
+    and waits, doing nothing, while the first works; SIGKILL on the first: the second takes the run over with a
+    one-line note and goes on. (Before issue 35 both trained at once on one checkpoint and one table.)"""
+    target = {"pearl": "pearl.PEARLTrainer.train", "mbml": "borel_lib.collect.run_collection"}[module]
+    tag = {"pearl": pearl.run_tag("semicircle", 0), "mbml": mbml.run_tag("semicircle", 0, None, "smoke")}[module]
+    code = BUSY_BASELINE.format(module=module, target=target)
+    lock = root / "build" / "smoke" / "checkpoints" / f".{tag}.run.lock"
+    a_log, b_log = tmp_path / "a.log", tmp_path / "b.log"
+    a = _spawn(root, code, a_log)
+    b = None
+    try:
+        _wait_for(lambda: "working" in a_log.read_text() or a.poll() is not None, 60, "the first run to work")
+        assert (io.lock_holder(lock) or {}).get("pid") == a.pid, f"no run lock {lock}: {a_log.read_text()}"
+        b = _spawn(root, code, b_log)
+        _wait_for(lambda: "waiting for the lock" in b_log.read_text() or b.poll() is not None, 60,
+                  lambda: f"the second run to wait: {b_log.read_text()}")
+        waiting = [line for line in b_log.read_text().splitlines() if "waiting for the lock" in line]
+        assert len(waiting) == 1 and f"pid {a.pid} on " in waiting[0] and f"run {tag})" in waiting[0], waiting
+        time.sleep(1.0)
+        assert "working" not in b_log.read_text() and b.poll() is None  # it waits: no work beside the first
+        a.send_signal(signal.SIGKILL)
+        a.wait()
+        _wait_for(lambda: "working" in b_log.read_text(), 60, lambda: f"the second run to go on: {b_log.read_text()}")
+        assert f"taking over the lock {lock} left by pid {a.pid}" in b_log.read_text()
+        assert (io.lock_holder(lock) or {}).get("pid") == b.pid
+    finally:
+        for p in (a, b):
+            if p is not None:
+                p.kill()
+                p.wait()
+
+
 def _start_sweep(root: Path, log: Path) -> subprocess.Popen:
     proc = subprocess.Popen([sys.executable, "-m", "borel_lib.sweep", "smoke", "--profile", "smoke"], cwd=root,
                             env=_env(root), stdout=open(log, "w"), stderr=subprocess.STDOUT)
@@ -360,12 +408,114 @@ def test_rerunning_pearl_with_other_iterations_keeps_table_and_config_of_one_run
     assert "already at iteration 2, past iterations=1" in _one_error_line(capsys.readouterr().err)
 
 
+class _Killed(BaseException):
+    """A process killed at this point (no ``except Exception`` catches it)."""
+
+
+@pytest.mark.parametrize("name", ["analysis_pair", "analysis_pair_traj"])
+def test_a_table_and_its_config_are_one_pair_even_when_killed_between_them(root, monkeypatch, name):
+    """``write_results`` replaces a table and its config by renaming each into place: killed at either rename, what
+    is there is the old pair, the new pair, or a pair ``read_table_file`` refuses in one line naming both files and
+    the command that regenerates them, never a table read under a config it was not written with. (Before issue 35
+    the table came first: killed before its config, the new table read as if the old command had made it.) A
+    config without the table's checksum (every committed one) is read as before."""
+    from borel_lib import results
+
+    def table(value: float) -> pd.DataFrame:
+        return pd.DataFrame([{"domain": "semicircle", "method": "m", "variant": "v", "seed": 0, "episode": 1,
+                              "metric": "x", "value": value}])
+
+    path, meta = (results.result_path(name, "smoke", kind=k) for k in ("table", "config"))
+    real_replace = os.replace
+    outcomes = []
+    for kill_at in (1, 2):  # the first, then the second rename of one of the pair's files into place
+        results.write_results(table(1.0), name, config={"run": "old"}, profile="smoke", command="python old.py")
+        renames: list[Path] = []
+
+        def replace(src, dst, kill_at=kill_at, renames=renames):
+            if Path(dst) in (path, meta):
+                renames.append(Path(dst))
+                if len(renames) == kill_at:
+                    raise _Killed
+            return real_replace(src, dst)
+
+        with monkeypatch.context() as m:
+            m.setattr(os, "replace", replace)
+            with pytest.raises(_Killed):
+                results.write_results(table(2.0), name, config={"run": "new"}, profile="smoke", command="python new.py")
+        run = results.read_results_config(name, "smoke")["values"]["run"]
+        try:
+            value = float(results.read_table_file(path).value.iloc[0])
+        except ValueError as err:
+            line = str(err)
+            assert "\n" not in line and str(path) in line and str(meta) in line, line
+            assert line.endswith("regenerate it: `python new.py`") and run == "new", line
+            outcomes.append("refused")
+            continue
+        assert (value, run) in ((1.0, "old"), (2.0, "new")), f"a table of value {value} read under the {run} config"
+        outcomes.append(run)
+    assert "refused" in outcomes  # one kill point falls between the two renames
+    assert sorted(p.name for p in path.parent.iterdir()) == sorted([path.name, meta.name])  # no temporary left
+    results.write_results(table(2.0), name, config={"run": "new"}, profile="smoke", command="python new.py")
+    assert float(results.read_table_file(path).value.iloc[0]) == 2.0
+    saved = results.read_results_config(name, "smoke")
+    meta.write_text(json.dumps({k: v for k, v in saved.items() if k != results.TABLE_HASH_FIELD}))
+    assert float(results.read_table_file(path).value.iloc[0]) == 2.0  # a config of before issue 35: no checksum, read
+
+
+def test_rerunning_online_varibad_with_other_settings_keeps_table_and_config_of_one_run(root, capsys):
+    """Online VariBAD follows PEARL's rule: with --env-steps 240, then 120: refused in one line naming the run and
+    the command that made it, both files untouched, no lock left; a larger budget continues the run from its
+    checkpoint (its first evaluations are the first run's); a checkpoint past a smaller budget is refused."""
+    from borel_lib.online import varibad_ppo
+    from borel_lib.results import read_results_config, read_table_file, result_path
+
+    name = "online_varibad_ppo_gridworld_seed0"
+    args = ["gridworld", "--profile", "smoke", "--device", "cpu", "--no-progress", "--env-steps"]
+    assert varibad_ppo.main([*args, "240"]) == 0
+    table, meta = (result_path(name, "smoke", kind=k) for k in ("table", "config"))
+    before = (table.read_bytes(), meta.read_bytes())
+    first = read_table_file(table)
+    capsys.readouterr()
+    assert varibad_ppo.main([*args, "120"]) == 2
+    line = _one_error_line(capsys.readouterr().err)
+    assert f"run {name} exists with other settings (env_steps 240, not 120)" in line, line
+    assert "made by `python -m borel_lib.online.varibad_ppo gridworld --profile smoke --seed 0 --env-steps 240`" in line
+    assert (table.read_bytes(), meta.read_bytes()) == before and not list(root.rglob("*.lock"))
+    assert varibad_ppo.main([*args, "480"]) == 0  # continues the run: one run, one config
+    longer = read_table_file(table)
+    assert read_results_config(name, "smoke")["values"]["env_steps"] == 480 and longer.env_steps.max() >= 480
+    scored = ["iteration", "env_steps", "episode", "metric", "value"]
+    pd.testing.assert_frame_equal(longer[longer.metric == "return"][scored].head(len(first[first.metric == "return"])),
+                                  first[first.metric == "return"][scored])
+    table.unlink()  # the table gone, the checkpoint (at 480) stays: a shorter run is still refused
+    capsys.readouterr()
+    assert varibad_ppo.main([*args, "240"]) == 2
+    assert "environment steps, past env_steps=240" in _one_error_line(capsys.readouterr().err)
+
+
 # ---------------------------------------------------------------------------------------------- leftovers
 def test_a_failed_run_leaves_no_checkpoint_folder(root, capsys):
     assert pipeline.main(["wind", "--profile", "smoke", "--relabelling", "policy_replay"]) == 2
     assert "no policy-replay dataset" in _one_error_line(capsys.readouterr().err)
     assert not (root / "build" / "smoke" / "checkpoints").exists()
     assert not list(root.rglob("*.lock"))
+
+
+def test_a_failed_run_leaves_no_empty_folder_at_all(root, capsys):
+    """A pipeline run refused for its missing policy-replay data, the policy-replay loader, and naming where a
+    run's dataset or checkpoint would go: no folder is made (before issue 35 ``build/smoke/datasets/`` was left,
+    empty)."""
+    from borel_lib import paths, policy_replay
+    from borel_lib.baselines.common import checkpoint_path
+
+    assert pipeline.main(["wind", "--profile", "smoke", "--relabelling", "policy_replay"]) == 2
+    assert "no policy-replay dataset" in _one_error_line(capsys.readouterr().err)
+    with pytest.raises(FileNotFoundError, match="no policy-replay dataset"):
+        policy_replay.load_policy_replay("wind", "smoke")
+    for where in (paths.datasets_dir("smoke"), paths.checkpoints_dir("smoke"), checkpoint_path("smoke", "pearl_wind_seed0")):
+        assert not where.exists(), where
+    assert _files(root) == set()
 
 
 @pytest.mark.parametrize("dataset_id", ["borel/x", "x-v", "bad id", "x-v0x", "borel/x-vv0", "borel//x-v0", ""])

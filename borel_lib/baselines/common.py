@@ -21,7 +21,10 @@ tables, checkpoints and command line.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import os
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, ClassVar, TypeVar
 
@@ -163,19 +166,22 @@ def write_trajectories(agent: Any, domain: str, tasks: np.ndarray, seed: int, nu
 
 
 def check_same_run(tag: str, profile: str, config: Config, command: str, checkpoint: Path,
-                   grows: tuple[str, ...] = (), ignored: tuple[str, ...] = ("checkpoint_every",)) -> None:
-    """Provenance rule: a result table and its config are always written together by one run. If results of
-    run ``tag`` exist, made with other settings than ``config``, raise a one-line :class:`ConfigError` naming
-    them, the command that made them and how to replace them, before any work; a run never rewrites another
-    run's table under its own settings. Allowed: the same settings (a rerun, or a resumed run), or a larger
-    value of a ``grows`` field (e.g. PEARL's ``iterations``) when the run's ``checkpoint`` is there to continue
-    from (the continued run then holds every evaluation its new config makes). ``ignored`` fields never count."""
+                   grows: tuple[str, ...] = (), ignored: tuple[str, ...] = ("checkpoint_every",),
+                   directory: str | os.PathLike[str] | None = None) -> None:
+    """Provenance rule of every run that writes a result table (PEARL, MBML, the online learners): a result
+    table and its config are always written together by one run. If results of run ``tag`` exist (under
+    ``directory``, default the profile's results root), made with other settings than ``config``, raise a
+    one-line :class:`ConfigError` naming them, the command that made them and how to replace them, before any
+    work; a run never rewrites another run's table under its own settings. Allowed: the same settings (a rerun,
+    or a resumed run), or a larger value of a ``grows`` field (e.g. PEARL's ``iterations``) when the run's
+    ``checkpoint`` is there to continue from (the continued run then holds every evaluation its new config
+    makes). ``ignored`` fields never count. Call it under the run's :func:`run_lock`."""
     import json
 
     from borel_lib.config import ConfigError
     from borel_lib.results import result_path
 
-    table, meta = result_path(tag, profile), result_path(tag, profile, kind="config")
+    table, meta = result_path(tag, profile, directory), result_path(tag, profile, directory, kind="config")
     if not (table.is_file() and meta.is_file()):
         return
     try:
@@ -192,17 +198,33 @@ def check_same_run(tag: str, profile: str, config: Config, command: str, checkpo
     what = ", ".join(f"{k} {saved.get(k)!r}, not {new[k]!r}" for k in differ if k not in grown)
     made_by = saved_json.get("command") or "an earlier command"
     files = [str(checkpoint)] if checkpoint.is_file() else []
-    files += [f"{table.parent}/{tag}.*", f"{table.parent}/{tag}_traj.*"]
+    files.append(f"{table.parent}/{tag}.*")
+    if any(table.parent.glob(f"{tag}_traj.*")):  # PEARL's and MBML's trajectories (the online runs have none)
+        files.append(f"{table.parent}/{tag}_traj.*")
     raise ConfigError(f"{table}: run {tag} exists with other settings ({what}), made by `{made_by}`; a run never "
                       f"rewrites another's results. Keep them (rerun `{made_by}`), or replace them: "
                       f"rm {' '.join(files)}; then rerun: {command}")
 
 
 def checkpoint_path(profile: str, tag: str) -> Path:
-    """Where the run ``tag`` keeps its resumable checkpoint: ``<checkpoints>/<tag>.pt``."""
+    """Where the run ``tag`` keeps its resumable checkpoint: ``<checkpoints>/<tag>.pt`` (the folder is made when
+    the first checkpoint is written)."""
     from borel_lib.paths import checkpoints_dir
 
     return checkpoints_dir(profile) / f"{tag}.pt"
+
+
+@contextlib.contextmanager
+def run_lock(profile: str, tag: str, what: str) -> Iterator[Path]:
+    """Hold run ``tag``'s lock while the block runs (PEARL, MBML and the online learners, as BOReL's
+    :func:`borel_lib.pipeline.run_borel` holds its run's): the lock file ``.<tag>.run.lock`` beside its
+    checkpoint (:func:`borel_lib.io.file_lock`, of its own). A second process given the same run says once
+    on stderr which process (pid) holds it and waits for it, then resumes from its checkpoint, instead of
+    training beside it and racing on the checkpoint and the table; ``what`` names the learner there."""
+    from borel_lib.io import file_lock
+
+    with file_lock(checkpoint_path(profile, tag).with_name(f".{tag}.run.lock"), purpose=f"{what} run {tag}") as path:
+        yield path
 
 
 # ------------------------------------------------------------------------------- command line

@@ -62,6 +62,7 @@ from borel_lib.baselines.common import (
     check_same_run,
     checkpoint_path,
     evaluate,
+    run_lock,
     single_forward,
     summarise,
     write_trajectories,
@@ -450,19 +451,20 @@ def run_mbml(domain: str = "semicircle", profile: str | None = None, seed: int =
     data = dataset_overrides(domain, profile, init_state)  # checks init_state before any work
     tag = run_tag(domain, seed, init_state, profile)
     command = baseline_command("mbml", domain, profile, seed, overrides, "".join(f" --init-state {v}" for v in data.values()))
-    check_same_run(tag, profile, cfg, command, checkpoint_path(profile, tag))
-    seed_everything(seed)
-    dataset, _ = run_collection(domain, profile, progress=progress, **data)
-    trainer = MBMLTrainer(dataset, cfg, seed, get_device(device))
-    rows = trainer.train(checkpoint_path(profile, tag), progress=progress)
-    df = summarise(rows, trainer.env.eval_episodes)
-    ident = task_identification(trainer)
-    df = pd.concat([df, pd.DataFrame([{"domain": domain, "method": "mbml", "variant": "offline", "seed": seed,
-                                       "episode": 0, "metric": k, "value": v, "iteration": cfg.distill_steps}
-                                      for k, v in ident.items()])], ignore_index=True)
-    write_results(df, tag, config=cfg, profile=profile, command=command)
-    write_trajectories(trainer.agent, domain, trainer.eval_tasks, seed, cfg.num_exp_traj_eval, True, False,
-                       f"{tag}_traj", "mbml", "offline", cfg, profile, command, cfg.distill_steps)
+    with run_lock(profile, tag, "MBML"):  # a second process given this run waits, then resumes its checkpoint
+        check_same_run(tag, profile, cfg, command, checkpoint_path(profile, tag))
+        seed_everything(seed)
+        dataset, _ = run_collection(domain, profile, progress=progress, **data)
+        trainer = MBMLTrainer(dataset, cfg, seed, get_device(device))
+        rows = trainer.train(checkpoint_path(profile, tag), progress=progress)
+        df = summarise(rows, trainer.env.eval_episodes)
+        ident = task_identification(trainer)
+        df = pd.concat([df, pd.DataFrame([{"domain": domain, "method": "mbml", "variant": "offline", "seed": seed,
+                                           "episode": 0, "metric": k, "value": v, "iteration": cfg.distill_steps}
+                                          for k, v in ident.items()])], ignore_index=True)
+        write_results(df, tag, config=cfg, profile=profile, command=command)
+        write_trajectories(trainer.agent, domain, trainer.eval_tasks, seed, cfg.num_exp_traj_eval, True, False,
+                           f"{tag}_traj", "mbml", "offline", cfg, profile, command, cfg.distill_steps)
     return df
 
 

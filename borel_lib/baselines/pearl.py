@@ -55,6 +55,7 @@ from borel_lib.baselines.common import (
     checkpoint_path,
     context_features,
     evaluate,
+    run_lock,
     summarise,
     write_trajectories,
 )
@@ -438,7 +439,9 @@ def run_tag(domain: str, seed: int, oracle_task: bool = False) -> str:
 def run_pearl(domain: str = "semicircle", profile: str | None = None, seed: int = 0, oracle_task: bool = False,
               progress: bool = True, device: str = "auto", **overrides: Any) -> pd.DataFrame:
     """Train PEARL online for one seed (resuming a killed run), write
-    ``pearl[_oracle_task]_<domain>_seed<seed>.csv`` with its config, and return the table."""
+    ``pearl[_oracle_task]_<domain>_seed<seed>.csv`` with its config, and return the table. Holds the run's
+    lock (:func:`~borel_lib.baselines.common.run_lock`): a second process given the same run waits for the
+    first, then resumes its checkpoint."""
     from borel_lib.config import resolve_profile
     from borel_lib.device import get_device
     from borel_lib.results import write_results
@@ -448,15 +451,17 @@ def run_pearl(domain: str = "semicircle", profile: str | None = None, seed: int 
     cfg = PEARLConfig.for_domain(domain, profile, **overrides)
     tag = run_tag(domain, seed, oracle_task)
     command = baseline_command("pearl", domain, profile, seed, overrides, " --oracle-task" if oracle_task else "")
-    check_same_run(tag, profile, cfg, command, checkpoint_path(profile, tag), grows=("iterations",))
-    seed_everything(seed)
-    trainer = PEARLTrainer(domain, cfg, seed, get_device(device), oracle_task)
-    method = "pearl_oracle_task" if oracle_task else "pearl"
-    rows = trainer.train(checkpoint_path(profile, tag), progress=progress, method=method, command=command)
-    df = summarise(rows, trainer.env.eval_episodes)
-    write_results(df, tag, config=cfg, profile=profile, command=command)
-    write_trajectories(trainer.agent, domain, trainer.eval_tasks, seed, cfg.num_exp_traj_eval, cfg.use_next_obs_in_context,
-                       oracle_task, f"{tag}_traj", method, "online", cfg, profile, command, int(df.iteration.max()))
+    with run_lock(profile, tag, "PEARL"):
+        check_same_run(tag, profile, cfg, command, checkpoint_path(profile, tag), grows=("iterations",))
+        seed_everything(seed)
+        trainer = PEARLTrainer(domain, cfg, seed, get_device(device), oracle_task)
+        method = "pearl_oracle_task" if oracle_task else "pearl"
+        rows = trainer.train(checkpoint_path(profile, tag), progress=progress, method=method, command=command)
+        df = summarise(rows, trainer.env.eval_episodes)
+        write_results(df, tag, config=cfg, profile=profile, command=command)
+        write_trajectories(trainer.agent, domain, trainer.eval_tasks, seed, cfg.num_exp_traj_eval,
+                           cfg.use_next_obs_in_context, oracle_task, f"{tag}_traj", method, "online", cfg, profile,
+                           command, int(df.iteration.max()))
     return df
 
 

@@ -186,13 +186,22 @@ class OnlineTrainer:
 
     # ------------------------------------------------------------------------------------- train
     def train(self, checkpoint: str | os.PathLike[str] | None = None, progress: bool = True,
-              stop_after: int | None = None) -> pd.DataFrame:
+              stop_after: int | None = None, command: str = "") -> pd.DataFrame:
         """Run to ``env_steps`` (resuming from ``checkpoint`` if it exists) and return the evaluation rows.
         ``stop_after``: return after that many iterations of this call without a checkpoint, as a killed
-        process would (a test of resuming)."""
+        process would (a test of resuming). A checkpoint of a run with a larger budget that is already past
+        ``env_steps`` is refused, as PEARL refuses one past its iterations (its rows are of a longer run than
+        this config says): a one-line :class:`ConfigError` saying how to keep or replace it (``command``: this
+        run's, for the message)."""
         cfg = self.cfg
         if checkpoint is not None and Path(checkpoint).is_file():
-            self.load_state_dict(torch.load(checkpoint, map_location=self.device, weights_only=False), str(checkpoint))
+            state = torch.load(checkpoint, map_location=self.device, weights_only=False)
+            budget = state.get("config", {}).get("env_steps")
+            if isinstance(budget, int) and budget > cfg.env_steps and state["env_steps"] > cfg.env_steps:
+                raise ConfigError(f"{checkpoint}: this run is already at {state['env_steps']} environment steps, past "
+                                  f"env_steps={cfg.env_steps}; keep it (rerun with --env-steps {budget}), or replace "
+                                  f"it: rm {checkpoint}; then rerun" + (f": {command}" if command else ""))
+            self.load_state_dict(state, str(checkpoint))
         if not self.rows:
             self.evaluate()  # the untrained agent: the curves start at 0 steps
             self.save(checkpoint)
@@ -242,21 +251,28 @@ def run_online(trainer_class: type[OnlineTrainer], module: str, domain: str, pro
                progress: bool = True, device: str = "auto", directory: str | os.PathLike[str] | None = None,
                **overrides: Any) -> pd.DataFrame:
     """Train one learner for one seed (resuming a killed run from its checkpoint), write its table
-    ``online_<method>_<domain>_seed<S>`` with the config beside it, and return the table."""
-    from borel_lib.baselines.common import checkpoint_path
+    ``online_<method>_<domain>_seed<S>`` with the config beside it, and return the table. The rules of PEARL's
+    runs: the run's lock is held throughout (a second process given the same run waits, then resumes), and a
+    run never rewrites the table and config of a run made with other settings (a one-line error before any
+    work, :func:`borel_lib.baselines.common.check_same_run`); a larger ``env_steps`` continues the run from
+    its checkpoint."""
+    from borel_lib.baselines.common import check_same_run, checkpoint_path, run_lock
     from borel_lib.device import get_device
     from borel_lib.results import write_results
     from borel_lib.seeding import seed_everything
 
     profile = resolve_profile(profile)
     cfg = trainer_class.config_class.for_domain(domain, profile, **overrides)
-    seed_everything(seed)
     tag = run_tag(trainer_class.method, domain, seed)
-    trainer = trainer_class(domain, cfg, seed, get_device(device))
-    rows = trainer.train(checkpoint_path(profile, tag), progress=progress)
-    df = result_table(rows, trainer.env.eval_episodes)
-    write_results(df, tag, config=cfg, profile=profile, command=command(module, domain, profile, seed, overrides),
-                  directory=directory)
+    cmd = command(module, domain, profile, seed, overrides)
+    with run_lock(profile, tag, f"online {trainer_class.method}"):
+        check_same_run(tag, profile, cfg, cmd, checkpoint_path(profile, tag), grows=("env_steps",),
+                       directory=directory)
+        seed_everything(seed)
+        trainer = trainer_class(domain, cfg, seed, get_device(device))
+        rows = trainer.train(checkpoint_path(profile, tag), progress=progress, command=cmd)
+        df = result_table(rows, trainer.env.eval_episodes)
+        write_results(df, tag, config=cfg, profile=profile, command=cmd, directory=directory)
     return df
 
 
