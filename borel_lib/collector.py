@@ -6,6 +6,8 @@ agents are one :class:`~borel_lib.agents.EnsembleSAC`/:class:`~borel_lib.agents.
 task-conditioned SAC: ``CollectConfig.shared_agent``), and every trial is streamed into an on-disk dataset
 (:mod:`borel_lib.datasets`). Dense-reward domains (Ant, Wind) store the sparse evaluation reward while the
 agents learn from the dense one (:meth:`Collector.training_rewards`, :meth:`Collector.relabel_goals`).
+Reacher-Image's agents act on the proprioceptive state, and every trial's images are rendered from the stored
+states into the dataset's uint8 ``images`` array (:meth:`Collector.trial_images`).
 
 A killed run resumes from its last checkpoint (agents, optimizers, replay buffers, every generator, the
 partially written dataset) and produces the same dataset as an uninterrupted run. The protocols, the
@@ -28,10 +30,10 @@ from tqdm.auto import tqdm
 
 from borel_lib.agents import DQNConfig, EnsembleDQN, EnsembleReplay, EnsembleSAC, SACConfig
 from borel_lib.config import ConfigError
-from borel_lib.datasets import DatasetError, DatasetWriter, dataset_lock, load_dataset, temp_dir
+from borel_lib.datasets import IMAGE_NOTE, DatasetError, DatasetWriter, dataset_lock, load_dataset, temp_dir
 from borel_lib.device import get_device
 from borel_lib.envs import domain_info, make_env
-from borel_lib.envs.batched import MUJOCO_BATCHABLE, BatchedMujocoTrial, BatchedTrial
+from borel_lib.envs.batched import MUJOCO_BATCHABLE, BatchedMujocoTrial, BatchedTrial, state_shape
 from borel_lib.io import atomic_path
 from borel_lib.seeding import spawn_generators
 
@@ -74,7 +76,7 @@ class Collector:
         _, seed_rng = spawn_generators(cfg.seed, 2)
         self.env_seeds = [int(s) for s in seed_rng.integers(0, 2**31 - 1, size=cfg.n_tasks)]
         agent_seeds = [int(s) for s in seed_rng.integers(0, 2**31 - 1, size=cfg.n_tasks)]
-        obs_dim = self.env.observation_space.shape[0] + 1
+        obs_dim = state_shape(self.env)[0] + 1  # Reacher-Image: the proprioceptive state (the agents' input)
         self.members = 1 if cfg.shared_agent else cfg.n_tasks
         if cfg.shared_agent:  # the shared agent sees the task too (not stored in the dataset)
             agent_seeds = agent_seeds[:1]
@@ -100,6 +102,9 @@ class Collector:
                        "next_obs": (N, M, T, obs_dim), "iteration": (N, M)}
         if cfg.dense_collection:
             self.shapes.update(reward_goal=(N, M, T), reward_ctrl=(N, M, T))
+        self.images = hasattr(self.env, "images")  # Reacher-Image: the dataset stores what BOReL sees
+        if self.images:
+            self.shapes["images"] = (N, M, T + self.trial.k) + tuple(self.env.observation_space["image"].shape)
         self.manifest = {
             "domain": cfg.domain, "env_id": domain_info(cfg.domain).env_id, "tasks": self.tasks.tolist(),
             "n_tasks": N, "n_trials": M, "episodes_per_trial": self.trial.k, "horizon": self.trial.H,
@@ -108,7 +113,7 @@ class Collector:
             "notes": "iteration -1 = random warm-up trials" + (
                 f"; rewards = the sparse evaluation reward ({_doc(self.env.sparse_reward)}); the agents trained on "
                 f"the dense reward reward_goal + reward_ctrl ({_doc(self.env.dense_reward)})"
-                if cfg.dense_collection else ""),
+                if cfg.dense_collection else "") + (f"; {IMAGE_NOTE}" if self.images else ""),
         }
         self.curves: list[dict[str, Any]] = []
         self.trials_done = 0
@@ -172,7 +177,19 @@ class Collector:
                 rec["reward_goal"][:, t] = out.info["reward_goal"]
                 rec["reward_ctrl"][:, t] = out.info["reward_ctrl"]
             obs = out.obs
+        if self.images:
+            rec["images"] = self.trial_images(rec["obs"], rec["next_obs"])
         return rec
+
+    def trial_images(self, obs: np.ndarray, next_obs: np.ndarray) -> np.ndarray:
+        """The frames ``(N, k·(H + 1), h, w, 3)`` uint8 of trials ``(N, T, ·)``: per episode the start state's
+        image, then every step's next state's (:func:`borel_lib.datasets.frame_indices`), rendered in one call
+        from the stored states (the image is a function of the state alone, :meth:`ReacherImageEnv.images`)."""
+        N, H, k = obs.shape[0], self.trial.H, self.trial.k
+        start = obs[:, ::H, None, :]  # (N, k, 1, dim): each episode's start state
+        steps = next_obs.reshape(N, k, H, -1)
+        states = np.concatenate([start, steps], 2).reshape(N, k * (H + 1), -1)
+        return self.env.images(states)
 
     def training_rewards(self, rec: dict[str, np.ndarray]) -> np.ndarray:
         """The rewards the agents learn from: the dense sum ``reward_goal + reward_ctrl`` for Ant and Wind
@@ -373,8 +390,7 @@ class Collector:
                                   f"(and its final checkpoint in {self.ckpt_dir}) to extend to "
                                   f"iterations={self.cfg.iterations}")
             old = load_dataset(self.dataset_path)
-            self.writer = DatasetWriter(self.dataset_path, self.shapes, self.manifest, overwrite=True,
-                                        dtypes={"iteration": "int32"})
+            self.writer = DatasetWriter(self.dataset_path, self.shapes, self.manifest, overwrite=True)
             m = int(state["trials_done"])
             for name, arr in self.writer.arrays.items():
                 arr[:, :m] = old.arrays[name][:, :m]
@@ -403,8 +419,7 @@ class Collector:
     def _run(self, state: dict[str, Any] | None, overwrite: bool, progress: bool, stop_after: int | None) -> Path:
         cfg = self.cfg
         if not self._resume(state):
-            self.writer = DatasetWriter(self.dataset_path, self.shapes, self.manifest, overwrite=overwrite,
-                                        dtypes={"iteration": "int32"})
+            self.writer = DatasetWriter(self.dataset_path, self.shapes, self.manifest, overwrite=overwrite)
             self.trial.reset(self.tasks, seeds=self.env_seeds)
             for _ in range(cfg.warmup_trials):
                 self._record(self.run_trial("random"), iteration=-1)

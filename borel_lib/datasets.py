@@ -12,9 +12,10 @@ Layout of ``<name>/``:
   is contiguous: ``obs`` and ``next_obs`` ``(N, M, T, obs_dim)`` with the episode-end flag, ``actions``
   ``(N, M, T, act_dim)`` (Gridworld: the integer action as a float), ``rewards`` ``(N, M, T)``, and
   optional extras (``reward_goal``, ``reward_ctrl``, ``source_task`` ``(N, M)`` for policy replaying,
-  ``iteration`` ``(N, M)`` — the collection iteration that produced each trial).
+  ``iteration`` ``(N, M)`` — the collection iteration that produced each trial, and for image domains
+  ``images`` ``(N, M, k·(H + 1), 64, 64, 3)`` uint8 — every frame of a trial once, :func:`frame_indices`).
 
-Arrays are float32 (int32 for index arrays) and memory-mapped on load, so a paper-scale Ant dataset
+Arrays are float32 (int32 for index arrays, uint8 for images) and memory-mapped on load, so a paper-scale Ant dataset
 (80 tasks × 820k transitions, ~16 GB on disk) is usable within a few GB of RAM; the writer streams into
 preallocated memory-mapped files too. A dataset is written into a hidden temporary directory and
 renamed into place only when complete, so a crash never leaves a half-written dataset at its final
@@ -29,7 +30,8 @@ error naming the file and the field instead of training on wrong data:
   consistent with ``tasks`` and every array's leading shape, each task vector has the domain's
   ``task_dim`` finite numbers, observation and action widths match the environment, array files are
   plain names inside the dataset folder (``validate=False`` skips these checks);
-- every array's dtype (float32; int32 for ``iteration``/``source_task``) and shape, finite values;
+- every array's dtype (float32; int32 for ``iteration``/``source_task``; uint8 for ``images``) and shape
+  (``images``: the environment's image shape), finite values;
 - checksums (``verify=True``): each array file's sha256 and the manifest's own ``manifest_sha256``
   (a digest of every other manifest field, so edited task vectors are caught). Hashing reads every
   byte: about 1.5 s per GB from the page cache on one core of the project's 2-core machine (measured
@@ -67,11 +69,45 @@ MANIFEST_FIELDS = ("schema_version", "domain", "env_id", "tasks", "n_tasks", "n_
                    "borel_lib_version", "created_by", "notes", "arrays")
 """Fields every manifest has."""
 
-OPTIONAL_ARRAYS = ("reward_goal", "reward_ctrl", "source_task", "iteration")
+OPTIONAL_ARRAYS = ("reward_goal", "reward_ctrl", "source_task", "iteration", "images")
 """Arrays a dataset may have besides the required ones."""
 
 INDEX_ARRAYS = ("source_task", "iteration")
-"""Per-trial index arrays: ``(n_tasks, n_trials)``, int32; every other array is float32."""
+"""Per-trial index arrays: ``(n_tasks, n_trials)``, int32; every other array is float32 except :data:`IMAGE_ARRAYS`."""
+
+IMAGE_ARRAYS = ("images",)
+"""Image arrays, uint8: ``images`` ``(n_tasks, n_trials, k·(H + 1), height, width, 3)`` holds every frame of
+a trial once (:func:`frame_indices`). Only domains with image observations (Reacher-Image) have it."""
+
+IMAGE_NOTE = ("images: k*(H+1) frames per trial, per episode the start state's frame then every step's next "
+              "state's; step t's obs frame is t + t // H, its next_obs frame t + t // H + 1; each frame is the "
+              "image the environment shows for that stored state (rendered from obs/next_obs)")
+"""What a dataset's manifest ``notes`` say about its ``images`` array."""
+
+
+def array_dtype(name: str) -> str:
+    """The dtype every dataset stores array ``name`` in: uint8 images, int32 index arrays, else float32."""
+    return "uint8" if name in IMAGE_ARRAYS else "int32" if name in INDEX_ARRAYS else "float32"
+
+
+def leading_shape(name: str, manifest: Mapping[str, Any]) -> tuple[int, ...]:
+    """The leading dimensions array ``name`` must have: ``(n_tasks, n_trials)`` for index arrays,
+    ``(n_tasks, n_trials, trial_length + episodes_per_trial)`` for images (k·(H + 1) frames), else
+    ``(n_tasks, n_trials, trial_length)``."""
+    N, M, T = manifest["n_tasks"], manifest["n_trials"], manifest["trial_length"]
+    if name in INDEX_ARRAYS:
+        return (N, M)
+    return (N, M, T + manifest["episodes_per_trial"]) if name in IMAGE_ARRAYS else (N, M, T)
+
+
+def frame_indices(trial_length: int, horizon: int) -> tuple[np.ndarray, np.ndarray]:
+    """Indices into an ``images`` array's frame axis of every step's observation and next observation:
+    ``(obs_frames, next_frames)``, each ``(trial_length,)``. Episode e's frames are ``e·(H + 1)`` (its start
+    state) to ``e·(H + 1) + H``, so step t's observation is frame t + t // H and its next state frame
+    t + t // H + 1 (``images[:, :, obs_frames]`` are the images of ``obs``)."""
+    t = np.arange(int(trial_length))
+    obs = t + t // int(horizon)
+    return obs, obs + 1
 
 COLLECTION_MODES = ("own_policy", "policy_replay")
 """How trials were collected: each task's own learning agent, or other tasks' saved policies (§4)."""
@@ -157,7 +193,7 @@ class DatasetWriter:
         self.tmp.mkdir(parents=True)
         dtypes = dict(dtypes or {})
         self.shapes = {k: tuple(int(d) for d in v) for k, v in shapes.items()}
-        self.dtypes = {k: dtypes.get(k, "int32" if k in INDEX_ARRAYS else "float32") for k in self.shapes}
+        self.dtypes = {k: dtypes.get(k, array_dtype(k)) for k in self.shapes}
         self.manifest = dict(manifest)
         write_json(self.tmp / "writer.json", {"shapes": self.shapes, "dtypes": self.dtypes, "manifest": self.manifest,
                                               "overwrite": overwrite})
@@ -289,6 +325,14 @@ class OfflineDataset:
         return np.eye(n_actions, dtype=np.float32)[self.arrays["actions"][..., 0].astype(np.int64)]
 
 
+def _lead_names(name: str) -> str:
+    """The names of :func:`leading_shape`'s dimensions, for error messages."""
+    if name in INDEX_ARRAYS:
+        return "(n_tasks, n_trials)"
+    return "(n_tasks, n_trials, trial_length + episodes_per_trial)" if name in IMAGE_ARRAYS else \
+        "(n_tasks, n_trials, trial_length)"
+
+
 def _fail(where: Path, field: str, message: str) -> DatasetError:
     return DatasetError(f"{where}: field '{field}' {message}")
 
@@ -339,9 +383,10 @@ def validate_manifest(manifest: Mapping[str, Any], mpath: Path) -> None:
     if unknown:
         raise _fail(mpath, "arrays", f"has unknown array(s) {unknown}; allowed: "
                                      f"{', '.join(REQUIRED_ARRAYS + OPTIONAL_ARRAYS)}")
-    N, M, T = manifest["n_tasks"], manifest["n_trials"], manifest["trial_length"]
     obs_space, act_space = env.observation_space, env.action_space
-    widths = {}
+    widths, image_shape = {}, None
+    if isinstance(obs_space, spaces.Dict) and "state" in obs_space.spaces:  # Reacher-Image: the state is stored
+        obs_space, image_shape = obs_space["state"], list(obs_space["image"].shape)
     if isinstance(obs_space, spaces.Box):
         widths["obs"] = widths["next_obs"] = int(np.prod(obs_space.shape)) + 1  # + episode-end flag
     widths["actions"] = 1 if isinstance(act_space, spaces.Discrete) else int(np.prod(act_space.shape))
@@ -352,14 +397,19 @@ def validate_manifest(manifest: Mapping[str, Any], mpath: Path) -> None:
         file = entry["file"]
         if not isinstance(file, str) or file != Path(file).name or file in ("", ".", "..") or not file.endswith(".npy"):
             raise _fail(mpath, f"{where}.file", f"must be a plain .npy file name inside the dataset folder; got {file!r}")
-        dtype = "int32" if name in INDEX_ARRAYS else "float32"
+        dtype = array_dtype(name)
         if entry["dtype"] != dtype:
             raise _fail(mpath, f"{where}.dtype", f"is {entry['dtype']!r}; array '{name}' must be {dtype}")
         shape = entry["shape"]
-        lead = (N, M) if name in INDEX_ARRAYS else (N, M, T)
+        lead = leading_shape(name, manifest)
         if not isinstance(shape, list) or tuple(shape[: len(lead)]) != lead:
-            raise _fail(mpath, f"{where}.shape", f"is {shape!r}; its leading dimensions must be (n_tasks, n_trials"
-                                                 f"{', trial_length' if len(lead) == 3 else ''}) = {lead}")
+            raise _fail(mpath, f"{where}.shape", f"is {shape!r}; its leading dimensions must be {_lead_names(name)} "
+                                                 f"= {lead}")
+        if name in IMAGE_ARRAYS:
+            if image_shape is None or shape[3:] != image_shape:
+                raise _fail(mpath, f"{where}.shape", f"is {shape!r}; domain {domain!r} " + (
+                    f"has images of shape {tuple(image_shape)}" if image_shape else "has no image observations"))
+            continue
         if name in widths and shape[3:] != [widths[name]]:
             raise _fail(mpath, f"{where}.shape", f"is {shape!r}; domain {domain!r} needs last dimension "
                                                  f"{widths[name]}")
@@ -398,7 +448,7 @@ def load_dataset(path: str | os.PathLike[str], mmap: bool = True, validate: bool
     absent = [a for a in REQUIRED_ARRAYS if a not in entries]
     if absent:
         raise DatasetError(f"{mpath}: field 'arrays' lacks required arrays {absent}")
-    N, M, T = manifest["n_tasks"], manifest["n_trials"], manifest["trial_length"]
+    N = manifest["n_tasks"]
     if not isinstance(manifest["tasks"], list) or len(manifest["tasks"]) != N:
         raise DatasetError(f"{mpath}: field 'tasks' has {len(manifest['tasks'])} entries but n_tasks is {N}")
     if validate:
@@ -423,10 +473,10 @@ def load_dataset(path: str | os.PathLike[str], mmap: bool = True, validate: bool
             raise DatasetError(f"{file}: array '{name}' has shape {arr.shape}, manifest says {tuple(entry['shape'])}")
         if str(arr.dtype) != entry["dtype"]:
             raise DatasetError(f"{file}: array '{name}' has dtype {arr.dtype}, manifest says {entry['dtype']}")
-        lead = (N, M, T) if name not in INDEX_ARRAYS else (N, M)
+        lead = leading_shape(name, manifest)
         if tuple(arr.shape[: len(lead)]) != lead:
-            raise DatasetError(f"{file}: array '{name}' leading shape {arr.shape[:len(lead)]} != (n_tasks, n_trials"
-                               f"{', trial_length' if len(lead) == 3 else ''}) = {lead}")
+            raise DatasetError(f"{file}: array '{name}' leading shape {arr.shape[:len(lead)]} != {_lead_names(name)} "
+                               f"= {lead}")
         if verify and _sha256(file) != entry["sha256"]:
             raise DatasetError(f"{file}: checksum of '{name}' does not match the manifest's arrays.{name}.sha256 "
                                "(the file was modified or corrupted)")

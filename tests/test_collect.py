@@ -116,9 +116,9 @@ def test_policy_replay_uses_other_tasks_policies_with_this_tasks_rewards(tmp_pat
 
 
 def test_config_errors():
-    with pytest.raises(ConfigError, match="domain='reacher_image'.*allowed values.*cheetah_vel"):
-        CollectConfig(domain="reacher_image")
-    for domain in ("gridworld", "semicircle", "wind", "escape_room", "ant_semicircle", "cheetah_vel"):
+    with pytest.raises(ConfigError, match="domain='mars'.*allowed values.*'cheetah_vel', 'reacher_image'"):
+        CollectConfig(domain="mars")
+    for domain in ("gridworld", "semicircle", "wind", "escape_room", "ant_semicircle", "cheetah_vel", "reacher_image"):
         CollectConfig.for_domain(domain, "smoke")  # every batchable domain has a protocol per profile
     assert CollectConfig.for_domain("semicircle", "paper").updates_per_iter == 500
     ant = CollectConfig.for_domain("ant_semicircle", "paper")

@@ -248,8 +248,8 @@ def test_bad_inputs_give_clear_errors(name):
         env.set_task([1.0, 2.0, 3.0])
     with pytest.raises(ValueError, match="unknown domain"):
         make_env("pointmass")
-    with pytest.raises(ValueError, match="no batched form"):
-        make_batched_trial("reacher_image", 2)
+    with pytest.raises(ValueError, match="unknown domain"):
+        make_batched_trial("pointmass", 2)
 
 
 def test_trial_wrapper_rejects_non_task_env():

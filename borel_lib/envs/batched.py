@@ -31,6 +31,7 @@ from typing import Any, NamedTuple
 
 import mujoco
 import numpy as np
+from gymnasium import spaces
 from gymnasium.utils import seeding
 
 from borel_lib.envs.base import TaskEnv
@@ -38,8 +39,16 @@ from borel_lib.envs.base import TaskEnv
 BATCHABLE = ("gridworld", "semicircle", "wind", "escape_room")
 """Domains with a pure ``transition`` that :class:`BatchedTrial` can step."""
 
-MUJOCO_BATCHABLE = ("ant_semicircle", "cheetah_vel")
+MUJOCO_BATCHABLE = ("ant_semicircle", "cheetah_vel", "reacher_image")
 """MuJoCo domains that :class:`BatchedMujocoTrial` steps (N ``MjData`` of one model)."""
+
+
+def state_shape(env: TaskEnv) -> tuple[int, ...]:
+    """Shape of the flat state a batched trial steps and a dataset's ``obs`` stores (before the episode-end
+    flag): the observation's, or for a ``Dict`` observation (Reacher-Image) its ``"state"`` entry's (the
+    images are rendered from it: :meth:`~borel_lib.envs.reacher_image.ReacherImageEnv.images`)."""
+    space = env.observation_space
+    return tuple(space["state"].shape if isinstance(space, spaces.Dict) else space.shape)
 
 
 class BatchedStep(NamedTuple):
@@ -75,7 +84,7 @@ class BatchedTrial:
         self.discrete = not hasattr(env.action_space, "shape") or env.action_space.shape == ()
         self._rngs: list[np.random.Generator] = []
         self.tasks = np.zeros((n, env.task_dim))
-        self.state = np.zeros((n,) + env.observation_space.shape, dtype=np.float32)
+        self.state = np.zeros((n,) + state_shape(env), dtype=np.float32)
         self.t = 0
         self.episode = 0
 
@@ -157,6 +166,9 @@ class BatchedTrial:
 class BatchedMujocoTrial(BatchedTrial):
     """:class:`BatchedTrial` of a MuJoCo domain: one ``MjModel`` (the env's), one ``MjData`` per task.
 
+    Reacher-Image steps its proprioceptive state (:func:`state_shape`) and leaves the images to the caller,
+    who renders a whole trial's frames in one call (:meth:`~borel_lib.envs.reacher_image.ReacherImageEnv.images`).
+
     Each task's start state comes from its own generator through the env's ``reset_model``, and each
     step runs the env's ``_simulate``/``_get_obs`` on that task's ``MjData``; the trial is therefore
     bit-identical to N single envs reset with ``seed=seeds[i]`` (see the module docstring). Actions are
@@ -167,7 +179,7 @@ class BatchedMujocoTrial(BatchedTrial):
     def __init__(self, env: TaskEnv, n: int, episodes: int | None = None):
         super().__init__(env, n, episodes)
         self.datas = [mujoco.MjData(env.model) for _ in range(n)]
-        self.state = np.zeros((n,) + env.observation_space.shape, dtype=np.float64)
+        self.state = np.zeros((n,) + state_shape(env), dtype=np.float64)
 
     @staticmethod
     def _check_env(env: TaskEnv) -> None:
@@ -176,21 +188,28 @@ class BatchedMujocoTrial(BatchedTrial):
 
     @contextlib.contextmanager
     def _on(self, i: int) -> Iterator[Any]:
-        """Point the env at task ``i``'s ``MjData`` and generator for the duration of the block."""
+        """Point the env at task ``i``'s ``MjData``, generator and task for the duration of the block."""
         env = self.env
-        saved = env.data, env._np_random
-        env.data, env._np_random = self.datas[i], self._rngs[i]
+        saved = env.data, env._np_random, env._task
+        env.data, env._np_random, env._task = self.datas[i], self._rngs[i], self.tasks[i]
         try:
             yield env
         finally:
-            env.data, env._np_random = saved
+            env.data, env._np_random, env._task = saved
+
+    def _observe(self, env: TaskEnv, obs: Any = None) -> np.ndarray:
+        """The flat state of the env's current ``MjData``: its observation, or an image domain's proprioceptive
+        state (``state_obs``; its images are rendered per trial afterwards). ``obs``: one just returned."""
+        if hasattr(env, "state_obs"):
+            return env.state_obs()
+        return env._get_obs() if obs is None else obs
 
     def _start_states(self) -> np.ndarray:
         obs = []
         for i in range(self.n):
             with self._on(i) as env:
                 mujoco.mj_resetData(env.model, env.data)
-                obs.append(env.reset_model())
+                obs.append(self._observe(env, env.reset_model()))
         return np.stack(obs)
 
     def _transition(self, state: np.ndarray, actions: np.ndarray) -> np.ndarray:
@@ -199,14 +218,14 @@ class BatchedMujocoTrial(BatchedTrial):
         for i in range(self.n):
             with self._on(i) as env:
                 env._simulate(a[i])
-                nxt.append(env._get_obs())
+                nxt.append(self._observe(env))
         return np.stack(nxt)
 
 
 def make_batched_trial(name: str, n: int, episodes: int | None = None, **env_kwargs) -> BatchedTrial:
     """Batched trial of ``n`` tasks of a batchable domain: :class:`BatchedTrial` (``gridworld``,
     ``semicircle``, ``wind``, ``escape_room``) or :class:`BatchedMujocoTrial` (``ant_semicircle``,
-    ``cheetah_vel``)."""
+    ``cheetah_vel``, ``reacher_image``)."""
     from borel_lib.envs import domain_info, make_env
 
     info = domain_info(name)

@@ -15,11 +15,19 @@ Observation, a ``Dict``:
 
 Reward (dense, task-dependent): −‖fingertip(s') − target‖ − 0.1‖a‖². The model's own target body
 (two slide joints, no collisions) is parked at the task's target so MuJoCo renders agree; it has no
-effect on the arm's physics. ``is_success``: fingertip within 0.02 of the target.
+effect on the arm's physics. ``is_success``: fingertip within 0.02 of the target. ``reward`` and
+``is_success`` take the ``Dict`` observation or the bare state array (:func:`proprioception`), so they
+score a dataset's stored states too.
+
+Batched collection (:class:`~borel_lib.envs.batched.BatchedMujocoTrial`) steps the proprioceptive states
+only (:meth:`ReacherImageEnv.state_obs`) and renders each trial's images at once afterwards
+(:meth:`ReacherImageEnv.images`): the image is a function of the state alone, so this is the same image
+``step`` returns, at a fraction of the cost.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -43,6 +51,13 @@ def fingertip(state: np.ndarray) -> np.ndarray:
     s12 = s1 * c2 + c1 * s2
     l1, l2 = LINK_LENGTHS
     return np.stack([l1 * c1 + l2 * c12, l1 * s1 + l2 * s12], axis=-1)
+
+
+def proprioception(obs: Any) -> np.ndarray:
+    """The proprioceptive state of an observation: ``obs["state"]`` of the ``Dict`` observation, or ``obs``
+    itself when it is already the state array (as datasets store it, with or without the episode-end flag):
+    the pure reward reads only its first four entries."""
+    return np.asarray(obs["state"] if isinstance(obs, Mapping) else obs)
 
 
 class ArmRasteriser:
@@ -115,16 +130,26 @@ class ReacherImageEnv(MujocoTaskEnv):
     def reward(self, obs, action, next_obs, task) -> np.ndarray:
         """−‖fingertip(s') − target‖ − 0.1‖a‖² (fingertip by forward kinematics of ``state``)."""
         a = np.clip(np.asarray(action, dtype=np.float64), -1.0, 1.0)
-        d = fingertip(next_obs["state"]) - np.asarray(task)[..., :2]
+        d = fingertip(proprioception(next_obs)) - np.asarray(task)[..., :2]
         return -np.sqrt(np.sum(d * d, axis=-1)) - self.ctrl_cost_weight * np.sum(a * a, axis=-1)
 
     def is_success(self, next_obs, task) -> np.ndarray:
-        d = fingertip(next_obs["state"]) - np.asarray(task)[..., :2]
+        d = fingertip(proprioception(next_obs)) - np.asarray(task)[..., :2]
         return np.sqrt(np.sum(d * d, axis=-1)) <= self.success_distance
 
-    def _get_obs(self) -> dict[str, np.ndarray]:
+    def state_obs(self) -> np.ndarray:
+        """The proprioceptive state of the current simulator state, float32 ``(6,)`` (no image: batched
+        collection steps the states and renders the images of a whole trial at once, :meth:`images`)."""
         q, qd = self.data.qpos.flat[:2], self.data.qvel.flat[:2]
-        state = np.concatenate([np.cos(q), np.sin(q), qd]).astype(np.float32)
+        return np.concatenate([np.cos(q), np.sin(q), qd]).astype(np.float32)
+
+    def images(self, state: np.ndarray) -> np.ndarray:
+        """The observation images ``(..., 64, 64, 3)`` uint8 of states ``(..., >= 4)`` (a stored state with its
+        episode-end flag works too): exactly the ``"image"`` that :meth:`step` returns for that state."""
+        return self.rasteriser.render(state)
+
+    def _get_obs(self) -> dict[str, np.ndarray]:
+        state = self.state_obs()
         return {"image": self.rasteriser.render(state), "state": state}
 
     def reset_model(self) -> dict[str, np.ndarray]:

@@ -26,6 +26,15 @@ action, so a transition rules out the candidates whose goal term disagrees with 
 candidates and features as the Semi-circle. (The goal-known step counts of the search metrics are the point
 robot's, so those metrics stay on :data:`EXACT_DOMAINS`.)
 
+Reacher-Image (also :data:`MUJOCO_EXACT_DOMAINS`): the target angle θ ~ U[0, π/2] on the radius-0.15 quarter
+circle, discretised into ``n_candidates`` equally spaced angles; the dense reward −‖tip(s') − g‖ − 0.1‖a‖² is a
+deterministic function of s' (the stored proprioceptive state, by forward kinematics), a and g. A candidate is
+consistent with a transition if its predicted reward is within ``atol`` = 0.15·Δθ/2 + 1e-5 of the observed one:
+‖tip − g(θ)‖ is 0.15-Lipschitz in θ, so the grid angle nearest to the true target is never ruled out (exact up
+to the grid; 1e-5 covers float32 storage). Each reward says how far the target is from the fingertip, so a few
+steps with the fingertip in different places leave only the candidates near the true angle. Features: the mass
+in ``n_bins`` sectors of the quarter circle. The images are not needed: the state they show is stored.
+
 Transition domains (§4, Figure 4; :data:`TRANSITION_EXACT_DOMAINS`). There the rewards are the same for
 every task and the transitions identify it, so a candidate is ruled out by a step whose next state it
 would not produce. Only (a_j, r_j, s'_j) are used, as above: the step's start state is the previous
@@ -51,8 +60,8 @@ EXACT_DOMAINS = ("gridworld", "semicircle")
 """Goal domains with an exact belief (rewards identify the task)."""
 TRANSITION_EXACT_DOMAINS = ("wind", "escape_room")
 """Transition domains with an exact belief (next states identify the task; module docstring)."""
-MUJOCO_EXACT_DOMAINS = ("ant_semicircle",)
-"""MuJoCo goal domains with an exact belief (module docstring, "Ant-Semi-circle")."""
+MUJOCO_EXACT_DOMAINS = ("ant_semicircle", "reacher_image")
+"""MuJoCo goal domains with an exact belief (module docstring, "Ant-Semi-circle" and "Reacher-Image")."""
 ALL_EXACT_DOMAINS = EXACT_DOMAINS + TRANSITION_EXACT_DOMAINS + MUJOCO_EXACT_DOMAINS
 """Every domain :class:`ExactBelief` takes."""
 
@@ -69,6 +78,8 @@ class ExactBelief:
             raise ValueError(f"exact belief: domain {domain!r} has none; allowed values: {', '.join(ALL_EXACT_DOMAINS)}")
         self.domain = domain
         self.env = make_env(domain)
+        self.atol = 1e-5
+        """How far a candidate's predicted reward may be from the observed one (goal domains)."""
         self.transitions = domain in TRANSITION_EXACT_DOMAINS
         if domain == "wind":
             w = self.env.max_wind
@@ -83,11 +94,14 @@ class ExactBelief:
         else:
             if n_candidates < n_bins or n_candidates % n_bins:
                 raise ValueError(f"exact belief: n_candidates={n_candidates} must be a multiple of n_bins={n_bins}")
-            angles = (np.arange(n_candidates) + 0.5) / n_candidates * np.pi
+            span, radius = (np.pi / 2, self.env.target_radius) if domain == "reacher_image" else (np.pi, 1.0)
+            angles = (np.arange(n_candidates) + 0.5) / n_candidates * span
             self.angles = angles
             self.candidates = (angles[:, None] if domain == "escape_room" else
-                               np.stack([np.cos(angles), np.sin(angles)], -1).astype(np.float32))
+                               (radius * np.stack([np.cos(angles), np.sin(angles)], -1)).astype(np.float32))
             self.pool = np.kron(np.eye(n_bins, dtype=np.float32), np.ones((n_candidates // n_bins, 1), np.float32))
+            if domain == "reacher_image":  # module docstring: the grid's reward error, plus float32 rounding
+                self.atol = radius * span / n_candidates / 2 + 1e-5
         self.n_candidates = len(self.candidates)
         self.dim = self.pool.shape[1]
 
@@ -104,7 +118,8 @@ class ExactBelief:
         # the point robots' rewards ignore s and a; Ant's control term is a function of a alone
         acts = np.asarray(actions, np.float32)[..., None, :] if self.domain in MUJOCO_EXACT_DOMAINS else None
         predicted = self.env.reward(nxt, acts, nxt, self.candidates)
-        return ~np.isclose(predicted, np.asarray(rewards, np.float32)[..., None], atol=1e-5)
+        rtol = 0.0 if self.domain == "reacher_image" else 1e-5  # numpy's default elsewhere
+        return ~np.isclose(predicted, np.asarray(rewards, np.float32)[..., None], atol=self.atol, rtol=rtol)
 
     def _inconsistent_transitions(self, s: np.ndarray, a: np.ndarray, s2: np.ndarray) -> np.ndarray:
         shape = s.shape[:-1]
