@@ -35,7 +35,7 @@ error naming the file and the field instead of training on wrong data:
 - checksums (``verify=True``): each array file's sha256 and the manifest's own ``manifest_sha256``
   (a digest of every other manifest field, so edited task vectors are caught). Hashing reads every
   byte: about 1.5 s per GB from the page cache on one core of the project's 2-core machine (measured
-  with :func:`_sha256`, 2025), plus the disk read if the files are not cached; a paper-scale Ant
+  with :func:`borel_lib.io.file_sha256`, 2025), plus the disk read if the files are not cached; a paper-scale Ant
   dataset (~16 GB) therefore costs ~25 s or more. ``verify=False`` skips it for speed once a dataset is
   trusted. A manifest written before ``manifest_sha256`` existed is accepted without it.
 """
@@ -56,7 +56,7 @@ from typing import Any
 import numpy as np
 
 from borel_lib import __version__
-from borel_lib.io import describe_holder, file_lock, write_json
+from borel_lib.io import describe_holder, file_lock, file_sha256, write_json
 
 SCHEMA_VERSION = 1
 """Version of the on-disk format this code reads and writes."""
@@ -115,14 +115,6 @@ COLLECTION_MODES = ("own_policy", "policy_replay")
 
 class DatasetError(ValueError):
     """A dataset on disk is missing, incomplete, corrupt or of an unknown version."""
-
-
-def _sha256(path: Path, chunk: int = 1 << 24) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while block := f.read(chunk):
-            h.update(block)
-    return h.hexdigest()
 
 
 def manifest_digest(manifest: Mapping[str, Any]) -> str:
@@ -242,7 +234,7 @@ class DatasetWriter:
         for name, arr in self.arrays.items():
             arr.flush()
             entries[name] = {"file": f"{name}.npy", "shape": list(arr.shape), "dtype": str(arr.dtype),
-                             "sha256": _sha256(self.tmp / f"{name}.npy")}
+                             "sha256": file_sha256(self.tmp / f"{name}.npy")}
         self.arrays = {}
         manifest = {"schema_version": SCHEMA_VERSION, "borel_lib_version": __version__, "notes": "",
                     "collection_mode": "own_policy", **self.manifest, "arrays": entries}
@@ -477,7 +469,7 @@ def load_dataset(path: str | os.PathLike[str], mmap: bool = True, validate: bool
         if tuple(arr.shape[: len(lead)]) != lead:
             raise DatasetError(f"{file}: array '{name}' leading shape {arr.shape[:len(lead)]} != {_lead_names(name)} "
                                f"= {lead}")
-        if verify and _sha256(file) != entry["sha256"]:
+        if verify and file_sha256(file) != entry["sha256"]:
             raise DatasetError(f"{file}: checksum of '{name}' does not match the manifest's arrays.{name}.sha256 "
                                "(the file was modified or corrupted)")
         if check_finite and arr.dtype.kind == "f":

@@ -10,6 +10,7 @@ naming its holder (pid, host, purpose), removed on release.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
 import socket
@@ -240,3 +241,12 @@ def _json_default(obj: Any) -> Any:
     if isinstance(obj, (set, frozenset)):
         return sorted(obj)
     raise TypeError(f"cannot serialise {type(obj).__name__} to JSON")
+
+
+def file_sha256(path: str | os.PathLike[str], chunk: int = 1 << 24) -> str:
+    """SHA-256 (hex) of a file's bytes, read in chunks (dataset arrays, the results manifest)."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while block := f.read(chunk):
+            h.update(block)
+    return h.hexdigest()

@@ -14,11 +14,10 @@ then rename): run it after regenerating results on purpose, and commit it with t
 from __future__ import annotations
 
 import argparse
-import hashlib
 import sys
 from pathlib import Path
 
-from borel_lib.io import write_text
+from borel_lib.io import file_sha256, write_text
 from borel_lib.paths import repo_root
 
 MANIFEST = Path("data") / "results" / "MANIFEST.sha256"
@@ -32,17 +31,9 @@ def result_files(root: Path) -> list[Path]:
     return sorted(p for p in files if p != MANIFEST and not any(part.startswith(".") for part in p.parts))
 
 
-def sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def manifest_text(root: Path) -> str:
     """The manifest of the files now under ``<root>/data/results``."""
-    return "".join(f"{sha256(root / p)}  {p.as_posix()}\n" for p in result_files(root))
+    return "".join(f"{file_sha256(root / p)}  {p.as_posix()}\n" for p in result_files(root))
 
 
 def read_manifest(root: Path) -> dict[str, str]:
@@ -68,7 +59,7 @@ def check(root: Path) -> list[str]:
     for name, path in present.items():
         if name not in listed:
             problems.append(f"{name}: not listed in {MANIFEST.name}")
-        elif sha256(root / path) != listed[name]:
+        elif file_sha256(root / path) != listed[name]:
             problems.append(f"{name}: changed (its sha256 differs from {MANIFEST.name})")
     return sorted(problems)
 
