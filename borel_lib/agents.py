@@ -28,6 +28,7 @@ from typing import Any
 
 import torch
 from torch import nn
+from torch.nn import functional as F
 
 from borel_lib.config import Config, ConfigError, check_choice, check_positive, check_tau
 
@@ -126,12 +127,39 @@ def soft_update(target: nn.Module, source: nn.Module, tau: float) -> None:
         torch._foreach_add_(t_params, list(source.parameters()), alpha=tau)
 
 
-def descend(optim: torch.optim.Optimizer, member_losses: torch.Tensor) -> None:
+def descend(optim: torch.optim.Optimizer, member_losses: torch.Tensor, max_grad_norm: float | None = None) -> None:
     """One optimiser step on the sum of the members' losses (members share no parameters, so each member's
-    gradient is that of its own loss)."""
+    gradient is that of its own loss). ``max_grad_norm``: each member's gradient (over every parameter of the
+    optimiser whose first dimension is the member) scaled down to at most this norm before the step, as
+    :func:`torch.nn.utils.clip_grad_norm_` does for one network; None = no clipping."""
     optim.zero_grad(set_to_none=True)
     member_losses.sum().backward()
+    if max_grad_norm is not None:
+        clip_member_grad_norm([p for g in optim.param_groups for p in g["params"]], max_grad_norm)
     optim.step()
+
+
+def clip_member_grad_norm(params: Sequence[torch.Tensor], max_norm: float) -> torch.Tensor:
+    """Scale the gradients of stacked ensemble parameters (first dimension = member) so that each member's
+    global gradient norm is at most ``max_norm``; returns the members' norms before clipping ``(members,)``."""
+    grads = [p.grad for p in params if p.grad is not None]
+    if not grads:
+        return torch.zeros(0)
+    sq = sum(g.detach().pow(2).reshape(g.shape[0], -1).sum(-1) for g in grads)
+    norms = sq.sqrt()
+    scale = (max_norm / (norms + 1e-6)).clamp(max=1.0)
+    for g in grads:
+        g.mul_(scale.reshape(-1, *([1] * (g.dim() - 1))))
+    return norms
+
+
+def td_error_loss(q: torch.Tensor, target: torch.Tensor, kind: str = "mse") -> torch.Tensor:
+    """Per-member TD loss ``(members,)`` of predictions ``q`` against ``target`` ``(members, B)``: the mean
+    squared error (``mse``, the authors') or the Huber loss with δ = 1 (``huber``, DQN's own: Mnih et al.
+    2015 clip the error's gradient to [−1, 1]). See :data:`TD_LOSS_CHOICES`."""
+    if kind == "huber":
+        return F.smooth_l1_loss(q, target, reduction="none", beta=1.0).mean(-1)
+    return ((q - target) ** 2).mean(-1)
 
 
 # ----------------------------------------------------------------------------------- replay
@@ -215,6 +243,13 @@ class SACHyperparameters(Config):
     """How the policy's raw log-std output becomes log σ: ``clamp`` (the authors': clipped to [−20, 2], so an
     untrained policy has σ ≈ 1) or ``tanh`` (CleanRL's: −5 + 3.5·(tanh(x) + 1), smooth in [−5, 2], σ ≈ 0.22 at
     the start). See :data:`LOG_STD_CHOICES`."""
+    td_loss: str = "mse"
+    """Loss on the TD error of the critics (of DQN's Q network): ``mse`` (the authors') or ``huber`` (δ = 1,
+    DQN's own, Mnih et al. 2015: a large TD error no longer gives a large gradient). See
+    :data:`TD_LOSS_CHOICES`."""
+    max_grad_norm: float | None = None
+    """Clip each network's gradient norm (per ensemble member) to this value before every step; None (the
+    authors') = no clipping. Stable-Baselines3's DQN uses 10."""
 
     def validate(self) -> None:
         self.check_positive_fields("actor_lr", "critic_lr")
@@ -223,6 +258,9 @@ class SACHyperparameters(Config):
         if self.alpha_lr is not None:
             check_positive(self.alpha_lr, "alpha_lr")
         check_choice(self.log_std, "log_std", LOG_STD_CHOICES)
+        check_choice(self.td_loss, "td_loss", TD_LOSS_CHOICES)
+        if self.max_grad_norm is not None:
+            check_positive(self.max_grad_norm, "max_grad_norm")
         if not (isinstance(self.hidden, tuple) and self.hidden):
             raise ConfigError(f"hidden={self.hidden!r} must be a non-empty tuple of layer sizes, e.g. (256, 256)")
         for size in self.hidden:
@@ -252,6 +290,9 @@ class SACConfig(SACHyperparameters):
 LOG_STD_CHOICES = ("clamp", "tanh")
 """Allowed values of :attr:`SACHyperparameters.log_std`."""
 
+TD_LOSS_CHOICES = ("mse", "huber")
+"""Allowed values of :attr:`SACHyperparameters.td_loss` and :attr:`DQNConfig.td_loss`."""
+
 CALIBRATED_SAC = dict(hidden=(256, 256), critic_lr=1e-3, alpha=0.2, target_entropy=-8.0, alpha_lr=1e-3, log_std="tanh")
 """The SAC settings whose mean action walks on Gymnasium's Ant-v5 within the CPU budgets of the quick
 profile (``scripts/probe_sac_gym_ant.py``, ``data/results/quick/probes/gym_ant/probe_sac_gym_ant_calibrated_*.csv``;
@@ -274,10 +315,17 @@ class DQNConfig(Config):
     """Soft target-update rate, every update."""
     batch_size: int = 256
     """Transitions per member per update."""
+    td_loss: str = "mse"
+    """Loss on the TD error: ``mse`` (the authors') or ``huber`` (δ = 1, Mnih et al. 2015)."""
+    max_grad_norm: float | None = None
+    """Clip each member's gradient norm to this value before every step (None = no clipping, the authors')."""
 
     def validate(self) -> None:
         check_tau(self.tau)
         self.check_positive_fields("lr", "batch_size")
+        check_choice(self.td_loss, "td_loss", TD_LOSS_CHOICES)
+        if self.max_grad_norm is not None:
+            check_positive(self.max_grad_norm, "max_grad_norm")
         if not 0 <= self.gamma < 1:
             raise ConfigError(f"gamma={self.gamma!r} must be in [0, 1)")
 
@@ -364,11 +412,15 @@ class EnsembleSAC(nn.Module):
         return torch.minimum(q[: self.E], q[self.E :]), q
 
     def update(self, batch: dict[str, torch.Tensor], cql_alpha: float = 0.0,
-               cql_samples: int = 10) -> dict[str, torch.Tensor]:
+               cql_samples: int = 10, bc_weight: float = 0.0) -> dict[str, torch.Tensor]:
         """One critic and one actor step for every member; returns per-member losses ``(E,)``.
 
         ``cql_alpha > 0`` adds ``cql_alpha`` times the CQL(H) penalty (:func:`cql_penalty`, with
-        ``cql_samples`` uniform and policy actions per state) to each twin critic's loss (offline RL)."""
+        ``cql_samples`` uniform and policy actions per state) to each twin critic's loss (offline RL).
+        ``bc_weight > 0`` adds behaviour cloning to the actor's loss as TD3+BC does (Fujimoto & Gu, 2021):
+        ``bc_weight · mean|Q| · ‖tanh(μ(s)) − a‖²``, the policy's mean action against the data's, the batch's
+        mean |Q| (no gradient) keeping the two terms' ratio free of the reward scale (TD3+BC's α = 2.5 is
+        ``bc_weight`` = 0.4)."""
         cfg = self.config
         obs, act, rew = batch["obs"], batch["actions"], batch["rewards"]
         nxt, done = batch["next_obs"], batch["dones"]
@@ -378,20 +430,24 @@ class EnsembleSAC(nn.Module):
             q_next, _ = self._q(self.critic_target, nxt, next_a)
             target = rew + cfg.gamma * (1 - done) * (q_next - alpha * next_logp)
         _, q_both = self._q(self.critic, obs, act)
-        critic_loss_m = ((q_both - torch.cat([target, target])) ** 2).mean(-1)  # (2E,)
+        critic_loss_m = td_error_loss(q_both, torch.cat([target, target]), cfg.td_loss)  # (2E,)
         critic_loss = critic_loss_m[: self.E] + critic_loss_m[self.E :]
         out = {}
         if cql_alpha > 0:
             pen = self._cql_penalty(obs, q_both, cql_samples)
             out["cql_penalty"] = pen.detach()
             critic_loss = critic_loss + cql_alpha * pen
-        descend(self.critic_optim, critic_loss)
+        descend(self.critic_optim, critic_loss, cfg.max_grad_norm)
         soft_update(self.critic_target, self.critic, cfg.tau)
 
         new_a, logp = self._sample(obs)
         q_pi, _ = self._q(self.critic, obs, new_a)
         actor_loss = (alpha * logp - q_pi).mean(-1)
-        descend(self.actor_optim, actor_loss)
+        if bc_weight > 0:
+            bc = ((torch.tanh(self._dist(obs)[0]) - act) ** 2).sum(-1).mean(-1)
+            out["bc_loss"] = bc.detach()
+            actor_loss = actor_loss + bc_weight * q_pi.detach().abs().mean(-1) * bc
+        descend(self.actor_optim, actor_loss, cfg.max_grad_norm)
         if self.auto_alpha:
             alpha_loss = -(self.log_alpha[:, None] * (logp.detach() + cfg.target_entropy)).mean(-1)
             descend(self.alpha_optim, alpha_loss)
@@ -488,13 +544,13 @@ class EnsembleDQN(nn.Module):
             target = batch["rewards"] + cfg.gamma * (1 - batch["dones"]) * q_next
         q_all = self.q(batch["obs"])
         q = q_all.gather(-1, a[..., None])[..., 0]
-        loss = ((q - target) ** 2).mean(-1)
+        loss = td_error_loss(q, target, cfg.td_loss)
         out = {"q_loss": loss.detach()}
         if cql_alpha > 0:
             pen = cql_penalty_discrete(q_all, q).mean(-1)
             out["cql_penalty"] = pen.detach()
             loss = loss + cql_alpha * pen
-        descend(self.optim, loss)
+        descend(self.optim, loss, cfg.max_grad_norm)
         soft_update(self.q_target, self.q, cfg.tau)
         return out
 

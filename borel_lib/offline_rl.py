@@ -9,6 +9,9 @@ Options beyond the authors' plain learners, all fields of :class:`OfflineRLConfi
 - ``cql_alpha > 0`` adds the CQL(H) penalty of Kumar et al. (2020): for SAC the log-sum-exp over
   sampled actions with importance weights (:func:`borel_lib.agents.cql_penalty`; the authors' version
   omitted the exponential), for DQN the exact log-sum-exp over the discrete actions.
+- ``bc_weight > 0`` adds TD3+BC's behaviour-cloning term to the SAC actor's loss (Fujimoto & Gu, 2021);
+  ``td_loss="huber"`` and ``max_grad_norm`` (of :class:`~borel_lib.agents.SACHyperparameters`) are DQN's
+  usual guards against large TD errors. None of them is the authors'.
 - ``double_dqn``: the double-DQN target (plain DQN's max over actions the data never took
   over-estimates; on Gridworld it drove the mean Q to ~1,250 against a bound of 45).
 - ``time_input`` and ``goal_terminal``: how the hyper-states are built (see
@@ -54,6 +57,10 @@ class OfflineRLConfig(SACHyperparameters):
     """Weight of the CQL(H) penalty (0 = off; the authors' Ant+CQL used 2.0)."""
     cql_samples: int = 10
     """Sampled actions per state for CQL's log-sum-exp (uniform and policy each)."""
+    bc_weight: float = 0.0
+    """Behaviour cloning in the SAC actor's loss, TD3+BC's way (Fujimoto & Gu, 2021; 0 = off, the authors):
+    ``bc_weight · mean|Q| · ‖tanh(μ(s⁺)) − a‖²`` (:meth:`borel_lib.agents.EnsembleSAC.update`; TD3+BC's
+    α = 2.5 is 0.4). Ours: keeps the offline policy near the logged actions where Q extrapolates."""
     double_dqn: bool = False
     """Double-DQN target for the discrete learner (the authors: plain DQN)."""
     time_input: bool = False
@@ -90,12 +97,16 @@ class OfflineRLConfig(SACHyperparameters):
         if domain == "gridworld" and config.target_entropy is not None:
             raise ConfigError(f"target_entropy={config.target_entropy} tunes SAC's alpha; offline RL on "
                               f"domain={domain!r} trains DQN (set target_entropy=None)")
+        if domain == "gridworld" and config.bc_weight > 0:
+            raise ConfigError(f"bc_weight={config.bc_weight} regularises SAC's actor; offline RL on "
+                              f"domain={domain!r} trains DQN (set bc_weight=0)")
         return config
 
     def validate(self) -> None:
         super().validate()
         self.check_positive_fields("meta_batch", "batch_per_task", "updates", "eval_every", "cql_samples")
         check_positive(self.cql_alpha, "cql_alpha", allow_zero=True)
+        check_positive(self.bc_weight, "bc_weight", allow_zero=True)
         check_positive(self.mixed_copies, "mixed_copies", allow_zero=True)
         check_choice(self.mixed_borrow, "mixed_borrow", BORROW_MODES)
         if not self.raw_logs and self.mixed_copies < 1:
@@ -192,7 +203,8 @@ class OfflineAgent:
         self.cfg, self.discrete, self.device = config, discrete, torch.device(device)
         if discrete:
             self.agent: Any = EnsembleDQN(obs_dim, act_dim, [seed], DQNConfig(
-                hidden=config.hidden, lr=config.critic_lr, gamma=config.gamma, tau=config.tau), self.device)
+                hidden=config.hidden, lr=config.critic_lr, gamma=config.gamma, tau=config.tau,
+                td_loss=config.td_loss, max_grad_norm=config.max_grad_norm), self.device)
         else:
             self.agent = EnsembleSAC(obs_dim, act_dim, [seed], SACConfig(**config.sac_hyperparameters()), self.device)
         self.rng = np.random.default_rng(seed)
@@ -224,7 +236,8 @@ class OfflineAgent:
         if self.discrete:
             out = self.agent.update(batch, cql_alpha=c.cql_alpha, double=c.double_dqn)
         else:
-            out = self.agent.update(batch, cql_alpha=c.cql_alpha, cql_samples=c.cql_samples)
+            out = self.agent.update(batch, cql_alpha=c.cql_alpha, cql_samples=c.cql_samples,
+                                    bc_weight=c.bc_weight)
         losses = {k: v.sum().item() for k, v in out.items()}
         bad = [k for k, v in losses.items() if not math.isfinite(v)]
         if bad:

@@ -157,3 +157,87 @@ def test_config_validation():
     with pytest.raises(ValueError, match="lr"):
         DQNConfig(lr=0)
     assert np.isclose(SACConfig.for_profile("paper").alpha, 0.01)
+
+
+# ------------------------------------------------------------------ TD-loss, gradient clipping, TD3+BC term
+GUARDS = {"td_loss": "huber", "max_grad_norm": 0.05}  # a norm small enough that every step is clipped
+
+
+def test_guarded_sac_ensemble_equals_single_agents():
+    """Huber loss, per-member gradient clipping and the BC term keep the members independent."""
+    cfg = SACConfig(hidden=(16, 16), batch_size=32, **GUARDS)
+    ens = EnsembleSAC(3, 2, SEEDS, cfg)
+    singles = [EnsembleSAC(3, 2, [s], cfg) for s in SEEDS]
+    for b in _batches(3, 10, 3, 2):
+        b = {**b, "rewards": b["rewards"] * 50}  # large TD errors: the Huber branch is taken
+        ens.update(b, bc_weight=0.4)
+        for i, single in enumerate(singles):
+            single.update({k: v[i : i + 1] for k, v in b.items()}, bc_weight=0.4)
+    for i, single in enumerate(singles):
+        torch.testing.assert_close(_params(ens, i, 3), _params(single, 0, 1), atol=1e-5, rtol=1e-4)
+
+
+def test_guarded_dqn_ensemble_equals_single_agents():
+    cfg = DQNConfig(hidden=(8, 8), batch_size=32, **GUARDS)
+    ens = EnsembleDQN(2, 4, SEEDS, cfg)
+    singles = [EnsembleDQN(2, 4, [s], cfg) for s in SEEDS]
+    for b in _batches(3, 10, 2, 1, discrete=True):
+        b = {**b, "rewards": b["rewards"] * 50}
+        ens.update(b)
+        for i, single in enumerate(singles):
+            single.update({k: v[i : i + 1] for k, v in b.items()})
+    for i, single in enumerate(singles):
+        torch.testing.assert_close(_params(ens, i, 3), _params(single, 0, 1), atol=1e-5, rtol=1e-4)
+
+
+def test_member_gradient_clipping_matches_torch_per_member():
+    from borel_lib.agents import clip_member_grad_norm
+
+    g = torch.Generator().manual_seed(0)
+    params = [torch.zeros(3, 4, 5, requires_grad=True), torch.zeros(3, 5, requires_grad=True)]
+    for p in params:
+        p.grad = torch.randn(p.shape, generator=g) * torch.tensor([0.01, 1.0, 10.0]).reshape(-1, *[1] * (p.dim() - 1))
+    expected = []
+    for m in range(3):  # brute force: torch's clipping on each member's own slice
+        sl = [p.grad[m].clone().requires_grad_(False) for p in params]
+        holders = [torch.zeros_like(s, requires_grad=True) for s in sl]
+        for h, s in zip(holders, sl):
+            h.grad = s
+        torch.nn.utils.clip_grad_norm_(holders, 1.0)
+        expected.append([h.grad for h in holders])
+    norms = clip_member_grad_norm(params, 1.0)
+    assert norms.shape == (3,) and norms[0] < 1 < norms[1] < norms[2]
+    for m in range(3):
+        for p, e in zip(params, expected[m]):
+            torch.testing.assert_close(p.grad[m], e, atol=1e-5, rtol=1e-4)
+
+
+def test_td_error_loss_brute_force():
+    from borel_lib.agents import td_error_loss
+
+    q = torch.tensor([[0.0, 0.5, 3.0], [1.0, -2.0, 0.2]])
+    t = torch.zeros(2, 3)
+    huber = [[0.0, 0.125, 2.5], [0.5, 1.5, 0.02]]
+    torch.testing.assert_close(td_error_loss(q, t, "huber"), torch.tensor(huber).mean(-1))
+    torch.testing.assert_close(td_error_loss(q, t, "mse"), (q ** 2).mean(-1))
+
+
+def test_bc_term_pulls_the_mean_action_to_the_data():
+    """With a large BC weight and no reward, the policy's mean action moves to the logged action."""
+    cfg = SACConfig(hidden=(16, 16), batch_size=32, actor_lr=3e-3)
+    sac = EnsembleSAC(3, 2, [0], cfg)
+    obs = torch.randn(1, 32, 3, generator=torch.Generator().manual_seed(1))
+    batch = {"obs": obs, "actions": torch.full((1, 32, 2), 0.6), "rewards": torch.ones(1, 32),
+             "next_obs": obs, "dones": torch.zeros(1, 32)}
+    before = (sac.act(obs, deterministic=True) - 0.6).abs().mean()
+    for _ in range(200):
+        out = sac.update(batch, bc_weight=10.0)
+    after = (sac.act(obs, deterministic=True) - 0.6).abs().mean()
+    assert "bc_loss" in out and after < 0.1 < before
+
+
+def test_guard_validation():
+    with pytest.raises(ValueError, match="td_loss"):
+        SACConfig(td_loss="l1")
+    with pytest.raises(ValueError, match="max_grad_norm"):
+        DQNConfig(max_grad_norm=0.0)

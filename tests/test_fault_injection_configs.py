@@ -71,7 +71,7 @@ RANGE: dict[str, str] = {
     "batch_size": "size", "meta_batch": "size", "batch_per_task": "size", "updates": "size", "eval_every": "size",
     "cql_alpha": "weight", "cql_samples": "size", "double_dqn": "flag", "time_input": "flag",
     "mixed_copies": "count", "mixed_borrow": "choice", "raw_logs": "flag", "lr_final": "unit",
-    "goal_terminal": "flag",
+    "goal_terminal": "flag", "td_loss": "choice", "bc_weight": "weight",
     # baselines
     "num_exp_traj_eval": "count", "n_eval_tasks": "size", "heldout_trials": "count", "bcq_iterations": "size",
     "bcq_batch": "size", "bcq_actor_hidden": "layers", "bcq_critic_hidden": "layers", "bcq_vae_hidden": "layers",
@@ -151,6 +151,10 @@ ACCEPTED: dict[tuple[str, str], list[Any]] = {
     # None means "the default": α fixed / the policy's learning rate / the lr field / every (t, j) pair
     ("*", "target_entropy"): [None, -8.0, -3],  # negative: a target entropy H̄ is usually negative
     ("*", "alpha_lr"): [None],
+    ("SACConfig", "max_grad_norm"): [None, 10.0],  # None: no clipping (the authors')
+    ("DQNConfig", "max_grad_norm"): [None, 10.0],
+    ("OfflineRLConfig", "max_grad_norm"): [None, 10.0],
+    ("OffPolicyVariBADConfig", "max_grad_norm"): [None, 10.0],
     ("CollectConfig", "critic_lr"): [None],
     ("*", "decode_subset"): [None],
     ("RunSpec", "init_state"): [As(None, "uniform")],  # the collection protocol's default variant, resolved

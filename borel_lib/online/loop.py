@@ -164,7 +164,7 @@ class OnlineTrainer:
                 "method": self.method, "domain": self.domain}
 
     def load_state_dict(self, state: dict[str, Any], where: str = "checkpoint") -> None:
-        saved, wanted = state["config"], self.cfg.to_dict()
+        saved, wanted = type(self.cfg).upgrade(state["config"]), self.cfg.to_dict()
         diff = sorted(k for k in wanted if k not in self.RESUMABLE_CHANGES and saved.get(k) != wanted[k])
         same_run = (state["seed"], state["method"], state["domain"]) == (self.seed, self.method, self.domain)
         if diff or not same_run:

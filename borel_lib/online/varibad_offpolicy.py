@@ -34,7 +34,10 @@ trial's clock), the same 3 VAE steps per iteration as quick on-policy VariBAD, a
 iteration): a first quick run with 40 (0.04 per step) was update-starved (paper's metric 1.7 at 864k steps,
 35k updates, where on-policy VariBAD had 2.2, and 4–6 from 1M steps on). The Semi-circle's SAC gets 160 per
 iteration of 1,920 steps (0.08 per step, a quarter of BOReL's: SAC steps cost 18 ms on one core, so BOReL's
-ratio would make a quick run about 3 h of CPU).
+ratio would make a quick run about 3 h of CPU). Quick Gridworld's DQN uses the Huber loss and clips its
+gradient norm at 10 (DQN's usual guards, Stable-Baselines3's defaults): with the authors' squared error, two
+of three quick seeds diverged (seed 1: the Q loss reached 1.6e5 near 1.3M steps; seed 2: 0.06 at 770k steps,
+2.7e3 at 1.25M; the paper's metric fell from 8 to about −1 and never recovered), seed 0 did not (8.14).
 """
 
 from __future__ import annotations
@@ -90,7 +93,8 @@ class OffPolicyVariBADConfig(OnlineConfig, SACHyperparameters):
                              "precollect_steps": 48_000}}
     PROFILE_DOMAIN = {
         ("quick", "gridworld"): {"hidden": (64, 64), "critic_lr": 3e-4, "batch_size": 1024, "vae_updates": 3,
-                                 "precollect_steps": 9_600, "eps_decay_steps": 500_000, "relabel_every": 5},
+                                 "precollect_steps": 9_600, "eps_decay_steps": 500_000, "relabel_every": 5,
+                                 "td_loss": "huber", "max_grad_norm": 10.0},
         ("quick", "semicircle"): {"critic_lr": 3e-4, "actor_lr": 3e-4, "batch_size": 1024, "rl_updates": 160,
                                   "vae_updates": 3, "precollect_steps": 19_200, "relabel_every": 5},
     }
