@@ -5,6 +5,7 @@ time, drawn from the tables ``online_<method>_<domain>_seed<S>`` (:mod:`borel_li
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import matplotlib.pyplot as plt
@@ -20,7 +21,7 @@ from borel_lib.figures.common import (
 )
 from borel_lib.figures.style import METHOD_COLORS
 from borel_lib.paths import results_dir
-from borel_lib.results import read_table_file, result_path
+from borel_lib.results import find_results, read_table_file, result_name, result_path
 
 ONLINE_METHODS = {"varibad_ppo": ("on-policy VariBAD (PPO)", "#9467bd"),
                   "varibad_offpolicy": ("off-policy VariBAD (DQN / SAC)", "#1f77b4")}
@@ -29,7 +30,13 @@ ONLINE_METHODS = {"varibad_ppo": ("on-policy VariBAD (PPO)", "#9467bd"),
 ONLINE_DOMAINS = ("gridworld", "semicircle")
 
 
-__all__ = ["online_tables", "online_curves", "online_summary", "online_learning_curves"]
+__all__ = ["online_seeds", "online_tables", "online_curves", "online_summary", "online_learning_curves"]
+
+
+def online_seeds(profile: str, directory: str | Path | None = None) -> list[int]:
+    """Every seed with an online run's table (either learner, either domain), sorted; ``[]`` when none."""
+    names = (result_name(p) for p in find_results("online_*_seed*", profile, directory))
+    return sorted({int(m.group(1)) for n in names if (m := re.fullmatch(r"online_.+_seed(\d+)", n))})
 
 
 def online_tables(profile: str, directory: str | Path | None = None, seeds: list[int] | None = None) -> pd.DataFrame:

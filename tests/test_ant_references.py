@@ -1,0 +1,104 @@
+"""Table 1's Ant-Semi-circle references (issue 28): borel_lib/references/ant_scripted.py and
+scripts/ant_references.py. The waypoint schedule is checked on the point robot, whose scripted searcher
+(borel_lib/references/scripted.py) it must reproduce, and on hand-made steps; the script at smoke scale."""
+
+import importlib.util
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from borel_lib.config import ConfigError
+from borel_lib.envs import make_env
+from borel_lib.paths import repo_root
+from borel_lib.pipeline import eval_tasks
+from borel_lib.references.ant_scripted import ArcSearch, PointWalker, evaluate_reference, goal_term
+from borel_lib.references.scripted import semicircle_oracle, semicircle_search_then_go
+from borel_lib.results import read_table_file, result_path
+
+
+def _returns(ev: pd.DataFrame) -> np.ndarray:
+    return ev[ev.metric == "return"].pivot(index="task", columns="episode", values="value").to_numpy()
+
+
+@pytest.mark.parametrize("arc_step", [0.12, 0.3])
+def test_search_reproduces_the_point_robot_script(arc_step):
+    """Through evaluate(), with a straight-line walker, the waypoint schedule is the point robot's searcher."""
+    tasks = eval_tasks("semicircle", 0)
+    ev = evaluate_reference("search_then_go", "semicircle", tasks, PointWalker(), 0, 2, arc_step=arc_step,
+                            advance_radius=0.05, goto="first")
+    np.testing.assert_allclose(_returns(ev), semicircle_search_then_go(tasks, arc_step=arc_step))
+    oracle = evaluate_reference("oracle", "semicircle", tasks, PointWalker(), 0, 2)
+    np.testing.assert_allclose(_returns(oracle), semicircle_oracle(tasks))
+    still = evaluate_reference("standing_still", "semicircle", tasks, PointWalker(), 0, 2)
+    assert (still.value == 0).all()
+
+
+def test_posterior_target_is_no_worse_on_the_point_robot():
+    tasks = eval_tasks("semicircle", 1)
+    first, post = (_returns(evaluate_reference("search_then_go", "semicircle", tasks, PointWalker(), 1, 2, goto=g,
+                                               arc_step=0.3, advance_radius=0.05)) for g in ("first", "posterior"))
+    assert post[:, 1].mean() >= first[:, 1].mean() - 1e-9
+
+
+def _obs(xy, flag=0.0):
+    xy = np.asarray(xy, np.float32)
+    return np.concatenate([xy, np.zeros((len(xy), 1), np.float32) + flag], 1)
+
+
+def test_waypoint_schedule_by_hand():
+    """Advance within the radius or after ``patience`` steps, never on an episode's last step; stop at π; once
+    the goal term appears the target is where it appeared (the control cost taken off the reward)."""
+    env = make_env("ant_semicircle")
+    s = ArcSearch(goal_term(env), arc_step=0.5, advance_radius=0.2, patience=3)
+    st = s.reset(3)
+    np.testing.assert_allclose(s.features(st), [[1, 0]] * 3, atol=1e-6)
+    a = np.ones((3, 8), np.float32)  # control cost 0.8: a reward of 0.2 is the goal term 1
+    r = np.array([0.2, -0.8, -0.8])
+    st = s.step(st, a, r, _obs([[0.5, 0.5], [0.9, 0.05], [0.0, 0.0]]))
+    np.testing.assert_allclose(st["angle"], [0.0, 0.5, 0.0])
+    np.testing.assert_allclose(s.features(st)[0], [0.5, 0.5])  # found: stay there
+    for _ in range(2):  # trial 2 waits at its far waypoint; trial 3 times out after 3 steps
+        st = s.step(st, a, np.full(3, -0.8), _obs([[0.5, 0.5], [0.0, 0.0], [0.0, 0.0]]))
+    np.testing.assert_allclose(st["angle"], [0.0, 0.5, 0.5])
+    end = s.step(st, a, np.full(3, -0.8), _obs([[0.5, 0.5], [np.cos(0.5), np.sin(0.5)], [0.0, 0.0]], flag=1.0))
+    np.testing.assert_allclose(end["angle"], st["angle"])  # an episode's last step passes no waypoint
+    st = {**st, "angle": np.full(3, 3.0)}
+    st = s.step(st, a, np.full(3, -0.8), _obs([[0, 0], [-1.0, 0.14], [0, 0]]))
+    assert st["angle"][1] == pytest.approx(np.pi)
+    with pytest.raises(ConfigError, match="arc_step"):
+        ArcSearch(goal_term(env), arc_step=0.0)
+    with pytest.raises(ConfigError, match="patience"):
+        ArcSearch(goal_term(env), patience=0)
+
+
+def _script(name):
+    spec = importlib.util.spec_from_file_location(name, repo_root() / "scripts" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+script = _script("ant_references")  # before a test moves the repository root (BOREL_ROOT)
+
+
+def test_script_on_a_smoke_collection(tmp_path, monkeypatch):
+    from borel_lib.collect import run_collection
+
+    monkeypatch.setenv("BOREL_ROOT", str(tmp_path))
+    run_collection("ant_semicircle", "smoke", progress=False, init_state="uniform")
+    argv = ["--profile", "smoke", "--seeds", "0", "1", "--variants", "uniform", "--n-tasks", "2",
+            "--arc-steps", "0.3", "0.5", "--no-progress"]
+    assert script.main(argv) == 0
+    root = tmp_path / "build" / "smoke" / "results"
+    df = read_table_file(result_path("references_ant_semicircle", "smoke", root))
+    assert set(df.method) == {"oracle", "search_then_go", "standing_still"}
+    assert set(df.seed) == {0, 1} and set(df.episode) == {1, 2} and set(df.metric) == {"return", "success"}
+    assert len(df) == 3 * 2 * 2 * 2 and (df.iteration == 2).all()
+    still = df[df.method == "standing_still"]
+    assert (still.value == 0).all()
+    assert df[df.metric == "success"].value.between(0, 1).all()
+    spacing = read_table_file(result_path("probe_ant_semicircle_reference_spacing", "smoke", root))
+    assert set(spacing.arc_step) == {0.3, 0.5}
+    with pytest.raises(FileNotFoundError, match="no saved policies at iteration 7"):
+        script.main(argv + ["--iteration", "7"])
