@@ -15,6 +15,7 @@ goal against the goal-known oracle's, and whether episode 2 went straight there.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -28,17 +29,23 @@ from borel_lib.state_relabel import hyper_state
 
 @torch.no_grad()
 def evaluate(belief, agent, domain: str, tasks: np.ndarray, seed: int = 0, time_input: bool = False,
-             record: dict[str, Any] | None = None, init_state: str = "fixed") -> pd.DataFrame:
+             record: dict[str, Any] | None = None, init_state: str = "fixed",
+             observe: Callable[[np.ndarray], np.ndarray] | None = None) -> pd.DataFrame:
     """Per-task, per-episode returns and success (goal reached in the episode) of ``agent`` (anything
     with ``act(hyper_obs) -> actions``) using ``belief`` (module docstring).
 
     Pass a dict as ``record`` to receive the trajectories: ``obs`` (the states acted in), ``hyper``
     (the hyper-states), ``next_obs``, ``actions``, ``rewards`` ``(n, T, ·)``, and ``belief`` ``(n, T + 1,
-    dim)`` (the belief features after every prefix)."""
+    dim)`` (the belief features after every prefix).
+
+    ``observe`` maps the environment's flat states ``(n, ·)`` to what the belief and the agent see (Reacher-Image:
+    :class:`borel_lib.image_features.ImageObserver` adds the features of the state's image, as
+    :func:`borel_lib.image_features.feature_view` does for the stored data); success is scored on the states."""
+    see = observe if observe is not None else (lambda states: states)
     n = len(tasks)
     trial = make_batched_trial(domain, n, init_state=init_state)  # point robots, Gridworld or MuJoCo
     env = trial.env
-    obs = trial.reset(np.asarray(tasks), seeds=range(seed, seed + n))
+    obs = see(trial.reset(np.asarray(tasks), seeds=range(seed, seed + n)))
     state = belief.reset(n)
     k, H = trial.k, trial.H
     returns = np.zeros((n, k))
@@ -52,12 +59,13 @@ def evaluate(belief, agent, domain: str, tasks: np.ndarray, seed: int = 0, time_
         e = t // H
         returns[:, e] += out.reward
         success[:, e] |= env.is_success(out.next_obs[:, :-1], trial.tasks)
-        state = belief.step(state, a, out.reward, out.next_obs)
+        next_obs = see(out.next_obs)
+        state = belief.step(state, a, out.reward, next_obs)
         trace["belief"].append(belief.features(state))
-        for key, value in (("obs", obs), ("hyper", hyper), ("next_obs", out.next_obs), ("actions", a),
+        for key, value in (("obs", obs), ("hyper", hyper), ("next_obs", next_obs), ("actions", a),
                            ("rewards", out.reward)):
             trace[key].append(np.asarray(value))
-        obs = out.obs
+        obs = see(out.obs)
     if record is not None:
         record.update({key: np.stack(v, 1) for key, v in trace.items()})
     task = np.repeat(np.arange(n), k)

@@ -33,7 +33,9 @@ from borel_lib.belief import (
 from borel_lib.cli import parse_overrides as _parse_overrides
 from borel_lib.config import ConfigError, check_choice, resolve_profile
 from borel_lib.envs import INIT_STATE_OPTIONS, make_env
+from borel_lib.envs.reacher_image import fingertip
 from borel_lib.evaluation import evaluate, search_metrics
+from borel_lib.image_features import IMAGE_DOMAINS, image_config_entry, observed_data
 from borel_lib.io import atomic_path
 from borel_lib.offline_rl import RL_DOMAIN, OfflineAgent, OfflineRLConfig
 from borel_lib.references.exact_belief import ALL_EXACT_DOMAINS, EXACT_DOMAINS, ExactBelief
@@ -126,6 +128,8 @@ class RunSpec:
             raise ConfigError(f"seed={self.seed!r} must be an integer in [0, 2**31)")
         if self.belief == "exact" and self.features != "latent":
             raise ConfigError("features apply to the VAE belief only (belief='vae')")
+        if self.features != "latent" and self.domain in IMAGE_DOMAINS:  # decoded: Gridworld's cells, the arc's sectors
+            raise ConfigError(f"features={self.features!r}: {self.domain} allows features='latent' only")
         rl = {k: tuple(v) if isinstance(v, list) else v for k, v in _override_pairs(self.rl, "rl").items()}
         self.rl_config_with(rl)  # validates the overrides' names and values now, before any work
         base = OfflineRLConfig.for_domain(self.domain, self.profile)
@@ -353,7 +357,7 @@ def _run_borel(spec: RunSpec, progress: bool, device: str, n_eval_tasks: int) ->
     dev = get_device(device)
     rl_cfg = spec.rl_config()
     replay = policy_replay_data(spec)  # a missing policy-replay dataset stops the run before any work
-    dataset = collection(spec, progress)
+    dataset, observe = observed_data(collection(spec, progress), spec.profile, spec.seed, dev, progress)
     belief = _load_belief(spec, dataset, dev, progress, replay)
     hs = relabel_states(belief, dataset, time_input=rl_cfg.time_input, goal_terminal=rl_cfg.goal_terminal,
                         mixed_copies=rl_cfg.mixed_copies, seed=spec.seed, replay=replay, raw_logs=rl_cfg.raw_logs,
@@ -388,7 +392,8 @@ def _run_borel(spec: RunSpec, progress: bool, device: str, n_eval_tasks: int) ->
             done += 1
             bar.update()
         record: dict[str, Any] = {}
-        ev = evaluate(belief, agent, spec.domain, tasks, seed=spec.seed, time_input=rl_cfg.time_input, record=record)
+        ev = evaluate(belief, agent, spec.domain, tasks, seed=spec.seed, time_input=rl_cfg.time_input, record=record,
+                      observe=observe)
         if not rows or rows[-1]["updates"] != done:
             summary = ev.groupby(["episode", "metric"])["value"].mean().reset_index()
             rows += [{"domain": spec.domain, "method": spec.method, "variant": variant, "seed": spec.seed,
@@ -402,7 +407,8 @@ def _run_borel(spec: RunSpec, progress: bool, device: str, n_eval_tasks: int) ->
                            tmp)
     bar.close()
     config = {"run": dataclasses.asdict(spec), "offline_rl": rl_cfg.to_dict(), "dataset": dataset.manifest["config"],
-              "vae": spec.vae_config().to_dict() if spec.belief == "vae" else None}
+              "vae": spec.vae_config().to_dict() if spec.belief == "vae" else None,
+              **image_config_entry(spec.domain, spec.profile)}
     df = pd.DataFrame(rows)
     write_results(df, f"borel_{spec.tag}", config=config, profile=spec.profile, command=spec.command)
     # the search metrics run the exact posterior along the evaluated trials: domains that have one
@@ -483,7 +489,8 @@ def trajectory_table(domain: str, tasks: np.ndarray, record: dict[str, np.ndarra
     env = make_env(domain)
     n, T = record["rewards"].shape
     exact = ExactBelief(domain) if domain in ALL_EXACT_DOMAINS else None
-    cols = {"x": record["next_obs"][..., 0], "y": record["next_obs"][..., 1], "reward": record["rewards"]}
+    xy = fingertip(record["next_obs"]) if domain == "reacher_image" else record["next_obs"][..., :2]  # arm: the tip
+    cols = {"x": xy[..., 0], "y": xy[..., 1], "reward": record["rewards"]}
     if exact is not None:
         post = exact.posterior_trials(record["actions"], record["rewards"], record["next_obs"])[:, 1:]
         cols["support"] = (post > 0).mean(-1)
@@ -502,7 +509,7 @@ def load_trained(spec: RunSpec, device: str = "auto") -> tuple[Any, OfflineAgent
     ck = spec.checkpoint_dir() / "agent.pt"
     if not ck.is_file():
         raise FileNotFoundError(f"{ck}: run `{spec.command}` first")
-    dataset = collection(spec, progress=False)
+    dataset, _ = observed_data(collection(spec, progress=False), spec.profile, spec.seed, dev, progress=False)
     belief = _load_belief(spec, dataset, dev, progress=False)
     rl_cfg = spec.rl_config()
     obs_dim = dataset.obs.shape[-1] + belief.dim + (2 if rl_cfg.time_input else 0)
@@ -569,8 +576,9 @@ def _run_cli(args) -> int:
     if args.only_belief:
         from borel_lib.device import get_device
 
-        _load_belief(spec, collection(spec, progress), get_device("auto"),
-                     progress=progress)
+        dev = get_device("auto")
+        data = observed_data(collection(spec, progress), spec.profile, spec.seed, dev, progress)[0]
+        _load_belief(spec, data, dev, progress=progress)
         print(f"belief ready: {spec.vae_checkpoint() if spec.belief == 'vae' else 'exact (nothing to train)'}")
         return 0
     df = run_borel(spec, progress=progress)

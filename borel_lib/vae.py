@@ -99,6 +99,8 @@ class VAEConfig(Config):
             "escape_room": dict(state_decoder=True),
             "cheetah_vel": dict(decoder_inputs=("z", "next_obs", "action", "obs"), tasks_per_batch=4),
             "ant_semicircle": dict(decoder_inputs=("z", "next_obs", "action", "obs"), tasks_per_batch=4),
+            # ours: the states hold the frozen image features (borel_lib.image_features), so s' is embedded with them
+            "reacher_image": dict(decoder_inputs=("z", "next_obs", "action", "obs"), tasks_per_batch=4),
         }
         if domain not in per_domain:
             raise ValueError(f"no VAE settings for domain {domain!r}; available: {', '.join(per_domain)}")

@@ -245,8 +245,8 @@ def test_offline_rl_config_per_domain():
                                                                                                0.2, 6_000_000, 40_000)
     assert not ant.goal_terminal and not cheetah.goal_terminal  # the authors' MuJoCo data stored no terminal
     assert OfflineRLConfig.for_domain("ant_semicircle", "quick").hidden == (256, 256)
-    with pytest.raises(ConfigError, match="'reacher_image'.*allowed"):
-        OfflineRLConfig.for_domain("reacher_image", "quick")
+    with pytest.raises(ConfigError, match="'mars'.*allowed"):
+        OfflineRLConfig.for_domain("mars", "quick")
 
 
 # ------------------------------------------------------------------ replay consistency, CQL target
