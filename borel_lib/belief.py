@@ -32,6 +32,7 @@ from tqdm.auto import tqdm
 from borel_lib.config import check_choice
 from borel_lib.datasets import OfflineDataset
 from borel_lib.envs import make_env
+from borel_lib.image_features import learnt_columns
 from borel_lib.io import atomic_path
 from borel_lib.relabel import RELABEL_MODES, replay_arrays, sample_trials
 from borel_lib.vae import BeliefVAE, VAEConfig, goal_cell_probs, grid_cell_index, reward_map
@@ -84,7 +85,7 @@ def train_vae(dataset: OfflineDataset, config: VAEConfig, relabelling: str = "re
             return grid_cell_index(s, size)
 
     vae = BeliefVAE(obs_dim, act_dim, config, cell_index=cell_index, goal_reward=getattr(env, "goal_reward", 1.0),
-                    device=device)
+                    device=device, state_columns=learnt_columns(dataset.manifest))  # Reacher-Image: no joint angles
     rng = np.random.default_rng(seed)
     gen = torch.Generator(device=torch.device(device)).manual_seed(seed)
     start_epoch, log = 0, []

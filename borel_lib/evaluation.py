@@ -30,7 +30,8 @@ from borel_lib.state_relabel import hyper_state
 @torch.no_grad()
 def evaluate(belief, agent, domain: str, tasks: np.ndarray, seed: int = 0, time_input: bool = False,
              record: dict[str, Any] | None = None, init_state: str = "fixed",
-             observe: Callable[[np.ndarray], np.ndarray] | None = None) -> pd.DataFrame:
+             observe: Callable[[np.ndarray], np.ndarray] | None = None,
+             columns: list[int] | None = None) -> pd.DataFrame:
     """Per-task, per-episode returns and success (goal reached in the episode) of ``agent`` (anything
     with ``act(hyper_obs) -> actions``) using ``belief`` (module docstring).
 
@@ -40,7 +41,10 @@ def evaluate(belief, agent, domain: str, tasks: np.ndarray, seed: int = 0, time_
 
     ``observe`` maps the environment's flat states ``(n, ·)`` to what the belief and the agent see (Reacher-Image:
     :class:`borel_lib.image_features.ImageObserver` adds the features of the state's image, as
-    :func:`borel_lib.image_features.feature_view` does for the stored data); success is scored on the states."""
+    :func:`borel_lib.image_features.feature_view` does for the stored data); success is scored on the states.
+    ``columns``: the columns of those vectors the agent's hyper-state keeps (Reacher-Image from pixels:
+    :func:`borel_lib.image_features.learnt_columns`, no joint angles), as state relabelling's; the belief
+    sees them whole."""
     see = observe if observe is not None else (lambda states: states)
     n = len(tasks)
     trial = make_batched_trial(domain, n, init_state=init_state)  # point robots, Gridworld or MuJoCo
@@ -53,7 +57,7 @@ def evaluate(belief, agent, domain: str, tasks: np.ndarray, seed: int = 0, time_
     trace: dict[str, list] = {key: [] for key in ("obs", "hyper", "next_obs", "actions", "rewards")}
     trace["belief"] = [belief.features(state)]
     for t in range(trial.trial_length):
-        hyper = hyper_state(obs, trace["belief"][-1], t if time_input else None, H, k)
+        hyper = hyper_state(obs, trace["belief"][-1], t if time_input else None, H, k, columns)
         a = agent.act(hyper)
         out = trial.step(a)
         e = t // H

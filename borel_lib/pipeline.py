@@ -21,6 +21,7 @@ import pandas as pd
 import torch
 from tqdm.auto import tqdm
 
+from borel_lib import image_features
 from borel_lib.belief import (
     BELIEFS,
     VAE_FEATURES,
@@ -35,7 +36,7 @@ from borel_lib.config import ConfigError, check_choice, resolve_profile
 from borel_lib.envs import INIT_STATE_OPTIONS, make_env
 from borel_lib.envs.reacher_image import fingertip
 from borel_lib.evaluation import evaluate, search_metrics
-from borel_lib.image_features import IMAGE_DOMAINS, image_config_entry, observed_data
+from borel_lib.image_features import image_config_entry, learnt_columns, observed_data
 from borel_lib.io import atomic_path
 from borel_lib.offline_rl import RL_DOMAIN, OfflineAgent, OfflineRLConfig
 from borel_lib.references.exact_belief import ALL_EXACT_DOMAINS, EXACT_DOMAINS, ExactBelief
@@ -60,24 +61,20 @@ _VAE_METHOD = {"reward_relabelling": "borel_rr", "none": "borel_no_rr", "policy_
 """Result-table method of a VAE-belief run, by relabelling (BOReL with RR / without / with policy replaying)."""
 
 
+def _override_text(value: Any, sep: str) -> Any:
+    """An override's value in a run's name or command: a tuple joined by ``sep``, a boolean as 0 or 1."""
+    return sep.join(map(str, value)) if isinstance(value, tuple) else (int(value) if isinstance(value, bool) else value)
+
+
 def _override_parts(overrides: tuple[tuple[str, Any], ...]) -> list[str]:
     """Short name parts of a run tag for config overrides (``updates=40000`` → ``u40000``)."""
-    parts = []
-    for key, value in overrides:
-        value = "x".join(map(str, value)) if isinstance(value, tuple) else (
-            int(value) if isinstance(value, bool) else value)
-        parts.append(f"{_SHORT.get(key, key)}{value:g}" if isinstance(value, float) else f"{_SHORT.get(key, key)}{value}")
-    return parts
+    parts = [(_SHORT.get(key, key), _override_text(value, "x")) for key, value in overrides]
+    return [f"{short}{value:g}" if isinstance(value, float) else f"{short}{value}" for short, value in parts]
 
 
 def _override_args(flag: str, overrides: tuple[tuple[str, Any], ...]) -> str:
     """The command-line form of config overrides (`` --rl updates=40000``)."""
-    out = ""
-    for key, value in overrides:
-        value = ",".join(map(str, value)) if isinstance(value, tuple) else (
-            int(value) if isinstance(value, bool) else value)
-        out += f" --{flag} {key}={value}"
-    return out
+    return "".join(f" --{flag} {key}={_override_text(value, ',')}" for key, value in overrides)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -109,6 +106,8 @@ class RunSpec:
     collection protocol default (:class:`borel_lib.collect.CollectConfig`), to which it resolves. The
     resolved variant is part of every name of the run (results, checkpoints), the default included; only
     the command leaves the default out."""
+    image: tuple[tuple[str, Any], ...] = ()
+    """Image-stage overrides (:class:`~borel_lib.image_features.ImageEncoderConfig`; image domains), as :attr:`rl`."""
 
     def __post_init__(self) -> None:
         check_choice(self.domain, "domain", tuple(sorted(RL_DOMAIN)))
@@ -128,8 +127,8 @@ class RunSpec:
             raise ConfigError(f"seed={self.seed!r} must be an integer in [0, 2**31)")
         if self.belief == "exact" and self.features != "latent":
             raise ConfigError("features apply to the VAE belief only (belief='vae')")
-        if self.features != "latent" and self.domain in IMAGE_DOMAINS:  # decoded: Gridworld's cells, the arc's sectors
-            raise ConfigError(f"features={self.features!r}: {self.domain} allows features='latent' only")
+        object.__setattr__(self, "image", image_features.check_image_run(self.domain, self.profile, self.features,
+                                                                         _override_pairs(self.image, "image")))
         rl = {k: tuple(v) if isinstance(v, list) else v for k, v in _override_pairs(self.rl, "rl").items()}
         self.rl_config_with(rl)  # validates the overrides' names and values now, before any work
         base = OfflineRLConfig.for_domain(self.domain, self.profile)
@@ -168,16 +167,16 @@ class RunSpec:
 
     @property
     def vae_tag(self) -> str:
-        """``<domain>_<init_state>_<relabelling>[_<vae overrides>]_seed<seed>`` (the initial-state variant
+        """``<domain>_<init_state>_<relabelling>[_<image overrides>][_<vae overrides>]_seed<seed>`` (the initial-state variant
         always, the collection protocol's default included: ``ant_semicircle_exclude_semicircle_...``)."""
-        return "_".join([self.domain, self.init_state, self.relabelling, *_override_parts(self.vae)]) + f"_seed{self.seed}"
+        return "_".join([self.domain, self.init_state, self.relabelling, *_override_parts(self.image + self.vae)]) + f"_seed{self.seed}"
 
     @property
     def tag(self) -> str:
-        """``<domain>_<init_state>_<exact|relabelling>[_<vae overrides>][_decoded][_<rl overrides>]_seed<seed>``
+        """``<domain>_<init_state>_<exact|relabelling>[_<image overrides>][_<vae overrides>][_decoded][_<rl overrides>]_seed<seed>``
         (e.g. ``gridworld_uniform_reward_relabelling_seed0``; the initial-state variant always)."""
         parts = [self.domain, self.init_state, "exact" if self.belief == "exact" else self.relabelling,
-                 *_override_parts(self.vae)]
+                 *_override_parts(self.image + self.vae)]
         if self.features != "latent":
             parts.append(self.features)
         return "_".join(parts + _override_parts(self.rl)) + f"_seed{self.seed}"
@@ -195,7 +194,7 @@ class RunSpec:
         if self.belief == "vae":
             cmd += f" --relabelling {self.relabelling}" + (f" --features {self.features}" if self.features != "latent" else "")
         cmd += f" --seed {self.seed}"
-        return cmd + _override_args("vae", self.vae) + _override_args("rl", self.rl)
+        return cmd + _override_args("image", self.image) + _override_args("vae", self.vae) + _override_args("rl", self.rl)
 
     def checkpoint_dir(self) -> Path:
         from borel_lib.paths import checkpoints_dir
@@ -288,7 +287,7 @@ def finished_runs(profile: str | None = None, domain: str | None = None) -> list
         run = json.loads(path.read_text()).get("values", {}).get("run")
         if not run:
             continue
-        spec = RunSpec(**{**run, "rl": tuple(map(tuple, run["rl"])), "vae": tuple(map(tuple, run.get("vae", ())))})
+        spec = RunSpec(**{**run, **{k: tuple(map(tuple, run.get(k, ()))) for k in ("rl", "vae", "image")}})
         # the run's own results file (not its _final/_traj tables, not a run renamed since)
         if path.name == f"borel_{spec.tag}.config.json" and (domain is None or spec.domain == domain):
             specs.append(spec)
@@ -357,7 +356,7 @@ def _run_borel(spec: RunSpec, progress: bool, device: str, n_eval_tasks: int) ->
     dev = get_device(device)
     rl_cfg = spec.rl_config()
     replay = policy_replay_data(spec)  # a missing policy-replay dataset stops the run before any work
-    dataset, observe = observed_data(collection(spec, progress), spec.profile, spec.seed, dev, progress)
+    dataset, observe = observed_data(collection(spec, progress), spec.profile, spec.seed, dev, progress, spec.image)
     belief = _load_belief(spec, dataset, dev, progress, replay)
     hs = relabel_states(belief, dataset, time_input=rl_cfg.time_input, goal_terminal=rl_cfg.goal_terminal,
                         mixed_copies=rl_cfg.mixed_copies, seed=spec.seed, replay=replay, raw_logs=rl_cfg.raw_logs,
@@ -393,7 +392,7 @@ def _run_borel(spec: RunSpec, progress: bool, device: str, n_eval_tasks: int) ->
             bar.update()
         record: dict[str, Any] = {}
         ev = evaluate(belief, agent, spec.domain, tasks, seed=spec.seed, time_input=rl_cfg.time_input, record=record,
-                      observe=observe)
+                      observe=observe, columns=learnt_columns(dataset.manifest))
         if not rows or rows[-1]["updates"] != done:
             summary = ev.groupby(["episode", "metric"])["value"].mean().reset_index()
             rows += [{"domain": spec.domain, "method": spec.method, "variant": variant, "seed": spec.seed,
@@ -406,9 +405,9 @@ def _run_borel(spec: RunSpec, progress: bool, device: str, n_eval_tasks: int) ->
                             "vae": vae_cfg, "dataset": dataset.fingerprint},
                            tmp)
     bar.close()
-    config = {"run": dataclasses.asdict(spec), "offline_rl": rl_cfg.to_dict(), "dataset": dataset.manifest["config"],
-              "vae": spec.vae_config().to_dict() if spec.belief == "vae" else None,
-              **image_config_entry(spec.domain, spec.profile)}
+    run = {k: v for k, v in dataclasses.asdict(spec).items() if k != "image" or v}  # no image entry: as before
+    config = {"run": run, "offline_rl": rl_cfg.to_dict(), "dataset": dataset.manifest["config"],
+              "vae": vae_cfg, **image_config_entry(spec.domain, spec.profile, spec.image)}
     df = pd.DataFrame(rows)
     write_results(df, f"borel_{spec.tag}", config=config, profile=spec.profile, command=spec.command)
     # the search metrics run the exact posterior along the evaluated trials: domains that have one
@@ -509,12 +508,11 @@ def load_trained(spec: RunSpec, device: str = "auto") -> tuple[Any, OfflineAgent
     ck = spec.checkpoint_dir() / "agent.pt"
     if not ck.is_file():
         raise FileNotFoundError(f"{ck}: run `{spec.command}` first")
-    dataset, _ = observed_data(collection(spec, progress=False), spec.profile, spec.seed, dev, progress=False)
+    dataset, _ = observed_data(collection(spec, progress=False), spec.profile, spec.seed, dev, False, spec.image)
     belief = _load_belief(spec, dataset, dev, progress=False)
     rl_cfg = spec.rl_config()
-    obs_dim = dataset.obs.shape[-1] + belief.dim + (2 if rl_cfg.time_input else 0)
-    agent = OfflineAgent(obs_dim, 5 if spec.discrete else dataset.actions.shape[-1], spec.discrete, rl_cfg,
-                         spec.seed, dev)
+    obs_dim = image_features.learnt_dim(dataset) + belief.dim + (2 if rl_cfg.time_input else 0)
+    agent = OfflineAgent(obs_dim, spec.n_actions or dataset.actions.shape[-1], spec.discrete, rl_cfg, spec.seed, dev)
     agent.load_state_dict(torch.load(ck, map_location=dev, weights_only=False)["agent"])
     return belief, agent
 
@@ -556,6 +554,7 @@ def build_parser():
     parser.add_argument("--vae", action="append", default=[], metavar="FIELD=VALUE",
                         help="belief-VAE config override, repeatable (e.g. --vae epochs=60 --vae kl_weight=0.1); "
                              f"fields: {', '.join(f.name for f in dataclasses.fields(VAEConfig))}")
+    image_features.add_image_argument(parser)
     parser.add_argument("--only-belief", action="store_true",
                         help="train (or resume) the run's VAE and stop (its checkpoint is shared by every RL setting)")
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bars")
@@ -566,7 +565,8 @@ def spec_from_args(args) -> RunSpec:
     """The :class:`RunSpec` of parsed ``python -m borel_lib.pipeline`` arguments (every input checked)."""
     return RunSpec(args.domain, resolve_profile(args.profile), args.belief, args.relabelling, args.seed,
                    args.features, tuple(_parse_rl(args.rl).items()),
-                   tuple(_parse_overrides(args.vae, VAEConfig, "vae").items()), init_state=args.init_state)
+                   tuple(_parse_overrides(args.vae, VAEConfig, "vae").items()), init_state=args.init_state,
+                   image=tuple(_parse_overrides(args.image, image_features.ImageEncoderConfig, "image").items()))
 
 
 def _run_cli(args) -> int:
@@ -577,7 +577,7 @@ def _run_cli(args) -> int:
         from borel_lib.device import get_device
 
         dev = get_device("auto")
-        data = observed_data(collection(spec, progress), spec.profile, spec.seed, dev, progress)[0]
+        data = observed_data(collection(spec, progress), spec.profile, spec.seed, dev, progress, spec.image)[0]
         _load_belief(spec, data, dev, progress=progress)
         print(f"belief ready: {spec.vae_checkpoint() if spec.belief == 'vae' else 'exact (nothing to train)'}")
         return 0

@@ -19,6 +19,10 @@ Goal terminal. The authors stored reaching the goal as terminal (their ``termina
 Bellman backup there; the domains do not end at the goal, so by default we do not (``goal_terminal``
 turns their convention on, as an option of offline RL). We never reset the belief at goal states (the
 authors did during relabelling only).
+
+Learnt inputs. The hyper-state's s is the part of the state the policy learns from: all of it, except on
+Reacher-Image from pixels, whose feature view (:func:`borel_lib.image_features.learnt_columns`) hides the
+joint angles by default; the belief, the rewards and the goal test still read the whole state.
 """
 
 from __future__ import annotations
@@ -56,10 +60,12 @@ def time_features(t: np.ndarray | int, horizon: int, episodes: int) -> np.ndarra
 
 
 def hyper_state(obs: np.ndarray, belief: np.ndarray, t: np.ndarray | int | None, horizon: int,
-                episodes: int) -> np.ndarray:
+                episodes: int, columns: list[int] | None = None) -> np.ndarray:
     """[s, b] or, with a time ``t`` (not None), [s, b, time(t)] along the last axis (shared by state
-    relabelling and evaluation, so both build the same vectors)."""
-    parts = [np.asarray(obs, np.float32), np.asarray(belief, np.float32)]
+    relabelling and evaluation, so both build the same vectors); s keeps only ``columns`` of ``obs`` if
+    given (the learnt inputs, module docstring)."""
+    obs = np.asarray(obs, np.float32)
+    parts = [obs if columns is None else obs[..., columns], np.asarray(belief, np.float32)]
     if t is not None:
         parts.append(np.broadcast_to(time_features(t, horizon, episodes), (*parts[0].shape[:-1], 2)))
     return np.concatenate(parts, -1)
@@ -87,13 +93,15 @@ def relabel_states(belief, dataset: OfflineDataset, time_input: bool = False, go
     ``raw_logs=False`` leaves the logged trials themselves out (then ``mixed_copies`` must be ≥ 1)."""
     if not raw_logs and mixed_copies < 1:
         raise ValueError("raw_logs=False needs mixed_copies >= 1 (else there is no data left)")
+    from borel_lib.image_features import learnt_columns
     from borel_lib.relabel import replay_arrays, sample_trials
 
     N, M, T = dataset.rewards.shape
     k, H = dataset.manifest["episodes_per_trial"], dataset.manifest["horizon"]
     env = make_env(dataset.manifest["domain"])
     obs_dim = dataset.obs.shape[-1]
-    d = obs_dim + belief.dim + (2 if time_input else 0)
+    columns = learnt_columns(dataset.manifest)  # the policy's part of a state (module docstring)
+    d = (obs_dim if columns is None else len(columns)) + belief.dim + (2 if time_input else 0)
     MM = M * (int(raw_logs) + mixed_copies)
     aug_obs = np.empty((N, MM, T, d), np.float32)
     aug_next = np.empty_like(aug_obs)
@@ -117,8 +125,8 @@ def relabel_states(belief, dataset: OfflineDataset, time_input: bool = False, go
             feats = belief.trials(part["actions"], part["rewards"], part["next_obs"])  # (M, T + 1, F)
             obs = part["obs"]
             nxt = np.concatenate([obs[:, 1:], part["next_obs"][:, -1:]], 1)
-            aug_obs[i, sl] = hyper_state(obs, feats[:, :-1], None if steps is None else steps[:-1], H, k)
-            aug_next[i, sl] = hyper_state(nxt, feats[:, 1:], None if steps is None else steps[1:], H, k)
+            aug_obs[i, sl] = hyper_state(obs, feats[:, :-1], None if steps is None else steps[:-1], H, k, columns)
+            aug_next[i, sl] = hyper_state(nxt, feats[:, 1:], None if steps is None else steps[1:], H, k, columns)
             actions[i, sl], rewards[i, sl], next_raw[i, sl] = part["actions"], part["rewards"], part["next_obs"]
     dones = np.zeros((N, MM, T), np.float32)
     dones[..., -1] = 1.0

@@ -20,6 +20,10 @@ pairs per trajectory are decoded, rescaled so the estimate is unbiased (a speed 
 decodes everything).
 
 Tensors are batch-first: ``(B, T, dim)``; posteriors ``(B, T + 1, latent)`` with the prior at index 0.
+
+``state_columns`` (Reacher-Image, :func:`borel_lib.image_features.learnt_columns`): the VAE is given whole
+states (its Bernoulli targets are functions of the true state), but its state embeddings of s and s' and its
+state decoder see only these columns of them; ``None`` (every other domain): all columns.
 """
 
 from __future__ import annotations
@@ -131,6 +135,15 @@ with or without the policy-replay trials) takes about 6 of a run's 9 minutes; th
 would make a run about 40 min and the 6+ runs of Figure 4 would not fit a session. Not tuned."""
 
 
+def _columns(state_columns: list[int] | None) -> torch.Tensor | None:
+    return None if state_columns is None else torch.as_tensor(state_columns, dtype=torch.long)
+
+
+def seen_columns(states: torch.Tensor, columns: torch.Tensor | None) -> torch.Tensor:
+    """The columns of ``states`` ``(..., obs_dim)`` the VAE learns from (``None``: all; module docstring)."""
+    return states if columns is None else states.index_select(-1, columns)
+
+
 def _mlp(sizes: list[int]) -> nn.Sequential:
     layers: list[nn.Module] = []
     for a, b in zip(sizes[:-2], sizes[1:-1]):
@@ -142,11 +155,12 @@ def _mlp(sizes: list[int]) -> nn.Sequential:
 class BeliefEncoder(nn.Module):
     """GRU encoder q(m | h_{:t}) (see module docstring)."""
 
-    def __init__(self, obs_dim: int, act_dim: int, config: VAEConfig):
+    def __init__(self, obs_dim: int, act_dim: int, config: VAEConfig, state_columns: list[int] | None = None):
         super().__init__()
         c = config
         self.config = c
-        self.state_emb = nn.Linear(obs_dim, c.state_embed)
+        self.register_buffer("state_columns", _columns(state_columns), persistent=False)  # moves with it; not saved
+        self.state_emb = nn.Linear(obs_dim if state_columns is None else len(state_columns), c.state_embed)
         self.action_emb = nn.Linear(act_dim, c.action_embed) if c.action_embed > 0 else None
         self.reward_emb = nn.Linear(1, c.reward_embed)
         in_size = c.state_embed + c.reward_embed + c.action_embed
@@ -160,7 +174,8 @@ class BeliefEncoder(nn.Module):
         self.logvar = nn.Linear(c.gru_hidden, c.latent_dim)
 
     def embed(self, actions: torch.Tensor, rewards: torch.Tensor, next_obs: torch.Tensor) -> torch.Tensor:
-        parts = [torch.relu(self.state_emb(next_obs)), torch.relu(self.reward_emb(rewards[..., None]))]
+        seen = seen_columns(next_obs, self.state_columns)
+        parts = [torch.relu(self.state_emb(seen)), torch.relu(self.reward_emb(rewards[..., None]))]
         if self.action_emb is not None:
             parts.insert(0, torch.relu(self.action_emb(actions)))
         return torch.cat(parts, -1)
@@ -232,10 +247,12 @@ class BeliefVAE(nn.Module):
     """Encoder, decoders and optimizer; :meth:`loss` is the ELBO of the module docstring."""
 
     def __init__(self, obs_dim: int, act_dim: int, config: VAEConfig, cell_index: Callable | None = None,
-                 goal_reward: float = 1.0, device: torch.device | str = "cpu"):
+                 goal_reward: float = 1.0, device: torch.device | str = "cpu", state_columns: list[int] | None = None):
         super().__init__()
         self.config = config
-        self.encoder = BeliefEncoder(obs_dim, act_dim, config)
+        self.encoder = BeliefEncoder(obs_dim, act_dim, config, state_columns)
+        self.register_buffer("state_columns", _columns(state_columns), persistent=False)
+        obs_dim = obs_dim if state_columns is None else len(state_columns)  # the decoders see the same columns
         if config.decoder == "bernoulli_cells":
             if cell_index is None:
                 raise ValueError("decoder='bernoulli_cells' needs cell_index(next_obs) -> cell ids")
@@ -253,6 +270,7 @@ class BeliefVAE(nn.Module):
         c = self.config
         B, T = rewards.shape
         mu, logvar = self.encoder(actions, rewards, next_obs)  # (B, T+1, L)
+        seen_obs, seen_next = (seen_columns(x, self.state_columns) for x in (obs, next_obs))  # the learnt inputs
         eps = torch.randn(mu.shape, generator=generator, device=mu.device)
         z = mu + (0.5 * logvar).exp() * eps
         if c.decode_subset is None:
@@ -273,11 +291,11 @@ class BeliefVAE(nn.Module):
             target = (rewards[rows, tj] == self.goal_reward).float()
             recon = nn.functional.binary_cross_entropy_with_logits(logit, target, reduction="none").sum(-1) * scale
         else:
-            pred = self.reward_decoder(zz, obs[rows, tj], actions[rows, tj], next_obs[rows, tj])
+            pred = self.reward_decoder(zz, seen_obs[rows, tj], actions[rows, tj], seen_next[rows, tj])
             recon = ((pred - rewards[rows, tj]) ** 2).sum(-1) * scale / T  # mean over j, sum over t
         if self.state_decoder is not None:
-            x = torch.cat([zz, obs[rows, tj], actions[rows, tj]], -1)
-            recon = recon + ((self.state_decoder(x) - next_obs[rows, tj]) ** 2).sum(-1).sum(-1) * scale / T
+            x = torch.cat([zz, seen_obs[rows, tj], actions[rows, tj]], -1)
+            recon = recon + ((self.state_decoder(x) - seen_next[rows, tj]) ** 2).sum(-1).sum(-1) * scale / T
         mu_prev = torch.cat([torch.zeros_like(mu[:, :1]), mu[:, :-1]], 1)
         lv_prev = torch.cat([torch.zeros_like(logvar[:, :1]), logvar[:, :-1]], 1)
         kl = gaussian_kl(mu, logvar, mu_prev, lv_prev).sum(-1)
