@@ -119,7 +119,7 @@ class ImageEncoderConfig(Config):
         """The image stage of an image domain (clear error for the others) with the profile's reductions and
         ``overrides``."""
         if domain not in IMAGE_DOMAINS:
-            raise ValueError(f"no image encoder for domain {domain!r}: it has no image observations; "
+            raise ConfigError(f"no image encoder for domain {domain!r}: it has no image observations; "
                              f"image domains: {', '.join(IMAGE_DOMAINS)}")
         return cls.for_profile(resolve_profile(profile), **overrides)
 

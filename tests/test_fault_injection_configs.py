@@ -103,6 +103,8 @@ RANGE: dict[str, str] = {
     # the belief VAE
     "decoder": "choice", "decoder_inputs": "inputs", "n_cells": "size", "state_decoder": "flag", "epochs": "size",
     "tasks_per_batch": "size", "trials_per_task": "size",
+    # the image encoder (Reacher-Image)
+    "channels": "layers", "pool_frames": "size", "foreground_weight": "rate", "proprio": "choice",
     # the exact Gridworld
     "size": "size", "horizon": "size", "episodes": "size", "excluded_corner": "count", "goal_reward": "real",
     "step_reward": "real",
@@ -113,6 +115,7 @@ RANGE: dict[str, str] = {
 """Each field's documented range, by name (a name means the same in every config)..."""
 RANGE_BY_CLASS: dict[tuple[str, str], str] = {
     ("VariBADPPOConfig", "gamma"): "unit",  # PPO on a finite trial: γ = 1 is allowed
+    ("ImageEncoderConfig", "features"): "size",  # image features per frame (RunSpec's features is a choice)
 }
 """...except where one class documents another range."""
 
