@@ -114,15 +114,15 @@ from __future__ import annotations
 import dataclasses
 import os
 import re
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
 
 from borel_lib import cli
-from borel_lib.agents import CALIBRATED_SAC, LOG_STD_CHOICES
+from borel_lib.agents import CALIBRATED_SAC, SACHyperparameters
 from borel_lib.collector import Collector, collection_tasks
-from borel_lib.config import Config, ConfigError, check_choice, check_positive, check_seed, resolve_profile
+from borel_lib.config import ConfigError, check_choice, check_positive, check_seed, resolve_profile
 from borel_lib.datasets import DatasetError, load_dataset
 from borel_lib.envs import INIT_STATE_OPTIONS, make_env
 from borel_lib.envs.batched import BATCHABLE, MUJOCO_BATCHABLE
@@ -160,7 +160,7 @@ _QUICK: dict[str, dict[str, Any]] = {
     # MuJoCo: see "Quick MuJoCo protocols" in the module docstring for the measurements behind these
     "ant_semicircle": dict(n_tasks=16, warmup_trials=20, iterations=400, trials_per_iter=1, updates_per_iter=1000,
                            shared_agent=True, checkpoint_every=10, goal_relabel=0.5,
-                           **{k: v for k, v in CALIBRATED_SAC.items() if k != "alpha"}, lr=3e-4),
+                           **{k: v for k, v in CALIBRATED_SAC.items() if k != "alpha"}),
     "cheetah_vel": dict(n_tasks=16, warmup_trials=20, iterations=200, trials_per_iter=1, updates_per_iter=200,
                         checkpoint_every=10),
     # Reacher-Image: per-task SACs on the proprioceptive state, α tuned towards −|A| = −2 (ours; measured in
@@ -198,8 +198,16 @@ _SMOKE: dict[str, dict[str, Any]] = {
 
 
 @dataclasses.dataclass(frozen=True)
-class CollectConfig(Config):
-    """One batched data-collection run (defaults: the authors' Semi-circle protocol)."""
+class CollectConfig(SACHyperparameters):
+    """One batched data-collection run (defaults: the authors' Semi-circle protocol).
+
+    The agents' settings are the shared :class:`~borel_lib.agents.SACHyperparameters` (``hidden``, ``actor_lr``,
+    ``critic_lr``, ``gamma``, ``alpha``, ``tau``, ``target_entropy``, ``alpha_lr``, ``log_std``, ``td_loss``,
+    ``max_grad_norm``), handed whole to the SAC agents; Gridworld's DQN uses ``hidden``, ``critic_lr`` (its Q
+    network's rate), ``gamma``, ``tau``, ``td_loss`` and ``max_grad_norm``. Configs saved before these were
+    shared hold one ``lr`` (actor and DQN) and ``critic_lr=None`` (= ``lr``): :meth:`upgrade` maps them."""
+
+    RENAMED: ClassVar[dict[str, str]] = {"lr": "actor_lr and critic_lr (set both to keep one rate; DQN uses critic_lr)"}
 
     domain: str = "semicircle"
     """Domain short name; batched collection supports gridworld, semicircle, wind, escape_room,
@@ -219,24 +227,6 @@ class CollectConfig(Config):
     """Gradient updates per iteration (Gridworld 200, Semi-circle 500)."""
     batch_size: int = 256
     """Transitions per agent per update."""
-    hidden: tuple[int, ...] = (32, 32)
-    """Hidden layers of every network (Gridworld DQN 16x16, Semi-circle SAC 32x32)."""
-    gamma: float = 0.9
-    """Discount (Gridworld 0.99, Semi-circle 0.9)."""
-    alpha: float = 0.01
-    """SAC's fixed entropy weight (Semi-circle 0.01; unused by DQN)."""
-    target_entropy: float | None = None
-    """SAC only: None = α fixed at ``alpha`` (the authors, every profile's default); a number H̄ = automatic
-    entropy tuning towards H̄ from ``alpha`` (e.g. −act_dim; :class:`borel_lib.agents.SACConfig`)."""
-    lr: float = 3e-4
-    """Adam learning rate of every network (SAC: of the policy, and of the critics unless ``critic_lr`` is set)."""
-    critic_lr: float | None = None
-    """SAC only: Adam learning rate of the twin critics; None = ``lr`` (the authors)."""
-    alpha_lr: float | None = None
-    """SAC with ``target_entropy`` only: Adam learning rate of log α; None = ``lr``."""
-    log_std: str = "clamp"
-    """SAC only: the policy's log-std parametrisation, ``clamp`` (the authors') or ``tanh`` (CleanRL's);
-    :attr:`borel_lib.agents.SACConfig.log_std`."""
     epsilon_iters: int = 0
     """DQN: iterations over which ε decays linearly from 1 to 0 (Gridworld 50)."""
     checkpoint_every: int = 10
@@ -266,6 +256,7 @@ class CollectConfig(Config):
     """Torch device: auto, cpu or cuda."""
 
     def validate(self) -> None:
+        super().validate()  # the shared SAC fields
         check_choice(self.domain, "domain", BATCHABLE + MUJOCO_BATCHABLE)
         check_choice(self.init_state, "init_state", make_env(self.domain).init_state_options)
         check_seed(self.seed)
@@ -275,10 +266,6 @@ class CollectConfig(Config):
         self.check_positive_fields("warmup_trials", "updates_per_iter", "epsilon_iters", allow_zero=True)
         if self.warmup_trials + self.iterations * self.trials_per_iter < 1:
             raise ConfigError("the run collects no trial")
-        check_positive(self.lr, "lr")
-        check_positive(self.alpha, "alpha", allow_zero=True)
-        if not 0 <= self.gamma < 1:
-            raise ConfigError(f"gamma={self.gamma!r} must be in [0, 1)")
         check_positive(self.goal_bonus, "goal_bonus", allow_zero=True)
         if self.goal_bonus and not self.dense_collection:
             raise ConfigError(f"goal_bonus={self.goal_bonus} needs a dense-reward collection domain "
@@ -292,15 +279,26 @@ class CollectConfig(Config):
                               "DQN (set target_entropy=None)")
         if self.shared_agent and self.discrete:
             raise ConfigError("shared_agent=True needs a continuous domain (SAC); gridworld's DQN agents are per task")
-        for name in ("critic_lr", "alpha_lr"):
-            if getattr(self, name) is not None:
-                check_positive(getattr(self, name), name)
-        check_choice(self.log_std, "log_std", LOG_STD_CHOICES)
         if not 0 <= self.goal_relabel <= 1:
             raise ConfigError(f"goal_relabel={self.goal_relabel} must be a fraction in [0, 1]")
         if self.goal_relabel and not (self.domain == "ant_semicircle" and self.shared_agent):
             raise ConfigError(f"goal_relabel={self.goal_relabel} needs domain 'ant_semicircle' with shared_agent=True "
                               f"(got domain={self.domain!r}, shared_agent={self.shared_agent})")
+
+    @classmethod
+    def upgrade(cls, saved: dict[str, Any] | None) -> dict[str, Any] | None:
+        """:meth:`Config.upgrade` after mapping a config saved before the SAC fields were shared (issue 29):
+        its ``lr`` (the policy's and DQN's rate) becomes ``actor_lr``, and ``critic_lr`` takes ``lr``'s value where
+        it was None (the critics then learnt at ``lr``) and for Gridworld (its DQN learnt at ``lr`` alone; DQN now
+        uses ``critic_lr``). The fields added then (``tau``, ``td_loss``, ``max_grad_norm``) take their defaults,
+        the values those runs used. Every check that a saved collection is this config goes through here."""
+        if saved is not None and "lr" in saved:
+            saved = dict(saved)
+            lr = saved.pop("lr")
+            saved.setdefault("actor_lr", lr)
+            if saved.get("critic_lr") is None or saved.get("domain") == "gridworld":
+                saved["critic_lr"] = lr
+        return super().upgrade(saved)
 
     @property
     def discrete(self) -> bool:

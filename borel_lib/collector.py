@@ -48,6 +48,16 @@ def collection_tasks(config: CollectConfig) -> np.ndarray:
     return make_env(config.domain, init_state=config.init_state).training_tasks(config.n_tasks, task_rng)
 
 
+def agent_config(config: CollectConfig) -> SACConfig | DQNConfig:
+    """The collecting agents' config: SAC gets the shared SAC fields whole (``sac_hyperparameters()``); Gridworld's
+    DQN gets ``hidden``, ``critic_lr`` (its Q network's rate), ``gamma``, ``tau``, ``td_loss`` and ``max_grad_norm``.
+    Both take the collection's ``batch_size``."""
+    if config.discrete:
+        return DQNConfig(hidden=config.hidden, lr=config.critic_lr, gamma=config.gamma, tau=config.tau,
+                         batch_size=config.batch_size, td_loss=config.td_loss, max_grad_norm=config.max_grad_norm)
+    return SACConfig(**config.sac_hyperparameters(), batch_size=config.batch_size)
+
+
 def _doc(fn: Any) -> str:
     """The first line of ``fn``'s docstring (a reward's formula, for the dataset manifest)."""
     return (fn.__doc__ or "").strip().splitlines()[0]
@@ -85,15 +95,10 @@ class Collector:
             self.agent_obs_dim = obs_dim
         if cfg.discrete:
             self.act_dim = 1
-            self.agent = EnsembleDQN(obs_dim, 5, agent_seeds, DQNConfig(hidden=cfg.hidden, lr=cfg.lr, gamma=cfg.gamma,
-                                                                        batch_size=cfg.batch_size), self.device)
+            self.agent = EnsembleDQN(obs_dim, 5, agent_seeds, agent_config(cfg), self.device)
         else:
             self.act_dim = self.env.action_space.shape[0]
-            self.agent = EnsembleSAC(self.agent_obs_dim, self.act_dim, agent_seeds,
-                                     SACConfig(hidden=cfg.hidden, actor_lr=cfg.lr, critic_lr=cfg.critic_lr or cfg.lr,
-                                               gamma=cfg.gamma, alpha=cfg.alpha, target_entropy=cfg.target_entropy,
-                                               alpha_lr=cfg.alpha_lr, log_std=cfg.log_std,
-                                               batch_size=cfg.batch_size), self.device)
+            self.agent = EnsembleSAC(self.agent_obs_dim, self.act_dim, agent_seeds, agent_config(cfg), self.device)
         T = self.trial.trial_length
         per_member = cfg.trials_per_task * T * (cfg.n_tasks if cfg.shared_agent else 1)
         self.replay = EnsembleReplay(self.members, per_member, self.agent_obs_dim, self.act_dim, self.device)

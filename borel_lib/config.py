@@ -87,6 +87,9 @@ class Config:
     """
 
     PRESETS: ClassVar[dict[str, dict[str, Any]]] = {}
+    RENAMED: ClassVar[dict[str, str]] = {}
+    """Old field name → what replaced it: an override naming the old field fails with an error that says so
+    (the class's :meth:`upgrade` maps saved configs that still hold it)."""
 
     def __post_init__(self) -> None:
         check_field_types(self)
@@ -128,7 +131,9 @@ class Config:
         allowed = [f.name for f in dataclasses.fields(cls)]
         unknown = sorted(set(values) - set(allowed))
         if unknown:
-            raise ConfigError(f"{what}: unknown field(s) {unknown}; {cls.__name__} fields are: {', '.join(allowed)}")
+            renamed = "".join(f"; {name} is now {cls.RENAMED[name]}" for name in unknown if name in cls.RENAMED)
+            raise ConfigError(f"{what}: unknown field(s) {unknown}{renamed}; {cls.__name__} fields are: "
+                              f"{', '.join(allowed)}")
 
     def replace(self: C, **changes: Any) -> C:
         """A copy with ``changes`` applied (names validated)."""

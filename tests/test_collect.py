@@ -87,6 +87,64 @@ def test_resume_refuses_a_different_config(tmp_path):
         Collector(cfg.replace(seed=5), tmp_path / "ds", tmp_path / "ck", profile="smoke").run(progress=False)
 
 
+def _old_format(cfg: CollectConfig, lr: float, critic_lr: float | None) -> dict:
+    """``cfg`` as a dataset manifest or checkpoint saved it before issue 29: one ``lr`` (the policy's and DQN's
+    rate), ``critic_lr`` None = ``lr``, and no ``actor_lr``, ``tau``, ``td_loss`` or ``max_grad_norm``."""
+    saved = {k: v for k, v in cfg.to_dict().items() if k not in ("actor_lr", "tau", "td_loss", "max_grad_norm")}
+    return {**saved, "lr": lr, "critic_lr": critic_lr}
+
+
+def test_a_config_saved_with_lr_and_critic_lr_none_upgrades_to_the_shared_sac_fields():
+    quick = CollectConfig.for_domain("reacher_image", "quick")  # on disk: lr 3e-4, critic_lr null
+    assert CollectConfig.upgrade(_old_format(quick, 3e-4, None)) == quick.to_dict()
+    assert (quick.actor_lr, quick.critic_lr, quick.tau) == (3e-4, 3e-4, 0.005)
+    ant = CollectConfig.for_domain("ant_semicircle", "quick")  # on disk: lr 3e-4, critic_lr 1e-3
+    assert CollectConfig.upgrade(_old_format(ant, 3e-4, 1e-3)) == ant.to_dict()
+    # the migration keeps the values: another old rate is another collection
+    assert CollectConfig.upgrade(_old_format(quick, 1e-3, None)) != quick.to_dict()
+    assert CollectConfig.upgrade(_old_format(ant, 3e-4, None)) != ant.to_dict()
+    assert CollectConfig.upgrade(_old_format(quick, 1e-3, None)) == quick.replace(actor_lr=1e-3, critic_lr=1e-3).to_dict()
+    # Gridworld's DQN learnt at lr alone (critic_lr was ignored): its rate is now critic_lr
+    grid = CollectConfig.for_domain("gridworld", "smoke", critic_lr=1e-3, actor_lr=1e-3)
+    assert CollectConfig.upgrade(_old_format(grid, 1e-3, 5e-4)) == grid.to_dict()
+    assert CollectConfig.upgrade(None) is None
+    with pytest.raises(ConfigError, match="lr is now actor_lr and critic_lr"):
+        CollectConfig.for_domain("semicircle", "smoke", lr=1e-3)
+
+
+def test_a_checkpoint_saved_in_the_old_format_resumes(tmp_path):
+    """A collection checkpointed before issue 29 (``lr``, ``critic_lr=None``) resumes to the same dataset."""
+    cfg = CollectConfig.for_domain("semicircle", "smoke")
+    full = Collector(cfg, tmp_path / "full", tmp_path / "ck_full", profile="smoke")
+    full.run(progress=False)
+    col = Collector(cfg, tmp_path / "ds", tmp_path / "ck", profile="smoke")
+    col.run(progress=False, stop_after=1)
+    path = tmp_path / "ck" / "collector.pt"
+    state = torch.load(path, weights_only=False)
+    state["config"] = _old_format(cfg, cfg.actor_lr, None)
+    torch.save(state, path)
+    Collector(cfg, tmp_path / "ds", tmp_path / "ck", profile="smoke").run(progress=False)
+    a, b = load_dataset(tmp_path / "full"), load_dataset(tmp_path / "ds")
+    for name in a.arrays:
+        np.testing.assert_array_equal(a.arrays[name], b.arrays[name])
+    state["config"] = _old_format(cfg, 1e-3, None)  # another rate: refused
+    torch.save(state, path)
+    with pytest.raises(ConfigError, match="different config"):
+        Collector(cfg, tmp_path / "ds", tmp_path / "ck", profile="smoke").run(progress=False, )
+
+
+def test_the_agents_get_the_shared_sac_fields():
+    from borel_lib.collector import agent_config
+
+    ant = CollectConfig.for_domain("ant_semicircle", "quick")
+    sac = agent_config(ant)
+    assert (sac.hidden, sac.actor_lr, sac.critic_lr, sac.alpha_lr, sac.target_entropy, sac.log_std, sac.tau,
+            sac.batch_size) == ((256, 256), 3e-4, 1e-3, 1e-3, -8.0, "tanh", 0.005, 256)
+    dqn = agent_config(CollectConfig.for_domain("gridworld", "paper", critic_lr=1e-3, td_loss="huber"))
+    assert (dqn.hidden, dqn.lr, dqn.gamma, dqn.tau, dqn.td_loss, dqn.batch_size) == ((16, 16), 1e-3, 0.99, 0.005,
+                                                                                       "huber", 256)
+
+
 def test_policy_replay_uses_other_tasks_policies_with_this_tasks_rewards(tmp_path):
     cfg = CollectConfig.for_domain("gridworld", "smoke")
     collect(cfg, tmp_path / "own", tmp_path / "ck", profile="smoke", progress=False)

@@ -158,7 +158,7 @@ ACCEPTED: dict[tuple[str, str], list[Any]] = {
     ("DQNConfig", "max_grad_norm"): [None, 10.0],
     ("OfflineRLConfig", "max_grad_norm"): [None, 10.0],
     ("OffPolicyVariBADConfig", "max_grad_norm"): [None, 10.0],
-    ("CollectConfig", "critic_lr"): [None],
+    ("CollectConfig", "max_grad_norm"): [None, 10.0],
     ("*", "decode_subset"): [None],
     ("RunSpec", "init_state"): [As(None, "uniform")],  # the collection protocol's default variant, resolved
     ("RunSpec", "profile"): [As(None, "quick")],  # $BOREL_PROFILE, else quick (the test unsets BOREL_PROFILE)
