@@ -42,6 +42,7 @@ from borel_lib.offline_rl import RL_DOMAIN, OfflineAgent, OfflineRLConfig
 from borel_lib.references.exact_belief import ALL_EXACT_DOMAINS, EXACT_DOMAINS, ExactBelief
 from borel_lib.relabel import RELABEL_MODES
 from borel_lib.state_relabel import HyperStates, relabel_states
+from borel_lib.tasks import add_split_argument, check_split, eval_tasks, split_flag, split_suffix
 from borel_lib.vae import VAEConfig
 
 __all__ = ["BELIEFS", "HyperStates", "OfflineAgent", "OfflineRLConfig", "RunSpec", "VAEBelief", "belief_identification",
@@ -108,6 +109,9 @@ class RunSpec:
     the command leaves the default out."""
     image: tuple[tuple[str, Any], ...] = ()
     """Image-stage overrides (:class:`~borel_lib.image_features.ImageEncoderConfig`; image domains), as :attr:`rl`."""
+    eval_split: str = "test"
+    """Evaluation tasks (:mod:`borel_lib.tasks`): ``test`` (reported results) or ``validation`` (for choosing
+    settings; in the run's name, command and config, never in a ``test`` run's: those names are unchanged)."""
 
     def __post_init__(self) -> None:
         check_choice(self.domain, "domain", tuple(sorted(RL_DOMAIN)))
@@ -123,6 +127,7 @@ class RunSpec:
             raise ConfigError(f"belief='exact': {self.domain} has no exact belief; allowed domains: "
                               f"{', '.join(ALL_EXACT_DOMAINS)}")
         check_choice(self.features, "features", VAE_FEATURES)
+        check_split(self.eval_split, self.domain)
         if isinstance(self.seed, bool) or not isinstance(self.seed, int) or not 0 <= self.seed < 2**31:
             raise ConfigError(f"seed={self.seed!r} must be an integer in [0, 2**31)")
         if self.belief == "exact" and self.features != "latent":
@@ -173,13 +178,13 @@ class RunSpec:
 
     @property
     def tag(self) -> str:
-        """``<domain>_<init_state>_<exact|relabelling>[_<image overrides>][_<vae overrides>][_decoded][_<rl overrides>]_seed<seed>``
-        (e.g. ``gridworld_uniform_reward_relabelling_seed0``; the initial-state variant always)."""
+        """``<domain>_<init_state>_<exact|relabelling>[_<image overrides>][_<vae overrides>][_decoded][_<rl overrides>][_validation]_seed<seed>``
+        (e.g. ``gridworld_uniform_reward_relabelling_seed0``; the initial-state variant always; the split if not test)."""
         parts = [self.domain, self.init_state, "exact" if self.belief == "exact" else self.relabelling,
                  *_override_parts(self.image + self.vae)]
         if self.features != "latent":
             parts.append(self.features)
-        return "_".join(parts + _override_parts(self.rl)) + f"_seed{self.seed}"
+        return "_".join(parts + _override_parts(self.rl)) + split_suffix(self.eval_split) + f"_seed{self.seed}"
 
     @property
     def method(self) -> str:
@@ -193,7 +198,7 @@ class RunSpec:
             f" --init-state {v}" for v in self.collect_overrides.values()) + f" --belief {self.belief}"
         if self.belief == "vae":
             cmd += f" --relabelling {self.relabelling}" + (f" --features {self.features}" if self.features != "latent" else "")
-        cmd += f" --seed {self.seed}"
+        cmd += f" --seed {self.seed}" + split_flag(self.eval_split)
         return cmd + _override_args("image", self.image) + _override_args("vae", self.vae) + _override_args("rl", self.rl)
 
     def checkpoint_dir(self) -> Path:
@@ -321,16 +326,6 @@ def _load_belief(spec: RunSpec, dataset, device, progress: bool, replay=None):
     return VAEBelief(vae, spec.n_actions, spec.features)
 
 
-def eval_tasks(domain: str, seed: int, n: int = 20) -> np.ndarray:
-    """Evaluation tasks: Gridworld's 21 goals (all of them are training tasks too, as in the authors'
-    code: what is unseen is the trial the belief must be built from); elsewhere ``n`` fresh draws
-    from the prior seeded by ``seed + 10_000``."""
-    env = make_env(domain)
-    if domain == "gridworld":
-        return env.candidate_goals()
-    return env.sample_tasks(n, np.random.default_rng(seed + 10_000))
-
-
 def run_borel(spec: RunSpec, progress: bool = True, device: str = "auto", n_eval_tasks: int = 20) -> pd.DataFrame:
     """Collection (cached) → belief → state relabelling → offline RL → evaluation, for one run.
 
@@ -364,7 +359,7 @@ def _run_borel(spec: RunSpec, progress: bool, device: str, n_eval_tasks: int) ->
     act_dim = 5 if spec.discrete else dataset.actions.shape[-1]
     agent = OfflineAgent(hs.obs.shape[-1], act_dim, spec.discrete, rl_cfg, spec.seed, dev)
     env = make_env(spec.domain)
-    tasks = eval_tasks(spec.domain, spec.seed, n_eval_tasks)
+    tasks = eval_tasks(spec.domain, spec.seed, n_eval_tasks, spec.eval_split)
     ck = spec.checkpoint_dir()
     ck.mkdir(parents=True, exist_ok=True)
     rows: list[dict[str, Any]] = []
@@ -405,7 +400,8 @@ def _run_borel(spec: RunSpec, progress: bool, device: str, n_eval_tasks: int) ->
                             "vae": vae_cfg, "dataset": dataset.fingerprint},
                            tmp)
     bar.close()
-    run = {k: v for k, v in dataclasses.asdict(spec).items() if k != "image" or v}  # no image entry: as before
+    run = {k: v for k, v in dataclasses.asdict(spec).items()  # no image entry, no test split: as before
+           if (k, v) not in (("image", ()), ("eval_split", "test"))}
     config = {"run": run, "offline_rl": rl_cfg.to_dict(), "dataset": dataset.manifest["config"],
               "vae": vae_cfg, **image_config_entry(spec.domain, spec.profile, spec.image)}
     df = pd.DataFrame(rows)
@@ -531,7 +527,7 @@ def build_parser():
         "BOReL for one domain and seed (paper §3.2, §6): collection (cached) -> belief -> state relabelling ->\n"
         "offline RL -> evaluation. Every input is checked before any work; a killed run resumes.",
         outputs="  results:     data/results/<profile>/borel/<domain>/<configuration>/borel_<tag>.csv (+ _final, _traj) and .config.json\n"
-                "               (<tag> = <domain>_<init state>_<belief or relabelling>[_<overrides>]_seed<seed>)\n"
+                "               (<tag> = <domain>_<init state>_<belief or relabelling>[_<overrides>][_validation]_seed<seed>)\n"
                 "  VAE losses:  data/results/<profile>/belief/<domain>/vae_<domain>_<init state>_<relabelling>_seed<seed>.csv\n"
                 "  checkpoints: data/checkpoints/<profile>/borel_<tag>/ and vae_<...>/ (delete to restart)\n"
                 "  (profile smoke: the same under build/smoke/)",
@@ -555,6 +551,7 @@ def build_parser():
                         help="belief-VAE config override, repeatable (e.g. --vae epochs=60 --vae kl_weight=0.1); "
                              f"fields: {', '.join(f.name for f in dataclasses.fields(VAEConfig))}")
     image_features.add_image_argument(parser)
+    add_split_argument(parser)
     parser.add_argument("--only-belief", action="store_true",
                         help="train (or resume) the run's VAE and stop (its checkpoint is shared by every RL setting)")
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bars")
@@ -566,7 +563,8 @@ def spec_from_args(args) -> RunSpec:
     return RunSpec(args.domain, resolve_profile(args.profile), args.belief, args.relabelling, args.seed,
                    args.features, tuple(_parse_rl(args.rl).items()),
                    tuple(_parse_overrides(args.vae, VAEConfig, "vae").items()), init_state=args.init_state,
-                   image=tuple(_parse_overrides(args.image, image_features.ImageEncoderConfig, "image").items()))
+                   image=tuple(_parse_overrides(args.image, image_features.ImageEncoderConfig, "image").items()),
+                   eval_split=args.eval_split)
 
 
 def _run_cli(args) -> int:

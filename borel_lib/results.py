@@ -255,17 +255,21 @@ metrics follow when its ``_final`` table exists)."""
 
 
 def borel_runs(profile: str, directory: str | os.PathLike[str] | None = None,
-               last_fraction: float = LAST_FRACTION) -> pd.DataFrame:
+               last_fraction: float = LAST_FRACTION, split: str = "test") -> pd.DataFrame:
     """One row per finished BOReL run (``borel_<tag>.csv``), columns :data:`RUN_COLUMNS` from
     :func:`evaluation_summary`: the primary ``metric`` is the paper's metric (mean return over the first
     ``eval_episodes`` episodes: Gridworld 4, Semi-circle 2) averaged over the last ``last_fraction`` of the
     run's evaluations (at least one), ``best`` the best evaluation over training, ``final`` the last; and,
-    when the run's ``_final`` table exists, the search metrics of its last evaluation averaged over tasks."""
+    when the run's ``_final`` table exists, the search metrics of its last evaluation averaged over tasks.
+    Only the runs evaluated on ``split`` (:mod:`borel_lib.tasks`: ``test``, what is reported, or ``validation``,
+    what settings are chosen on; a run's name says which)."""
     from borel_lib.envs import make_env
+    from borel_lib.tasks import check_split, name_split
 
+    check_split(split)
     rows = []
     for path in find_results("borel_*_seed*", profile, directory):
-        if result_name(path).endswith(("_final", "_traj")):
+        if result_name(path).endswith(("_final", "_traj")) or name_split(result_name(path)) != split:
             continue
         df = read_table_file(path)
         domain = df.domain.iloc[0]
@@ -288,19 +292,23 @@ BASELINES: tuple[str, ...] = ("pearl", "mbml")
 
 
 def baseline_runs(profile: str, directory: str | os.PathLike[str] | None = None,
-                  last_fraction: float = LAST_FRACTION) -> pd.DataFrame:
+                  last_fraction: float = LAST_FRACTION, split: str = "test") -> pd.DataFrame:
     """One row per finished PEARL / MBML run (``pearl_<domain>_seed<S>.csv``, ``mbml_...``; PEARL's
     goal-given sanity run as method ``pearl_oracle_task``), the same columns with the same meaning as
     :func:`borel_runs` (:func:`evaluation_summary` of the per-evaluation ``return`` / ``success`` rows the
     baselines write at every evaluation, ``updates`` = the iteration): the primary ``metric`` averages the
     last ``last_fraction`` of the evaluations, as for BOReL, and ``best`` is the best evaluation over
     training (what the paper's figures plot for the baselines; the table's ``best_*`` rows hold the same
-    evaluation). A table without per-evaluation rows is refused: its primary metric cannot be computed."""
+    evaluation). A table without per-evaluation rows is refused: its primary metric cannot be computed. Only the
+    runs evaluated on ``split``, as :func:`borel_runs`."""
     from borel_lib.envs import make_env
+    from borel_lib.tasks import check_split, name_split
 
+    check_split(split)
     rows = []
     found = [p for b in BASELINES for p in find_results(f"{b}_*_seed*", profile, directory)]
-    for path in sorted((p for p in found if not result_name(p).endswith("_traj")), key=result_name):
+    for path in sorted((p for p in found if not result_name(p).endswith("_traj") and name_split(result_name(p)) == split),
+                       key=result_name):
         df = read_table_file(path)
         domain = df.domain.iloc[0]
         row = {"run": result_name(path), "domain": domain, "method": df.method.iloc[0], "seed": int(df.seed.iloc[0])}

@@ -13,7 +13,16 @@ A *grid* is a named list of *cells*; a cell is the keyword dict of one run's
 - ``fig3_ant``: Ant-Semi-circle on the uniform data with/without reward relabelling × seeds 0–2 (Figure 3's
   panel; its relabelling cells are ``table1``'s uniform BOReL cells, the same runs: a run holds a lock
   in its checkpoint folder, so two sweeps sharing a cell take turns and the second finds it done);
-- ``smoke``: two tiny Semi-circle cells (with/without relabelling), for tests and CI.
+- ``smoke``: two tiny Semi-circle cells (with/without relabelling), for tests and CI;
+- ``tune_smoke``: two tiny Semi-circle cells that differ in one offline-RL setting (γ), the pattern of a
+  tuning grid, for tests and CI.
+
+**Which evaluation tasks** (:mod:`borel_lib.tasks`). The paper-figure grids make reported results, so their
+cells are scored on the ``test`` tasks; grids named ``tune_*`` choose settings, so theirs default to the
+``validation`` tasks (an independent draw from the same prior), whose runs, merged table and job folder all
+carry ``_validation`` in their names and never touch the test runs. ``--eval-split`` makes another choice
+explicit (and enters the sweep's command); Gridworld has no validation tasks (its 21 goals are all training
+tasks) and a Gridworld cell on ``validation`` is refused before anything runs.
 
 Every cell runs as one submitit job (:class:`CellJob`, :mod:`borel_lib.sweep_jobs`). Cells that train on the
 same dataset collect it once: the first takes a lock file of its own beside the dataset and the others wait
@@ -71,6 +80,7 @@ from borel_lib.sweep_jobs import (  # noqa: F401 - CellJob, collect_once, make_e
     run_jobs,
     still_queued,
 )
+from borel_lib.tasks import DEFAULT_SPLIT, SPLITS, check_split, split_suffix
 
 SEEDS: tuple[int, ...] = (0, 1, 2)
 """Seeds of the paper-figure grids (the ± of Table 1 and the bands of Figure 3)."""
@@ -102,15 +112,36 @@ GRIDS: dict[str, Callable[[], list[dict[str, Any]]]] = {
     "fig3_ant": lambda: _product(domain=("ant_semicircle",), init_state=("uniform",),
                                  relabelling=("reward_relabelling", "none"), seed=SEEDS),
     "smoke": lambda: _product(domain=("semicircle",), relabelling=("reward_relabelling", "none"), seed=(0,)),
+    # a tuning grid (tune_*: scored on the validation tasks by default): one setting, two values
+    "tune_smoke": lambda: [{"domain": "semicircle", "seed": 0, "rl": {"gamma": gamma}} for gamma in (0.9, 0.95)],
 }
 """Named grids: a function returning the cells (keyword dicts of :class:`borel_lib.pipeline.RunSpec` fields
-without ``profile``; ``rl`` as a dict of offline-RL overrides)."""
+without ``profile`` and ``eval_split``; ``rl`` as a dict of offline-RL overrides). Grids named ``tune_*``
+(:data:`TUNING_PREFIX`) are for choosing settings (:func:`default_split`)."""
+
+TUNING_PREFIX = "tune_"
+"""Grids whose name starts so choose settings: their cells default to the validation tasks."""
 
 
-def grid_cells(grid: str) -> list[dict[str, Any]]:
-    """The cells of a named grid (clear error listing the grids for an unknown name)."""
+def default_split(grid: str) -> str:
+    """The evaluation split of ``grid``'s cells unless ``--eval-split`` says otherwise: ``validation`` for a tuning
+    grid (``tune_*``), ``test`` for the grids that make the reported figures and tables."""
     check_choice(grid, "grid", tuple(GRIDS))
-    return GRIDS[grid]()
+    return "validation" if grid.startswith(TUNING_PREFIX) else DEFAULT_SPLIT
+
+
+def grid_split(grid: str, eval_split: str | None = None) -> str:
+    """``eval_split`` (checked) if given, else :func:`default_split`."""
+    return default_split(grid) if eval_split is None else check_split(eval_split)
+
+
+def grid_cells(grid: str, eval_split: str | None = None) -> list[dict[str, Any]]:
+    """The cells of a named grid (clear error listing the grids for an unknown name), on ``eval_split``
+    (default: :func:`default_split`); a cell names its split only when it is not ``test``, so the cells of the
+    reported grids are what they always were."""
+    split = grid_split(grid, eval_split)
+    cells = GRIDS[grid]()
+    return cells if split == DEFAULT_SPLIT else [{**cell, "eval_split": split} for cell in cells]
 
 
 def selected_cells(grid: str, seeds: Sequence[int] | None = None) -> list[int]:
@@ -187,9 +218,9 @@ def _done(cell: dict[str, Any], profile: str) -> bool:
 
 def launch(grid: str, profile: str | None = None, executor: str = "local", max_parallel: int = 2,
            wait: bool | None = None, poll_seconds: float = 2.0, seeds: Sequence[int] | None = None,
-           **executor_options: Any) -> list[int]:
-    """Submit the grid's unfinished cells (those of ``seeds`` only, if given); return the indices of the
-    cells submitted.
+           eval_split: str | None = None, **executor_options: Any) -> list[int]:
+    """Submit the grid's unfinished cells (those of ``seeds`` only, if given; on ``eval_split``, default the
+    grid's, :func:`grid_cells`); return the indices of the cells submitted.
 
     A cell is done when its result table validates (:func:`borel_lib.results.read_table_file`): a missing or
     truncated table runs again. ``local`` keeps at most ``max_parallel`` jobs running and waits for all;
@@ -199,18 +230,18 @@ def launch(grid: str, profile: str | None = None, executor: str = "local", max_p
     from borel_lib.cli import CommandError
 
     profile = resolve_profile(profile)
-    cells = grid_cells(grid)
+    cells = grid_cells(grid, eval_split)
     check_cells(cells, grid, profile)
     check_choice(executor, "executor", EXECUTORS)
-    check_executor(executor, grid, profile, seeds)
-    folder = sweep_folder(grid, profile)
+    check_executor(executor, grid, profile, seeds, eval_split)
+    folder = sweep_folder(grid, profile, eval_split)
     pending = [i for i in selected_cells(grid, seeds) if not _done(cells[i], profile)]
     if executor == "slurm":
         pending = [i for i in pending if i not in still_queued(folder, pending)]
     if not pending:
         return []
     folder.mkdir(parents=True, exist_ok=True)
-    command = sweep_command(grid, profile, seeds, executor)
+    command = sweep_command(grid, profile, seeds, executor, eval_split)
     with job_environment(watch=executor == "local"):
         errors = run_jobs(cells, pending, profile, executor, folder, max_parallel, wait, poll_seconds,
                           command=command, **executor_options)
@@ -227,21 +258,32 @@ def launch(grid: str, profile: str | None = None, executor: str = "local", max_p
     return pending
 
 
-def sweep_folder(grid: str, profile: str) -> Path:
-    """Where a sweep's job scripts, logs and lock go: ``build/sweeps/<profile>/<grid>/``."""
+def sweep_name(grid: str, eval_split: str | None = None) -> str:
+    """The grid's name with its split when that is not ``test`` (``tune_smoke_validation``): the stem of its
+    merged table (``sweep_<name>.csv``) and of its job folder, so a validation sweep never meets a test one."""
+    return grid + split_suffix(grid_split(grid, eval_split))
+
+
+def sweep_folder(grid: str, profile: str, eval_split: str | None = None) -> Path:
+    """Where a sweep's job scripts, logs and lock go: ``build/sweeps/<profile>/<grid>[_validation]/``."""
     from borel_lib.paths import build_dir
 
-    return build_dir() / "sweeps" / profile / grid
+    return build_dir() / "sweeps" / profile / sweep_name(grid, eval_split)
 
 
-def sweep_command(grid: str, profile: str, seeds: Sequence[int] | None = None, executor: str = "local") -> str:
-    """The ``python -m borel_lib.sweep`` command that runs (or resumes) this sweep."""
+def sweep_command(grid: str, profile: str, seeds: Sequence[int] | None = None, executor: str = "local",
+                  eval_split: str | None = None) -> str:
+    """The ``python -m borel_lib.sweep`` command that runs (or resumes) this sweep (``--eval-split`` only when it
+    is not the grid's default, :func:`default_split`)."""
+    split = grid_split(grid, eval_split)
     return (f"python -m borel_lib.sweep {grid} --profile {profile}"
             + ("" if seeds is None else " --seeds " + " ".join(map(str, seeds)))
+            + ("" if split == default_split(grid) else f" --eval-split {split}")
             + ("" if executor == "local" else f" --executor {executor}"))
 
 
-def check_executor(executor: str, grid: str, profile: str, seeds: Sequence[int] | None = None) -> None:
+def check_executor(executor: str, grid: str, profile: str, seeds: Sequence[int] | None = None,
+                   eval_split: str | None = None) -> None:
     """A one-line :class:`ConfigError` if ``executor`` cannot run here (``slurm`` without Slurm's commands),
     before anything is written."""
     import shutil
@@ -251,26 +293,27 @@ def check_executor(executor: str, grid: str, profile: str, seeds: Sequence[int] 
         if missing:
             raise ConfigError(f"--executor slurm: no Slurm on this machine ({' and '.join(missing)} not found on "
                               f"PATH); run the command on a Slurm login node, or run here with: "
-                              f"{sweep_command(grid, profile, seeds)} --executor local")
+                              f"{sweep_command(grid, profile, seeds, eval_split=eval_split)} --executor local")
 
 
 # ------------------------------------------------------------------------------------- merge
-def merge(grid: str, profile: str | None = None, command: str = "", seeds: Sequence[int] | None = None) -> Path:
-    """Concatenate the cells' result tables (those of ``seeds`` only, if given) into ``sweep_<grid>.csv``
-    (tidy, plus column ``cell``, the index in the whole grid); a clear error lists the cells whose results
-    are missing."""
+def merge(grid: str, profile: str | None = None, command: str = "", seeds: Sequence[int] | None = None,
+          eval_split: str | None = None) -> Path:
+    """Concatenate the cells' result tables (those of ``seeds`` only, if given) into ``sweep_<name>.csv``
+    (:func:`sweep_name`: ``_validation`` when on that split, which its config then names too; tidy, plus column
+    ``cell``, the index in the whole grid); a clear error lists the cells whose results are missing."""
     from borel_lib.results import read_results, write_results
 
     profile = resolve_profile(profile)
-    cells = grid_cells(grid)
+    cells = grid_cells(grid, eval_split)
     chosen = selected_cells(grid, seeds)
-    flag = "" if seeds is None else " --seeds " + " ".join(map(str, seeds))
+    rerun = sweep_command(grid, profile, seeds, eval_split=eval_split)
     status = {i: _status(cells[i], profile) for i in chosen}
     missing = [f"{i} {cells[i]} ({result_name(cells[i], profile)}.csv"
                + (", which does not validate)" if status[i] == "redo" else ")") for i in chosen if status[i] != "done"]
     if missing:
         raise FileNotFoundError(f"sweep {grid!r} ({profile}): {len(missing)} cell(s) have no results yet: "
-                                + "; ".join(missing) + f". Run: python -m borel_lib.sweep {grid} --profile {profile}{flag}")
+                                + "; ".join(missing) + f". Run: {rerun}")
     frames = []
     for i in chosen:
         cell = cells[i]
@@ -280,37 +323,42 @@ def merge(grid: str, profile: str | None = None, command: str = "", seeds: Seque
                              f"for init_state={cell['init_state']!r}")
         frames.append(df.assign(cell=i))
     merged = pd.concat(frames, ignore_index=True)
-    command = command or f"python -m borel_lib.sweep {grid} --profile {profile}{flag}"
-    return write_results(merged, f"sweep_{grid}", config={"grid": grid, "cells": cells, "merged_cells": chosen},
-                         profile=profile, command=command)
+    split = grid_split(grid, eval_split)
+    config = {"grid": grid, "cells": cells, "merged_cells": chosen,
+              **({} if split == DEFAULT_SPLIT else {"eval_split": split})}  # test sweeps' configs: as before
+    return write_results(merged, f"sweep_{sweep_name(grid, eval_split)}", config=config, profile=profile,
+                         command=command or rerun)
 
 
 def run_sweep(grid: str, profile: str | None = None, executor: str = "local", max_parallel: int = 2,
-              wait: bool | None = None, seeds: Sequence[int] | None = None, **executor_options: Any) -> Path | None:
-    """Launch the unfinished cells (of ``seeds`` only, if given) and, once all are done, merge them;
+              wait: bool | None = None, seeds: Sequence[int] | None = None, eval_split: str | None = None,
+              **executor_options: Any) -> Path | None:
+    """Launch the unfinished cells (of ``seeds`` only, if given; on ``eval_split``, default the grid's) and, once
+    all are done, merge them;
     returns the merged CSV's path, or ``None`` while Slurm jobs are still out. One sweep of a grid and profile
     runs at a time: a second gets a one-line :class:`ConfigError` naming the first (its lock file
-    ``build/sweeps/<profile>/<grid>/.sweep.lock``)."""
+    ``build/sweeps/<profile>/<grid>[_validation]/.sweep.lock``)."""
     from borel_lib.io import describe_holder, file_lock
 
     profile = resolve_profile(profile)
     wait = executor != "slurm" if wait is None else wait
     check_choice(executor, "executor", EXECUTORS)
-    check_executor(executor, grid, profile, seeds)
+    check_executor(executor, grid, profile, seeds, eval_split)
 
     def held(holder: dict[str, Any] | None) -> ConfigError:
         stop = f"kill {holder['pid']}" if holder and holder.get("host") == socket.gethostname() else "stop it"
         return ConfigError(f"sweep {grid!r} ({profile}) is already running: {describe_holder(holder)}; wait for it "
-                           f"to finish, or {stop} (its jobs stop with it) and rerun: {sweep_command(grid, profile, seeds, executor)}")
+                           f"to finish, or {stop} (its jobs stop with it) and rerun: "
+                           f"{sweep_command(grid, profile, seeds, executor, eval_split)}")
 
-    with file_lock(sweep_folder(grid, profile) / ".sweep.lock", purpose=f"sweep {grid} --profile {profile}",
+    with file_lock(sweep_folder(grid, profile, eval_split) / ".sweep.lock", purpose=f"sweep {grid} --profile {profile}",
                    wait=False, on_held=held):
-        launch(grid, profile, executor, max_parallel, wait=wait, seeds=seeds, **executor_options)
-        cells = grid_cells(grid)
+        launch(grid, profile, executor, max_parallel, wait=wait, seeds=seeds, eval_split=eval_split, **executor_options)
+        cells = grid_cells(grid, eval_split)
         if not all(_done(cells[i], profile) for i in selected_cells(grid, seeds)):
             print(f"sweep {grid!r}: jobs submitted; run the same command again when they have finished to merge")
             return None
-        return merge(grid, profile, seeds=seeds)
+        return merge(grid, profile, seeds=seeds, eval_split=eval_split)
 
 
 def build_parser():
@@ -341,6 +389,10 @@ def build_parser():
     parser.add_argument("--list", action="store_true", help="print the grid's cells and whether each is done")
     parser.add_argument("--seeds", type=cli.non_negative_int, nargs="+", default=None,
                         help="run and merge only the cells of these seeds (default: all of the grid's)")
+    parser.add_argument("--eval-split", default=None, choices=SPLITS,
+                        help="evaluation tasks of every cell (default: validation for tune_* grids, which choose "
+                             "settings; test for the paper's grids, which are reported); validation runs and merged "
+                             "tables carry _validation in their names")
     return parser
 
 
@@ -348,14 +400,14 @@ def _run_cli(args) -> int:
     profile = resolve_profile(args.profile)
     chosen = selected_cells(args.grid, args.seeds)  # an unknown seed stops here, before any work
     if args.list:
-        cells = grid_cells(args.grid)
+        cells = grid_cells(args.grid, args.eval_split)
         for i in chosen:
             print(f"{i:3d} {_status(cells[i], profile)} {result_name(cells[i], profile)} {cells[i]}")
         return 0
     options = {"partition": args.partition, "time_min": args.time_min, "cpus_per_task": args.cpus_per_task,
                "gpus_per_node": args.gpus_per_node, "mem_gb": args.mem_gb}
     path = run_sweep(args.grid, profile, args.executor, args.max_parallel, wait=args.wait or None, seeds=args.seeds,
-                     **options)
+                     eval_split=args.eval_split, **options)
     if path is not None:
         from borel_lib.results import read_table_file
 

@@ -75,6 +75,7 @@ from borel_lib.baselines.task_encoder import product_of_gaussians as pog
 from borel_lib.config import ConfigError, check_choice, check_tau
 from borel_lib.datasets import OfflineDataset
 from borel_lib.io import atomic_path
+from borel_lib.tasks import DEFAULT_SPLIT, add_split_argument, eval_tasks, split_flag, split_suffix
 
 MBML_DOMAIN: dict[str, dict[str, Any]] = {"semicircle": {}, "wind": {"std_threshold": 0.01},
                                           "cheetah_vel": {"std_threshold": 0.05}, "ant_semicircle": {}}
@@ -239,7 +240,9 @@ class MBMLTrainer:
 
     PHASES = ("bcq", "reward", "distill")
 
-    def __init__(self, dataset: OfflineDataset, config: MBMLConfig, seed: int = 0, device: str | torch.device = "cpu"):
+    def __init__(self, dataset: OfflineDataset, config: MBMLConfig, seed: int = 0, device: str | torch.device = "cpu",
+                 eval_split: str = DEFAULT_SPLIT):
+        """``eval_split``: the tasks it is evaluated on (:func:`borel_lib.tasks.eval_tasks`, BOReL's for the split)."""
         domain = dataset.manifest["domain"]
         check_choice(domain, "dataset domain", DOMAINS)
         self.domain, self.cfg, self.seed, self.device = domain, config, seed, torch.device(device)
@@ -248,7 +251,7 @@ class MBMLTrainer:
         from borel_lib.envs import make_env
 
         self.env = make_env(domain)
-        self.eval_tasks = self.env.sample_tasks(config.n_eval_tasks, np.random.default_rng(seed + 10_000))
+        self.eval_tasks = eval_tasks(domain, seed, config.n_eval_tasks, eval_split)
         self.transitions = self.env.varies == "transition"  # relabel s' (and its reward) instead of r
         N, d, a = self.data.n_tasks, self.data.obs_dim, self.data.act_dim
         if config.tasks_per_step > N:
@@ -424,21 +427,24 @@ class MBMLTrainer:
         return pd.DataFrame(self.rows)
 
 
-def run_tag(domain: str, seed: int, init_state: str | None = None, profile: str = "quick") -> str:
-    """``mbml_<domain>_<init_state>_seed<seed>``: the initial-state variant of the data, the protocol's default
-    included (as in BOReL's run names)."""
+def run_tag(domain: str, seed: int, init_state: str | None = None, profile: str = "quick",
+            eval_split: str = DEFAULT_SPLIT) -> str:
+    """``mbml_<domain>_<init_state>[_validation]_seed<seed>``: the initial-state variant of the data, the protocol's
+    default included (as in BOReL's run names), and the evaluation split if not ``test``."""
     from borel_lib.pipeline import resolve_init_state
 
-    return f"mbml_{domain}_{resolve_init_state(domain, profile, init_state)}_seed{seed}"
+    return f"mbml_{domain}_{resolve_init_state(domain, profile, init_state)}{split_suffix(eval_split)}_seed{seed}"
 
 
 def run_mbml(domain: str = "semicircle", profile: str | None = None, seed: int = 0, progress: bool = True,
-             device: str = "auto", init_state: str | None = None, **overrides: Any) -> pd.DataFrame:
+             device: str = "auto", init_state: str | None = None, eval_split: str = DEFAULT_SPLIT,
+             **overrides: Any) -> pd.DataFrame:
     """Collect (cached) → BCQ → reward models → encoder + distillation → evaluation, for one seed;
     writes ``mbml_<domain>_<init_state>_seed<seed>.csv`` (per-evaluation rows, best/final rows, task
     identification rows with episode 0) with its config beside it. ``init_state``: the initial-state
     variant of the collection to train on (Ant-Semi-circle: Table 1's datasets; the paper's Figure 3 uses
-    ``uniform``); ``None`` = the collection protocol's default, as for BOReL."""
+    ``uniform``); ``None`` = the collection protocol's default, as for BOReL. ``eval_split``: its evaluation
+    tasks (:func:`borel_lib.tasks.eval_tasks`; in the name and command if not ``test``)."""
     from borel_lib.collect import run_collection
     from borel_lib.config import resolve_profile
     from borel_lib.device import get_device
@@ -449,13 +455,14 @@ def run_mbml(domain: str = "semicircle", profile: str | None = None, seed: int =
     profile = resolve_profile(profile)
     cfg = MBMLConfig.for_domain(domain, profile, **overrides)
     data = dataset_overrides(domain, profile, init_state)  # checks init_state before any work
-    tag = run_tag(domain, seed, init_state, profile)
-    command = baseline_command("mbml", domain, profile, seed, overrides, "".join(f" --init-state {v}" for v in data.values()))
+    tag = run_tag(domain, seed, init_state, profile, eval_split)
+    command = baseline_command("mbml", domain, profile, seed, overrides,
+                               "".join(f" --init-state {v}" for v in data.values()) + split_flag(eval_split))
     with run_lock(profile, tag, "MBML"):  # a second process given this run waits, then resumes its checkpoint
         check_same_run(tag, profile, cfg, command, checkpoint_path(profile, tag))
         seed_everything(seed)
         dataset, _ = run_collection(domain, profile, progress=progress, **data)
-        trainer = MBMLTrainer(dataset, cfg, seed, get_device(device))
+        trainer = MBMLTrainer(dataset, cfg, seed, get_device(device), eval_split)
         rows = trainer.train(checkpoint_path(profile, tag), progress=progress)
         df = summarise(rows, trainer.env.eval_episodes)
         ident = task_identification(trainer)
@@ -474,7 +481,7 @@ def _run_cli(args) -> int:
     MBMLConfig.for_domain(args.domain, resolve_profile(args.profile))  # run_mbml checks init_state before any work
     torch.set_num_threads(1)
     df = run_mbml(args.domain, args.profile, args.seed, progress=not args.no_progress, device=args.device,
-                  init_state=args.init_state)
+                  init_state=args.init_state, eval_split=args.eval_split)
     print(df[df.metric.str.startswith(("best_", "final_", "task_id"))].to_string(index=False))
     return 0
 
@@ -486,15 +493,16 @@ def main(argv: list[str] | None = None) -> int:
     parser = baseline_parser(
         "mbml", "Offline MBML baseline on BOReL's dataset (paper §6); collects the dataset if missing and "
         "resumes a killed run.",
-        outputs="  results:     data/results/<profile>/baselines/<domain>/mbml_<domain>_<variant>_seed<seed>.csv and "
-                ".config.json\n"
-                "  checkpoint:  data/checkpoints/<profile>/mbml_<domain>_<variant>_seed<seed>.pt\n"
+        outputs="  results:     data/results/<profile>/baselines/<domain>/mbml_<domain>_<variant>[_validation]_seed<seed>.csv"
+                " and .config.json\n"
+                "  checkpoint:  data/checkpoints/<profile>/mbml_<domain>_<variant>[_validation]_seed<seed>.pt\n"
                 "  dataset:     the collection's, data/datasets/<profile>/ (see python -m borel_lib.collect --help)\n"
                 "  (profile smoke: the same under build/smoke/)", domains=DOMAINS)
     parser.add_argument("--init-state", default=None, metavar="VARIANT",
                         help="initial-state variant of the collection to train on (Ant-Semi-circle: uniform, "
                              "exclude_semicircle, fixed; default: the domain's collection protocol's; the run's "
                              "files then carry it: mbml_<domain>_<variant>_seed<seed>)")
+    add_split_argument(parser)
     return cli.main(_run_cli, parser, argv)
 
 

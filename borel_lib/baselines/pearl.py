@@ -64,6 +64,7 @@ from borel_lib.config import ConfigError, check_choice, check_tau
 from borel_lib.envs import make_env
 from borel_lib.envs.batched import MUJOCO_BATCHABLE, batched_trial_for, is_mujoco
 from borel_lib.io import atomic_path
+from borel_lib.tasks import DEFAULT_SPLIT, add_split_argument, eval_tasks, split_flag, split_suffix
 
 PEARL_DOMAIN: dict[str, dict[str, Any]] = {
     "semicircle": {},
@@ -271,7 +272,8 @@ class PEARLTrainer:
     """Online meta-training of :class:`PEARLAgent` on batched environments (module docstring)."""
 
     def __init__(self, domain: str, config: PEARLConfig, seed: int = 0, device: str | torch.device = "cpu",
-                 oracle_task: bool = False):
+                 oracle_task: bool = False, eval_split: str = DEFAULT_SPLIT):
+        """``eval_split``: the tasks it is evaluated on (:func:`borel_lib.tasks.eval_tasks`, BOReL's for the split)."""
         check_choice(domain, "domain", DOMAINS)
         self.domain, self.cfg, self.seed, self.oracle = domain, config, seed, oracle_task
         self.device = torch.device(device)
@@ -281,7 +283,7 @@ class PEARLTrainer:
         self.H = self.env.horizon
         self.rng = np.random.default_rng(seed)
         self.train_tasks = self.env.sample_tasks(config.n_train_tasks, self.rng)
-        self.eval_tasks = self.env.sample_tasks(config.n_eval_tasks, np.random.default_rng(seed + 10_000))
+        self.eval_tasks = eval_tasks(domain, seed, config.n_eval_tasks, eval_split)
         self.context_dim = self.obs_dim * (2 if config.use_next_obs_in_context else 1) + self.act_dim + 1
         self.rl_reward = rl_reward_fn(domain, config.rl_reward)
         self.agent = PEARLAgent(self.obs_dim, self.act_dim, self.context_dim, config, seed, self.device,
@@ -432,14 +434,18 @@ class PEARLTrainer:
         return pd.DataFrame(self.rows)
 
 
-def run_tag(domain: str, seed: int, oracle_task: bool = False) -> str:
-    return f"pearl{'_oracle_task' if oracle_task else ''}_{domain}_seed{seed}"
+def run_tag(domain: str, seed: int, oracle_task: bool = False, eval_split: str = DEFAULT_SPLIT) -> str:
+    """``pearl[_oracle_task]_<domain>[_validation]_seed<seed>`` (the split only if not ``test``)."""
+    return f"pearl{'_oracle_task' if oracle_task else ''}_{domain}{split_suffix(eval_split)}_seed{seed}"
 
 
 def run_pearl(domain: str = "semicircle", profile: str | None = None, seed: int = 0, oracle_task: bool = False,
-              progress: bool = True, device: str = "auto", **overrides: Any) -> pd.DataFrame:
+              progress: bool = True, device: str = "auto", eval_split: str = DEFAULT_SPLIT,
+              **overrides: Any) -> pd.DataFrame:
     """Train PEARL online for one seed (resuming a killed run), write
-    ``pearl[_oracle_task]_<domain>_seed<seed>.csv`` with its config, and return the table. Holds the run's
+    ``pearl[_oracle_task]_<domain>[_validation]_seed<seed>.csv`` with its config, and return the table
+    (``eval_split``: its evaluation tasks, :func:`borel_lib.tasks.eval_tasks`; in the name and command if not
+    ``test``). Holds the run's
     lock (:func:`~borel_lib.baselines.common.run_lock`): a second process given the same run waits for the
     first, then resumes its checkpoint."""
     from borel_lib.config import resolve_profile
@@ -449,12 +455,13 @@ def run_pearl(domain: str = "semicircle", profile: str | None = None, seed: int 
 
     profile = resolve_profile(profile)
     cfg = PEARLConfig.for_domain(domain, profile, **overrides)
-    tag = run_tag(domain, seed, oracle_task)
-    command = baseline_command("pearl", domain, profile, seed, overrides, " --oracle-task" if oracle_task else "")
+    tag = run_tag(domain, seed, oracle_task, eval_split)
+    command = baseline_command("pearl", domain, profile, seed, overrides,
+                               (" --oracle-task" if oracle_task else "") + split_flag(eval_split))
     with run_lock(profile, tag, "PEARL"):
         check_same_run(tag, profile, cfg, command, checkpoint_path(profile, tag), grows=("iterations",))
         seed_everything(seed)
-        trainer = PEARLTrainer(domain, cfg, seed, get_device(device), oracle_task)
+        trainer = PEARLTrainer(domain, cfg, seed, get_device(device), oracle_task, eval_split)
         method = "pearl_oracle_task" if oracle_task else "pearl"
         rows = trainer.train(checkpoint_path(profile, tag), progress=progress, method=method, command=command)
         df = summarise(rows, trainer.env.eval_episodes)
@@ -472,7 +479,7 @@ def _run_cli(args) -> int:
     PEARLConfig.for_domain(args.domain, resolve_profile(args.profile), **overrides)  # inputs checked before any work
     torch.set_num_threads(1)
     df = run_pearl(args.domain, args.profile, args.seed, args.oracle_task, progress=not args.no_progress,
-                   device=args.device, **overrides)
+                   device=args.device, eval_split=args.eval_split, **overrides)
     print(df[df.metric.str.startswith(("best_", "final_"))].to_string(index=False))
     return 0
 
@@ -483,12 +490,14 @@ def build_parser():
 
     parser = baseline_parser(
         "pearl", "Online PEARL baseline (Thompson sampling, paper §6); resumes a killed run.", domains=DOMAINS,
-        outputs="  results:     data/results/<profile>/baselines/<domain>/pearl[_oracle_task]_<domain>_seed<seed>.csv and .config.json\n"
-                "  checkpoint:  data/checkpoints/<profile>/pearl[_oracle_task]_<domain>_seed<seed>.pt\n"
+        outputs="  results:     data/results/<profile>/baselines/<domain>/pearl[_oracle_task]_<domain>[_validation]_seed<seed>.csv"
+                " and .config.json\n"
+                "  checkpoint:  data/checkpoints/<profile>/pearl[_oracle_task]_<domain>[_validation]_seed<seed>.pt\n"
                 "  (profile smoke: the same under build/smoke/)")
     parser.add_argument("--oracle-task", action="store_true", help="give the policy the true task instead of z")
     parser.add_argument("--iterations", type=cli.positive_int, default=None,
                         help="training iterations (default: the profile's)")
+    add_split_argument(parser)
     return parser
 
 
