@@ -12,6 +12,11 @@ tables, checkpoints and command line.
   :mod:`~borel_lib.baselines.mbml`, step 4).
 - **Context transitions** (:func:`context_features`): (s, a, r) — plus s' where the task changes the
   transitions — as one array, the input of :class:`~borel_lib.baselines.task_encoder.ContextEncoder`.
+- **What the networks see** (:class:`Inputs`, :func:`image_inputs`): the environment's flat states without the
+  episode-end flag; on Reacher-Image, what BOReL's learnt parts see of them (:mod:`borel_lib.image_features`:
+  the seed's frozen image encoder, trained once on the collection's frames and shared with BOReL, renders and
+  encodes every state; by default the joint velocities and the image features, no joint angles). The reward,
+  success and the recorded trajectories stay on the true states.
 - **Result tables**: :func:`summarise` adds the ``best_*`` rows the figures plot (the evaluation with the
   highest return over BOReL's episodes) and ``final_*`` rows; :func:`write_trajectories` writes one more
   evaluation's trials of the final agent, so the figures can draw them without a checkpoint.
@@ -24,7 +29,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, ClassVar, TypeVar
 
@@ -80,10 +85,71 @@ def context_features(obs: np.ndarray, actions: np.ndarray, rewards: np.ndarray, 
     return np.concatenate(parts, -1).astype(np.float32)
 
 
+# ------------------------------------------------------------------------------- what is seen
+class Inputs:
+    """What a baseline's networks see of flat environment states with the episode-end flag ``(..., d + 1)``
+    (module docstring): the states without the flag, or, with an ``observe`` (Reacher-Image:
+    :class:`~borel_lib.image_features.ImageObserver`), the observed vector's ``columns``
+    (:func:`~borel_lib.image_features.learnt_columns`; ``None``: all) without the flag. ``fingerprint`` names
+    the observed data (the features and ``proprio``), so a checkpoint made on other features is refused."""
+
+    def __init__(self, observe: Callable[[np.ndarray], np.ndarray] | None = None, columns: list[int] | None = None,
+                 fingerprint: str | None = None):
+        self.observe, self.columns, self.fingerprint = observe, columns, fingerprint
+
+    def __call__(self, states: np.ndarray) -> np.ndarray:
+        if self.observe is None:
+            return states[..., :-1]
+        seen = self.observe(np.asarray(states))
+        return (seen if self.columns is None else seen[..., self.columns])[..., :-1]
+
+    def pair(self, obs: np.ndarray, next_obs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """What is seen of a step's ``obs`` (the states to act on next) and ``next_obs``: one observation when
+        their states are equal (inside an episode; the flag is not seen), so each state is rendered once."""
+        if self.observe is None:
+            return obs[:, :-1], next_obs[:, :-1]
+        nxt = self(next_obs)
+        return (nxt if np.array_equal(obs[..., :-1], next_obs[..., :-1]) else self(obs)), nxt
+
+    def dim(self, state_dim: int) -> int:
+        """Width of what is seen of states of ``state_dim`` numbers (plus the flag)."""
+        return int(self(np.zeros((1, state_dim + 1), np.float32)).shape[-1])
+
+
+def image_inputs(domain: str, profile: str, seed: int, device: str | torch.device = "cpu", progress: bool = True,
+                 image: tuple[tuple[str, Any], ...] = (), dataset: Any = None) -> tuple[Any, Inputs]:
+    """``(dataset view, Inputs)`` of a run: for an image domain, BOReL's image stage for ``seed``
+    (:func:`borel_lib.image_features.observed_data` on ``dataset``, default the collection's, collected or
+    loaded from cache: the same encoder and features as BOReL's run of the seed, never a second encoder) and
+    :class:`Inputs` seeing its :func:`~borel_lib.image_features.learnt_columns`; for any other domain
+    ``(dataset, Inputs())``: the states as they are. ``image``: overrides of the image stage (``--image``)."""
+    from borel_lib.image_features import IMAGE_DOMAINS, learnt_columns, observed_data
+
+    if domain not in IMAGE_DOMAINS:
+        return dataset, Inputs()
+    if dataset is None:
+        from borel_lib.collect import run_collection
+
+        dataset = run_collection(domain, profile, progress=progress)[0]
+    view, observe = observed_data(dataset, profile, seed, device, progress, image)
+    return view, Inputs(observe, learnt_columns(view.manifest), view.fingerprint)
+
+
+def image_tag(image: tuple[tuple[str, Any], ...]) -> str:
+    """The part of a baseline's run name for its image-stage overrides (``_propriofull``; empty without)."""
+    return "".join(f"_{k}{'x'.join(map(str, v)) if isinstance(v, tuple) else v}" for k, v in image)
+
+
+def image_flags(image: tuple[tuple[str, Any], ...]) -> str:
+    """The command-line form of image-stage overrides (`` --image proprio=full``)."""
+    return "".join(f" --image {k}={','.join(map(str, v)) if isinstance(v, tuple) else v}" for k, v in image)
+
+
 # -------------------------------------------------------------------------------- evaluation
 @torch.no_grad()
 def evaluate(agent: Any, domain: str, tasks: np.ndarray, seed: int, num_exp_traj_eval: int = 1,
-             use_next_obs: bool = False, oracle: bool = False, record: dict[str, Any] | None = None) -> pd.DataFrame:
+             use_next_obs: bool = False, oracle: bool = False, record: dict[str, Any] | None = None,
+             inputs: Inputs | None = None) -> pd.DataFrame:
     """One k-episode trial per task from the fixed start (module docstring, test protocol): z drawn
     once at the start of every episode — prior for the first ``num_exp_traj_eval`` episodes, then the
     posterior given all transitions of the trial so far (context (s, a, r[, s']) with
@@ -94,11 +160,14 @@ def evaluate(agent: Any, domain: str, tasks: np.ndarray, seed: int, num_exp_traj
 
     ``agent`` needs ``device``, ``prior(n)``, ``posterior(context)``, ``sample_z(mu, var, generator)``
     and ``act(obs, z, deterministic=True)``: :class:`~borel_lib.baselines.pearl_agent.PEARLAgent` and
-    :class:`~borel_lib.baselines.mbml_models.MBMLAgent` both have them."""
+    :class:`~borel_lib.baselines.mbml_models.MBMLAgent` both have them. ``inputs``: what the agent and its
+    context see of the states (:class:`Inputs`; default the states without the flag); success and ``record``
+    are on the true states."""
+    see = inputs if inputs is not None else Inputs()
     env = make_env(domain, init_state="fixed")
     n = len(tasks)
     trial = batched_trial_for(env, n)
-    obs = trial.reset(np.asarray(tasks), seeds=range(seed, seed + n))[:, :-1]
+    obs = see(trial.reset(np.asarray(tasks), seeds=range(seed, seed + n)))
     gen = torch.Generator(device=agent.device).manual_seed(seed + 20_000)  # eval draws leave training's stream alone
     goal = torch.as_tensor(np.asarray(tasks), dtype=torch.float32, device=agent.device)
     returns, success = np.zeros((n, trial.k)), np.zeros((n, trial.k), dtype=bool)
@@ -115,14 +184,14 @@ def evaluate(agent: Any, domain: str, tasks: np.ndarray, seed: int, num_exp_traj
         for _t in range(trial.H):
             a = agent.act(obs, z, deterministic=True)
             out = trial.step(a)
-            nxt = out.next_obs[:, :-1]
             returns[:, e] += out.reward
-            success[:, e] |= env.is_success(nxt, trial.tasks)
+            success[:, e] |= env.is_success(out.next_obs[:, :-1], trial.tasks)
+            seen_obs, nxt = see.pair(out.obs, out.next_obs)
             context.append(context_features(obs, a, out.reward, nxt, use_next_obs))
             zs.append(z.detach().cpu().numpy())
             for key, value in (("actions", a), ("rewards", out.reward), ("next_obs", out.next_obs)):
                 trace[key].append(np.asarray(value))
-            obs = out.obs[:, :-1]
+            obs = seen_obs
     if record is not None:
         record["z"] = np.stack(zs, 1)
         record.update({key: np.stack(v, 1) for key, v in trace.items()})
@@ -150,7 +219,7 @@ def summarise(rows: pd.DataFrame, eval_episodes: int) -> pd.DataFrame:
 
 def write_trajectories(agent: Any, domain: str, tasks: np.ndarray, seed: int, num_exp_traj_eval: int, use_next_obs: bool,
                        oracle: bool, name: str, method: str, variant: str, config: Any, profile: str, command: str,
-                       iteration: int) -> None:
+                       iteration: int, inputs: Inputs | None = None) -> None:
     """One more evaluation of the final agent, its trials written as ``<name>.csv``
     (:func:`borel_lib.pipeline.trajectory_table` columns plus ``method``, ``variant``, ``seed``, ``iteration``), so the
     figures can draw what a Thompson-sampling agent does in episodes 1 and 2 without a checkpoint. The tasks
@@ -160,7 +229,8 @@ def write_trajectories(agent: Any, domain: str, tasks: np.ndarray, seed: int, nu
     from borel_lib.results import write_results
 
     record: dict[str, Any] = {}
-    evaluate(agent, domain, tasks, seed, num_exp_traj_eval, use_next_obs=use_next_obs, oracle=oracle, record=record)
+    evaluate(agent, domain, tasks, seed, num_exp_traj_eval, use_next_obs=use_next_obs, oracle=oracle, record=record,
+             inputs=inputs)
     table = trajectory_table(domain, tasks, record).assign(method=method, variant=variant, seed=seed, iteration=iteration)
     write_results(table, name, config=config, profile=profile, command=command)
 

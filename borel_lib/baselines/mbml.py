@@ -38,6 +38,12 @@ no environment step; the environment is stepped only to evaluate.
 5. **Task identification** (:func:`~borel_lib.baselines.mbml_diagnostics.task_identification`, ours): how
    well the encoder names the training task of held-out trials, against chance; reported with the results.
 
+Reacher-Image (ours): everything learns on the observed data BOReL's learnt parts see
+(:func:`~borel_lib.baselines.common.image_inputs`: the seed's frozen image encoder, BOReL's, none trained here):
+every stored state becomes [joint velocities, image features] (``--image proprio=full``: the joint angles too,
+the run's name then carries ``propriofull``), and evaluation renders and encodes every environment state the
+same way. The stored rewards (of the true states) are what the reward models learn.
+
 Default sizes and steps are the official code's (cheetah/ant values where it has no Semi-circle).
 """
 
@@ -57,11 +63,15 @@ from tqdm.auto import tqdm
 from borel_lib.baselines.bcq import EnsembleBCQ
 from borel_lib.baselines.common import (
     BaselineConfig,
+    Inputs,
     baseline_command,
     baseline_parser,
     check_same_run,
     checkpoint_path,
     evaluate,
+    image_flags,
+    image_inputs,
+    image_tag,
     run_lock,
     single_forward,
     summarise,
@@ -74,18 +84,26 @@ from borel_lib.baselines.task_encoder import kl_diag, kl_to_prior
 from borel_lib.baselines.task_encoder import product_of_gaussians as pog
 from borel_lib.config import ConfigError, check_choice, check_tau
 from borel_lib.datasets import OfflineDataset
+from borel_lib.image_features import add_image_argument
 from borel_lib.io import atomic_path
 from borel_lib.tasks import DEFAULT_SPLIT, add_split_argument, eval_tasks, split_flag, split_suffix
 
 MBML_DOMAIN: dict[str, dict[str, Any]] = {"semicircle": {}, "wind": {"std_threshold": 0.01},
-                                          "cheetah_vel": {"std_threshold": 0.05}, "ant_semicircle": {}}
+                                          "cheetah_vel": {"std_threshold": 0.05}, "ant_semicircle": {},
+                                          "reacher_image": {"std_threshold": 0.005}}
 """Per-domain settings on top of the profile's (:meth:`MBMLConfig.for_domain`), for every domain MBML runs on
 (:data:`DOMAINS`). Wind's threshold is on the std of the predicted state change (steps of about 0.1, winds
 differing by about 0.05 between tasks); ours, by measurement (``kept_fraction`` in the distillation's log).
 Half-Cheetah-Vel 0.05 and Ant-Semi-circle 0.1 (the default) are the official cheetah-vel and ant-goal
 thresholds; on the MuJoCo domains MBML trains on the collection protocol's dataset (Ant: the
 ``exclude_semicircle`` variant, as BOReL's default) unless ``--init-state`` names another (the paper's Figure
-3 uses the uniform one)."""
+3 uses the uniform one).
+
+Reacher-Image (ours; a MuJoCo arm with one dense reward, like Half-Cheetah-Vel): Half-Cheetah-Vel's settings
+with its threshold scaled to the reward's spread between tasks. On Half-Cheetah-Vel, targets 0-3 m/s apart,
+two tasks' rewards of one transition differ by up to 3 and the threshold is 0.05; on Reacher-Image, targets on
+a quarter circle of radius 0.15, they differ by up to ‖g_i − g_j‖ ≤ 0.21, about 14 times less, so 0.005
+(not yet checked on the quick data's ``kept_fraction``)."""
 
 DOMAINS = tuple(MBML_DOMAIN)
 """Domains MBML runs on (the paper's continuous domains except Escape-Room). On Wind the tasks differ in
@@ -93,8 +111,10 @@ transitions, so the per-task ensembles predict the state change and a transition
 for task i with i's predicted s' and the reward of that s' (the official code's next-state ensembles). Not Escape-Room: the paper's footnote 9 says MBML's
 BCQ part failed there (and on Wind with policy replay; we train on Wind's own data, as BOReL does)."""
 
-MBML_PROFILE_DOMAIN: dict[tuple[str, str], dict[str, Any]] = {("paper", "ant_semicircle"): {"bcq_iterations": 100_000}}
-"""Sizes per (profile, domain): the official ant-goal BCQ ran 100k iterations (cheetah-vel 50k, the default)."""
+MBML_PROFILE_DOMAIN: dict[tuple[str, str], dict[str, Any]] = {("paper", "ant_semicircle"): {"bcq_iterations": 100_000},
+                                                              ("smoke", "reacher_image"): {"tasks_per_step": 2}}
+"""Sizes per (profile, domain): the official ant-goal BCQ ran 100k iterations (cheetah-vel 50k, the default);
+Reacher-Image's smoke collection has 2 tasks, so its smoke run pairs 2 per step."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -199,7 +219,9 @@ class TaskData:
     """A dataset's transitions as per-task flat arrays (positions without the episode flag), with
     the last ``heldout`` trials of every task split off."""
 
-    def __init__(self, dataset: OfflineDataset, heldout: int):
+    def __init__(self, dataset: OfflineDataset, heldout: int, columns: list[int] | None = None):
+        """``columns``: the observed states' columns to keep (the episode-end flag last, then dropped;
+        Reacher-Image: :func:`~borel_lib.image_features.learnt_columns`); ``None``: all."""
         N, M, T = dataset.rewards.shape
         if heldout >= M:
             raise ConfigError(f"heldout_trials={heldout} must be < the dataset's {M} trials per task ({dataset.path})")
@@ -207,6 +229,8 @@ class TaskData:
 
         def flat(name: str, trials: slice) -> np.ndarray:
             a = np.asarray(dataset.arrays[name][:, trials], dtype=np.float32)
+            if name in ("obs", "next_obs") and columns is not None:
+                a = a[..., columns]
             a = a[..., :-1] if name in ("obs", "next_obs") else a  # drop the episode-end flag
             return a
 
@@ -241,12 +265,20 @@ class MBMLTrainer:
     PHASES = ("bcq", "reward", "distill")
 
     def __init__(self, dataset: OfflineDataset, config: MBMLConfig, seed: int = 0, device: str | torch.device = "cpu",
-                 eval_split: str = DEFAULT_SPLIT):
-        """``eval_split``: the tasks it is evaluated on (:func:`borel_lib.tasks.eval_tasks`, BOReL's for the split)."""
+                 eval_split: str = DEFAULT_SPLIT, inputs: Inputs | None = None):
+        """``eval_split``: the tasks it is evaluated on (:func:`borel_lib.tasks.eval_tasks`, BOReL's for the split).
+        ``inputs``: what the networks see (:func:`~borel_lib.baselines.common.image_inputs`, with ``dataset`` its
+        observed view; needed on Reacher-Image); default the states themselves."""
         domain = dataset.manifest["domain"]
         check_choice(domain, "dataset domain", DOMAINS)
+        seen = inputs is not None and inputs.fingerprint is not None
+        if "images" in dataset.arrays or ("image_features" in dataset.manifest) != seen or (
+                seen and inputs.fingerprint != dataset.fingerprint):
+            raise ValueError(f"MBMLTrainer: an image domain's data must be its observed view, with the inputs it was "
+                             f"made with (image_inputs(...) returns both); got {dataset.path}")
         self.domain, self.cfg, self.seed, self.device = domain, config, seed, torch.device(device)
-        self.data = TaskData(dataset, config.heldout_trials)
+        self.inputs = inputs if inputs is not None else Inputs()
+        self.data = TaskData(dataset, config.heldout_trials, self.inputs.columns)
         self.fingerprint = dataset.fingerprint
         from borel_lib.envs import make_env
 
@@ -389,7 +421,8 @@ class MBMLTrainer:
                 torch.save(self.state_dict(), tmp)
 
     def evaluate_now(self, method: str = "mbml") -> None:
-        ev = evaluate(self.agent, self.domain, self.eval_tasks, self.seed, self.cfg.num_exp_traj_eval, use_next_obs=True)
+        ev = evaluate(self.agent, self.domain, self.eval_tasks, self.seed, self.cfg.num_exp_traj_eval, use_next_obs=True,
+                      inputs=self.inputs)
         summary = ev.groupby(["episode", "metric"])["value"].mean().reset_index()
         for r in summary.itertuples():
             self.rows.append({"domain": self.domain, "method": method, "variant": "offline", "seed": self.seed,
@@ -428,26 +461,30 @@ class MBMLTrainer:
 
 
 def run_tag(domain: str, seed: int, init_state: str | None = None, profile: str = "quick",
-            eval_split: str = DEFAULT_SPLIT) -> str:
-    """``mbml_<domain>_<init_state>[_validation]_seed<seed>``: the initial-state variant of the data, the protocol's
-    default included (as in BOReL's run names), and the evaluation split if not ``test``."""
+            eval_split: str = DEFAULT_SPLIT, image: tuple[tuple[str, Any], ...] = ()) -> str:
+    """``mbml_<domain>_<init_state>[_<image overrides>][_validation]_seed<seed>``: the initial-state variant of the
+    data, the protocol's default included (as in BOReL's run names), the checked non-default image-stage
+    overrides (e.g. ``_propriofull``) and the evaluation split if not ``test``."""
     from borel_lib.pipeline import resolve_init_state
 
-    return f"mbml_{domain}_{resolve_init_state(domain, profile, init_state)}{split_suffix(eval_split)}_seed{seed}"
+    return (f"mbml_{domain}_{resolve_init_state(domain, profile, init_state)}{image_tag(image)}"
+            f"{split_suffix(eval_split)}_seed{seed}")
 
 
 def run_mbml(domain: str = "semicircle", profile: str | None = None, seed: int = 0, progress: bool = True,
              device: str = "auto", init_state: str | None = None, eval_split: str = DEFAULT_SPLIT,
-             **overrides: Any) -> pd.DataFrame:
+             image: tuple[tuple[str, Any], ...] = (), **overrides: Any) -> pd.DataFrame:
     """Collect (cached) → BCQ → reward models → encoder + distillation → evaluation, for one seed;
     writes ``mbml_<domain>_<init_state>_seed<seed>.csv`` (per-evaluation rows, best/final rows, task
     identification rows with episode 0) with its config beside it. ``init_state``: the initial-state
     variant of the collection to train on (Ant-Semi-circle: Table 1's datasets; the paper's Figure 3 uses
     ``uniform``); ``None`` = the collection protocol's default, as for BOReL. ``eval_split``: its evaluation
-    tasks (:func:`borel_lib.tasks.eval_tasks`; in the name and command if not ``test``)."""
+    tasks (:func:`borel_lib.tasks.eval_tasks`; in the name and command if not ``test``). ``image``: image-stage
+    overrides (image domains only; the data are then :func:`~borel_lib.baselines.common.image_inputs`')."""
     from borel_lib.collect import run_collection
     from borel_lib.config import resolve_profile
     from borel_lib.device import get_device
+    from borel_lib.image_features import check_image_run
     from borel_lib.pipeline import dataset_overrides
     from borel_lib.results import write_results
     from borel_lib.seeding import seed_everything
@@ -455,14 +492,18 @@ def run_mbml(domain: str = "semicircle", profile: str | None = None, seed: int =
     profile = resolve_profile(profile)
     cfg = MBMLConfig.for_domain(domain, profile, **overrides)
     data = dataset_overrides(domain, profile, init_state)  # checks init_state before any work
-    tag = run_tag(domain, seed, init_state, profile, eval_split)
+    image = check_image_run(domain, profile, "latent", dict(image))
+    tag = run_tag(domain, seed, init_state, profile, eval_split, image)
     command = baseline_command("mbml", domain, profile, seed, overrides,
-                               "".join(f" --init-state {v}" for v in data.values()) + split_flag(eval_split))
+                               "".join(f" --init-state {v}" for v in data.values()) + split_flag(eval_split)
+                               + image_flags(image))
     with run_lock(profile, tag, "MBML"):  # a second process given this run waits, then resumes its checkpoint
         check_same_run(tag, profile, cfg, command, checkpoint_path(profile, tag))
         seed_everything(seed)
         dataset, _ = run_collection(domain, profile, progress=progress, **data)
-        trainer = MBMLTrainer(dataset, cfg, seed, get_device(device), eval_split)
+        dev = get_device(device)
+        dataset, inputs = image_inputs(domain, profile, seed, dev, progress, image, dataset)  # Reacher-Image: BOReL's
+        trainer = MBMLTrainer(dataset, cfg, seed, dev, eval_split, inputs)
         rows = trainer.train(checkpoint_path(profile, tag), progress=progress)
         df = summarise(rows, trainer.env.eval_episodes)
         ident = task_identification(trainer)
@@ -471,17 +512,21 @@ def run_mbml(domain: str = "semicircle", profile: str | None = None, seed: int =
                                           for k, v in ident.items()])], ignore_index=True)
         write_results(df, tag, config=cfg, profile=profile, command=command)
         write_trajectories(trainer.agent, domain, trainer.eval_tasks, seed, cfg.num_exp_traj_eval, True, False,
-                           f"{tag}_traj", "mbml", "offline", cfg, profile, command, cfg.distill_steps)
+                           f"{tag}_traj", "mbml", "offline", cfg, profile, command, cfg.distill_steps, inputs)
     return df
 
 
 def _run_cli(args) -> int:
+    from borel_lib.cli import parse_overrides
     from borel_lib.config import resolve_profile
+    from borel_lib.image_features import ImageEncoderConfig, check_image_run
 
     MBMLConfig.for_domain(args.domain, resolve_profile(args.profile))  # run_mbml checks init_state before any work
+    image = tuple(parse_overrides(args.image, ImageEncoderConfig, "image").items())
+    check_image_run(args.domain, resolve_profile(args.profile), "latent", dict(image))
     torch.set_num_threads(1)
     df = run_mbml(args.domain, args.profile, args.seed, progress=not args.no_progress, device=args.device,
-                  init_state=args.init_state, eval_split=args.eval_split)
+                  init_state=args.init_state, eval_split=args.eval_split, image=image)
     print(df[df.metric.str.startswith(("best_", "final_", "task_id"))].to_string(index=False))
     return 0
 
@@ -503,6 +548,7 @@ def main(argv: list[str] | None = None) -> int:
                              "exclude_semicircle, fixed; default: the domain's collection protocol's; the run's "
                              "files then carry it: mbml_<domain>_<variant>_seed<seed>)")
     add_split_argument(parser)
+    add_image_argument(parser)
     return cli.main(_run_cli, parser, argv)
 
 

@@ -131,6 +131,6 @@ def probe_components(trainer: MBMLTrainer, context_size: int = 512) -> pd.DataFr
               "zero_action": (_ZeroAgent(trainer.agent, z_own), every)}
     frames = []
     for mode, (agent, n_prior) in agents.items():
-        ev = evaluate(agent, trainer.domain, tasks, trainer.seed, n_prior, use_next_obs=True)
+        ev = evaluate(agent, trainer.domain, tasks, trainer.seed, n_prior, use_next_obs=True, inputs=trainer.inputs)
         frames.append(ev.assign(mode=mode))
     return pd.concat(frames, ignore_index=True)

@@ -27,6 +27,12 @@ Written from the PEARL paper and a reading of what its official implementation d
 - **Test protocol as BOReL compares it** (:func:`~borel_lib.baselines.common.evaluate`, shared with MBML):
   one k-episode trial per unseen task from the fixed start with the deterministic policy; z from the prior in
   episode 1, from the posterior of the trial so far afterwards (``num_exp_traj_eval = 1``).
+- **Reacher-Image** (ours): the networks see what BOReL's learnt parts see
+  (:func:`~borel_lib.baselines.common.image_inputs`): every environment state, in collection and in
+  evaluation, is rendered and encoded by the seed's frozen image encoder (BOReL's, trained on the collection's
+  frames; none trained here), and the policy, Q, V and the context see the joint velocities and the image
+  features, not the joint angles (``--image proprio=full`` adds them; the run's name then carries
+  ``propriofull``). The reward is the environment's, from the true state.
 - ``oracle_task``: a sanity check that replaces z by the true task vector (no encoder, no KL); on the
   Semi-circle it should approach the goal-known oracle.
 
@@ -49,12 +55,16 @@ from tqdm.auto import tqdm
 
 from borel_lib.baselines.common import (
     BaselineConfig,
+    Inputs,
     baseline_command,
     baseline_parser,
     check_same_run,
     checkpoint_path,
     context_features,
     evaluate,
+    image_flags,
+    image_inputs,
+    image_tag,
     run_lock,
     summarise,
     write_trajectories,
@@ -63,6 +73,7 @@ from borel_lib.baselines.pearl_agent import PEARLAgent
 from borel_lib.config import ConfigError, check_choice, check_tau
 from borel_lib.envs import make_env
 from borel_lib.envs.batched import MUJOCO_BATCHABLE, batched_trial_for, is_mujoco
+from borel_lib.image_features import add_image_argument
 from borel_lib.io import atomic_path
 from borel_lib.tasks import DEFAULT_SPLIT, add_split_argument, eval_tasks, split_flag, split_suffix
 
@@ -72,6 +83,7 @@ PEARL_DOMAIN: dict[str, dict[str, Any]] = {
     "escape_room": {"use_next_obs_in_context": True, "rl_reward": "sparse"},
     "cheetah_vel": {"gamma": 0.99, "reward_scale": 5.0, "kl_lambda": 0.1, "rl_reward": "sparse"},
     "ant_semicircle": {"gamma": 0.99, "reward_scale": 5.0, "kl_lambda": 0.1},
+    "reacher_image": {"gamma": 0.99, "reward_scale": 5.0, "kl_lambda": 0.1, "rl_reward": "sparse"},
 }
 """Per-domain settings on top of the profile's (:meth:`PEARLConfig.for_domain`), for every domain PEARL runs
 on (:data:`DOMAINS`). Wind and Escape-Room differ in their *transitions* and their sparse reward is the same
@@ -85,10 +97,16 @@ MuJoCo: the official cheetah-vel values (γ 0.99, reward scale 5, KL weight 0.1)
 (the official ant-goal run did not reproduce, its README says). Half-Cheetah-Vel has one reward, the
 evaluation's −|v − v_g| − 0.05‖a‖², which both the encoder and SAC see (``rl_reward="sparse"`` here means "the
 environment's own reward"); on Ant the encoder sees the sparse reward and SAC the collectors' dense one
-(:meth:`~borel_lib.envs.ant.AntSemiCircleEnv.dense_reward`), as on the Semi-circle."""
+(:meth:`~borel_lib.envs.ant.AntSemiCircleEnv.dense_reward`), as on the Semi-circle.
+
+Reacher-Image (ours; a MuJoCo arm with one dense reward, −‖fingertip − target‖ − 0.1‖a‖², like
+Half-Cheetah-Vel's): Half-Cheetah-Vel's values, and both the encoder and SAC see the environment's reward.
+γ 0.99 and reward scale 5 (entropy weight 0.2) are also what BOReL's offline SAC uses there
+(:data:`borel_lib.offline_rl` ``alpha`` 0.2). The MuJoCo sizes of :data:`PEARL_PROFILE_DOMAIN` apply."""
 
 DOMAINS = tuple(PEARL_DOMAIN)
-"""Domains PEARL runs on: the point robots and the two MuJoCo domains (all with a batched form)."""
+"""Domains PEARL runs on: the point robots and the MuJoCo domains (all with a batched form; Reacher-Image sees
+its images through BOReL's frozen image encoder, module docstring)."""
 
 PEARL_PROFILE_DOMAIN: dict[tuple[str, str], dict[str, Any]] = {
     **{("paper", d): {"n_train_tasks": 100, "embedding_batch_size": 100, "num_initial_steps": 2000,
@@ -107,7 +125,8 @@ steps and 1,000 gradient steps per iteration, 16 test tasks) — about 2,400 MuJ
 of the quick networks per iteration, 100k updates in all (the official run: 1M). Chosen by measurement on
 Half-Cheetah-Vel: with 200 gradient steps per iteration (20k updates) the paper's metric only went from
 −268 to −256 per episode in 100 iterations; it tracks updates, not environment steps, so the quick run
-spends its time on updates (about 40 min per seed on one core)."""
+spends its time on updates (about 40 min per seed on one core). Reacher-Image (in :data:`MUJOCO_BATCHABLE`)
+gets the same sizes; each of its environment steps also renders and encodes the arm's image."""
 
 RL_REWARDS = ("dense", "sparse")
 """Reward SAC trains on: the dense −‖s' − g‖ (official) or the environment's sparse one."""
@@ -272,13 +291,23 @@ class PEARLTrainer:
     """Online meta-training of :class:`PEARLAgent` on batched environments (module docstring)."""
 
     def __init__(self, domain: str, config: PEARLConfig, seed: int = 0, device: str | torch.device = "cpu",
-                 oracle_task: bool = False, eval_split: str = DEFAULT_SPLIT):
-        """``eval_split``: the tasks it is evaluated on (:func:`borel_lib.tasks.eval_tasks`, BOReL's for the split)."""
+                 oracle_task: bool = False, eval_split: str = DEFAULT_SPLIT, inputs: Inputs | None = None):
+        """``eval_split``: the tasks it is evaluated on (:func:`borel_lib.tasks.eval_tasks`, BOReL's for the split).
+        ``inputs``: what the networks see of the states (:func:`~borel_lib.baselines.common.image_inputs`; needed
+        on Reacher-Image; default the states themselves)."""
+        from borel_lib.envs.batched import state_shape
+        from borel_lib.image_features import IMAGE_DOMAINS
+
         check_choice(domain, "domain", DOMAINS)
+        if domain in IMAGE_DOMAINS and (inputs is None or inputs.observe is None):
+            raise ValueError(f"PEARLTrainer({domain!r}): an image domain needs inputs=image_inputs(...) "
+                             "(what the networks see of its images)")
         self.domain, self.cfg, self.seed, self.oracle = domain, config, seed, oracle_task
+        self.inputs = inputs if inputs is not None else Inputs()
         self.device = torch.device(device)
         self.env = make_env(domain, init_state="fixed")
-        self.obs_dim = self.env.observation_space.shape[0]
+        self.obs_dim = (self.env.observation_space.shape[0] if self.inputs.observe is None
+                        else self.inputs.dim(state_shape(self.env)[0]))
         self.act_dim = self.env.action_space.shape[0]
         self.H = self.env.horizon
         self.rng = np.random.default_rng(seed)
@@ -330,17 +359,18 @@ class PEARLTrainer:
             z = self._posterior_z(task_idx) if posterior else self._prior_z(task_idx)
             # the point robots start at one fixed point; MuJoCo's start states are noisy: a fresh draw each
             seeds = self.rng.integers(0, 2**31, n) if is_mujoco(self.env) else [0] * n
-            obs = trial.reset(self.train_tasks[task_idx], seeds=seeds)[:, :-1]
+            states = trial.reset(self.train_tasks[task_idx], seeds=seeds)
+            obs = self.inputs(states)  # what the networks see (the states themselves but on Reacher-Image)
             rec: dict[str, list[np.ndarray]] = {k: [] for k in TaskBuffers.FIELDS}
             for _t in range(self.H):
                 a = self.agent.act(obs, z)
                 out = trial.step(a)
-                nxt = out.next_obs[:, :-1]
-                for k, v in (("obs", obs), ("actions", a), ("rewards", out.reward),
-                             ("rl_rewards", self.rl_reward(obs, a, nxt, self.train_tasks[task_idx], out.reward)),
+                rl_r = self.rl_reward(states[:, :-1], a, out.next_obs[:, :-1], self.train_tasks[task_idx], out.reward)
+                seen_obs, nxt = self.inputs.pair(out.obs, out.next_obs)
+                for k, v in (("obs", obs), ("actions", a), ("rewards", out.reward), ("rl_rewards", rl_r),
                              ("next_obs", nxt)):
                     rec[k].append(v)
-                obs = out.obs[:, :-1]
+                obs, states = seen_obs, out.obs
             arrays = {k: np.stack(v, 1) for k, v in rec.items()}
             for j, t in enumerate(task_idx):
                 one = {k: v[j] for k, v in arrays.items()}
@@ -377,7 +407,8 @@ class PEARLTrainer:
         return {"agent": self.agent.full_state_dict(), "rng": self.rng.bit_generator.state,
                 "rl_buffers": self.rl_buffers.state_dict(), "enc_buffers": self.enc_buffers.state_dict(),
                 "iteration": self.iteration, "env_steps": self.env_steps, "rows": self.rows,
-                "config": self.cfg.to_dict(), "seed": self.seed, "oracle_task": self.oracle}
+                "config": self.cfg.to_dict(), "seed": self.seed, "oracle_task": self.oracle,
+                **({"inputs": self.inputs.fingerprint} if self.inputs.fingerprint is not None else {})}
 
     def load_state_dict(self, state: dict[str, Any], where: str = "checkpoint") -> None:
         saved, wanted = state["config"], self.cfg.to_dict()
@@ -387,6 +418,9 @@ class PEARLTrainer:
             raise ConfigError(f"{where}: made with a different configuration (fields {diff or ['seed/oracle_task']}); "
                               "only iterations, eval_every and checkpoint_every may change on resume. "
                               "Delete the checkpoint or use another name.")
+        if state.get("inputs") != self.inputs.fingerprint:
+            raise ConfigError(f"{where}: made on other image features (the image encoder was trained again, or "
+                              "another --image); delete the checkpoint to restart")
         self.agent.load_full_state_dict(state["agent"])
         self.rng.bit_generator.state = state["rng"]
         self.rl_buffers.load_state_dict(state["rl_buffers"])
@@ -417,7 +451,7 @@ class PEARLTrainer:
             bar.update()
             if self.iteration % cfg.eval_every == 0 or self.iteration == cfg.iterations:
                 ev = evaluate(self.agent, self.domain, self.eval_tasks, self.seed, cfg.num_exp_traj_eval,
-                              cfg.use_next_obs_in_context, oracle=self.oracle)
+                              cfg.use_next_obs_in_context, oracle=self.oracle, inputs=self.inputs)
                 summary = ev.groupby(["episode", "metric"])["value"].mean().reset_index()
                 for r in summary.itertuples():
                     self.rows.append({"domain": self.domain, "method": method, "variant": "online", "seed": self.seed,
@@ -434,52 +468,63 @@ class PEARLTrainer:
         return pd.DataFrame(self.rows)
 
 
-def run_tag(domain: str, seed: int, oracle_task: bool = False, eval_split: str = DEFAULT_SPLIT) -> str:
-    """``pearl[_oracle_task]_<domain>[_validation]_seed<seed>`` (the split only if not ``test``)."""
-    return f"pearl{'_oracle_task' if oracle_task else ''}_{domain}{split_suffix(eval_split)}_seed{seed}"
+def run_tag(domain: str, seed: int, oracle_task: bool = False, eval_split: str = DEFAULT_SPLIT,
+            image: tuple[tuple[str, Any], ...] = ()) -> str:
+    """``pearl[_oracle_task]_<domain>[_<image overrides>][_validation]_seed<seed>`` (the split only if not
+    ``test``; ``image``: the checked, non-default image-stage overrides, e.g. ``_propriofull``)."""
+    return (f"pearl{'_oracle_task' if oracle_task else ''}_{domain}{image_tag(image)}{split_suffix(eval_split)}"
+            f"_seed{seed}")
 
 
 def run_pearl(domain: str = "semicircle", profile: str | None = None, seed: int = 0, oracle_task: bool = False,
               progress: bool = True, device: str = "auto", eval_split: str = DEFAULT_SPLIT,
-              **overrides: Any) -> pd.DataFrame:
+              image: tuple[tuple[str, Any], ...] = (), **overrides: Any) -> pd.DataFrame:
     """Train PEARL online for one seed (resuming a killed run), write
     ``pearl[_oracle_task]_<domain>[_validation]_seed<seed>.csv`` with its config, and return the table
     (``eval_split``: its evaluation tasks, :func:`borel_lib.tasks.eval_tasks`; in the name and command if not
-    ``test``). Holds the run's
+    ``test``; ``image``: image-stage overrides, image domains only, :mod:`borel_lib.image_features`). Holds the run's
     lock (:func:`~borel_lib.baselines.common.run_lock`): a second process given the same run waits for the
     first, then resumes its checkpoint."""
     from borel_lib.config import resolve_profile
     from borel_lib.device import get_device
+    from borel_lib.image_features import check_image_run
     from borel_lib.results import write_results
     from borel_lib.seeding import seed_everything
 
     profile = resolve_profile(profile)
     cfg = PEARLConfig.for_domain(domain, profile, **overrides)
-    tag = run_tag(domain, seed, oracle_task, eval_split)
+    image = check_image_run(domain, profile, "latent", dict(image))
+    tag = run_tag(domain, seed, oracle_task, eval_split, image)
     command = baseline_command("pearl", domain, profile, seed, overrides,
-                               (" --oracle-task" if oracle_task else "") + split_flag(eval_split))
+                               (" --oracle-task" if oracle_task else "") + split_flag(eval_split) + image_flags(image))
     with run_lock(profile, tag, "PEARL"):
         check_same_run(tag, profile, cfg, command, checkpoint_path(profile, tag), grows=("iterations",))
+        dev = get_device(device)
+        _, inputs = image_inputs(domain, profile, seed, dev, progress, image)  # Reacher-Image: BOReL's encoder
         seed_everything(seed)
-        trainer = PEARLTrainer(domain, cfg, seed, get_device(device), oracle_task, eval_split)
+        trainer = PEARLTrainer(domain, cfg, seed, dev, oracle_task, eval_split, inputs)
         method = "pearl_oracle_task" if oracle_task else "pearl"
         rows = trainer.train(checkpoint_path(profile, tag), progress=progress, method=method, command=command)
         df = summarise(rows, trainer.env.eval_episodes)
         write_results(df, tag, config=cfg, profile=profile, command=command)
         write_trajectories(trainer.agent, domain, trainer.eval_tasks, seed, cfg.num_exp_traj_eval,
                            cfg.use_next_obs_in_context, oracle_task, f"{tag}_traj", method, "online", cfg, profile,
-                           command, int(df.iteration.max()))
+                           command, int(df.iteration.max()), inputs)
     return df
 
 
 def _run_cli(args) -> int:
+    from borel_lib.cli import parse_overrides
     from borel_lib.config import resolve_profile
+    from borel_lib.image_features import ImageEncoderConfig, check_image_run
 
     overrides = {"iterations": args.iterations} if args.iterations is not None else {}
     PEARLConfig.for_domain(args.domain, resolve_profile(args.profile), **overrides)  # inputs checked before any work
+    image = tuple(parse_overrides(args.image, ImageEncoderConfig, "image").items())
+    check_image_run(args.domain, resolve_profile(args.profile), "latent", dict(image))
     torch.set_num_threads(1)
     df = run_pearl(args.domain, args.profile, args.seed, args.oracle_task, progress=not args.no_progress,
-                   device=args.device, eval_split=args.eval_split, **overrides)
+                   device=args.device, eval_split=args.eval_split, image=image, **overrides)
     print(df[df.metric.str.startswith(("best_", "final_"))].to_string(index=False))
     return 0
 
@@ -498,6 +543,7 @@ def build_parser():
     parser.add_argument("--iterations", type=cli.positive_int, default=None,
                         help="training iterations (default: the profile's)")
     add_split_argument(parser)
+    add_image_argument(parser)
     return parser
 
 
