@@ -16,8 +16,9 @@ README and the tables disagree, and notebook 08 shows the same table.
   of IQM(a) - IQM(b); *holds* when it lies above 0, *fails* when below 0 (reversed), *not separated* when
   it contains 0, *too few seeds* when either side has one seed, *missing* when either side has no table.
   For "a ≥ b" (Table 1's CQL claims, where the paper's own numbers overlap) only a reversed interval fails;
-  for "a ≈ b" (the paper expects little effect: relabelling on Half-Cheetah-Vel, policy replaying on Wind,
-  where the identifying states overlap, §6) an interval containing 0 holds and a separated one fails;
+  for "a ≈ b" (the paper expects little effect: relabelling on Half-Cheetah-Vel and Reacher-Image, policy
+  replaying on Wind, where the identifying states overlap, §6) an interval containing 0 holds and a separated
+  one fails;
 - a run configuration against a reference value (the exact Thompson-sampling return on Gridworld): holds
   when the bootstrap 95 % interval of the IQM over seeds lies above it, fails when below, else not separated;
 - a share that the paper says is large (:data:`SHARE_THRESHOLD`; e.g. the share of evaluation goals found in
@@ -60,93 +61,29 @@ from borel_lib.paths import figures_dir, repo_root
 from borel_lib.results import (
     baseline_runs,
     borel_runs,
-    find_results,
     ordering_claims,
     read_table_file,
     result_path,
     run_config,
 )
 from borel_lib.stats import bootstrap_ci, compare, iqm
+from borel_lib.verdicts import (  # the rules (module docstring), kept importable from here
+    KINDS,  # noqa: F401
+    OUTCOMES,  # noqa: F401
+    SHARE_THRESHOLD,
+    VERDICTS,  # noqa: F401
+    combine,
+    ordering_outcome,
+    point_outcome,
+    reference_outcome,
+    repair_outcome,
+    share_outcome,
+)
 
-VERDICTS: tuple[str, ...] = ("holds", "partly", "not separated", "fails", "not produced")
-"""What a row of the headline table can say."""
-OUTCOMES: tuple[str, ...] = ("holds", "partly", "not separated", "fails", "too few seeds", "missing")
-"""What one sub-claim can say."""
-KINDS: tuple[str, ...] = (">", "≥", "≈")
-"""The kinds of claimed orderings of two run configurations."""
-SHARE_THRESHOLD = 0.5
-"""A share the paper calls large (most goals, most episodes) must reach this at the interval's lower end."""
 COLUMNS: tuple[str, ...] = ("artefact", "claim", "ours", "verdict", "why", "notebook", "figure")
 """The columns of :func:`headline_table`."""
 START, END = "<!-- headline:start -->", "<!-- headline:end -->"
 """The markers between which the README holds the generated table."""
-
-
-# ---- the rules -----------------------------------------------------------------------------------------
-
-
-def ordering_outcome(kind: str, said: str) -> str:
-    """The outcome of a claimed ordering of ``kind`` (one of :data:`KINDS`) from :func:`borel_lib.stats.verdict`'s
-    answer ``said`` on "a > b" (see the module docstring)."""
-    if kind not in KINDS:
-        raise ValueError(f"kind={kind!r}: allowed values are {', '.join(map(repr, KINDS))}")
-    if said == "too few seeds":
-        return said
-    outcomes = {">": {"holds": "holds", "not separated": "not separated", "reversed": "fails"},
-                "≥": {"holds": "holds", "not separated": "holds", "reversed": "fails"},
-                "≈": {"holds": "fails", "not separated": "holds", "reversed": "fails"}}[kind]
-    if said not in outcomes:
-        raise ValueError(f"said={said!r}: allowed values are 'holds', 'reversed', 'not separated', 'too few seeds'")
-    return outcomes[said]
-
-
-def reference_outcome(values: Sequence[float] | np.ndarray, reference: float) -> str:
-    """A run configuration (one value per seed) against a reference value: holds when the bootstrap 95 %
-    interval of the IQM lies above ``reference``, fails when below, else not separated (too few seeds with one)."""
-    values = np.asarray(values, dtype=float)
-    if len(values) < 2:
-        return "too few seeds"
-    low, high = bootstrap_ci(values)
-    return "holds" if low > reference else "fails" if high < reference else "not separated"
-
-
-def share_outcome(values: Sequence[float] | np.ndarray, threshold: float = SHARE_THRESHOLD) -> str:
-    """A share the paper says is large (one value per seed in [0, 1]): holds when the lower end of the
-    IQM's bootstrap 95 % interval is at least ``threshold``, partly when it is above 0, not separated when it
-    is 0 but the upper end is not, fails when the interval is [0, 0] (every seed 0)."""
-    values = np.asarray(values, dtype=float)
-    if len(values) < 2:
-        return "too few seeds"
-    low, high = bootstrap_ci(values)
-    return "holds" if low >= threshold else "partly" if low > 0 else "not separated" if high > 0 else "fails"
-
-
-def repair_outcome(before: float, after: float) -> str:
-    """A count of failures before and after a repair: holds when it falls, not separated when unchanged,
-    fails when it rises."""
-    return "holds" if after < before else "fails" if after > before else "not separated"
-
-
-def point_outcome(a: float, b: float) -> str:
-    """One measurement per side (no seeds) of the claim "a > b": holds when a > b, fails when a < b."""
-    return "holds" if a > b else "fails" if a < b else "not separated"
-
-
-def combine(outcomes: Sequence[str]) -> str:
-    """A row's verdict from its sub-claims' outcomes (module docstring): not produced / fails / holds /
-    partly / not separated."""
-    bad = [o for o in outcomes if o not in OUTCOMES]
-    if bad:
-        raise ValueError(f"outcomes {bad}: allowed values are {', '.join(OUTCOMES)}")
-    if not outcomes or all(o == "missing" for o in outcomes):
-        return "not produced"
-    if "fails" in outcomes:
-        return "fails"
-    if all(o == "holds" for o in outcomes):
-        return "holds"
-    if any(o in ("holds", "partly") for o in outcomes):
-        return "partly"
-    return "not separated"
 
 
 # ---- reading the tables --------------------------------------------------------------------------------
@@ -369,13 +306,30 @@ def _ordering_row(domain: str, extra: Callable[[str], list[tuple[str, str, str]]
     return measure
 
 
-def _reacher_image(profile, directory, runs) -> Row:
-    from borel_lib.offline_rl import RL_DOMAIN
+def _reacher_claims(profile: str) -> list[tuple[str, str, str]]:
+    """Figure 3's Reacher-Image orderings: BOReL (RR) > PEARL and > MBML (the paper has no MBML bar there, its
+    footnote 9; we run it and compare), and RR ≈ no RR (dense rewards: the data are identifiable, §4)."""
+    from borel_lib.baselines.mbml import run_tag
 
-    if find_results("borel_reacher_image_*", profile, directory):
-        return Row("tables exist but no rule reads them yet", [("BOReL > PEARL", "missing", "not read")])
-    why = "" if "reacher_image" in RL_DOMAIN else " (the offline pipeline does not run Reacher-Image yet)"
-    return Row(f"no result table{why}", [("BOReL > PEARL", "missing", "no table")])
+    rr = _borel("reacher_image", profile)
+    return [(">", rr, "pearl_reacher_image"), (">", rr, _config(run_tag("reacher_image", 0, None, profile))),
+            ("≈", rr, _borel("reacher_image", profile, "none"))]
+
+
+REACHER_REFERENCES = {"oracle": "goal-known arm", "standing_still": "standing still"}
+"""The references of ``references_reacher_image`` (``scripts/reacher_references.py``) shown in the row."""
+
+
+def _reacher_image(profile, directory, runs) -> Row:
+    """The orderings of :func:`_reacher_claims`, then shown but not judged: the exact-belief BOReL and the
+    references' paper metric (mean over their seeds and episodes 1-2)."""
+    row = _ordering_row("reacher_image", _reacher_claims)(profile, directory, runs)
+    shown = [row.ours, f"exact belief {iqm_text(runs.values(_borel('reacher_image', profile, belief='exact')))}"]
+    path = result_path("references_reacher_image", profile, directory)
+    if path.is_file():
+        ref = read_table_file(path).query("metric == 'return' and episode <= 2").groupby("method").value.mean()
+        shown += [f"{name} {_fmt(ref[m])}" for m, name in REACHER_REFERENCES.items() if m in ref]
+    return Row(", ".join(shown), row.subclaims)
 
 
 def _success_row(what: str, cells: Callable[[str], list[str]]) -> Callable:
@@ -516,7 +470,8 @@ ARTEFACTS: tuple[Artefact, ...] = (
     Artefact("Figure 3, Half-Cheetah-Vel", "BOReL beats PEARL and MBML; with a dense reward, relabelling matters little.",
              "07_mujoco", "fig3_cheetah",
              _ordering_row("cheetah_vel", lambda p: [("≈", _borel("cheetah_vel", p), _borel("cheetah_vel", p, "none"))])),
-    Artefact("Figure 3, Reacher-Image", "BOReL learns from images and beats PEARL.", "02_domains", None, _reacher_image),
+    Artefact("Figure 3, Reacher-Image", "BOReL learns from images and beats PEARL; with dense rewards, relabelling matters little.",
+             "07_mujoco", "fig3_reacher_image", _reacher_image),
     Artefact("Figure 4, Wind", "One transition reveals the wind, so policy replaying changes little; BOReL beats PEARL and MBML.",
              "06_policy_replaying", "fig4_policy_replaying", _ordering_row("wind")),
     Artefact("Figure 4, Escape-Room", "Policy replaying makes the data identifiable; BOReL with it beats BOReL without it and PEARL.",

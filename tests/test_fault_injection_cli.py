@@ -46,10 +46,11 @@ def _script(name: str):
 
 
 SCRIPTS = {name: _script(name) for name in (
-    "ant_data_diversity", "belief_vs_exact", "benchmark_agents", "benchmark_envs", "benchmark_mujoco_collect",
+    "ant_data_diversity", "ant_references", "belief_vs_exact", "benchmark_agents", "benchmark_envs", "benchmark_mujoco_collect",
     "benchmark_vae", "check_figures", "check_reproducible", "cheetah_tracking", "headline", "migrate_results_tree",
     "probe_ant_collectors", "probe_ant_gait", "probe_beliefs", "probe_mbml", "probe_online_exact",
-    "probe_policy_mode", "probe_q_values", "probe_sac_gym_ant", "results_table")
+    "probe_policy_mode", "probe_q_values", "probe_sac_gym_ant", "reacher_belief", "reacher_references",
+    "results_table")
     if (REPO / "scripts" / f"{name}.py").is_file()}
 
 ENTRY: dict[str, Callable[..., Any]] = {
@@ -279,6 +280,15 @@ CASES += [
     ("probe_sac_gym_ant", ["--eval-episodes", "0"], "--eval-episodes"),
     ("probe_sac_gym_ant", ["--seeds", "-1"], "--seeds"),
     ("results_table", ["--profile", "huge"], "--profile"),
+    ("ant_references", ["--seeds", "-1"], "--seeds"),
+    ("ant_references", ["--variants", "centre"], "--variants"),
+    ("ant_references", ["--n-tasks", "0"], "--n-tasks"),
+    ("reacher_belief", ["--profile", "huge"], "--profile"),
+    ("reacher_belief", ["--tasks", "0"], "--tasks"),
+    ("reacher_references", ["--seeds", "-1"], "--seeds"),
+    ("reacher_references", ["--n-tasks", "0"], "--n-tasks"),
+    ("reacher_references", ["--kp", "0"], "--kp"),
+    ("reacher_references", ["--kp", "nan"], "--kp"),
 ]
 if torch.cuda.is_available():  # then cuda:99 may exist on a big node; cuda without a GPU is tested otherwise
     CASES = [c for c in CASES if c[1][-2:] != ["--device", "cuda:99"]]

@@ -19,8 +19,9 @@ The modules, in the order of the notebooks:
   learner offline and online, the baselines' trajectories, the training budget against the paper's.
 - :mod:`~borel_lib.figures.policy_replaying` (notebook 06): Figure 4 (Wind and Escape-Room, with and
   without policy replaying) and the Escape-Room searches.
-- :mod:`~borel_lib.figures.mujoco` (notebook 07): Table 1, Figure 5, Figure 3's Half-Cheetah-Vel and
-  Ant-Semi-circle panels, the MuJoCo collections, and what the Ant data and agents do.
+- :mod:`~borel_lib.figures.mujoco` (notebook 07): Table 1, Figure 5, Figure 3's Half-Cheetah-Vel,
+  Ant-Semi-circle and Reacher-Image panels, the Reacher-Image fingertip paths, the MuJoCo collections, and
+  what the Ant data and agents do.
 - :mod:`~borel_lib.figures.registry`: :data:`FIGURES` (every figure with its file name),
   :func:`make_figure` / :func:`show_figure` (draw and save one by name) and :func:`pending_results`.
 

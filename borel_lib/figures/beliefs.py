@@ -1,5 +1,6 @@
 """Notebook 04's figures, the learnt belief: the VAE's predicted reward over the plane along a scripted
-search (supplementary Figure 7 idea) and the VAE belief against the exact posterior (beyond the paper).
+search (supplementary Figure 7 idea), the VAE belief against the exact posterior (beyond the paper), and on
+Reacher-Image the belief over the target angle learnt from images against the exact one (issue 32).
 The constants say which belief maps :func:`borel_lib.figures.tables.belief_maps_table` writes."""
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from borel_lib.figures import draw
 from borel_lib.figures.common import read_table
 
 __all__ = ["BELIEF_HORIZON", "BELIEF_MAP_GOAL_ANGLE", "BELIEF_MAP_GRID", "BELIEF_MAP_STEPS", "belief_maps",
-           "belief_vs_exact", "vae_losses"]
+           "belief_vs_exact", "reacher_belief", "vae_losses"]
 
 BELIEF_MAP_GOAL_ANGLE = 2.2
 """Supplementary Figure 7 idea: the goal of the scripted search (angle on the arc, radians)."""
@@ -109,3 +110,74 @@ def vae_losses(profile: str, domain: str = "semicircle", seeds: list[int] | None
     axes[0].legend(fontsize="small")
     return fig
 
+
+
+def reacher_belief(profile: str, directory: str | Path | None = None, variant: str = "sweep",
+                   tasks: tuple[int, ...] = (0, 1, 2), seed: int | None = None):
+    """Reacher-Image (issue 32, beyond the paper; notebook 04): the belief over the target angle after every
+    step of one trial per task, exact and learnt by each VAE (heat maps: angle against transitions seen, the
+    true target dashed, the end of episode 1 dotted), and their total variation (this task, and the mean over
+    every task of the table, dashed). Tables ``belief_reacher_image_angle_bins_traj`` and
+    ``belief_reacher_image_angle_traj`` (``scripts/reacher_belief.py``); ``variant``: the trials (``sweep`` or
+    ``goal_known``); ``seed``: the VAEs of this seed (default the first; its runs share their test targets)."""
+    from matplotlib.colors import PowerNorm
+
+    from borel_lib.figures.common import method_label
+    from borel_lib.figures.style import METHOD_COLORS
+
+    bins = read_table("belief_reacher_image_angle_bins_traj", profile, directory)
+    scalars = read_table("belief_reacher_image_angle_traj", profile, directory)
+    if variant not in set(bins.variant):
+        raise ValueError(f"variant={variant!r}: allowed values: {', '.join(sorted(set(bins.variant)))}")
+    seed = int(bins.seed.min()) if seed is None else seed
+    if seed not in set(bins.seed):
+        raise ValueError(f"seed={seed!r}: allowed values: {', '.join(map(str, sorted(set(bins.seed))))}")
+    bins = bins[(bins.variant == variant) & (bins.seed == seed)]
+    scalars = scalars[(scalars.variant == variant) & (scalars.seed == seed) & (scalars.metric == "tv")]
+    tasks = [t for t in tasks if t in set(bins.task)]
+    if not tasks:
+        raise ValueError(f"tasks: none of them is pictured; allowed values: {sorted(set(bins.task))}")
+    method = dict(zip(bins.vae, bins.method))
+    vaes = sorted(method, key=lambda v: (method[v] != "borel_rr", v))  # with RR first
+    end_1 = bins[bins.episode == 1].t.max()
+    norm = PowerNorm(0.5, vmin=0.0, vmax=1.0)  # small masses stay visible beside the exact belief's spike
+    panels = ["exact", *vaes]
+    fig, axes = plt.subplots(len(tasks), len(panels) + 1, figsize=(3.4 * (len(panels) + 1) + 1, 2.4 * len(tasks)),
+                             squeeze=False, sharex=True, layout="constrained")
+    for row, task in enumerate(tasks):
+        b = bins[bins.task == task]
+        target = b.target.iloc[0]
+        for col, name in enumerate(panels):
+            # the exact posterior depends on the trial only: the same under every VAE (drawn from the first)
+            g = b[(b.metric == "p_exact") & (b.vae == vaes[0]) if name == "exact" else (b.metric == "p_vae") & (b.vae == name)]
+            grid = g.pivot_table(index="angle", columns="t", values="value").sort_index()
+            ax = axes[row, col]
+            t, angle = grid.columns.to_numpy(), grid.index.to_numpy()
+            half = (angle[1] - angle[0]) / 2 if len(angle) > 1 else 45.0
+            mesh = ax.imshow(grid.to_numpy(), origin="lower", aspect="auto", cmap="viridis", norm=norm,
+                             extent=(t[0] - 0.5, t[-1] + 0.5, angle[0] - half, angle[-1] + half))
+            ax.grid(False)
+            ax.axhline(target, color="tab:red", ls="--", lw=1)
+            ax.axvline(end_1 + 0.5, color="w", ls=":", lw=1)
+            title = "exact posterior" if name == "exact" else f"learnt: {method_label(method[name])}"
+            ax.set(title=f"task {task}: {title}" if col == 0 else title, ylabel="target angle (°)" if col == 0 else None)
+            if row == len(tasks) - 1:
+                ax.set_xlabel("transitions seen t")
+        ax = axes[row, -1]
+        for name in vaes:
+            s = scalars[scalars.vae == name]
+            color = METHOD_COLORS.get(method[name], "k")
+            mine = s[s.task == task].sort_values("t")
+            ax.plot(mine.t, mine.value, color=color, label=method_label(method[name]))
+            mean = s.groupby("t").value.mean()
+            ax.plot(mean.index, mean.to_numpy(), color=color, ls="--", lw=1,
+                    label=f"mean of {s.task.nunique()} tasks")
+        ax.axvline(end_1 + 0.5, color="k", ls=":", lw=1)
+        ax.set(ylim=(0, 1.02), ylabel="TV(learnt, exact)", title="total variation")
+        if row == len(tasks) - 1:
+            ax.set_xlabel("transitions seen t")
+    axes[0, -1].legend(fontsize="x-small", loc="lower right")
+    fig.colorbar(mesh, ax=axes[:, :-1], shrink=0.8, label=f"belief mass per {2 * half:g}° sector", location="right")
+    fig.suptitle("Reacher-Image: the belief over the target angle, learnt from images vs exact "
+                 f"({variant.replace('_', ' ')} trials)")
+    return fig

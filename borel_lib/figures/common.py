@@ -49,6 +49,8 @@ def table_commands(profile: str) -> dict[str, str]:
         "belief_semicircle_maps": nb04,
         "identifiability_transition_domains": _notebook_command("06_policy_replaying", profile),
         "belief_vs_exact": f"python scripts/belief_vs_exact.py --profile {profile}",
+        "belief_reacher_image_angle_traj": f"python scripts/reacher_belief.py --profile {profile}",
+        "belief_reacher_image_angle_bins_traj": f"python scripts/reacher_belief.py --profile {profile}",
         "references_semicircle_gridworld": borel, "borel": borel,
         "table1": f"python -m borel_lib.sweep table1 --profile {profile}",
         "figure4": f"python -m borel_lib.pipeline {{wind,escape_room}} --profile {profile} "
@@ -59,6 +61,9 @@ def table_commands(profile: str) -> dict[str, str]:
                        "{uniform,exclude_semicircle,fixed}",
         "cheetah": f"python -m borel_lib.sweep fig3_cheetah --profile {profile}",
         "ant": f"python -m borel_lib.sweep fig3_ant --profile {profile}",
+        "reacher": f"python -m borel_lib.pipeline reacher_image --profile {profile} --relabelling "
+                   "{reward_relabelling,none} --seed {0,1,2}",
+        "references_reacher_image": f"python scripts/reacher_references.py --profile {profile}",
         "probe_ant_collectors_uniform_shared": "python scripts/probe_ant_collectors.py --init-state uniform",
         "ant_data_diversity": f"python scripts/ant_data_diversity.py --profile {profile}",
         "probe_online_exact_online_seed0": f"python scripts/probe_online_exact.py --data online --profile {profile}",

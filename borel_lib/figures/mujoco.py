@@ -1,7 +1,8 @@
 """Notebook 07's figures and tables, MuJoCo: Table 1 (Ant-Semi-circle per initial-state variant, with
-and without CQL), Figure 5 (Ant trajectories), Figure 3's Half-Cheetah-Vel and Ant-Semi-circle panels,
-the MuJoCo collections' learning curves, and the diagnostic tables of what the Ant data and agents do
-(:func:`ant_collector_probe`, :func:`ant_data_diversity`, :func:`ant_motion`)."""
+and without CQL), Figure 5 (Ant trajectories), Figure 3's Half-Cheetah-Vel, Ant-Semi-circle and Reacher-Image
+panels, the Reacher-Image fingertip trajectories, the MuJoCo collections' learning curves, and the diagnostic
+tables of what the Ant data and agents do (:func:`ant_collector_probe`, :func:`ant_data_diversity`,
+:func:`ant_motion`)."""
 
 from __future__ import annotations
 
@@ -30,7 +31,8 @@ from borel_lib.results import find_results, read_table_file, result_path
 __all__ = ["ANT_DIVERSITY_METRICS", "ANT_MOTION_METRICS", "ANT_PROBE_PROTOCOLS", "ANT_VARIANTS",
            "MUJOCO_FIG3", "SAC_CALIBRATION_LABELS", "TABLE1_PAPER", "ant_bars", "ant_collector_probe",
            "ant_data_diversity", "ant_motion", "ant_trajectories", "cheetah_bars", "collector_label",
-           "mujoco_collection_curves", "sac_calibration", "table1"]
+           "mujoco_collection_curves", "REACHER_METHODS", "REACHER_REFERENCES", "reacher_bars", "reacher_references",
+           "reacher_trajectories", "reacher_values", "sac_calibration", "table1"]
 
 ANT_VARIANTS: dict[str, str] = {"uniform": "uniform", "exclude_semicircle": "excluding the semi-circle",
                                 "fixed": "fixed"}
@@ -298,6 +300,149 @@ def ant_bars(profile: str, directory: str | Path | None = None, seeds: list[int]
     """Figure 3's Ant-Semi-circle panel (:func:`_mujoco_bars`): BOReL on the uniform-start data (Table 1's
     uniform BOReL cells), without reward relabelling when run (``sweep fig3_ant``), PEARL and MBML."""
     return _mujoco_bars("ant_semicircle", profile, directory, seeds)
+
+
+REACHER_METHODS: dict[str, str] = {"borel_rr": "BOReL (RR)", "borel_no_rr": "BOReL (no RR)",
+                                   "borel_exact": "BOReL,\nexact belief", "pearl": f"PEARL\n({BASELINE_METRIC})",
+                                   "mbml": f"MBML\n({BASELINE_METRIC})"}
+"""Figure 3's Reacher-Image bars, in order (method: bar label)."""
+REACHER_REFERENCES: dict[str, tuple[str, str]] = {"oracle": ("goal-known arm (oracle)", "--"),
+                                                  "standing_still": ("standing still (a = 0)", ":")}
+"""The reference lines of the Reacher-Image panel (``scripts/reacher_references.py``): method -> (label, style)."""
+
+
+def _reacher_runs(profile: str, seeds: list[int]) -> dict[str, dict[int, str]]:
+    """The result names of each :data:`REACHER_METHODS` run per seed (BOReL on the collection's fixed-start data,
+    PEARL, MBML on the same data), whether they exist or not."""
+    from borel_lib.baselines.mbml import run_tag as mbml_tag
+    from borel_lib.baselines.pearl import run_tag as pearl_tag
+    from borel_lib.pipeline import RunSpec
+
+    borel = {"borel_rr": {}, "borel_no_rr": {"relabelling": "none"}, "borel_exact": {"belief": "exact"}}
+    names = {m: {s: "borel_" + RunSpec("reacher_image", profile, seed=s, **kw).tag for s in seeds} for m, kw in borel.items()}
+    names["pearl"] = {s: pearl_tag("reacher_image", s) for s in seeds}
+    names["mbml"] = {s: mbml_tag("reacher_image", s, None, profile) for s in seeds}
+    return names
+
+
+def reacher_values(profile: str, directory: str | Path | None = None, seeds: list[int] | None = None
+                   ) -> dict[str, np.ndarray]:
+    """The paper's metric (first 2 episodes, averaged over the last 10 % of each run's evaluations, as for every
+    method) per seed of each :data:`REACHER_METHODS` method that has runs on Reacher-Image (methods without
+    any are left out)."""
+    from borel_lib.results import baseline_runs, borel_runs
+
+    seeds = default_seeds(profile) if seeds is None else seeds
+    borel, base = borel_runs(profile, directory), baseline_runs(profile, directory)
+    metric = {**({f"borel_{r}": v for r, v in zip(borel.run, borel.metric)} if len(borel) else {}),
+              **(dict(zip(base.run, base.metric)) if len(base) else {})}
+    out = {}
+    for method, names in _reacher_runs(profile, seeds).items():
+        values = np.array([metric[n] for s, n in sorted(names.items()) if n in metric], dtype=float)
+        if len(values):
+            out[method] = values
+    return out
+
+
+def reacher_references(profile: str, directory: str | Path | None = None, seeds: list[int] | None = None
+                       ) -> dict[str, float]:
+    """The references' paper metric (mean return over episodes 1-2, then over ``seeds``; every seed of the table
+    when it has none of them) from ``references_reacher_image`` (empty when the table is missing)."""
+    path = result_path("references_reacher_image", profile, directory)
+    if not path.is_file():
+        return {}
+    ref = read_table_file(path).query("metric == 'return' and episode <= 2")
+    if seeds is not None and ref.seed.isin(seeds).any():
+        ref = ref[ref.seed.isin(seeds)]
+    return ref.groupby(["method", "seed"]).value.mean().groupby("method").mean().to_dict()
+
+
+def _iqm_bar(ax, x: float, values: np.ndarray, color: str) -> None:
+    """One bar at ``x``: the interquartile mean of ``values`` (one per seed) with its bootstrap 95 % interval
+    (:mod:`borel_lib.stats`; none with one seed), the seeds as dots."""
+    from borel_lib.stats import bootstrap_ci, iqm
+
+    height = iqm(values)
+    yerr = None
+    if len(values) > 1:
+        low, high = bootstrap_ci(values)
+        yerr = [[height - low], [high - height]]
+    ax.bar(x, height, yerr=yerr, capsize=4, color=color)
+    ax.scatter(np.full(len(values), x), values, color="k", s=12, zorder=3)
+
+
+def reacher_bars(profile: str, directory: str | Path | None = None, seeds: list[int] | None = None):
+    """Figure 3's Reacher-Image panel (paper §6; the domain is ours, ``docs/differences.md``): the paper's metric
+    (first 2 episodes, last 10 % of each run's evaluations) of BOReL with and without reward relabelling, BOReL
+    with the exact belief (the ceiling of the learnt one), PEARL and MBML, each bar the interquartile mean over
+    seeds with its bootstrap 95 % interval (dots: single seeds; methods not run yet are left out), and the
+    references as lines: the goal-known arm and standing still (``scripts/reacher_references.py``)."""
+    seeds = default_seeds(profile) if seeds is None else seeds
+    values = reacher_values(profile, directory, seeds)
+    if not values:
+        raise MissingResultsError(f"not yet produced: no Reacher-Image run in "
+                                  f"{display_path(Path(directory or results_dir(profile)))}; "
+                                  f"run `{table_commands(profile)['reacher']}`")
+    fig, ax = plt.subplots(figsize=(7.5, 3.8))
+    methods = [m for m in REACHER_METHODS if m in values]
+    for x, method in enumerate(methods):
+        _iqm_bar(ax, x, values[method], METHOD_COLORS[method])
+    seeds_text = {m: f"{len(v)} seed" + ("s" if len(v) > 1 else "") for m, v in values.items()}
+    ax.set_xticks(range(len(methods)), [f"{REACHER_METHODS[m]}\n{seeds_text[m]}" for m in methods])
+    refs = reacher_references(profile, directory, seeds)
+    for method, (name, style) in REACHER_REFERENCES.items():
+        if method in refs:
+            ax.axhline(refs[method], color=METHOD_COLORS["oracle"], ls=style, lw=1.5, label=f"{name} {refs[method]:.2f}")
+    if refs:
+        ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize="small")
+    else:
+        ax.text(0.01, 0.02, f"references not yet produced: run `{table_commands(profile)['references_reacher_image']}`",
+                transform=ax.transAxes, fontsize="x-small")
+    ax.set(ylabel="average return, first 2 episodes\n(IQM, 95 % CI over seeds)", title="Reacher-Image")
+    return fig
+
+
+def reacher_trajectories(profile: str, directory: str | Path | None = None, seeds: list[int] | None = None,
+                         n_targets: int = 4):
+    """The fingertip in episodes 1 and 2 on ``n_targets`` evaluation targets (evenly spread over the evaluation
+    tasks' indices), one row per method with a ``_traj`` table for the first seed (BOReL at its last evaluation,
+    PEARL's and MBML's final agents): the target (its success disc), the quarter circle it lies on and the arm's
+    reach drawn. With dense rewards a Bayes-optimal arm need not search: every step's reward tells the distance to
+    the target, so in episode 1 it can home in, and in episode 2 go straight there."""
+    from borel_lib.envs.reacher_image import LINK_LENGTHS, ReacherImageEnv
+    from borel_lib.tasks import eval_tasks
+
+    seeds = default_seeds(profile) if seeds is None else seeds
+    seed = seeds[0]
+    names = {m: n[seed] for m, n in _reacher_runs(profile, [seed]).items()}
+    paths = {m: result_path(f"{n}_traj", profile, directory) for m, n in names.items()}
+    tables = {m: read_table_file(p) for m, p in paths.items() if p.is_file()}
+    if not tables:
+        raise MissingResultsError(f"not yet produced: {display_path(paths['borel_rr'])}; "
+                                  f"run `{table_commands(profile)['reacher']}`")
+    last = {m: t[t[c] == t[c].max()] for m, t in tables.items() for c in ("updates", "iteration") if c in t}
+    tables = {m: last.get(m, t) for m, t in tables.items()}
+    # every method draws its tasks from the same stream (PEARL evaluates the first 16 of BOReL's 20): the tasks all
+    # tables hold, so a column is one target
+    targets = eval_tasks("reacher_image", seed, min(int(t.task.nunique()) for t in tables.values()))
+    shown = np.linspace(0, len(targets) - 1, n_targets).round().astype(int)
+    radius, reach = ReacherImageEnv.target_radius, sum(LINK_LENGTHS)
+    angle, circle = np.linspace(0, np.pi / 2, 50), np.linspace(0, 2 * np.pi, 200)
+    fig, axes = plt.subplots(len(tables), n_targets, figsize=(3 * n_targets, 3.1 * len(tables)), sharex=True,
+                             sharey=True, squeeze=False)
+    for row, (method, traj) in zip(axes, tables.items()):
+        for ax, task in zip(row, shown):
+            ax.plot(reach * np.cos(circle), reach * np.sin(circle), color="0.85", lw=1, ls=":", zorder=0)
+            ax.plot(radius * np.cos(angle), radius * np.sin(angle), color="0.8", lw=6, zorder=0)
+            plot_episode_paths(ax, traj, int(task))
+            ax.add_patch(plt.Circle(targets[task], ReacherImageEnv.success_distance, color="tab:green", alpha=0.5))
+            ax.plot(*targets[task], marker="x", color="tab:green", ms=8)
+            ax.set(aspect="equal", xlim=(-0.23, 0.23), ylim=(-0.23, 0.23), title=f"target {task}")
+        row[0].set_ylabel(REACHER_METHODS[method].replace("\n", " ") if method.startswith("borel")
+                          else f"{method.upper()} (final agent)")
+    axes[0, 0].legend(loc="lower left", fontsize="small")
+    fig.suptitle(f"Reacher-Image, the fingertip in episodes 1 and 2 (seed {seed}; BOReL: last evaluation)")
+    return fig
 
 
 def collector_label(values: dict) -> str:

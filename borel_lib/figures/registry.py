@@ -14,7 +14,7 @@ import matplotlib.pyplot as plt
 
 from borel_lib.config import resolve_profile
 from borel_lib.figures.ambiguity import gridworld_exact, mdp_ambiguity
-from borel_lib.figures.beliefs import belief_maps, belief_vs_exact
+from borel_lib.figures.beliefs import belief_maps, belief_vs_exact, reacher_belief
 from borel_lib.figures.collection import collection_curves, collection_data, coverage
 from borel_lib.figures.common import MissingResultsError, display_path, table_commands
 from borel_lib.figures.gridworld_semicircle import (
@@ -25,7 +25,14 @@ from borel_lib.figures.gridworld_semicircle import (
     borel_trajectories,
     gridworld_online_vs_offline,
 )
-from borel_lib.figures.mujoco import ant_bars, ant_trajectories, cheetah_bars, mujoco_collection_curves
+from borel_lib.figures.mujoco import (
+    ant_bars,
+    ant_trajectories,
+    cheetah_bars,
+    mujoco_collection_curves,
+    reacher_bars,
+    reacher_trajectories,
+)
 from borel_lib.figures.online import online_learning_curves
 from borel_lib.figures.policy_replaying import escape_room_trajectories, policy_replay_bars
 from borel_lib.figures.style import savefig
@@ -53,6 +60,7 @@ FIGURES: tuple[FigureSpec, ...] = (
     FigureSpec("fig11_coverage", coverage, "supplementary Figure 11 idea"),
     FigureSpec("fig7_belief_semicircle", belief_maps, "supplementary Figure 7 idea"),
     FigureSpec("fig_belief_vs_exact", belief_vs_exact, "beyond the paper: belief vs exact posterior"),
+    FigureSpec("fig_reacher_belief", reacher_belief, "Reacher-Image: the belief over the target angle, learnt vs exact"),
     FigureSpec("fig3_borel_gridworld_semicircle", borel_bars, "Figure 3, Gridworld and Semi-circle"),
     FigureSpec("fig3_borel_learning_curves", borel_learning_curves, "Figure 3 as learning curves"),
     FigureSpec("fig1_borel_trajectories", borel_trajectories, "Figure 1 (right)"),
@@ -66,6 +74,8 @@ FIGURES: tuple[FigureSpec, ...] = (
     FigureSpec("fig5_ant_trajectories", ant_trajectories, "Figure 5"),
     FigureSpec("fig3_cheetah", cheetah_bars, "Figure 3, Half-Cheetah-Vel panel"),
     FigureSpec("fig3_ant", ant_bars, "Figure 3, Ant-Semi-circle panel"),
+    FigureSpec("fig3_reacher_image", reacher_bars, "Figure 3, Reacher-Image panel"),
+    FigureSpec("fig_reacher_trajectories", reacher_trajectories, "Reacher-Image: the fingertip in episodes 1 and 2"),
     FigureSpec("fig_online_varibad", online_learning_curves, "§6 claim: off-policy VariBAD online vs on-policy VariBAD"),
 )
 """Every figure drawn from tables, in the order of the figures notebook."""
