@@ -134,11 +134,8 @@ def _gridworld_row(tmp_path, figures) -> pd.Series:
 
 
 @pytest.fixture
-def figures(tmp_path):
-    folder = tmp_path / "figures"
-    folder.mkdir()
-    (folder / "fig3_borel_gridworld_semicircle.png").write_bytes(b"")
-    return folder
+def figures(empty_figures):
+    return empty_figures("fig3_borel_gridworld_semicircle")
 
 
 def test_gridworld_row_holds_when_both_orderings_are_separated(tmp_path, figures):

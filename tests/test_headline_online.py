@@ -56,11 +56,8 @@ GOOD = _levels([9.0, 9.1, 8.9], [5.0, 5.2, 4.8], [50.0, 52.0, 51.0], [30.0, 31.0
 
 
 @pytest.fixture
-def figures(tmp_path):
-    folder = tmp_path / "figures"
-    folder.mkdir()
-    (folder / "fig_online_varibad.png").write_bytes(b"")
-    return folder
+def figures(empty_figures):
+    return empty_figures("fig_online_varibad")
 
 
 def _row(directory, figures) -> pd.Series:

@@ -173,11 +173,8 @@ def _row(directory, figures_dir) -> pd.Series:
 
 
 @pytest.fixture
-def figs(tmp_path):
-    folder = tmp_path / "figures"
-    folder.mkdir()
-    (folder / "fig3_reacher_image.png").write_bytes(b"")
-    return folder
+def figs(empty_figures):
+    return empty_figures("fig3_reacher_image")
 
 
 def test_headline_holds_when_borel_beats_both_baselines_and_relabelling_changes_little(tmp_path, figs):
