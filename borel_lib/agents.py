@@ -419,8 +419,9 @@ class EnsembleSAC(nn.Module):
         ``cql_samples`` uniform and policy actions per state) to each twin critic's loss (offline RL).
         ``bc_weight > 0`` adds behaviour cloning to the actor's loss as TD3+BC does (Fujimoto & Gu, 2021):
         ``bc_weight · mean|Q| · ‖tanh(μ(s)) − a‖²``, the policy's mean action against the data's, the batch's
-        mean |Q| (no gradient) keeping the two terms' ratio free of the reward scale (TD3+BC's α = 2.5 is
-        ``bc_weight`` = 0.4)."""
+        mean |Q| (no gradient) keeping the two terms' ratio free of the reward scale (TD3+BC's α is
+        ``bc_weight = 1 / (α · act_dim)``, as its squared error averages over action dimensions and this one
+        sums them: α = 2.5 is 0.05 for 8 actions)."""
         cfg = self.config
         obs, act, rew = batch["obs"], batch["actions"], batch["rewards"]
         nxt, done = batch["next_obs"], batch["dones"]

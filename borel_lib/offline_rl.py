@@ -60,7 +60,8 @@ class OfflineRLConfig(SACHyperparameters):
     bc_weight: float = 0.0
     """Behaviour cloning in the SAC actor's loss, TD3+BC's way (Fujimoto & Gu, 2021; 0 = off, the authors):
     ``bc_weight · mean|Q| · ‖tanh(μ(s⁺)) − a‖²`` (:meth:`borel_lib.agents.EnsembleSAC.update`; TD3+BC's
-    α = 2.5 is 0.4). Ours: keeps the offline policy near the logged actions where Q extrapolates."""
+    α is ``1 / (α · |A|)``: their squared error averages over the |A| action dimensions, this sums them, so
+    α = 2.5 is 0.05 on Ant, 0.2 on Semi-circle). Ours: keeps the offline policy near the logged actions where Q extrapolates."""
     double_dqn: bool = False
     """Double-DQN target for the discrete learner (the authors: plain DQN)."""
     time_input: bool = False

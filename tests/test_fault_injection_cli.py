@@ -49,7 +49,7 @@ SCRIPTS = {name: _script(name) for name in (
     "ant_data_diversity", "ant_references", "belief_vs_exact", "benchmark_agents", "benchmark_envs", "benchmark_mujoco_collect",
     "benchmark_vae", "check_figures", "check_reproducible", "cheetah_tracking", "headline", "migrate_results_tree",
     "probe_ant_collectors", "probe_ant_gait", "probe_beliefs", "probe_mbml", "probe_online_exact",
-    "probe_policy_mode", "probe_q_values", "probe_sac_gym_ant", "reacher_belief", "reacher_references",
+    "probe_offline_gym_ant", "probe_policy_mode", "probe_q_values", "probe_sac_gym_ant", "reacher_belief", "reacher_references",
     "results_table")
     if (REPO / "scripts" / f"{name}.py").is_file()}
 
@@ -289,6 +289,11 @@ CASES += [
     ("reacher_references", ["--n-tasks", "0"], "--n-tasks"),
     ("reacher_references", ["--kp", "0"], "--kp"),
     ("reacher_references", ["--kp", "nan"], "--kp"),
+    ("probe_offline_gym_ant", ["--variants", "iql"], "--variants"),
+    ("probe_offline_gym_ant", ["--updates", "0"], "--updates"),
+    ("probe_offline_gym_ant", ["--eval-every", "-1"], "--eval-every"),
+    ("probe_offline_gym_ant", ["--set", "tau=2"], "tau"),
+    ("probe_offline_gym_ant", ["--dataset", "/nonexistent/probe.pt"], "probe.pt"),
 ]
 if torch.cuda.is_available():  # then cuda:99 may exist on a big node; cuda without a GPU is tested otherwise
     CASES = [c for c in CASES if c[1][-2:] != ["--device", "cuda:99"]]
