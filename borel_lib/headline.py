@@ -198,7 +198,8 @@ def _orderings(runs: _Runs, claims: Sequence[tuple[str, str, str]], data: bool =
             continue
         said = compare(va, vb)["verdict"]
         outcome = ordering_outcome(kind, said)
-        text = ("separated" if outcome == "fails" else "consistent") if kind == "≈" else SAID.get(outcome, said)
+        judged = kind == "≈" and outcome in ("holds", "fails")  # "≈" reads as consistent / separated
+        text = ("separated" if outcome == "fails" else "consistent") if judged else SAID.get(outcome, said)
         subclaims.append((name, outcome, text))
     return list(shown.values()), subclaims
 

@@ -225,8 +225,10 @@ def test_headline_with_one_seed_is_not_a_verdict(tmp_path, figs):
     d = tmp_path / "a"
     _borel(d, "borel_rr", [-3.0])
     _baseline(d, "pearl", [-6.0])
+    _borel(d, "borel_no_rr", [-3.2])
     row = _row(d, figs)
     assert row.verdict == "not separated" and "RR > PEARL: one seed" in row.why
+    assert "RR ≈ no RR: one seed" in row.why  # one seed each is no evidence of "≈" either
 
 
 # ---- the references script ---------------------------------------------------------------------------------
