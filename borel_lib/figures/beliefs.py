@@ -5,6 +5,7 @@ The constants say which belief maps :func:`borel_lib.figures.tables.belief_maps_
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import matplotlib.pyplot as plt
@@ -138,7 +139,15 @@ def reacher_belief(profile: str, directory: str | Path | None = None, variant: s
     if not tasks:
         raise ValueError(f"tasks: none of them is pictured; allowed values: {sorted(set(bins.task))}")
     method = dict(zip(bins.vae, bins.method))
-    vaes = sorted(method, key=lambda v: (method[v] != "borel_rr", v))  # with RR first
+    vaes = sorted(method, key=lambda v: (method[v] != "borel_rr", len(v), v))  # with RR first, plain before variants
+
+    def name_of(vae: str) -> str:  # the method, plus the run's overrides from the VAE tag (e.g. "kl0.001")
+        extra = re.match(r".*?_(?:reward_relabelling|none|policy_replay)_?(.*?)_?seed\d+$", vae)
+        return method_label(method[vae]) + (f", {extra.group(1)}" if extra and extra.group(1) else "")
+
+    spare = iter(["tab:green", "tab:purple", "tab:olive", "tab:cyan", "tab:pink"])
+    colors = {v: METHOD_COLORS.get(method[v], "k") if name_of(v) == method_label(method[v]) else next(spare, "k")
+              for v in vaes}
     end_1 = bins[bins.episode == 1].t.max()
     norm = PowerNorm(0.5, vmin=0.0, vmax=1.0)  # small masses stay visible beside the exact belief's spike
     panels = ["exact", *vaes]
@@ -159,16 +168,16 @@ def reacher_belief(profile: str, directory: str | Path | None = None, variant: s
             ax.grid(False)
             ax.axhline(target, color="tab:red", ls="--", lw=1)
             ax.axvline(end_1 + 0.5, color="w", ls=":", lw=1)
-            title = "exact posterior" if name == "exact" else f"learnt: {method_label(method[name])}"
+            title = "exact posterior" if name == "exact" else f"learnt: {name_of(name)}"
             ax.set(title=f"task {task}: {title}" if col == 0 else title, ylabel="target angle (°)" if col == 0 else None)
             if row == len(tasks) - 1:
                 ax.set_xlabel("transitions seen t")
         ax = axes[row, -1]
         for name in vaes:
             s = scalars[scalars.vae == name]
-            color = METHOD_COLORS.get(method[name], "k")
+            color = colors[name]
             mine = s[s.task == task].sort_values("t")
-            ax.plot(mine.t, mine.value, color=color, label=method_label(method[name]))
+            ax.plot(mine.t, mine.value, color=color, label=name_of(name))
             mean = s.groupby("t").value.mean()
             ax.plot(mean.index, mean.to_numpy(), color=color, ls="--", lw=1,
                     label=f"mean of {s.task.nunique()} tasks")
