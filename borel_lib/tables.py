@@ -65,6 +65,8 @@ TABLE_KINDS: tuple[TableKind, ...] = (
     TableKind("collection learning curve", ("collect_*",), ("task", "trial", "iteration"), "iteration",
               SCORED_METRICS, unique=("task", "trial")),
     TableKind("VAE losses", ("vae_*",), ("epoch",), "epoch"),
+    TableKind("online trajectory", ("online_*_traj",), ("task", "t", "iteration", "env_steps"), "task"),
+    TableKind("online final evaluation", ("online_*_final",), ("task", "iteration", "env_steps"), "task"),
     TableKind("online run", ("online_*",), ("iteration", "env_steps"), "iteration", SCORED_METRICS,
               unique=("iteration",)),
     TableKind("sweep", ("sweep_*",), ("cell", "updates")),
@@ -225,7 +227,7 @@ def _online(df: pd.DataFrame, values: dict[str, Any]) -> str | None:
 EVALUATION_CHECKS: dict[str, Callable[[pd.DataFrame, dict[str, Any]], str | None]] = {
     "BOReL run": _borel_run, "BOReL final evaluation": _borel_last, "BOReL trajectory": _borel_last,
     "baseline run": _baseline_last, "baseline trajectory": _baseline_last, "collection learning curve": _collection,
-    "VAE losses": _vae, "online run": _online}
+    "VAE losses": _vae, "online run": _online, "online final evaluation": _online, "online trajectory": _online}
 """Per kind, what the saved config says the table must hold (kinds not listed: nothing is checked: an analysis
 table's config holds no count of its rows, a sweep's cells are checked when their own tables are read)."""
 

@@ -7,6 +7,7 @@ import pytest
 import torch
 
 from borel_lib.config import PROFILES, ConfigError
+from borel_lib.envs import make_env
 from borel_lib.online.common import (
     DOMAINS,
     TrialBuffer,
@@ -208,6 +209,15 @@ def test_smoke_command_writes_its_table(module, domain, tmp_path, monkeypatch):
     assert df.env_steps.max() >= 360 and df.env_steps.min() == 0
     cfg = read_results_config(name, "smoke")
     assert cfg["command"].startswith(f"python -m borel_lib.online.{module} {domain} --profile smoke --seed 1")
+    # the last policy's trials, recorded: the same returns as the last evaluation, the search metrics, the paths
+    final, traj = read_results(f"{name}_final", "smoke"), read_results(f"{name}_traj", "smoke")
+    last = df[(df.metric == "return") & (df.iteration == df.iteration.max())].set_index("episode").value
+    per_episode = final[final.metric == "return"].groupby("episode").value.mean()
+    assert np.allclose(per_episode.sort_index().to_numpy(), last.sort_index().to_numpy())
+    assert {"found_ep1", "direct_ep2", "search_then_go"} <= set(final[final.episode == 0].metric)
+    n_tasks = final.task.nunique()
+    assert set(traj.metric) >= {"x", "y", "reward", "support"} and traj.task.nunique() == n_tasks
+    assert len(traj[traj.metric == "x"]) == n_tasks * k * make_env(domain).horizon
     assert main(["nowhere", "--profile", "smoke"]) == 2
 
 

@@ -22,7 +22,7 @@ from borel_lib.paths import repo_root
 from borel_lib.results import read_table_file, result_path
 
 __all__ = ["N_METRIC", "MissingResultsError", "default_seeds", "display_path", "episode_paths",
-           "method_label", "plot_episode_paths", "read_config", "read_table", "references", "run_table",
+           "method_label", "plot_episode_paths", "plot_grid_episodes", "read_config", "read_table", "references", "run_table",
            "seed_bar", "table_commands"]
 
 N_METRIC = {"gridworld": 4, "semicircle": 2, "wind": 1, "escape_room": 2}
@@ -152,6 +152,20 @@ def seed_bar(ax, x: float, values: np.ndarray, **bar_kwargs) -> None:
     se = values.std(ddof=1) / np.sqrt(len(values)) if len(values) > 1 else 0.0
     ax.bar(x, values.mean(), yerr=se, capsize=4, **bar_kwargs)
     ax.scatter(np.full(len(values), x), values, color="k", s=12, zorder=3)
+
+
+def plot_grid_episodes(ax, traj: pd.DataFrame, task: int, goal: np.ndarray, title: str) -> None:
+    """A Gridworld trial of ``task`` in a trajectory table: every episode's path from the start (0, 0), coloured
+    by episode and offset a little so overlapping paths stay visible, the goal as a red star."""
+    import matplotlib.pyplot as plt
+
+    for e, xy in episode_paths(traj, task).items():
+        xy = np.r_[np.zeros((1, 2)), xy] + (e - 2.5) * 0.06
+        ax.plot(xy[:, 0], xy[:, 1], "-o", ms=2, color=plt.cm.viridis((e - 1) / 3), label=f"episode {e}")
+    ax.scatter(*goal, marker="*", s=250, c="red", zorder=5)
+    ax.set(xlim=(-0.5, 4.5), ylim=(-0.5, 4.5), xticks=range(5), yticks=range(5), aspect="equal")
+    ax.set_title(title, fontsize="small")
+    ax.grid(True, lw=0.3)
 
 
 def plot_episode_paths(ax, traj: pd.DataFrame, task: int) -> None:

@@ -20,6 +20,7 @@ from borel_lib.figures.common import (
     episode_paths,
     method_label,
     plot_episode_paths,
+    plot_grid_episodes,
     read_config,
     read_table,
     references,
@@ -160,14 +161,8 @@ def borel_gridworld_paths(profile: str, directory: str | Path | None = None, see
                              squeeze=False)
     for row, (spec, tr) in enumerate(avail):
         for col, task in enumerate(goals_shown):
-            ax = axes[row, col]
-            for e, xy in episode_paths(tr, task).items():
-                xy = np.r_[np.zeros((1, 2)), xy] + (e - 2.5) * 0.06  # offset the episodes so overlapping paths stay visible
-                ax.plot(xy[:, 0], xy[:, 1], "-o", ms=2, color=plt.cm.viridis((e - 1) / 3), label=f"episode {e}")
-            ax.scatter(*goals[task], marker="*", s=250, c="red", zorder=5)
-            ax.set(xlim=(-0.5, 4.5), ylim=(-0.5, 4.5), xticks=range(5), yticks=range(5), aspect="equal")
-            ax.set_title(f"{method_label(spec.method)}, goal ({int(goals[task][0])}, {int(goals[task][1])})", fontsize="small")
-            ax.grid(True, lw=0.3)
+            plot_grid_episodes(axes[row, col], tr, task, goals[task],
+                               f"{method_label(spec.method)}, goal ({int(goals[task][0])}, {int(goals[task][1])})")
     axes[0, -1].legend(fontsize="x-small", loc="lower right")
     return fig
 

@@ -1,7 +1,8 @@
 """Notebook 09's figure, online meta-RL (BOReL paper §6, "our off-policy method improves meta-RL in the online
 setting"): the learning curves of on-policy VariBAD (PPO) and off-policy VariBAD (DQN / SAC on a relabelled
 replay), the same belief and the same environment-step budget, against environment steps and against CPU
-time, drawn from the tables ``online_<method>_<domain>_seed<S>`` (:mod:`borel_lib.online`)."""
+time, drawn from the tables ``online_<method>_<domain>_seed<S>`` (:mod:`borel_lib.online`), and what each
+learner's search looks like (its last policy's trials, from the ``_final`` and ``_traj`` tables)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import re
 from pathlib import Path
 
 import matplotlib.pyplot as plt
+import numpy as np
 import pandas as pd
 
 from borel_lib.figures.common import (
@@ -30,7 +32,8 @@ ONLINE_METHODS = {"varibad_ppo": ("on-policy VariBAD (PPO)", "#9467bd"),
 ONLINE_DOMAINS = ("gridworld", "semicircle")
 
 
-__all__ = ["online_seeds", "online_tables", "online_curves", "online_summary", "online_learning_curves"]
+__all__ = ["SEARCH_TASKS", "online_curves", "online_learning_curves", "online_search", "online_search_paths",
+           "online_seeds", "online_summary", "online_tables"]
 
 
 def online_seeds(profile: str, directory: str | Path | None = None) -> list[int]:
@@ -98,5 +101,64 @@ def online_learning_curves(profile: str, directory: str | Path | None = None, se
                            label=m.replace("_", " "))
             ax.set(xlabel=label, ylabel=f"average return, first {N_METRIC[domain]} episodes", title=domain)
         row[0].legend(fontsize="small")
+    fig.tight_layout()
+    return fig
+
+
+def online_search(profile: str, directory: str | Path | None = None, seeds: list[int] | None = None) -> pd.DataFrame:
+    """The search metrics of each online run's last policy (:func:`borel_lib.evaluation.search_metrics`, from
+    its ``_final`` table), averaged over the evaluation tasks: one row per domain, learner and seed with
+    ``found_ep1`` (episode 1 reached the goal), ``direct_ep2`` (episode 2 went straight to it),
+    ``search_then_go`` (both) and ``steps_ep2``."""
+    seeds = default_seeds(profile) if seeds is None else list(seeds)
+    found = [read_table_file(p) for m in ONLINE_METHODS for d in ONLINE_DOMAINS for s in seeds
+             if (p := result_path(f"online_{m}_{d}_seed{s}_final", profile, directory)).is_file()]
+    if not found:
+        where = display_path(Path(directory) if directory is not None else results_dir(profile))
+        raise MissingResultsError(f"not yet produced: no online run's _final table in {where}; "
+                                  f"run `{table_commands(profile)['online']}`")
+    final = pd.concat(found, ignore_index=True)
+    search = final[final.episode == 0].groupby(["domain", "method", "seed", "metric"]).value.mean().unstack("metric")
+    search = search.reset_index()
+    search.insert(1, "learner", search.method.map(lambda m: ONLINE_METHODS.get(m, (m,))[0]))
+    return search[["domain", "learner", "seed", "found_ep1", "direct_ep2", "search_then_go", "steps_ep2"]]
+
+
+SEARCH_TASKS = {"gridworld": (4, 10, 20), "semicircle": (0, 5, 10)}
+"""The evaluation tasks whose trials :func:`online_search_paths` draws (Gridworld: goals far, middle, near)."""
+
+
+def online_search_paths(profile: str, directory: str | Path | None = None, seeds: list[int] | None = None):
+    """What each online learner's search looks like: its last policy's trials on three evaluation tasks (first
+    seed), one row per domain and learner. Gridworld: all four episodes, coloured by episode; Semi-circle:
+    episode 1 (blue), episode 2 (orange). Titled with the task's returns per episode."""
+    from borel_lib.figures import draw
+    from borel_lib.figures.common import episode_paths, plot_grid_episodes
+
+    seed = (default_seeds(profile) if seeds is None else list(seeds))[0]
+    rows = [(d, m, read_table_file(f), read_table_file(t)) for d in ONLINE_DOMAINS for m in ONLINE_METHODS
+            if (f := result_path(f"online_{m}_{d}_seed{seed}_final", profile, directory)).is_file()
+            and (t := result_path(f"online_{m}_{d}_seed{seed}_traj", profile, directory)).is_file()]
+    if not rows:
+        online_search(profile, directory, [seed])  # raises the one-line "not yet produced"
+    fig, axes = plt.subplots(len(rows), 3, figsize=(10.5, 3.3 * len(rows)), squeeze=False)
+    for ax_row, (domain, method, final, traj) in zip(axes, rows):
+        for ax, task in zip(ax_row, SEARCH_TASKS[domain]):
+            f = final[final.task == task]
+            goal = f[["task_x", "task_y"]].iloc[0].to_numpy()
+            ret = " / ".join(f"{v:.0f}" for v in f[f.metric == "return"].sort_values("episode").value)
+            title = f"{ONLINE_METHODS[method][0]}\nreturns {ret}"
+            if domain == "gridworld":
+                plot_grid_episodes(ax, traj, task, goal, title)
+                continue
+            draw.draw_semicircle(ax, goal[None])
+            for e, xy in episode_paths(traj, task).items():
+                if e <= 2:
+                    ax.plot(np.r_[0, xy[:, 0]], np.r_[0, xy[:, 1]], color=("tab:blue", "tab:orange")[e - 1],
+                            label=f"episode {e}")
+            ax.set(xlim=(-1.6, 1.6), ylim=(-0.6, 1.6), xticks=[], yticks=[])
+            ax.set_title(title, fontsize="small")
+        ax_row[-1].legend(fontsize="x-small", loc="lower right")
+    fig.suptitle(f"The last policy's trials (seed {seed})", fontsize="medium")
     fig.tight_layout()
     return fig

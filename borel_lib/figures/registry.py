@@ -33,7 +33,7 @@ from borel_lib.figures.mujoco import (
     reacher_bars,
     reacher_trajectories,
 )
-from borel_lib.figures.online import online_learning_curves
+from borel_lib.figures.online import online_learning_curves, online_search_paths
 from borel_lib.figures.policy_replaying import escape_room_trajectories, policy_replay_bars
 from borel_lib.figures.style import savefig
 from borel_lib.paths import results_dir
@@ -77,6 +77,7 @@ FIGURES: tuple[FigureSpec, ...] = (
     FigureSpec("fig3_reacher_image", reacher_bars, "Figure 3, Reacher-Image panel"),
     FigureSpec("fig_reacher_trajectories", reacher_trajectories, "Reacher-Image: the fingertip in episodes 1 and 2"),
     FigureSpec("fig_online_varibad", online_learning_curves, "§6 claim: off-policy VariBAD online vs on-policy VariBAD"),
+    FigureSpec("fig_online_search", online_search_paths, "§6 online: each learner's search in its last policy's trials"),
 )
 """Every figure drawn from tables, in the order of the figures notebook."""
 

@@ -149,6 +149,29 @@ class OnlineTrainer:
             self.rows.append({**base, "episode": 0, "metric": metric, "value": float(np.mean(values))})
         self.losses = {}
 
+    def final_trials(self) -> tuple[pd.DataFrame, pd.DataFrame]:
+        """The current policy's evaluation trials again, recorded (issue 33: what each learner's episode-1
+        search looks like): ``(final, traj)``. ``final``: per task and episode ``return`` and ``success``, and
+        as ``episode = 0`` rows the search metrics of :func:`borel_lib.evaluation.search_metrics`
+        (``found_ep1``, ``direct_ep2``, ``search_then_go``, ...), with the task's goal as ``task_x``,
+        ``task_y``; ``traj``: :func:`borel_lib.pipeline.trajectory_table` (positions, rewards, the exact
+        posterior's support per step). The same tasks, seeds and deterministic policy as :meth:`evaluate`,
+        so the returns are those of the last evaluation."""
+        from borel_lib.evaluation import evaluate, search_metrics
+        from borel_lib.pipeline import trajectory_table
+
+        record: dict[str, Any] = {}
+        ev = evaluate(self.belief, self.policy(), self.domain, self.eval_tasks, seed=self.seed,
+                      time_input=self.cfg.time_input, record=record)
+        search = search_metrics(self.domain, self.eval_tasks, record).melt(id_vars="task", var_name="metric")
+        base = {"domain": self.domain, "method": self.method, "variant": "online", "seed": self.seed,
+                "iteration": self.iteration, "env_steps": self.env_steps}
+        final = pd.concat([ev, search.assign(episode=0)], ignore_index=True).assign(**base)
+        final = final[[*base, "task", "episode", "metric", "value"]]
+        final["task_x"], final["task_y"] = self.eval_tasks[final.task, 0], self.eval_tasks[final.task, 1]  # the goal
+        traj = trajectory_table(self.domain, self.eval_tasks, record).assign(**base)
+        return final, traj
+
     def paper_metric(self) -> float:
         """The last evaluation's mean return over the first ``eval_episodes`` episodes (the paper's metric)."""
         last = [r for r in self.rows if r["iteration"] == self.iteration and r["metric"] == "return"
@@ -272,6 +295,8 @@ def run_online(trainer_class: type[OnlineTrainer], module: str, domain: str, pro
         trainer = trainer_class(domain, cfg, seed, get_device(device))
         rows = trainer.train(checkpoint_path(profile, tag), progress=progress, command=cmd)
         df = result_table(rows, trainer.env.eval_episodes)
+        for suffix, table in zip(("_final", "_traj"), trainer.final_trials()):  # the last policy's trials
+            write_results(table, tag + suffix, config=cfg, profile=profile, command=cmd, directory=directory)
         write_results(df, tag, config=cfg, profile=profile, command=cmd, directory=directory)
     return df
 
