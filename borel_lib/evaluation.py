@@ -50,7 +50,7 @@ def evaluate(belief, agent, domain: str, tasks: np.ndarray, seed: int = 0, time_
     trial = make_batched_trial(domain, n, init_state=init_state)  # point robots, Gridworld or MuJoCo
     env = trial.env
     obs = see(trial.reset(np.asarray(tasks), seeds=range(seed, seed + n)))
-    state = belief.reset(n)
+    state = belief.reset(n, tasks) if getattr(belief, "needs_task", False) else belief.reset(n)  # KnownGoal: the tasks
     k, H = trial.k, trial.H
     returns = np.zeros((n, k))
     success = np.zeros((n, k), dtype=bool)

@@ -122,7 +122,8 @@ def relabel_states(belief, dataset: OfflineDataset, time_input: bool = False, go
             parts.append({"obs": b.obs, "actions": b.actions, "rewards": b.rewards, "next_obs": b.next_obs})
         for c, part in enumerate(parts):
             sl = slice(c * M, (c + 1) * M)
-            feats = belief.trials(part["actions"], part["rewards"], part["next_obs"])  # (M, T + 1, F)
+            known = {"task": dataset.tasks[i]} if getattr(belief, "needs_task", False) else {}  # the goal-known reference
+            feats = belief.trials(part["actions"], part["rewards"], part["next_obs"], **known)  # (M, T + 1, F)
             obs = part["obs"]
             nxt = np.concatenate([obs[:, 1:], part["next_obs"][:, -1:]], 1)
             aug_obs[i, sl] = hyper_state(obs, feats[:, :-1], None if steps is None else steps[:-1], H, k, columns)

@@ -48,7 +48,7 @@ def _script(name: str):
 SCRIPTS = {name: _script(name) for name in (
     "ant_data_diversity", "ant_references", "belief_vs_exact", "benchmark_agents", "benchmark_envs", "benchmark_mujoco_collect",
     "benchmark_vae", "check_figures", "check_reproducible", "cheetah_tracking", "headline", "migrate_results_tree",
-    "probe_ant_collectors", "probe_ant_gait", "probe_beliefs", "probe_mbml", "probe_online_exact",
+    "probe_ant_collectors", "probe_ant_gait", "probe_ant_goal_known", "probe_beliefs", "probe_mbml", "probe_online_exact",
     "probe_offline_gym_ant", "probe_policy_mode", "probe_q_values", "probe_sac_gym_ant", "reacher_belief", "reacher_references",
     "results_table")
     if (REPO / "scripts" / f"{name}.py").is_file()}
@@ -289,6 +289,10 @@ CASES += [
     ("reacher_references", ["--n-tasks", "0"], "--n-tasks"),
     ("reacher_references", ["--kp", "0"], "--kp"),
     ("reacher_references", ["--kp", "nan"], "--kp"),
+    ("probe_ant_goal_known", ["--variants", "medium"], "--variants"),
+    ("probe_ant_goal_known", ["--updates", "0"], "--updates"),
+    ("probe_ant_goal_known", ["--init-state", "middle"], "--init-state"),
+    ("probe_ant_goal_known", ["--rl", "tau=2"], "tau"),
     ("probe_offline_gym_ant", ["--variants", "iql"], "--variants"),
     ("probe_offline_gym_ant", ["--updates", "0"], "--updates"),
     ("probe_offline_gym_ant", ["--eval-every", "-1"], "--eval-every"),

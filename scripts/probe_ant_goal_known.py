@@ -1,0 +1,182 @@
+"""Given the goal, does our offline learner reach it from the Ant-Semi-circle data? (issue 28's decisive experiment)
+
+Offline BOReL on Ant-Semi-circle reaches few goals, even with the exact belief. The canonical-task calibration
+(``scripts/probe_offline_gym_ant.py``) showed the same offline SAC learns a gait from Ant-v5 data that holds one,
+so the learner itself is not the limit. Left: the task (reach one of many goals, a sparse reward, a gait shared
+across goals in the data) and the belief / search. This probe removes the belief and the search: the offline
+learner sees [s, g, time] with the true goal g (:class:`borel_lib.references.known_goal.KnownGoal` in place of the
+belief; state relabelling and evaluation as BOReL's), on the same logged data, and must walk to g.
+
+**Variants** (each its own :class:`~borel_lib.offline_rl.OfflineAgent`, from the same seed, updated in turn):
+
+- ``sparse``: the stored rewards, BOReL's (1 inside the goal disc − 0.1‖a‖²);
+- ``dense``: the collectors' reward recomputed on the same transitions (−‖xy(s') − g‖₁ − 0.1‖a‖²), which the
+  collecting agents learnt their gait from.
+
+If ``sparse`` walks to its goals, BOReL's failure lies in the belief or the search; if only ``dense`` does, the
+sparse reward is too little signal for the offline learner at this budget; if neither does, the data (a gait
+shared across goals, not one per goal) is.
+
+**Evaluation** as BOReL's (:func:`borel_lib.evaluation.evaluate`): the 20 test-split goals of ``--seed`` from the
+fixed start, one 2-episode trial each, the deterministic policy; per episode the sparse return (the paper's
+metric averages episodes 1 and 2), success (the goal disc reached), the closest approach to the goal and the
+torso's farthest distance from the start. Beside them the collectors' walker given the goal scores +46.7 on the
+uniform data and standing still 0 (``scripts/ant_references.py``).
+
+Writes ``data/results/<profile>/probes/ant_semicircle/probe_ant_semicircle_goal_known_<init state>_<rl overrides>_seed<S>.csv``
+(rows per variant, evaluation (``updates``), episode and metric) with its config; checkpoints every evaluation
+under ``data/checkpoints/<profile>/<the same name>_every<K>/``: a killed run resumes (the same command), a larger
+``--updates`` continues it. Quick: the learner's quick settings with the collectors' calibrated SAC
+(:data:`CALIBRATED_RL`), 20k updates per variant, about 40 min of one core for both.
+Usage: python scripts/probe_ant_goal_known.py [--init-state uniform] [--seed 0] [--updates 20000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+import sys
+
+import numpy as np
+import pandas as pd
+import torch
+from tqdm.auto import tqdm
+
+from borel_lib import cli
+from borel_lib.config import resolve_profile
+from borel_lib.envs import make_env
+from borel_lib.evaluation import evaluate
+from borel_lib.io import atomic_path
+from borel_lib.offline_rl import OfflineAgent, OfflineRLConfig
+from borel_lib.paths import checkpoints_dir
+from borel_lib.references.known_goal import KnownGoal
+from borel_lib.results import write_results
+from borel_lib.state_relabel import HyperStates, relabel_states
+from borel_lib.tasks import eval_tasks
+
+DOMAIN = "ant_semicircle"
+VARIANTS = ("sparse", "dense")
+CALIBRATED_RL = {"actor_lr": 3e-4, "critic_lr": 1e-3, "alpha_lr": 1e-3, "target_entropy": -8.0, "log_std": "tanh"}
+"""The collectors' calibrated SAC (:data:`borel_lib.agents.CALIBRATED_SAC`) as offline-RL overrides: the setting
+the committed exact-belief Ant runs use (``--rl actor_lr=3e-4 --rl critic_lr=1e-3 ...``)."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = cli.make_parser("python scripts/probe_ant_goal_known.py", __doc__.splitlines()[0],
+                             "  data/results/<profile>/probes/ant_semicircle/probe_ant_semicircle_goal_known_<label>_seed<S>.csv"
+                             " (+ .config.json)")
+    parser.add_argument("--profile", default="quick", choices=("smoke", "quick", "paper"))
+    parser.add_argument("--init-state", default="uniform", choices=("uniform", "exclude_semicircle", "fixed"),
+                        help="which collection's data")
+    cli.add_seed_argument(parser, default=0, help="seed of the networks and the evaluation goals")
+    parser.add_argument("--variants", nargs="+", choices=VARIANTS, default=list(VARIANTS), help="rewards, in turn")
+    parser.add_argument("--updates", type=cli.positive_int, default=None,
+                        help="updates per variant (default: the profile's offline-RL updates)")
+    parser.add_argument("--eval-every", type=cli.positive_int, default=None,
+                        help="updates between evaluations (default: the profile's)")
+    parser.add_argument("--rl", action="append", default=[], metavar="FIELD=VALUE",
+                        help="OfflineRLConfig overrides on top of the calibrated SAC (repeatable)")
+    parser.add_argument("--stop-at", type=int, default=None, help=argparse.SUPPRESS)  # tests: a kill after a checkpoint
+    return parser
+
+
+def known_goal_data(dataset, rl_cfg: OfflineRLConfig, variant: str) -> HyperStates:
+    """The logged trials as [s, g, time] hyper-states with ``variant``'s rewards."""
+    hs = relabel_states(KnownGoal(dataset.tasks.shape[-1]), dataset, time_input=rl_cfg.time_input)
+    if variant == "dense":
+        env = make_env(DOMAIN)
+        tasks = np.asarray(dataset.tasks)[:, None, None, :]
+        hs.rewards[:] = env.dense_reward(np.asarray(dataset.obs), np.asarray(dataset.actions),
+                                         np.asarray(dataset.next_obs), tasks).astype(np.float32)
+    return hs
+
+
+def trial_metrics(record: dict[str, np.ndarray], tasks: np.ndarray, horizon: int) -> dict[str, np.ndarray]:
+    """Per task and episode ``(n, k)``: the closest approach to the goal and the farthest distance from the start."""
+    xy = record["next_obs"][..., :2]
+    n, T = xy.shape[:2]
+    dist = np.linalg.norm(xy - tasks[:, None, :2], axis=-1).reshape(n, T // horizon, horizon)
+    far = np.linalg.norm(xy, axis=-1).reshape(n, T // horizon, horizon)
+    return {"closest_to_goal": dist.min(-1), "farthest_from_start": far.max(-1)}
+
+
+def run(args: argparse.Namespace, argv: list[str] | None) -> int:
+    from borel_lib.collect import run_collection
+
+    profile = resolve_profile(args.profile)
+    overrides = {**CALIBRATED_RL, **cli.parse_overrides(args.rl, OfflineRLConfig, "rl")}  # checked before any work
+    if args.updates is not None:
+        overrides["updates"] = args.updates
+    if args.eval_every is not None:
+        overrides["eval_every"] = args.eval_every
+    cfg = OfflineRLConfig.for_domain(DOMAIN, profile, **overrides)
+    torch.set_num_threads(1)
+    extra = "".join(f"_{k}{v}" for k, v in cli.parse_overrides(args.rl, OfflineRLConfig, "rl").items())
+    name = f"probe_ant_semicircle_goal_known_{args.init_state}{extra}_seed{args.seed}"
+    ckpt = checkpoints_dir(profile) / f"{name}_every{cfg.eval_every}" / "probe.pt"
+    dataset = run_collection(DOMAIN, profile, init_state=args.init_state)[0]
+    env = make_env(DOMAIN)
+    tasks = eval_tasks(DOMAIN, args.seed)
+    data = {v: known_goal_data(dataset, cfg, v) for v in args.variants}
+    obs_dim = next(iter(data.values())).obs.shape[-1]
+    agents = {v: OfflineAgent(obs_dim, dataset.actions.shape[-1], False, cfg, args.seed, "cpu") for v in args.variants}
+    rows, done = [], 0
+    if ckpt.is_file():
+        state = torch.load(ckpt, weights_only=False)
+        if state["updates"] > cfg.updates or state["variants"] != list(args.variants):
+            raise ValueError(f"{ckpt}: a run at update {state['updates']} with variants {state['variants']}; ask for "
+                             "at least that many updates and the same variants, or delete it")
+        rows, done = state["rows"], state["updates"]
+        for v, agent in agents.items():
+            agent.load_state_dict(state["agents"][v])
+        print(f"resumed {ckpt} at update {done}")
+    bar = tqdm(total=cfg.updates, initial=done, desc=f"goal-known offline SAC x{len(agents)}", mininterval=10)
+    while done < cfg.updates:
+        for _ in range(min(cfg.eval_every, cfg.updates - done)):
+            for v, agent in agents.items():
+                agent.anneal(done)
+                agent.update(agent.sample(data[v]))
+            done += 1
+            bar.update()
+        shown = {}
+        for v, agent in agents.items():
+            record: dict = {}
+            ev = evaluate(KnownGoal(tasks.shape[-1]), agent, DOMAIN, tasks, seed=args.seed,
+                          time_input=cfg.time_input, record=record)
+            per = ev.groupby(["episode", "metric"]).value.mean()
+            extra_metrics = {m: v_.mean(0) for m, v_ in trial_metrics(record, tasks, env.horizon).items()}
+            for (episode, metric), value in per.items():
+                rows.append({"domain": DOMAIN, "method": f"goal_known_{v}", "variant": args.init_state,
+                             "seed": args.seed, "episode": int(episode), "metric": metric, "value": float(value),
+                             "updates": done})
+            for metric, values in extra_metrics.items():
+                rows += [{"domain": DOMAIN, "method": f"goal_known_{v}", "variant": args.init_state, "seed": args.seed,
+                          "episode": e + 1, "metric": metric, "value": float(x), "updates": done}
+                         for e, x in enumerate(values)]
+            shown[v] = f"return {per.xs('return', level='metric').mean():.1f}, success " \
+                       f"{per.xs('success', level='metric').round(2).tolist()}"
+        with atomic_path(ckpt) as tmp:
+            torch.save({"rows": rows, "updates": done, "variants": list(args.variants),
+                        "agents": {v: a.state_dict() for v, a in agents.items()}}, tmp)
+        tqdm.write(f"update {done}: {shown}")
+        if args.stop_at is not None and done >= args.stop_at:
+            return 0
+    bar.close()
+    argv = sys.argv[1:] if argv is None else argv
+    table = pd.DataFrame(rows)
+    path = write_results(table, name, profile=profile, command="python scripts/probe_ant_goal_known.py " + shlex.join(argv),
+                         config={"offline_rl": cfg.to_dict(), "init_state": args.init_state, "seed": args.seed,
+                                 "variants": list(args.variants), "dataset": dataset.manifest["config"],
+                                 "eval_split": "test", "n_eval_tasks": len(tasks)})
+    last = table[table.updates == done].pivot_table(index=["method", "episode"], columns="metric", values="value")
+    print(last.round(3).to_string())
+    print(f"wrote {path}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    return cli.main(lambda args: run(args, argv), build_parser(), argv)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
