@@ -486,7 +486,7 @@ class EnsembleSAC(nn.Module):
         if self.auto_alpha:
             self.alpha_optim.load_state_dict(state["alpha_optim"])
         for g, s in zip(self.generators, state["generators"]):
-            g.set_state(s)
+            g.set_state(s.cpu())  # a generator state is a CPU byte tensor, wherever the checkpoint was mapped
 
     def actor_state(self, member: int) -> dict[str, torch.Tensor]:
         """Member ``member``'s policy weights (for saving one task's policy, e.g. policy replaying)."""
@@ -563,4 +563,4 @@ class EnsembleDQN(nn.Module):
         self.load_state_dict(state["model"])
         self.optim.load_state_dict(state["optim"])
         for g, s in zip(self.generators, state["generators"]):
-            g.set_state(s)
+            g.set_state(s.cpu())  # a generator state is a CPU byte tensor, wherever the checkpoint was mapped

@@ -104,7 +104,7 @@ def train_vae(dataset: OfflineDataset, config: VAEConfig, relabelling: str = "re
         vae.load_state_dict(state["model"])
         vae.optim.load_state_dict(state["optim"])
         rng.bit_generator.state = state["rng"]
-        gen.set_state(state["gen"])
+        gen.set_state(state["gen"].cpu())  # a generator state is a CPU byte tensor, wherever the checkpoint was mapped
         start_epoch, log = state["epoch"], state["log"]
     arrays = dict(dataset.arrays)
     if n_actions:

@@ -555,6 +555,7 @@ def build_parser():
     parser.add_argument("--only-belief", action="store_true",
                         help="train (or resume) the run's VAE and stop (its checkpoint is shared by every RL setting)")
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bars")
+    cli.add_device_argument(parser)
     return parser
 
 
@@ -574,12 +575,12 @@ def _run_cli(args) -> int:
     if args.only_belief:
         from borel_lib.device import get_device
 
-        dev = get_device("auto")
+        dev = get_device(args.device)
         data = observed_data(collection(spec, progress), spec.profile, spec.seed, dev, progress, spec.image)[0]
         _load_belief(spec, data, dev, progress=progress)
         print(f"belief ready: {spec.vae_checkpoint() if spec.belief == 'vae' else 'exact (nothing to train)'}")
         return 0
-    df = run_borel(spec, progress=progress)
+    df = run_borel(spec, progress=progress, device=args.device)
     last = df[(df.updates == df.updates.max()) & (df.metric == "return")]
     print(last.to_string(index=False))
     return 0

@@ -44,6 +44,7 @@ from tqdm.auto import tqdm
 
 from borel_lib import cli
 from borel_lib.config import resolve_profile
+from borel_lib.device import get_device
 from borel_lib.envs import make_env
 from borel_lib.evaluation import evaluate
 from borel_lib.io import atomic_path
@@ -69,6 +70,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--init-state", default="uniform", choices=("uniform", "exclude_semicircle", "fixed"),
                         help="which collection's data")
     cli.add_seed_argument(parser, default=0, help="seed of the networks and the evaluation goals")
+    cli.add_device_argument(parser)
     parser.add_argument("--variants", nargs="+", choices=VARIANTS, default=list(VARIANTS), help="rewards, in turn")
     parser.add_argument("--updates", type=cli.positive_int, default=None,
                         help="updates per variant (default: the profile's offline-RL updates)")
@@ -110,6 +112,7 @@ def run(args: argparse.Namespace, argv: list[str] | None) -> int:
     if args.eval_every is not None:
         overrides["eval_every"] = args.eval_every
     cfg = OfflineRLConfig.for_domain(DOMAIN, profile, **overrides)
+    device = get_device(args.device)
     torch.set_num_threads(1)
     extra = "".join(f"_{k}{v}" for k, v in cli.parse_overrides(args.rl, OfflineRLConfig, "rl").items())
     name = f"probe_ant_semicircle_goal_known_{args.init_state}{extra}_seed{args.seed}"
@@ -119,10 +122,12 @@ def run(args: argparse.Namespace, argv: list[str] | None) -> int:
     tasks = eval_tasks(DOMAIN, args.seed)
     data = {v: known_goal_data(dataset, cfg, v) for v in args.variants}
     obs_dim = next(iter(data.values())).obs.shape[-1]
-    agents = {v: OfflineAgent(obs_dim, dataset.actions.shape[-1], False, cfg, args.seed, "cpu") for v in args.variants}
+    agents = {v: OfflineAgent(obs_dim, dataset.actions.shape[-1], False, cfg, args.seed, device) for v in args.variants}
     rows, done = [], 0
     if ckpt.is_file():
-        state = torch.load(ckpt, weights_only=False)
+        # onto the CPU whatever device wrote it: the agents copy weights to their device, and torch.Generator
+        # states must stay CPU tensors (a checkpoint mapped to CUDA would fail in Generator.set_state)
+        state = torch.load(ckpt, map_location="cpu", weights_only=False)
         if state["updates"] > cfg.updates or state["variants"] != list(args.variants):
             raise ValueError(f"{ckpt}: a run at update {state['updates']} with variants {state['variants']}; ask for "
                              "at least that many updates and the same variants, or delete it")

@@ -64,6 +64,7 @@ from tqdm.auto import tqdm
 from borel_lib import cli
 from borel_lib.agents import CALIBRATED_SAC, EnsembleReplay, EnsembleSAC, SACConfig
 from borel_lib.cli import parse_overrides
+from borel_lib.device import get_device
 from borel_lib.io import atomic_path
 from borel_lib.offline_rl import OfflineRLConfig
 from borel_lib.paths import checkpoints_dir, repo_root
@@ -125,6 +126,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--bc-weight", type=positive_float, default=0.05,
                         help="bc_weight of the td3bc variant (TD3+BC's alpha = 2.5 on Ant: docstring)")
     parser.add_argument("--profile", default="quick", choices=["smoke", "quick", "paper"], help="results folder")
+    cli.add_device_argument(parser)
     parser.add_argument("--stop-at", type=int, default=None, help=argparse.SUPPRESS)  # tests: a kill after a checkpoint
     return parser
 
@@ -204,6 +206,7 @@ def behaviour_summary(seeds: list[int], profile: str) -> dict[str, dict] | None:
 def q_diagnostics(agent: EnsembleSAC, obs: torch.Tensor, actions: torch.Tensor) -> dict[str, np.ndarray]:
     """Per member ``(E,)``: the mean of min(Q1, Q2) at the logged actions and at the policy's mean action
     (member i's twin critics are members i and E + i of ``agent.critic``)."""
+    obs, actions = obs.to(agent.device), actions.to(agent.device)
     out = {}
     for name, a in (("q_data", actions), ("q_policy", agent.act(obs, deterministic=True))):
         x = torch.cat([obs, a], -1)
@@ -229,12 +232,13 @@ def run(args: argparse.Namespace, argv: list[str] | None = None) -> int:
     cfg = SACConfig(**{**PRESETS[args.sac], **overrides, "batch_size": args.batch_size})
     if len(set(args.seeds)) != len(args.seeds) or len(set(args.variants)) != len(args.variants):
         raise ValueError(f"--seeds {args.seeds} / --variants {args.variants}: each may be given once")
+    device = get_device(args.device)
     torch.set_num_threads(1)
     dataset = args.dataset or checkpoints_dir("quick") / BEHAVIOUR_RUN / "probe.pt"
     data = load_dataset(dataset, args.seeds)
     E, N = data["rewards"].shape
     obs_dim, act_dim = data["obs"].shape[-1], data["actions"].shape[-1]
-    replay = EnsembleReplay(E, N, obs_dim, act_dim, torch.device("cpu"))
+    replay = EnsembleReplay(E, N, obs_dim, act_dim, device)
     replay.load_state_dict({"data": data, "size": N, "ptr": 0})
     probe_idx = torch.as_tensor(np.random.default_rng(0).integers(0, N, Q_STATES))
     q_obs, q_act = data["obs"][:, probe_idx], data["actions"][:, probe_idx]
@@ -250,11 +254,13 @@ def run(args: argparse.Namespace, argv: list[str] | None = None) -> int:
     label, seeds = label_of(args, overrides), "-".join(map(str, args.seeds))
     name = f"probe_offline_gym_ant_{label}_updates{args.updates}_seeds{seeds}"
     ckpt = checkpoints_dir(args.profile) / f"probe_offline_gym_ant_{label}_every{args.eval_every}_seeds{seeds}" / "probe.pt"
-    agents = {v: EnsembleSAC(obs_dim, act_dim, args.seeds, cfg, "cpu") for v in args.variants}
+    agents = {v: EnsembleSAC(obs_dim, act_dim, args.seeds, cfg, device) for v in args.variants}
     kwargs = {v: update_kwargs(v, args) for v in args.variants}
     rows, start = list(summary), 0
     if ckpt.is_file():
-        state = torch.load(ckpt, weights_only=False)
+        # onto the CPU whatever device wrote it: the agents copy weights to their device, and torch.Generator
+        # states must stay CPU tensors (a checkpoint mapped to CUDA would fail in Generator.set_state)
+        state = torch.load(ckpt, map_location="cpu", weights_only=False)
         if state["updates"] > args.updates:
             raise ValueError(f"--updates {args.updates}: the checkpoint {ckpt} is already at update {state['updates']} "
                              "(ask for at least that many, or delete it)")
@@ -305,7 +311,7 @@ def run(args: argparse.Namespace, argv: list[str] | None = None) -> int:
                          config={"sac": cfg.to_dict(), "dataset": str(where), "behaviour_run": BEHAVIOUR_RUN,
                                  "behaviour_mean_action": behaviour,
                                  **{k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()
-                                    if k not in ("dataset", "debug", "stop_at")}})
+                                    if k not in ("dataset", "debug", "stop_at", "device")}})
     print(f"wrote {path}")
     return 0
 

@@ -38,6 +38,7 @@ from borel_lib import cli
 from borel_lib.agents import CALIBRATED_SAC, EnsembleReplay, EnsembleSAC, SACConfig
 from borel_lib.cli import parse_overrides
 from borel_lib.config import ConfigError
+from borel_lib.device import get_device
 from borel_lib.io import atomic_path
 from borel_lib.paths import checkpoints_dir
 from borel_lib.results import write_results
@@ -98,6 +99,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--eval-episodes", type=cli.positive_int, default=2)
     parser.add_argument("--seeds", type=cli.seed, nargs="+", default=[0, 1], help="one ensemble member (and env) per seed")
     parser.add_argument("--profile", default="quick", choices=["smoke", "quick", "paper"], help="results folder")
+    cli.add_device_argument(parser)
     parser.add_argument("--stop-at", type=int, default=None, help=argparse.SUPPRESS)  # tests: a kill after a checkpoint
     return parser
 
@@ -110,13 +112,14 @@ def main(argv: list[str] | None = None) -> int:
         cfg = SACConfig(**{**overrides, "gamma": 0.99, "batch_size": 256})
     except ConfigError as err:
         parser.error(str(err))
+    device = get_device(args.device)
     torch.set_num_threads(1)
     E = len(args.seeds)
     envs = [make_ant() for _ in args.seeds]
     rngs = [spawn_generators(s, 2)[0] for s in args.seeds]
     obs_dim, act_dim = envs[0].observation_space.shape[0], envs[0].action_space.shape[0]
-    agent = EnsembleSAC(obs_dim, act_dim, args.seeds, cfg, "cpu")
-    replay = EnsembleReplay(E, args.steps, obs_dim, act_dim, torch.device("cpu"))
+    agent = EnsembleSAC(obs_dim, act_dim, args.seeds, cfg, device)
+    replay = EnsembleReplay(E, args.steps, obs_dim, act_dim, device)
     extra = "".join(f"_{k}{'x'.join(map(str, v)) if isinstance(v, tuple) else v}"
                     for k, v in parse_overrides(args.set, SACConfig, "set").items())
     label = f"{args.sac}{extra}_steps{args.steps}_seeds{'-'.join(map(str, args.seeds))}"
@@ -125,7 +128,9 @@ def main(argv: list[str] | None = None) -> int:
     start = 1
     obs = np.stack([env.reset(seed=int(g.integers(2**31 - 1)))[0] for env, g in zip(envs, rngs)])
     if ckpt.is_file():
-        state = torch.load(ckpt, weights_only=False)
+        # onto the CPU whatever device wrote it: the agent and the replay copy tensors to their device, and
+        # torch.Generator states must stay CPU tensors (a checkpoint mapped to CUDA would fail in Generator.set_state)
+        state = torch.load(ckpt, map_location="cpu", weights_only=False)
         agent.load_full_state_dict(state["agent"])
         replay.load_state_dict(state["replay"])
         rows, start = state["rows"], state["step"] + 1
@@ -177,7 +182,8 @@ def main(argv: list[str] | None = None) -> int:
                                                           values="value").round(3).to_string())
     path = write_results(table, f"probe_sac_gym_ant_{label}", profile=args.profile,
                          command="python scripts/probe_sac_gym_ant.py " + shlex.join(argv or sys.argv[1:]),
-                         config={"sac": cfg.to_dict(), **{k: v for k, v in vars(args).items() if k != "set"},
+                         config={"sac": cfg.to_dict(),
+                                 **{k: v for k, v in vars(args).items() if k not in ("set", "device")},
                                  "set": args.set})
     print(f"wrote {path}")
     return 0

@@ -161,7 +161,7 @@ COMMON = [  # (argv after the domain, the name the error line must contain)
     (["--seed", "nan"], "--seed"),
     (["--seed", "1.5"], "--seed"),
     (["--seed", str(2**31)], "--seed"),
-    (["--device", "tpu"], "--device"),
+    (["--device", "tpu"], "argument --device"),
     (["--device", "cuda:99"], "--device"),
     (["--bogus", "1"], "--bogus"),
 ]
@@ -258,7 +258,7 @@ CASES += [
     ("probe_beliefs", ["--profile", "huge"], "profile"),
     ("probe_mbml", ["mars"], "domain"),
     ("probe_mbml", ["semicircle", "--seed", "-1"], "--seed"),
-    ("probe_mbml", ["semicircle", "--device", "tpu"], "--device"),
+    ("probe_mbml", ["semicircle", "--device", "tpu"], "argument --device"),
     ("probe_mbml", ["semicircle", "--context-size", "0"], "--context-size"),
     ("probe_online_exact", ["--data", "both"], "--data"),
     ("probe_online_exact", ["--data", "online", "--profile", "huge"], "profile"),
@@ -279,6 +279,7 @@ CASES += [
     ("probe_sac_gym_ant", ["--random-steps", "-1"], "--random-steps"),
     ("probe_sac_gym_ant", ["--eval-episodes", "0"], "--eval-episodes"),
     ("probe_sac_gym_ant", ["--seeds", "-1"], "--seeds"),
+    ("probe_sac_gym_ant", ["--device", "tpu"], "argument --device"),
     ("results_table", ["--profile", "huge"], "--profile"),
     ("ant_references", ["--seeds", "-1"], "--seeds"),
     ("ant_references", ["--variants", "centre"], "--variants"),
@@ -293,11 +294,13 @@ CASES += [
     ("probe_ant_goal_known", ["--updates", "0"], "--updates"),
     ("probe_ant_goal_known", ["--init-state", "middle"], "--init-state"),
     ("probe_ant_goal_known", ["--rl", "tau=2"], "tau"),
+    ("probe_ant_goal_known", ["--device", "tpu"], "argument --device"),
     ("probe_offline_gym_ant", ["--variants", "iql"], "--variants"),
     ("probe_offline_gym_ant", ["--updates", "0"], "--updates"),
     ("probe_offline_gym_ant", ["--eval-every", "-1"], "--eval-every"),
     ("probe_offline_gym_ant", ["--set", "tau=2"], "tau"),
     ("probe_offline_gym_ant", ["--dataset", "/nonexistent/probe.pt"], "probe.pt"),
+    ("probe_offline_gym_ant", ["--device", "tpu"], "argument --device"),
 ]
 if torch.cuda.is_available():  # then cuda:99 may exist on a big node; cuda without a GPU is tested otherwise
     CASES = [c for c in CASES if c[1][-2:] != ["--device", "cuda:99"]]

@@ -410,8 +410,8 @@ class MBMLTrainer:
         for n, s in state["optim"]["agent"].items():
             getattr(self.agent, n).load_state_dict(s)
         for g, s in zip(self.bcq.generators, state["generators"]["bcq"]):
-            g.set_state(s)
-        self.agent.generator.set_state(state["generators"]["agent"])
+            g.set_state(s.cpu())  # a generator state is a CPU byte tensor, wherever the checkpoint was mapped
+        self.agent.generator.set_state(state["generators"]["agent"].cpu())
         self.rng.bit_generator.state = state["rng"]
         self.done, self.rows = dict(state["done"]), state["rows"]
 

@@ -160,4 +160,4 @@ class PEARLAgent(nn.Module):
         self.load_state_dict(state["model"])
         for name in ("q_optim", "v_optim", "policy_optim"):
             getattr(self, name).load_state_dict(state[name])
-        self.generator.set_state(state["generator"])
+        self.generator.set_state(state["generator"].cpu())

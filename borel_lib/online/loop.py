@@ -197,7 +197,7 @@ class OnlineTrainer:
         self.vae.optim.load_state_dict(state["vae_optim"])
         self.load_learner_state(state["learner"])
         self.rng.bit_generator.state = state["rng"]
-        self.gen.set_state(state["gen"])
+        self.gen.set_state(state["gen"].cpu())  # a generator state is a CPU byte tensor, wherever the checkpoint was mapped
         self.trials.load_state_dict(state["trials"])
         self.iteration, self.env_steps, self.cpu_seconds = state["iteration"], state["env_steps"], state["cpu_seconds"]
         self.rows, self.losses = state["rows"], state["losses"]
