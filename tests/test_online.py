@@ -236,7 +236,7 @@ def test_learning_curve_figure_reads_the_tables(tmp_path, monkeypatch):
 
     matplotlib.use("Agg")
     from borel_lib.figures import MissingResultsError
-    from borel_lib.figures.online import online_learning_curves
+    from borel_lib.figures.online import online_learning_curves, online_search, online_search_paths
     from borel_lib.online.varibad_offpolicy import run_varibad_offpolicy
     from borel_lib.online.varibad_ppo import run_varibad_ppo
 
@@ -248,3 +248,12 @@ def test_learning_curve_figure_reads_the_tables(tmp_path, monkeypatch):
     fig = online_learning_curves("smoke")
     assert len(fig.axes) == 2 and all(len(ax.lines) == 2 for ax in fig.axes)  # one row: Gridworld, both learners
     matplotlib.pyplot.close(fig)
+    # the search: the last policies' trials, one row per learner, a path per episode in every shown task
+    search = online_search("smoke", seeds=[0])
+    assert len(search) == 2 and search[["found_ep1", "direct_ep2", "search_then_go"]].apply(lambda c: c.between(0, 1)).all().all()
+    fig = online_search_paths("smoke", seeds=[0])
+    drawn = [ax for ax in fig.axes if ax.axison]
+    assert len(fig.axes) == 6 and drawn and all(len(ax.lines) == 4 for ax in drawn)  # Gridworld: 4 episodes each
+    matplotlib.pyplot.close(fig)
+    with pytest.raises(MissingResultsError, match="not yet produced"):
+        online_search("smoke", seeds=[7])
