@@ -374,7 +374,7 @@ def _iqm_bar(ax, x: float, values: np.ndarray, color: str) -> None:
 def reacher_bars(profile: str, directory: str | Path | None = None, seeds: list[int] | None = None):
     """Figure 3's Reacher-Image panel (paper §6; the domain is ours, ``docs/differences.md``): the paper's metric
     (first 2 episodes, last 10 % of each run's evaluations) of BOReL with and without reward relabelling, BOReL
-    with the exact belief (the ceiling of the learnt one), PEARL and MBML, each bar the interquartile mean over
+    with the exact belief (its posterior features in place of the VAE's latent), PEARL and MBML, each bar the interquartile mean over
     seeds with its bootstrap 95 % interval (dots: single seeds; methods not run yet are left out), and the
     references as lines: the goal-known arm and standing still (``scripts/reacher_references.py``)."""
     seeds = default_seeds(profile) if seeds is None else seeds
