@@ -34,6 +34,7 @@ Usage: python scripts/probe_ant_goal_known.py [--init-state uniform] [--seed 0] 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import shlex
 import sys
 
@@ -82,15 +83,19 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def known_goal_data(dataset, rl_cfg: OfflineRLConfig, variant: str) -> HyperStates:
-    """The logged trials as [s, g, time] hyper-states with ``variant``'s rewards."""
+def known_goal_data(dataset, rl_cfg: OfflineRLConfig, variants: list[str]) -> dict[str, HyperStates]:
+    """The logged trials as [s, g, time] hyper-states, relabelled once, with each of ``variants``' rewards (the
+    variants share the hyper-state arrays and differ only in ``rewards``)."""
     hs = relabel_states(KnownGoal(dataset.tasks.shape[-1]), dataset, time_input=rl_cfg.time_input)
-    if variant == "dense":
-        env = make_env(DOMAIN)
-        tasks = np.asarray(dataset.tasks)[:, None, None, :]
-        hs.rewards[:] = env.dense_reward(np.asarray(dataset.obs), np.asarray(dataset.actions),
-                                         np.asarray(dataset.next_obs), tasks).astype(np.float32)
-    return hs
+    out = {}
+    for variant in variants:
+        rewards = hs.rewards
+        if variant == "dense":
+            tasks = np.asarray(dataset.tasks)[:, None, None, :]
+            rewards = make_env(DOMAIN).dense_reward(np.asarray(dataset.obs), np.asarray(dataset.actions),
+                                                    np.asarray(dataset.next_obs), tasks).astype(np.float32)
+        out[variant] = dataclasses.replace(hs, rewards=rewards)
+    return out
 
 
 def trial_metrics(record: dict[str, np.ndarray], tasks: np.ndarray, horizon: int) -> dict[str, np.ndarray]:
@@ -106,7 +111,8 @@ def run(args: argparse.Namespace, argv: list[str] | None) -> int:
     from borel_lib.collect import run_collection
 
     profile = resolve_profile(args.profile)
-    overrides = {**CALIBRATED_RL, **cli.parse_overrides(args.rl, OfflineRLConfig, "rl")}  # checked before any work
+    rl_overrides = cli.parse_overrides(args.rl, OfflineRLConfig, "rl")  # checked before any work
+    overrides = {**CALIBRATED_RL, **rl_overrides}
     if args.updates is not None:
         overrides["updates"] = args.updates
     if args.eval_every is not None:
@@ -114,13 +120,13 @@ def run(args: argparse.Namespace, argv: list[str] | None) -> int:
     cfg = OfflineRLConfig.for_domain(DOMAIN, profile, **overrides)
     device = get_device(args.device)
     torch.set_num_threads(1)
-    extra = "".join(f"_{k}{v}" for k, v in cli.parse_overrides(args.rl, OfflineRLConfig, "rl").items())
+    extra = "".join(f"_{k}{v}" for k, v in rl_overrides.items())
     name = f"probe_ant_semicircle_goal_known_{args.init_state}{extra}_seed{args.seed}"
     ckpt = checkpoints_dir(profile) / f"{name}_every{cfg.eval_every}" / "probe.pt"
     dataset = run_collection(DOMAIN, profile, init_state=args.init_state)[0]
     env = make_env(DOMAIN)
     tasks = eval_tasks(DOMAIN, args.seed)
-    data = {v: known_goal_data(dataset, cfg, v) for v in args.variants}
+    data = known_goal_data(dataset, cfg, list(args.variants))
     obs_dim = next(iter(data.values())).obs.shape[-1]
     agents = {v: OfflineAgent(obs_dim, dataset.actions.shape[-1], False, cfg, args.seed, device) for v in args.variants}
     rows, done = [], 0
