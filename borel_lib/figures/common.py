@@ -22,7 +22,7 @@ from borel_lib.paths import repo_root
 from borel_lib.results import read_table_file, result_path
 
 __all__ = ["N_METRIC", "MissingResultsError", "default_seeds", "display_path", "episode_paths",
-           "method_label", "plot_episode_paths", "plot_grid_episodes", "read_config", "read_table", "references", "run_table",
+           "method_label", "plot_episode_paths", "plot_grid_episodes", "plot_semicircle_episodes", "read_config", "read_table", "references", "run_table",
            "seed_bar", "table_commands"]
 
 N_METRIC = {"gridworld": 4, "semicircle": 2, "wind": 1, "escape_room": 2}
@@ -166,6 +166,15 @@ def plot_grid_episodes(ax, traj: pd.DataFrame, task: int, goal: np.ndarray, titl
     ax.set(xlim=(-0.5, 4.5), ylim=(-0.5, 4.5), xticks=range(5), yticks=range(5), aspect="equal")
     ax.set_title(title, fontsize="small")
     ax.grid(True, lw=0.3)
+
+
+def plot_semicircle_episodes(ax, traj: pd.DataFrame, task: int) -> None:
+    """A Semi-circle trial of ``task`` in a trajectory table: episode 1 (blue) and episode 2 (orange), each drawn
+    from the start at the origin."""
+    for e, xy in episode_paths(traj, task).items():
+        if e <= 2:
+            ax.plot(np.r_[0, xy[:, 0]], np.r_[0, xy[:, 1]], color=("tab:blue", "tab:orange")[e - 1],
+                    label=f"episode {e}")
 
 
 def plot_episode_paths(ax, traj: pd.DataFrame, task: int) -> None:

@@ -17,10 +17,10 @@ from borel_lib.figures.common import (
     MissingResultsError,
     default_seeds,
     display_path,
-    episode_paths,
     method_label,
     plot_episode_paths,
     plot_grid_episodes,
+    plot_semicircle_episodes,
     read_config,
     read_table,
     references,
@@ -139,10 +139,7 @@ def borel_trajectories(profile: str, directory: str | Path | None = None, seeds:
         for col, task in enumerate(shown):
             ax = axes[row, col]
             draw.draw_semicircle(ax, tasks[task : task + 1])
-            for e, xy in episode_paths(tr, task).items():
-                if e <= 2:
-                    ax.plot(np.r_[0, xy[:, 0]], np.r_[0, xy[:, 1]], color=("tab:blue", "tab:orange")[e - 1],
-                            label=f"episode {e}")
+            plot_semicircle_episodes(ax, tr, task)
             ret = fin[(fin.task == task) & (fin.metric == "return")].sort_values("episode").value.to_numpy()
             ax.set(xlim=(-1.6, 1.6), ylim=(-0.6, 1.6), xticks=[], yticks=[],
                    title=f"{method_label(spec.method)}: {ret[0]:.0f} / {ret[1]:.0f}")

@@ -10,7 +10,6 @@ import re
 from pathlib import Path
 
 import matplotlib.pyplot as plt
-import numpy as np
 import pandas as pd
 
 from borel_lib.figures.common import (
@@ -134,7 +133,7 @@ def online_search_paths(profile: str, directory: str | Path | None = None, seeds
     seed), one row per domain and learner. Gridworld: all four episodes, coloured by episode; Semi-circle:
     episode 1 (blue), episode 2 (orange). Titled with the task's returns per episode."""
     from borel_lib.figures import draw
-    from borel_lib.figures.common import episode_paths, plot_grid_episodes
+    from borel_lib.figures.common import plot_grid_episodes, plot_semicircle_episodes
 
     seed = (default_seeds(profile) if seeds is None else list(seeds))[0]
     rows = [(d, m, read_table_file(f), read_table_file(t)) for d in ONLINE_DOMAINS for m in ONLINE_METHODS
@@ -157,10 +156,7 @@ def online_search_paths(profile: str, directory: str | Path | None = None, seeds
                 plot_grid_episodes(ax, traj, task, goal, title)
                 continue
             draw.draw_semicircle(ax, goal[None])
-            for e, xy in episode_paths(traj, task).items():
-                if e <= 2:
-                    ax.plot(np.r_[0, xy[:, 0]], np.r_[0, xy[:, 1]], color=("tab:blue", "tab:orange")[e - 1],
-                            label=f"episode {e}")
+            plot_semicircle_episodes(ax, traj, task)
             ax.set(xlim=(-1.6, 1.6), ylim=(-0.6, 1.6), xticks=[], yticks=[])
             ax.set_title(title, fontsize="small")
         ax_row[-1].legend(fontsize="x-small", loc="lower right")
