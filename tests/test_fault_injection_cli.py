@@ -47,7 +47,7 @@ def _script(name: str):
 
 SCRIPTS = {name: _script(name) for name in (
     "ant_data_diversity", "ant_references", "belief_vs_exact", "benchmark_agents", "benchmark_envs", "benchmark_mujoco_collect",
-    "benchmark_vae", "check_figures", "check_reproducible", "cheetah_tracking", "headline", "migrate_results_tree",
+    "benchmark_reacher_image", "benchmark_vae", "check_figures", "check_reproducible", "cheetah_tracking", "headline", "migrate_results_tree",
     "probe_ant_collectors", "probe_ant_gait", "probe_ant_goal_known", "probe_beliefs", "probe_mbml", "probe_online_exact",
     "probe_offline_gym_ant", "probe_policy_mode", "probe_q_values", "probe_sac_gym_ant", "reacher_belief", "reacher_references",
     "results_table")
@@ -239,6 +239,10 @@ CASES += [
     ("benchmark_mujoco_collect", ["--domain", "mars"], "--domain"),
     ("benchmark_vae", ["--k", "0"], "--k"),
     ("benchmark_vae", ["--updates", "-1"], "--updates"),
+    ("benchmark_reacher_image", ["--seconds", "0"], "--seconds"),
+    ("benchmark_reacher_image", ["--seconds", "nan"], "--seconds"),
+    ("benchmark_reacher_image", ["--eval-tasks", "0"], "--eval-tasks"),
+    ("benchmark_reacher_image", ["--bogus"], "--bogus"),
     ("check_figures", ["--profile", "huge"], "--profile"),
     ("check_reproducible", ["--notebooks", "no_such_notebook.ipynb"], "--notebooks"),
     ("cheetah_tracking", ["--profile", "huge"], "--profile"),
