@@ -12,6 +12,8 @@ Options beyond the authors' plain learners, all fields of :class:`OfflineRLConfi
 - ``bc_weight > 0`` adds TD3+BC's behaviour-cloning term to the SAC actor's loss (Fujimoto & Gu, 2021);
   ``td_loss="huber"`` and ``max_grad_norm`` (of :class:`~borel_lib.agents.SACHyperparameters`) are DQN's
   usual guards against large TD errors. None of them is the authors'.
+- ``algo="iql"`` replaces SAC by implicit Q-learning (Kostrikov et al., 2022; :mod:`borel_lib.iql`), an
+  in-sample learner whose critic and policy only see the data's actions (ours).
 - ``double_dqn``: the double-DQN target (plain DQN's max over actions the data never took
   over-estimates; on Gridworld it drove the mean Q to ~1,250 against a bound of 45).
 - ``time_input`` and ``goal_terminal``: how the hyper-states are built (see
@@ -33,6 +35,7 @@ import torch
 
 from borel_lib.agents import DQNConfig, EnsembleDQN, EnsembleSAC, SACConfig, SACHyperparameters
 from borel_lib.config import ConfigError, check_choice, check_positive, resolve_profile
+from borel_lib.iql import EnsembleIQL
 from borel_lib.relabel import BORROW_MODES
 from borel_lib.state_relabel import HyperStates
 
@@ -81,6 +84,16 @@ class OfflineRLConfig(SACHyperparameters):
     goal_terminal: bool = True
     """Treat a transition that reaches the goal as terminal, as the authors' data did (a choice of theirs:
     the domains do not end there)."""
+    algo: str = "sac"
+    """The continuous-action learner: ``sac`` (the authors' SAC, with the options above) or ``iql`` (ours:
+    implicit Q-learning, :mod:`borel_lib.iql`, which never evaluates an action the data did not take; no CQL,
+    no BC term and no entropy target with it). Gridworld's discrete learner is DQN either way (``sac`` only)."""
+    iql_expectile: float = 0.9
+    """IQL's expectile τ of the state value (0.5 = the mean; → 1 = the best logged action; the IQL paper's
+    AntMaze value 0.9). Used with ``algo="iql"`` only."""
+    iql_temperature: float = 10.0
+    """IQL's inverse temperature β of the advantage weights exp(β·A) (the IQL paper's AntMaze value 10).
+    Used with ``algo="iql"`` only."""
 
     PRESETS = {"smoke": {"hidden": (16, 16), "meta_batch": 2, "batch_per_task": 16, "updates": 4, "eval_every": 2},
                "quick": {"meta_batch": 8, "batch_per_task": 128, "updates": 20_000, "eval_every": 2_000}}
@@ -98,6 +111,8 @@ class OfflineRLConfig(SACHyperparameters):
         if domain == "gridworld" and config.target_entropy is not None:
             raise ConfigError(f"target_entropy={config.target_entropy} tunes SAC's alpha; offline RL on "
                               f"domain={domain!r} trains DQN (set target_entropy=None)")
+        if domain == "gridworld" and config.algo != "sac":
+            raise ConfigError(f"algo={config.algo!r}: offline RL on domain={domain!r} trains DQN (set algo='sac')")
         if domain == "gridworld" and config.bc_weight > 0:
             raise ConfigError(f"bc_weight={config.bc_weight} regularises SAC's actor; offline RL on "
                               f"domain={domain!r} trains DQN (set bc_weight=0)")
@@ -114,6 +129,20 @@ class OfflineRLConfig(SACHyperparameters):
             raise ConfigError("raw_logs=False needs mixed_copies >= 1 (else the offline-RL data is empty)")
         if not 0 <= self.lr_final <= 1:
             raise ConfigError(f"lr_final={self.lr_final!r} must be in [0, 1]")
+        check_choice(self.algo, "algo", OFFLINE_ALGOS)
+        check_positive(self.iql_temperature, "iql_temperature")
+        if not 0 < self.iql_expectile < 1:
+            raise ConfigError(f"iql_expectile={self.iql_expectile!r} must be in (0, 1)")
+        if self.algo == "iql":
+            for name, value in (("cql_alpha", self.cql_alpha), ("bc_weight", self.bc_weight),
+                                ("target_entropy", self.target_entropy)):
+                if value:
+                    raise ConfigError(f"{name}={value!r} is a SAC option; algo='iql' needs it at its default "
+                                      "(0 or None)")
+
+
+OFFLINE_ALGOS = ("sac", "iql")
+"""Allowed values of :attr:`OfflineRLConfig.algo`."""
 
 
 RL_DOMAIN: dict[str, dict[str, Any]] = {
@@ -214,6 +243,9 @@ class OfflineAgent:
             self.agent: Any = EnsembleDQN(obs_dim, act_dim, [seed], DQNConfig(
                 hidden=config.hidden, lr=config.critic_lr, gamma=config.gamma, tau=config.tau,
                 td_loss=config.td_loss, max_grad_norm=config.max_grad_norm), self.device)
+        elif config.algo == "iql":
+            self.agent = EnsembleIQL(obs_dim, act_dim, [seed], SACConfig(**config.sac_hyperparameters()),
+                                     config.iql_expectile, config.iql_temperature, self.device)
         else:
             self.agent = EnsembleSAC(obs_dim, act_dim, [seed], SACConfig(**config.sac_hyperparameters()), self.device)
         self.rng = np.random.default_rng(seed)
@@ -236,6 +268,8 @@ class OfflineAgent:
         frac = 1.0 - (1.0 - c.lr_final) * min(done, c.updates) / c.updates
         pairs = ([(self.agent.optim, c.critic_lr)] if self.discrete else
                  [(self.agent.actor_optim, c.actor_lr), (self.agent.critic_optim, c.critic_lr)])
+        if isinstance(self.agent, EnsembleIQL):
+            pairs.append((self.agent.value_optim, c.critic_lr))
         for optim, lr in pairs:
             for group in optim.param_groups:
                 group["lr"] = lr * frac

@@ -13,6 +13,10 @@ belief; state relabelling and evaluation as BOReL's), on the same logged data, a
 - ``dense``: the collectors' reward recomputed on the same transitions (−‖xy(s') − g‖₁ − 0.1‖a‖²), which the
   collecting agents learnt their gait from.
 
+``--rl algo=iql`` swaps the offline SAC for implicit Q-learning (:mod:`borel_lib.iql`; the calibrated SAC's
+entropy settings are then dropped): does an in-sample learner, which never values an action the data did not
+take, stop in the disc where SAC walks on?
+
 If ``sparse`` walks to its goals, BOReL's failure lies in the belief or the search; if only ``dense`` does, the
 sparse reward is too little signal for the offline learner at this budget; if neither does, the data (a gait
 shared across goals, not one per goal) is.
@@ -112,7 +116,10 @@ def run(args: argparse.Namespace, argv: list[str] | None) -> int:
 
     profile = resolve_profile(args.profile)
     rl_overrides = cli.parse_overrides(args.rl, OfflineRLConfig, "rl")  # checked before any work
-    overrides = {**CALIBRATED_RL, **rl_overrides}
+    base = dict(CALIBRATED_RL)
+    if rl_overrides.get("algo") == "iql":  # IQL has no entropy term: SAC's automatic-α settings do not apply
+        base.pop("target_entropy"), base.pop("alpha_lr")
+    overrides = {**base, **rl_overrides}
     if args.updates is not None:
         overrides["updates"] = args.updates
     if args.eval_every is not None:

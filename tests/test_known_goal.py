@@ -70,3 +70,15 @@ def test_goal_known_probe_runs_resumes_and_writes_its_table(tmp_path, monkeypatc
     assert set(df.method) == {"goal_known_sparse", "goal_known_dense"} and sorted(df.updates.unique()) == [1, 2]
     assert {"return", "success", "closest_to_goal", "farthest_from_start"} <= set(df.metric)
     assert read_results_config(name, "smoke")["command"].startswith("python scripts/probe_ant_goal_known.py")
+
+
+def test_goal_known_probe_with_iql_drops_the_sac_entropy_settings(tmp_path, monkeypatch):
+    spec = importlib.util.spec_from_file_location("probe_ant_goal_known", REPO / "scripts" / "probe_ant_goal_known.py")
+    probe = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(probe)
+    from borel_lib.results import read_results_config
+
+    monkeypatch.setenv("BOREL_ROOT", str(tmp_path))
+    assert probe.main(["--profile", "smoke", "--updates", "1", "--variants", "sparse", "--rl", "algo=iql"]) == 0
+    cfg = read_results_config("probe_ant_semicircle_goal_known_uniform_algoiql_seed0", "smoke")["values"]["offline_rl"]
+    assert cfg["algo"] == "iql" and cfg["target_entropy"] is None

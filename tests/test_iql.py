@@ -1,0 +1,143 @@
+"""Implicit Q-learning (borel_lib.iql): the expectile against brute force, the log-likelihood against torch's
+distributions, a one-state bandit whose V, Q and policy are known, ensemble = single learners, bit-exact resume,
+and the offline-RL config's checks."""
+
+import numpy as np
+import pytest
+import torch
+
+from borel_lib.agents import SACConfig
+from borel_lib.config import ConfigError
+from borel_lib.iql import EnsembleIQL, expectile_loss
+from borel_lib.offline_rl import OfflineAgent, OfflineRLConfig
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    """Small nets are overhead-bound: one torch thread is several times faster on a busy machine."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+def _expectile_by_root(x: np.ndarray, tau: float) -> float:
+    """The τ-expectile from its first-order condition τ·E(x − v)⁺ = (1 − τ)·E(v − x)⁺, by bisection."""
+    lo, hi = x.min(), x.max()
+    for _ in range(100):
+        v = 0.5 * (lo + hi)
+        if tau * np.clip(x - v, 0, None).mean() > (1 - tau) * np.clip(v - x, 0, None).mean():
+            lo = v
+        else:
+            hi = v
+    return 0.5 * (lo + hi)
+
+
+@pytest.mark.parametrize("tau", [0.5, 0.7, 0.9, 0.99])
+def test_expectile_loss_minimiser_is_the_expectile(tau):
+    x = torch.as_tensor(np.random.default_rng(0).normal(size=400) ** 2, dtype=torch.float32)
+    grid = torch.linspace(float(x.min()), float(x.max()), 20001)
+    losses = expectile_loss(x[None] - grid[:, None], tau)
+    assert grid[losses.argmin()].item() == pytest.approx(_expectile_by_root(x.double().numpy(), tau), abs=3e-3)
+    if tau == 0.5:
+        assert grid[losses.argmin()].item() == pytest.approx(x.mean().item(), abs=1e-3)
+
+
+def test_log_prob_matches_torch_transformed_distribution():
+    agent = EnsembleIQL(3, 2, [5], SACConfig(hidden=(8,)))
+    obs = torch.randn(1, 6, 3)
+    act = torch.rand(1, 6, 2) * 1.6 - 0.8
+    mean, log_std = agent._dist(obs)
+    base = torch.distributions.Normal(mean, log_std.exp())
+    dist = torch.distributions.TransformedDistribution(base, [torch.distributions.TanhTransform()])
+    torch.testing.assert_close(agent.log_prob(obs, act), dist.log_prob(act).sum(-1), atol=1e-4, rtol=1e-4)
+    assert torch.isfinite(agent.log_prob(obs, torch.ones(1, 6, 2))).all()  # actions on the box's edge
+
+
+def test_bandit_value_is_the_expectile_and_the_policy_picks_the_best_logged_action():
+    """One state, γ = 0, logged actions −0.5 (reward 0) and +0.5 (reward 1), half each: Q(+0.5) = 1,
+    Q(−0.5) = 0, V = the τ-expectile of {0, 1} = τ, and the advantage-weighted policy's mean action goes to
+    +0.5, where plain behaviour cloning (β → 0) would sit between the two."""
+    tau = 0.8
+    agent = EnsembleIQL(1, 1, [0], SACConfig(hidden=(16,), gamma=0.0, actor_lr=5e-3, critic_lr=5e-3, tau=0.1),
+                        expectile=tau, temperature=10.0)
+    g = torch.Generator().manual_seed(0)
+    for _ in range(400):
+        good = (torch.rand(1, 64, generator=g) < 0.5).float()
+        batch = {"obs": torch.ones(1, 64, 1), "actions": (good - 0.5)[..., None], "rewards": good,
+                 "next_obs": torch.ones(1, 64, 1), "dones": torch.zeros(1, 64)}
+        agent.update(batch)
+    obs = torch.ones(1, 1, 1)
+    assert agent.value(obs).item() == pytest.approx(tau, abs=0.05)
+    q_good, _ = agent._q(agent.critic, obs, torch.full((1, 1, 1), 0.5))
+    q_bad, _ = agent._q(agent.critic, obs, torch.full((1, 1, 1), -0.5))
+    assert q_good.item() == pytest.approx(1.0, abs=0.05) and q_bad.item() == pytest.approx(0.0, abs=0.05)
+    assert agent.act(obs, deterministic=True).item() == pytest.approx(0.5, abs=0.05)
+
+
+def test_ensemble_equals_single_learners_and_resume_is_bit_exact():
+    cfg = SACConfig(hidden=(16, 16))
+    seeds = [1, 2]
+    g = torch.Generator().manual_seed(3)
+    batches = [{"obs": torch.randn(2, 32, 3, generator=g), "actions": torch.rand(2, 32, 2, generator=g) * 2 - 1,
+                "rewards": torch.randn(2, 32, generator=g), "next_obs": torch.randn(2, 32, 3, generator=g),
+                "dones": (torch.rand(2, 32, generator=g) < 0.1).float()} for _ in range(12)]
+    ens = EnsembleIQL(3, 2, seeds, cfg)
+    singles = [EnsembleIQL(3, 2, [s], cfg) for s in seeds]
+    for b in batches:
+        ens.update(b)
+        for i, single in enumerate(singles):
+            single.update({k: v[i : i + 1] for k, v in b.items()})
+    obs = torch.randn(2, 5, 3)
+    for i, single in enumerate(singles):
+        torch.testing.assert_close(ens.act(obs, deterministic=True)[i], single.act(obs[i : i + 1], deterministic=True)[0],
+                                   atol=1e-5, rtol=1e-4)
+        torch.testing.assert_close(ens.value(obs)[i], single.value(obs[i : i + 1])[0], atol=1e-5, rtol=1e-4)
+
+    straight, first, resumed = (EnsembleIQL(3, 2, seeds, cfg) for _ in range(3))
+    for batch in batches:
+        straight.update(batch)
+    for batch in batches[:6]:
+        first.update(batch)
+    resumed.load_full_state_dict(first.full_state_dict())
+    for batch in batches[6:]:
+        resumed.update(batch)
+    for (name, pa), pb in zip(straight.state_dict().items(), resumed.state_dict().values()):
+        assert torch.equal(pa, pb), name
+
+
+def test_iql_refuses_sac_options():
+    with pytest.raises(ValueError, match="target_entropy"):
+        EnsembleIQL(3, 2, [0], SACConfig(target_entropy=-2.0))
+    agent = EnsembleIQL(3, 2, [0], SACConfig(hidden=(8,)))
+    batch = {"obs": torch.zeros(1, 4, 3), "actions": torch.zeros(1, 4, 2), "rewards": torch.zeros(1, 4),
+             "next_obs": torch.zeros(1, 4, 3), "dones": torch.zeros(1, 4)}
+    with pytest.raises(ValueError, match="cql_alpha"):
+        agent.update(batch, cql_alpha=1.0)
+
+
+@pytest.mark.parametrize("overrides, match", [
+    ({"algo": "td3"}, "algo"),
+    ({"algo": "iql", "cql_alpha": 1.0}, "cql_alpha"),
+    ({"algo": "iql", "bc_weight": 0.1}, "bc_weight"),
+    ({"algo": "iql", "target_entropy": -8.0}, "target_entropy"),
+    ({"algo": "iql", "iql_expectile": 1.0}, "iql_expectile"),
+    ({"algo": "iql", "iql_temperature": 0.0}, "iql_temperature"),
+])
+def test_config_checks(overrides, match):
+    with pytest.raises(ConfigError, match=match):
+        OfflineRLConfig.for_domain("semicircle", "smoke", **overrides)
+
+
+def test_gridworld_refuses_iql_and_offline_agent_builds_it():
+    with pytest.raises(ConfigError, match="DQN"):
+        OfflineRLConfig.for_domain("gridworld", "smoke", algo="iql")
+    cfg = OfflineRLConfig.for_domain("semicircle", "smoke", algo="iql")
+    agent = OfflineAgent(4, 2, False, cfg, seed=0)
+    assert isinstance(agent.agent, EnsembleIQL)
+    batch = {"obs": torch.zeros(1, 4, 4), "actions": torch.zeros(1, 4, 2), "rewards": torch.ones(1, 4),
+             "next_obs": torch.zeros(1, 4, 4), "dones": torch.zeros(1, 4)}
+    losses = agent.update(batch)
+    assert {"critic_loss", "actor_loss", "value_loss"} <= set(losses)
+    agent.anneal(0)
+    assert agent.act(np.zeros((3, 4), np.float32)).shape == (3, 2)
