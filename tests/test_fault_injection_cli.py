@@ -49,7 +49,7 @@ SCRIPTS = {name: _script(name) for name in (
     "ant_data_diversity", "ant_references", "belief_vs_exact", "benchmark_agents", "benchmark_envs", "benchmark_mujoco_collect",
     "benchmark_reacher_image", "benchmark_vae", "check_figures", "check_reproducible", "cheetah_tracking", "headline", "migrate_results_tree",
     "probe_ant_collectors", "probe_ant_gait", "probe_ant_goal_known", "probe_beliefs", "probe_mbml", "probe_online_exact",
-    "probe_offline_gym_ant", "probe_policy_mode", "probe_q_values", "probe_sac_gym_ant", "reacher_belief", "reacher_references",
+    "probe_offline_gym_ant", "probe_policy_mode", "probe_q_values", "probe_sac_gym_ant", "reacher_belief", "reacher_exact_coverage", "reacher_references",
     "results_table")
     if (REPO / "scripts" / f"{name}.py").is_file()}
 
@@ -290,6 +290,8 @@ CASES += [
     ("ant_references", ["--n-tasks", "0"], "--n-tasks"),
     ("reacher_belief", ["--profile", "huge"], "--profile"),
     ("reacher_belief", ["--tasks", "0"], "--tasks"),
+    ("reacher_exact_coverage", ["--near", "-1"], "--near"),
+    ("reacher_exact_coverage", ["--profile", "huge"], "--profile"),
     ("reacher_references", ["--seeds", "-1"], "--seeds"),
     ("reacher_references", ["--n-tasks", "0"], "--n-tasks"),
     ("reacher_references", ["--kp", "0"], "--kp"),

@@ -253,3 +253,20 @@ def test_script_on_a_smoke_run(tmp_path, monkeypatch, capsys):
     torch.save({**state, "epoch": 0}, ck)
     with pytest.raises(ValueError, match="still training"):
         angle_belief_tables(spec, n_tasks=1)
+
+
+def test_exact_coverage_split_by_sector_and_distance():
+    """scripts/reacher_exact_coverage.py: targets in a sector a training target occupies are 'covered', those
+    within --near degrees of one are 'near'; each group's mean is its own targets' mean of episodes 1 and 2."""
+    spec = importlib.util.spec_from_file_location("cov", Path(__file__).parents[1] / "scripts" / "reacher_exact_coverage.py")
+    cov = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(cov)
+    deg = np.radians
+    train = np.stack([np.cos(deg([10.0, 50.0])), np.sin(deg([10.0, 50.0]))], 1)  # sectors 2 and 11 of 20
+    targets = deg([11.0, 30.0, 52.0, 89.0])  # covered + near, uncovered + far, covered + far, uncovered + far
+    rows = [{"method": "m", "seed": 0, "task": i, "task_x": np.cos(a), "task_y": np.sin(a), "episode": e,
+             "metric": "return", "value": float(10 * i + e)} for i, a in enumerate(targets) for e in (1, 2)]
+    out = pd.DataFrame(cov.coverage_rows(pd.DataFrame(rows), train, 20, 2.0)).set_index("metric").value
+    assert out["n_covered"] == 2 and out["n_near"] == 1
+    assert out["return_covered"] == np.mean([1.5, 21.5]) and out["return_uncovered"] == np.mean([11.5, 31.5])
+    assert out["return_near"] == 1.5 and out["return_far"] == np.mean([11.5, 21.5, 31.5])
