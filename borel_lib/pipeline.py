@@ -53,9 +53,8 @@ _SHORT = {"time_input": "ti", "goal_terminal": "gt", "double_dqn": "dd", "cql_al
           "alpha": "a", "updates": "u", "mixed_copies": "mix", "lr_final": "lrf", "mixed_borrow": "borrow",
           "raw_logs": "raw", "target_entropy": "te", "alpha_lr": "alphalr", "log_std": "logstd",
           "td_loss": "td", "max_grad_norm": "gn", "bc_weight": "bc", "algo": "", "iql_expectile": "iqltau",
-          "iql_temperature": "iqlbeta",
-          "epochs": "ep", "kl_weight": "kl", "latent_dim": "lat", "decode_subset": "ds", "gru_hidden": "gru",
-          "lr": "lr", "trials_per_task": "tpt", "tasks_per_batch": "tpb"}
+          "iql_temperature": "iqlbeta", "epochs": "ep", "kl_weight": "kl", "latent_dim": "lat", "decode_subset": "ds",
+          "gru_hidden": "gru", "lr": "lr", "trials_per_task": "tpt", "tasks_per_batch": "tpb"}
 
 
 _VAE_METHOD = {"reward_relabelling": "borel_rr", "none": "borel_no_rr", "policy_replay": "borel_pr"}
@@ -189,8 +188,9 @@ class RunSpec:
     @property
     def method(self) -> str:
         base = "borel_exact" if self.belief == "exact" else _VAE_METHOD[self.relabelling]
-        return base + ("_decoded" if self.features == "decoded" else "") + (
-            "_cql" if self.rl_config().cql_alpha else "")
+        rl = self.rl_config()  # a CQL or IQL learner is its own method in the tables (Table 1's "+ CQL" rows)
+        return base + ("_decoded" if self.features == "decoded" else "") + ("_cql" if rl.cql_alpha else "") + (
+            "_iql" if rl.algo == "iql" else "")
 
     @property
     def command(self) -> str:

@@ -141,3 +141,12 @@ def test_gridworld_refuses_iql_and_offline_agent_builds_it():
     assert {"critic_loss", "actor_loss", "value_loss"} <= set(losses)
     agent.anneal(0)
     assert agent.act(np.zeros((3, 4), np.float32)).shape == (3, 2)
+
+
+def test_an_iql_run_is_its_own_method_and_configuration():
+    from borel_lib.pipeline import RunSpec
+
+    plain = RunSpec("semicircle", "smoke", "exact")
+    iql = RunSpec("semicircle", "smoke", "exact", rl=(("algo", "iql"),))
+    assert plain.method == "borel_exact" and iql.method == "borel_exact_iql"
+    assert iql.tag == "semicircle_uniform_exact_iql_seed0" and "--rl algo=iql" in iql.command
