@@ -18,9 +18,12 @@ The AntMaze settings of the IQL paper (the closest published task: an Ant reachi
 navigation data, sparse reward) are the defaults: τ = 0.9, β = 10. Their other AntMaze choices are not taken:
 the reward shift r − 1 (ours keeps the domains' rewards, so the returns stay the paper's metric) and the
 cosine learning-rate decay of the actor. The networks, their initialisation, the tanh-Gaussian policy, the
-deterministic action tanh(mean) and the soft target update are :class:`~borel_lib.agents.EnsembleSAC`'s; the
-log-likelihood of a logged action ``a`` is that of ``atanh(a)`` under the Gaussian, with ``a`` kept 1e-4 inside
-the box (the collectors' tanh actions can round to ±1). No entropy term, so no α.
+deterministic action tanh(mean) and the soft target update are :class:`~borel_lib.agents.EnsembleSAC`'s. As in
+the IQL authors' code, the policy whose log-likelihood the actor maximises is a Gaussian in *action space*,
+N(tanh(μ(s)), σ(s)²), not the tanh-squashed Gaussian SAC samples from: under the squashed one a logged action
+near ±1 (the collectors' SAC saturates often) has ``atanh(a)`` far out, and those few actions pulled the mean
+into saturation (a first goal-known Ant probe, stopped at 6k updates: control costs grew from −38 to −64 per
+episode, no goal reached). No entropy term, so no α.
 
 Chosen with ``OfflineRLConfig(algo="iql")`` (``--rl algo=iql``); everything else about the offline stage
 (meta-batches, hyper-states, evaluation) is unchanged.
@@ -36,8 +39,6 @@ import torch
 
 from borel_lib.agents import EnsembleMLP, EnsembleSAC, SACConfig, descend, soft_update, td_error_loss
 
-ACTION_EDGE = 1e-4
-"""Logged actions are kept this far inside [−1, 1] before ``atanh`` (its log-likelihood is finite there)."""
 WEIGHT_CLIP = 100.0
 """Largest advantage weight exp(β·A) (the IQL authors' clip)."""
 
@@ -64,12 +65,11 @@ class EnsembleIQL(EnsembleSAC):
         self.value_optim = torch.optim.Adam(self.value.parameters(), lr=config.critic_lr)
 
     def log_prob(self, obs: torch.Tensor, action: torch.Tensor) -> torch.Tensor:
-        """log π(a | s) ``(E, B)`` of given actions in [−1, 1] under the tanh-Gaussian policy."""
+        """log π(a | s) ``(E, B)`` of given actions under the IQL authors' policy: a Gaussian *in action space*
+        with mean tanh(μ(s)) and the actor's σ(s) (module docstring)."""
         mean, log_std = self._dist(obs)
-        a = action.clamp(-1.0 + ACTION_EDGE, 1.0 - ACTION_EDGE)
-        z = (torch.atanh(a) - mean) / log_std.exp()
-        gauss = (-0.5 * z.pow(2) - log_std - 0.5 * math.log(2 * math.pi)).sum(-1)
-        return gauss - torch.log1p(-a.pow(2)).sum(-1)
+        z = (action - torch.tanh(mean)) / log_std.exp()
+        return (-0.5 * z.pow(2) - log_std - 0.5 * math.log(2 * math.pi)).sum(-1)
 
     def update(self, batch: dict[str, torch.Tensor], cql_alpha: float = 0.0, cql_samples: int = 10,
                bc_weight: float = 0.0) -> dict[str, torch.Tensor]:
