@@ -86,7 +86,8 @@ class EnsembleIQL(EnsembleSAC):
         value_loss = expectile_loss(q_data - v, self.expectile)
         descend(self.value_optim, value_loss, cfg.max_grad_norm)
 
-        with torch.no_grad():
+        with torch.no_grad():  # the updated V, as the IQL authors' code: for the actor's advantage and the backup
+            adv = q_data - self.value(obs)[..., 0]
             target = rew + cfg.gamma * (1 - done) * self.value(nxt)[..., 0]
         _, q_both = self._q(self.critic, obs, act)
         critic_loss_m = td_error_loss(q_both, torch.cat([target, target]), cfg.td_loss)
@@ -94,9 +95,7 @@ class EnsembleIQL(EnsembleSAC):
         descend(self.critic_optim, critic_loss, cfg.max_grad_norm)
         soft_update(self.critic_target, self.critic, cfg.tau)
 
-        with torch.no_grad():
-            adv = q_data - v.detach()
-            weight = torch.exp(self.temperature * adv).clamp(max=WEIGHT_CLIP)
+        weight = torch.exp(self.temperature * adv).clamp(max=WEIGHT_CLIP)
         actor_loss = -(weight * self.log_prob(obs, act)).mean(-1)
         descend(self.actor_optim, actor_loss, cfg.max_grad_norm)
         return {"critic_loss": critic_loss.detach(), "actor_loss": actor_loss.detach(),
