@@ -9,7 +9,6 @@ import os
 from pathlib import Path
 
 import pytest
-import torch
 
 from borel_lib.image_features import ImageEncoderConfig
 from borel_lib.offline_rl import OfflineRLConfig
@@ -28,13 +27,7 @@ def _load():
 bench = _load()
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """One torch thread, as the script measures (two threads on the busy 2-core machine are slower)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture()

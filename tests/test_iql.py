@@ -11,14 +11,7 @@ from borel_lib.config import ConfigError
 from borel_lib.iql import EnsembleIQL, expectile_loss
 from borel_lib.offline_rl import OfflineAgent, OfflineRLConfig
 
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Small nets are overhead-bound: one torch thread is several times faster on a busy machine."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def _expectile_by_root(x: np.ndarray, tau: float) -> float:

@@ -22,13 +22,7 @@ from borel_lib.online.varibad_ppo import VariBADPPO, VariBADPPOConfig
 LEARNERS = (VariBADPPO, VariBADOffPolicy)
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Small networks are overhead-bound: one torch thread (as the commands use) is faster than several."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def _params(module: torch.nn.Module) -> dict[str, torch.Tensor]:

@@ -47,13 +47,7 @@ VAE_CFG = VAEConfig.for_domain("semicircle", "smoke")
 RL_CFG = OfflineRLConfig.for_domain("semicircle", "smoke")
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """Small networks: one thread is faster on a busy CPU (and what the file's __main__ sets)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture(scope="module")

@@ -82,15 +82,6 @@ def test_every_exercise_has_a_solution(nb):
         assert fn.__doc__ and "Expected:" in fn.__doc__, f"{path.name}: {fn.__name__} must state its expected outcome"
 
 
-@pytest.fixture
-def one_thread():
-    """Small networks are overhead-bound: one torch thread (as the notebooks use) is faster than several."""
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 @pytest.mark.parametrize(("stem", "name"), _all_exercises(), ids=lambda v: v)
