@@ -288,10 +288,11 @@ class OfflineAgent:
         return losses
 
     @torch.no_grad()
-    def act(self, hyper_obs: np.ndarray) -> np.ndarray:
-        """Deterministic actions for hyper-states ``(B, d)``."""
+    def act(self, hyper_obs: np.ndarray, deterministic: bool = True) -> np.ndarray:
+        """Actions for hyper-states ``(B, d)``: greedy / the mean action (evaluation), or with ``deterministic=False``
+        SAC's sampled action (exploration of an online control; the agent's own torch generator)."""
         x = torch.as_tensor(hyper_obs, dtype=torch.float32, device=self.device)[None]
-        a = self.agent.act(x) if self.discrete else self.agent.act(x, deterministic=True)
+        a = self.agent.act(x) if self.discrete else self.agent.act(x, deterministic=deterministic)
         return a[0].detach().cpu().numpy()
 
     @torch.no_grad()

@@ -265,6 +265,7 @@ CASES += [
     ("probe_mbml", ["semicircle", "--device", "tpu"], "argument --device"),
     ("probe_mbml", ["semicircle", "--context-size", "0"], "--context-size"),
     ("probe_online_exact", ["--data", "both"], "--data"),
+    ("probe_online_exact", ["--data", "online", "--domain", "ant_semicircle"], "--domain"),
     ("probe_online_exact", ["--data", "online", "--profile", "huge"], "profile"),
     ("probe_online_exact", ["--data", "online", "--seed", "-1"], "--seed"),
     ("probe_online_exact", ["--data", "online", "--collect-every", "0"], "--collect-every"),
