@@ -33,7 +33,7 @@ from borel_lib.results import read_table_file, result_path
 
 __all__ = ["BOREL_BELIEFS", "PROBE_RUNS", "baseline_trajectories", "borel_bars", "borel_gridworld_paths",
            "borel_learning_curves", "borel_specs", "borel_summary", "borel_trajectories", "budget_ratios",
-           "gridworld_online_vs_offline"]
+           "gridworld_online_vs_offline", "semicircle_online_vs_offline", "semicircle_online_vs_offline_summary"]
 
 BOREL_BELIEFS = (("exact", "reward_relabelling"), ("vae", "reward_relabelling"), ("vae", "none"))
 """The three beliefs of notebook 05 per domain: exact posterior, VAE with RR, VAE without RR."""
@@ -173,6 +173,16 @@ PROBE_RUNS: dict[str, str] = {
 result tables and their legend names."""
 
 
+def _plot_curve(ax, df: pd.DataFrame, color: str, label: str, band: bool = False, episodes: int | None = None) -> None:
+    """The paper's metric per evaluation of one run table or several seeds' (mean over seeds; ± s.e. band)."""
+    r = df[(df.metric == "return") & ((df.episode <= episodes) if episodes else True)]
+    c = r.groupby(["seed", "updates"]).value.mean().groupby("updates").agg(["mean", "sem"])
+    ax.plot(c.index, c["mean"], color=color, label=label)
+    if band:
+        ax.fill_between(c.index, c["mean"] - c["sem"].fillna(0), c["mean"] + c["sem"].fillna(0), color=color,
+                        alpha=0.15)
+
+
 def gridworld_online_vs_offline(profile: str, directory: str | Path | None = None, seeds: list[int] | None = None):
     """Beyond the paper, the decisive experiment on Gridworld with the exact belief: the quick offline
     learner (mean ± s.e. over seeds) against the same learner trained online on its own trials, on the
@@ -186,23 +196,78 @@ def gridworld_online_vs_offline(profile: str, directory: str | Path | None = Non
     offline = pd.concat([read_table(f"borel_{RunSpec('gridworld', profile, 'exact', seed=s).tag}", profile, directory)
                          for s in seeds], ignore_index=True)
     fig, ax = plt.subplots(figsize=(7.5, 4))
-
-    def curve(df: pd.DataFrame) -> pd.DataFrame:
-        r = df[df.metric == "return"]
-        return r.groupby(["seed", "updates"]).value.mean().groupby("updates").agg(["mean", "sem"])
-
-    c = curve(offline)
-    ax.plot(c.index, c["mean"], color="k", label=f"offline, the quick default ({len(seeds)} seeds)")
-    ax.fill_between(c.index, c["mean"] - c["sem"].fillna(0), c["mean"] + c["sem"].fillna(0), color="k", alpha=0.15)
+    _plot_curve(ax, offline, "k", f"offline, the quick default ({len(seeds)} seeds)", band=True)
     for (name, label), color in zip(PROBE_RUNS.items(), ("tab:green", "tab:orange", "tab:purple")):
-        c = curve(read_table(name, profile, directory))
-        ax.plot(c.index, c["mean"], color=color, label=label)
+        _plot_curve(ax, read_table(name, profile, directory), color, label)
     ax.axhline(bayes, ls="--", color=METHOD_COLORS["bayes_optimal"], label=f"Bayes-optimal ({bayes:.2f})")
     ax.axhline(0.9 * bayes, ls=":", color="grey", label="90 % of Bayes-optimal")
     ax.set(xlabel="DQN updates", ylabel="average return, 4 episodes", ylim=(0, None),
            title="Gridworld, exact belief: the same learner offline and online")
     ax.legend(fontsize="small", loc="lower right")
     return fig
+
+
+def semicircle_online_vs_offline(profile: str, directory: str | Path | None = None, seeds: list[int] | None = None):
+    """Beyond the paper, issue 31's control on the Semi-circle with the exact belief: the quick offline SAC
+    (mean ± s.e. over seeds) against the same learner trained online on its own trials
+    (``scripts/probe_online_exact.py --domain semicircle``, mean ± s.e. over the seeds that exist) and, where
+    it exists, on the offline data plus those trials (seed 0), against the oracle, the scripted
+    search-then-go agent and Thompson sampling."""
+    from borel_lib.pipeline import RunSpec
+
+    seeds = default_seeds(profile) if seeds is None else seeds
+    offline = pd.concat([read_table(f"borel_{RunSpec('semicircle', profile, 'exact', seed=s).tag}", profile, directory)
+                         for s in seeds], ignore_index=True)
+    fig, ax = plt.subplots(figsize=(7.5, 4.8))
+    _plot_curve(ax, offline, "k", f"offline, the quick default ({len(seeds)} seeds)", band=True, episodes=2)
+    for data, color, label in (("online", "tab:green", "online: its own trials only"),
+                               ("offline_online", "tab:orange", "offline data + its own trials")):
+        names = [f"probe_online_exact_semicircle_{data}_seed{s}" for s in seeds]
+        found = [read_table_file(p) for n in names if (p := result_path(n, profile, directory)).is_file()]
+        if data == "online" and not found:
+            read_table(names[0], profile, directory)  # raises the missing-table line with its command
+        if found:
+            _plot_curve(ax, pd.concat(found, ignore_index=True), color, f"{label} ({len(found)} seed"
+                        f"{'s' if len(found) > 1 else ''})", band=len(found) > 1, episodes=2)
+    refs = references(profile, directory).get("semicircle", {})
+    _reference_lines(ax, {m: v for m, v in refs.items() if m in ("oracle", "search_then_go", "thompson_sampling")},
+                     "semicircle")
+    ax.set(xlabel="SAC updates", ylabel="average return, 2 episodes", ylim=(0, None),
+           title="Semi-circle, exact belief: the same learner offline and online")
+    ax.legend(fontsize="small", loc="upper center", bbox_to_anchor=(0.5, -0.15), ncol=2)
+    return fig
+
+
+def semicircle_online_vs_offline_summary(profile: str, directory: str | Path | None = None,
+                                         seeds: list[int] | None = None) -> pd.DataFrame:
+    """The numbers behind :func:`semicircle_online_vs_offline`: one row per learner (``offline``, ``online``,
+    ``offline_online``) with the seeds found, each seed's paper's metric over its last 10 % of evaluations
+    and over the second half (:func:`borel_lib.results.evaluation_summary`), their IQM with a bootstrap 95 %
+    interval, and for ``online`` and ``offline_online`` the verdict on "this > offline" (:func:`borel_lib.stats.compare`)."""
+    from borel_lib.pipeline import RunSpec
+    from borel_lib.results import evaluation_summary
+    from borel_lib.stats import bootstrap_ci, compare, iqm
+
+    seeds = default_seeds(profile) if seeds is None else seeds
+    names = {"offline": [f"borel_{RunSpec('semicircle', profile, 'exact', seed=s).tag}" for s in seeds],
+             **{d: [f"probe_online_exact_semicircle_{d}_seed{s}" for s in seeds] for d in ("online", "offline_online")}}
+    rows, last = [], {}
+    for learner, tables in names.items():
+        found = [(s, read_table_file(p)) for s, n in zip(seeds, tables) if (p := result_path(n, profile, directory)).is_file()]
+        if learner != "offline_online" and not found:
+            read_table(tables[0], profile, directory)  # raises the missing-table line with its command
+        if not found:
+            continue
+        late = np.array([evaluation_summary(t, "updates", 2)["metric"] for _, t in found])
+        half = np.array([evaluation_summary(t, "updates", 2, last_fraction=0.5)["metric"] for _, t in found])
+        last[learner] = late
+        low, high = bootstrap_ci(late)
+        rows.append({"learner": learner, "seeds": " ".join(str(s) for s, _ in found),
+                     "last 10 % per seed": " / ".join(f"{v:.2f}" for v in late), "last 10 %: IQM": iqm(late),
+                     "95 % CI low": low, "95 % CI high": high,
+                     "second half per seed": " / ".join(f"{v:.2f}" for v in half), "second half: IQM": iqm(half),
+                     "> offline": compare(late, last["offline"])["verdict"] if learner != "offline" else ""})
+    return pd.DataFrame(rows)
 
 
 def baseline_trajectories(profile: str, directory: str | Path | None = None, seeds: list[int] | None = None):

@@ -24,6 +24,7 @@ from borel_lib.figures.gridworld_semicircle import (
     borel_learning_curves,
     borel_trajectories,
     gridworld_online_vs_offline,
+    semicircle_online_vs_offline,
 )
 from borel_lib.figures.mujoco import (
     ant_bars,
@@ -67,6 +68,8 @@ FIGURES: tuple[FigureSpec, ...] = (
     FigureSpec("fig_borel_gridworld_paths", borel_gridworld_paths, "Figure 3, Gridworld search paths"),
     FigureSpec("fig_gridworld_online_vs_offline", gridworld_online_vs_offline,
                "beyond the paper: the same learner offline and online"),
+    FigureSpec("fig_semicircle_online_vs_offline", semicircle_online_vs_offline,
+               "beyond the paper: the Semi-circle's learner offline and online"),
     FigureSpec("fig4_policy_replaying", policy_replay_bars, "Figure 4, Wind and Escape-Room"),
     FigureSpec("fig_escape_room_trajectories", escape_room_trajectories, "Appendix F idea: Escape-Room search"),
     FigureSpec("fig_baseline_trajectories", baseline_trajectories, "beyond Figure 1: PEARL and MBML against BOReL"),
