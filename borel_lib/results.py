@@ -192,12 +192,12 @@ def read_table_file(path: str | os.PathLike[str]) -> pd.DataFrame:
         except (ValueError, UnicodeDecodeError) as err:  # pandas' ParserError and EmptyDataError are ValueErrors
             raise ValueError(f"{path}: does not parse as CSV ({' '.join(str(err).split())})") from None
         kind = check_table(df, name, str(path))
+        check_evaluations(df, kind, config, str(path))  # first: it names what is missing, the hash only that it differs
         expected = config.get(TABLE_HASH_FIELD)
         if expected is not None and expected != hashlib.sha256(data).hexdigest():
             raise ValueError(f"{path}: not the table its config {config_path} was written with (the config records "
                              f"another {TABLE_HASH_FIELD}: a run stopped between writing the two, or one was edited "
                              "or restored without the other)")
-        check_evaluations(df, kind, config, str(path))
     except ValueError as err:
         raise ValueError(f"{err}{fix}") from None
     return df
