@@ -79,7 +79,12 @@ def test_no_figure_function_loads_a_checkpoint_at_runtime(monkeypatch, tmp_path)
     """Every figure with committed tables is drawn with torch.load, np.load and load_dataset raising."""
     import torch
 
+    # the modules that bind load_dataset by name are imported before the patch: imported lazily under it (by a
+    # figure function), they would keep the refusing stand-in for every later test
+    import borel_lib.collect  # noqa: F401
+    import borel_lib.collector  # noqa: F401
     import borel_lib.datasets
+    import borel_lib.policy_replay  # noqa: F401
 
     def refuse(*args, **kwargs):
         raise AssertionError(f"a figure function tried to load {args[:1]}")
