@@ -75,8 +75,8 @@ def rollout(agent: OfflineAgent, belief, tasks: np.ndarray, eps: float, rng: np.
         if agent.discrete:
             a = np.where(explore, rng.integers(0, 5, n), agent.act(hyper))
         else:  # SAC's own sampled action, or a uniform one with probability eps
-            a = np.where(explore[:, None], rng.uniform(-1, 1, (n, 2)), agent.act(hyper, deterministic=False))
-        a = a.astype(np.float32) if not agent.discrete else a
+            a = np.where(explore[:, None], rng.uniform(-1, 1, (n, 2)),
+                         agent.act(hyper, deterministic=False)).astype(np.float32)
         out = trial.step(a)
         state = belief.step(state, a, out.reward, out.next_obs)
         feats = belief.features(state)

@@ -210,9 +210,9 @@ def gridworld_online_vs_offline(profile: str, directory: str | Path | None = Non
 def semicircle_online_vs_offline(profile: str, directory: str | Path | None = None, seeds: list[int] | None = None):
     """Beyond the paper, issue 31's control on the Semi-circle with the exact belief: the quick offline SAC
     (mean ± s.e. over seeds) against the same learner trained online on its own trials
-    (``scripts/probe_online_exact.py --domain semicircle``, mean ± s.e. over the seeds that exist) and, where
-    it exists, on the offline data plus those trials (seed 0), against the oracle, the scripted
-    search-then-go agent and Thompson sampling."""
+    (``scripts/probe_online_exact.py --domain semicircle``) and on the offline data plus those trials
+    (``--data offline+online``, where it exists), each mean ± s.e. over the seeds that exist, against the oracle,
+    the scripted search-then-go agent and Thompson sampling."""
     from borel_lib.pipeline import RunSpec
 
     seeds = default_seeds(profile) if seeds is None else seeds
