@@ -65,12 +65,14 @@ def test_semicircle_trials_are_stored_as_relabelled_data():
     assert all(np.array_equal(out[k], again[k]) for k in out)  # one seed, one trial
 
 
-def test_online_probe_runs_on_a_smoke_semicircle_collection(tmp_path, monkeypatch):
+@pytest.mark.parametrize("domain", ["semicircle", "escape_room"])
+def test_online_probe_runs_on_a_smoke_collection(tmp_path, monkeypatch, domain):
     monkeypatch.setenv("BOREL_ROOT", str(tmp_path))
-    monkeypatch.setattr(sys, "argv", ["probe_online_exact.py", "--data", "online", "--domain", "semicircle",
+    monkeypatch.setattr(sys, "argv", ["probe_online_exact.py", "--data", "online", "--domain", domain,
                                       "--profile", "smoke", "--collect-every", "2", "--warmup-trials", "1"])
     probe.main()
-    path = result_path("probe_online_exact_semicircle_online_seed0", "smoke", tmp_path / "build" / "smoke" / "results")
+    path = result_path(f"probe_online_exact_{domain}_online_seed0", "smoke", tmp_path / "build" / "smoke" / "results")
+    assert path.parent.name == domain
     df = pd.read_csv(path)
-    assert set(df.domain) == {"semicircle"} and set(df.episode) == {1, 2}
-    assert "--domain semicircle" in path.with_suffix(".config.json").read_text()
+    assert set(df.domain) == {domain} and set(df.episode) == {1, 2}
+    assert f"--domain {domain}" in path.with_suffix(".config.json").read_text()
