@@ -41,6 +41,10 @@ BELIEFS = ("vae", "exact")
 """Belief kinds of the pipeline: the learnt VAE (BOReL) or the exact posterior (the oracle)."""
 
 VAE_FEATURES = ("latent", "decoded")
+"""What a policy sees of the VAE belief (module docstring)."""
+FEATURES = VAE_FEATURES + ("mean",)
+"""Every ``features`` value of a run: :data:`VAE_FEATURES`, and ``mean``, the exact belief's smooth read-out on the
+arc domains (:mod:`borel_lib.references.exact_belief`; the exact belief's default features are its sector masses)."""
 
 ARC_SECTORS = 20
 """Semi-circle ``decoded`` features: the predicted reward at the centres of this many equal arc sectors."""
@@ -50,7 +54,6 @@ def arc_sector_centres(n: int = ARC_SECTORS) -> np.ndarray:
     """``(n, 2)`` centres of ``n`` equal sectors of the unit upper semi-circle (angle (k + ½)π/n)."""
     angles = (np.arange(n) + 0.5) / n * np.pi
     return np.stack([np.cos(angles), np.sin(angles)], -1).astype(np.float32)
-"""What a policy sees of the VAE belief (module docstring)."""
 
 
 def _trial_batch_tensors(batch, device) -> dict[str, torch.Tensor]:
@@ -238,12 +241,13 @@ class VAEBelief:
 
 def make_belief(kind: str, vae: BeliefVAE | None = None, domain: str | None = None, n_actions: int | None = None,
                 features: str = "latent"):
-    """A belief for the later stages: ``vae`` (needs ``vae``) or ``exact`` (needs ``domain``)."""
+    """A belief for the later stages: ``vae`` (needs ``vae``) or ``exact`` (needs ``domain``; ``features="mean"``
+    gives its smooth read-out, any other value its default features)."""
     from borel_lib.references.exact_belief import ExactBelief
 
     check_choice(kind, "belief", BELIEFS)
     if kind == "exact":
-        return ExactBelief(domain)
+        return ExactBelief(domain, readout="mean" if features == "mean" else "sectors")
     if vae is None:
         raise ValueError("belief='vae' needs a trained VAE")
     return VAEBelief(vae, n_actions, features)

@@ -24,6 +24,7 @@ from tqdm.auto import tqdm
 from borel_lib import image_features
 from borel_lib.belief import (
     BELIEFS,
+    FEATURES,
     VAE_FEATURES,
     VAEBelief,
     belief_identification,
@@ -31,22 +32,21 @@ from borel_lib.belief import (
     make_belief,
     train_vae,
 )
-from borel_lib.cli import parse_overrides as _parse_overrides
 from borel_lib.config import ConfigError, check_choice, resolve_profile
-from borel_lib.envs import INIT_STATE_OPTIONS, make_env
+from borel_lib.envs import make_env
 from borel_lib.envs.reacher_image import fingertip
 from borel_lib.evaluation import evaluate, search_metrics
 from borel_lib.image_features import image_config_entry, learnt_columns, observed_data
 from borel_lib.io import atomic_path
 from borel_lib.offline_rl import RL_DOMAIN, OfflineAgent, OfflineRLConfig
-from borel_lib.references.exact_belief import ALL_EXACT_DOMAINS, EXACT_DOMAINS, ExactBelief
+from borel_lib.references.exact_belief import ALL_EXACT_DOMAINS, ARC_DOMAINS, EXACT_DOMAINS, ExactBelief
 from borel_lib.relabel import RELABEL_MODES
 from borel_lib.state_relabel import HyperStates, relabel_states
-from borel_lib.tasks import add_split_argument, check_split, eval_tasks, split_flag, split_suffix
+from borel_lib.tasks import check_split, eval_tasks, split_flag, split_suffix
 from borel_lib.vae import VAEConfig
 
 __all__ = ["BELIEFS", "HyperStates", "OfflineAgent", "OfflineRLConfig", "RunSpec", "VAEBelief", "belief_identification",
-           "evaluate", "load_trained", "make_belief", "relabel_states", "run_borel", "search_metrics", "train_vae"]
+           "evaluate", "load_run_belief", "load_trained", "make_belief", "relabel_states", "run_borel", "search_metrics", "train_vae"]
 
 _SHORT = {"time_input": "ti", "goal_terminal": "gt", "double_dqn": "dd", "cql_alpha": "cql", "gamma": "g",
           "batch_per_task": "b", "meta_batch": "mb", "hidden": "h", "critic_lr": "clr", "actor_lr": "alr",
@@ -94,7 +94,9 @@ class RunSpec:
     seed: int = 0
     """Seed of the VAE, the offline RL and the evaluation tasks."""
     features: str = "latent"
-    """What the policy sees of a VAE belief (``latent`` [μ, log σ²], ``decoded`` goal-cell probabilities)."""
+    """What the policy sees of the belief: VAE ``latent`` [μ, log σ²] or ``decoded`` goal-cell probabilities;
+    exact belief: its default features (``latent``, the field's default) or ``mean``, the smooth read-out of the
+    arc domains (:mod:`borel_lib.references.exact_belief`)."""
     rl: tuple[tuple[str, Any], ...] = ()
     """Offline-RL config overrides (sorted ``(field, value)`` pairs) on top of the profile's values."""
     vae: tuple[tuple[str, Any], ...] = ()
@@ -125,12 +127,16 @@ class RunSpec:
         if self.belief == "exact" and self.domain not in ALL_EXACT_DOMAINS:
             raise ConfigError(f"belief='exact': {self.domain} has no exact belief; allowed domains: "
                               f"{', '.join(ALL_EXACT_DOMAINS)}")
-        check_choice(self.features, "features", VAE_FEATURES)
+        check_choice(self.features, "features", FEATURES)
         check_split(self.eval_split, self.domain)
         if isinstance(self.seed, bool) or not isinstance(self.seed, int) or not 0 <= self.seed < 2**31:
             raise ConfigError(f"seed={self.seed!r} must be an integer in [0, 2**31)")
-        if self.belief == "exact" and self.features != "latent":
-            raise ConfigError("features apply to the VAE belief only (belief='vae')")
+        if self.belief == "vae" and self.features not in VAE_FEATURES:
+            raise ConfigError(f"features={self.features!r} applies to the exact belief only; the VAE belief's: "
+                              f"{', '.join(VAE_FEATURES)}")
+        if self.belief == "exact" and self.features not in ("latent",) + (("mean",) if self.domain in ARC_DOMAINS else ()):
+            raise ConfigError(f"belief='exact' on {self.domain}: features={self.features!r}; allowed values: latent (its "
+                              f"default features){', mean (arc domains: ' + ', '.join(ARC_DOMAINS) + ')' if self.domain in ARC_DOMAINS else ''}")
         object.__setattr__(self, "image", image_features.check_image_run(self.domain, self.profile, self.features,
                                                                          _override_pairs(self.image, "image")))
         rl = {k: tuple(v) if isinstance(v, list) else v for k, v in _override_pairs(self.rl, "rl").items()}
@@ -189,7 +195,7 @@ class RunSpec:
     def method(self) -> str:
         base = "borel_exact" if self.belief == "exact" else _VAE_METHOD[self.relabelling]
         rl = self.rl_config()  # a CQL or IQL learner is its own method in the tables (Table 1's "+ CQL" rows)
-        return base + ("_decoded" if self.features == "decoded" else "") + ("_cql" if rl.cql_alpha else "") + (
+        return base + ("" if self.features == "latent" else f"_{self.features}") + ("_cql" if rl.cql_alpha else "") + (
             "_iql" if rl.algo == "iql" else "")
 
     @property
@@ -197,7 +203,8 @@ class RunSpec:
         cmd = f"python -m borel_lib.pipeline {self.domain} --profile {self.profile}" + "".join(
             f" --init-state {v}" for v in self.collect_overrides.values()) + f" --belief {self.belief}"
         if self.belief == "vae":
-            cmd += f" --relabelling {self.relabelling}" + (f" --features {self.features}" if self.features != "latent" else "")
+            cmd += f" --relabelling {self.relabelling}"
+        cmd += f" --features {self.features}" if self.features != "latent" else ""
         cmd += f" --seed {self.seed}" + split_flag(self.eval_split)
         return cmd + _override_args("image", self.image) + _override_args("vae", self.vae) + _override_args("rl", self.rl)
 
@@ -299,14 +306,14 @@ def finished_runs(profile: str | None = None, domain: str | None = None) -> list
     return specs
 
 
-def _load_belief(spec: RunSpec, dataset, device, progress: bool, replay=None):
+def load_run_belief(spec: RunSpec, dataset, device, progress: bool, replay=None):
     """Stage 1 for a run: trains (or resumes) the VAE, or builds the exact belief (``replay``: the
     run's :func:`policy_replay_data`, looked up if not given). The run that trains the VAE writes its
     per-epoch losses, ``vae_<vae_tag>.csv``, with its own command, before releasing the VAE's lock; a run
     that only loads a VAE another run of the seed trained (BOReL + CQL after BOReL) leaves that table
     alone, unless it is missing."""
     if spec.belief == "exact":
-        return make_belief("exact", domain=spec.domain)
+        return make_belief("exact", domain=spec.domain, features=spec.features)
     from borel_lib.io import file_lock
     from borel_lib.results import result_path, write_results
 
@@ -333,7 +340,7 @@ def run_borel(spec: RunSpec, progress: bool = True, device: str = "auto", n_eval
     ``borel_<tag>_final.csv`` (per evaluation task at the last evaluation: returns, success and the
     search metrics of :func:`borel_lib.evaluation.search_metrics`), ``borel_<tag>_traj.csv`` (the last
     evaluation's trajectories, :func:`trajectory_table`) and, if this run trains the VAE,
-    ``vae_<vae_tag>.csv`` (per-epoch losses, :func:`_load_belief`), each with its config beside it, and
+    ``vae_<vae_tag>.csv`` (per-epoch losses, :func:`load_run_belief`), each with its config beside it, and
     returns the first. Checkpoints (VAE per epoch, agent per evaluation) make a killed run resume. Two processes given the same run (two sweeps
     sharing a cell, e.g. ``table1`` and ``fig3_ant``) take turns on a lock file in its checkpoint folder:
     the second resumes the finished agent instead of training it a second time beside the first."""
@@ -352,7 +359,7 @@ def _run_borel(spec: RunSpec, progress: bool, device: str, n_eval_tasks: int) ->
     rl_cfg = spec.rl_config()
     replay = policy_replay_data(spec)  # a missing policy-replay dataset stops the run before any work
     dataset, observe = observed_data(collection(spec, progress), spec.profile, spec.seed, dev, progress, spec.image)
-    belief = _load_belief(spec, dataset, dev, progress, replay)
+    belief = load_run_belief(spec, dataset, dev, progress, replay)
     hs = relabel_states(belief, dataset, time_input=rl_cfg.time_input, goal_terminal=rl_cfg.goal_terminal,
                         mixed_copies=rl_cfg.mixed_copies, seed=spec.seed, replay=replay, raw_logs=rl_cfg.raw_logs,
                         borrow=rl_cfg.mixed_borrow)
@@ -466,7 +473,7 @@ def belief_vs_exact(spec: RunSpec, device: str = "auto") -> pd.DataFrame:
         raise ValueError("belief_vs_exact compares a VAE belief; this run uses the exact one")
     dev = get_device(device)
     dataset = collection(spec, progress=False)
-    belief = _load_belief(spec, dataset, dev, progress=False)
+    belief = load_run_belief(spec, dataset, dev, progress=False)
     exact = ExactBelief(spec.domain)
     frames = []
     for kind, tr in _probe_trials(spec.domain, dataset).items():
@@ -505,7 +512,7 @@ def load_trained(spec: RunSpec, device: str = "auto") -> tuple[Any, OfflineAgent
     if not ck.is_file():
         raise FileNotFoundError(f"{ck}: run `{spec.command}` first")
     dataset, _ = observed_data(collection(spec, progress=False), spec.profile, spec.seed, dev, False, spec.image)
-    belief = _load_belief(spec, dataset, dev, progress=False)
+    belief = load_run_belief(spec, dataset, dev, progress=False)
     rl_cfg = spec.rl_config()
     obs_dim = image_features.learnt_dim(dataset) + belief.dim + (2 if rl_cfg.time_input else 0)
     agent = OfflineAgent(obs_dim, spec.n_actions or dataset.actions.shape[-1], spec.discrete, rl_cfg, spec.seed, dev)
@@ -513,84 +520,11 @@ def load_trained(spec: RunSpec, device: str = "auto") -> tuple[Any, OfflineAgent
     return belief, agent
 
 
-def _parse_rl(items: list[str]) -> dict[str, Any]:
-    """``--rl`` overrides of :class:`OfflineRLConfig`."""
-    return _parse_overrides(items, OfflineRLConfig, "rl")
-
-
-def build_parser():
-    """The ``python -m borel_lib.pipeline`` command line (see :mod:`borel_lib.cli`)."""
-    from borel_lib import cli
-
-    parser = cli.make_command_parser(
-        "python -m borel_lib.pipeline",
-        "BOReL for one domain and seed (paper §3.2, §6): collection (cached) -> belief -> state relabelling ->\n"
-        "offline RL -> evaluation. Every input is checked before any work; a killed run resumes.",
-        outputs="  results:     data/results/<profile>/borel/<domain>/<configuration>/borel_<tag>.csv (+ _final, _traj) and .config.json\n"
-                "               (<tag> = <domain>_<init state>_<belief or relabelling>[_<overrides>][_validation]_seed<seed>)\n"
-                "  VAE losses:  data/results/<profile>/belief/<domain>/vae_<domain>_<init state>_<relabelling>_seed<seed>.csv\n"
-                "  checkpoints: data/checkpoints/<profile>/borel_<tag>/ and vae_<...>/ (delete to restart)\n"
-                "  (profile smoke: the same under build/smoke/)",
-        subject="domain", choices=RL_DOMAIN, subject_help="domain")
-    parser.add_argument("--init-state", default=None, metavar="VARIANT",
-                        help="initial-state variant of the collection to train on (Table 1): "
-                             f"{', '.join(INIT_STATE_OPTIONS)}, as the domain allows (default: the domain's "
-                             "collection protocol's)")
-    parser.add_argument("--belief", default="vae", choices=BELIEFS,
-                        help="the learnt VAE belief (BOReL) or the exact posterior (the oracle)")
-    parser.add_argument("--relabelling", default="reward_relabelling", choices=RELABEL_MODES,
-                        help="how the VAE's training trials are mixed (reward_relabelling: reward-varying domains "
-                             "only; policy_replay: needs python -m borel_lib.collect DOMAIN --policy-replay first)")
-    parser.add_argument("--features", default="latent", choices=VAE_FEATURES,
-                        help="what the policy sees of the VAE belief")
-    cli.add_seed_argument(parser, default=0, help="seed of the VAE, the offline RL and the evaluation tasks")
-    parser.add_argument("--rl", action="append", default=[], metavar="FIELD=VALUE",
-                        help="offline-RL config override, repeatable (e.g. --rl time_input=1 --rl updates=50000); "
-                             f"fields: {', '.join(f.name for f in dataclasses.fields(OfflineRLConfig))}")
-    parser.add_argument("--vae", action="append", default=[], metavar="FIELD=VALUE",
-                        help="belief-VAE config override, repeatable (e.g. --vae epochs=60 --vae kl_weight=0.1); "
-                             f"fields: {', '.join(f.name for f in dataclasses.fields(VAEConfig))}")
-    image_features.add_image_argument(parser)
-    add_split_argument(parser)
-    parser.add_argument("--only-belief", action="store_true",
-                        help="train (or resume) the run's VAE and stop (its checkpoint is shared by every RL setting)")
-    parser.add_argument("--no-progress", action="store_true", help="hide the progress bars")
-    cli.add_device_argument(parser)
-    return parser
-
-
-def spec_from_args(args) -> RunSpec:
-    """The :class:`RunSpec` of parsed ``python -m borel_lib.pipeline`` arguments (every input checked)."""
-    return RunSpec(args.domain, resolve_profile(args.profile), args.belief, args.relabelling, args.seed,
-                   args.features, tuple(_parse_rl(args.rl).items()),
-                   tuple(_parse_overrides(args.vae, VAEConfig, "vae").items()), init_state=args.init_state,
-                   image=tuple(_parse_overrides(args.image, image_features.ImageEncoderConfig, "image").items()),
-                   eval_split=args.eval_split)
-
-
-def _run_cli(args) -> int:
-    spec = spec_from_args(args)  # every input checked before any work
-    torch.set_num_threads(1)
-    progress = not args.no_progress
-    if args.only_belief:
-        from borel_lib.device import get_device
-
-        dev = get_device(args.device)
-        data = observed_data(collection(spec, progress), spec.profile, spec.seed, dev, progress, spec.image)[0]
-        _load_belief(spec, data, dev, progress=progress)
-        print(f"belief ready: {spec.vae_checkpoint() if spec.belief == 'vae' else 'exact (nothing to train)'}")
-        return 0
-    df = run_borel(spec, progress=progress, device=args.device)
-    last = df[(df.updates == df.updates.max()) & (df.metric == "return")]
-    print(last.to_string(index=False))
-    return 0
-
-
 def main(argv: list[str] | None = None) -> int:
-    """Entry point of ``python -m borel_lib.pipeline``; returns the exit code."""
-    from borel_lib import cli
+    """Entry point of ``python -m borel_lib.pipeline`` (:mod:`borel_lib.pipeline_cli`); returns the exit code."""
+    from borel_lib.pipeline_cli import main as cli_main
 
-    return cli.main(_run_cli, build_parser(), argv)
+    return cli_main(argv)
 
 
 if __name__ == "__main__":  # run the imported module's main, so its classes are borel_lib.pipeline.*, not __main__.*

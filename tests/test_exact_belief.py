@@ -75,6 +75,32 @@ def test_unknown_domain_is_rejected():
         ExactBelief("cheetah_vel")
 
 
+@pytest.mark.parametrize("domain", ["semicircle", "ant_semicircle", "escape_room", "reacher_image"])
+def test_mean_readout_is_the_posterior_moments_of_the_goal_angle(domain):
+    """``readout="mean"``: E[cos θ], E[sin θ], E[θ/span], E[(θ/span)²] of the posterior, computed here by a loop
+    over candidates; a known goal gives a unit-length mean and zero spread, the prior the arc's moments."""
+    belief = ExactBelief(domain, n_candidates=40, n_bins=10, readout="mean")
+    span = np.pi / 2 if domain == "reacher_image" else np.pi
+    assert belief.dim == 4 and belief.readout == "mean"
+    rng = np.random.default_rng(1)
+    for post in [np.full(40, 1 / 40), np.eye(40)[7], rng.dirichlet(np.ones(40))]:
+        expected = np.zeros(4)
+        for p, theta in zip(post, belief.angles):
+            expected += p * np.array([np.cos(theta), np.sin(theta), theta / span, (theta / span) ** 2])
+        np.testing.assert_allclose(post.astype(np.float32) @ belief.pool, expected, atol=1e-5)
+    known = np.eye(40, dtype=np.float32)[7] @ belief.pool
+    assert np.isclose(np.hypot(known[0], known[1]), 1.0, atol=1e-6) and np.isclose(known[3], known[2] ** 2, atol=1e-6)
+    prior = belief.features(belief.reset(1))[0]  # the online state's features are the same read-out
+    np.testing.assert_allclose(prior, np.full(40, 1 / 40, np.float32) @ belief.pool, atol=1e-6)
+    assert np.hypot(prior[0], prior[1]) < 0.95 and prior[3] - prior[2] ** 2 > 0.05, "the prior is spread over the arc"
+
+
+@pytest.mark.parametrize("domain,readout", [("gridworld", "mean"), ("wind", "mean"), ("semicircle", "sectorz")])
+def test_mean_readout_is_refused_where_there_is_no_arc(domain, readout):
+    with pytest.raises(ValueError, match=f"readout='{readout}' for {domain}; allowed values: sectors"):
+        ExactBelief(domain, readout=readout)
+
+
 def _transition_brute_force(env, candidates, actions, next_obs):
     """Bayes' rule with deterministic transitions, after every prefix ``(T + 1, C)``: candidate c survives
     every step whose start state is known (within an episode) iff its transition reproduces the observed

@@ -344,7 +344,8 @@ def test_double_dqn_target_differs_from_max():
                                                                                   "decoded"],
                                   ["--vae", "epochs=0"], ["--vae", "epochs=abc"], ["--vae", "bar=1"],
                                   ["--vae", "decoder=gauss"], ["--belief", "exact", "--vae", "epochs=3"],
-                                  ["--init-state", "exclude_semicircle"], ["--init-state", "nowhere"]])
+                                  ["--init-state", "exclude_semicircle"], ["--init-state", "nowhere"],
+                                  ["--belief", "exact", "--features", "mean"], ["--features", "mean"]])
 def test_borel_cli_rejects_bad_input_before_any_work(tmp_path, monkeypatch, capsys, argv):
     from borel_lib.pipeline import main
 
@@ -354,10 +355,31 @@ def test_borel_cli_rejects_bad_input_before_any_work(tmp_path, monkeypatch, caps
     assert not any(tmp_path.rglob("*")), "a rejected command must leave nothing behind"
 
 
+def test_exact_mean_readout_names_its_run_and_round_trips():
+    """``--belief exact --features mean`` (the arc domains' smooth read-out) is in the run's tag, method and
+    command, and the command parses back to the same spec; the default features keep the plain names."""
+    from borel_lib.pipeline import RunSpec, make_belief
+    from borel_lib.pipeline_cli import build_parser, spec_from_args
+
+    plain = RunSpec("ant_semicircle", belief="exact", init_state="uniform")
+    mean = RunSpec("ant_semicircle", belief="exact", init_state="uniform", features="mean")
+    assert plain.tag == "ant_semicircle_uniform_exact_seed0" and plain.method == "borel_exact"
+    assert mean.tag == "ant_semicircle_uniform_exact_mean_seed0" and mean.method == "borel_exact_mean"
+    assert mean.command.endswith("--init-state uniform --belief exact --features mean --seed 0")
+    assert spec_from_args(build_parser().parse_args(mean.command.split()[3:])) == mean
+    assert make_belief("exact", domain="semicircle", features=mean.features).dim == 4
+    assert make_belief("exact", domain="semicircle", features=plain.features).dim == 20
+    with pytest.raises(ConfigError, match="features='mean' applies to the exact belief only"):
+        RunSpec("semicircle", features="mean")
+    with pytest.raises(ConfigError, match="belief='exact' on wind: features='mean'; allowed values: latent"):
+        RunSpec("wind", belief="exact", features="mean")
+
+
 def test_run_spec_vae_overrides_name_their_own_vae_and_round_trip():
     """VAE overrides give the run and its VAE their own names and checkpoint, the command reproduces the
     spec, and an override equal to the profile's value is no override."""
-    from borel_lib.pipeline import RunSpec, _parse_overrides, _parse_rl, build_parser, spec_from_args
+    from borel_lib.pipeline import RunSpec
+    from borel_lib.pipeline_cli import _parse_overrides, _parse_rl, build_parser, spec_from_args
     from borel_lib.vae import VAEConfig
 
     plain = RunSpec("semicircle", "quick")
@@ -478,7 +500,7 @@ def test_the_vae_table_names_the_run_that_trained_the_vae(tmp_path, monkeypatch)
     the table alone; a missing table is written by whichever run loads the VAE next."""
     import json
 
-    from borel_lib.pipeline import RunSpec, _load_belief, collection
+    from borel_lib.pipeline import RunSpec, collection, load_run_belief
 
     monkeypatch.setenv("BOREL_ROOT", str(tmp_path))
     spec = RunSpec("gridworld", "smoke", "vae", "reward_relabelling", 0)
@@ -492,13 +514,13 @@ def test_the_vae_table_names_the_run_that_trained_the_vae(tmp_path, monkeypatch)
     def command():
         return json.loads(meta.read_text())["command"]
 
-    _load_belief(spec, data, "cpu", progress=False)  # BOReL's VAE stage; its offline RL has not begun
+    load_run_belief(spec, data, "cpu", progress=False)  # BOReL's VAE stage; its offline RL has not begun
     assert table.is_file() and command() == spec.command != cql.command
     stamp = (table.stat().st_mtime_ns, meta.stat().st_mtime_ns)
-    _load_belief(cql, data, "cpu", progress=False)
+    load_run_belief(cql, data, "cpu", progress=False)
     assert (table.stat().st_mtime_ns, meta.stat().st_mtime_ns) == stamp and command() == spec.command
     table.unlink()
-    _load_belief(cql, data, "cpu", progress=False)
+    load_run_belief(cql, data, "cpu", progress=False)
     assert table.is_file() and command() == cql.command
 
 
@@ -579,7 +601,8 @@ def test_committed_runs_keep_their_names_and_commands():
 
 def test_init_state_names_the_dataset_and_round_trips():
     from borel_lib.collect import CollectConfig, dataset_name
-    from borel_lib.pipeline import RunSpec, build_parser, spec_from_args
+    from borel_lib.pipeline import RunSpec
+    from borel_lib.pipeline_cli import build_parser, spec_from_args
 
     default = RunSpec("semicircle", "quick")
     assert default.init_state == "uniform"  # resolved to the collection protocol's variant

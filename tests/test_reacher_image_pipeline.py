@@ -231,7 +231,8 @@ def test_reacher_runs_refuse_decoded_features():
 def test_image_overrides_name_the_run():
     """``--image proprio=full`` enters the run's tag, its VAE's tag and its command (round trip through the command
     line); the default (pixels + velocities) keeps the plain name; bad names, values and domains are refused."""
-    from borel_lib.pipeline import RunSpec, build_parser, spec_from_args
+    from borel_lib.pipeline import RunSpec
+    from borel_lib.pipeline_cli import build_parser, spec_from_args
 
     plain = RunSpec("reacher_image", "quick")
     assert ImageEncoderConfig.for_domain("reacher_image", "quick").proprio == "velocities"

@@ -74,7 +74,8 @@ def test_gridworld_has_no_validation_split_and_a_bad_split_is_refused():
 
 
 def test_borel_run_names_and_commands_carry_the_validation_split():
-    from borel_lib.pipeline import RunSpec, build_parser, spec_from_args
+    from borel_lib.pipeline import RunSpec
+    from borel_lib.pipeline_cli import build_parser, spec_from_args
 
     test, val = RunSpec("semicircle"), RunSpec("semicircle", eval_split="validation")
     assert test.tag == "semicircle_uniform_reward_relabelling_seed0"  # unchanged

@@ -35,6 +35,14 @@ to the grid; 1e-5 covers float32 storage). Each reward says how far the target i
 steps with the fingertip in different places leave only the candidates near the true angle. Features: the mass
 in ``n_bins`` sectors of the quarter circle. The images are not needed: the state they show is stored.
 
+Smooth read-out (``readout="mean"``, the arc domains: Semi-circle, Ant-Semi-circle, Reacher-Image,
+Escape-Room). Instead of the sector masses, four posterior moments of the goal angle θ: E[cos θ], E[sin θ]
+(the posterior mean goal on the unit arc; its length is 1 exactly when the goal is known), E[u] and E[u²]
+with u = θ / span ∈ [0, 1] (the mean and spread of the angle). A goal-conditioned collector sees its goal as
+a point; this read-out gives the offline learner the same kind of input once the goal is known, and varies
+smoothly with the posterior, where one-hot sectors leave every sector to be learnt on its own. (Ours, beyond
+the paper: an oracle variant for diagnosing the learner.)
+
 Transition domains (§4, Figure 4; :data:`TRANSITION_EXACT_DOMAINS`). There the rewards are the same for
 every task and the transitions identify it, so a candidate is ruled out by a step whose next state it
 would not produce. Only (a_j, r_j, s'_j) are used, as above: the step's start state is the previous
@@ -64,6 +72,11 @@ MUJOCO_EXACT_DOMAINS = ("ant_semicircle", "reacher_image")
 """MuJoCo goal domains with an exact belief (module docstring, "Ant-Semi-circle" and "Reacher-Image")."""
 ALL_EXACT_DOMAINS = EXACT_DOMAINS + TRANSITION_EXACT_DOMAINS + MUJOCO_EXACT_DOMAINS
 """Every domain :class:`ExactBelief` takes."""
+READOUTS = ("sectors", "mean")
+"""Feature read-outs of the exact posterior: the domain's default (sector masses, cell probabilities, wind
+moments) or, on :data:`ARC_DOMAINS`, the posterior moments of the goal angle (module docstring)."""
+ARC_DOMAINS = ("semicircle", "ant_semicircle", "reacher_image", "escape_room")
+"""Domains whose tasks are an angle on an arc: the ones with the ``mean`` read-out."""
 
 
 class ExactBelief:
@@ -73,9 +86,14 @@ class ExactBelief:
     (state relabelling); ``reset``/``step``/``features`` update it online (evaluation); both give the
     same numbers for the same transitions."""
 
-    def __init__(self, domain: str, n_candidates: int = 360, n_bins: int = 20, wind_cells: int = 32):
+    def __init__(self, domain: str, n_candidates: int = 360, n_bins: int = 20, wind_cells: int = 32,
+                 readout: str = "sectors"):
         if domain not in ALL_EXACT_DOMAINS:
             raise ValueError(f"exact belief: domain {domain!r} has none; allowed values: {', '.join(ALL_EXACT_DOMAINS)}")
+        if readout not in READOUTS or (readout == "mean" and domain not in ARC_DOMAINS):
+            allowed = READOUTS if domain in ARC_DOMAINS else READOUTS[:1]
+            raise ValueError(f"exact belief: readout={readout!r} for {domain}; allowed values: {', '.join(allowed)}")
+        self.readout = readout
         self.domain = domain
         self.env = make_env(domain)
         self.atol = 1e-5
@@ -102,6 +120,9 @@ class ExactBelief:
             self.pool = np.kron(np.eye(n_bins, dtype=np.float32), np.ones((n_candidates // n_bins, 1), np.float32))
             if domain == "reacher_image":  # module docstring: the grid's reward error, plus float32 rounding
                 self.atol = radius * span / n_candidates / 2 + 1e-5
+            if readout == "mean":  # E[cos θ], E[sin θ], E[u], E[u²] with u = θ / span
+                u = angles / span
+                self.pool = np.stack([np.cos(angles), np.sin(angles), u, u * u], 1).astype(np.float32)
         self.n_candidates = len(self.candidates)
         self.dim = self.pool.shape[1]
 
