@@ -2,15 +2,13 @@
 scripts/ant_references.py. The waypoint schedule is checked on the point robot, whose scripted searcher
 (borel_lib/references/scripted.py) it must reproduce, and on hand-made steps; the script at smoke scale."""
 
-import importlib.util
-
 import numpy as np
 import pandas as pd
 import pytest
+from script_loader import load_script
 
 from borel_lib.config import ConfigError
 from borel_lib.envs import make_env
-from borel_lib.paths import repo_root
 from borel_lib.pipeline import eval_tasks
 from borel_lib.references.ant_scripted import ArcSearch, PointWalker, evaluate_reference, goal_term
 from borel_lib.references.scripted import semicircle_oracle, semicircle_search_then_go
@@ -73,10 +71,7 @@ def test_waypoint_schedule_by_hand():
 
 
 def _script(name):
-    spec = importlib.util.spec_from_file_location(name, repo_root() / "scripts" / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script(name)
 
 
 script = _script("ant_references")  # before a test moves the repository root (BOREL_ROOT)

@@ -3,25 +3,19 @@ the budget follows the configs, the file times of a run are read right, and the 
 
 from __future__ import annotations
 
-import importlib.util
 import math
 import os
-from pathlib import Path
 
 import pytest
+from script_loader import load_script
 
 from borel_lib.image_features import ImageEncoderConfig
 from borel_lib.offline_rl import OfflineRLConfig
 from borel_lib.vae import VAEConfig
 
-REPO = Path(__file__).resolve().parents[1]
-
 
 def _load():
-    spec = importlib.util.spec_from_file_location("benchmark_reacher_image", REPO / "scripts" / "benchmark_reacher_image.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("benchmark_reacher_image")
 
 
 bench = _load()

@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+from script_loader import load_script
 
 from borel_lib import io, paths
 from borel_lib.device import get_device, set_torch_threads
@@ -341,14 +342,10 @@ def test_trajectory_tables_are_compressed_with_reproducible_bytes(tmp_path):
 
 def test_the_migration_moves_a_flat_folder_into_the_tree_once(tmp_path, monkeypatch):
     import gzip
-    import importlib.util
     import json
 
-    from borel_lib.paths import repo_root
 
-    spec = importlib.util.spec_from_file_location("migrate", repo_root() / "scripts" / "migrate_results_tree.py")
-    migrate = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(migrate)
+    migrate = load_script("migrate_results_tree")
     monkeypatch.setenv("BOREL_ROOT", str(tmp_path))
     flat = tmp_path / "data" / "results" / "quick"
     flat.mkdir(parents=True)
@@ -373,14 +370,10 @@ def test_the_migration_writes_the_default_initial_state_into_run_names_once(tmp_
     folder) with the collection protocol's default written in, names recorded inside configs and tables
     follow, names that have their variant and the collection folder stay, and a second run moves nothing."""
     import gzip
-    import importlib.util
     import json
 
-    from borel_lib.paths import repo_root
 
-    spec = importlib.util.spec_from_file_location("migrate", repo_root() / "scripts" / "migrate_results_tree.py")
-    migrate = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(migrate)
+    migrate = load_script("migrate_results_tree")
     monkeypatch.setenv("BOREL_ROOT", str(tmp_path))
     root = tmp_path / "data" / "results" / "quick"
     old = {"borel/ant_semicircle/reward_relabelling/borel_ant_semicircle_reward_relabelling_seed0": ".csv",

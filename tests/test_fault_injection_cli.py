@@ -14,7 +14,6 @@ tripwire fires, so the cases can fail. Two cases also run as real subprocesses, 
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import re
 import signal
@@ -26,6 +25,7 @@ from typing import Any
 
 import pytest
 import torch
+from script_loader import load_script
 
 from borel_lib import collect, collector, minari_export, pipeline, sweep
 from borel_lib.baselines import mbml, pearl
@@ -39,10 +39,7 @@ UNWATCHED = (REPO / "data" / "results" / "quick" / "collection" / "ant_semicircl
 
 
 def _script(name: str):
-    spec = importlib.util.spec_from_file_location(f"script_{name}", REPO / "scripts" / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script(name)
 
 
 SCRIPTS = {name: _script(name) for name in (

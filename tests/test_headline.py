@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
+from script_loader import load_script
 
 from borel_lib import headline as h
 from borel_lib.paths import repo_root, results_dir
@@ -182,11 +183,7 @@ def test_markdown_links_are_relative_to_the_document(tmp_path, figures):
 
 
 def test_not_produced_lists_every_missing_artefact_of_the_committed_tables(capsys):
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location("headline_script", repo_root() / "scripts" / "headline.py")
-    script = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(script)
+    script = load_script("headline")
     assert script.main(["--not-produced", "--profile", "quick"]) == 0
     out = capsys.readouterr().out
     missing = h.headline_table("quick")

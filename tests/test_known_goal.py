@@ -1,17 +1,13 @@
 """The goal-known reference (borel_lib.references.known_goal) and issue 28's probe that uses it."""
 
-import importlib.util
-from pathlib import Path
-
 import numpy as np
 import pytest
+from script_loader import load_script
 
 from borel_lib.collect import CollectConfig, collect
 from borel_lib.evaluation import evaluate
 from borel_lib.references.known_goal import KnownGoal
 from borel_lib.state_relabel import relabel_states
-
-REPO = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(scope="module")
@@ -56,9 +52,7 @@ def test_evaluation_gives_the_agent_the_evaluation_goal():
 
 
 def test_goal_known_probe_runs_resumes_and_writes_its_table(tmp_path, monkeypatch):
-    spec = importlib.util.spec_from_file_location("probe_ant_goal_known", REPO / "scripts" / "probe_ant_goal_known.py")
-    probe = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(probe)
+    probe = load_script("probe_ant_goal_known")
     from borel_lib.results import read_results, read_results_config
 
     monkeypatch.setenv("BOREL_ROOT", str(tmp_path))
@@ -73,9 +67,7 @@ def test_goal_known_probe_runs_resumes_and_writes_its_table(tmp_path, monkeypatc
 
 
 def test_goal_known_probe_with_iql_drops_the_sac_entropy_settings(tmp_path, monkeypatch):
-    spec = importlib.util.spec_from_file_location("probe_ant_goal_known", REPO / "scripts" / "probe_ant_goal_known.py")
-    probe = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(probe)
+    probe = load_script("probe_ant_goal_known")
     from borel_lib.results import read_results_config
 
     monkeypatch.setenv("BOREL_ROOT", str(tmp_path))

@@ -2,19 +2,15 @@
 with the online probe's mean-action evaluation. A tiny synthetic buffer in the online probe's checkpoint format
 stands in for the 150k-step one."""
 
-import importlib.util
-
 import numpy as np
 import pandas as pd
 import pytest
 import torch
+from script_loader import load_script
 
-from borel_lib.paths import repo_root
 from borel_lib.results import result_path
 
-spec = importlib.util.spec_from_file_location("probe_offline_gym_ant", repo_root() / "scripts" / "probe_offline_gym_ant.py")
-probe = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(probe)
+probe = load_script("probe_offline_gym_ant")
 
 N, OBS, ACT = 50, 27, 8
 

@@ -1,17 +1,16 @@
 """scripts/probe_online_exact.py, the same learner online (issue 31's control): its Semi-circle form stores the
 BAMDP trials it explores as state relabelling stores logged ones, and runs end to end on a smoke collection."""
 
-import importlib.util
 import sys
 
 import numpy as np
 import pandas as pd
 import pytest
+from script_loader import load_script
 
 from borel_lib.belief import make_belief
 from borel_lib.envs import make_env
 from borel_lib.offline_rl import OfflineAgent, OfflineRLConfig
-from borel_lib.paths import repo_root
 from borel_lib.results import result_path
 from borel_lib.state_relabel import hyper_state
 
@@ -19,10 +18,7 @@ pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def _script(name):
-    spec = importlib.util.spec_from_file_location(name, repo_root() / "scripts" / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script(name)
 
 
 probe = _script("probe_online_exact")

@@ -2,24 +2,20 @@
 the paper's metric), scripts/cheetah_tracking.py (do the Cheetah collectors track their velocity), scripts/probe_ant_gait.py and
 scripts/probe_sac_gym_ant.py (the collectors' SAC on Gymnasium's Ant-v5); and of issue 14, scripts/probe_mbml.py (where MBML loses)."""
 
-import importlib.util
 import json
 
 import numpy as np
 import pandas as pd
 import pytest
+from script_loader import load_script
 
 from borel_lib import figures
 from borel_lib.collect import run_collection
-from borel_lib.paths import repo_root
 from borel_lib.results import result_path  # noqa: E402
 
 
 def _script(name):
-    spec = importlib.util.spec_from_file_location(name, repo_root() / "scripts" / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script(name)
 
 
 probe = _script("probe_ant_collectors")

@@ -2,10 +2,8 @@
 Bayes' rule, the learnt belief read through a decoder whose answer is known, the figure drawn from a synthetic
 table, and scripts/reacher_belief.py on a smoke run."""
 
-import importlib.util
 import math
 import types
-from pathlib import Path
 
 import matplotlib
 
@@ -15,6 +13,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 import torch  # noqa: E402
+from script_loader import load_script
 
 from borel_lib import figures  # noqa: E402
 from borel_lib.config import ConfigError  # noqa: E402
@@ -34,7 +33,6 @@ from borel_lib.reacher_belief import (  # noqa: E402
 from borel_lib.results import read_results, result_path, write_results  # noqa: E402
 
 RADIUS = 0.15
-REPO = Path(__file__).resolve().parents[1]
 
 
 def _arm_state(q1: float, q2: float) -> np.ndarray:
@@ -208,10 +206,7 @@ def test_reacher_belief_figure_names_the_script_when_tables_are_missing(tmp_path
 
 # ------------------------------------------------------------------------------------------- the script
 def _script():
-    spec = importlib.util.spec_from_file_location("reacher_belief_script", REPO / "scripts" / "reacher_belief.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("reacher_belief")
 
 
 def test_script_on_a_smoke_run(tmp_path, monkeypatch, capsys):
@@ -258,9 +253,7 @@ def test_script_on_a_smoke_run(tmp_path, monkeypatch, capsys):
 def test_exact_coverage_split_by_sector_and_distance():
     """scripts/reacher_exact_coverage.py: targets in a sector a training target occupies are 'covered', those
     within --near degrees of one are 'near'; each group's mean is its own targets' mean of episodes 1 and 2."""
-    spec = importlib.util.spec_from_file_location("cov", Path(__file__).parents[1] / "scripts" / "reacher_exact_coverage.py")
-    cov = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(cov)
+    cov = load_script("reacher_exact_coverage")
     deg = np.radians
     train = np.stack([np.cos(deg([10.0, 50.0])), np.sin(deg([10.0, 50.0]))], 1)  # sectors 2 and 11 of 20
     targets = deg([11.0, 30.0, 52.0, 89.0])  # covered + near, uncovered + far, covered + far, uncovered + far

@@ -5,8 +5,6 @@ smoke size."""
 
 from __future__ import annotations
 
-import importlib.util
-
 import matplotlib
 
 matplotlib.use("Agg")
@@ -15,13 +13,13 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
+from script_loader import load_script
 
 from borel_lib import figures  # noqa: E402
 from borel_lib import headline as h  # noqa: E402
 from borel_lib.baselines.common import summarise  # noqa: E402
 from borel_lib.baselines.mbml import run_tag as mbml_tag  # noqa: E402
 from borel_lib.figures import mujoco  # noqa: E402
-from borel_lib.paths import repo_root  # noqa: E402
 from borel_lib.pipeline import RunSpec  # noqa: E402
 from borel_lib.results import read_table_file, result_path, write_results  # noqa: E402
 from borel_lib.stats import bootstrap_ci, iqm  # noqa: E402
@@ -235,10 +233,7 @@ def test_headline_with_one_seed_is_not_a_verdict(tmp_path, figs):
 
 
 def _script():
-    spec = importlib.util.spec_from_file_location("reacher_references", repo_root() / "scripts" / "reacher_references.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("reacher_references")
 
 
 script = _script()  # before a test moves the repository root (BOREL_ROOT)

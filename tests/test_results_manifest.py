@@ -4,18 +4,14 @@ a committed table or config fails this test. After regenerating results on purpo
 
 from __future__ import annotations
 
-import importlib.util
-
 import pytest
+from script_loader import load_script
 
 from borel_lib.paths import repo_root
 
 
 def _script():
-    spec = importlib.util.spec_from_file_location("results_manifest", repo_root() / "scripts" / "results_manifest.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("results_manifest")
 
 
 def test_committed_results_match_the_manifest():
