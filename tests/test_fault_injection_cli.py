@@ -44,7 +44,8 @@ def _script(name: str):
 
 SCRIPTS = {name: _script(name) for name in (
     "ant_data_diversity", "ant_references", "belief_vs_exact", "benchmark_agents", "benchmark_envs", "benchmark_mujoco_collect",
-    "benchmark_reacher_image", "benchmark_vae", "check_figures", "check_reproducible", "cheetah_tracking", "headline", "migrate_results_tree",
+    "benchmark_reacher_image", "benchmark_vae", "check_figures", "check_reproducible", "cheetah_tracking", "gridworld_coverage", "headline",
+    "migrate_results_tree",
     "probe_ant_collectors", "probe_ant_gait", "probe_ant_goal_known", "probe_beliefs", "probe_mbml", "probe_online_exact",
     "probe_offline_gym_ant", "probe_policy_mode", "probe_q_values", "probe_sac_gym_ant", "reacher_belief", "reacher_exact_coverage", "reacher_references",
     "results_table")
@@ -283,6 +284,9 @@ CASES += [
     ("probe_sac_gym_ant", ["--seeds", "-1"], "--seeds"),
     ("probe_sac_gym_ant", ["--device", "tpu"], "argument --device"),
     ("results_table", ["--profile", "huge"], "--profile"),
+    ("gridworld_coverage", ["--profile", "huge"], "--profile"),
+    ("gridworld_coverage", ["--seeds", "-1"], "--seeds"),
+    ("gridworld_coverage", ["--profile", "quick"], "gridworld_exact_search"),
     ("ant_references", ["--seeds", "-1"], "--seeds"),
     ("ant_references", ["--variants", "centre"], "--variants"),
     ("ant_references", ["--n-tasks", "0"], "--n-tasks"),
