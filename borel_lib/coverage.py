@@ -137,3 +137,13 @@ def coverage_summary(states: pd.DataFrame, counts: pd.Series) -> pd.DataFrame:
                     "under10": float((v < 10).mean()) if m.any() else np.nan,
                     "median": float(np.median(v)) if m.any() else np.nan})
     return pd.DataFrame(out)
+
+
+def coverage_view(table: pd.DataFrame) -> pd.DataFrame:
+    """The tidy ``coverage_gridworld`` table (``scripts/gridworld_coverage.py``) for reading: one row per agent
+    and seed, per phase the median data visits and the share of steps in hyper-states the data never visits."""
+    df = table[table.method != "data"]
+    wide = df.pivot_table(index=["method", "seed"], columns="metric", values="value")
+    cols = {f"{p}_{s}": f"{p.replace('_', ' ')}: {'median visits' if s == 'median' else 'unvisited'}"
+            for p in PHASES for s in ("median", "unvisited")}
+    return wide[list(cols)].rename(columns=cols)

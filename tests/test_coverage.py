@@ -10,6 +10,7 @@ from borel_lib.coverage import (
     PHASES,
     bayes_optimal_hyper_states,
     coverage_summary,
+    coverage_view,
     data_visit_counts,
     hyper_state_keys,
     trajectory_hyper_states,
@@ -98,3 +99,13 @@ def test_summary_counts_visits_per_phase():
     assert out.loc["search_ep1", "median"] == 50 and out.loc["search_ep1", "unvisited"] == 0
     assert out.loc["goal_known", "under10"] == 1.0 and out.loc["goal_known", "unvisited"] == 0.5
     assert out.loc["search_after_failed_sweep", "distinct"] == 1 and out.loc["search_after_failed_sweep", "unvisited"] == 1
+
+
+def test_view_has_one_row_per_agent_and_two_columns_per_phase():
+    rows = [{"domain": "gridworld", "method": m, "variant": "uniform", "seed": 0, "episode": 0,
+             "metric": f"{p}_{s}", "value": 1.0} for m in ("bayes_optimal", "borel_exact") for p in PHASES
+            for s in ("median", "unvisited", "steps")]
+    rows.append({"domain": "gridworld", "method": "data", "variant": "uniform", "seed": 0, "episode": 0,
+                 "metric": "transitions", "value": 9.0})
+    view = coverage_view(pd.DataFrame(rows))
+    assert view.shape == (2, 2 * len(PHASES)) and "search after failed sweep: unvisited" in view.columns
