@@ -23,7 +23,12 @@ import pandas as pd
 
 from borel_lib import cli
 from borel_lib.config import resolve_profile
-from borel_lib.coverage import bayes_optimal_hyper_states, coverage_summary, data_visit_counts, trajectory_hyper_states
+from borel_lib.coverage import (
+    bayes_optimal_hyper_states,
+    coverage_summary,
+    data_visit_counts,
+    trajectory_hyper_states,
+)
 from borel_lib.pipeline import RunSpec, collection
 from borel_lib.results import read_results, result_path, write_results
 
