@@ -207,6 +207,18 @@ def gridworld_online_vs_offline(profile: str, directory: str | Path | None = Non
     return fig
 
 
+def _semicircle_probe_tables(data: str, profile: str, directory: str | Path | None, seeds: list[int],
+                             required: bool) -> list[tuple[int, pd.DataFrame]]:
+    """``(seed, table)`` of the Semi-circle control runs (``scripts/probe_online_exact.py --domain semicircle
+    --data online|offline+online``, ``data`` = ``online`` or ``offline_online``) that exist for ``seeds``; if
+    ``required`` and none does, the missing-table error naming the command that makes the first."""
+    names = [(s, f"probe_online_exact_semicircle_{data}_seed{s}") for s in seeds]
+    found = [(s, read_table_file(p)) for s, n in names if (p := result_path(n, profile, directory)).is_file()]
+    if required and not found:
+        read_table(names[0][1], profile, directory)  # raises the missing-table line with its command
+    return found
+
+
 def semicircle_online_vs_offline(profile: str, directory: str | Path | None = None, seeds: list[int] | None = None):
     """Beyond the paper, issue 31's control on the Semi-circle with the exact belief: the quick offline SAC
     (mean ± s.e. over seeds) against the same learner trained online on its own trials
@@ -222,10 +234,7 @@ def semicircle_online_vs_offline(profile: str, directory: str | Path | None = No
     _plot_curve(ax, offline, "k", f"offline, the quick default ({len(seeds)} seeds)", band=True, episodes=2)
     for data, color, label in (("online", "tab:green", "online: its own trials only"),
                                ("offline_online", "tab:orange", "offline data + its own trials")):
-        names = [f"probe_online_exact_semicircle_{data}_seed{s}" for s in seeds]
-        found = [read_table_file(p) for n in names if (p := result_path(n, profile, directory)).is_file()]
-        if data == "online" and not found:
-            read_table(names[0], profile, directory)  # raises the missing-table line with its command
+        found = [t for _, t in _semicircle_probe_tables(data, profile, directory, seeds, required=data == "online")]
         if found:
             _plot_curve(ax, pd.concat(found, ignore_index=True), color, f"{label} ({len(found)} seed"
                         f"{'s' if len(found) > 1 else ''})", band=len(found) > 1, episodes=2)
@@ -249,13 +258,12 @@ def semicircle_online_vs_offline_summary(profile: str, directory: str | Path | N
     from borel_lib.stats import bootstrap_ci, compare, iqm
 
     seeds = default_seeds(profile) if seeds is None else seeds
-    names = {"offline": [f"borel_{RunSpec('semicircle', profile, 'exact', seed=s).tag}" for s in seeds],
-             **{d: [f"probe_online_exact_semicircle_{d}_seed{s}" for s in seeds] for d in ("online", "offline_online")}}
+    offline = [(s, read_table(f"borel_{RunSpec('semicircle', profile, 'exact', seed=s).tag}", profile, directory))
+               for s in seeds]
     rows, last = [], {}
-    for learner, tables in names.items():
-        found = [(s, read_table_file(p)) for s, n in zip(seeds, tables) if (p := result_path(n, profile, directory)).is_file()]
-        if learner != "offline_online" and not found:
-            read_table(tables[0], profile, directory)  # raises the missing-table line with its command
+    for learner in ("offline", "online", "offline_online"):
+        found = offline if learner == "offline" else _semicircle_probe_tables(
+            learner, profile, directory, seeds, required=learner == "online")
         if not found:
             continue
         late = np.array([evaluation_summary(t, "updates", 2)["metric"] for _, t in found])
