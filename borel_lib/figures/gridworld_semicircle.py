@@ -33,7 +33,7 @@ from borel_lib.results import read_table_file, result_path
 
 __all__ = ["BOREL_BELIEFS", "PROBE_RUNS", "baseline_trajectories", "borel_bars", "borel_gridworld_paths",
            "borel_learning_curves", "borel_specs", "borel_summary", "borel_trajectories", "budget_ratios",
-           "gridworld_online_vs_offline", "semicircle_online_vs_offline", "semicircle_online_vs_offline_summary"]
+           "gridworld_online_vs_offline", "online_vs_offline_summary", "semicircle_online_vs_offline"]
 
 BOREL_BELIEFS = (("exact", "reward_relabelling"), ("vae", "reward_relabelling"), ("vae", "none"))
 """The three beliefs of notebook 05 per domain: exact posterior, VAE with RR, VAE without RR."""
@@ -165,12 +165,11 @@ def borel_gridworld_paths(profile: str, directory: str | Path | None = None, see
 
 
 PROBE_RUNS: dict[str, str] = {
-    "probe_online_exact_online_seed0": "online (the learner's own trials)",
     "probe_online_exact_offline_online_seed0": "offline + online, half each",
     "borel_gridworld_uniform_exact_borrowall_raw0_seed0": "offline, task-independent behaviour",
 }
-"""The decisive experiment of issue 9 (``scripts/probe_online_exact.py``; exact belief, Gridworld, seed 0):
-result tables and their legend names."""
+"""The decisive experiment of issue 9 beyond the online runs (``scripts/probe_online_exact.py``; exact belief,
+Gridworld, seed 0): result tables and their legend names. The online runs are read for every seed that has one."""
 
 
 def _plot_curve(ax, df: pd.DataFrame, color: str, label: str, band: bool = False, episodes: int | None = None) -> None:
@@ -185,9 +184,9 @@ def _plot_curve(ax, df: pd.DataFrame, color: str, label: str, band: bool = False
 
 def gridworld_online_vs_offline(profile: str, directory: str | Path | None = None, seeds: list[int] | None = None):
     """Beyond the paper, the decisive experiment on Gridworld with the exact belief: the quick offline
-    learner (mean ± s.e. over seeds) against the same learner trained online on its own trials, on the
-    offline data plus those trials, and on offline data whose behaviour does not depend on the task
-    (seed 0 each), with the Bayes-optimal value and the issue's 90 % target."""
+    learner (mean ± s.e. over seeds) against the same learner trained online on its own trials (mean ± s.e.
+    over the seeds that have a run), on the offline data plus those trials, and on offline data whose
+    behaviour does not depend on the task (seed 0 each), with the Bayes-optimal value and the issue's 90 % target."""
     from borel_lib.pipeline import RunSpec
 
     exact = read_table("gridworld_exact", profile, directory)
@@ -197,7 +196,10 @@ def gridworld_online_vs_offline(profile: str, directory: str | Path | None = Non
                          for s in seeds], ignore_index=True)
     fig, ax = plt.subplots(figsize=(7.5, 4))
     _plot_curve(ax, offline, "k", f"offline, the quick default ({len(seeds)} seeds)", band=True)
-    for (name, label), color in zip(PROBE_RUNS.items(), ("tab:green", "tab:orange", "tab:purple")):
+    online = [t for _, t in _probe_tables("gridworld", "online", profile, directory, seeds, required=True)]
+    _plot_curve(ax, pd.concat(online, ignore_index=True), "tab:green", f"online, the learner's own trials "
+                f"({len(online)} seed{'s' if len(online) > 1 else ''})", band=len(online) > 1)
+    for (name, label), color in zip(PROBE_RUNS.items(), ("tab:orange", "tab:purple")):
         _plot_curve(ax, read_table(name, profile, directory), color, label)
     ax.axhline(bayes, ls="--", color=METHOD_COLORS["bayes_optimal"], label=f"Bayes-optimal ({bayes:.2f})")
     ax.axhline(0.9 * bayes, ls=":", color="grey", label="90 % of Bayes-optimal")
@@ -207,12 +209,13 @@ def gridworld_online_vs_offline(profile: str, directory: str | Path | None = Non
     return fig
 
 
-def _semicircle_probe_tables(data: str, profile: str, directory: str | Path | None, seeds: list[int],
-                             required: bool) -> list[tuple[int, pd.DataFrame]]:
-    """``(seed, table)`` of the Semi-circle control runs (``scripts/probe_online_exact.py --domain semicircle
-    --data online|offline+online``, ``data`` = ``online`` or ``offline_online``) that exist for ``seeds``; if
+def _probe_tables(domain: str, data: str, profile: str, directory: str | Path | None, seeds: list[int],
+                  required: bool) -> list[tuple[int, pd.DataFrame]]:
+    """``(seed, table)`` of the online control runs (``scripts/probe_online_exact.py --domain DOMAIN --data
+    online|offline+online``, ``data`` = ``online`` or ``offline_online``) that exist for ``seeds``; if
     ``required`` and none does, the missing-table error naming the command that makes the first."""
-    names = [(s, f"probe_online_exact_semicircle_{data}_seed{s}") for s in seeds]
+    prefix = "probe_online_exact_" if domain == "gridworld" else f"probe_online_exact_{domain}_"
+    names = [(s, f"{prefix}{data}_seed{s}") for s in seeds]
     found = [(s, read_table_file(p)) for s, n in names if (p := result_path(n, profile, directory)).is_file()]
     if required and not found:
         read_table(names[0][1], profile, directory)  # raises the missing-table line with its command
@@ -234,7 +237,7 @@ def semicircle_online_vs_offline(profile: str, directory: str | Path | None = No
     _plot_curve(ax, offline, "k", f"offline, the quick default ({len(seeds)} seeds)", band=True, episodes=2)
     for data, color, label in (("online", "tab:green", "online: its own trials only"),
                                ("offline_online", "tab:orange", "offline data + its own trials")):
-        found = [t for _, t in _semicircle_probe_tables(data, profile, directory, seeds, required=data == "online")]
+        found = [t for _, t in _probe_tables("semicircle", data, profile, directory, seeds, required=data == "online")]
         if found:
             _plot_curve(ax, pd.concat(found, ignore_index=True), color, f"{label} ({len(found)} seed"
                         f"{'s' if len(found) > 1 else ''})", band=len(found) > 1, episodes=2)
@@ -247,27 +250,30 @@ def semicircle_online_vs_offline(profile: str, directory: str | Path | None = No
     return fig
 
 
-def semicircle_online_vs_offline_summary(profile: str, directory: str | Path | None = None,
-                                         seeds: list[int] | None = None) -> pd.DataFrame:
-    """The numbers behind :func:`semicircle_online_vs_offline`: one row per learner (``offline``, ``online``,
-    ``offline_online``) with the seeds found, each seed's paper's metric over its last 10 % of evaluations
-    and over the second half (:func:`borel_lib.results.evaluation_summary`), their IQM with a bootstrap 95 %
-    interval, and for ``online`` and ``offline_online`` the verdict on "this > offline" (:func:`borel_lib.stats.compare`)."""
+def online_vs_offline_summary(domain: str, profile: str, directory: str | Path | None = None,
+                              seeds: list[int] | None = None) -> pd.DataFrame:
+    """The numbers behind :func:`gridworld_online_vs_offline` and :func:`semicircle_online_vs_offline`: one row
+    per learner (``offline``, the quick exact-belief runs; ``online``; ``offline_online``) with the seeds found,
+    each seed's paper's metric over its last 10 % of evaluations and over the second half
+    (:func:`borel_lib.results.evaluation_summary`), their IQM with a bootstrap 95 % interval, and for ``online``
+    and ``offline_online`` the verdict on "this > offline" (:func:`borel_lib.stats.compare`)."""
+    from borel_lib.envs import make_env
     from borel_lib.pipeline import RunSpec
     from borel_lib.results import evaluation_summary
     from borel_lib.stats import bootstrap_ci, compare, iqm
 
     seeds = default_seeds(profile) if seeds is None else seeds
-    offline = [(s, read_table(f"borel_{RunSpec('semicircle', profile, 'exact', seed=s).tag}", profile, directory))
+    episodes = make_env(domain).eval_episodes
+    offline = [(s, read_table(f"borel_{RunSpec(domain, profile, 'exact', seed=s).tag}", profile, directory))
                for s in seeds]
     rows, last = [], {}
     for learner in ("offline", "online", "offline_online"):
-        found = offline if learner == "offline" else _semicircle_probe_tables(
-            learner, profile, directory, seeds, required=learner == "online")
+        found = offline if learner == "offline" else _probe_tables(
+            domain, learner, profile, directory, seeds, required=learner == "online")
         if not found:
             continue
-        late = np.array([evaluation_summary(t, "updates", 2)["metric"] for _, t in found])
-        half = np.array([evaluation_summary(t, "updates", 2, last_fraction=0.5)["metric"] for _, t in found])
+        late = np.array([evaluation_summary(t, "updates", episodes)["metric"] for _, t in found])
+        half = np.array([evaluation_summary(t, "updates", episodes, last_fraction=0.5)["metric"] for _, t in found])
         last[learner] = late
         low, high = bootstrap_ci(late)
         rows.append({"learner": learner, "seeds": " ".join(str(s) for s, _ in found),
