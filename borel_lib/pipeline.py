@@ -134,10 +134,12 @@ class RunSpec:
         if self.belief == "vae" and self.features not in VAE_FEATURES:
             raise ConfigError(f"features={self.features!r} applies to the exact belief only; the VAE belief's: "
                               f"{', '.join(VAE_FEATURES)}")
-        if self.belief == "exact" and self.features not in ("latent",) + (("mean",) if self.domain in ARC_DOMAINS else ()):
-            raise ConfigError(f"belief='exact' on {self.domain}: features={self.features!r}; allowed values: latent (its "
-                              f"default features){', mean (arc domains: ' + ', '.join(ARC_DOMAINS) + ')' if self.domain in ARC_DOMAINS else ''}")
-        object.__setattr__(self, "image", image_features.check_image_run(self.domain, self.profile, self.features,
+        allowed = ("latent", "mean") if self.domain in ARC_DOMAINS else ("latent",)
+        if self.belief == "exact" and self.features not in allowed:
+            raise ConfigError(f"belief='exact' on {self.domain}: features={self.features!r}; allowed values: "
+                              f"{', '.join(allowed)} (latent: its default features; mean: on {', '.join(ARC_DOMAINS)})")
+        vae_features = self.features if self.belief == "vae" else "latent"  # the image rule is about the VAE's
+        object.__setattr__(self, "image", image_features.check_image_run(self.domain, self.profile, vae_features,
                                                                          _override_pairs(self.image, "image")))
         rl = {k: tuple(v) if isinstance(v, list) else v for k, v in _override_pairs(self.rl, "rl").items()}
         self.rl_config_with(rl)  # validates the overrides' names and values now, before any work

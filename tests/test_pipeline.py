@@ -373,6 +373,7 @@ def test_exact_mean_readout_names_its_run_and_round_trips():
         RunSpec("semicircle", features="mean")
     with pytest.raises(ConfigError, match="belief='exact' on wind: features='mean'; allowed values: latent"):
         RunSpec("wind", belief="exact", features="mean")
+    assert RunSpec("reacher_image", belief="exact", features="mean").tag.startswith("reacher_image_fixed_exact_mean")
 
 
 def test_run_spec_vae_overrides_name_their_own_vae_and_round_trip():
