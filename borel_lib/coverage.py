@@ -102,7 +102,7 @@ def bayes_optimal_hyper_states(search_path: np.ndarray, horizon: int = 15, episo
 def trajectory_hyper_states(traj: pd.DataFrame, horizon: int = 15) -> pd.DataFrame:
     """The hyper-states of evaluated trials (a BOReL run's ``_traj`` table: per ``task`` and step ``t`` the
     next cell ``x``, ``y`` and the ``reward``), the exact posterior replayed along them; the same columns as
-    :func:`bayes_optimal_hyper_states` (``goal`` is the run's task index), plus ``seed`` if the table has one."""
+    :func:`bayes_optimal_hyper_states` without ``next_x``, ``next_y``, ``reward`` (``goal`` is the run's task index)."""
     exact = ExactBelief("gridworld")
     wide = traj.pivot_table(index=["task", "t"], columns="metric", values="value").sort_index()
     tasks = wide.index.get_level_values("task").unique()
