@@ -25,8 +25,22 @@ near ±1 (the collectors' SAC saturates often) has ``atanh(a)`` far out, and tho
 into saturation (a first goal-known Ant probe, stopped at 6k updates: control costs grew from −38 to −64 per
 episode, no goal reached). No entropy term, so no α.
 
-Chosen with ``OfflineRLConfig(algo="iql")`` (``--rl algo=iql``); everything else about the offline stage
-(meta-batches, hyper-states, evaluation) is unchanged.
+**A mixture policy** (ours; ``components`` = ``iql_components`` > 1): where the logged actions of one hyper-state
+are several distinct behaviours of equal value (on Ant-Semi-circle at the prior belief: the collectors' walks
+towards goals all along the arc), advantage-weighted regression onto one Gaussian fits their average, which may be
+no behaviour at all (a gait averaged over directions does not walk). With K components the policy is
+``π(a | s) = Σ_k w_k(s) N(a; tanh(μ_k(s)), σ_k(s)²)`` (a mixture density network, Bishop 1994) and the same
+weighted log-likelihood is maximised, so each mode of the logged actions can keep a component of its own. The
+deterministic action is the mean tanh(μ_k) of the heaviest component (one mode, not their average); a sampled
+action first draws a component by its weight. The components' initial means are spread uniformly in
+[−1/2, 1/2] before the tanh (identical components would stay identical under the symmetric loss), and their
+initial σ is about 0.22 (the midpoint of the ``tanh`` log-std range; with the clamped one a raw log-std near 0
+starts every component at σ ≈ 1, wide enough to cover all the modes, and the fit can settle on the symmetric
+saddle where every component sits on their average: ``tests/test_iql.py`` shows it). K = 1 is the IQL
+authors' policy, bit for bit.
+
+Chosen with ``OfflineRLConfig(algo="iql")`` (``--rl algo=iql``; ``--rl iql_components=K`` for the mixture);
+everything else about the offline stage (meta-batches, hyper-states, evaluation) is unchanged.
 """
 
 from __future__ import annotations
@@ -37,10 +51,21 @@ from typing import Any
 
 import torch
 
-from borel_lib.agents import EnsembleMLP, EnsembleSAC, SACConfig, descend, soft_update, td_error_loss
+from borel_lib.agents import (
+    EnsembleMLP,
+    EnsembleSAC,
+    SACConfig,
+    descend,
+    per_member,
+    soft_update,
+    tanh_gaussian,
+    td_error_loss,
+)
 
 WEIGHT_CLIP = 100.0
 """Largest advantage weight exp(β·A) (the IQL authors' clip)."""
+MIXTURE_INIT_SPREAD = 0.5
+"""The mixture components' initial means (before the tanh) are drawn uniformly in ±this (module docstring)."""
 
 
 def expectile_loss(diff: torch.Tensor, expectile: float) -> torch.Tensor:
@@ -54,22 +79,85 @@ class EnsembleIQL(EnsembleSAC):
     """E independent IQL learners (module docstring) with EnsembleSAC's networks plus a state value V."""
 
     def __init__(self, obs_dim: int, act_dim: int, seeds: Sequence[int], config: SACConfig,
-                 expectile: float = 0.9, temperature: float = 10.0, device: torch.device | str = "cpu"):
+                 expectile: float = 0.9, temperature: float = 10.0, device: torch.device | str = "cpu",
+                 components: int = 1):
         if config.target_entropy is not None:
             raise ValueError(f"target_entropy={config.target_entropy}: IQL has no entropy term (set it to None)")
+        if int(components) < 1:
+            raise ValueError(f"components={components}: the policy needs at least one Gaussian")
         super().__init__(obs_dim, act_dim, seeds, config, device)
         self.expectile, self.temperature = float(expectile), float(temperature)
+        self.components = int(components)
+        if self.components > 1:
+            self._init_mixture_actor()
         self.value = EnsembleMLP(self.E, obs_dim, config.hidden, 1, last_init=3e-3)
         self.value.reset_parameters(self.generators)
         self.value.to(self.device)
         self.value_optim = torch.optim.Adam(self.value.parameters(), lr=config.critic_lr)
 
+    # --------------------------------------------------------------------------------- policy
+    def _init_mixture_actor(self) -> None:
+        """The actor's output becomes K × (mean, log-std) and K logits; member i's weights (and its components'
+        spread initial means) come from generator i, as every other network's."""
+        K, A = self.components, self.act_dim
+        self.actor = EnsembleMLP(self.E, self.obs_dim, self.config.hidden, K * (2 * A + 1), last_init=1e-3)
+        self.actor.reset_parameters(self.generators)
+        with torch.no_grad():
+            spread = per_member(self.generators, lambda g: torch.rand(K, A, generator=g, device=g.device))
+            bias = self.actor.layers[-1].bias  # (E, 1, K·2A + K): the means are the first K·A outputs
+            bias[:, 0, : K * A] = ((2 * spread - 1) * MIXTURE_INIT_SPREAD).reshape(self.E, K * A).to(bias)
+            if self.config.log_std != "tanh":  # σ ≈ 0.22 at the start, the tanh parametrisation's midpoint
+                bias[:, 0, K * A : 2 * K * A] = sum(self.TANH_LOG_STD) / 2
+        self.actor.to(self.device)
+        self.actor_optim = torch.optim.Adam(self.actor.parameters(), lr=self.config.actor_lr)
+
+    def _mixture(self, obs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """The mixture's log-weights ``(E, B, K)``, pre-tanh means and log-stds ``(E, B, K, A)``."""
+        K, A = self.components, self.act_dim
+        out = self.actor(obs)
+        mean = out[..., : K * A].unflatten(-1, (K, A))
+        log_std = out[..., K * A : 2 * K * A].unflatten(-1, (K, A))
+        if self.config.log_std == "tanh":
+            lo, hi = self.TANH_LOG_STD
+            log_std = lo + 0.5 * (hi - lo) * (torch.tanh(log_std) + 1)
+        else:
+            log_std = log_std.clamp(self.LOG_STD_MIN, self.LOG_STD_MAX)
+        return torch.log_softmax(out[..., 2 * K * A :], -1), mean, log_std
+
+    def _dist(self, obs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Mean and log-std of the policy's Gaussian; for a mixture those of its heaviest component."""
+        if self.components == 1:
+            return super()._dist(obs)
+        log_w, mean, log_std = self._mixture(obs)
+        k = log_w.argmax(-1)[..., None, None].expand(*mean.shape[:-2], 1, mean.shape[-1])
+        return mean.gather(-2, k)[..., 0, :], log_std.gather(-2, k)[..., 0, :]
+
+    def _sample(self, obs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """A sampled action (for a mixture: a component drawn by its weight, then its tanh-Gaussian; the
+        returned log-probability is that component's); noise per member."""
+        if self.components == 1:
+            return super()._sample(obs)
+        log_w, mean, log_std = self._mixture(obs)
+        shape = log_w.shape[1:]
+        u = per_member(self.generators, lambda g: torch.rand(shape[:-1] + (1,), generator=g, device=g.device))
+        k = (log_w.exp().cumsum(-1) < u).sum(-1).clamp(max=self.components - 1)
+        k = k[..., None, None].expand(*mean.shape[:-2], 1, mean.shape[-1])
+        noise = per_member(self.generators,
+                           lambda g: torch.randn(mean.shape[1:-2] + mean.shape[-1:], generator=g, device=g.device))
+        return tanh_gaussian(mean.gather(-2, k)[..., 0, :], log_std.gather(-2, k)[..., 0, :], noise)
+
     def log_prob(self, obs: torch.Tensor, action: torch.Tensor) -> torch.Tensor:
         """log π(a | s) ``(E, B)`` of given actions under the IQL authors' policy: a Gaussian *in action space*
-        with mean tanh(μ(s)) and the actor's σ(s) (module docstring)."""
-        mean, log_std = self._dist(obs)
-        z = (action - torch.tanh(mean)) / log_std.exp()
-        return (-0.5 * z.pow(2) - log_std - 0.5 * math.log(2 * math.pi)).sum(-1)
+        with mean tanh(μ(s)) and the actor's σ(s) (module docstring); with ``components`` > 1 the mixture of
+        such Gaussians."""
+        if self.components == 1:
+            mean, log_std = self._dist(obs)
+            z = (action - torch.tanh(mean)) / log_std.exp()
+            return (-0.5 * z.pow(2) - log_std - 0.5 * math.log(2 * math.pi)).sum(-1)
+        log_w, mean, log_std = self._mixture(obs)
+        z = (action[..., None, :] - torch.tanh(mean)) / log_std.exp()
+        per_component = (-0.5 * z.pow(2) - log_std - 0.5 * math.log(2 * math.pi)).sum(-1)
+        return torch.logsumexp(log_w + per_component, -1)
 
     def update(self, batch: dict[str, torch.Tensor], cql_alpha: float = 0.0, cql_samples: int = 10,
                bc_weight: float = 0.0) -> dict[str, torch.Tensor]:

@@ -94,6 +94,10 @@ class OfflineRLConfig(SACHyperparameters):
     iql_temperature: float = 10.0
     """IQL's inverse temperature β of the advantage weights exp(β·A) (the IQL paper's AntMaze value 10).
     Used with ``algo="iql"`` only."""
+    iql_components: int = 1
+    """Gaussians in IQL's policy (1 = the IQL authors' single Gaussian; ours: K > 1 a mixture, whose deterministic
+    action is its heaviest component's mean, so several equally good logged behaviours are not averaged;
+    :mod:`borel_lib.iql`). Used with ``algo="iql"`` only."""
 
     PRESETS = {"smoke": {"hidden": (16, 16), "meta_batch": 2, "batch_per_task": 16, "updates": 4, "eval_every": 2},
                "quick": {"meta_batch": 8, "batch_per_task": 128, "updates": 20_000, "eval_every": 2_000}}
@@ -131,6 +135,10 @@ class OfflineRLConfig(SACHyperparameters):
             raise ConfigError(f"lr_final={self.lr_final!r} must be in [0, 1]")
         check_choice(self.algo, "algo", OFFLINE_ALGOS)
         check_positive(self.iql_temperature, "iql_temperature")
+        self.check_positive_fields("iql_components")
+        if self.algo != "iql" and self.iql_components != 1:
+            raise ConfigError(f"iql_components={self.iql_components!r} shapes IQL's policy; it needs algo='iql' "
+                              f"(algo={self.algo!r})")
         if not 0 < self.iql_expectile < 1:
             raise ConfigError(f"iql_expectile={self.iql_expectile!r} must be in (0, 1)")
         if self.algo == "iql":
@@ -245,7 +253,8 @@ class OfflineAgent:
                 td_loss=config.td_loss, max_grad_norm=config.max_grad_norm), self.device)
         elif config.algo == "iql":
             self.agent = EnsembleIQL(obs_dim, act_dim, [seed], SACConfig(**config.sac_hyperparameters()),
-                                     config.iql_expectile, config.iql_temperature, self.device)
+                                     config.iql_expectile, config.iql_temperature, self.device,
+                                     config.iql_components)
         else:
             self.agent = EnsembleSAC(obs_dim, act_dim, [seed], SACConfig(**config.sac_hyperparameters()), self.device)
         self.rng = np.random.default_rng(seed)

@@ -115,6 +115,8 @@ def test_iql_refuses_sac_options():
     ({"algo": "iql", "target_entropy": -8.0}, "target_entropy"),
     ({"algo": "iql", "iql_expectile": 1.0}, "iql_expectile"),
     ({"algo": "iql", "iql_temperature": 0.0}, "iql_temperature"),
+    ({"algo": "iql", "iql_components": 0}, "iql_components"),
+    ({"algo": "sac", "iql_components": 3}, "iql_components"),
 ])
 def test_config_checks(overrides, match):
     with pytest.raises(ConfigError, match=match):
@@ -142,3 +144,96 @@ def test_an_iql_run_is_its_own_method_and_configuration():
     iql = RunSpec("semicircle", "smoke", "exact", rl=(("algo", "iql"),))
     assert plain.method == "borel_exact" and iql.method == "borel_exact_iql"
     assert iql.tag == "semicircle_uniform_exact_iql_seed0" and "--rl algo=iql" in iql.command
+
+
+# ----------------------------------------------------------------------------------- mixture policy
+def test_mixture_log_prob_is_torchs_mixture_of_action_space_gaussians():
+    agent = EnsembleIQL(3, 2, [5, 6], SACConfig(hidden=(8,)), components=3)
+    obs = torch.randn(2, 6, 3)
+    act = torch.rand(2, 6, 2) * 2 - 1
+    log_w, mean, log_std = agent._mixture(obs)
+    D = torch.distributions
+    ref = D.MixtureSameFamily(D.Categorical(logits=log_w),
+                              D.Independent(D.Normal(torch.tanh(mean), log_std.exp()), 1)).log_prob(act)
+    torch.testing.assert_close(agent.log_prob(obs, act), ref)
+    # the deterministic action is the heaviest component's mean, member by member
+    heaviest = log_w.argmax(-1)
+    expect = torch.tanh(mean.gather(-2, heaviest[..., None, None].expand(2, 6, 1, 2))[..., 0, :])
+    torch.testing.assert_close(agent.act(obs, deterministic=True), expect)
+    # the initial component means differ (spread before the tanh), within the declared range
+    assert (mean[:, 0].std(1) > 0.05).all() and mean.abs().max() < 0.51
+    sampled = agent.act(obs)
+    assert sampled.shape == (2, 6, 2) and (sampled.abs() <= 1).all()
+
+
+def test_one_component_is_the_single_gaussian_bit_for_bit():
+    a = EnsembleIQL(3, 2, [4], SACConfig(hidden=(8,)))
+    b = EnsembleIQL(3, 2, [4], SACConfig(hidden=(8,)), components=1)
+    for (name, pa), pb in zip(a.state_dict().items(), b.state_dict().values()):
+        assert torch.equal(pa, pb), name
+    with pytest.raises(ValueError, match="components"):
+        EnsembleIQL(3, 2, [4], SACConfig(hidden=(8,)), components=0)
+
+
+def _two_modes(agent: EnsembleIQL, steps: int = 600) -> None:
+    """One state, γ = 0, logged actions −0.6 and +0.6, half each, both rewarded 1: two behaviours of equal
+    value (the Ant's walks towards different goals at the prior belief, in one dimension)."""
+    g = torch.Generator().manual_seed(1)
+    for _ in range(steps):
+        sign = (torch.rand(1, 64, generator=g) < 0.5).float() * 2 - 1
+        batch = {"obs": torch.ones(1, 64, 1), "actions": (0.6 * sign)[..., None], "rewards": torch.ones(1, 64),
+                 "next_obs": torch.ones(1, 64, 1), "dones": torch.zeros(1, 64)}
+        agent.update(batch)
+
+
+@pytest.mark.parametrize("log_std", ["clamp", "tanh"])
+def test_a_single_gaussian_averages_equal_modes_and_a_mixture_picks_one(log_std):
+    cfg = SACConfig(hidden=(16,), gamma=0.0, actor_lr=5e-3, critic_lr=5e-3, tau=0.1, log_std=log_std)
+    single, mixture = EnsembleIQL(1, 1, [0], cfg), EnsembleIQL(1, 1, [0], cfg, components=2)
+    _two_modes(single)
+    _two_modes(mixture)
+    obs = torch.ones(1, 1, 1)
+    assert abs(single.act(obs, deterministic=True).item()) < 0.15  # the average of the two behaviours
+    assert abs(mixture.act(obs, deterministic=True).item()) == pytest.approx(0.6, abs=0.05)  # one of them
+    log_w, mean, _ = mixture._mixture(obs)
+    assert sorted(torch.tanh(mean).flatten().tolist()) == pytest.approx([-0.6, 0.6], abs=0.05)
+    assert log_w.exp().flatten().tolist() == pytest.approx([0.5, 0.5], abs=0.1)
+
+
+def test_mixture_ensemble_equals_single_learners_and_resume_is_bit_exact():
+    cfg = SACConfig(hidden=(16,))
+    seeds = [1, 2]
+    g = torch.Generator().manual_seed(3)
+    batches = [{"obs": torch.randn(2, 32, 3, generator=g), "actions": torch.rand(2, 32, 2, generator=g) * 2 - 1,
+                "rewards": torch.randn(2, 32, generator=g), "next_obs": torch.randn(2, 32, 3, generator=g),
+                "dones": (torch.rand(2, 32, generator=g) < 0.1).float()} for _ in range(8)]
+    ens = EnsembleIQL(3, 2, seeds, cfg, components=3)
+    singles = [EnsembleIQL(3, 2, [s], cfg, components=3) for s in seeds]
+    for b in batches:
+        ens.update(b)
+        for i, single in enumerate(singles):
+            single.update({k: v[i : i + 1] for k, v in b.items()})
+    obs = torch.randn(2, 5, 3)
+    for i, single in enumerate(singles):
+        torch.testing.assert_close(ens.act(obs, deterministic=True)[i], single.act(obs[i : i + 1], deterministic=True)[0],
+                                   atol=1e-5, rtol=1e-4)
+    straight, first, resumed = (EnsembleIQL(3, 2, seeds, cfg, components=3) for _ in range(3))
+    for batch in batches:
+        straight.update(batch)
+    for batch in batches[:4]:
+        first.update(batch)
+    resumed.load_full_state_dict(first.full_state_dict())
+    for batch in batches[4:]:
+        resumed.update(batch)
+    for (name, pa), pb in zip(straight.state_dict().items(), resumed.state_dict().values()):
+        assert torch.equal(pa, pb), name
+
+
+def test_offline_agent_builds_the_mixture_and_the_run_names_it():
+    from borel_lib.pipeline import RunSpec
+
+    cfg = OfflineRLConfig.for_domain("semicircle", "smoke", algo="iql", iql_components=4)
+    agent = OfflineAgent(4, 2, False, cfg, seed=0)
+    assert agent.agent.components == 4 and agent.act(np.zeros((3, 4), np.float32)).shape == (3, 2)
+    spec = RunSpec("semicircle", "smoke", "exact", rl=(("algo", "iql"), ("iql_components", 4)))
+    assert spec.tag == "semicircle_uniform_exact_iql_iqlk4_seed0" and "--rl iql_components=4" in spec.command
