@@ -21,6 +21,14 @@ If ``sparse`` walks to its goals, BOReL's failure lies in the belief or the sear
 sparse reward is too little signal for the offline learner at this budget; if neither does, the data (a gait
 shared across goals, not one per goal) is.
 
+**The belief instead of the goal, on fewer tasks' data** (``--belief exact --keep-tasks I ...``): the learner sees
+BOReL's exact-belief hyper-states (the posterior's mean read-out, ``--belief exact --features mean`` of the
+pipeline) instead of the goal, trained only on the trials of the kept training tasks and evaluated on their
+goals. With every task kept this is BOReL's exact-belief run, whose IQL stands at the prior belief; with one task
+kept the logged actions at the prior are walks to one goal only. If the learner then walks, what stops it on the
+full data is that the prior hyper-state's logged actions go to goals in every direction (several behaviours,
+one input); if it still stands, it is not.
+
 **Evaluation** as BOReL's (:func:`borel_lib.evaluation.evaluate`): the 20 test-split goals of ``--seed`` from the
 fixed start, one 2-episode trial each, the deterministic policy; per episode the sparse return (the paper's
 metric averages episodes 1 and 2), success (the goal disc reached), the closest approach to the goal and the
@@ -48,6 +56,7 @@ import torch
 from tqdm.auto import tqdm
 
 from borel_lib import cli
+from borel_lib.belief import make_belief
 from borel_lib.config import resolve_profile
 from borel_lib.device import get_device
 from borel_lib.envs import make_env
@@ -77,6 +86,11 @@ def build_parser() -> argparse.ArgumentParser:
     cli.add_seed_argument(parser, default=0, help="seed of the networks and the evaluation goals")
     cli.add_device_argument(parser)
     parser.add_argument("--variants", nargs="+", choices=VARIANTS, default=list(VARIANTS), help="rewards, in turn")
+    parser.add_argument("--belief", default="goal", choices=BELIEFS,
+                        help="what the learner sees beside the state: the true goal, or the exact posterior's mean read-out")
+    parser.add_argument("--keep-tasks", nargs="+", type=cli.non_negative_int, default=None, metavar="I",
+                        help="train only on these training tasks' trials and evaluate on their goals (default: all, "
+                             "and the 20 test goals)")
     parser.add_argument("--updates", type=cli.positive_int, default=None,
                         help="updates per variant (default: the profile's offline-RL updates)")
     parser.add_argument("--eval-every", type=cli.positive_int, default=None,
@@ -87,10 +101,25 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def known_goal_data(dataset, rl_cfg: OfflineRLConfig, variants: list[str]) -> dict[str, HyperStates]:
-    """The logged trials as [s, g, time] hyper-states, relabelled once, with each of ``variants``' rewards (the
-    variants share the hyper-state arrays and differ only in ``rewards``)."""
-    hs = relabel_states(KnownGoal(dataset.tasks.shape[-1]), dataset, time_input=rl_cfg.time_input)
+BELIEFS = ("goal", "exact")
+"""What the learner sees beside the state: the true goal (:class:`KnownGoal`) or the exact posterior's mean
+read-out (``make_belief("exact", features="mean")``, BOReL's ``--belief exact --features mean``)."""
+
+
+def probe_belief(kind: str, dataset):
+    """The belief of ``--belief``: :class:`KnownGoal` (``goal``) or the exact posterior's mean read-out."""
+    if kind == "goal":
+        return KnownGoal(dataset.tasks.shape[-1])
+    return make_belief("exact", domain=DOMAIN, features="mean")
+
+
+def known_goal_data(dataset, rl_cfg: OfflineRLConfig, variants: list[str], belief=None,
+                    keep: list[int] | None = None) -> dict[str, HyperStates]:
+    """The logged trials as [s, g, time] hyper-states (or [s, b, time] with another ``belief``), relabelled once,
+    with each of ``variants``' rewards (the variants share the hyper-state arrays and differ only in ``rewards``);
+    ``keep``: only these training tasks' trials (a trial's hyper-states depend on that trial alone)."""
+    belief = KnownGoal(dataset.tasks.shape[-1]) if belief is None else belief
+    hs = relabel_states(belief, dataset, time_input=rl_cfg.time_input)
     out = {}
     for variant in variants:
         rewards = hs.rewards
@@ -99,6 +128,9 @@ def known_goal_data(dataset, rl_cfg: OfflineRLConfig, variants: list[str]) -> di
             rewards = make_env(DOMAIN).dense_reward(np.asarray(dataset.obs), np.asarray(dataset.actions),
                                                     np.asarray(dataset.next_obs), tasks).astype(np.float32)
         out[variant] = dataclasses.replace(hs, rewards=rewards)
+    if keep is not None:
+        out = {v: HyperStates(**{f.name: getattr(h, f.name)[keep] for f in dataclasses.fields(h)})
+               for v, h in out.items()}
     return out
 
 
@@ -128,12 +160,25 @@ def run(args: argparse.Namespace, argv: list[str] | None) -> int:
     device = get_device(args.device)
     torch.set_num_threads(1)
     extra = "".join(f"_{k}{v}" for k, v in rl_overrides.items())
+    if args.belief != "goal":
+        extra += f"_{args.belief}_mean"
+    if args.keep_tasks is not None:
+        extra += "_tasks" + "-".join(map(str, args.keep_tasks))
+    kind = "goal_known" if args.belief == "goal" else f"{args.belief}_mean"
     name = f"probe_ant_semicircle_goal_known_{args.init_state}{extra}_seed{args.seed}"
     ckpt = checkpoints_dir(profile) / f"{name}_every{cfg.eval_every}" / "probe.pt"
     dataset = run_collection(DOMAIN, profile, init_state=args.init_state)[0]
+    n_tasks = len(dataset.tasks)
+    if args.keep_tasks is not None and max(args.keep_tasks) >= n_tasks:
+        raise ValueError(f"--keep-tasks {max(args.keep_tasks)}: the {args.init_state} data has training tasks 0..{n_tasks - 1}")
     env = make_env(DOMAIN)
-    tasks = eval_tasks(DOMAIN, args.seed)
-    data = known_goal_data(dataset, cfg, list(args.variants))
+    if args.keep_tasks is None:
+        tasks = eval_tasks(DOMAIN, args.seed)
+    else:  # the kept tasks' own goals, each evaluated on as many trials as the default's 20
+        kept = np.asarray(dataset.tasks)[args.keep_tasks]
+        tasks = np.repeat(kept, -(-20 // len(kept)), axis=0)[:20]
+    belief = probe_belief(args.belief, dataset)
+    data = known_goal_data(dataset, cfg, list(args.variants), belief, args.keep_tasks)
     obs_dim = next(iter(data.values())).obs.shape[-1]
     agents = {v: OfflineAgent(obs_dim, dataset.actions.shape[-1], False, cfg, args.seed, device) for v in args.variants}
     rows, done = [], 0
@@ -159,16 +204,15 @@ def run(args: argparse.Namespace, argv: list[str] | None) -> int:
         shown = {}
         for v, agent in agents.items():
             record: dict = {}
-            ev = evaluate(KnownGoal(tasks.shape[-1]), agent, DOMAIN, tasks, seed=args.seed,
-                          time_input=cfg.time_input, record=record)
+            ev = evaluate(belief, agent, DOMAIN, tasks, seed=args.seed, time_input=cfg.time_input, record=record)
             per = ev.groupby(["episode", "metric"]).value.mean()
             extra_metrics = {m: v_.mean(0) for m, v_ in trial_metrics(record, tasks, env.horizon).items()}
             for (episode, metric), value in per.items():
-                rows.append({"domain": DOMAIN, "method": f"goal_known_{v}", "variant": args.init_state,
+                rows.append({"domain": DOMAIN, "method": f"{kind}_{v}", "variant": args.init_state,
                              "seed": args.seed, "episode": int(episode), "metric": metric, "value": float(value),
                              "updates": done})
             for metric, values in extra_metrics.items():
-                rows += [{"domain": DOMAIN, "method": f"goal_known_{v}", "variant": args.init_state, "seed": args.seed,
+                rows += [{"domain": DOMAIN, "method": f"{kind}_{v}", "variant": args.init_state, "seed": args.seed,
                           "episode": e + 1, "metric": metric, "value": float(x), "updates": done}
                          for e, x in enumerate(values)]
             shown[v] = f"return {per.xs('return', level='metric').mean():.1f}, success " \
@@ -185,7 +229,9 @@ def run(args: argparse.Namespace, argv: list[str] | None) -> int:
     path = write_results(table, name, profile=profile, command="python scripts/probe_ant_goal_known.py " + shlex.join(argv),
                          config={"offline_rl": cfg.to_dict(), "init_state": args.init_state, "seed": args.seed,
                                  "variants": list(args.variants), "dataset": dataset.manifest["config"],
-                                 "eval_split": "test", "n_eval_tasks": len(tasks)})
+                                 "belief": args.belief, "keep_tasks": args.keep_tasks,
+                                 "eval_split": "test" if args.keep_tasks is None else "kept training tasks",
+                                 "n_eval_tasks": len(tasks)})
     last = table[table.updates == done].pivot_table(index=["method", "episode"], columns="metric", values="value")
     print(last.round(3).to_string())
     print(f"wrote {path}")

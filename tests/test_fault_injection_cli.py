@@ -303,6 +303,8 @@ CASES += [
     ("probe_ant_goal_known", ["--init-state", "middle"], "--init-state"),
     ("probe_ant_goal_known", ["--rl", "tau=2"], "tau"),
     ("probe_ant_goal_known", ["--device", "tpu"], "argument --device"),
+    ("probe_ant_goal_known", ["--belief", "vae"], "--belief"),
+    ("probe_ant_goal_known", ["--keep-tasks", "-1"], "--keep-tasks"),
     ("probe_offline_gym_ant", ["--variants", "iql"], "--variants"),
     ("probe_offline_gym_ant", ["--updates", "0"], "--updates"),
     ("probe_offline_gym_ant", ["--eval-every", "-1"], "--eval-every"),

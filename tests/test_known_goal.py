@@ -74,3 +74,32 @@ def test_goal_known_probe_with_iql_drops_the_sac_entropy_settings(tmp_path, monk
     assert probe.main(["--profile", "smoke", "--updates", "1", "--variants", "sparse", "--rl", "algo=iql"]) == 0
     cfg = read_results_config("probe_ant_semicircle_goal_known_uniform_algoiql_seed0", "smoke")["values"]["offline_rl"]
     assert cfg["algo"] == "iql" and cfg["target_entropy"] is None
+
+
+def test_probe_with_the_exact_belief_on_one_tasks_data(tmp_path, monkeypatch, capsys):
+    """``--belief exact --keep-tasks``: the exact posterior's mean read-out where the goal went, trained on one
+    training task's trials and evaluated on that task's goal."""
+    probe = load_script("probe_ant_goal_known")
+    from borel_lib.belief import make_belief
+    from borel_lib.collect import run_collection
+    from borel_lib.offline_rl import OfflineRLConfig
+    from borel_lib.results import read_results, read_results_config
+
+    monkeypatch.setenv("BOREL_ROOT", str(tmp_path))
+    assert probe.main(["--profile", "smoke", "--updates", "1", "--variants", "sparse", "--belief", "exact",
+                       "--keep-tasks", "1", "--rl", "algo=iql"]) == 0
+    name = "probe_ant_semicircle_goal_known_uniform_algoiql_exact_mean_tasks1_seed0"
+    assert set(read_results(name, "smoke").method) == {"exact_mean_sparse"}
+    values = read_results_config(name, "smoke")["values"]
+    assert values["belief"] == "exact" and values["keep_tasks"] == [1]
+    # the kept data are that task's trials, relabelled with the exact belief
+    dataset = run_collection("ant_semicircle", "smoke", init_state="uniform")[0]
+    cfg = OfflineRLConfig.for_domain("ant_semicircle", "smoke")
+    belief = make_belief("exact", domain="ant_semicircle", features="mean")
+    kept = probe.known_goal_data(dataset, cfg, ["sparse"], belief, [1])["sparse"]
+    every = probe.known_goal_data(dataset, cfg, ["sparse"], belief)["sparse"]
+    assert kept.obs.shape[0] == 1 and np.array_equal(kept.obs[0], every.obs[1])
+    assert np.array_equal(kept.rewards[0], every.rewards[1])
+    capsys.readouterr()  # a task the data do not have: one line naming the option, before training
+    assert probe.main(["--profile", "smoke", "--updates", "1", "--variants", "sparse", "--keep-tasks", "99"]) == 2
+    assert "--keep-tasks 99" in capsys.readouterr().err
