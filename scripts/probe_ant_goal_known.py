@@ -193,7 +193,7 @@ def run(args: argparse.Namespace, argv: list[str] | None) -> int:
         for v, agent in agents.items():
             agent.load_state_dict(state["agents"][v])
         print(f"resumed {ckpt} at update {done}")
-    bar = tqdm(total=cfg.updates, initial=done, desc=f"goal-known offline {cfg.algo.upper()} x{len(agents)}", mininterval=10)
+    bar = tqdm(total=cfg.updates, initial=done, desc=f"{kind.replace('_', '-')} offline {cfg.algo.upper()} x{len(agents)}", mininterval=10)
     while done < cfg.updates:
         for _ in range(min(cfg.eval_every, cfg.updates - done)):
             for v, agent in agents.items():
