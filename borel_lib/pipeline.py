@@ -291,7 +291,8 @@ def policy_replay_data(spec: RunSpec):
 
 
 def finished_runs(profile: str | None = None, domain: str | None = None) -> list[RunSpec]:
-    """The runs whose results are in the profile's results folder (read from their config files)."""
+    """The runs whose results are in the profile's results folder (read from their config files), on every
+    evaluation split: filter on ``spec.eval_split`` for the test or the validation runs alone."""
     import json
 
     from borel_lib.results import find_results
