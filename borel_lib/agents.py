@@ -371,13 +371,17 @@ class EnsembleSAC(nn.Module):
                 l_all.bias.copy_(torch.cat([l1.bias, l2.bias]))
 
     # --------------------------------------------------------------------------------- policy
-    def _dist(self, obs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        out = self.actor(obs)
-        mean, log_std = out[..., : self.act_dim], out[..., self.act_dim :]
+    def _log_std(self, raw: torch.Tensor) -> torch.Tensor:
+        """The actor's raw log-std output in its range: squashed into :attr:`TANH_LOG_STD` (``log_std="tanh"``)
+        or clamped to [LOG_STD_MIN, LOG_STD_MAX]."""
         if self.config.log_std == "tanh":
             lo, hi = self.TANH_LOG_STD
-            return mean, lo + 0.5 * (hi - lo) * (torch.tanh(log_std) + 1)
-        return mean, log_std.clamp(self.LOG_STD_MIN, self.LOG_STD_MAX)
+            return lo + 0.5 * (hi - lo) * (torch.tanh(raw) + 1)
+        return raw.clamp(self.LOG_STD_MIN, self.LOG_STD_MAX)
+
+    def _dist(self, obs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        out = self.actor(obs)
+        return out[..., : self.act_dim], self._log_std(out[..., self.act_dim :])
 
     def _sample(self, obs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Reparameterised tanh-Gaussian action and its log-probability, noise per member."""

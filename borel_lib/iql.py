@@ -116,12 +116,7 @@ class EnsembleIQL(EnsembleSAC):
         K, A = self.components, self.act_dim
         out = self.actor(obs)
         mean = out[..., : K * A].unflatten(-1, (K, A))
-        log_std = out[..., K * A : 2 * K * A].unflatten(-1, (K, A))
-        if self.config.log_std == "tanh":
-            lo, hi = self.TANH_LOG_STD
-            log_std = lo + 0.5 * (hi - lo) * (torch.tanh(log_std) + 1)
-        else:
-            log_std = log_std.clamp(self.LOG_STD_MIN, self.LOG_STD_MAX)
+        log_std = self._log_std(out[..., K * A : 2 * K * A].unflatten(-1, (K, A)))
         return torch.log_softmax(out[..., 2 * K * A :], -1), mean, log_std
 
     def _dist(self, obs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
