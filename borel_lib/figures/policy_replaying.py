@@ -61,15 +61,17 @@ def policy_replay_bars(profile: str, directory: str | Path | None = None, seeds:
     their last 10 % of evaluations (the baselines not at their best evaluation)."""
     from borel_lib.results import baseline_runs, borel_runs
 
-    tags = {spec.tag: spec for spec in transition_specs(profile, seeds)}
     runs = borel_runs(profile, directory)
+    if seeds is None and len(runs):  # every committed seed, as the results table counts them
+        seeds = sorted({int(s) for s in runs.seed})
+    tags = {spec.tag: spec for spec in transition_specs(profile, seeds)}
     runs = runs[runs.run.isin(tags)] if len(runs) else runs
     if not len(runs):
         raise common.MissingResultsError(f"not yet produced: no BOReL run of Figure 4 in "
                                          f"{common.display_path(Path(directory or results_dir(profile)))}; run `{common.table_commands(profile)['figure4']}`")
     runs = runs.assign(mode=[tags[r].relabelling for r in runs.run])
     base = baseline_runs(profile, directory)
-    fig, axes = plt.subplots(1, len(TRANSITION_DOMAINS), figsize=(12, 4))
+    fig, axes = plt.subplots(1, len(TRANSITION_DOMAINS), figsize=(12, 6.6))
     for ax, (domain, title) in zip(axes, TRANSITION_DOMAINS.items()):
         bars = [(label, runs[(runs.domain == domain) & (runs["mode"] == mode)].metric.to_numpy(), color)
                 for (mode, label), color in zip(REPLAY_MODES.items(), ("tab:blue", "tab:red"))]
@@ -90,7 +92,8 @@ def policy_replay_bars(profile: str, directory: str | Path | None = None, seeds:
         ax.set_xticks(range(len(bars)), [b[0].replace(" (", "\n(") if x >= 2 else ("policy\nreplaying", "no policy\nreplaying")[x]
                                          for x, b in enumerate(bars)])
         ax.set(ylabel=f"average return, first {common.N_METRIC[domain]} episode(s)", title=title)
-        ax.legend(fontsize="x-small", loc="center")
+        ax.legend(fontsize="x-small", loc="upper center", bbox_to_anchor=(0.5, -0.15))  # below: never over a bar
+    fig.subplots_adjust(bottom=0.4)
     return fig
 
 
