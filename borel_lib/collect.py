@@ -331,9 +331,13 @@ def collect(config: CollectConfig, dataset_path: str | os.PathLike[str], checkpo
     return load_dataset(path), collector.learning_curves()
 
 
-def dataset_name(config: CollectConfig) -> str:
-    """Directory name of a collection's dataset: ``<domain>_<init_state>_seed<seed>``."""
-    return f"{config.domain}_{config.init_state}_seed{config.seed}"
+def dataset_name(config: CollectConfig, profile: str) -> str:
+    """Directory name of a collection's dataset: ``<domain>_<init_state>[_n<N>]_seed<seed>``, with ``_n<N>``
+    when its number of tasks is not ``profile``'s (a smaller collection of the same variant, such as notebook
+    03's, is then a dataset of its own instead of one that refuses, or is refused by, the default's)."""
+    default = CollectConfig.for_domain(config.domain, profile, init_state=config.init_state).n_tasks
+    n = "" if config.n_tasks == default else f"_n{config.n_tasks}"
+    return f"{config.domain}_{config.init_state}{n}_seed{config.seed}"
 
 
 def probe_collector(domain: str, profile: str, overrides: dict[str, Any], command: str = "") -> tuple[Collector, str]:
@@ -344,7 +348,7 @@ def probe_collector(domain: str, profile: str, overrides: dict[str, Any], comman
 
     cfg = CollectConfig.for_domain(domain, profile, **overrides)
     suffix = "".join(f"_{k}{v}" for k, v in overrides.items() if k != "init_state")
-    name = dataset_name(cfg) + suffix
+    name = dataset_name(cfg, profile) + suffix
     return Collector(cfg, datasets_dir(profile) / name, checkpoints_dir(profile, create=False) / name,
                      profile=profile, command=command), suffix
 
@@ -379,7 +383,7 @@ def run_collection(domain: str, profile: str | None = None, progress: bool = Tru
 
     profile = resolve_profile(profile)
     cfg = CollectConfig.for_domain(domain, profile, **overrides)
-    name = dataset_name(cfg)
+    name = dataset_name(cfg, profile)
     path = datasets_dir(profile) / name
     curves_name = f"collect_{name}"
     base = collect_command(domain, profile, overrides)
@@ -422,7 +426,7 @@ def build_parser():
         "python -m borel_lib.collect",
         "Batched data collection (paper §3.1): one RL agent per task, every trial saved as an offline dataset.\n"
         "Resumes a killed run from its last checkpoint.",
-        outputs="  dataset:         data/datasets/<profile>/<domain>_<init_state>_seed<seed>/ (format: docs/datasets.md)\n"
+        outputs="  dataset:         data/datasets/<profile>/<domain>_<init_state>[_n<N>]_seed<seed>/ (_n<N>: --n-tasks not the profile's; format: docs/datasets.md)\n"
                 "  learning curves: data/results/<profile>/collection/<domain>/collect_<dataset>.csv and .config.json\n"
                 "  checkpoints:     data/checkpoints/<profile>/<dataset>/ (discarded by --restart)\n"
                 "  (profile smoke: the same under build/smoke/)",

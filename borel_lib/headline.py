@@ -226,7 +226,7 @@ def _paper_claims(runs: _Runs, profile: str, domain: str, table1: bool = False) 
 def _collection_data(profile, directory, runs) -> Row:
     from borel_lib.collect import CollectConfig, dataset_name
 
-    path = result_path("collect_" + dataset_name(CollectConfig.for_domain("semicircle", profile)), profile, directory)
+    path = result_path("collect_" + dataset_name(CollectConfig.for_domain("semicircle", profile), profile), profile, directory)
     if not path.is_file():
         return Row("no table", [("collection", "missing", "no table")])
     s = read_table_file(path).query("metric == 'success'")

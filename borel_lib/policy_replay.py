@@ -164,9 +164,9 @@ def policy_files(config: CollectConfig, checkpoint_dir: str | os.PathLike[str], 
     return saved or [final]
 
 
-def replay_dataset_name(config: CollectConfig) -> str:
+def replay_dataset_name(config: CollectConfig, profile: str) -> str:
     """Directory name of a collection's policy-replay dataset: ``<dataset_name>_policy_replay``."""
-    return f"{dataset_name(config)}_policy_replay"
+    return f"{dataset_name(config, profile)}_policy_replay"
 
 
 def replay_outcomes(dataset: OfflineDataset) -> pd.DataFrame:
@@ -198,7 +198,7 @@ def load_policy_replay(domain: str, profile: str | None = None, **overrides: Any
     from borel_lib.paths import datasets_dir
 
     profile = resolve_profile(profile)
-    path = datasets_dir(profile) / replay_dataset_name(CollectConfig.for_domain(domain, profile, **overrides))
+    path = datasets_dir(profile) / replay_dataset_name(CollectConfig.for_domain(domain, profile, **overrides), profile)
     if not path.is_dir():
         command = f"python -m borel_lib.collect {domain} --profile {profile}" + override_flags(overrides) + " --policy-replay"
         raise FileNotFoundError(f"{path}: no policy-replay dataset (relabelling='policy_replay' mixes its trials "
@@ -220,9 +220,9 @@ def run_policy_replay(domain: str, profile: str | None = None, progress: bool = 
     replay = replay or PolicyReplayConfig.for_profile(profile)
     run_collection(domain, profile, progress=progress, **overrides)
     cfg = CollectConfig.for_domain(domain, profile, **overrides)
-    name = replay_dataset_name(cfg)
+    name = replay_dataset_name(cfg, profile)
     path = datasets_dir(profile) / name
-    files = policy_files(cfg, checkpoints_dir(profile) / dataset_name(cfg), replay.policies)
+    files = policy_files(cfg, checkpoints_dir(profile) / dataset_name(cfg, profile), replay.policies)
     command = f"python -m borel_lib.collect {domain} --profile {profile} --policy-replay" + override_flags(overrides)
     if path.is_dir():
         ds = load_dataset(path)

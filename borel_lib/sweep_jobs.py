@@ -121,7 +121,7 @@ def collect_once(cell: dict[str, Any], profile: str) -> None:
 
     spec = cell_spec(cell, profile)
     overrides = spec.collect_overrides
-    name = dataset_name(CollectConfig.for_domain(cell["domain"], profile, **overrides))
+    name = dataset_name(CollectConfig.for_domain(cell["domain"], profile, **overrides), profile)
     with file_lock(datasets_dir(profile) / f".{name}.collect-once.lock", purpose=f"sweep cell collecting {name}"):
         with file_lock(lock_path(datasets_dir(profile) / name), purpose=f"sweep cell waiting for {name}"):
             pass  # another writer of the dataset has finished (or there was none)

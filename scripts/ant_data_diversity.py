@@ -81,7 +81,7 @@ def main(argv: list[str] | None = None) -> int:
     rows, configs = [], {}
     for variant in VARIANTS:
         cfg = CollectConfig.for_domain(DOMAIN, args.profile, init_state=variant)
-        path = datasets_dir(args.profile) / dataset_name(cfg)
+        path = datasets_dir(args.profile) / dataset_name(cfg, args.profile)
         if not path.is_dir():
             p.error(f"{path} is missing: collect it with `python -m borel_lib.collect {DOMAIN} --profile "
                     f"{args.profile} --init-state {variant}`")

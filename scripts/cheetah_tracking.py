@@ -42,7 +42,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--block", type=cli.positive_int, default=20, help="collection iterations per row")
     args = p.parse_args(argv)
     cfg = CollectConfig.for_domain(DOMAIN, args.profile)
-    ds = load_dataset(datasets_dir(args.profile) / dataset_name(cfg), verify=False)
+    ds = load_dataset(datasets_dir(args.profile) / dataset_name(cfg, args.profile), verify=False)
     H = ds.manifest["horizon"]
     targets = ds.tasks[:, 0]
     err = tracking_errors(ds.obs, ds.next_obs, targets, H)

@@ -295,3 +295,15 @@ def test_extending_a_finished_collection_equals_collecting_longer(tmp_path, doma
         np.testing.assert_array_equal(straight.arrays[name], extended.arrays[name], err_msg=name)
     with pytest.raises(ConfigError, match="no finished collection"):  # nothing left to extend
         Collector(long.replace(iterations=3), tmp_path / "b", tmp_path / "ck_b", profile="smoke").extend(progress=False)
+
+
+def test_a_collection_with_another_number_of_tasks_is_a_dataset_of_its_own():
+    """Notebook 03's small fixed-start collection and the pipeline's default one must not share a folder."""
+    from borel_lib.collect import CollectConfig, dataset_name
+
+    default = CollectConfig.for_domain("semicircle", "quick", init_state="fixed")
+    assert dataset_name(default, "quick") == "semicircle_fixed_seed0"
+    small = CollectConfig.for_domain("semicircle", "quick", init_state="fixed", n_tasks=10, seed=2)
+    assert dataset_name(small, "quick") == "semicircle_fixed_n10_seed2"
+    assert dataset_name(small, "smoke") == "semicircle_fixed_n10_seed2"  # smoke's default is 4 tasks
+    assert dataset_name(CollectConfig.for_domain("semicircle", "smoke", n_tasks=4), "smoke") == "semicircle_uniform_seed0"

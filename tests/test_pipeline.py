@@ -611,7 +611,7 @@ def test_init_state_names_the_dataset_and_round_trips():
     assert fixed.tag == "semicircle_fixed_none_seed1" and fixed.vae_tag == "semicircle_fixed_none_seed1"
     assert fixed.collect_overrides == {"init_state": "fixed"}
     assert "--init-state fixed" in fixed.command
-    assert dataset_name(CollectConfig.for_domain("semicircle", "quick", **fixed.collect_overrides)) == \
+    assert dataset_name(CollectConfig.for_domain("semicircle", "quick", **fixed.collect_overrides), "quick") == \
         "semicircle_fixed_seed0"
     assert spec_from_args(build_parser().parse_args(fixed.command.split()[3:])) == fixed
     assert fixed.vae_checkpoint() != RunSpec("semicircle", "quick", relabelling="none", seed=1).vae_checkpoint()

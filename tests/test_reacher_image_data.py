@@ -115,7 +115,7 @@ def test_killed_collection_resumes_from_the_command_line_to_the_same_dataset(tmp
     straight, _ = collect(cfg, tmp_path / "a", tmp_path / "ck_a", profile="smoke", progress=False)
     (tmp_path / "root").mkdir()
     monkeypatch.setenv("BOREL_ROOT", str(tmp_path / "root"))
-    name = dataset_name(cfg)
+    name = dataset_name(cfg, "smoke")
     path = datasets_dir("smoke") / name
     Collector(cfg, path, checkpoints_dir("smoke") / name, profile="smoke").run(progress=False, stop_after=2)
     assert not path.exists()  # "killed" after iteration 2 (last checkpoint: 2)

@@ -78,7 +78,7 @@ def test_table1_cells_name_their_dataset_and_ant_settings():
         assert (rl.hidden, rl.actor_lr, rl.critic_lr, rl.alpha, rl.gamma, rl.updates) == (
             (256, 256), 3e-5, 3e-4, 0.2, 0.99, 6_000_000)
         assert rl.cql_alpha in (0.0, 2.0) and s.method == ("borel_rr_cql" if rl.cql_alpha else "borel_rr")
-        name = dataset_name(CollectConfig.for_domain("ant_semicircle", "paper", **s.collect_overrides))
+        name = dataset_name(CollectConfig.for_domain("ant_semicircle", "paper", **s.collect_overrides), "paper")
         assert name == f"ant_semicircle_{s.init_state}_seed0"
         assert ("--init-state" in s.command) == (s.init_state != "exclude_semicircle")
     by = {(s.init_state, s.rl_config().cql_alpha, s.seed): s for s in specs}

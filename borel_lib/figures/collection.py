@@ -19,7 +19,7 @@ def collection_curve_names(profile: str) -> dict[str, str]:
     """Result-table names of the two main collections' learning curves, keyed by panel title."""
     from borel_lib.collect import CollectConfig, dataset_name
 
-    return {title: "collect_" + dataset_name(CollectConfig.for_domain(domain, profile))
+    return {title: "collect_" + dataset_name(CollectConfig.for_domain(domain, profile), profile)
             for title, domain in (("Gridworld (DQN)", "gridworld"), ("Semi-circle (SAC)", "semicircle"))}
 
 

@@ -456,9 +456,9 @@ def mujoco_collection_curves(profile: str, directory: str | Path | None = None):
     (mean over the agents; the dataset keeps the sparse reward) and Half-Cheetah-Vel's episode return."""
     from borel_lib.collect import CollectConfig, dataset_name
 
-    names = {v: f"collect_{dataset_name(CollectConfig.for_domain('ant_semicircle', profile, init_state=v))}"
+    names = {v: f"collect_{dataset_name(CollectConfig.for_domain('ant_semicircle', profile, init_state=v), profile)}"
              for v in ANT_VARIANTS}
-    names["cheetah_vel"] = f"collect_{dataset_name(CollectConfig.for_domain('cheetah_vel', profile))}"
+    names["cheetah_vel"] = f"collect_{dataset_name(CollectConfig.for_domain('cheetah_vel', profile), profile)}"
     tables = {}
     for key, name in names.items():
         try:
