@@ -49,11 +49,14 @@ def borel_specs(profile: str, seeds: list[int] | None = None) -> list:
 
 
 def borel_summary(profile: str, directory: str | Path | None = None, seeds: list[int] | None = None) -> pd.DataFrame:
-    """Mean ± s.e. over seeds of every Figure 3 run's metrics (:func:`borel_lib.results.summarise_runs`)."""
+    """Mean ± s.e. over seeds of every Figure 3 run's metrics (:func:`borel_lib.results.summarise_runs`);
+    ``seeds=None``: every committed seed of each run."""
     from borel_lib.results import borel_runs, summarise_runs
 
-    tags = {spec.tag for spec in borel_specs(profile, seeds)}
     runs = borel_runs(profile, directory)
+    if seeds is None and len(runs):  # every committed seed, as the results table counts them
+        seeds = sorted({int(s) for s in runs.seed})
+    tags = {spec.tag for spec in borel_specs(profile, seeds)}
     runs = runs[runs.run.isin(tags)] if len(runs) else runs
     if not len(runs):
         raise MissingResultsError(f"not yet produced: no BOReL run of Figure 3 in {display_path(Path(directory or results_dir(profile)))}; "
