@@ -153,6 +153,11 @@ class RunSpec:
         vae_base = VAEConfig.for_domain(self.domain, self.profile)
         object.__setattr__(self, "vae", tuple(sorted((k, v) for k, v in vae.items() if getattr(vae_base, k) != v)))
 
+    @classmethod
+    def from_config(cls, run: dict[str, Any]) -> RunSpec:
+        """The spec recorded as ``values["run"]`` in a run's config file (JSON lists back to override pairs)."""
+        return cls(**{**run, **{k: tuple(map(tuple, run.get(k, ()))) for k in ("rl", "vae", "image")}})
+
     def rl_config_with(self, rl: dict[str, Any]) -> OfflineRLConfig:
         return OfflineRLConfig.for_domain(self.domain, self.profile, **rl)
 
@@ -302,7 +307,7 @@ def finished_runs(profile: str | None = None, domain: str | None = None) -> list
         run = json.loads(path.read_text()).get("values", {}).get("run")
         if not run:
             continue
-        spec = RunSpec(**{**run, **{k: tuple(map(tuple, run.get(k, ()))) for k in ("rl", "vae", "image")}})
+        spec = RunSpec.from_config(run)
         # the run's own results file (not its _final/_traj tables, not a run renamed since)
         if path.name == f"borel_{spec.tag}.config.json" and (domain is None or spec.domain == domain):
             specs.append(spec)

@@ -39,11 +39,6 @@ COMPANIONS = ("", "_final", "_traj")
 """The results a BOReL run writes under its own name (``borel_<tag><suffix>``)."""
 
 
-def _spec(run: dict[str, Any]) -> RunSpec:
-    return RunSpec(**{**run, "rl": tuple(map(tuple, run.get("rl", ()))), "vae": tuple(map(tuple, run.get("vae", ()))),
-                      "image": tuple(map(tuple, run.get("image", ())))})
-
-
 def parse_fields(fields: list[str]) -> list[tuple[str, str]]:
     """``["vae.epochs", "rl.updates"]`` → ``[("vae", "epochs"), ("rl", "updates")]``; a bad entry is one error."""
     out = []
@@ -99,7 +94,7 @@ def plan(domain: str, profile: str, fields: list[tuple[str, str]], root: Path) -
         run = saved.get("values", {}).get("run")
         if not run or path.name.endswith(("_final.config.json", "_traj.config.json")) or run.get("profile") != profile:
             continue
-        spec = _spec(run)
+        spec = RunSpec.from_config(run)
         new = renamed_spec(spec, saved["values"], fields)
         old = result_name(path)[len("borel_"):]
         if new.tag != old:

@@ -592,7 +592,7 @@ def test_committed_runs_keep_their_names_and_commands():
         run = saved.get("values", {}).get("run")
         if not run or path.name.endswith(("_final.config.json", "_traj.config.json")):
             continue
-        spec = RunSpec(**{**run, "rl": tuple(map(tuple, run["rl"])), "vae": tuple(map(tuple, run.get("vae", ())))})
+        spec = RunSpec.from_config(run)
         if path.name != f"borel_{spec.tag}.config.json":
             continue  # renamed since (the profile's defaults moved)
         assert saved["command"] == spec.command, path.name

@@ -78,7 +78,7 @@ def test_old_default_runs_get_explicit_names_and_overrides_of_the_new_default_lo
     # every renamed run rebuilds, from its config, a spec with its file's name and its recorded command
     for path in find_results("borel_*", "quick", tmp_path, kind="config"):
         saved = json.loads(path.read_text())
-        spec = rename_runs._spec(saved["values"]["run"])
+        spec = RunSpec.from_config(saved["values"]["run"])
         assert path.name in (f"borel_{spec.tag}.config.json", f"borel_{spec.tag}_final.config.json")
         assert saved["command"] == spec.command and saved["results"] == path.name.replace(".config.json", ".csv")
     new_default = RunSpec("wind", "quick", relabelling="policy_replay", seed=0)

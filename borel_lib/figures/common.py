@@ -21,7 +21,7 @@ from borel_lib.config import resolve_profile
 from borel_lib.paths import repo_root
 from borel_lib.results import read_table_file, result_path
 
-__all__ = ["N_METRIC", "MissingResultsError", "default_seeds", "display_path", "episode_paths",
+__all__ = ["N_METRIC", "MissingResultsError", "committed_seeds", "default_seeds", "display_path", "episode_paths",
            "method_label", "plot_episode_paths", "plot_grid_episodes", "plot_semicircle_episodes", "read_config", "read_table", "references", "run_table",
            "seed_bar", "table_commands"]
 
@@ -117,6 +117,14 @@ def method_label(method: str) -> str:
     return {"borel_rr": "BOReL (RR)", "borel_no_rr": "BOReL (no RR)", "borel_exact": "exact belief",
             "pearl": f"PEARL ({BASELINE_METRIC})", "mbml": f"MBML ({BASELINE_METRIC})"}.get(
         method, method.replace("_", " "))
+
+
+def committed_seeds(runs, seeds: list[int] | None) -> list[int] | None:
+    """``seeds`` if given, else every seed of the BOReL runs table ``runs`` (:func:`borel_lib.results.borel_runs`),
+    as the results table counts them (``None`` when there are no runs: the caller's default then applies)."""
+    if seeds is not None or not len(runs):
+        return seeds
+    return sorted({int(s) for s in runs.seed})
 
 
 def default_seeds(profile: str) -> list[int]:

@@ -15,6 +15,7 @@ from borel_lib.figures import draw
 from borel_lib.figures.common import (
     N_METRIC,
     MissingResultsError,
+    committed_seeds,
     default_seeds,
     display_path,
     method_label,
@@ -54,8 +55,7 @@ def borel_summary(profile: str, directory: str | Path | None = None, seeds: list
     from borel_lib.results import borel_runs, summarise_runs
 
     runs = borel_runs(profile, directory)
-    if seeds is None and len(runs):  # every committed seed, as the results table counts them
-        seeds = sorted({int(s) for s in runs.seed})
+    seeds = committed_seeds(runs, seeds)
     tags = {spec.tag for spec in borel_specs(profile, seeds)}
     runs = runs[runs.run.isin(tags)] if len(runs) else runs
     if not len(runs):

@@ -62,8 +62,7 @@ def policy_replay_bars(profile: str, directory: str | Path | None = None, seeds:
     from borel_lib.results import baseline_runs, borel_runs
 
     runs = borel_runs(profile, directory)
-    if seeds is None and len(runs):  # every committed seed, as the results table counts them
-        seeds = sorted({int(s) for s in runs.seed})
+    seeds = common.committed_seeds(runs, seeds)
     tags = {spec.tag: spec for spec in transition_specs(profile, seeds)}
     runs = runs[runs.run.isin(tags)] if len(runs) else runs
     if not len(runs):
