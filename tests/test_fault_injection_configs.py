@@ -85,6 +85,7 @@ RANGE: dict[str, str] = {
     "use_next_obs_in_context": "flag", "iterations": "size", "num_initial_steps": "count",
     "num_tasks_sample": "size", "num_steps_prior": "count", "num_steps_posterior": "count",
     "num_extra_rl_steps_posterior": "count", "train_steps_per_iter": "count", "rl_reward": "choice",
+    "context_reward": "choice",
     # collection and policy replay
     "domain": "choice", "n_tasks": "size", "init_state": "choice", "warmup_trials": "count",
     "trials_per_iter": "size", "updates_per_iter": "count", "epsilon_iters": "count", "goal_bonus": "weight",

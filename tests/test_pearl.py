@@ -187,3 +187,51 @@ def test_context_sees_the_sparse_reward_and_sac_the_dense_one(trainer):
     # the encoder buffer of a task picked this iteration holds only this iteration's episodes
     picked_sizes = set(trainer.enc_buffers.size[trainer.enc_buffers.size != trainer.cfg.num_initial_steps // 60 * 60])
     assert picked_sizes <= {60 * (1 + 1)}  # smoke: one prior and one posterior episode
+
+
+def test_dense_context_holds_the_dense_reward_in_training_and_at_test():
+    """``context_reward="dense"``: the encoder's buffers and the test-time context hold −‖s' − g‖; SAC's reward
+    is unchanged; the default keeps the sparse reward in both places."""
+    dense = PEARLTrainer("semicircle", PEARLConfig.for_profile("smoke", context_reward="dense"), seed=0)
+    dense.collect_iteration()
+    t = int(np.flatnonzero(dense.enc_buffers.size)[0])
+    n = dense.enc_buffers.size[t]
+    data = {k: v[:n] for k, v in dense.enc_buffers.data[t].items()}
+    want = -np.linalg.norm(data["next_obs"] - dense.train_tasks[t], axis=-1)
+    np.testing.assert_allclose(data["rewards"], want, rtol=1e-5)
+    np.testing.assert_allclose(data["rl_rewards"], want, rtol=1e-5)
+    seen = []
+    orig = dense.agent.posterior
+
+    def spy(ctx):
+        seen.append(ctx.detach().cpu().numpy())
+        return orig(ctx)
+
+    dense.agent.posterior = spy
+    rec = {}
+    tasks = dense.eval_tasks
+    evaluate(dense.agent, "semicircle", tasks, 0, record=rec, context_reward=dense.context_reward)
+    ctx = seen[0]  # episode 2's posterior: all of episode 1, context (s, a, r)
+    H = dense.H
+    next_pos = rec["next_obs"][:, :H, :-1]
+    np.testing.assert_allclose(ctx[..., -1], -np.linalg.norm(next_pos - tasks[:, None], axis=-1), rtol=1e-5, atol=1e-6)
+    sparse = []
+    dense.agent.posterior = lambda c: (sparse.append(c.detach().cpu().numpy()), orig(c))[1]
+    evaluate(dense.agent, "semicircle", tasks, 0, record={})
+    np.testing.assert_array_equal(sparse[0][..., -1], rec["rewards"][:, :H])
+
+
+def test_settings_name_the_run_and_defaults_do_not(tmp_path):
+    from borel_lib.baselines.pearl import named_settings, run_tag
+
+    quick_tspi = PEARLConfig.for_domain("semicircle", "quick").train_steps_per_iter
+    settings = named_settings("semicircle", "quick", {"train_steps_per_iter": quick_tspi, "context_reward": "dense",
+                                                      "iterations": 7, "hidden": (64, 64)})
+    assert settings == (("context_reward", "dense"), ("hidden", (64, 64)))
+    assert run_tag("semicircle", 2, settings=settings) == "pearl_semicircle_ctxdense_h64x64_seed2"
+    assert run_tag("semicircle", 2) == "pearl_semicircle_seed2"
+    df = run_pearl("semicircle", "smoke", seed=0, progress=False, device="cpu", settings=(("context_reward", "dense"),))
+    assert set(df.method) == {"pearl_ctxdense"}  # its own method: never pooled with the default PEARL's seeds
+    from borel_lib.results import read_results_config
+
+    assert read_results_config("pearl_semicircle_ctxdense_seed0", "smoke")["command"].endswith("--pearl context_reward=dense")

@@ -145,11 +145,22 @@ def image_flags(image: tuple[tuple[str, Any], ...]) -> str:
     return "".join(f" --image {k}={','.join(map(str, v)) if isinstance(v, tuple) else v}" for k, v in image)
 
 
+def setting_parts(settings: tuple[tuple[str, Any], ...], short: dict[str, str]) -> str:
+    """The part of a baseline's run name for the config settings that name it (``--pearl FIELD=VALUE``):
+    ``_<short name><value>`` each, tuples joined by x (``(("context_reward", "dense"),)`` → ``_ctxdense``)."""
+    return "".join(f"_{short.get(k, k)}{'x'.join(map(str, v)) if isinstance(v, tuple) else v}" for k, v in settings)
+
+
+def setting_flags(flag: str, settings: tuple[tuple[str, Any], ...]) -> str:
+    """The command-line form of those settings (`` --pearl context_reward=dense``)."""
+    return "".join(f" --{flag} {k}={','.join(map(str, v)) if isinstance(v, tuple) else v}" for k, v in settings)
+
+
 # -------------------------------------------------------------------------------- evaluation
 @torch.no_grad()
 def evaluate(agent: Any, domain: str, tasks: np.ndarray, seed: int, num_exp_traj_eval: int = 1,
              use_next_obs: bool = False, oracle: bool = False, record: dict[str, Any] | None = None,
-             inputs: Inputs | None = None) -> pd.DataFrame:
+             inputs: Inputs | None = None, context_reward: Any = None) -> pd.DataFrame:
     """One k-episode trial per task from the fixed start (module docstring, test protocol): z drawn
     once at the start of every episode — prior for the first ``num_exp_traj_eval`` episodes, then the
     posterior given all transitions of the trial so far (context (s, a, r[, s']) with
@@ -162,12 +173,15 @@ def evaluate(agent: Any, domain: str, tasks: np.ndarray, seed: int, num_exp_traj
     and ``act(obs, z, deterministic=True)``: :class:`~borel_lib.baselines.pearl_agent.PEARLAgent` and
     :class:`~borel_lib.baselines.mbml_models.MBMLAgent` both have them. ``inputs``: what the agent and its
     context see of the states (:class:`Inputs`; default the states without the flag); success and ``record``
-    are on the true states."""
+    are on the true states. ``context_reward``: the reward the context holds, ``f(states, actions, next_states,
+    tasks, reward)`` on the true states without the flag (PEARL's ``context_reward="dense"``); default the
+    environment's."""
     see = inputs if inputs is not None else Inputs()
     env = make_env(domain, init_state="fixed")
     n = len(tasks)
     trial = batched_trial_for(env, n)
-    obs = see(trial.reset(np.asarray(tasks), seeds=range(seed, seed + n)))
+    states = trial.reset(np.asarray(tasks), seeds=range(seed, seed + n))
+    obs = see(states)
     gen = torch.Generator(device=agent.device).manual_seed(seed + 20_000)  # eval draws leave training's stream alone
     goal = torch.as_tensor(np.asarray(tasks), dtype=torch.float32, device=agent.device)
     returns, success = np.zeros((n, trial.k)), np.zeros((n, trial.k), dtype=bool)
@@ -187,11 +201,13 @@ def evaluate(agent: Any, domain: str, tasks: np.ndarray, seed: int, num_exp_traj
             returns[:, e] += out.reward
             success[:, e] |= env.is_success(out.next_obs[:, :-1], trial.tasks)
             seen_obs, nxt = see.pair(out.obs, out.next_obs)
-            context.append(context_features(obs, a, out.reward, nxt, use_next_obs))
+            r_ctx = (out.reward if context_reward is None
+                     else context_reward(states[:, :-1], a, out.next_obs[:, :-1], trial.tasks, out.reward))
+            context.append(context_features(obs, a, r_ctx, nxt, use_next_obs))
             zs.append(z.detach().cpu().numpy())
             for key, value in (("actions", a), ("rewards", out.reward), ("next_obs", out.next_obs)):
                 trace[key].append(np.asarray(value))
-            obs = seen_obs
+            obs, states = seen_obs, out.obs
     if record is not None:
         record["z"] = np.stack(zs, 1)
         record.update({key: np.stack(v, 1) for key, v in trace.items()})
@@ -219,7 +235,7 @@ def summarise(rows: pd.DataFrame, eval_episodes: int) -> pd.DataFrame:
 
 def write_trajectories(agent: Any, domain: str, tasks: np.ndarray, seed: int, num_exp_traj_eval: int, use_next_obs: bool,
                        oracle: bool, name: str, method: str, variant: str, config: Any, profile: str, command: str,
-                       iteration: int, inputs: Inputs | None = None) -> None:
+                       iteration: int, inputs: Inputs | None = None, context_reward: Any = None) -> None:
     """One more evaluation of the final agent, its trials written as ``<name>.csv``
     (:func:`borel_lib.pipeline.trajectory_table` columns plus ``method``, ``variant``, ``seed``, ``iteration``), so the
     figures can draw what a Thompson-sampling agent does in episodes 1 and 2 without a checkpoint. The tasks
@@ -230,7 +246,7 @@ def write_trajectories(agent: Any, domain: str, tasks: np.ndarray, seed: int, nu
 
     record: dict[str, Any] = {}
     evaluate(agent, domain, tasks, seed, num_exp_traj_eval, use_next_obs=use_next_obs, oracle=oracle, record=record,
-             inputs=inputs)
+             inputs=inputs, context_reward=context_reward)
     table = trajectory_table(domain, tasks, record).assign(method=method, variant=variant, seed=seed, iteration=iteration)
     write_results(table, name, config=config, profile=profile, command=command)
 

@@ -9,8 +9,8 @@ Written from the PEARL paper and a reading of what its official implementation d
 - **Context vs RL data** (PEARL §4.3): every task has an RL buffer (everything it ever collected) and
   an encoder buffer cleared whenever the task is picked for collection, so contexts come from recent
   data; the RL batch is uniform over the RL buffer. The context uses the environment's sparse reward
-  (BOReL's Semi-circle: 1 within 0.2 of the goal); SAC trains on the dense reward −‖s' − g‖ by default
-  (``rl_reward="dense"``), as the official sparse point-robot experiment does; ``sparse`` is available.
+  (BOReL's Semi-circle: 1 within 0.2 of the goal; ``context_reward="dense"`` gives it the dense one instead);
+  SAC trains on the dense reward −‖s' − g‖ (``rl_reward="dense"``), as the official sparse point robot does.
 - **Online meta-training** (official loop): iteration 0 collects ``num_initial_steps`` per training
   task with z from the prior; then every iteration picks ``num_tasks_sample`` training tasks, clears
   their encoder buffers, collects ``num_steps_prior`` steps with z from the prior (a new z per
@@ -66,6 +66,8 @@ from borel_lib.baselines.common import (
     image_inputs,
     image_tag,
     run_lock,
+    setting_flags,
+    setting_parts,
     summarise,
     write_trajectories,
 )
@@ -179,7 +181,10 @@ class PEARLConfig(BaselineConfig):
     train_steps_per_iter: int = 1000
     """Gradient steps per iteration."""
     rl_reward: str = "dense"
-    """Reward SAC trains on: dense (official) or sparse; the encoder always sees the sparse one."""
+    """Reward SAC trains on: dense (official) or sparse."""
+    context_reward: str = "sparse"
+    """Reward the context encoder sees, in training and at test: the environment's sparse one (official), or the
+    domain's dense one (a sanity check of task inference: a dense reward names the goal from any transition)."""
     eval_every: int = 10
     """Iterations between evaluations on the unseen tasks (the last iteration is always evaluated)."""
     checkpoint_every: int = 1
@@ -208,6 +213,7 @@ class PEARLConfig(BaselineConfig):
                                    "num_steps_posterior", "num_extra_rl_steps_posterior",
                                    "train_steps_per_iter", allow_zero=True)
         check_choice(self.rl_reward, "rl_reward", RL_REWARDS)
+        check_choice(self.context_reward, "context_reward", RL_REWARDS)
         if not 0 <= self.gamma < 1:
             raise ConfigError(f"gamma={self.gamma} must be in [0, 1)")
         if self.num_tasks_sample > self.n_train_tasks:
@@ -272,17 +278,18 @@ def dense_reward(next_pos: np.ndarray, goals: np.ndarray) -> np.ndarray:
     return -np.linalg.norm(np.asarray(next_pos, np.float32) - np.asarray(goals, np.float32), axis=-1).astype(np.float32)
 
 
-def rl_reward_fn(domain: str, rl_reward: str):
+def rl_reward_fn(domain: str, rl_reward: str, field: str = "rl_reward"):
     """SAC's reward ``f(obs, actions, next_obs, tasks, sparse)`` for ``domain`` (positions without the flag):
     the sparse reward itself, or the dense one — Semi-circle: the official −‖s' − g‖; Wind: its collectors'
-    shaped reward (:data:`PEARL_DOMAIN`). A clear error where the domain has no dense reward."""
+    shaped reward (:data:`PEARL_DOMAIN`). A clear error naming ``field`` (the setting asking for it) where the domain
+    has no dense reward."""
     if rl_reward == "sparse":
         return lambda obs, actions, next_obs, tasks, sparse: sparse
     if domain == "semicircle":
         return lambda obs, actions, next_obs, tasks, sparse: dense_reward(next_obs, tasks)
     env_cls = type(make_env(domain))
     if not hasattr(env_cls, "dense_reward"):
-        raise ConfigError(f"rl_reward='dense': {domain} has no dense reward; allowed value there: 'sparse'")
+        raise ConfigError(f"{field}='dense': {domain} has no dense reward; allowed value there: 'sparse'")
     return lambda obs, actions, next_obs, tasks, sparse: np.asarray(
         env_cls.dense_reward(obs, actions, next_obs, tasks), np.float32)
 
@@ -315,6 +322,8 @@ class PEARLTrainer:
         self.eval_tasks = eval_tasks(domain, seed, config.n_eval_tasks, eval_split)
         self.context_dim = self.obs_dim * (2 if config.use_next_obs_in_context else 1) + self.act_dim + 1
         self.rl_reward = rl_reward_fn(domain, config.rl_reward)
+        self.context_reward = (None if config.context_reward == "sparse"
+                               else rl_reward_fn(domain, "dense", "context_reward"))
         self.agent = PEARLAgent(self.obs_dim, self.act_dim, self.context_dim, config, seed, self.device,
                                 task_dim=self.env.task_dim if oracle_task else None)
         self.rl_buffers = TaskBuffers(config.n_train_tasks)
@@ -365,9 +374,11 @@ class PEARLTrainer:
             for _t in range(self.H):
                 a = self.agent.act(obs, z)
                 out = trial.step(a)
-                rl_r = self.rl_reward(states[:, :-1], a, out.next_obs[:, :-1], self.train_tasks[task_idx], out.reward)
+                args = (states[:, :-1], a, out.next_obs[:, :-1], self.train_tasks[task_idx], out.reward)
+                rl_r = self.rl_reward(*args)
+                ctx_r = out.reward if self.context_reward is None else self.context_reward(*args)
                 seen_obs, nxt = self.inputs.pair(out.obs, out.next_obs)
-                for k, v in (("obs", obs), ("actions", a), ("rewards", out.reward), ("rl_rewards", rl_r),
+                for k, v in (("obs", obs), ("actions", a), ("rewards", ctx_r), ("rl_rewards", rl_r),
                              ("next_obs", nxt)):
                     rec[k].append(v)
                 obs, states = seen_obs, out.obs
@@ -451,7 +462,8 @@ class PEARLTrainer:
             bar.update()
             if self.iteration % cfg.eval_every == 0 or self.iteration == cfg.iterations:
                 ev = evaluate(self.agent, self.domain, self.eval_tasks, self.seed, cfg.num_exp_traj_eval,
-                              cfg.use_next_obs_in_context, oracle=self.oracle, inputs=self.inputs)
+                              cfg.use_next_obs_in_context, oracle=self.oracle, inputs=self.inputs,
+                              context_reward=self.context_reward)
                 summary = ev.groupby(["episode", "metric"])["value"].mean().reset_index()
                 for r in summary.itertuples():
                     self.rows.append({"domain": self.domain, "method": method, "variant": "online", "seed": self.seed,
@@ -468,19 +480,35 @@ class PEARLTrainer:
         return pd.DataFrame(self.rows)
 
 
+_SHORT = {"context_reward": "ctx", "train_steps_per_iter": "tspi", "meta_batch": "mb", "batch_size": "b",
+          "embedding_batch_size": "emb", "hidden": "h", "encoder_hidden": "ench", "kl_lambda": "kl", "rl_reward": "rl"}
+"""Short names of :class:`PEARLConfig` fields in a run's name (``context_reward=dense`` → ``_ctxdense``)."""
+
+
+def named_settings(domain: str, profile: str, settings: Any) -> tuple[tuple[str, Any], ...]:
+    """The ``--pearl FIELD=VALUE`` overrides that name a run, sorted: those not equal to the profile's value for
+    ``domain``, never ``iterations`` (it grows a run)."""
+    base = PEARLConfig.for_domain(domain, profile)
+    return tuple(sorted((k, v) for k, v in dict(settings).items() if k != "iterations" and getattr(base, k) != v))
+
+
 def run_tag(domain: str, seed: int, oracle_task: bool = False, eval_split: str = DEFAULT_SPLIT,
-            image: tuple[tuple[str, Any], ...] = ()) -> str:
-    """``pearl[_oracle_task]_<domain>[_<image overrides>][_validation]_seed<seed>`` (the split only if not
-    ``test``; ``image``: the checked, non-default image-stage overrides, e.g. ``_propriofull``)."""
-    return (f"pearl{'_oracle_task' if oracle_task else ''}_{domain}{image_tag(image)}{split_suffix(eval_split)}"
-            f"_seed{seed}")
+            image: tuple[tuple[str, Any], ...] = (), settings: tuple[tuple[str, Any], ...] = ()) -> str:
+    """``pearl[_oracle_task]_<domain>[_<image overrides>][_<settings>][_validation]_seed<seed>`` (the split only if
+    not ``test``; ``image``: the checked, non-default image-stage overrides, e.g. ``_propriofull``; ``settings``:
+    :func:`named_settings`, e.g. ``_ctxdense``)."""
+    return (f"pearl{'_oracle_task' if oracle_task else ''}_{domain}{image_tag(image)}{setting_parts(settings, _SHORT)}"
+            f"{split_suffix(eval_split)}_seed{seed}")
 
 
 def run_pearl(domain: str = "semicircle", profile: str | None = None, seed: int = 0, oracle_task: bool = False,
               progress: bool = True, device: str = "auto", eval_split: str = DEFAULT_SPLIT,
-              image: tuple[tuple[str, Any], ...] = (), **overrides: Any) -> pd.DataFrame:
+              image: tuple[tuple[str, Any], ...] = (), settings: tuple[tuple[str, Any], ...] = (),
+              **overrides: Any) -> pd.DataFrame:
     """Train PEARL online for one seed (resuming a killed run), write
-    ``pearl[_oracle_task]_<domain>[_validation]_seed<seed>.csv`` with its config, and return the table
+    ``pearl[_oracle_task]_<domain>[_<settings>][_validation]_seed<seed>.csv`` with its config, and return the table
+    (``settings``: :class:`PEARLConfig` overrides that name the run, ``--pearl FIELD=VALUE``; ``overrides``: those
+    that do not, i.e. ``iterations``)
     (``eval_split``: its evaluation tasks, :func:`borel_lib.tasks.eval_tasks`; in the name and command if not
     ``test``; ``image``: image-stage overrides, image domains only, :mod:`borel_lib.image_features`). Holds the run's
     lock (:func:`~borel_lib.baselines.common.run_lock`): a second process given the same run waits for the
@@ -492,24 +520,27 @@ def run_pearl(domain: str = "semicircle", profile: str | None = None, seed: int 
     from borel_lib.seeding import seed_everything
 
     profile = resolve_profile(profile)
-    cfg = PEARLConfig.for_domain(domain, profile, **overrides)
+    settings = named_settings(domain, profile, settings)
+    cfg = PEARLConfig.for_domain(domain, profile, **dict(settings), **overrides)
     image = check_image_run(domain, profile, "latent", dict(image))
-    tag = run_tag(domain, seed, oracle_task, eval_split, image)
+    tag = run_tag(domain, seed, oracle_task, eval_split, image, settings)
     command = baseline_command("pearl", domain, profile, seed, overrides,
-                               (" --oracle-task" if oracle_task else "") + split_flag(eval_split) + image_flags(image))
+                               (" --oracle-task" if oracle_task else "") + split_flag(eval_split) + image_flags(image)
+                               + setting_flags("pearl", settings))
     with run_lock(profile, tag, "PEARL"):
         check_same_run(tag, profile, cfg, command, checkpoint_path(profile, tag), grows=("iterations",))
         dev = get_device(device)
         _, inputs = image_inputs(domain, profile, seed, dev, progress, image)  # Reacher-Image: BOReL's encoder
         seed_everything(seed)
         trainer = PEARLTrainer(domain, cfg, seed, dev, oracle_task, eval_split, inputs)
-        method = "pearl_oracle_task" if oracle_task else "pearl"
+        # a run with settings is its own method (pearl_ctxdense), never pooled with the default PEARL's seeds
+        method = ("pearl_oracle_task" if oracle_task else "pearl") + setting_parts(settings, _SHORT)
         rows = trainer.train(checkpoint_path(profile, tag), progress=progress, method=method, command=command)
         df = summarise(rows, trainer.env.eval_episodes)
         write_results(df, tag, config=cfg, profile=profile, command=command)
         write_trajectories(trainer.agent, domain, trainer.eval_tasks, seed, cfg.num_exp_traj_eval,
                            cfg.use_next_obs_in_context, oracle_task, f"{tag}_traj", method, "online", cfg, profile,
-                           command, int(df.iteration.max()), inputs)
+                           command, int(df.iteration.max()), inputs, trainer.context_reward)
     return df
 
 
@@ -519,12 +550,18 @@ def _run_cli(args) -> int:
     from borel_lib.image_features import ImageEncoderConfig, check_image_run
 
     overrides = {"iterations": args.iterations} if args.iterations is not None else {}
-    PEARLConfig.for_domain(args.domain, resolve_profile(args.profile), **overrides)  # inputs checked before any work
+    settings = parse_overrides(args.pearl, PEARLConfig, "pearl")
+    if "iterations" in settings:
+        raise ConfigError("--pearl iterations=...: give the number of iterations with --iterations")
+    cfg = PEARLConfig.for_domain(args.domain, resolve_profile(args.profile), **settings, **overrides)  # checked first
+    for field in ("rl_reward", "context_reward"):
+        rl_reward_fn(args.domain, getattr(cfg, field), field)
     image = tuple(parse_overrides(args.image, ImageEncoderConfig, "image").items())
     check_image_run(args.domain, resolve_profile(args.profile), "latent", dict(image))
     torch.set_num_threads(1)
     df = run_pearl(args.domain, args.profile, args.seed, args.oracle_task, progress=not args.no_progress,
-                   device=args.device, eval_split=args.eval_split, image=image, **overrides)
+                   device=args.device, eval_split=args.eval_split, image=image, settings=tuple(settings.items()),
+                   **overrides)
     print(df[df.metric.str.startswith(("best_", "final_"))].to_string(index=False))
     return 0
 
@@ -535,13 +572,16 @@ def build_parser():
 
     parser = baseline_parser(
         "pearl", "Online PEARL baseline (Thompson sampling, paper §6); resumes a killed run.", domains=DOMAINS,
-        outputs="  results:     data/results/<profile>/baselines/<domain>/pearl[_oracle_task]_<domain>[_validation]_seed<seed>.csv"
+        outputs="  results:     data/results/<profile>/baselines/<domain>/pearl[_oracle_task]_<domain>[_<settings>][_validation]_seed<seed>.csv"
                 " and .config.json\n"
                 "  checkpoint:  data/checkpoints/<profile>/pearl[_oracle_task]_<domain>[_validation]_seed<seed>.pt\n"
                 "  (profile smoke: the same under build/smoke/)")
     parser.add_argument("--oracle-task", action="store_true", help="give the policy the true task instead of z")
     parser.add_argument("--iterations", type=cli.positive_int, default=None,
                         help="training iterations (default: the profile's)")
+    parser.add_argument("--pearl", action="append", default=[], metavar="FIELD=VALUE",
+                        help="a PEARLConfig setting, e.g. context_reward=dense or train_steps_per_iter=1000 "
+                             "(repeatable; a non-default one names the run: _ctxdense, _tspi1000)")
     add_split_argument(parser)
     add_image_argument(parser)
     return parser
