@@ -45,8 +45,9 @@ def _script(name: str):
 SCRIPTS = {name: _script(name) for name in (
     "ant_data_diversity", "ant_references", "belief_vs_exact", "benchmark_agents", "benchmark_envs", "benchmark_mujoco_collect",
     "benchmark_reacher_image", "benchmark_vae", "check_figures", "check_reproducible", "cheetah_tracking", "gridworld_coverage", "headline",
+    "identifiability_gap",
     "migrate_results_tree",
-    "probe_ant_collectors", "probe_ant_gait", "probe_ant_goal_known", "probe_beliefs", "probe_mbml", "probe_online_exact",
+    "pearl_diagnostics", "probe_ant_collectors", "probe_ant_gait", "probe_ant_goal_known", "probe_beliefs", "probe_mbml", "probe_online_exact",
     "probe_offline_gym_ant", "probe_policy_mode", "probe_q_values", "probe_sac_gym_ant", "reacher_belief", "reacher_exact_coverage", "reacher_references",
     "results_table")
     if (REPO / "scripts" / f"{name}.py").is_file()}
@@ -294,6 +295,13 @@ CASES += [
     ("ant_references", ["--seeds", "-1"], "--seeds"),
     ("ant_references", ["--variants", "centre"], "--variants"),
     ("ant_references", ["--n-tasks", "0"], "--n-tasks"),
+    ("pearl_diagnostics", ["wind", "--profile", "huge"], "--profile"),
+    ("pearl_diagnostics", ["semicircle", "--seeds", "-1"], "--seeds"),
+    ("pearl_diagnostics", ["semicircle", "--pearl", "context_reward=x"], "context_reward"),
+    ("pearl_diagnostics", ["semicircle", "--profile", "quick"], "no PEARL checkpoint"),
+    ("identifiability_gap", ["--profile", "huge"], "--profile"),
+    ("identifiability_gap", ["--seed", "-1"], "--seed"),
+    ("identifiability_gap", ["--profile", "quick"], "datasets missing"),
     ("reacher_belief", ["--profile", "huge"], "--profile"),
     ("reacher_belief", ["--tasks", "0"], "--tasks"),
     ("reacher_exact_coverage", ["--near", "-1"], "--near"),

@@ -1,6 +1,7 @@
 """Notebook 01's figures, computed exactly rather than learnt: Figure 2 (which MDP's data visits which
 cell, and how policy replaying and reward relabelling resolve the ambiguity) and Figure 3's exact
-Gridworld references (oracle, Bayes-optimal agent, Thompson sampling)."""
+Gridworld references (oracle, Bayes-optimal agent, Thompson sampling); and the theory against the runs: each
+dataset's identifiability against the gain of its fix (:func:`identifiability_gap`)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from borel_lib.figures import draw
 from borel_lib.figures.common import read_config, read_table
 from borel_lib.figures.style import METHOD_COLORS
 
-__all__ = ["gridworld_exact", "mdp_ambiguity"]
+__all__ = ["gridworld_exact", "identifiability_gap", "mdp_ambiguity"]
 
 
 def mdp_ambiguity(profile: str, directory: str | Path | None = None):
@@ -61,4 +62,57 @@ def gridworld_exact(profile: str, directory: str | Path | None = None):
         draw.draw_grid_trial(axis, spec.size, trial, tuple(goal), spec.horizon, candidates=goals,
                             title=f"Bayes-optimal trial, goal {tuple(int(v) for v in goal)}")
     ax3.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize="small")
+    return fig
+
+
+GAP_LABELS = {("gridworld", "uniform"): "Gridworld", ("semicircle", "uniform"): "Semi-circle",
+              ("semicircle", "fixed"): "Semi-circle,\nfixed start", ("wind", "uniform"): "Wind",
+              ("escape_room", "uniform"): "Escape-Room"}
+"""Point labels of :func:`identifiability_gap`."""
+
+GAP_OFFSETS = {("gridworld", "uniform"): (40, 45), ("semicircle", "uniform"): (45, -40), ("wind", "uniform"): (45, -85),
+               ("escape_room", "uniform"): (20, -45)}
+"""Label offsets (points) of :func:`identifiability_gap` for the datasets crowded near 0 % (with an arrow); the
+others sit beside their point."""
+
+
+def identifiability_gap(profile: str, directory: str | Path | None = None):
+    """The paper's §4 theory against the runs (beyond the paper): for every dataset of
+    :data:`borel_lib.ambiguity_gap.DATASETS`, the share of task pairs failing Proposition 2 in the last 20 trials
+    of each log without the fix (the converged collectors the theory is about; each label gives the count on the
+    whole logs BOReL learns from) against the fix's gain in the committed BOReL runs (reward relabelling or policy
+    replaying minus none: IQM difference over seeds with its bootstrap 95 % interval,
+    :func:`borel_lib.ambiguity_gap.fix_gap`). Hollow markers: the interval holds 0. Tables: ``identifiability_gap``
+    (``scripts/identifiability_gap.py``) and the BOReL runs."""
+    from borel_lib.ambiguity_gap import DATASETS, fix_gap
+    from borel_lib.results import borel_runs
+
+    table = read_table("identifiability_gap", profile, directory)
+    runs = borel_runs(profile, directory)
+    own = table[(table.metric == "pairs_failing_prop2") & (table.data == "own")]
+    fig, ax = plt.subplots(figsize=(8, 4.6))
+    for spec in DATASETS:
+        rows = own[(own.domain == spec.domain) & (own.variant == spec.init_state)].set_index("part")
+        gap = fix_gap(runs, spec, profile)
+        if not {"late", "whole"} <= set(rows.index) or gap is None:
+            continue
+        x = 100 * float(rows.value["late"]) / float(rows.of_pairs["late"])
+        y = gap["iqm_a"] - gap["iqm_b"]
+        color = "tab:blue" if spec.fix == "reward_relabelling" else "tab:red"
+        ax.errorbar([x], [y], yerr=[[y - gap["diff_ci_low"]], [gap["diff_ci_high"] - y]], fmt="o", color=color,
+                    capsize=4, mfc=color if gap["verdict"] == "holds" else "white")
+        label = (f"{GAP_LABELS.get((spec.domain, spec.init_state), spec.domain)}\n{gap['n_a']}/{gap['n_b']} seeds; "
+                 f"whole logs {int(rows.value['whole'])}/{int(rows.of_pairs['whole'])}")
+        offset = GAP_OFFSETS.get((spec.domain, spec.init_state))
+        ax.annotate(label, (x, y), textcoords="offset points", xytext=offset or (-8, 6), fontsize="x-small",
+                    ha="left" if offset else "right", va="center" if offset else "bottom",
+                    arrowprops={"arrowstyle": "-", "color": "grey", "lw": 0.6} if offset else None)
+    ax.axhline(0, color="grey", lw=0.8)
+    ax.set(xlabel="task pairs failing Proposition 2 without the fix, last 20 trials of each log (%)",
+           ylabel="fix − none, paper's metric (IQM, 95 % CI)", xlim=(-5, 105),
+           title="MDP ambiguity in the data against what its fix gains")
+    ax.plot([], [], "o", color="tab:blue", label="reward relabelling")
+    ax.plot([], [], "o", color="tab:red", label="policy replaying")
+    ax.plot([], [], "o", color="grey", mfc="white", label="interval holds 0")
+    ax.legend(fontsize="small", loc="lower right")
     return fig

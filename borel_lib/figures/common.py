@@ -48,6 +48,7 @@ def table_commands(profile: str) -> dict[str, str]:
         "collect_semicircle_uniform_seed0_traj": nb03, "coverage_semicircle": nb03, "identifiability_semicircle": nb03,
         "belief_semicircle_maps": nb04,
         "identifiability_transition_domains": _notebook_command("06_policy_replaying", profile),
+        "identifiability_gap": f"python scripts/identifiability_gap.py --profile {profile}",
         "belief_vs_exact": f"python scripts/belief_vs_exact.py --profile {profile}",
         "belief_reacher_image_angle_traj": f"python scripts/reacher_belief.py --profile {profile}",
         "belief_reacher_image_angle_bins_traj": f"python scripts/reacher_belief.py --profile {profile}",

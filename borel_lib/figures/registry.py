@@ -13,7 +13,7 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 
 from borel_lib.config import resolve_profile
-from borel_lib.figures.ambiguity import gridworld_exact, mdp_ambiguity
+from borel_lib.figures.ambiguity import gridworld_exact, identifiability_gap, mdp_ambiguity
 from borel_lib.figures.beliefs import belief_maps, belief_vs_exact, reacher_belief
 from borel_lib.figures.collection import collection_curves, collection_data, coverage
 from borel_lib.figures.common import MissingResultsError, display_path, table_commands
@@ -71,6 +71,8 @@ FIGURES: tuple[FigureSpec, ...] = (
     FigureSpec("fig_semicircle_online_vs_offline", semicircle_online_vs_offline,
                "beyond the paper: the Semi-circle's learner offline and online"),
     FigureSpec("fig4_policy_replaying", policy_replay_bars, "Figure 4, Wind and Escape-Room"),
+    FigureSpec("fig_identifiability_gap", identifiability_gap,
+               "beyond the paper: §4's theory against the runs (identifiability vs the fix's gain)"),
     FigureSpec("fig_escape_room_trajectories", escape_room_trajectories, "Appendix F idea: Escape-Room search"),
     FigureSpec("fig_baseline_trajectories", baseline_trajectories, "beyond Figure 1: PEARL and MBML against BOReL"),
     FigureSpec("fig_mujoco_collection", mujoco_collection_curves, "§6 MuJoCo data collection"),
