@@ -235,3 +235,29 @@ def test_settings_name_the_run_and_defaults_do_not(tmp_path):
     from borel_lib.results import read_results_config
 
     assert read_results_config("pearl_semicircle_ctxdense_seed0", "smoke")["command"].endswith("--pearl context_reward=dense")
+
+
+def test_diagnostics_measure_context_posterior_and_search():
+    """pearl_diagnostics on a smoke trainer: the context share is the share of buffer transitions inside the goal
+    disc (checked by hand), the posterior numbers are the q(z | c) episode 2 samples from, the search metrics are
+    shares."""
+    from borel_lib.baselines.pearl_diagnostics import context_information, pearl_diagnostics
+
+    tr = PEARLTrainer("semicircle", PEARLConfig.for_profile("smoke"), seed=0)
+    tr.collect_iteration()
+    tr.train_step()
+    t = int(np.flatnonzero(tr.enc_buffers.size)[0])
+    n = int(tr.enc_buffers.size[t])
+    tr.enc_buffers.data[t]["next_obs"][: n // 2] = tr.train_tasks[t]  # half of task t's context at its goal
+    tr.enc_buffers.data[t]["next_obs"][n // 2 : n] = tr.train_tasks[t] + 1.0  # the rest far from it
+    for other in range(tr.cfg.n_train_tasks):
+        if other != t:
+            tr.enc_buffers.clear(other)
+    info = context_information(tr)
+    assert info == {"context_goal_share": pytest.approx(0.5 if n % 2 == 0 else (n // 2) / n),
+                    "context_tasks_without_goal": 0.0}
+    df = pearl_diagnostics(tr)
+    got = dict(zip(df.metric, df.value))
+    assert {"posterior_std_ep2", "posterior_mean_abs_ep2", "success_ep1", "success_ep2", "found_ep1",
+            "search_then_go"} <= set(got)
+    assert got["posterior_std_ep2"] > 0 and 0 <= got["search_then_go"] <= got["found_ep1"] <= 1

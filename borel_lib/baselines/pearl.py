@@ -480,7 +480,7 @@ class PEARLTrainer:
         return pd.DataFrame(self.rows)
 
 
-_SHORT = {"context_reward": "ctx", "train_steps_per_iter": "tspi", "meta_batch": "mb", "batch_size": "b",
+SETTING_NAMES = {"context_reward": "ctx", "train_steps_per_iter": "tspi", "meta_batch": "mb", "batch_size": "b",
           "embedding_batch_size": "emb", "hidden": "h", "encoder_hidden": "ench", "kl_lambda": "kl", "rl_reward": "rl"}
 """Short names of :class:`PEARLConfig` fields in a run's name (``context_reward=dense`` → ``_ctxdense``)."""
 
@@ -497,7 +497,7 @@ def run_tag(domain: str, seed: int, oracle_task: bool = False, eval_split: str =
     """``pearl[_oracle_task]_<domain>[_<image overrides>][_<settings>][_validation]_seed<seed>`` (the split only if
     not ``test``; ``image``: the checked, non-default image-stage overrides, e.g. ``_propriofull``; ``settings``:
     :func:`named_settings`, e.g. ``_ctxdense``)."""
-    return (f"pearl{'_oracle_task' if oracle_task else ''}_{domain}{image_tag(image)}{setting_parts(settings, _SHORT)}"
+    return (f"pearl{'_oracle_task' if oracle_task else ''}_{domain}{image_tag(image)}{setting_parts(settings, SETTING_NAMES)}"
             f"{split_suffix(eval_split)}_seed{seed}")
 
 
@@ -534,7 +534,7 @@ def run_pearl(domain: str = "semicircle", profile: str | None = None, seed: int 
         seed_everything(seed)
         trainer = PEARLTrainer(domain, cfg, seed, dev, oracle_task, eval_split, inputs)
         # a run with settings is its own method (pearl_ctxdense), never pooled with the default PEARL's seeds
-        method = ("pearl_oracle_task" if oracle_task else "pearl") + setting_parts(settings, _SHORT)
+        method = ("pearl_oracle_task" if oracle_task else "pearl") + setting_parts(settings, SETTING_NAMES)
         rows = trainer.train(checkpoint_path(profile, tag), progress=progress, method=method, command=command)
         df = summarise(rows, trainer.env.eval_episodes)
         write_results(df, tag, config=cfg, profile=profile, command=command)

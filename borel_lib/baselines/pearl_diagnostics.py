@@ -1,0 +1,89 @@
+"""What a trained PEARL's task inference does, checked without new training (ours; issue 30's diagnostics).
+
+PEARL can fail to infer the task for three different reasons, which its returns alone do not tell apart: its
+context holds no information (on a sparse domain few context transitions carry a reward), its encoder does not
+read the information that is there (the posterior stays at the prior or drifts where the policy never saw z), or
+its policy does not act on a confident posterior (episode 2 does not go back to a goal episode 1 found).
+:func:`pearl_diagnostics` measures each on a finished run's checkpoint:
+
+- **context information** (training): over the training tasks' encoder buffers (the recent data contexts are
+  drawn from), the share of transitions that reach the goal (the sparse reward's events, whatever reward the
+  context holds) and the share of tasks whose buffer has none;
+- **the posterior** (the test protocol, :func:`~borel_lib.baselines.common.evaluate`): the mean standard deviation
+  and the mean |mean| of q(z | c) given episode 1, over the latent dimensions and the test tasks (the prior has 1
+  and 0); the same for the tasks where episode 1 found the goal;
+- **acting on it** (the same trials, :func:`borel_lib.evaluation.search_metrics` on the arc domains): the goal
+  found in episode 1, episode 2 reaching the goal (``success_ep2``), and reaching it directly after episode 1
+  found it (``search_then_go``) — "does posterior sampling go to the goal seen in episode 1".
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+
+from borel_lib.baselines.common import evaluate
+
+ARC_DOMAINS = ("semicircle",)
+"""Domains whose trials :func:`borel_lib.evaluation.search_metrics` scores (a goal on the arc)."""
+
+
+def context_information(trainer: Any) -> dict[str, float]:
+    """Share of the encoder buffers' transitions that reach their task's goal, and of tasks with none."""
+    shares = []
+    for t in range(trainer.cfg.n_train_tasks):
+        n = int(trainer.enc_buffers.size[t])
+        if n == 0:
+            continue
+        nxt = trainer.enc_buffers.data[t]["next_obs"][:n]
+        shares.append(float(np.mean(trainer.env.is_success(nxt, trainer.train_tasks[t]))))
+    shares_arr = np.asarray(shares)
+    return {"context_goal_share": float(shares_arr.mean()) if len(shares) else float("nan"),
+            "context_tasks_without_goal": float(np.mean(shares_arr == 0)) if len(shares) else float("nan")}
+
+
+@torch.no_grad()
+def posterior_and_search(trainer: Any) -> dict[str, float]:
+    """The test protocol on the run's test tasks, recording the posterior episode 2 samples from (module docstring)."""
+    agent = trainer.agent
+    seen: list[tuple[torch.Tensor, torch.Tensor]] = []
+    original = agent.posterior
+
+    def spy(context: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        mu, var = original(context)
+        seen.append((mu, var))
+        return mu, var
+
+    agent.posterior = spy
+    try:
+        record: dict[str, Any] = {}
+        ev = evaluate(agent, trainer.domain, trainer.eval_tasks, trainer.seed, trainer.cfg.num_exp_traj_eval,
+                      trainer.cfg.use_next_obs_in_context, record=record, inputs=trainer.inputs,
+                      context_reward=trainer.context_reward)
+    finally:
+        agent.posterior = original
+    mu, var = seen[0]  # episode 2's: every transition of episode 1
+    std = var.sqrt().mean(-1).cpu().numpy()
+    mean_abs = mu.abs().mean(-1).cpu().numpy()
+    success = ev[ev.metric == "success"].pivot_table(index="task", columns="episode", values="value")
+    out = {"posterior_std_ep2": float(std.mean()), "posterior_mean_abs_ep2": float(mean_abs.mean()),
+           "success_ep1": float(success[1].mean()), "success_ep2": float(success[2].mean())}
+    if trainer.domain in ARC_DOMAINS:
+        from borel_lib.evaluation import search_metrics
+
+        sm = search_metrics(trainer.domain, trainer.eval_tasks, record)
+        found = sm.found_ep1.to_numpy() > 0
+        out.update({"found_ep1": float(found.mean()), "search_then_go": float(sm.search_then_go.mean()),
+                    "posterior_std_ep2_found": float(std[found].mean()) if found.any() else float("nan")})
+    return out
+
+
+def pearl_diagnostics(trainer: Any) -> pd.DataFrame:
+    """Every diagnostic of the module docstring for a trained :class:`~borel_lib.baselines.pearl.PEARLTrainer`
+    (its checkpoint loaded), as tidy rows (``episode`` 0, ``iteration`` the checkpoint's)."""
+    values = {**context_information(trainer), **posterior_and_search(trainer)}
+    return pd.DataFrame([{"domain": trainer.domain, "metric": k, "value": v, "iteration": trainer.iteration}
+                         for k, v in values.items()])

@@ -1,0 +1,66 @@
+"""PEARL's task inference, measured on finished runs (issue 30; :mod:`borel_lib.baselines.pearl_diagnostics`).
+
+For each seed's checkpoint of ``python -m borel_lib.baselines.pearl DOMAIN --profile P --seed S [--pearl ...]``
+(read only): the share of the encoder's context transitions that reach the goal and of training tasks with none,
+the posterior's spread and drift after episode 1 on the test tasks, and on the Semi-circle whether episode 2 goes
+to a goal episode 1 found (search metrics). Nothing is trained; one evaluation per seed (seconds).
+
+Writes ``data/results/<profile>/probes/<domain>/probe_pearl_diagnostics_<domain>[_<settings>].csv`` (one row per
+seed and metric; ``method`` the run's) with its config.
+Usage: python scripts/pearl_diagnostics.py semicircle [--profile quick] [--seeds 0 1 2] [--pearl context_reward=dense]
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+import torch
+
+from borel_lib import cli
+from borel_lib.baselines import pearl
+
+
+def _run(args) -> int:
+    from borel_lib.baselines.common import checkpoint_path, setting_flags, setting_parts
+    from borel_lib.baselines.pearl_diagnostics import pearl_diagnostics
+    from borel_lib.results import write_results
+
+    torch.set_num_threads(1)  # the machine's cores are shared with training
+    profile = args.profile
+    settings = pearl.named_settings(args.domain, profile, cli.parse_overrides(args.pearl, pearl.PEARLConfig, "pearl"))
+    cfg = pearl.PEARLConfig.for_domain(args.domain, profile, **dict(settings))
+    tags = {s: pearl.run_tag(args.domain, s, settings=settings) for s in args.seeds}
+    missing = [str(checkpoint_path(profile, t)) for t in tags.values() if not checkpoint_path(profile, t).is_file()]
+    if missing:  # before any work
+        raise ValueError(f"no PEARL checkpoint: {', '.join(missing)}; train it first: python -m "
+                         f"borel_lib.baselines.pearl {args.domain} --profile {profile} --seed S"
+                         + setting_flags("pearl", settings))
+    tables = []
+    for seed, tag in tags.items():
+        state = torch.load(checkpoint_path(profile, tag), map_location="cpu", weights_only=False)
+        trainer = pearl.PEARLTrainer(args.domain, cfg.replace(iterations=state["iteration"]), seed)
+        trainer.load_state_dict(state, str(checkpoint_path(profile, tag)))
+        tables.append(pearl_diagnostics(trainer).assign(
+            method="pearl" + setting_parts(settings, pearl.SETTING_NAMES), variant="online", seed=seed, episode=0))
+    name = f"probe_pearl_diagnostics_{args.domain}{setting_parts(settings, pearl.SETTING_NAMES)}"
+    command = (f"python scripts/pearl_diagnostics.py {args.domain} --profile {profile} --seeds "
+               + " ".join(map(str, args.seeds)) + setting_flags("pearl", settings))
+    table = pd.concat(tables, ignore_index=True)[["domain", "method", "variant", "seed", "episode", "metric", "value",
+                                                  "iteration"]]
+    print(write_results(table, name, config=cfg, profile=profile, command=command))
+    print(table.pivot_table(index="metric", columns="seed", values="value").round(3).to_string())
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = cli.make_parser("python scripts/pearl_diagnostics.py", __doc__.splitlines()[0],
+                             "  data/results/<profile>/probes/<domain>/probe_pearl_diagnostics_<domain>[_<settings>].csv")
+    parser.add_argument("domain", choices=pearl.DOMAINS, help="domain of the PEARL runs")
+    parser.add_argument("--profile", default="quick", choices=("smoke", "quick", "paper"))
+    parser.add_argument("--seeds", type=cli.seed, nargs="+", default=[0, 1, 2], help="seeds of the runs")
+    parser.add_argument("--pearl", action="append", default=[], metavar="FIELD=VALUE",
+                        help="the runs' --pearl settings (they name the runs)")
+    return cli.main(_run, parser, argv)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
