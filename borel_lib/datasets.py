@@ -292,7 +292,7 @@ class OfflineDataset:
         store it, so a run never resumes onto data collected again with another protocol."""
         m = self.manifest
         body = {"arrays": {k: v.get("sha256") for k, v in m["arrays"].items()}, "tasks": m["tasks"],
-                "config": m.get("config")}
+                "config": m.get("config"), **({"view": m["view"]} if "view" in m else {})}
         return hashlib.sha256(json.dumps(body, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
 
     @property
@@ -311,6 +311,20 @@ class OfflineDataset:
     @property
     def trial_length(self) -> int:
         return int(self.manifest["trial_length"])
+
+    def last_trials(self, n: int) -> OfflineDataset:
+        """A view of the last ``n`` trials of every task's log (the converged collectors' data, issue 31 (b)); its
+        manifest says so (``view``), and so does its :attr:`fingerprint`: a checkpoint made on the whole logs is
+        refused on it. Not for datasets with arrays of another leading shape (image frames)."""
+        if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= self.n_trials:
+            raise DatasetError(f"{self.path}: last_trials={n!r} must be an integer in [1, {self.n_trials}] "
+                               "(the dataset's trials per task)")
+        lead = (self.n_tasks, self.n_trials)
+        odd = sorted(k for k, v in self.arrays.items() if v.shape[:2] != lead)
+        if odd:
+            raise DatasetError(f"{self.path}: last_trials needs task x trial arrays; {', '.join(odd)} are not")
+        manifest = {**self.manifest, "n_trials": n, "view": {"last_trials": n, "of": self.n_trials}}
+        return OfflineDataset(self.path, manifest, {k: v[:, self.n_trials - n :] for k, v in self.arrays.items()})
 
     def one_hot_actions(self, n_actions: int) -> np.ndarray:
         """Integer-valued actions as one-hot ``(N, M, T, n_actions)`` (Gridworld)."""

@@ -113,6 +113,10 @@ class RunSpec:
     eval_split: str = "test"
     """Evaluation tasks (:mod:`borel_lib.tasks`): ``test`` (reported results) or ``validation`` (for choosing
     settings; in the run's name, command and config, never in a ``test`` run's: those names are unchanged)."""
+    last_trials: int | None = None
+    """Train on the last N trials of every task's log only (the converged collectors' data, where the paper's
+    ambiguity argument applies; :meth:`~borel_lib.datasets.OfflineDataset.last_trials`); ``None``: the whole logs.
+    In the run's names after the initial-state variant (``_last20``) and its command (``--last-trials 20``)."""
 
     def __post_init__(self) -> None:
         check_choice(self.domain, "domain", tuple(sorted(RL_DOMAIN)))
@@ -131,6 +135,16 @@ class RunSpec:
         check_split(self.eval_split, self.domain)
         if isinstance(self.seed, bool) or not isinstance(self.seed, int) or not 0 <= self.seed < 2**31:
             raise ConfigError(f"seed={self.seed!r} must be an integer in [0, 2**31)")
+        if self.last_trials is not None and (isinstance(self.last_trials, bool) or not isinstance(self.last_trials, int)
+                                             or self.last_trials < 1):
+            raise ConfigError(f"last_trials={self.last_trials!r} (--last-trials) must be a positive integer or None")
+        if self.last_trials is not None:
+            from borel_lib.collect import CollectConfig
+
+            logged = CollectConfig.for_domain(self.domain, self.profile, init_state=self.init_state).trials_per_task
+            if self.last_trials > logged:
+                raise ConfigError(f"last_trials={self.last_trials} (--last-trials) is more than the {logged} trials per "
+                                  f"task of {self.domain}'s {self.profile} collection; allowed: 1 to {logged}")
         if self.belief == "vae" and self.features not in VAE_FEATURES:
             raise ConfigError(f"features={self.features!r} applies to the exact belief only; the VAE belief's: "
                               f"{', '.join(VAE_FEATURES)}")
@@ -186,13 +200,18 @@ class RunSpec:
     def vae_tag(self) -> str:
         """``<domain>_<init_state>_<relabelling>[_<image overrides>][_<vae overrides>]_seed<seed>`` (the initial-state variant
         always, the collection protocol's default included: ``ant_semicircle_exclude_semicircle_...``)."""
-        return "_".join([self.domain, self.init_state, self.relabelling, *_override_parts(self.image + self.vae)]) + f"_seed{self.seed}"
+        return "_".join([self.domain, *self._data_parts, self.relabelling, *_override_parts(self.image + self.vae)]) + f"_seed{self.seed}"
+
+    @property
+    def _data_parts(self) -> list[str]:
+        """The dataset's parts of the run's names: the initial-state variant, then ``last<N>`` if set."""
+        return [self.init_state] + ([f"last{self.last_trials}"] if self.last_trials is not None else [])
 
     @property
     def tag(self) -> str:
         """``<domain>_<init_state>_<exact|relabelling>[_<image overrides>][_<vae overrides>][_decoded][_<rl overrides>][_validation]_seed<seed>``
         (e.g. ``gridworld_uniform_reward_relabelling_seed0``; the initial-state variant always; the split if not test)."""
-        parts = [self.domain, self.init_state, "exact" if self.belief == "exact" else self.relabelling,
+        parts = [self.domain, *self._data_parts, "exact" if self.belief == "exact" else self.relabelling,
                  *_override_parts(self.image + self.vae)]
         if self.features != "latent":
             parts.append(self.features)
@@ -208,7 +227,8 @@ class RunSpec:
     @property
     def command(self) -> str:
         cmd = f"python -m borel_lib.pipeline {self.domain} --profile {self.profile}" + "".join(
-            f" --init-state {v}" for v in self.collect_overrides.values()) + f" --belief {self.belief}"
+            f" --init-state {v}" for v in self.collect_overrides.values()) + (
+            f" --last-trials {self.last_trials}" if self.last_trials is not None else "") + f" --belief {self.belief}"
         if self.belief == "vae":
             cmd += f" --relabelling {self.relabelling}"
         cmd += f" --features {self.features}" if self.features != "latent" else ""
@@ -278,10 +298,12 @@ def _default_init_state(domain: str, profile: str) -> str:
 
 
 def collection(spec: RunSpec, progress: bool = True):
-    """The run's own-policy dataset (collected, resumed or loaded from cache; :func:`borel_lib.collect.run_collection`)."""
+    """The run's own-policy dataset (collected, resumed or loaded from cache; :func:`borel_lib.collect.run_collection`),
+    its last :attr:`RunSpec.last_trials` trials per task if set."""
     from borel_lib.collect import run_collection
 
-    return run_collection(spec.domain, spec.profile, progress=progress, **spec.collect_overrides)[0]
+    data = run_collection(spec.domain, spec.profile, progress=progress, **spec.collect_overrides)[0]
+    return data if spec.last_trials is None else data.last_trials(spec.last_trials)
 
 
 def policy_replay_data(spec: RunSpec):
@@ -415,8 +437,8 @@ def _run_borel(spec: RunSpec, progress: bool, device: str, n_eval_tasks: int) ->
                             "vae": vae_cfg, "dataset": dataset.fingerprint},
                            tmp)
     bar.close()
-    run = {k: v for k, v in dataclasses.asdict(spec).items()  # no image entry, no test split: as before
-           if (k, v) not in (("image", ()), ("eval_split", "test"))}
+    run = {k: v for k, v in dataclasses.asdict(spec).items()  # no image entry, no test split, no slice: as before
+           if (k, v) not in (("image", ()), ("eval_split", "test"), ("last_trials", None))}
     config = {"run": run, "offline_rl": rl_cfg.to_dict(), "dataset": dataset.manifest["config"],
               "vae": vae_cfg, **image_config_entry(spec.domain, spec.profile, spec.image)}
     df = pd.DataFrame(rows)

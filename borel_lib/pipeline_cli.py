@@ -49,6 +49,9 @@ def build_parser():
                         help="initial-state variant of the collection to train on (Table 1): "
                              f"{', '.join(INIT_STATE_OPTIONS)}, as the domain allows (default: the domain's "
                              "collection protocol's)")
+    parser.add_argument("--last-trials", type=cli.positive_int, default=None, metavar="N",
+                        help="train on the last N trials of every task's log only (the converged collectors' data; "
+                             "default: the whole logs)")
     parser.add_argument("--belief", default="vae", choices=BELIEFS,
                         help="the learnt VAE belief (BOReL) or the exact posterior (the oracle)")
     parser.add_argument("--relabelling", default="reward_relabelling", choices=RELABEL_MODES,
@@ -79,7 +82,7 @@ def spec_from_args(args) -> RunSpec:
                    args.features, tuple(_parse_rl(args.rl).items()),
                    tuple(_parse_overrides(args.vae, VAEConfig, "vae").items()), init_state=args.init_state,
                    image=tuple(_parse_overrides(args.image, image_features.ImageEncoderConfig, "image").items()),
-                   eval_split=args.eval_split)
+                   eval_split=args.eval_split, last_trials=args.last_trials)
 
 
 def _run_cli(args) -> int:

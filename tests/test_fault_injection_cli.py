@@ -203,6 +203,8 @@ CASES += [
     ("pipeline", ["semicircle", "--belief", "exact", "--vae", "epochs=5"], "vae"),
     ("pipeline", ["wind", "--relabelling", "reward_relabelling"], "relabelling"),
     ("pipeline", ["semicircle", "--init-state", "center"], "init_state"),
+    ("pipeline", ["semicircle", "--last-trials", "0"], "--last-trials"),
+    ("pipeline", ["semicircle", "--last-trials", "100000"], "last_trials"),
     ("pipeline", ["semicircle", "--features", "pixels"], "--features"),
     ("pearl", ["semicircle", "--iterations", "0"], "--iterations"),
     ("pearl", ["semicircle", "--iterations", "nan"], "--iterations"),

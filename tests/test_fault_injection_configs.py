@@ -112,7 +112,7 @@ RANGE: dict[str, str] = {
     "step_reward": "real",
     # the pipeline's RunSpec
     "profile": "choice", "belief": "choice", "relabelling": "choice", "features": "choice",
-    "rl": "overrides", "vae": "overrides",
+    "rl": "overrides", "vae": "overrides", "last_trials": "size",
 }
 """Each field's documented range, by name (a name means the same in every config)..."""
 RANGE_BY_CLASS: dict[tuple[str, str], str] = {
@@ -141,6 +141,7 @@ EXTRA_BAD: dict[tuple[str, str], list[Any]] = {
     ("RunSpec", "vae"): [(("no_such_field", 1),), (("epochs", 0),), (("lr", "x"),), (("kl_weight", -1.0),),
                          (("decoder", "no_such_decoder"),)],
     ("RunSpec", "init_state"): ["center"],
+    ("RunSpec", "last_trials"): [10**6],  # more than the collection's trials per task
 }
 """Bad values particular to one field of one class (cross-field limits)."""
 
@@ -162,7 +163,8 @@ ACCEPTED: dict[tuple[str, str], list[Any]] = {
     ("OffPolicyVariBADConfig", "max_grad_norm"): [None, 10.0],
     ("CollectConfig", "max_grad_norm"): [None, 10.0],
     ("*", "decode_subset"): [None],
-    ("RunSpec", "init_state"): [As(None, "uniform")],  # the collection protocol's default variant, resolved
+    ("RunSpec", "init_state"): [As(None, "uniform")],
+    ("RunSpec", "last_trials"): [None],  # the whole logs  # the collection protocol's default variant, resolved
     ("RunSpec", "profile"): [As(None, "quick")],  # $BOREL_PROFILE, else quick (the test unsets BOREL_PROFILE)
     ("RunSpec", "rl"): [As([("tau", 0.1)], (("tau", 0.1),))],  # a JSON list of pairs, stored as sorted tuples
     ("RunSpec", "vae"): [As([["epochs", 7]], (("epochs", 7),))],

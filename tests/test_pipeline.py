@@ -1,5 +1,6 @@
 """BOReL offline stages: state relabelling, CQL penalty, evaluation keeps the belief, resume."""
 
+import dataclasses
 import math
 
 import numpy as np
@@ -617,3 +618,28 @@ def test_init_state_names_the_dataset_and_round_trips():
     assert fixed.vae_checkpoint() != RunSpec("semicircle", "quick", relabelling="none", seed=1).vae_checkpoint()
     with pytest.raises(ConfigError, match="--init-state.*allowed values: fixed, uniform$"):
         RunSpec("gridworld", "quick", init_state="exclude_semicircle")
+
+
+def test_last_trials_names_the_run_and_views_the_logs_end(semi):
+    """--last-trials N: the run's names and command say so, the spec round-trips through the command line and its
+    saved config, and the data are each log's last N trials (a view whose fingerprint differs from the whole
+    logs', so no checkpoint crosses between them)."""
+    from borel_lib.datasets import DatasetError
+    from borel_lib.pipeline import RunSpec
+    from borel_lib.pipeline_cli import build_parser, spec_from_args
+
+    spec = RunSpec("semicircle", "quick", relabelling="none", init_state="fixed", seed=1, last_trials=20)
+    assert spec.tag == "semicircle_fixed_last20_none_seed1" and spec.vae_tag == "semicircle_fixed_last20_none_seed1"
+    assert "--init-state fixed --last-trials 20 --belief vae" in spec.command
+    assert spec_from_args(build_parser().parse_args(spec.command.split()[3:])) == spec
+    assert RunSpec.from_config(dataclasses.asdict(spec)) == spec
+    assert RunSpec("semicircle", "quick").tag == "semicircle_uniform_reward_relabelling_seed0"  # unchanged
+    view = semi.last_trials(2)
+    assert view.n_trials == 2 and view.n_tasks == semi.n_tasks
+    for name, arr in semi.arrays.items():
+        np.testing.assert_array_equal(view.arrays[name], arr[:, -2:])
+    assert view.fingerprint != semi.fingerprint != semi.last_trials(semi.n_trials).fingerprint
+    assert view.fingerprint == semi.last_trials(2).fingerprint
+    for bad in (0, semi.n_trials + 1, True):
+        with pytest.raises(DatasetError, match="last_trials"):
+            semi.last_trials(bad)
