@@ -141,6 +141,10 @@ class RunSpec:
         if self.last_trials is not None:
             from borel_lib.collect import CollectConfig
 
+            if self.domain in image_features.IMAGE_DOMAINS:  # its image encoder is shared by the whole logs' runs
+                raise ConfigError(f"last_trials (--last-trials) does not apply to {self.domain}: its image encoder is "
+                                  "trained once on the whole logs and shared by every run of the seed")
+
             logged = CollectConfig.for_domain(self.domain, self.profile, init_state=self.init_state).trials_per_task
             if self.last_trials > logged:
                 raise ConfigError(f"last_trials={self.last_trials} (--last-trials) is more than the {logged} trials per "

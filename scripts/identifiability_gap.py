@@ -29,13 +29,18 @@ def _run(args) -> int:
     from borel_lib.paths import datasets_dir
     from borel_lib.results import write_results
 
+    from borel_lib.policy_replay import replay_dataset_name
+
     profile = args.profile
-    missing = [s for s in ag.DATASETS if not (datasets_dir(profile) / dataset_name(
-        CollectConfig.for_domain(s.domain, profile, init_state=s.init_state, seed=args.seed), profile)).is_dir()]
-    if missing:  # before any work
-        raise ValueError(f"datasets missing ({profile}): " + ", ".join(f"{s.domain} {s.init_state}" for s in missing)
-                         + "; collect them first: python -m borel_lib.collect DOMAIN --profile "
-                         f"{profile} --init-state INIT --seed {args.seed}")
+    missing = []
+    for s in ag.DATASETS:  # every dataset, and policy replaying's trials where they are the fix, before any work
+        cfg = CollectConfig.for_domain(s.domain, profile, init_state=s.init_state, seed=args.seed)
+        names = [dataset_name(cfg, profile)] + ([replay_dataset_name(cfg, profile)] if s.fix == "policy_replay" else [])
+        missing += [n for n in names if not (datasets_dir(profile) / n).is_dir()]
+    if missing:
+        raise ValueError(f"datasets missing ({profile}): {', '.join(missing)}; make them first: python -m "
+                         f"borel_lib.collect DOMAIN --profile {profile} --init-state INIT --seed {args.seed} (and for "
+                         "the _policy_replay ones: python -m borel_lib.pipeline DOMAIN --relabelling policy_replay)")
     command = f"python scripts/identifiability_gap.py --profile {profile}" + (
         f" --seed {args.seed}" if args.seed else "")
     tables = [ag.dataset_identifiability(s, profile, args.seed)

@@ -26,14 +26,15 @@ def _run(args) -> int:
 
     torch.set_num_threads(1)  # the machine's cores are shared with training
     profile = args.profile
-    settings = pearl.named_settings(args.domain, profile, cli.parse_overrides(args.pearl, pearl.PEARLConfig, "pearl"))
-    cfg = pearl.PEARLConfig.for_domain(args.domain, profile, **dict(settings))
+    given, settings = pearl.named_settings(args.domain, profile,
+                                           cli.parse_overrides(args.pearl, pearl.PEARLConfig, "pearl"))
+    cfg = pearl.PEARLConfig.for_domain(args.domain, profile, **dict(given))
     tags = {s: pearl.run_tag(args.domain, s, settings=settings) for s in args.seeds}
     missing = [str(checkpoint_path(profile, t)) for t in tags.values() if not checkpoint_path(profile, t).is_file()]
     if missing:  # before any work
         raise ValueError(f"no PEARL checkpoint: {', '.join(missing)}; train it first: python -m "
                          f"borel_lib.baselines.pearl {args.domain} --profile {profile} --seed S"
-                         + setting_flags("pearl", settings))
+                         + setting_flags("pearl", given))
     tables = []
     for seed, tag in tags.items():
         state = torch.load(checkpoint_path(profile, tag), map_location="cpu", weights_only=False)
@@ -43,7 +44,7 @@ def _run(args) -> int:
             method="pearl" + setting_parts(settings, pearl.SETTING_NAMES), variant="online", seed=seed, episode=0))
     name = f"probe_pearl_diagnostics_{args.domain}{setting_parts(settings, pearl.SETTING_NAMES)}"
     command = (f"python scripts/pearl_diagnostics.py {args.domain} --profile {profile} --seeds "
-               + " ".join(map(str, args.seeds)) + setting_flags("pearl", settings))
+               + " ".join(map(str, args.seeds)) + setting_flags("pearl", given))
     table = pd.concat(tables, ignore_index=True)[["domain", "method", "variant", "seed", "episode", "metric", "value",
                                                   "iteration"]]
     print(write_results(table, name, config=cfg, profile=profile, command=command))

@@ -225,11 +225,16 @@ def test_settings_name_the_run_and_defaults_do_not(tmp_path):
     from borel_lib.baselines.pearl import named_settings, run_tag
 
     quick_tspi = PEARLConfig.for_domain("semicircle", "quick").train_steps_per_iter
-    settings = named_settings("semicircle", "quick", {"train_steps_per_iter": quick_tspi, "context_reward": "dense",
-                                                      "iterations": 7, "hidden": (64, 64)})
-    assert settings == (("context_reward", "dense"), ("hidden", (64, 64)))
+    given, settings = named_settings("semicircle", "quick", {"train_steps_per_iter": quick_tspi, "eval_every": 1,
+                                                             "context_reward": "dense", "hidden": (64, 64)})
+    assert given == (("context_reward", "dense"), ("eval_every", 1), ("hidden", (64, 64)))  # the command's
+    assert settings == (("context_reward", "dense"), ("hidden", (64, 64)))  # the name's: evaluation is not a setting
     assert run_tag("semicircle", 2, settings=settings) == "pearl_semicircle_ctxdense_h64x64_seed2"
     assert run_tag("semicircle", 2) == "pearl_semicircle_seed2"
+    with pytest.raises(ValueError, match="iterations"):
+        named_settings("semicircle", "quick", {"iterations": 7})
+    with pytest.raises(ValueError, match="settings="):
+        run_pearl("semicircle", "smoke", progress=False, context_reward="dense")
     df = run_pearl("semicircle", "smoke", seed=0, progress=False, device="cpu", settings=(("context_reward", "dense"),))
     assert set(df.method) == {"pearl_ctxdense"}  # its own method: never pooled with the default PEARL's seeds
     from borel_lib.results import read_results_config
@@ -261,3 +266,15 @@ def test_diagnostics_measure_context_posterior_and_search():
     assert {"posterior_std_ep2", "posterior_mean_abs_ep2", "success_ep1", "success_ep2", "found_ep1",
             "search_then_go"} <= set(got)
     assert got["posterior_std_ep2"] > 0 and 0 <= got["search_then_go"] <= got["found_ep1"] <= 1
+
+
+def test_a_checkpoint_saved_before_a_field_existed_resumes(tmp_path):
+    """A checkpoint whose config lacks a field added since (here context_reward) is read with that field's default."""
+    cfg = PEARLConfig.for_profile("smoke", iterations=1)
+    first = PEARLTrainer("semicircle", cfg, seed=3)
+    first.train(tmp_path / "a.pt", progress=False)
+    state = torch.load(tmp_path / "a.pt", weights_only=False)
+    del state["config"]["context_reward"]
+    resumed = PEARLTrainer("semicircle", cfg.replace(iterations=2), seed=3)
+    resumed.load_state_dict(state)
+    assert resumed.iteration == 1

@@ -640,6 +640,8 @@ def test_last_trials_names_the_run_and_views_the_logs_end(semi):
         np.testing.assert_array_equal(view.arrays[name], arr[:, -2:])
     assert view.fingerprint != semi.fingerprint != semi.last_trials(semi.n_trials).fingerprint
     assert view.fingerprint == semi.last_trials(2).fingerprint
+    with pytest.raises(ConfigError, match="reacher_image"):  # its image encoder is shared with the whole logs' runs
+        RunSpec("reacher_image", "quick", last_trials=5)
     for bad in (0, semi.n_trials + 1, True):
         with pytest.raises(DatasetError, match="last_trials"):
             semi.last_trials(bad)

@@ -71,7 +71,7 @@ from borel_lib.baselines.common import (
     summarise,
     write_trajectories,
 )
-from borel_lib.baselines.pearl_agent import PEARLAgent
+from borel_lib.baselines.pearl_agent import PEARLAgent, TaskBuffers
 from borel_lib.config import ConfigError, check_choice, check_tau
 from borel_lib.envs import make_env
 from borel_lib.envs.batched import MUJOCO_BATCHABLE, batched_trial_for, is_mujoco
@@ -184,7 +184,8 @@ class PEARLConfig(BaselineConfig):
     """Reward SAC trains on: dense (official) or sparse."""
     context_reward: str = "sparse"
     """Reward the context encoder sees, in training and at test: the environment's sparse one (official), or the
-    domain's dense one (a sanity check of task inference: a dense reward names the goal from any transition)."""
+    domain's dense one (a sanity check of task inference on the goal domains, where a dense reward says how far
+    the goal is from any transition)."""
     eval_every: int = 10
     """Iterations between evaluations on the unseen tasks (the last iteration is always evaluated)."""
     checkpoint_every: int = 1
@@ -218,58 +219,6 @@ class PEARLConfig(BaselineConfig):
             raise ConfigError(f"gamma={self.gamma} must be in [0, 1)")
         if self.num_tasks_sample > self.n_train_tasks:
             raise ConfigError(f"num_tasks_sample={self.num_tasks_sample} must be <= n_train_tasks={self.n_train_tasks}")
-
-
-# ------------------------------------------------------------------------------------ buffers
-class TaskBuffers:
-    """One growable replay buffer per task (numpy, on the CPU): arrays ``(capacity, dim)`` per field."""
-
-    FIELDS = ("obs", "actions", "rewards", "rl_rewards", "next_obs")
-
-    def __init__(self, n_tasks: int):
-        self.data: list[dict[str, np.ndarray] | None] = [None] * n_tasks
-        self.size = np.zeros(n_tasks, dtype=np.int64)
-
-    def add(self, task: int, **fields: np.ndarray) -> None:
-        """Append T transitions (every field ``(T, ...)``) to ``task``'s buffer."""
-        T = len(fields["rewards"])
-        store, n = self.data[task], int(self.size[task])
-        if store is None or n + T > len(store["rewards"]):
-            cap = max(2 * (n + T), 256)
-            grown = {k: np.zeros((cap, *np.shape(v)[1:]), np.float32) for k, v in fields.items()}
-            if store is not None:
-                for k in grown:
-                    grown[k][:n] = store[k][:n]
-            store = self.data[task] = grown
-        for k in self.FIELDS:
-            store[k][n : n + T] = fields[k]
-        self.size[task] = n + T
-
-    def clear(self, task: int) -> None:
-        self.size[task] = 0
-
-    def sample(self, tasks: np.ndarray, batch: int, rng: np.random.Generator) -> dict[str, np.ndarray]:
-        """``batch`` transitions per task in ``tasks`` (uniform, with replacement): arrays ``(B, batch, ...)``."""
-        out: dict[str, list[np.ndarray]] = {k: [] for k in self.FIELDS}
-        for t in tasks:
-            if self.size[t] == 0:
-                raise RuntimeError(f"TaskBuffers.sample: task {t}'s buffer is empty")
-            idx = rng.integers(0, self.size[t], batch)
-            for k in self.FIELDS:
-                out[k].append(self.data[t][k][idx])
-        return {k: np.stack(v) for k, v in out.items()}
-
-    def state_dict(self) -> dict[str, Any]:
-        return {"size": self.size.copy(),
-                "data": [None if d is None else {k: v[: self.size[i]].copy() for k, v in d.items()}
-                         for i, d in enumerate(self.data)]}
-
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        self.size = np.zeros(len(state["size"]), np.int64)
-        self.data = [None] * len(state["size"])
-        for i, d in enumerate(state["data"]):
-            if d is not None and len(d["rewards"]):
-                self.add(i, **d)
 
 
 # ---------------------------------------------------------------------------------- training
@@ -422,7 +371,7 @@ class PEARLTrainer:
                 **({"inputs": self.inputs.fingerprint} if self.inputs.fingerprint is not None else {})}
 
     def load_state_dict(self, state: dict[str, Any], where: str = "checkpoint") -> None:
-        saved, wanted = state["config"], self.cfg.to_dict()
+        saved, wanted = PEARLConfig.upgrade(state["config"]), self.cfg.to_dict()  # fields added since: defaults
         diff = sorted(k for k in wanted if k not in ("iterations", "eval_every", "checkpoint_every")
                       and saved.get(k) != wanted[k])
         if diff or state["seed"] != self.seed or state["oracle_task"] != self.oracle:
@@ -485,11 +434,21 @@ SETTING_NAMES = {"context_reward": "ctx", "train_steps_per_iter": "tspi", "meta_
 """Short names of :class:`PEARLConfig` fields in a run's name (``context_reward=dense`` → ``_ctxdense``)."""
 
 
-def named_settings(domain: str, profile: str, settings: Any) -> tuple[tuple[str, Any], ...]:
-    """The ``--pearl FIELD=VALUE`` overrides that name a run, sorted: those not equal to the profile's value for
-    ``domain``, never ``iterations`` (it grows a run)."""
-    base = PEARLConfig.for_domain(domain, profile)
-    return tuple(sorted((k, v) for k, v in dict(settings).items() if k != "iterations" and getattr(base, k) != v))
+UNNAMED = ("iterations", "eval_every", "checkpoint_every")
+"""Settings that never name a run (a run grows, or is evaluated or saved more often, under the same name)."""
+
+
+def named_settings(domain: str, profile: str, settings: Any) -> tuple[tuple[str, Any], tuple[tuple[str, Any], ...]]:
+    """``(given, named)`` for ``--pearl FIELD=VALUE`` settings, both sorted: ``given`` those not equal to the profile's
+    value for ``domain`` (the run's command), ``named`` those of them that name the run (never one of :data:`UNNAMED`;
+    ``iterations`` is refused here: it is given alone, ``--iterations``)."""
+    settings = dict(settings)
+    if "iterations" in settings:
+        raise ConfigError("settings: give the number of iterations alone (--iterations), not as a --pearl setting")
+    base = PEARLConfig.for_domain(domain, profile, **settings)  # unknown fields and bad values: one ConfigError
+    default = PEARLConfig.for_domain(domain, profile)
+    given = tuple(sorted((k, v) for k, v in settings.items() if getattr(base, k) != getattr(default, k)))
+    return given, tuple((k, v) for k, v in given if k not in UNNAMED)
 
 
 def run_tag(domain: str, seed: int, oracle_task: bool = False, eval_split: str = DEFAULT_SPLIT,
@@ -507,8 +466,8 @@ def run_pearl(domain: str = "semicircle", profile: str | None = None, seed: int 
               **overrides: Any) -> pd.DataFrame:
     """Train PEARL online for one seed (resuming a killed run), write
     ``pearl[_oracle_task]_<domain>[_<settings>][_validation]_seed<seed>.csv`` with its config, and return the table
-    (``settings``: :class:`PEARLConfig` overrides that name the run, ``--pearl FIELD=VALUE``; ``overrides``: those
-    that do not, i.e. ``iterations``)
+    (``settings``: :class:`PEARLConfig` overrides, ``--pearl FIELD=VALUE``, most of which name the run,
+    :func:`named_settings`; ``overrides``: ``iterations`` only)
     (``eval_split``: its evaluation tasks, :func:`borel_lib.tasks.eval_tasks`; in the name and command if not
     ``test``; ``image``: image-stage overrides, image domains only, :mod:`borel_lib.image_features`). Holds the run's
     lock (:func:`~borel_lib.baselines.common.run_lock`): a second process given the same run waits for the
@@ -520,13 +479,16 @@ def run_pearl(domain: str = "semicircle", profile: str | None = None, seed: int 
     from borel_lib.seeding import seed_everything
 
     profile = resolve_profile(profile)
-    settings = named_settings(domain, profile, settings)
-    cfg = PEARLConfig.for_domain(domain, profile, **dict(settings), **overrides)
+    if set(overrides) - {"iterations"}:
+        raise ConfigError(f"run_pearl: {', '.join(sorted(set(overrides) - {'iterations'}))}: give config fields as "
+                          "settings=((field, value), ...) (--pearl FIELD=VALUE); only iterations goes alone")
+    given, settings = named_settings(domain, profile, settings)
+    cfg = PEARLConfig.for_domain(domain, profile, **dict(given), **overrides)
     image = check_image_run(domain, profile, "latent", dict(image))
     tag = run_tag(domain, seed, oracle_task, eval_split, image, settings)
     command = baseline_command("pearl", domain, profile, seed, overrides,
                                (" --oracle-task" if oracle_task else "") + split_flag(eval_split) + image_flags(image)
-                               + setting_flags("pearl", settings))
+                               + setting_flags("pearl", given))
     with run_lock(profile, tag, "PEARL"):
         check_same_run(tag, profile, cfg, command, checkpoint_path(profile, tag), grows=("iterations",))
         dev = get_device(device)

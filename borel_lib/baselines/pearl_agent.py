@@ -16,6 +16,7 @@ Written from the PEARL paper and a reading of what its official implementation d
   information bottleneck ``kl_lambda · KL(q(z|c) ‖ N(0, I))``, *summed* over tasks and latent dims;
   the policy and V see z detached.
 - ``oracle_task`` (``task_dim`` given): z is replaced by the true task vector (no encoder, no KL).
+- :class:`TaskBuffers`: the per-task replay buffers the trainer fills (RL data and recent context data).
 """
 
 from __future__ import annotations
@@ -161,3 +162,54 @@ class PEARLAgent(nn.Module):
         for name in ("q_optim", "v_optim", "policy_optim"):
             getattr(self, name).load_state_dict(state[name])
         self.generator.set_state(state["generator"].cpu())
+
+
+class TaskBuffers:
+    """One growable replay buffer per task (numpy, on the CPU): arrays ``(capacity, dim)`` per field."""
+
+    FIELDS = ("obs", "actions", "rewards", "rl_rewards", "next_obs")
+
+    def __init__(self, n_tasks: int):
+        self.data: list[dict[str, np.ndarray] | None] = [None] * n_tasks
+        self.size = np.zeros(n_tasks, dtype=np.int64)
+
+    def add(self, task: int, **fields: np.ndarray) -> None:
+        """Append T transitions (every field ``(T, ...)``) to ``task``'s buffer."""
+        T = len(fields["rewards"])
+        store, n = self.data[task], int(self.size[task])
+        if store is None or n + T > len(store["rewards"]):
+            cap = max(2 * (n + T), 256)
+            grown = {k: np.zeros((cap, *np.shape(v)[1:]), np.float32) for k, v in fields.items()}
+            if store is not None:
+                for k in grown:
+                    grown[k][:n] = store[k][:n]
+            store = self.data[task] = grown
+        for k in self.FIELDS:
+            store[k][n : n + T] = fields[k]
+        self.size[task] = n + T
+
+    def clear(self, task: int) -> None:
+        self.size[task] = 0
+
+    def sample(self, tasks: np.ndarray, batch: int, rng: np.random.Generator) -> dict[str, np.ndarray]:
+        """``batch`` transitions per task in ``tasks`` (uniform, with replacement): arrays ``(B, batch, ...)``."""
+        out: dict[str, list[np.ndarray]] = {k: [] for k in self.FIELDS}
+        for t in tasks:
+            if self.size[t] == 0:
+                raise RuntimeError(f"TaskBuffers.sample: task {t}'s buffer is empty")
+            idx = rng.integers(0, self.size[t], batch)
+            for k in self.FIELDS:
+                out[k].append(self.data[t][k][idx])
+        return {k: np.stack(v) for k, v in out.items()}
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"size": self.size.copy(),
+                "data": [None if d is None else {k: v[: self.size[i]].copy() for k, v in d.items()}
+                         for i, d in enumerate(self.data)]}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.size = np.zeros(len(state["size"]), np.int64)
+        self.data = [None] * len(state["size"])
+        for i, d in enumerate(state["data"]):
+            if d is not None and len(d["rewards"]):
+                self.add(i, **d)

@@ -32,22 +32,27 @@ ARC_DOMAINS = ("semicircle",)
 
 
 def context_information(trainer: Any) -> dict[str, float]:
-    """Share of the encoder buffers' transitions that reach their task's goal, and of tasks with none."""
-    shares = []
+    """Share of the encoder buffers' transitions (all tasks pooled) that reach their task's goal, and share of the
+    tasks (with data) whose buffer has none."""
+    hits, sizes = [], []
     for t in range(trainer.cfg.n_train_tasks):
         n = int(trainer.enc_buffers.size[t])
-        if n == 0:
-            continue
-        nxt = trainer.enc_buffers.data[t]["next_obs"][:n]
-        shares.append(float(np.mean(trainer.env.is_success(nxt, trainer.train_tasks[t]))))
-    shares_arr = np.asarray(shares)
-    return {"context_goal_share": float(shares_arr.mean()) if len(shares) else float("nan"),
-            "context_tasks_without_goal": float(np.mean(shares_arr == 0)) if len(shares) else float("nan")}
+        if n:
+            hits.append(int(np.sum(trainer.env.is_success(trainer.enc_buffers.data[t]["next_obs"][:n],
+                                                          trainer.train_tasks[t]))))
+            sizes.append(n)
+    if not sizes:
+        return {"context_goal_share": float("nan"), "context_tasks_without_goal": float("nan")}
+    return {"context_goal_share": sum(hits) / sum(sizes),
+            "context_tasks_without_goal": float(np.mean(np.asarray(hits) == 0))}
 
 
 @torch.no_grad()
 def posterior_and_search(trainer: Any) -> dict[str, float]:
     """The test protocol on the run's test tasks, recording the posterior episode 2 samples from (module docstring)."""
+    if trainer.cfg.num_exp_traj_eval != 1:  # episode 2 must be the one that samples from the posterior
+        raise ValueError(f"pearl_diagnostics needs num_exp_traj_eval=1 (episode 2 from the posterior of episode 1); "
+                         f"this run has {trainer.cfg.num_exp_traj_eval}")
     agent = trainer.agent
     seen: list[tuple[torch.Tensor, torch.Tensor]] = []
     original = agent.posterior

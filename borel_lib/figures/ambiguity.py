@@ -82,7 +82,8 @@ def identifiability_gap(profile: str, directory: str | Path | None = None):
     of each log without the fix (the converged collectors the theory is about; each label gives the count on the
     whole logs BOReL learns from) against the fix's gain in the committed BOReL runs (reward relabelling or policy
     replaying minus none: IQM difference over seeds with its bootstrap 95 % interval,
-    :func:`borel_lib.ambiguity_gap.fix_gap`). Hollow markers: the interval holds 0. Tables: ``identifiability_gap``
+    :func:`borel_lib.ambiguity_gap.fix_gap`). Hollow markers: the verdict is not "holds" (the interval holds 0, or
+    too few seeds for one). Tables: ``identifiability_gap``
     (``scripts/identifiability_gap.py``) and the BOReL runs."""
     from borel_lib.ambiguity_gap import DATASETS, fix_gap
     from borel_lib.results import borel_runs
@@ -113,6 +114,6 @@ def identifiability_gap(profile: str, directory: str | Path | None = None):
            title="MDP ambiguity in the data against what its fix gains")
     ax.plot([], [], "o", color="tab:blue", label="reward relabelling")
     ax.plot([], [], "o", color="tab:red", label="policy replaying")
-    ax.plot([], [], "o", color="grey", mfc="white", label="interval holds 0")
+    ax.plot([], [], "o", color="grey", mfc="white", label="not separated (or one seed)")
     ax.legend(fontsize="small", loc="lower right")
     return fig
