@@ -105,10 +105,10 @@ def dataset_identifiability(spec: GapDataset, profile: str, seed: int = 0, late_
     logs / ``late`` trials) and data (``own`` / ``fixed``), with ``tasks`` and ``of_pairs``. ``stride`` keeps
     every stride-th trial of the whole logs (1: all). A clear error naming the command when a dataset is missing."""
     from borel_lib.collect import CollectConfig, dataset_name
-    from borel_lib.policy_replay import replay_dataset_name
     from borel_lib.datasets import load_dataset
     from borel_lib.envs import make_env
     from borel_lib.paths import datasets_dir
+    from borel_lib.policy_replay import replay_dataset_name
 
     cfg = CollectConfig.for_domain(spec.domain, profile, init_state=spec.init_state, seed=seed)
     path = datasets_dir(profile) / dataset_name(cfg, profile)

@@ -398,13 +398,23 @@ ORDERING_COLUMNS: tuple[str, ...] = ("claim", "domain", "a", "b", "n_a", "n_b", 
 """The columns of :func:`paper_orderings`."""
 
 
+AMBIGUOUS_DATA: dict[str, dict[str, Any]] = {
+    "fixed-start data": {"init_state": "fixed"},
+    "fixed-start data, last 20 trials": {"init_state": "fixed", "last_trials": 20},
+}
+"""Semi-circle data where the paper's premise (non-overlapping identifying states) shows, each with its own RR
+against no-RR claim (issue 31; :mod:`borel_lib.ambiguity_gap` counts the pairs failing Proposition 2). Not Figure 3's
+panel, whose headline row keeps the protocol's data (:func:`borel_lib.headline` skips these claims)."""
+
+
 def ordering_claims(profile: str) -> list[tuple[str, str, str, tuple[str, ...]]]:
     """The orderings "a > b" the paper claims, as ``(claim, domain, a, candidates for b)`` with ``a`` and ``b``
     run configurations (:func:`run_config`, the names of the ``profile``'s runs; the first candidate for b
     with runs is used): BOReL with reward relabelling above BOReL without on Gridworld and Semi-circle
     (Figure 3); BOReL above PEARL and MBML on Semi-circle, Half-Cheetah-Vel and Ant-Semi-circle (Figure 3;
     Ant: BOReL on the uniform-start data, MBML on that data or else on the protocol's default data, as
-    Figure 3's Ant panel draws them); policy replaying above none, and BOReL with it above PEARL and MBML, on
+    Figure 3's Ant panel draws them); the same RR claim on the Semi-circle's ambiguous data (:data:`AMBIGUOUS_DATA`);
+    policy replaying above none, and BOReL with it above PEARL and MBML, on
     Wind and Escape-Room (Figure 4); and Table 1: the uniform data above the data excluding the semi-circle
     and above the fixed start, for BOReL and for BOReL + CQL, and CQL at least as good as plain BOReL per
     data variant."""
@@ -423,6 +433,8 @@ def ordering_claims(profile: str) -> list[tuple[str, str, str, tuple[str, ...]]]
 
     claims = [("BOReL (RR) > BOReL without relabelling", d, borel(d), (borel(d, "none"),))
               for d in ("gridworld", "semicircle")]
+    claims += [(f"BOReL (RR) > BOReL without relabelling, {name}", "semicircle", borel("semicircle", **kw),
+                (borel("semicircle", "none", **kw),)) for name, kw in AMBIGUOUS_DATA.items()]
     for domain, a, mbml_data in (("semicircle", borel("semicircle"), (None,)),
                                  ("cheetah_vel", borel("cheetah_vel"), (None,)),
                                  ("ant_semicircle", borel("ant_semicircle", init_state="uniform"), ("uniform", None))):

@@ -27,9 +27,8 @@ NAME = "identifiability_gap"
 def _run(args) -> int:
     from borel_lib.collect import CollectConfig, dataset_name
     from borel_lib.paths import datasets_dir
-    from borel_lib.results import write_results
-
     from borel_lib.policy_replay import replay_dataset_name
+    from borel_lib.results import write_results
 
     profile = args.profile
     missing = []
