@@ -81,8 +81,9 @@ def posterior_and_search(trainer: Any) -> dict[str, float]:
 
         sm = search_metrics(trainer.domain, trainer.eval_tasks, record)
         found = sm.found_ep1.to_numpy() > 0
-        out.update({"found_ep1": float(found.mean()), "search_then_go": float(sm.search_then_go.mean()),
-                    "posterior_std_ep2_found": float(std[found].mean()) if found.any() else float("nan")})
+        out.update({"found_ep1": float(found.mean()), "search_then_go": float(sm.search_then_go.mean())})
+        if found.any():  # the posterior's spread where episode 1 saw the goal (no row when it never did)
+            out["posterior_std_ep2_found"] = float(std[found].mean())
     return out
 
 
