@@ -293,7 +293,7 @@ class PEARLTrainer:
         mu, var = self.agent.prior(n)
         have = np.flatnonzero(self.enc_buffers.size[task_idx] > 0)
         if have.size:
-            ctx = self._context(task_idx[have])
+            ctx = self.sample_context(task_idx[have])
             with torch.no_grad():
                 m, v = self.agent.posterior(ctx)
             rows = torch.as_tensor(have, device=self.device)
@@ -303,7 +303,8 @@ class PEARLTrainer:
     def _prior_z(self, task_idx: np.ndarray) -> torch.Tensor:
         return self._task_tensor(task_idx) if self.oracle else self.agent.sample_z(*self.agent.prior(len(task_idx)))
 
-    def _context(self, task_idx: np.ndarray) -> torch.Tensor:
+    def sample_context(self, task_idx: np.ndarray) -> torch.Tensor:
+        """``embedding_batch_size`` transitions of each task's encoder buffer, as context features."""
         c = self.enc_buffers.sample(task_idx, self.cfg.embedding_batch_size, self.rng)
         feats = context_features(c["obs"], c["actions"], c["rewards"], c["next_obs"], self.cfg.use_next_obs_in_context)
         return torch.as_tensor(feats, device=self.device)
@@ -359,7 +360,7 @@ class PEARLTrainer:
         tasks = self.rng.integers(0, cfg.n_train_tasks, cfg.meta_batch)
         batch = {k: torch.as_tensor(v, device=self.device)
                  for k, v in self.rl_buffers.sample(tasks, cfg.batch_size, self.rng).items()}
-        context = None if self.oracle else self._context(tasks)
+        context = None if self.oracle else self.sample_context(tasks)
         return self.agent.update(batch, context, self._task_tensor(tasks) if self.oracle else None)
 
     # ---------------------------------------------------------------------------- checkpoints

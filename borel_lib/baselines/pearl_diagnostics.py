@@ -14,7 +14,9 @@ its policy does not act on a confident posterior (episode 2 does not go back to 
   and 0); the same for the tasks where episode 1 found the goal;
 - **acting on it** (the same trials, :func:`borel_lib.evaluation.search_metrics` on the arc domains): the goal
   found in episode 1, episode 2 reaching the goal (``success_ep2``), and reaching it directly after episode 1
-  found it (``search_then_go``) — "does posterior sampling go to the goal seen in episode 1".
+  found it (``search_then_go``) — "does posterior sampling go to the goal seen in episode 1";
+- **the stage swap** (:func:`own_context_success`): the training tasks reached with z from their own training
+  contexts instead of episode 1's, which separates "cannot read episode 1" from "did not learn".
 """
 
 from __future__ import annotations
@@ -87,9 +89,31 @@ def posterior_and_search(trainer: Any) -> dict[str, float]:
     return out
 
 
+@torch.no_grad()
+def own_context_success(trainer: Any) -> dict[str, float]:
+    """The stage swap: on the training tasks with data, z = the posterior mean given a context drawn from the task's
+    own encoder buffer (the training distribution of contexts) instead of the test protocol's episode 1; one
+    episode from the fixed start with the deterministic policy. High here and low at test: the encoder does not
+    read episode-1 contexts; low here too: the encoder or the policy did not learn."""
+    from borel_lib.envs.batched import batched_trial_for
+
+    idx = np.flatnonzero(trainer.enc_buffers.size > 0)
+    if not len(idx):
+        return {}
+    mu, _ = trainer.agent.posterior(trainer.sample_context(idx))
+    trial = batched_trial_for(trainer.env, len(idx), episodes=1)
+    states = trial.reset(trainer.train_tasks[idx], seeds=range(trainer.seed, trainer.seed + len(idx)))
+    reached = np.zeros(len(idx), dtype=bool)
+    for _t in range(trainer.H):
+        out = trial.step(trainer.agent.act(trainer.inputs(states), mu, deterministic=True))
+        reached |= trainer.env.is_success(out.next_obs[:, :-1], trainer.train_tasks[idx])
+        states = out.obs
+    return {"success_own_context_train": float(reached.mean())}
+
+
 def pearl_diagnostics(trainer: Any) -> pd.DataFrame:
     """Every diagnostic of the module docstring for a trained :class:`~borel_lib.baselines.pearl.PEARLTrainer`
     (its checkpoint loaded), as tidy rows (``episode`` 0, ``iteration`` the checkpoint's)."""
-    values = {**context_information(trainer), **posterior_and_search(trainer)}
+    values = {**context_information(trainer), **posterior_and_search(trainer), **own_context_success(trainer)}
     return pd.DataFrame([{"domain": trainer.domain, "metric": k, "value": v, "iteration": trainer.iteration}
                          for k, v in values.items()])
