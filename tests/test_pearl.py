@@ -267,6 +267,7 @@ def test_diagnostics_measure_context_posterior_and_search():
             "search_then_go"} <= set(got)
     assert got["posterior_std_ep2"] > 0 and 0 <= got["search_then_go"] <= got["found_ep1"] <= 1
     assert 0 <= got["success_own_context_train"] <= 1
+    assert 0 <= got["success_ep2_training_prior"] <= 1
 
 
 def test_a_checkpoint_saved_before_a_field_existed_resumes(tmp_path):

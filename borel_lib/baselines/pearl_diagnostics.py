@@ -15,8 +15,10 @@ its policy does not act on a confident posterior (episode 2 does not go back to 
 - **acting on it** (the same trials, :func:`borel_lib.evaluation.search_metrics` on the arc domains): the goal
   found in episode 1, episode 2 reaching the goal (``success_ep2``), and reaching it directly after episode 1
   found it (``search_then_go``) — "does posterior sampling go to the goal seen in episode 1";
-- **the stage swap** (:func:`own_context_success`): the training tasks reached with z from their own training
-  contexts instead of episode 1's, which separates "cannot read episode 1" from "did not learn".
+- **two stage swaps**: the training tasks reached with z from their own training contexts instead of episode 1's
+  (:func:`own_context_success`: "cannot read episode 1" or "did not learn"), and the test protocol with episode
+  1's z drawn from the training posteriors instead of the prior (:func:`training_posterior_episode1`: are prior
+  samples the problem).
 """
 
 from __future__ import annotations
@@ -111,9 +113,38 @@ def own_context_success(trainer: Any) -> dict[str, float]:
     return {"success_own_context_train": float(reached.mean())}
 
 
+@torch.no_grad()
+def training_posterior_episode1(trainer: Any) -> dict[str, float]:
+    """The second swap: the test protocol with episode 1's z drawn from the *training* posteriors (the posterior
+    mean of a training task's own context, a task drawn uniformly per test task) instead of N(0, I): a
+    Thompson sample over the training goals. Lifts episode 2: prior samples were the problem; does not: the encoder
+    cannot read a first episode spent away from the goal."""
+    idx = np.flatnonzero(trainer.enc_buffers.size > 0)
+    if not len(idx):
+        return {}
+    agent = trainer.agent
+    mu, _ = agent.posterior(trainer.sample_context(idx))
+    gen = torch.Generator(device=agent.device).manual_seed(trainer.seed + 40_000)
+    original = agent.prior
+
+    def training_prior(n: int) -> tuple[torch.Tensor, torch.Tensor]:
+        pick = torch.randint(0, len(idx), (n,), generator=gen, device=agent.device)
+        return mu[pick].clone(), torch.full_like(mu[pick], 1e-8)  # z = that task's posterior mean
+
+    agent.prior = training_prior
+    try:
+        ev = evaluate(agent, trainer.domain, trainer.eval_tasks, trainer.seed, trainer.cfg.num_exp_traj_eval,
+                      trainer.cfg.use_next_obs_in_context, inputs=trainer.inputs, context_reward=trainer.context_reward)
+    finally:
+        agent.prior = original
+    success = ev[ev.metric == "success"].groupby("episode").value.mean()
+    return {"success_ep1_training_prior": float(success[1]), "success_ep2_training_prior": float(success[2])}
+
+
 def pearl_diagnostics(trainer: Any) -> pd.DataFrame:
     """Every diagnostic of the module docstring for a trained :class:`~borel_lib.baselines.pearl.PEARLTrainer`
     (its checkpoint loaded), as tidy rows (``episode`` 0, ``iteration`` the checkpoint's)."""
-    values = {**context_information(trainer), **posterior_and_search(trainer), **own_context_success(trainer)}
+    values = {**context_information(trainer), **posterior_and_search(trainer), **own_context_success(trainer),
+              **training_posterior_episode1(trainer)}
     return pd.DataFrame([{"domain": trainer.domain, "metric": k, "value": v, "iteration": trainer.iteration}
                          for k, v in values.items()])
