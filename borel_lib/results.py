@@ -43,7 +43,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from borel_lib.config import Config
+from borel_lib.config import Config, ConfigError
 from borel_lib.io import atomic_path, write_json
 from borel_lib.paths import results_dir
 from borel_lib.stats import bootstrap_ci, compare, iqm
@@ -433,8 +433,12 @@ def ordering_claims(profile: str) -> list[tuple[str, str, str, tuple[str, ...]]]
 
     claims = [("BOReL (RR) > BOReL without relabelling", d, borel(d), (borel(d, "none"),))
               for d in ("gridworld", "semicircle")]
-    claims += [(f"BOReL (RR) > BOReL without relabelling, {name}", "semicircle", borel("semicircle", **kw),
-                (borel("semicircle", "none", **kw),)) for name, kw in AMBIGUOUS_DATA.items()]
+    for name, kw in AMBIGUOUS_DATA.items():
+        try:
+            claims.append((f"BOReL (RR) > BOReL without relabelling, {name}", "semicircle", borel("semicircle", **kw),
+                           (borel("semicircle", "none", **kw),)))
+        except ConfigError:  # a profile whose collection is shorter than the slice (smoke): no such runs
+            continue
     for domain, a, mbml_data in (("semicircle", borel("semicircle"), (None,)),
                                  ("cheetah_vel", borel("cheetah_vel"), (None,)),
                                  ("ant_semicircle", borel("ant_semicircle", init_state="uniform"), ("uniform", None))):

@@ -411,3 +411,15 @@ def test_the_migration_writes_the_default_initial_state_into_run_names_once(tmp_
     # the semi-circle of the variant excluding it is no domain: a migrated Ant name is left alone
     assert migrate.with_init_state("borel_ant_semicircle_exclude_semicircle_reward_relabelling_seed0", "quick") == \
         "borel_ant_semicircle_exclude_semicircle_reward_relabelling_seed0"
+
+
+def test_ordering_claims_of_every_profile_build():
+    """ordering_claims names real runs on every profile: a claim whose data a profile cannot have (the last 20
+    trials of a 5-trial smoke collection) is left out, not an error."""
+    from borel_lib.results import ordering_claims
+
+    for profile in ("smoke", "quick", "paper"):
+        claims = [c for c, *_ in ordering_claims(profile)]
+        assert "BOReL (RR) > BOReL without relabelling, fixed-start data" in claims
+    assert "BOReL (RR) > BOReL without relabelling, fixed-start data, last 20 trials" not in [
+        c for c, *_ in ordering_claims("smoke")]
