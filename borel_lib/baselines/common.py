@@ -137,12 +137,12 @@ def image_inputs(domain: str, profile: str, seed: int, device: str | torch.devic
 
 def image_tag(image: tuple[tuple[str, Any], ...]) -> str:
     """The part of a baseline's run name for its image-stage overrides (``_propriofull``; empty without)."""
-    return "".join(f"_{k}{'x'.join(map(str, v)) if isinstance(v, tuple) else v}" for k, v in image)
+    return setting_parts(image, {})
 
 
 def image_flags(image: tuple[tuple[str, Any], ...]) -> str:
     """The command-line form of image-stage overrides (`` --image proprio=full``)."""
-    return "".join(f" --image {k}={','.join(map(str, v)) if isinstance(v, tuple) else v}" for k, v in image)
+    return setting_flags("image", image)
 
 
 def setting_parts(settings: tuple[tuple[str, Any], ...], short: dict[str, str]) -> str:
