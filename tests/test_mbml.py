@@ -207,3 +207,61 @@ def test_init_state_picks_the_dataset_and_names_the_run(monkeypatch):
         mbml.run_mbml("ant_semicircle", "smoke", init_state="everywhere")
     assert mbml.main(["ant_semicircle", "--profile", "smoke", "--init-state", "everywhere"]) == 2
     assert not asked
+
+
+def test_logged_returns_against_a_loop(semi):
+    """scripts/mbml_teachers.py's bar: every task's logged return and success per episode, over its training trials
+    (the held-out ones excluded) and over the last L of them, as a plain loop computes them."""
+    from borel_lib.baselines.mbml_diagnostics import logged_returns
+    from borel_lib.envs import make_env
+
+    env = make_env("semicircle")
+    N, M, T = semi.rewards.shape
+    k, H = semi.manifest["episodes_per_trial"], semi.manifest["horizon"]
+    heldout, last = 1, 2
+    df = logged_returns(semi, heldout, last)
+    keep = M - heldout
+    for method, trials in (("logged_all", range(keep)), (f"logged_last{last}", range(keep - last, keep))):
+        for i in range(N):
+            for e in range(k):
+                steps = slice(e * H, (e + 1) * H)
+                ret = np.mean([float(np.sum(semi.rewards[i, m, steps], dtype=np.float64)) for m in trials])
+                hit = np.mean([bool(env.is_success(semi.arrays["next_obs"][i, m, steps, :-1], semi.tasks[i]).any())
+                               for m in trials])
+                row = df[(df.method == method) & (df.task == i) & (df.episode == e + 1)].set_index("metric").value
+                assert row["return"] == pytest.approx(ret, rel=1e-5, abs=1e-5)
+                assert row["success"] == pytest.approx(hit)
+    with pytest.raises(ValueError, match="last=99"):
+        logged_returns(semi, heldout, 99)
+
+
+def test_teachers_are_evaluated_from_the_given_initial_states(semi):
+    """The teachers play their own tasks from the collection's initial states (``init_state``), not only the
+    test protocol's fixed start: the first states of a uniform-start evaluation differ between tasks."""
+    from borel_lib.baselines.common import evaluate
+    from borel_lib.baselines.mbml_diagnostics import evaluate_teachers
+
+    trainer = MBMLTrainer(semi, MBMLConfig.for_profile("smoke"), seed=0)
+    df = evaluate_teachers(trainer, "uniform")
+    assert set(df.method) == {"bcq_teachers"} and set(df.task) == set(range(semi.n_tasks))
+    assert np.isfinite(df.value).all()
+
+    class Still:  # stands still whatever it is given
+        device = torch.device("cpu")
+
+        def prior(self, n):
+            return torch.zeros(n, 1), torch.ones(n, 1)
+
+        def sample_z(self, mu, var, generator=None):
+            return mu
+
+        def act(self, obs, z, deterministic=True):
+            return np.zeros((len(obs), 2), np.float32)
+
+    starts = {}
+    for init in ("fixed", "uniform"):
+        rec = {}
+        evaluate(Still(), "semicircle", np.asarray(semi.tasks), 0, 2, record=rec, init_state=init)
+        starts[init] = rec["next_obs"][:, 0, :2]
+    assert np.allclose(starts["fixed"], starts["fixed"][0])
+    assert not np.allclose(starts["uniform"], starts["uniform"][0])

@@ -210,3 +210,29 @@ def test_the_collector_gate_counts_tasks_by_hand():
     np.testing.assert_allclose(out["tasks_reached"], [1, 1])
     np.testing.assert_allclose(out["in_goal_steps"], [0.25, 0.5])
     np.testing.assert_allclose(out["ctrl"], [-0.3, -0.3])
+
+
+teachers = _script("mbml_teachers")
+
+
+def test_mbml_teachers_against_their_data_resume_and_name_the_run(root, capsys):
+    """scripts/mbml_teachers.py: the teachers' curve beside the logged trials' returns, the share of tasks at or
+    above them in [0, 1], BCQ settings in the run's name and command, and a second call resuming the finished
+    run to the same table."""
+    argv = ["semicircle", "--profile", "smoke", "--seed", "0", "--eval-every", "2", "--mbml", "bcq_candidates=2",
+            "--no-progress"]
+    assert teachers.main(argv) == 0
+    name = "probe_mbml_teachers_semicircle_uniform_cand2_seed0"
+    path = result_path(name, "smoke", root / "build" / "smoke" / "results")
+    df = pd.read_csv(path)
+    assert set(df.method) == {"bcq_teachers", "logged_all", "logged_last4"}  # smoke: 5 trials, 1 held out
+    assert sorted(df[df.method == "bcq_teachers"].iteration.unique()) == [2, 4]
+    assert (df[df.method != "bcq_teachers"].iteration == -1).all()
+    share = df[df.metric.str.startswith("tasks_at_or_above_")]
+    assert len(share) == 2 * 2 and share.value.between(0, 1).all()
+    config = json.loads(path.with_name(f"{name}.config.json").read_text())
+    assert config["command"].endswith("--mbml bcq_candidates=2 --eval-every 2")
+    assert teachers.main(argv) == 0
+    pd.testing.assert_frame_equal(df, pd.read_csv(path))
+    assert teachers.main(["semicircle", "--profile", "smoke", "--mbml", "kl_beta=1"]) == 2
+    assert "only the teachers' fields" in capsys.readouterr().err

@@ -160,7 +160,7 @@ def setting_flags(flag: str, settings: tuple[tuple[str, Any], ...]) -> str:
 @torch.no_grad()
 def evaluate(agent: Any, domain: str, tasks: np.ndarray, seed: int, num_exp_traj_eval: int = 1,
              use_next_obs: bool = False, oracle: bool = False, record: dict[str, Any] | None = None,
-             inputs: Inputs | None = None, context_reward: Any = None) -> pd.DataFrame:
+             inputs: Inputs | None = None, context_reward: Any = None, init_state: str = "fixed") -> pd.DataFrame:
     """One k-episode trial per task from the fixed start (module docstring, test protocol): z drawn
     once at the start of every episode — prior for the first ``num_exp_traj_eval`` episodes, then the
     posterior given all transitions of the trial so far (context (s, a, r[, s']) with
@@ -175,9 +175,10 @@ def evaluate(agent: Any, domain: str, tasks: np.ndarray, seed: int, num_exp_traj
     context see of the states (:class:`Inputs`; default the states without the flag); success and ``record``
     are on the true states. ``context_reward``: the reward the context holds, ``f(states, actions, next_states,
     tasks, reward)`` on the true states without the flag (PEARL's ``context_reward="dense"``); default the
-    environment's."""
+    environment's. ``init_state``: the episodes' initial-state variant (default the test protocol's fixed start;
+    a collection's own variant compares an agent with its logged trials, ``scripts/mbml_teachers.py``)."""
     see = inputs if inputs is not None else Inputs()
-    env = make_env(domain, init_state="fixed")
+    env = make_env(domain, init_state=init_state)
     n = len(tasks)
     trial = batched_trial_for(env, n)
     states = trial.reset(np.asarray(tasks), seeds=range(seed, seed + n))

@@ -10,6 +10,10 @@ results table), and where it loses against its own parts (:func:`probe_component
 - **Where MBML loses** (:func:`probe_components`): the BCQ teachers, the distilled student with its
   task's own z and the student with the test protocol (:func:`~borel_lib.baselines.common.evaluate`),
   on the training tasks, from the most to the least informed (:data:`PROBE_MODES`).
+- **Teachers against their data** (:func:`logged_returns`, :func:`evaluate_teachers`, used by
+  ``scripts/mbml_teachers.py``): every task's BCQ teacher on its own task from the collection's initial states,
+  against the logged trials it learns from (issue "fair comparisons": MBML's teachers should be at least as good
+  as the data, or distillation and inference are bounded before they start).
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ if TYPE_CHECKING:
     from borel_lib.baselines.bcq import EnsembleBCQ
     from borel_lib.baselines.mbml import MBMLTrainer
     from borel_lib.baselines.mbml_models import MBMLAgent
+    from borel_lib.datasets import OfflineDataset
 
 
 @torch.no_grad()
@@ -134,3 +139,54 @@ def probe_components(trainer: MBMLTrainer, context_size: int = 512) -> pd.DataFr
         ev = evaluate(agent, trainer.domain, tasks, trainer.seed, n_prior, use_next_obs=True, inputs=trainer.inputs)
         frames.append(ev.assign(mode=mode))
     return pd.concat(frames, ignore_index=True)
+
+
+# ------------------------------------------------------------------------- teachers against their data
+TEACHER_FIELDS = ("bcq_iterations", "bcq_batch", "bcq_actor_hidden", "bcq_critic_hidden", "bcq_vae_hidden", "bcq_phi",
+                  "bcq_lambda", "bcq_candidates", "lr", "gamma", "tau", "heldout_trials")
+"""The :class:`~borel_lib.baselines.mbml.MBMLConfig` fields the BCQ teachers depend on (the only ones
+``scripts/mbml_teachers.py`` accepts)."""
+
+TEACHER_NAMES = {"bcq_iterations": "it", "bcq_batch": "b", "bcq_actor_hidden": "a", "bcq_critic_hidden": "c",
+                 "bcq_vae_hidden": "v", "bcq_phi": "phi", "bcq_lambda": "lam", "bcq_candidates": "cand",
+                 "heldout_trials": "ho"}
+"""Short names of those fields in a teacher run's name (``_a400x300``; the others keep their own)."""
+
+
+def logged_returns(dataset: OfflineDataset, heldout: int, last: int) -> pd.DataFrame:
+    """What the BCQ teachers learn from: the return and success per episode of every task's logged trials, over
+    all its training trials (``method="logged_all"``; the last ``heldout`` trials excluded, as MBML excludes them)
+    and over the last ``last`` of them (``"logged_last<last>"``, the collector's converged behaviour). Rows
+    ``task, episode, metric, value, method``; success as the environments define it, on the logged next states."""
+    from borel_lib.envs import make_env
+
+    man = dataset.manifest
+    k, H = int(man["episodes_per_trial"]), int(man["horizon"])
+    N, M, T = dataset.rewards.shape
+    keep = M - heldout
+    if not 0 < last <= keep or T != k * H:
+        raise ConfigError(f"logged_returns: last={last} must be in [1, {keep}] (the training trials of "
+                          f"{dataset.path}) and its trials {k} episodes of {H} steps")
+    env = make_env(man["domain"])
+    tasks = np.asarray(dataset.tasks, np.float64)
+    rewards = np.asarray(dataset.rewards[:, :keep], np.float64).reshape(N, keep, k, H).sum(-1)
+    nxt = np.asarray(dataset.arrays["next_obs"][:, :keep], np.float64)[..., :-1]
+    hit = np.asarray(env.is_success(nxt, tasks[:, None, None, :])).reshape(N, keep, k, H).any(-1)
+    rows = []
+    for method, window in (("logged_all", slice(0, keep)), (f"logged_last{last}", slice(keep - last, keep))):
+        for metric, v in (("return", rewards[:, window].mean(1)), ("success", hit[:, window].mean(1))):
+            rows += [{"task": i, "episode": e + 1, "metric": metric, "value": float(v[i, e]), "method": method}
+                     for i in range(N) for e in range(k)]
+    return pd.DataFrame(rows)
+
+
+@torch.no_grad()
+def evaluate_teachers(trainer: MBMLTrainer, init_state: str) -> pd.DataFrame:
+    """Every task's BCQ teacher on its own task, one k-episode trial each, from ``init_state`` (the collection's
+    variant, so the comparison with :func:`logged_returns` differs only in the policy): per-task, per-episode
+    ``return`` and ``success`` rows with ``method="bcq_teachers"``."""
+    tasks = np.asarray(trainer.data.tasks)
+    agent = _TeacherAgent(trainer.bcq, torch.arange(len(tasks), device=trainer.device), trainer.seed)
+    ev = evaluate(agent, trainer.domain, tasks, trainer.seed, 2**31, use_next_obs=True, inputs=trainer.inputs,
+                  init_state=init_state)
+    return ev.assign(method="bcq_teachers")
