@@ -5,6 +5,11 @@ For each seed's checkpoint of ``python -m borel_lib.baselines.pearl DOMAIN --pro
 the posterior's spread and drift after episode 1 on the test tasks, and on the Semi-circle whether episode 2 goes
 to a goal episode 1 found (search metrics). Nothing is trained; one evaluation per seed (seconds).
 
+Also the verdict on "episode 2 beats episode 1" (what posterior sampling should give): each seed's return per
+episode over its last 10 % of evaluations (``return_last10``, episodes 1 and 2) and, over the seeds (``seed`` -1),
+their interquartile means and the bootstrap 95 % interval of the difference (``ep2_gt_ep1_*``,
+:func:`borel_lib.stats.compare`; the verdict is printed).
+
 Writes ``data/results/<profile>/probes/<domain>/probe_pearl_diagnostics_<domain>[_<settings>].csv`` (one row per
 seed and metric; ``method`` the run's) with its config.
 Usage: python scripts/pearl_diagnostics.py semicircle [--profile quick] [--seeds 0 1 2] [--pearl context_reward=dense]
@@ -22,7 +27,8 @@ from borel_lib.baselines import pearl
 def _run(args) -> int:
     from borel_lib.baselines.common import checkpoint_path, setting_flags, setting_parts
     from borel_lib.baselines.pearl_diagnostics import pearl_diagnostics
-    from borel_lib.results import write_results
+    from borel_lib.results import evaluation_summary, write_results
+    from borel_lib.stats import compare
 
     torch.set_num_threads(1)  # the machine's cores are shared with training
     profile = args.profile
@@ -40,15 +46,28 @@ def _run(args) -> int:
         state = torch.load(checkpoint_path(profile, tag), map_location="cpu", weights_only=False)
         trainer = pearl.PEARLTrainer(args.domain, cfg.replace(iterations=state["iteration"]), seed)
         trainer.load_state_dict(state, str(checkpoint_path(profile, tag)))
-        tables.append(pearl_diagnostics(trainer).assign(
-            method="pearl" + setting_parts(settings, pearl.SETTING_NAMES), variant="online", seed=seed, episode=0))
+        method = "pearl" + setting_parts(settings, pearl.SETTING_NAMES)
+        tables.append(pearl_diagnostics(trainer).assign(method=method, variant="online", seed=seed, episode=0))
+        late = evaluation_summary(pd.DataFrame(trainer.rows), "iteration", trainer.env.eval_episodes)
+        tables.append(pd.DataFrame([{"domain": args.domain, "method": method, "variant": "online", "seed": seed,
+                                     "episode": e, "metric": "return_last10", "value": late[f"ep{e}"],
+                                     "iteration": trainer.iteration} for e in (1, 2)]))
     name = f"probe_pearl_diagnostics_{args.domain}{setting_parts(settings, pearl.SETTING_NAMES)}"
     command = (f"python scripts/pearl_diagnostics.py {args.domain} --profile {profile} --seeds "
                + " ".join(map(str, args.seeds)) + setting_flags("pearl", given))
-    table = pd.concat(tables, ignore_index=True)[["domain", "method", "variant", "seed", "episode", "metric", "value",
-                                                  "iteration"]]
+    table = pd.concat(tables, ignore_index=True)
+    late = table[table.metric == "return_last10"].pivot(index="seed", columns="episode", values="value")
+    said = compare(late[2].to_numpy(), late[1].to_numpy())  # "episode 2 > episode 1" over the seeds
+    table = pd.concat([table, pd.DataFrame([
+        {"domain": args.domain, "method": method, "variant": "online", "seed": -1, "episode": 0, "metric": f"ep2_gt_ep1_{k}",
+         "value": float(said[k]), "iteration": int(table.iteration.max())}
+        for k in ("iqm_a", "iqm_b", "diff_ci_low", "diff_ci_high") if said["n_a"] >= 2])], ignore_index=True)
+    table = table[["domain", "method", "variant", "seed", "episode", "metric", "value", "iteration"]]
     print(write_results(table, name, config=cfg, profile=profile, command=command))
-    print(table.pivot_table(index="metric", columns="seed", values="value").round(3).to_string())
+    print(table.pivot_table(index=["metric", "episode"], columns="seed", values="value").round(3).to_string())
+    print(f"episode 2 > episode 1 over the seeds' last 10 % of evaluations: {said['verdict']} "
+          f"(IQM {said['iqm_a']:.2f} against {said['iqm_b']:.2f}, difference interval "
+          f"[{said['diff_ci_low']:.2f}, {said['diff_ci_high']:.2f}])")
     return 0
 
 

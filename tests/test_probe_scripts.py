@@ -236,3 +236,30 @@ def test_mbml_teachers_against_their_data_resume_and_name_the_run(root, capsys):
     pd.testing.assert_frame_equal(df, pd.read_csv(path))
     assert teachers.main(["semicircle", "--profile", "smoke", "--mbml", "kl_beta=1"]) == 2
     assert "only the teachers' fields" in capsys.readouterr().err
+
+
+pearl_diag = _script("pearl_diagnostics")
+
+
+def test_pearl_diagnostics_judge_episode_2_against_episode_1_over_the_seeds(root):
+    """scripts/pearl_diagnostics.py: each seed's return per episode over its last 10 % of evaluations is the one
+    the results table's summary gives, and the seeds' verdict rows (seed -1) are those of stats.compare."""
+    from borel_lib.baselines.pearl import run_pearl
+    from borel_lib.results import evaluation_summary, read_results
+    from borel_lib.stats import compare
+
+    for seed in (0, 1):
+        run_pearl("semicircle", "smoke", seed=seed, progress=False, device="cpu")
+    assert pearl_diag.main(["semicircle", "--profile", "smoke", "--seeds", "0", "1"]) == 0
+    df = read_results("probe_pearl_diagnostics_semicircle", "smoke")
+    late = {}
+    for seed in (0, 1):
+        run = read_results(f"pearl_semicircle_seed{seed}", "smoke")
+        want = evaluation_summary(run[run.metric.isin(("return", "success"))], "iteration", 2)
+        got = df[(df.seed == seed) & (df.metric == "return_last10")].set_index("episode").value
+        assert got[1] == pytest.approx(want["ep1"], abs=1e-5) and got[2] == pytest.approx(want["ep2"], abs=1e-5)
+        late[seed] = got
+    said = compare([late[s][2] for s in (0, 1)], [late[s][1] for s in (0, 1)])
+    over = df[df.seed == -1].set_index("metric").value
+    for k in ("iqm_a", "iqm_b", "diff_ci_low", "diff_ci_high"):
+        assert over[f"ep2_gt_ep1_{k}"] == pytest.approx(said[k], abs=1e-5)
