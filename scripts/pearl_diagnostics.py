@@ -7,8 +7,8 @@ to a goal episode 1 found (search metrics). Nothing is trained; one evaluation p
 
 Also the verdict on "episode 2 beats episode 1" (what posterior sampling should give): each seed's return per
 episode over its last 10 % of evaluations (``return_last10``, episodes 1 and 2) and, over the seeds (``seed`` -1),
-their interquartile means and the bootstrap 95 % interval of the difference (``ep2_gt_ep1_*``,
-:func:`borel_lib.stats.compare`; the verdict is printed).
+the IQM of the per-seed differences ep2 − ep1 and its bootstrap 95 % interval (``ep2_minus_ep1_*``, paired by seed,
+:func:`paired_verdict`; the verdict is printed).
 
 Writes ``data/results/<profile>/probes/<domain>/probe_pearl_diagnostics_<domain>[_<settings>].csv`` (one row per
 seed and metric; ``method`` the run's) with its config.
@@ -28,7 +28,6 @@ def _run(args) -> int:
     from borel_lib.baselines.common import checkpoint_path, setting_flags, setting_parts
     from borel_lib.baselines.pearl_diagnostics import pearl_diagnostics
     from borel_lib.results import evaluation_summary, write_results
-    from borel_lib.stats import compare
 
     torch.set_num_threads(1)  # the machine's cores are shared with training
     profile = args.profile
@@ -57,18 +56,31 @@ def _run(args) -> int:
                + " ".join(map(str, args.seeds)) + setting_flags("pearl", given))
     table = pd.concat(tables, ignore_index=True)
     late = table[table.metric == "return_last10"].pivot(index="seed", columns="episode", values="value")
-    said = compare(late[2].to_numpy(), late[1].to_numpy())  # "episode 2 > episode 1" over the seeds
-    table = pd.concat([table, pd.DataFrame([
-        {"domain": args.domain, "method": method, "variant": "online", "seed": -1, "episode": 0, "metric": f"ep2_gt_ep1_{k}",
-         "value": float(said[k]), "iteration": int(table.iteration.max())}
-        for k in ("iqm_a", "iqm_b", "diff_ci_low", "diff_ci_high") if said["n_a"] >= 2])], ignore_index=True)
+    said = paired_verdict(late[2].to_numpy() - late[1].to_numpy())  # "episode 2 > episode 1", paired by seed
+    if said["seeds"] >= 2:
+        table = pd.concat([table, pd.DataFrame([
+            {"domain": args.domain, "method": method, "variant": "online", "seed": -1, "episode": 0,
+             "metric": f"ep2_minus_ep1_{k}", "value": float(said[k]), "iteration": int(table.iteration.max())}
+            for k in ("seeds", "iqm", "ci_low", "ci_high")])], ignore_index=True)
     table = table[["domain", "method", "variant", "seed", "episode", "metric", "value", "iteration"]]
     print(write_results(table, name, config=cfg, profile=profile, command=command))
     print(table.pivot_table(index=["metric", "episode"], columns="seed", values="value").round(3).to_string())
-    print(f"episode 2 > episode 1 over the seeds' last 10 % of evaluations: {said['verdict']} "
-          f"(IQM {said['iqm_a']:.2f} against {said['iqm_b']:.2f}, difference interval "
-          f"[{said['diff_ci_low']:.2f}, {said['diff_ci_high']:.2f}])")
+    print(f"episode 2 > episode 1 over the seeds' last 10 % of evaluations: {said['verdict']} (IQM of the per-seed "
+          f"differences {said['iqm']:.2f}, interval [{said['ci_low']:.2f}, {said['ci_high']:.2f}], {said['seeds']} seeds)")
     return 0
+
+
+def paired_verdict(diffs) -> dict:
+    """The claim "episode 2 > episode 1" from each seed's difference ep2 − ep1 (paired by seed): the seeds, the
+    IQM of the differences, its bootstrap 95 % interval (:func:`borel_lib.stats.bootstrap_ci`) and the verdict
+    (holds if the interval is above 0, reversed if below, not separated otherwise; too few seeds under 2)."""
+    from borel_lib.stats import bootstrap_ci, iqm
+
+    diffs = [float(d) for d in diffs]
+    low, high = bootstrap_ci(diffs) if len(diffs) >= 2 else (float("nan"), float("nan"))
+    said = ("too few seeds" if len(diffs) < 2 else "holds" if low > 0 else "reversed" if high < 0 else "not separated")
+    return {"seeds": len(diffs), "iqm": iqm(diffs) if diffs else float("nan"), "ci_low": low, "ci_high": high,
+            "verdict": said}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -275,6 +275,8 @@ CASES += [
     ("mbml_teachers", ["semicircle", "--mbml", "bcq_lambda=2"], "bcq_lambda"),
     ("mbml_teachers", ["semicircle", "--mbml", "bcq_iterations=0"], "bcq_iterations"),
     ("mbml_teachers", ["semicircle", "--eval-every", "0"], "--eval-every"),
+    ("mbml_teachers", ["semicircle", "--mbml", "heldout_trials=220"], "heldout_trials"),
+    ("mbml_teachers", ["reacher_image"], "domain"),
     ("mbml_teachers", ["semicircle", "--last", "0"], "--last"),
     ("mbml_teachers", ["semicircle", "--last", "100000"], "--last"),
     ("mbml_teachers", ["semicircle", "--init-state", "everywhere"], "everywhere"),

@@ -235,14 +235,23 @@ def test_logged_returns_against_a_loop(semi):
         logged_returns(semi, heldout, 99)
 
 
-def test_teachers_are_evaluated_from_the_given_initial_states(semi):
+def test_teachers_are_evaluated_from_the_given_initial_states(semi, monkeypatch):
     """The teachers play their own tasks from the collection's initial states (``init_state``), not only the
     test protocol's fixed start: the first states of a uniform-start evaluation differ between tasks."""
+    from borel_lib.baselines import mbml_diagnostics
     from borel_lib.baselines.common import evaluate
     from borel_lib.baselines.mbml_diagnostics import evaluate_teachers
 
     trainer = MBMLTrainer(semi, MBMLConfig.for_profile("smoke"), seed=0)
+    seen = []
+
+    def spy(*args, **kwargs):
+        seen.append(kwargs["init_state"])
+        return evaluate(*args, **kwargs)
+
+    monkeypatch.setattr(mbml_diagnostics, "evaluate", spy)
     df = evaluate_teachers(trainer, "uniform")
+    assert seen == ["uniform"]
     assert set(df.method) == {"bcq_teachers"} and set(df.task) == set(range(semi.n_tasks))
     assert np.isfinite(df.value).all()
 

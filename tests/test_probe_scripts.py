@@ -230,10 +230,19 @@ def test_mbml_teachers_against_their_data_resume_and_name_the_run(root, capsys):
     assert (df[df.method != "bcq_teachers"].iteration == -1).all()
     share = df[df.metric.str.startswith("tasks_at_or_above_")]
     assert len(share) == 2 * 2 and share.value.between(0, 1).all()
+    ret = df[df.metric == "return"]
+    for it in (2, 4):
+        mine = ret[(ret.method == "bcq_teachers") & (ret.iteration == it)].value.mean()
+        for method in ("logged_all", "logged_last4"):
+            got = df[(df.iteration == it) & df.metric.str.startswith(f"minus_{method}_")].set_index("metric").value
+            assert got[f"minus_{method}_mean"] == pytest.approx(mine - ret[ret.method == method].value.mean(), abs=1e-5)
+            assert got[f"minus_{method}_ci_low"] <= got[f"minus_{method}_mean"] <= got[f"minus_{method}_ci_high"]
     config = json.loads(path.with_name(f"{name}.config.json").read_text())
-    assert config["command"].endswith("--mbml bcq_candidates=2 --eval-every 2")
+    assert config["command"].endswith("--seed 0 --mbml bcq_candidates=2 --eval-every 2")
     assert teachers.main(argv) == 0
     pd.testing.assert_frame_equal(df, pd.read_csv(path))
+    assert teachers.main([*argv[:-3], "--eval-every", "3", *argv[-3:]]) == 2  # the checkpoint's grid is every 2
+    assert "resume with the same --eval-every" in capsys.readouterr().err
     assert teachers.main(["semicircle", "--profile", "smoke", "--mbml", "kl_beta=1"]) == 2
     assert "only the teachers' fields" in capsys.readouterr().err
 
@@ -241,25 +250,36 @@ def test_mbml_teachers_against_their_data_resume_and_name_the_run(root, capsys):
 pearl_diag = _script("pearl_diagnostics")
 
 
-def test_pearl_diagnostics_judge_episode_2_against_episode_1_over_the_seeds(root):
-    """scripts/pearl_diagnostics.py: each seed's return per episode over its last 10 % of evaluations is the one
-    the results table's summary gives, and the seeds' verdict rows (seed -1) are those of stats.compare."""
-    from borel_lib.baselines.pearl import run_pearl
-    from borel_lib.results import evaluation_summary, read_results
-    from borel_lib.stats import compare
+def test_pearl_diagnostics_judge_episode_2_against_episode_1_over_the_seeds(root, monkeypatch):
+    """scripts/pearl_diagnostics.py: each seed's return per episode over its last 10 % of evaluations comes from the
+    run's own evaluation rows (here made up, so episode 2 is above episode 1 by seed-specific margins), and the
+    seeds' rows (seed -1) hold the IQM of the per-seed differences ep2 − ep1 and its bootstrap interval."""
+    from borel_lib.baselines.pearl import PEARLTrainer, run_pearl
+    from borel_lib.results import read_results
+    from borel_lib.stats import bootstrap_ci, iqm
 
-    for seed in (0, 1):
+    for seed in (0, 1, 2):
         run_pearl("semicircle", "smoke", seed=seed, progress=False, device="cpu")
-    assert pearl_diag.main(["semicircle", "--profile", "smoke", "--seeds", "0", "1"]) == 0
+    made_up = {0: (1.0, 4.0), 1: (2.0, 3.0), 2: (0.0, 6.0)}  # seed: (episode 1, episode 2) at every evaluation
+    real_load = PEARLTrainer.load_state_dict
+
+    def load(self, state, where="checkpoint"):
+        real_load(self, state, where)
+        for row in self.rows:
+            if row["metric"] == "return":
+                row["value"] = made_up[self.seed][row["episode"] - 1]
+
+    monkeypatch.setattr(PEARLTrainer, "load_state_dict", load)
+    assert pearl_diag.main(["semicircle", "--profile", "smoke", "--seeds", "0", "1", "2"]) == 0
     df = read_results("probe_pearl_diagnostics_semicircle", "smoke")
-    late = {}
-    for seed in (0, 1):
-        run = read_results(f"pearl_semicircle_seed{seed}", "smoke")
-        want = evaluation_summary(run[run.metric.isin(("return", "success"))], "iteration", 2)
+    for seed, (ep1, ep2) in made_up.items():
         got = df[(df.seed == seed) & (df.metric == "return_last10")].set_index("episode").value
-        assert got[1] == pytest.approx(want["ep1"], abs=1e-5) and got[2] == pytest.approx(want["ep2"], abs=1e-5)
-        late[seed] = got
-    said = compare([late[s][2] for s in (0, 1)], [late[s][1] for s in (0, 1)])
+        assert (got[1], got[2]) == (pytest.approx(ep1), pytest.approx(ep2))
+    diffs = [ep2 - ep1 for ep1, ep2 in made_up.values()]
     over = df[df.seed == -1].set_index("metric").value
-    for k in ("iqm_a", "iqm_b", "diff_ci_low", "diff_ci_high"):
-        assert over[f"ep2_gt_ep1_{k}"] == pytest.approx(said[k], abs=1e-5)
+    low, high = bootstrap_ci(diffs)
+    assert over["ep2_minus_ep1_seeds"] == 3 and over["ep2_minus_ep1_iqm"] == pytest.approx(iqm(diffs), abs=1e-5)
+    assert (over["ep2_minus_ep1_ci_low"], over["ep2_minus_ep1_ci_high"]) == (pytest.approx(low, abs=1e-5), pytest.approx(high, abs=1e-5))
+    assert low > 0 and pearl_diag.paired_verdict(diffs)["verdict"] == "holds"
+    assert pearl_diag.paired_verdict([-d for d in diffs])["verdict"] == "reversed"
+    assert pearl_diag.paired_verdict([1.0])["verdict"] == "too few seeds"

@@ -161,7 +161,7 @@ def setting_flags(flag: str, settings: tuple[tuple[str, Any], ...]) -> str:
 def evaluate(agent: Any, domain: str, tasks: np.ndarray, seed: int, num_exp_traj_eval: int = 1,
              use_next_obs: bool = False, oracle: bool = False, record: dict[str, Any] | None = None,
              inputs: Inputs | None = None, context_reward: Any = None, init_state: str = "fixed") -> pd.DataFrame:
-    """One k-episode trial per task from the fixed start (module docstring, test protocol): z drawn
+    """One k-episode trial per task from the fixed start (module docstring, test protocol; or ``init_state``): z drawn
     once at the start of every episode — prior for the first ``num_exp_traj_eval`` episodes, then the
     posterior given all transitions of the trial so far (context (s, a, r[, s']) with
     ``use_next_obs``) — and the deterministic policy. Returns per-task, per-episode ``return`` and

@@ -170,8 +170,8 @@ def logged_returns(dataset: OfflineDataset, heldout: int, last: int) -> pd.DataF
     env = make_env(man["domain"])
     tasks = np.asarray(dataset.tasks, np.float64)
     rewards = np.asarray(dataset.rewards[:, :keep], np.float64).reshape(N, keep, k, H).sum(-1)
-    nxt = np.asarray(dataset.arrays["next_obs"][:, :keep], np.float64)[..., :-1]
-    hit = np.asarray(env.is_success(nxt, tasks[:, None, None, :])).reshape(N, keep, k, H).any(-1)
+    hit = np.stack([np.asarray(env.is_success(np.asarray(dataset.arrays["next_obs"][i, :keep, :, :-1], np.float32),
+                                              tasks[i])).reshape(keep, k, H).any(-1) for i in range(N)])  # task by task
     rows = []
     for method, window in (("logged_all", slice(0, keep)), (f"logged_last{last}", slice(keep - last, keep))):
         for metric, v in (("return", rewards[:, window].mean(1)), ("success", hit[:, window].mean(1))):
