@@ -15,7 +15,13 @@ A *grid* is a named list of *cells*; a cell is the keyword dict of one run's
   in its checkpoint folder, so two sweeps sharing a cell take turns and the second finds it done);
 - ``smoke``: two tiny Semi-circle cells (with/without relabelling), for tests and CI;
 - ``tune_smoke``: two tiny Semi-circle cells that differ in one offline-RL setting (γ), the pattern of a
-  tuning grid, for tests and CI.
+  tuning grid, for tests and CI;
+- ``tune_pearl_semicircle``: PEARL (a *baseline cell*: ``{"baseline": "pearl", "domain", "seed", "settings"}``,
+  run by :func:`borel_lib.baselines.pearl.run_pearl` with ``settings`` as its ``--pearl`` settings, which name the
+  run) at its quick settings and with one of width, learning rate and update budget changed
+  (:data:`PEARL_TUNING`), on the validation tasks: the baselines' tuning with a budget like BOReL's (issue "fair
+  comparisons"); ``tune_pearl_smoke``: two tiny such cells, for tests. A grid runs BOReL cells or baseline cells,
+  not both, and a baseline grid's name holds ``pearl_`` (its merged table is keyed by PEARL's iterations).
 
 **Which evaluation tasks** (:mod:`borel_lib.tasks`). The paper-figure grids make reported results, so their
 cells are scored on the ``test`` tasks; grids named ``tune_*`` choose settings, so theirs default to the
@@ -114,10 +120,27 @@ GRIDS: dict[str, Callable[[], list[dict[str, Any]]]] = {
     "smoke": lambda: _product(domain=("semicircle",), relabelling=("reward_relabelling", "none"), seed=(0,)),
     # a tuning grid (tune_*: scored on the validation tasks by default): one setting, two values
     "tune_smoke": lambda: [{"domain": "semicircle", "seed": 0, "rl": {"gamma": gamma}} for gamma in (0.9, 0.95)],
+    # PEARL's tuning on the Semi-circle (issue "fair comparisons"): its quick settings and one change at a time
+    "tune_pearl_semicircle": lambda: [{"baseline": "pearl", "domain": "semicircle", "seed": 0, "settings": s}
+                                      for s in PEARL_TUNING],
+    "tune_pearl_smoke": lambda: [{"baseline": "pearl", "domain": "semicircle", "seed": 0, "settings": s}
+                                 for s in ({}, {"lr": 1e-3})],
 }
 """Named grids: a function returning the cells (keyword dicts of :class:`borel_lib.pipeline.RunSpec` fields
 without ``profile`` and ``eval_split``; ``rl`` as a dict of offline-RL overrides). Grids named ``tune_*``
 (:data:`TUNING_PREFIX`) are for choosing settings (:func:`default_split`)."""
+
+PEARL_TUNING: tuple[dict[str, Any], ...] = ({}, {"hidden": (300, 300, 300)}, {"lr": 1e-3}, {"train_steps_per_iter": 1000})
+"""The cells of ``tune_pearl_semicircle`` (``--pearl`` settings on top of the profile's): the quick settings, the
+official width of π, Q and V (3 × 300), a higher learning rate, and five times the updates: the width, learning
+rate and update budget issue "fair comparisons" asks a baseline to be tuned on, one at a time (BOReL's quick
+settings had about as many validation runs)."""
+
+BASELINES = ("pearl",)
+"""Baselines a cell can run instead of BOReL (key ``baseline``): :func:`borel_lib.baselines.pearl.run_pearl`."""
+
+BASELINE_KEYS = frozenset({"baseline", "domain", "seed", "eval_split", "settings"})
+"""The keys of a baseline cell (``settings``: a dict of ``--pearl`` settings, which name the run)."""
 
 TUNING_PREFIX = "tune_"
 """Grids whose name starts so choose settings: their cells default to the validation tasks."""
@@ -167,27 +190,54 @@ def _allowed() -> set[str]:
 
 
 def cell_spec(cell: dict[str, Any], profile: str = "quick"):
-    """The :class:`borel_lib.pipeline.RunSpec` of ``cell`` (validated)."""
+    """The :class:`borel_lib.pipeline.RunSpec` of a BOReL ``cell`` (validated)."""
     from borel_lib.pipeline import RunSpec
 
+    if "baseline" in cell:
+        raise ConfigError(f"cell {cell}: a {cell['baseline']} cell has no BOReL RunSpec")
     rl, vae = cell.get("rl", {}), cell.get("vae", {})
     return RunSpec(profile=profile, **{**cell, "rl": tuple(dict(rl).items()), "vae": tuple(dict(vae).items())})
 
 
+def baseline_settings(cell: dict[str, Any], profile: str = "quick") -> tuple[tuple, tuple]:
+    """``(given, named)`` ``--pearl`` settings of a baseline cell (:func:`borel_lib.baselines.pearl.named_settings`:
+    checked, those equal to the profile's dropped; ``named`` those in the run's name)."""
+    from borel_lib.baselines import pearl
+
+    check_choice(cell["baseline"], "cell baseline", BASELINES)
+    return pearl.named_settings(cell["domain"], profile, dict(cell.get("settings", {})).items())
+
+
 def result_name(cell: dict[str, Any], profile: str = "quick") -> str:
-    """The result-table stem ``run_borel`` writes for ``cell`` (``borel_<tag>``)."""
+    """The result-table stem the cell's run writes: ``borel_<tag>`` (``run_borel``), or the baseline's run name
+    (``pearl_<domain>[_<settings>][_validation]_seed<S>``, :func:`borel_lib.baselines.pearl.run_tag`)."""
+    if "baseline" in cell:
+        from borel_lib.baselines import pearl
+        from borel_lib.tasks import DEFAULT_SPLIT as TEST
+
+        _, named = baseline_settings(cell, profile)
+        return pearl.run_tag(cell["domain"], cell["seed"], eval_split=cell.get("eval_split", TEST), settings=named)
     return "borel_" + cell_spec(cell, profile).tag
 
 
 def check_cells(cells: list[dict[str, Any]], grid: str = "cells", profile: str = "quick") -> None:
     """Raise :class:`ConfigError` if a cell has a key a run does not take, or two cells would write the
     same result file (they would overwrite each other)."""
-    allowed = _allowed()
+    kinds = {"baseline" in cell for cell in cells}
+    if len(kinds) > 1 or (True in kinds and grid != "cells" and "pearl_" not in grid):
+        raise ConfigError(f"grid {grid!r}: a grid runs either BOReL cells or baseline cells, and a baseline grid's name "
+                          f"holds 'pearl_' (its merged table is then read as PEARL's, by iteration)")
     for i, cell in enumerate(cells):
+        allowed, what = (BASELINE_KEYS, f"a {cell['baseline']} cell") if "baseline" in cell else (_allowed(), "a BOReL run")
         unknown = sorted(set(cell) - allowed)
         if unknown:
-            raise ConfigError(f"grid {grid!r} cell {i} {cell}: a BOReL run does not take {unknown}; it takes: "
+            raise ConfigError(f"grid {grid!r} cell {i} {cell}: {what} does not take {unknown}; it takes: "
                               f"{', '.join(sorted(allowed))}")
+        if "baseline" in cell:
+            from borel_lib.baselines import pearl
+
+            check_choice(cell.get("domain"), "cell domain", pearl.DOMAINS)
+            baseline_settings(cell, profile)  # unknown or bad settings: one ConfigError
     names: dict[str, int] = {}
     for i, cell in enumerate(cells):
         name = result_name(cell, profile)
@@ -367,8 +417,8 @@ def build_parser():
 
     parser = cli.make_command_parser(
         "python -m borel_lib.sweep",
-        "Run a named grid of BOReL runs on a submitit executor and merge their results (resumable: rerun to "
-        "continue).",
+        "Run a named grid of BOReL (or PEARL) runs on a submitit executor and merge their results (resumable: rerun "
+        "to continue).",
         outputs="  merged table: data/results/<profile>/sweeps/sweep_<grid>.csv and .config.json (one borel_<run>.csv per "
                 "cell beside it)\n"
                 "  job scripts and logs: build/sweeps/<profile>/<grid>/\n"

@@ -40,7 +40,8 @@ SWEEP_PID_VAR = "BOREL_SWEEP_PID"
 
 
 class CellJob(Checkpointable):
-    """One cell as a submitit job: ``run_borel(**cell, profile=profile)``; returns the result CSV path.
+    """One cell as a submitit job: ``run_borel(**cell, profile=profile)`` (a ``baseline`` cell: ``run_pearl``);
+    returns the result CSV path.
 
     ``Checkpointable``: on a Slurm timeout or pre-emption submitit requeues the same call, and
     ``run_borel`` resumes from its own checkpoints. A failure is re-raised as a :class:`CellError` naming
@@ -57,8 +58,17 @@ class CellJob(Checkpointable):
 
         torch.set_num_threads(int(os.environ.get("SLURM_CPUS_PER_TASK", "1")))
         try:
-            collect_once(cell, profile)
-            run_borel(cell_spec(cell, profile), progress=False)
+            if "baseline" in cell:  # PEARL learns online: no dataset
+                from borel_lib.baselines.pearl import run_pearl
+                from borel_lib.sweep import baseline_settings
+                from borel_lib.tasks import DEFAULT_SPLIT
+
+                given, _ = baseline_settings(cell, profile)
+                run_pearl(cell["domain"], profile, cell["seed"], progress=False,
+                          eval_split=cell.get("eval_split", DEFAULT_SPLIT), settings=given)
+            else:
+                collect_once(cell, profile)
+                run_borel(cell_spec(cell, profile), progress=False)
         except Exception as err:  # noqa: BLE001 - reported by the sweep with its cause
             kind = type(err)
             raise CellError(f"{kind.__module__}.{kind.__qualname__}: {' '.join(str(err).split())}") from err

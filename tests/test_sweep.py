@@ -132,3 +132,39 @@ def test_seeds_select_a_subset_of_a_grid_to_run_and_merge(tmp_path, monkeypatch,
     merged = pd.read_csv(sweep.merge("fig3_cheetah", "smoke", seeds=[1]))
     assert list(merged.cell) == sweep.selected_cells("fig3_cheetah", [1]) == [1, 4]
     assert sweep.launch("fig3_cheetah", "smoke", executor="debug", seeds=[1]) == []
+
+
+def test_pearl_tuning_cells_are_named_by_their_settings_on_the_validation_tasks():
+    """tune_pearl_semicircle: PEARL's quick settings and one change at a time (width, learning rate, updates), on the
+    validation tasks, each its own run named by its setting; bad baseline cells are refused on one line."""
+    cells = sweep.grid_cells("tune_pearl_semicircle")
+    sweep.check_cells(cells, "tune_pearl_semicircle", "quick")
+    assert {c["eval_split"] for c in cells} == {"validation"}
+    assert [sweep.result_name(c, "quick") for c in cells] == [
+        "pearl_semicircle_validation_seed0", "pearl_semicircle_h300x300x300_validation_seed0",
+        "pearl_semicircle_lr0.001_validation_seed0", "pearl_semicircle_tspi1000_validation_seed0"]
+    pearl = {"baseline": "pearl", "domain": "semicircle", "seed": 0}
+    with pytest.raises(ConfigError, match=r"does not take \['rl'\]"):
+        sweep.check_cells([{**pearl, "rl": {"gamma": 0.9}}])
+    with pytest.raises(ConfigError, match="cell baseline"):
+        sweep.check_cells([{**pearl, "baseline": "varibad"}])
+    with pytest.raises(ConfigError, match="no_such_field"):
+        sweep.check_cells([{**pearl, "settings": {"no_such_field": 1}}])
+    with pytest.raises(ConfigError, match="cell domain"):
+        sweep.check_cells([{**pearl, "domain": "gridworld"}])
+    with pytest.raises(ConfigError, match="would both write"):  # lr equal to the profile's: the same run
+        sweep.check_cells([pearl, {**pearl, "settings": {"lr": 3e-4}}], profile="quick")
+
+
+def test_pearl_tuning_smoke_grid_runs_merges_and_resumes(tmp_path, monkeypatch):
+    """A baseline grid end to end (debug executor, in this process): both cells' PEARL runs on the validation tasks,
+    the merged table holds each cell's own rows, and a relaunch submits nothing."""
+    monkeypatch.setenv("BOREL_ROOT", str(tmp_path))
+    path = sweep.run_sweep("tune_pearl_smoke", "smoke", executor="debug")
+    assert path.name == "sweep_tune_pearl_smoke_validation.csv"
+    df = pd.read_csv(path)
+    assert set(df.cell) == {0, 1} and set(df.method) == {"pearl", "pearl_lr0.001"}
+    for i, cell in enumerate(sweep.grid_cells("tune_pearl_smoke")):
+        own = pd.read_csv(result_path(sweep.result_name(cell, "smoke"), "smoke"))
+        pd.testing.assert_frame_equal(df[df.cell == i].drop(columns="cell").reset_index(drop=True), own)
+    assert sweep.launch("tune_pearl_smoke", "smoke", executor="debug") == []
