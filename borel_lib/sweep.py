@@ -16,12 +16,14 @@ A *grid* is a named list of *cells*; a cell is the keyword dict of one run's
 - ``smoke``: two tiny Semi-circle cells (with/without relabelling), for tests and CI;
 - ``tune_smoke``: two tiny Semi-circle cells that differ in one offline-RL setting (γ), the pattern of a
   tuning grid, for tests and CI;
-- ``tune_pearl_semicircle``: PEARL (a *baseline cell*: ``{"baseline": "pearl", "domain", "seed", "settings"}``,
-  run by :func:`borel_lib.baselines.pearl.run_pearl` with ``settings`` as its ``--pearl`` settings, which name the
-  run) at its quick settings and with one of width, learning rate and update budget changed
-  (:data:`PEARL_TUNING`), on the validation tasks: the baselines' tuning with a budget like BOReL's (issue "fair
-  comparisons"); ``tune_pearl_smoke``: two tiny such cells, for tests. A grid runs BOReL cells or baseline cells,
-  not both, and a baseline grid's name holds ``pearl_`` (its merged table is keyed by PEARL's iterations).
+- ``tune_pearl_semicircle``, ``tune_mbml_semicircle``: PEARL and MBML (*baseline cells*: ``{"baseline": "pearl"
+  or "mbml", "domain", "seed", "settings"[, "init_state"]}``, run by :func:`borel_lib.baselines.pearl.run_pearl` /
+  :func:`borel_lib.baselines.mbml.run_mbml` with ``settings`` as their ``--pearl`` / ``--mbml`` settings, which name
+  the run) at their quick settings and with one of width, learning rate and update budget changed
+  (:data:`PEARL_TUNING`, :data:`MBML_TUNING`), on the validation tasks: the baselines' tuning with a budget like
+  BOReL's (issue "fair comparisons"); ``tune_pearl_smoke``, ``tune_mbml_smoke``: two tiny such cells each, for
+  tests. A grid runs the cells of one method, and a baseline grid's name holds ``pearl_`` or ``mbml_`` (its
+  merged table is keyed by the baseline's iterations).
 
 **Which evaluation tasks** (:mod:`borel_lib.tasks`). The paper-figure grids make reported results, so their
 cells are scored on the ``test`` tasks; grids named ``tune_*`` choose settings, so theirs default to the
@@ -125,6 +127,10 @@ GRIDS: dict[str, Callable[[], list[dict[str, Any]]]] = {
                                       for s in PEARL_TUNING],
     "tune_pearl_smoke": lambda: [{"baseline": "pearl", "domain": "semicircle", "seed": 0, "settings": s}
                                  for s in ({}, {"lr": 1e-3})],
+    "tune_mbml_semicircle": lambda: [{"baseline": "mbml", "domain": "semicircle", "seed": 0, "settings": s}
+                                     for s in MBML_TUNING],
+    "tune_mbml_smoke": lambda: [{"baseline": "mbml", "domain": "semicircle", "seed": 0, "settings": s}
+                                for s in ({}, {"lr": 1e-3})],
 }
 """Named grids: a function returning the cells (keyword dicts of :class:`borel_lib.pipeline.RunSpec` fields
 without ``profile`` and ``eval_split``; ``rl`` as a dict of offline-RL overrides). Grids named ``tune_*``
@@ -136,11 +142,28 @@ official width of π, Q and V (3 × 300), a higher learning rate, and five times
 rate and update budget issue "fair comparisons" asks a baseline to be tuned on, one at a time (BOReL's quick
 settings had about as many validation runs)."""
 
-BASELINES = ("pearl",)
-"""Baselines a cell can run instead of BOReL (key ``baseline``): :func:`borel_lib.baselines.pearl.run_pearl`."""
+MBML_TUNING: tuple[dict[str, Any], ...] = (
+    {}, {k: (128, 128) for k in ("bcq_actor_hidden", "bcq_critic_hidden", "bcq_vae_hidden")}, {"lr": 1e-3},
+    {"bcq_iterations": 30_000, "distill_steps": 30_000})
+"""The cells of ``tune_mbml_semicircle`` (``--mbml`` settings): the quick settings, the BCQ teachers twice as wide
+(the official 400-300 / 750-750 would be about 40× the quick CPU cost with 40 tasks), a higher learning rate, and
+three times the BCQ and distillation steps."""
 
-BASELINE_KEYS = frozenset({"baseline", "domain", "seed", "eval_split", "settings"})
-"""The keys of a baseline cell (``settings``: a dict of ``--pearl`` settings, which name the run)."""
+BASELINES = ("pearl", "mbml")
+"""Baselines a cell can run instead of BOReL (key ``baseline``): :func:`borel_lib.baselines.pearl.run_pearl`,
+:func:`borel_lib.baselines.mbml.run_mbml`."""
+
+BASELINE_KEYS = {"pearl": frozenset({"baseline", "domain", "seed", "eval_split", "settings"}),
+                 "mbml": frozenset({"baseline", "domain", "seed", "eval_split", "settings", "init_state"})}
+"""The keys of a baseline cell (``settings``: a dict of the baseline's ``--pearl`` / ``--mbml`` settings, which name
+the run; ``init_state``: MBML's dataset variant)."""
+
+
+def _baseline_module(cell: dict[str, Any]):
+    from borel_lib.baselines import mbml, pearl
+
+    check_choice(cell["baseline"], "cell baseline", BASELINES)
+    return {"pearl": pearl, "mbml": mbml}[cell["baseline"]]
 
 TUNING_PREFIX = "tune_"
 """Grids whose name starts so choose settings: their cells default to the validation tasks."""
@@ -200,44 +223,48 @@ def cell_spec(cell: dict[str, Any], profile: str = "quick"):
 
 
 def baseline_settings(cell: dict[str, Any], profile: str = "quick") -> tuple[tuple, tuple]:
-    """``(given, named)`` ``--pearl`` settings of a baseline cell (:func:`borel_lib.baselines.pearl.named_settings`:
-    checked, those equal to the profile's dropped; ``named`` those in the run's name)."""
-    from borel_lib.baselines import pearl
-
-    check_choice(cell["baseline"], "cell baseline", BASELINES)
-    return pearl.named_settings(cell["domain"], profile, dict(cell.get("settings", {})).items())
+    """``(given, named)`` settings of a baseline cell (the baseline's ``named_settings``: checked, those equal to the
+    profile's dropped; ``named`` those in the run's name)."""
+    return _baseline_module(cell).named_settings(cell["domain"], profile, dict(cell.get("settings", {})).items())
 
 
 def result_name(cell: dict[str, Any], profile: str = "quick") -> str:
     """The result-table stem the cell's run writes: ``borel_<tag>`` (``run_borel``), or the baseline's run name
-    (``pearl_<domain>[_<settings>][_validation]_seed<S>``, :func:`borel_lib.baselines.pearl.run_tag`)."""
+    (``pearl_<domain>[_<settings>][_validation]_seed<S>``, ``mbml_<domain>_<variant>[...]``: their ``run_tag``)."""
     if "baseline" in cell:
-        from borel_lib.baselines import pearl
-        from borel_lib.tasks import DEFAULT_SPLIT as TEST
-
         _, named = baseline_settings(cell, profile)
-        return pearl.run_tag(cell["domain"], cell["seed"], eval_split=cell.get("eval_split", TEST), settings=named)
+        split = cell.get("eval_split", DEFAULT_SPLIT)
+        if cell["baseline"] == "mbml":
+            return _baseline_module(cell).run_tag(cell["domain"], cell["seed"], cell.get("init_state"), profile, split,
+                                                  settings=named)
+        return _baseline_module(cell).run_tag(cell["domain"], cell["seed"], eval_split=split, settings=named)
     return "borel_" + cell_spec(cell, profile).tag
 
 
 def check_cells(cells: list[dict[str, Any]], grid: str = "cells", profile: str = "quick") -> None:
     """Raise :class:`ConfigError` if a cell has a key a run does not take, or two cells would write the
     same result file (they would overwrite each other)."""
-    kinds = {"baseline" in cell for cell in cells}
-    if len(kinds) > 1 or (True in kinds and grid != "cells" and "pearl_" not in grid):
-        raise ConfigError(f"grid {grid!r}: a grid runs either BOReL cells or baseline cells, and a baseline grid's name "
-                          f"holds 'pearl_' (its merged table is then read as PEARL's, by iteration)")
+    kinds = {cell.get("baseline", "borel") for cell in cells}
+    if len(kinds) > 1 or (kinds != {"borel"} and grid != "cells" and f"{kinds.pop()}_" not in grid):
+        raise ConfigError(f"grid {grid!r}: a grid runs the cells of one method (BOReL, PEARL or MBML), and a baseline "
+                          f"grid's name holds 'pearl_' or 'mbml_' (its merged table is then read by iteration)")
     for i, cell in enumerate(cells):
-        allowed, what = (BASELINE_KEYS, f"a {cell['baseline']} cell") if "baseline" in cell else (_allowed(), "a BOReL run")
+        if "baseline" in cell:
+            module = _baseline_module(cell)
+            allowed, what = BASELINE_KEYS[cell["baseline"]], f"a {cell['baseline']} cell"
+        else:
+            allowed, what = _allowed(), "a BOReL run"
         unknown = sorted(set(cell) - allowed)
         if unknown:
             raise ConfigError(f"grid {grid!r} cell {i} {cell}: {what} does not take {unknown}; it takes: "
                               f"{', '.join(sorted(allowed))}")
         if "baseline" in cell:
-            from borel_lib.baselines import pearl
-
-            check_choice(cell.get("domain"), "cell domain", pearl.DOMAINS)
+            check_choice(cell.get("domain"), "cell domain", module.DOMAINS)
             baseline_settings(cell, profile)  # unknown or bad settings: one ConfigError
+            if "init_state" in cell:
+                from borel_lib.pipeline import resolve_init_state
+
+                resolve_init_state(cell["domain"], profile, cell["init_state"])
     names: dict[str, int] = {}
     for i, cell in enumerate(cells):
         name = result_name(cell, profile)
@@ -368,7 +395,7 @@ def merge(grid: str, profile: str | None = None, command: str = "", seeds: Seque
     for i in chosen:
         cell = cells[i]
         df = read_results(result_name(cell, profile), profile)
-        if "init_state" in cell and not (df["variant"] == cell["init_state"]).all():
+        if "init_state" in cell and "baseline" not in cell and not (df["variant"] == cell["init_state"]).all():
             raise ValueError(f"{result_name(cell, profile)}.csv: variant {sorted(df['variant'].unique())} but cell {i} asked "
                              f"for init_state={cell['init_state']!r}")
         frames.append(df.assign(cell=i))
@@ -417,7 +444,7 @@ def build_parser():
 
     parser = cli.make_command_parser(
         "python -m borel_lib.sweep",
-        "Run a named grid of BOReL (or PEARL) runs on a submitit executor and merge their results (resumable: rerun "
+        "Run a named grid of BOReL (or PEARL, or MBML) runs on a submitit executor and merge their results (resumable: rerun "
         "to continue).",
         outputs="  merged table: data/results/<profile>/sweeps/sweep_<grid>.csv and .config.json (one borel_<run>.csv per "
                 "cell beside it)\n"

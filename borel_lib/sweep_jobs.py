@@ -40,7 +40,7 @@ SWEEP_PID_VAR = "BOREL_SWEEP_PID"
 
 
 class CellJob(Checkpointable):
-    """One cell as a submitit job: ``run_borel(**cell, profile=profile)`` (a ``baseline`` cell: ``run_pearl``);
+    """One cell as a submitit job: ``run_borel(**cell, profile=profile)`` (a ``baseline`` cell: ``run_pearl`` or ``run_mbml``);
     returns the result CSV path.
 
     ``Checkpointable``: on a Slurm timeout or pre-emption submitit requeues the same call, and
@@ -58,14 +58,19 @@ class CellJob(Checkpointable):
 
         torch.set_num_threads(int(os.environ.get("SLURM_CPUS_PER_TASK", "1")))
         try:
-            if "baseline" in cell:  # PEARL learns online: no dataset
+            if "baseline" in cell:  # PEARL learns online; MBML collects (or finds) its dataset itself
+                from borel_lib.baselines.mbml import run_mbml
                 from borel_lib.baselines.pearl import run_pearl
                 from borel_lib.sweep import baseline_settings
                 from borel_lib.tasks import DEFAULT_SPLIT
 
                 given, _ = baseline_settings(cell, profile)
-                run_pearl(cell["domain"], profile, cell["seed"], progress=False,
-                          eval_split=cell.get("eval_split", DEFAULT_SPLIT), settings=given)
+                split = cell.get("eval_split", DEFAULT_SPLIT)
+                if cell["baseline"] == "mbml":
+                    run_mbml(cell["domain"], profile, cell["seed"], progress=False, init_state=cell.get("init_state"),
+                             eval_split=split, settings=given)
+                else:
+                    run_pearl(cell["domain"], profile, cell["seed"], progress=False, eval_split=split, settings=given)
             else:
                 collect_once(cell, profile)
                 run_borel(cell_spec(cell, profile), progress=False)

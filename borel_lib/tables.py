@@ -69,7 +69,7 @@ TABLE_KINDS: tuple[TableKind, ...] = (
     TableKind("online final evaluation", ("online_*_final",), ("task", "iteration", "env_steps"), "task"),
     TableKind("online run", ("online_*",), ("iteration", "env_steps"), "iteration", SCORED_METRICS,
               unique=("iteration",)),
-    TableKind("baseline sweep", ("sweep_*pearl_*",), ("cell", "iteration")),
+    TableKind("baseline sweep", ("sweep_*pearl_*", "sweep_*mbml_*"), ("cell", "iteration")),
     TableKind("sweep", ("sweep_*",), ("cell", "updates")),
     TableKind("analysis or probe", ("*",), None),
 )

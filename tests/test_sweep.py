@@ -1,5 +1,6 @@
 """Sweeps: named grids, cell checks, the smoke grid end to end on submitit's local executor, merge."""
 
+import json
 import os
 
 import pandas as pd
@@ -168,3 +169,29 @@ def test_pearl_tuning_smoke_grid_runs_merges_and_resumes(tmp_path, monkeypatch):
         own = pd.read_csv(result_path(sweep.result_name(cell, "smoke"), "smoke"))
         pd.testing.assert_frame_equal(df[df.cell == i].drop(columns="cell").reset_index(drop=True), own)
     assert sweep.launch("tune_pearl_smoke", "smoke", executor="debug") == []
+
+
+def test_mbml_tuning_cells_name_their_settings_and_a_smoke_grid_runs(tmp_path, monkeypatch):
+    """tune_mbml_semicircle: MBML's quick settings and one change at a time, named by their --mbml settings on the
+    validation tasks; tune_mbml_smoke end to end (debug executor); a grid mixing methods is refused."""
+    cells = sweep.grid_cells("tune_mbml_semicircle")
+    sweep.check_cells(cells, "tune_mbml_semicircle", "quick")
+    assert [sweep.result_name(c, "quick") for c in cells] == [
+        "mbml_semicircle_uniform_validation_seed0",
+        "mbml_semicircle_uniform_bcqa128x128_bcqc128x128_bcqv128x128_validation_seed0",
+        "mbml_semicircle_uniform_lr0.001_validation_seed0", "mbml_semicircle_uniform_bcqit30000_ds30000_validation_seed0"]
+    mbml = {"baseline": "mbml", "domain": "semicircle", "seed": 0}
+    with pytest.raises(ConfigError, match="everywhere"):
+        sweep.check_cells([{**mbml, "init_state": "everywhere"}])
+    with pytest.raises(ConfigError, match="one method"):
+        sweep.check_cells([mbml, {"baseline": "pearl", "domain": "semicircle", "seed": 0}], "tune_mbml_x")
+    monkeypatch.setenv("BOREL_ROOT", str(tmp_path))
+    path = sweep.run_sweep("tune_mbml_smoke", "smoke", executor="debug")
+    df = pd.read_csv(path)
+    assert set(df.cell) == {0, 1} and set(df.method) == {"mbml", "mbml_lr0.001"}  # settings: a method of its own
+    for i, cell in enumerate(sweep.grid_cells("tune_mbml_smoke")):
+        own = pd.read_csv(result_path(sweep.result_name(cell, "smoke"), "smoke"))
+        pd.testing.assert_frame_equal(df[df.cell == i].drop(columns="cell").reset_index(drop=True), own)
+    config = json.loads(result_path(sweep.result_name(sweep.grid_cells("tune_mbml_smoke")[1], "smoke"), "smoke",
+                                    kind="config").read_text())
+    assert config["command"].endswith("--eval-split validation --mbml lr=0.001")

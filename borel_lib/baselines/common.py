@@ -145,6 +145,18 @@ def image_flags(image: tuple[tuple[str, Any], ...]) -> str:
     return setting_flags("image", image)
 
 
+def given_and_named(config_cls: Any, domain: str, profile: str, settings: Any,
+                    unnamed: tuple[str, ...]) -> tuple[tuple[tuple[str, Any], ...], tuple[tuple[str, Any], ...]]:
+    """``(given, named)`` for a baseline's ``--<baseline> FIELD=VALUE`` settings, both sorted: ``given`` those not
+    equal to the profile's value for ``domain`` (the run's command; unknown fields and bad values raise one
+    :class:`ConfigError` from ``config_cls.for_domain``), ``named`` those of them that name the run (not ``unnamed``)."""
+    settings = dict(settings)
+    base = config_cls.for_domain(domain, profile, **settings)
+    default = config_cls.for_domain(domain, profile)
+    given = tuple(sorted((k, v) for k, v in settings.items() if getattr(base, k) != getattr(default, k)))
+    return given, tuple((k, v) for k, v in given if k not in unnamed)
+
+
 def setting_parts(settings: tuple[tuple[str, Any], ...], short: dict[str, str]) -> str:
     """The part of a baseline's run name for the config settings that name it (``--pearl FIELD=VALUE``):
     ``_<short name><value>`` each, tuples joined by x (``(("context_reward", "dense"),)`` → ``_ctxdense``)."""

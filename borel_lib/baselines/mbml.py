@@ -69,10 +69,13 @@ from borel_lib.baselines.common import (
     check_same_run,
     checkpoint_path,
     evaluate,
+    given_and_named,
     image_flags,
     image_inputs,
     image_tag,
     run_lock,
+    setting_flags,
+    setting_parts,
     single_forward,
     summarise,
     write_trajectories,
@@ -435,9 +438,9 @@ class MBMLTrainer:
         return {"bcq": c.bcq_iterations, "reward": c.reward_updates, "distill": c.distill_steps}
 
     def train(self, checkpoint: str | os.PathLike[str] | None = None, progress: bool = True,
-              evaluate_during: bool = True) -> pd.DataFrame:
+              evaluate_during: bool = True, method: str = "mbml") -> pd.DataFrame:
         """Run (or resume) the three phases; evaluate every ``eval_every`` distillation steps and at
-        the end (``evaluate_during=False`` trains without touching the environment)."""
+        the end (``evaluate_during=False`` trains without touching the environment), as ``method``."""
         c = self.cfg
         if checkpoint is not None and Path(checkpoint).is_file():
             self.load_state_dict(torch.load(checkpoint, map_location=self.device, weights_only=False), str(checkpoint))
@@ -451,7 +454,7 @@ class MBMLTrainer:
                 bar.update()
                 k = self.done[phase]
                 if phase == "distill" and evaluate_during and (k % c.eval_every == 0 or k == totals[phase]):
-                    self.evaluate_now()
+                    self.evaluate_now(method)
                     if isinstance(out, dict):
                         bar.set_postfix(triplet=f"{out['triplet']:.3g}", q=f"{out['q_loss']:.3g}")
                 if k % c.checkpoint_every == 0 or k == totals[phase]:
@@ -460,27 +463,46 @@ class MBMLTrainer:
         return pd.DataFrame(self.rows)
 
 
+SETTING_NAMES = {"bcq_iterations": "bcqit", "bcq_actor_hidden": "bcqa", "bcq_critic_hidden": "bcqc",
+                 "bcq_vae_hidden": "bcqv", "distill_steps": "ds", "encoder_hidden": "ench", "q_hidden": "qh",
+                 "g_hidden": "gh", "xi_hidden": "xih", "reward_members": "rm", "reward_hidden": "rh"}
+"""Short names of :class:`MBMLConfig` fields in a run's name (``--mbml bcq_iterations=50000`` → ``_bcqit50000``)."""
+
+UNNAMED = ("eval_every", "checkpoint_every")
+"""Settings that never name a run (it is evaluated or saved more often under the same name)."""
+
+
+def named_settings(domain: str, profile: str, settings: Any) -> tuple[tuple[str, Any], tuple[tuple[str, Any], ...]]:
+    """``(given, named)`` for ``--mbml FIELD=VALUE`` settings (:func:`~borel_lib.baselines.common.given_and_named`)."""
+    return given_and_named(MBMLConfig, domain, profile, settings, UNNAMED)
+
+
 def run_tag(domain: str, seed: int, init_state: str | None = None, profile: str = "quick",
-            eval_split: str = DEFAULT_SPLIT, image: tuple[tuple[str, Any], ...] = ()) -> str:
-    """``mbml_<domain>_<init_state>[_<image overrides>][_validation]_seed<seed>``: the initial-state variant of the
-    data, the protocol's default included (as in BOReL's run names), the checked non-default image-stage
-    overrides (e.g. ``_propriofull``) and the evaluation split if not ``test``."""
+            eval_split: str = DEFAULT_SPLIT, image: tuple[tuple[str, Any], ...] = (),
+            settings: tuple[tuple[str, Any], ...] = ()) -> str:
+    """``mbml_<domain>_<init_state>[_<image overrides>][_<settings>][_validation]_seed<seed>``: the initial-state
+    variant of the data, the protocol's default included (as in BOReL's run names), the checked non-default
+    image-stage overrides (e.g. ``_propriofull``), the named settings (:func:`named_settings`) and the evaluation
+    split if not ``test``."""
     from borel_lib.pipeline import resolve_init_state
 
     return (f"mbml_{domain}_{resolve_init_state(domain, profile, init_state)}{image_tag(image)}"
-            f"{split_suffix(eval_split)}_seed{seed}")
+            f"{setting_parts(settings, SETTING_NAMES)}{split_suffix(eval_split)}_seed{seed}")
 
 
 def run_mbml(domain: str = "semicircle", profile: str | None = None, seed: int = 0, progress: bool = True,
              device: str = "auto", init_state: str | None = None, eval_split: str = DEFAULT_SPLIT,
-             image: tuple[tuple[str, Any], ...] = (), **overrides: Any) -> pd.DataFrame:
+             image: tuple[tuple[str, Any], ...] = (), settings: tuple[tuple[str, Any], ...] = (),
+             **overrides: Any) -> pd.DataFrame:
     """Collect (cached) → BCQ → reward models → encoder + distillation → evaluation, for one seed;
     writes ``mbml_<domain>_<init_state>_seed<seed>.csv`` (per-evaluation rows, best/final rows, task
     identification rows with episode 0) with its config beside it. ``init_state``: the initial-state
     variant of the collection to train on (Ant-Semi-circle: Table 1's datasets; the paper's Figure 3 uses
     ``uniform``); ``None`` = the collection protocol's default, as for BOReL. ``eval_split``: its evaluation
     tasks (:func:`borel_lib.tasks.eval_tasks`; in the name and command if not ``test``). ``image``: image-stage
-    overrides (image domains only; the data are then :func:`~borel_lib.baselines.common.image_inputs`')."""
+    overrides (image domains only; the data are then :func:`~borel_lib.baselines.common.image_inputs`').
+    ``settings``: :class:`MBMLConfig` overrides that name the run (``--mbml FIELD=VALUE``, :func:`named_settings`);
+    ``overrides``: the same without naming it (tests)."""
     from borel_lib.collect import run_collection
     from borel_lib.config import resolve_profile
     from borel_lib.device import get_device
@@ -490,13 +512,14 @@ def run_mbml(domain: str = "semicircle", profile: str | None = None, seed: int =
     from borel_lib.seeding import seed_everything
 
     profile = resolve_profile(profile)
-    cfg = MBMLConfig.for_domain(domain, profile, **overrides)
+    given, named = named_settings(domain, profile, settings)
+    cfg = MBMLConfig.for_domain(domain, profile, **dict(given), **overrides)
     data = dataset_overrides(domain, profile, init_state)  # checks init_state before any work
     image = check_image_run(domain, profile, "latent", dict(image))
-    tag = run_tag(domain, seed, init_state, profile, eval_split, image)
+    tag = run_tag(domain, seed, init_state, profile, eval_split, image, named)
     command = baseline_command("mbml", domain, profile, seed, overrides,
                                "".join(f" --init-state {v}" for v in data.values()) + split_flag(eval_split)
-                               + image_flags(image))
+                               + image_flags(image) + setting_flags("mbml", given))
     with run_lock(profile, tag, "MBML"):  # a second process given this run waits, then resumes its checkpoint
         check_same_run(tag, profile, cfg, command, checkpoint_path(profile, tag))
         seed_everything(seed)
@@ -504,15 +527,16 @@ def run_mbml(domain: str = "semicircle", profile: str | None = None, seed: int =
         dev = get_device(device)
         dataset, inputs = image_inputs(domain, profile, seed, dev, progress, image, dataset)  # Reacher-Image: BOReL's
         trainer = MBMLTrainer(dataset, cfg, seed, dev, eval_split, inputs)
-        rows = trainer.train(checkpoint_path(profile, tag), progress=progress)
+        method = "mbml" + setting_parts(named, SETTING_NAMES)  # a run with settings is its own method
+        rows = trainer.train(checkpoint_path(profile, tag), progress=progress, method=method)
         df = summarise(rows, trainer.env.eval_episodes)
         ident = task_identification(trainer)
-        df = pd.concat([df, pd.DataFrame([{"domain": domain, "method": "mbml", "variant": "offline", "seed": seed,
+        df = pd.concat([df, pd.DataFrame([{"domain": domain, "method": method, "variant": "offline", "seed": seed,
                                            "episode": 0, "metric": k, "value": v, "iteration": cfg.distill_steps}
                                           for k, v in ident.items()])], ignore_index=True)
         write_results(df, tag, config=cfg, profile=profile, command=command)
         write_trajectories(trainer.agent, domain, trainer.eval_tasks, seed, cfg.num_exp_traj_eval, True, False,
-                           f"{tag}_traj", "mbml", "offline", cfg, profile, command, cfg.distill_steps, inputs)
+                           f"{tag}_traj", method, "offline", cfg, profile, command, cfg.distill_steps, inputs)
     return df
 
 
@@ -521,12 +545,13 @@ def _run_cli(args) -> int:
     from borel_lib.config import resolve_profile
     from borel_lib.image_features import ImageEncoderConfig, check_image_run
 
-    MBMLConfig.for_domain(args.domain, resolve_profile(args.profile))  # run_mbml checks init_state before any work
+    settings = tuple(parse_overrides(args.mbml, MBMLConfig, "mbml").items())
+    named_settings(args.domain, resolve_profile(args.profile), settings)  # run_mbml checks init_state before any work
     image = tuple(parse_overrides(args.image, ImageEncoderConfig, "image").items())
     check_image_run(args.domain, resolve_profile(args.profile), "latent", dict(image))
     torch.set_num_threads(1)
     df = run_mbml(args.domain, args.profile, args.seed, progress=not args.no_progress, device=args.device,
-                  init_state=args.init_state, eval_split=args.eval_split, image=image)
+                  init_state=args.init_state, eval_split=args.eval_split, image=image, settings=settings)
     print(df[df.metric.str.startswith(("best_", "final_", "task_id"))].to_string(index=False))
     return 0
 
@@ -538,7 +563,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = baseline_parser(
         "mbml", "Offline MBML baseline on BOReL's dataset (paper §6); collects the dataset if missing and "
         "resumes a killed run.",
-        outputs="  results:     data/results/<profile>/baselines/<domain>/mbml_<domain>_<variant>[_validation]_seed<seed>.csv"
+        outputs="  results:     data/results/<profile>/baselines/<domain>/mbml_<domain>_<variant>[_<settings>][_validation]_seed<seed>.csv"
                 " and .config.json\n"
                 "  checkpoint:  data/checkpoints/<profile>/mbml_<domain>_<variant>[_validation]_seed<seed>.pt\n"
                 "  dataset:     the collection's, data/datasets/<profile>/ (see python -m borel_lib.collect --help)\n"
@@ -547,6 +572,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="initial-state variant of the collection to train on (Ant-Semi-circle: uniform, "
                              "exclude_semicircle, fixed; default: the domain's collection protocol's; the run's "
                              "files then carry it: mbml_<domain>_<variant>_seed<seed>)")
+    parser.add_argument("--mbml", action="append", default=[], metavar="FIELD=VALUE",
+                        help="an MBMLConfig setting, e.g. bcq_iterations=50000 (repeatable; a non-default one names "
+                             "the run: _bcqit50000)")
     add_split_argument(parser)
     add_image_argument(parser)
     return cli.main(_run_cli, parser, argv)

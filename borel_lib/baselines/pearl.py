@@ -62,6 +62,7 @@ from borel_lib.baselines.common import (
     checkpoint_path,
     context_features,
     evaluate,
+    given_and_named,
     image_flags,
     image_inputs,
     image_tag,
@@ -446,10 +447,7 @@ def named_settings(domain: str, profile: str, settings: Any) -> tuple[tuple[str,
     settings = dict(settings)
     if "iterations" in settings:
         raise ConfigError("settings: give the number of iterations alone (--iterations), not as a --pearl setting")
-    base = PEARLConfig.for_domain(domain, profile, **settings)  # unknown fields and bad values: one ConfigError
-    default = PEARLConfig.for_domain(domain, profile)
-    given = tuple(sorted((k, v) for k, v in settings.items() if getattr(base, k) != getattr(default, k)))
-    return given, tuple((k, v) for k, v in given if k not in UNNAMED)
+    return given_and_named(PEARLConfig, domain, profile, settings, UNNAMED)
 
 
 def run_tag(domain: str, seed: int, oracle_task: bool = False, eval_split: str = DEFAULT_SPLIT,
