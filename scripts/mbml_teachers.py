@@ -3,7 +3,8 @@
 MBML (:mod:`borel_lib.baselines.mbml`) first trains one BCQ agent per training task on that task's logged
 trials, then distils them into one task-conditioned policy. A teacher below its own data bounds everything after
 it. This script trains only that first phase (the same :class:`~borel_lib.baselines.mbml.MBMLTrainer`, its BCQ
-steps, resumable) with the given settings (``--mbml FIELD=VALUE``, the BCQ fields only; they name the run), and
+steps, resumable) with the given settings (``--mbml FIELD=VALUE``, the BCQ fields only; they name the run, apart
+from ``bcq_iterations``, which grows it: a longer run continues the shorter one's checkpoint), and
 every ``--eval-every`` iterations evaluates every task's teacher on its own task from the collection's own
 initial states (:func:`~borel_lib.baselines.mbml_diagnostics.evaluate_teachers`), beside the logged trials'
 return per episode over all training trials and over the last ``--last`` of them
@@ -94,7 +95,7 @@ def _run(args) -> int:
         raise ConfigError(f"--eval-every {args.eval_every} must be positive")
     if args.last is not None and not 0 < args.last <= trials:
         raise ConfigError(f"--last {args.last} must be in [1, {trials}] (the collection's training trials per task)")
-    tag = teacher_tag(args.domain, init_state, settings, args.seed)
+    tag = teacher_tag(args.domain, init_state, tuple((k, v) for k, v in settings if k != "bcq_iterations"), args.seed)
     command = (f"python scripts/mbml_teachers.py {args.domain} --profile {profile} --seed {args.seed}"
                + "".join(f" --init-state {v}" for v in data.values()) + setting_flags("mbml", settings)
                + (f" --eval-every {args.eval_every}" if args.eval_every != 2000 else "")
@@ -107,7 +108,12 @@ def _run(args) -> int:
         trainer = mbml.MBMLTrainer(dataset, cfg, args.seed, get_device(args.device))
         ckpt = checkpoint_path(profile, tag)
         if ckpt.is_file():
-            trainer.load_state_dict(torch.load(ckpt, map_location=trainer.device, weights_only=False), str(ckpt))
+            state = torch.load(ckpt, map_location=trainer.device, weights_only=False)
+            if state["done"]["bcq"] > cfg.bcq_iterations:
+                raise ConfigError(f"{ckpt}: already {state['done']['bcq']} BCQ iterations, more than --mbml "
+                                  f"bcq_iterations={cfg.bcq_iterations}; a teacher run only grows")
+            state["config"]["bcq_iterations"] = cfg.bcq_iterations  # the run grows (BCQ has no schedule): same updates
+            trainer.load_state_dict(state, str(ckpt))
         total = cfg.bcq_iterations
         grid = {int(r["iteration"]) for r in trainer.rows}
         if any(k % args.eval_every and k != total for k in grid):

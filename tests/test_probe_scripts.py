@@ -243,6 +243,17 @@ def test_mbml_teachers_against_their_data_resume_and_name_the_run(root, capsys):
     pd.testing.assert_frame_equal(df, pd.read_csv(path))
     assert teachers.main([*argv[:-3], "--eval-every", "3", *argv[-3:]]) == 2  # the checkpoint's grid is every 2
     assert "resume with the same --eval-every" in capsys.readouterr().err
+    # bcq_iterations grows the run: the first 4 iterations' evaluations stay, two more are added
+    longer = [*argv, "--mbml", "bcq_iterations=8"]
+    assert teachers.main(longer) == 0
+    grown = pd.read_csv(path)
+    assert sorted(grown[grown.method == "bcq_teachers"].iteration.unique()) == [2, 4, 6, 8]
+    pd.testing.assert_frame_equal(grown[grown.iteration.isin([-1, 2])].reset_index(drop=True),
+                                  df[df.iteration.isin([-1, 2])].reset_index(drop=True))
+    assert json.loads(path.with_name(f"{name}.config.json").read_text())["command"].endswith("--mbml bcq_iterations=8 "
+                                                                                            "--eval-every 2")
+    assert teachers.main(argv) == 2  # a run only grows
+    assert "a teacher run only grows" in capsys.readouterr().err
     assert teachers.main(["semicircle", "--profile", "smoke", "--mbml", "kl_beta=1"]) == 2
     assert "only the teachers' fields" in capsys.readouterr().err
 
