@@ -1,5 +1,5 @@
-"""Sweeps: named grids of :func:`borel_lib.pipeline.run_borel` runs on a submitit executor (paper §6,
-Table 1 and Figure 3 need many seeds and variants).
+"""Sweeps: named grids of :func:`borel_lib.pipeline.run_borel` runs (or of the baselines' runs) on a submitit
+executor (paper §6, Table 1 and Figure 3 need many seeds and variants; the baselines' tuning needs a few settings).
 
 A *grid* is a named list of *cells*; a cell is the keyword dict of one run's
 :class:`borel_lib.pipeline.RunSpec` without its profile (``domain``, ``belief``, ``relabelling``, ``seed``,
@@ -133,7 +133,8 @@ GRIDS: dict[str, Callable[[], list[dict[str, Any]]]] = {
                                 for s in ({}, {"lr": 1e-3})],
 }
 """Named grids: a function returning the cells (keyword dicts of :class:`borel_lib.pipeline.RunSpec` fields
-without ``profile`` and ``eval_split``; ``rl`` as a dict of offline-RL overrides). Grids named ``tune_*``
+without ``profile`` and ``eval_split``; ``rl`` as a dict of offline-RL overrides; or baseline cells,
+:data:`BASELINE_KEYS`). Grids named ``tune_*``
 (:data:`TUNING_PREFIX`) are for choosing settings (:func:`default_split`)."""
 
 PEARL_TUNING: tuple[dict[str, Any], ...] = ({}, {"hidden": (300, 300, 300)}, {"lr": 1e-3}, {"train_steps_per_iter": 1000})
@@ -148,6 +149,10 @@ MBML_TUNING: tuple[dict[str, Any], ...] = (
 """The cells of ``tune_mbml_semicircle`` (``--mbml`` settings): the quick settings, the BCQ teachers twice as wide
 (the official 400-300 / 750-750 would be about 40× the quick CPU cost with 40 tasks), a higher learning rate, and
 three times the BCQ and distillation steps."""
+
+GRID_PROFILES: dict[str, tuple[str, ...]] = {"tune_pearl_semicircle": ("smoke", "quick"),
+                                             "tune_mbml_semicircle": ("smoke", "quick")}
+"""Grids that only make sense on some profiles (the baselines' tuning grids change the quick settings)."""
 
 BASELINES = ("pearl", "mbml")
 """Baselines a cell can run instead of BOReL (key ``baseline``): :func:`borel_lib.baselines.pearl.run_pearl`,
@@ -243,11 +248,18 @@ def result_name(cell: dict[str, Any], profile: str = "quick") -> str:
 
 def check_cells(cells: list[dict[str, Any]], grid: str = "cells", profile: str = "quick") -> None:
     """Raise :class:`ConfigError` if a cell has a key a run does not take, or two cells would write the
-    same result file (they would overwrite each other)."""
+    same result file (they would overwrite each other), or the grid mixes methods, or its name does not say which
+    baseline its cells run (``pearl_``/``mbml_``; BOReL grids hold neither), or the profile is not one of
+    :data:`GRID_PROFILES`'."""
     kinds = {cell.get("baseline", "borel") for cell in cells}
-    if len(kinds) > 1 or (kinds != {"borel"} and grid != "cells" and f"{kinds.pop()}_" not in grid):
-        raise ConfigError(f"grid {grid!r}: a grid runs the cells of one method (BOReL, PEARL or MBML), and a baseline "
-                          f"grid's name holds 'pearl_' or 'mbml_' (its merged table is then read by iteration)")
+    named = {b for b in BASELINES if f"{b}_" in grid}
+    if len(kinds) > 1 or (grid != "cells" and kinds and named != kinds - {"borel"}):
+        raise ConfigError(f"grid {grid!r}: a grid runs the cells of one method (BOReL, PEARL or MBML), and a grid's name "
+                          f"holds 'pearl_' or 'mbml_' exactly when its cells are that baseline's (its merged table is "
+                          f"then read by iteration); methods here: {', '.join(sorted(kinds))}")
+    if grid in GRID_PROFILES and profile not in GRID_PROFILES[grid]:
+        raise ConfigError(f"grid {grid!r} is for the profiles {', '.join(GRID_PROFILES[grid])} (its settings are "
+                          f"changes from the quick ones), not {profile!r}")
     for i, cell in enumerate(cells):
         if "baseline" in cell:
             module = _baseline_module(cell)
@@ -270,7 +282,7 @@ def check_cells(cells: list[dict[str, Any]], grid: str = "cells", profile: str =
         name = result_name(cell, profile)
         if name in names:
             raise ConfigError(f"grid {grid!r}: cells {names[name]} and {i} would both write {name}.csv "
-                              f"(run_borel's result name does not distinguish {cells[names[name]]} from {cell})")
+                              f"(the run's result name does not distinguish {cells[names[name]]} from {cell})")
         names[name] = i
 
 
@@ -446,8 +458,8 @@ def build_parser():
         "python -m borel_lib.sweep",
         "Run a named grid of BOReL (or PEARL, or MBML) runs on a submitit executor and merge their results (resumable: rerun "
         "to continue).",
-        outputs="  merged table: data/results/<profile>/sweeps/sweep_<grid>.csv and .config.json (one borel_<run>.csv per "
-                "cell beside it)\n"
+        outputs="  merged table: data/results/<profile>/sweeps/[<domain>/]sweep_<grid>.csv and .config.json (each cell's "
+                "own table where its run writes it)\n"
                 "  job scripts and logs: build/sweeps/<profile>/<grid>/\n"
                 "  (profile smoke: results under build/smoke/)",
         subject="grid", choices=GRIDS, subject_help="the grid to run")

@@ -67,6 +67,7 @@ class CellJob(Checkpointable):
                 given, _ = baseline_settings(cell, profile)
                 split = cell.get("eval_split", DEFAULT_SPLIT)
                 if cell["baseline"] == "mbml":
+                    collect_once(cell, profile)
                     run_mbml(cell["domain"], profile, cell["seed"], progress=False, init_state=cell.get("init_state"),
                              eval_split=split, settings=given)
                 else:
@@ -122,8 +123,8 @@ def _watch_sweep(period: float = 1.0, grace: float = 30.0) -> None:
 
 
 def collect_once(cell: dict[str, Any], profile: str) -> None:
-    """Collect (or find cached) the dataset ``cell`` trains on, and its policy-replay dataset for a
-    ``policy_replay`` cell, while holding the lock file ``.<dataset>.collect-once.lock``, so that concurrent
+    """Collect (or find cached) the dataset ``cell`` trains on (BOReL's, or an MBML cell's), and its policy-replay
+    dataset for a ``policy_replay`` cell, while holding the lock file ``.<dataset>.collect-once.lock``, so that concurrent
     cells sharing a dataset collect it once instead of racing on its files. That lock is of its own: the
     dataset writer's lock (:func:`borel_lib.datasets.dataset_lock`) is another file, and a cell that finds
     another process (e.g. a ``python -m borel_lib.collect`` by hand) writing the dataset waits for it."""
@@ -134,14 +135,19 @@ def collect_once(cell: dict[str, Any], profile: str) -> None:
     from borel_lib.policy_replay import run_policy_replay
     from borel_lib.sweep import cell_spec
 
-    spec = cell_spec(cell, profile)
-    overrides = spec.collect_overrides
+    if "baseline" in cell:  # MBML's cells: the dataset of their init_state, no policy replay
+        from borel_lib.pipeline import dataset_overrides
+
+        spec, overrides = None, dataset_overrides(cell["domain"], profile, cell.get("init_state"))
+    else:
+        spec = cell_spec(cell, profile)
+        overrides = spec.collect_overrides
     name = dataset_name(CollectConfig.for_domain(cell["domain"], profile, **overrides), profile)
     with file_lock(datasets_dir(profile) / f".{name}.collect-once.lock", purpose=f"sweep cell collecting {name}"):
         with file_lock(lock_path(datasets_dir(profile) / name), purpose=f"sweep cell waiting for {name}"):
             pass  # another writer of the dataset has finished (or there was none)
         run_collection(cell["domain"], profile, progress=False, **overrides)
-        if spec.belief == "vae" and spec.relabelling == "policy_replay":
+        if spec is not None and spec.belief == "vae" and spec.relabelling == "policy_replay":
             run_policy_replay(cell["domain"], profile, progress=False, **overrides)
 
 

@@ -100,25 +100,26 @@ def _run(args) -> int:
                + "".join(f" --init-state {v}" for v in data.values()) + setting_flags("mbml", settings)
                + (f" --eval-every {args.eval_every}" if args.eval_every != 2000 else "")
                + (f" --last {args.last}" if args.last is not None else ""))
+    ckpt, total = checkpoint_path(profile, tag), cfg.bcq_iterations
+    state = torch.load(ckpt, map_location="cpu", weights_only=False) if ckpt.is_file() else None
+    if state is not None:  # before any work: a run only grows, on one evaluation grid
+        done = state["done"]["bcq"]
+        if done > total:
+            raise ConfigError(f"{ckpt}: already {done} BCQ iterations, more than --mbml bcq_iterations={total}; "
+                              "a teacher run only grows")
+        grid = {int(r["iteration"]) for r in state["rows"]}
+        if any(k % args.eval_every and k != done for k in grid):
+            raise ConfigError(f"{ckpt}: evaluated every {min(grid)} iterations, not every --eval-every "
+                              f"{args.eval_every}; resume with the same --eval-every")
+        state["config"]["bcq_iterations"] = total  # the run grows (BCQ has no schedule): the same updates
     with run_lock(profile, tag, "MBML teachers"):
         seed_everything(args.seed)
         dataset, _ = run_collection(args.domain, profile, progress=not args.no_progress, **data)
         logged = logged_returns(dataset, cfg.heldout_trials, min(20, trials) if args.last is None else args.last)
         logged = logged.assign(iteration=-1)
         trainer = mbml.MBMLTrainer(dataset, cfg, args.seed, get_device(args.device))
-        ckpt = checkpoint_path(profile, tag)
-        if ckpt.is_file():
-            state = torch.load(ckpt, map_location=trainer.device, weights_only=False)
-            if state["done"]["bcq"] > cfg.bcq_iterations:
-                raise ConfigError(f"{ckpt}: already {state['done']['bcq']} BCQ iterations, more than --mbml "
-                                  f"bcq_iterations={cfg.bcq_iterations}; a teacher run only grows")
-            state["config"]["bcq_iterations"] = cfg.bcq_iterations  # the run grows (BCQ has no schedule): same updates
+        if state is not None:
             trainer.load_state_dict(state, str(ckpt))
-        total = cfg.bcq_iterations
-        grid = {int(r["iteration"]) for r in trainer.rows}
-        if any(k % args.eval_every and k != total for k in grid):
-            raise ConfigError(f"{ckpt}: evaluated every {min(grid)} iterations, not every --eval-every "
-                              f"{args.eval_every}; resume with the same --eval-every")
         bar = tqdm(total=total, initial=trainer.done["bcq"], desc="BCQ teachers", disable=args.no_progress)
         while trainer.done["bcq"] < total:
             trainer.bcq_step()
@@ -153,7 +154,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--init-state", default=None, metavar="VARIANT",
                         help="initial-state variant of the collection (default: the domain's collection protocol's)")
     parser.add_argument("--mbml", action="append", default=[], metavar="FIELD=VALUE",
-                        help="BCQ settings (they name the run): " + ", ".join(mbml_fields()))
+                        help="BCQ settings (they name the run, apart from bcq_iterations, which grows it): "
+                             + ", ".join(mbml_fields()))
     parser.add_argument("--eval-every", type=int, default=2000, help="BCQ updates between evaluations (default 2000)")
     parser.add_argument("--last", type=int, default=None,
                         help="the logged trials' late window (default 20, or all training trials if fewer)")

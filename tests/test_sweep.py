@@ -185,10 +185,17 @@ def test_mbml_tuning_cells_name_their_settings_and_a_smoke_grid_runs(tmp_path, m
         sweep.check_cells([{**mbml, "init_state": "everywhere"}])
     with pytest.raises(ConfigError, match="one method"):
         sweep.check_cells([mbml, {"baseline": "pearl", "domain": "semicircle", "seed": 0}], "tune_mbml_x")
+    with pytest.raises(ConfigError, match="exactly when"):  # a baseline grid must say which baseline
+        sweep.check_cells([mbml], "tune_baselines")
+    with pytest.raises(ConfigError, match="exactly when"):  # and a BOReL grid must not look like one
+        sweep.check_cells([{"domain": "semicircle", "seed": 0}], "fig3_vs_mbml_x")
+    sweep.check_cells([], "empty")
+    with pytest.raises(ConfigError, match="profiles smoke, quick"):
+        sweep.check_cells(sweep.grid_cells("tune_mbml_semicircle"), "tune_mbml_semicircle", "paper")
     monkeypatch.setenv("BOREL_ROOT", str(tmp_path))
     path = sweep.run_sweep("tune_mbml_smoke", "smoke", executor="debug")
     df = pd.read_csv(path)
-    assert set(df.cell) == {0, 1} and set(df.method) == {"mbml", "mbml_lr0.001"}  # settings: a method of its own
+    assert df.groupby("cell").method.unique().map(list).to_dict() == {0: ["mbml"], 1: ["mbml_lr0.001"]}  # own method
     for i, cell in enumerate(sweep.grid_cells("tune_mbml_smoke")):
         own = pd.read_csv(result_path(sweep.result_name(cell, "smoke"), "smoke"))
         pd.testing.assert_frame_equal(df[df.cell == i].drop(columns="cell").reset_index(drop=True), own)

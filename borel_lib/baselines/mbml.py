@@ -492,17 +492,16 @@ def run_tag(domain: str, seed: int, init_state: str | None = None, profile: str 
 
 def run_mbml(domain: str = "semicircle", profile: str | None = None, seed: int = 0, progress: bool = True,
              device: str = "auto", init_state: str | None = None, eval_split: str = DEFAULT_SPLIT,
-             image: tuple[tuple[str, Any], ...] = (), settings: tuple[tuple[str, Any], ...] = (),
-             **overrides: Any) -> pd.DataFrame:
+             image: tuple[tuple[str, Any], ...] = (), settings: tuple[tuple[str, Any], ...] = ()) -> pd.DataFrame:
     """Collect (cached) → BCQ → reward models → encoder + distillation → evaluation, for one seed;
-    writes ``mbml_<domain>_<init_state>_seed<seed>.csv`` (per-evaluation rows, best/final rows, task
+    writes ``mbml_<domain>_<init_state>[_<settings>][_validation]_seed<seed>.csv`` (per-evaluation rows, best/final rows, task
     identification rows with episode 0) with its config beside it. ``init_state``: the initial-state
     variant of the collection to train on (Ant-Semi-circle: Table 1's datasets; the paper's Figure 3 uses
     ``uniform``); ``None`` = the collection protocol's default, as for BOReL. ``eval_split``: its evaluation
     tasks (:func:`borel_lib.tasks.eval_tasks`; in the name and command if not ``test``). ``image``: image-stage
     overrides (image domains only; the data are then :func:`~borel_lib.baselines.common.image_inputs`').
-    ``settings``: :class:`MBMLConfig` overrides that name the run (``--mbml FIELD=VALUE``, :func:`named_settings`);
-    ``overrides``: the same without naming it (tests)."""
+    ``settings``: :class:`MBMLConfig` overrides, ``--mbml FIELD=VALUE``, most of which name the run
+    (:func:`named_settings`)."""
     from borel_lib.collect import run_collection
     from borel_lib.config import resolve_profile
     from borel_lib.device import get_device
@@ -513,11 +512,11 @@ def run_mbml(domain: str = "semicircle", profile: str | None = None, seed: int =
 
     profile = resolve_profile(profile)
     given, named = named_settings(domain, profile, settings)
-    cfg = MBMLConfig.for_domain(domain, profile, **dict(given), **overrides)
+    cfg = MBMLConfig.for_domain(domain, profile, **dict(given))
     data = dataset_overrides(domain, profile, init_state)  # checks init_state before any work
     image = check_image_run(domain, profile, "latent", dict(image))
     tag = run_tag(domain, seed, init_state, profile, eval_split, image, named)
-    command = baseline_command("mbml", domain, profile, seed, overrides,
+    command = baseline_command("mbml", domain, profile, seed, {},
                                "".join(f" --init-state {v}" for v in data.values()) + split_flag(eval_split)
                                + image_flags(image) + setting_flags("mbml", given))
     with run_lock(profile, tag, "MBML"):  # a second process given this run waits, then resumes its checkpoint
@@ -565,7 +564,7 @@ def main(argv: list[str] | None = None) -> int:
         "resumes a killed run.",
         outputs="  results:     data/results/<profile>/baselines/<domain>/mbml_<domain>_<variant>[_<settings>][_validation]_seed<seed>.csv"
                 " and .config.json\n"
-                "  checkpoint:  data/checkpoints/<profile>/mbml_<domain>_<variant>[_validation]_seed<seed>.pt\n"
+                "  checkpoint:  data/checkpoints/<profile>/mbml_<domain>_<variant>[_<settings>][_validation]_seed<seed>.pt\n"
                 "  dataset:     the collection's, data/datasets/<profile>/ (see python -m borel_lib.collect --help)\n"
                 "  (profile smoke: the same under build/smoke/)", domains=DOMAINS)
     parser.add_argument("--init-state", default=None, metavar="VARIANT",
@@ -574,7 +573,7 @@ def main(argv: list[str] | None = None) -> int:
                              "files then carry it: mbml_<domain>_<variant>_seed<seed>)")
     parser.add_argument("--mbml", action="append", default=[], metavar="FIELD=VALUE",
                         help="an MBMLConfig setting, e.g. bcq_iterations=50000 (repeatable; a non-default one names "
-                             "the run: _bcqit50000)")
+                             "the run, _bcqit50000, apart from eval_every and checkpoint_every)")
     add_split_argument(parser)
     add_image_argument(parser)
     return cli.main(_run_cli, parser, argv)

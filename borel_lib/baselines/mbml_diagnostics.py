@@ -147,7 +147,7 @@ TEACHER_FIELDS = ("bcq_iterations", "bcq_batch", "bcq_actor_hidden", "bcq_critic
 """The :class:`~borel_lib.baselines.mbml.MBMLConfig` fields the BCQ teachers depend on (the only ones
 ``scripts/mbml_teachers.py`` accepts)."""
 
-TEACHER_NAMES = {"bcq_iterations": "it", "bcq_batch": "b", "bcq_actor_hidden": "a", "bcq_critic_hidden": "c",
+TEACHER_NAMES = {"bcq_batch": "b", "bcq_actor_hidden": "a", "bcq_critic_hidden": "c",
                  "bcq_vae_hidden": "v", "bcq_phi": "phi", "bcq_lambda": "lam", "bcq_candidates": "cand",
                  "heldout_trials": "ho"}
 """Short names of those fields in a teacher run's name (``_a400x300``; the others keep their own)."""
