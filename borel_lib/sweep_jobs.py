@@ -58,7 +58,7 @@ class CellJob(Checkpointable):
 
         torch.set_num_threads(int(os.environ.get("SLURM_CPUS_PER_TASK", "1")))
         try:
-            if "baseline" in cell:  # PEARL learns online; MBML collects (or finds) its dataset itself
+            if "baseline" in cell:  # PEARL learns online; an MBML cell collects its dataset once, as BOReL cells do
                 from borel_lib.baselines.mbml import run_mbml
                 from borel_lib.baselines.pearl import run_pearl
                 from borel_lib.sweep import baseline_settings
