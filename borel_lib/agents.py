@@ -445,6 +445,16 @@ class EnsembleSAC(nn.Module):
         descend(self.critic_optim, critic_loss, cfg.max_grad_norm)
         soft_update(self.critic_target, self.critic, cfg.tau)
 
+        actor_loss, logp = self._actor_step(obs, act, alpha, bc_weight, out)
+        return {"critic_loss": critic_loss.detach(), "actor_loss": actor_loss.detach(),
+                "log_pi": logp.detach().mean(-1), **out}
+
+    def _actor_step(self, obs: torch.Tensor, act: torch.Tensor, alpha: torch.Tensor | float, bc_weight: float,
+                    out: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+        """SAC's actor step, E[α log π(ã|s) − min Q(s, ã)] with ã ~ π reparametrised (plus the TD3+BC term
+        when ``bc_weight`` > 0), then α's step when tuned; returns the per-member actor loss and log π(ã|s).
+        Extra logs go into ``out``."""
+        cfg = self.config
         new_a, logp = self._sample(obs)
         q_pi, _ = self._q(self.critic, obs, new_a)
         actor_loss = (alpha * logp - q_pi).mean(-1)
@@ -457,8 +467,7 @@ class EnsembleSAC(nn.Module):
             alpha_loss = -(self.log_alpha[:, None] * (logp.detach() + cfg.target_entropy)).mean(-1)
             descend(self.alpha_optim, alpha_loss)
             out["alpha"] = self.alpha()[:, 0]
-        return {"critic_loss": critic_loss.detach(), "actor_loss": actor_loss.detach(),
-                "log_pi": logp.detach().mean(-1), **out}
+        return actor_loss, logp
 
     def _cql_penalty(self, obs: torch.Tensor, q_data: torch.Tensor, n: int) -> torch.Tensor:
         """Per-member CQL(H) penalty ``(E,)``, summed over the twin critics (``q_data``: ``(2E, B)``)."""

@@ -39,6 +39,15 @@ starts every component at σ ≈ 1, wide enough to cover all the modes, and the 
 saddle where every component sits on their average: ``tests/test_iql.py`` shows it). K = 1 is the IQL
 authors' policy, bit for bit.
 
+**SAC's actor on IQL's critics** (ours; ``extraction`` = ``iql_extraction`` = ``"sac"``): the value and the critics
+are learnt in-sample as above, but the policy is SAC's tanh-squashed Gaussian trained by SAC's reparametrised step,
+``E[α log π(ã | s) − min Q(s, ã)]``, ã ~ π (α fixed or tuned towards ``target_entropy``; optionally TD3+BC's term,
+``bc_weight``). Advantage-weighted regression is mean-seeking: where one hyper-state's logged actions are walks in
+many directions (Ant-Semi-circle at the prior belief) it fits their average. Maximising a critic is mode-seeking: the
+actor settles on one of the good behaviours. Because the critics never back up a policy action, the values the actor
+climbs are not inflated by bootstrapping out-of-distribution actions (what made SAC's own critics overshoot the goal);
+the actor still queries them off the data at the current state. Chosen with ``--rl iql_extraction=sac``.
+
 Chosen with ``OfflineRLConfig(algo="iql")`` (``--rl algo=iql``; ``--rl iql_components=K`` for the mixture);
 everything else about the offline stage (meta-batches, hyper-states, evaluation) is unchanged.
 """
@@ -68,6 +77,11 @@ MIXTURE_INIT_SPREAD = 0.5
 """The mixture components' initial means (before the tanh) are drawn uniformly in ±this (module docstring)."""
 
 
+EXTRACTIONS = ("awr", "sac")
+"""How the policy is extracted from IQL's critics: advantage-weighted regression (the IQL authors') or SAC's actor
+(ours; module docstring)."""
+
+
 def expectile_loss(diff: torch.Tensor, expectile: float) -> torch.Tensor:
     """``|τ − 1(diff < 0)| · diff²`` averaged over the last dimension: the asymmetric squared loss whose
     minimiser over a constant V is the τ-expectile of the targets (``diff = target − V``)."""
@@ -80,13 +94,18 @@ class EnsembleIQL(EnsembleSAC):
 
     def __init__(self, obs_dim: int, act_dim: int, seeds: Sequence[int], config: SACConfig,
                  expectile: float = 0.9, temperature: float = 10.0, device: torch.device | str = "cpu",
-                 components: int = 1):
-        if config.target_entropy is not None:
-            raise ValueError(f"target_entropy={config.target_entropy}: IQL has no entropy term (set it to None)")
+                 components: int = 1, extraction: str = "awr"):
+        if extraction not in EXTRACTIONS:
+            raise ValueError(f"extraction={extraction!r}: allowed values are {EXTRACTIONS}")
+        if config.target_entropy is not None and extraction == "awr":
+            raise ValueError(f"target_entropy={config.target_entropy}: IQL's weighted regression has no entropy term "
+                             "(set it to None, or extraction='sac')")
         if int(components) < 1:
             raise ValueError(f"components={components}: the policy needs at least one Gaussian")
+        if extraction == "sac" and int(components) != 1:
+            raise ValueError(f"components={components}: SAC's actor (extraction='sac') is one tanh-Gaussian")
         super().__init__(obs_dim, act_dim, seeds, config, device)
-        self.expectile, self.temperature = float(expectile), float(temperature)
+        self.expectile, self.temperature, self.extraction = float(expectile), float(temperature), extraction
         self.components = int(components)
         if self.components > 1:
             self._init_mixture_actor()
@@ -157,9 +176,11 @@ class EnsembleIQL(EnsembleSAC):
     def update(self, batch: dict[str, torch.Tensor], cql_alpha: float = 0.0, cql_samples: int = 10,
                bc_weight: float = 0.0) -> dict[str, torch.Tensor]:
         """One value, critic and actor step for every member (module docstring); per-member losses ``(E,)``.
-        ``cql_alpha`` and ``bc_weight`` are SAC's options and must be 0 here."""
-        if cql_alpha or bc_weight:
-            raise ValueError("IQL takes no cql_alpha or bc_weight (its policy learns from the data's actions only)")
+        ``cql_alpha`` is SAC's option and must be 0 here; ``bc_weight`` only with SAC's actor."""
+        if cql_alpha:
+            raise ValueError("IQL takes no cql_alpha (its critics never evaluate an action the data did not take)")
+        if bc_weight and self.extraction == "awr":
+            raise ValueError("IQL's weighted regression takes no bc_weight (it learns from the data's actions only)")
         cfg = self.config
         obs, act, rew = batch["obs"], batch["actions"], batch["rewards"]
         nxt, done = batch["next_obs"], batch["dones"]
@@ -178,12 +199,17 @@ class EnsembleIQL(EnsembleSAC):
         descend(self.critic_optim, critic_loss, cfg.max_grad_norm)
         soft_update(self.critic_target, self.critic, cfg.tau)
 
-        weight = torch.exp(self.temperature * adv).clamp(max=WEIGHT_CLIP)
-        actor_loss = -(weight * self.log_prob(obs, act)).mean(-1)
-        descend(self.actor_optim, actor_loss, cfg.max_grad_norm)
-        return {"critic_loss": critic_loss.detach(), "actor_loss": actor_loss.detach(),
-                "value_loss": value_loss.detach(), "advantage": adv.mean(-1),
-                "weight_clipped": (weight >= WEIGHT_CLIP).float().mean(-1)}
+        out = {"value_loss": value_loss.detach(), "advantage": adv.mean(-1)}
+        if self.extraction == "sac":
+            alpha = self.alpha() if self.auto_alpha else cfg.alpha
+            actor_loss, logp = self._actor_step(obs, act, alpha, bc_weight, out)
+            out["log_pi"] = logp.detach().mean(-1)
+        else:
+            weight = torch.exp(self.temperature * adv).clamp(max=WEIGHT_CLIP)
+            actor_loss = -(weight * self.log_prob(obs, act)).mean(-1)
+            descend(self.actor_optim, actor_loss, cfg.max_grad_norm)
+            out["weight_clipped"] = (weight >= WEIGHT_CLIP).float().mean(-1)
+        return {"critic_loss": critic_loss.detach(), "actor_loss": actor_loss.detach(), **out}
 
     def full_state_dict(self) -> dict[str, Any]:
         return {**super().full_state_dict(), "value_optim": self.value_optim.state_dict()}

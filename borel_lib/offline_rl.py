@@ -35,7 +35,7 @@ import torch
 
 from borel_lib.agents import DQNConfig, EnsembleDQN, EnsembleSAC, SACConfig, SACHyperparameters
 from borel_lib.config import ConfigError, check_choice, check_positive, resolve_profile
-from borel_lib.iql import EnsembleIQL
+from borel_lib.iql import EXTRACTIONS, EnsembleIQL
 from borel_lib.relabel import BORROW_MODES
 from borel_lib.state_relabel import HyperStates
 
@@ -98,6 +98,10 @@ class OfflineRLConfig(SACHyperparameters):
     """Gaussians in IQL's policy (1 = the IQL authors' single Gaussian; ours: K > 1 a mixture, whose deterministic
     action is its heaviest component's mean, so several equally good logged behaviours are not averaged;
     :mod:`borel_lib.iql`). Used with ``algo="iql"`` only."""
+    iql_extraction: str = "awr"
+    """How IQL's policy is learnt from its in-sample critics: ``awr`` (the IQL authors' advantage-weighted
+    regression, mean-seeking) or ``sac`` (ours: SAC's reparametrised actor on IQL's critics, mode-seeking; takes
+    ``alpha``, ``target_entropy`` and ``bc_weight`` like SAC; :mod:`borel_lib.iql`). Used with ``algo="iql"`` only."""
 
     PRESETS = {"smoke": {"hidden": (16, 16), "meta_batch": 2, "batch_per_task": 16, "updates": 4, "eval_every": 2},
                "quick": {"meta_batch": 8, "batch_per_task": 128, "updates": 20_000, "eval_every": 2_000}}
@@ -139,14 +143,23 @@ class OfflineRLConfig(SACHyperparameters):
         if self.algo != "iql" and self.iql_components != 1:
             raise ConfigError(f"iql_components={self.iql_components!r} shapes IQL's policy; it needs algo='iql' "
                               f"(algo={self.algo!r})")
+        check_choice(self.iql_extraction, "iql_extraction", EXTRACTIONS)
+        if self.algo != "iql" and self.iql_extraction != "awr":
+            raise ConfigError(f"iql_extraction={self.iql_extraction!r} shapes IQL's policy; it needs algo='iql' "
+                              f"(algo={self.algo!r})")
+        if self.iql_extraction == "sac" and self.iql_components != 1:
+            raise ConfigError(f"iql_components={self.iql_components!r}: iql_extraction='sac' trains SAC's single "
+                              "tanh-Gaussian actor (set iql_components=1)")
         if not 0 < self.iql_expectile < 1:
             raise ConfigError(f"iql_expectile={self.iql_expectile!r} must be in (0, 1)")
         if self.algo == "iql":
-            for name, value in (("cql_alpha", self.cql_alpha), ("bc_weight", self.bc_weight),
-                                ("target_entropy", self.target_entropy)):
+            sac_only = [("cql_alpha", self.cql_alpha)]
+            if self.iql_extraction == "awr":
+                sac_only += [("bc_weight", self.bc_weight), ("target_entropy", self.target_entropy)]
+            for name, value in sac_only:
                 if value:
                     raise ConfigError(f"{name}={value!r} is a SAC option; algo='iql' needs it at its default "
-                                      "(0 or None)")
+                                      f"(0 or None){'' if name == 'cql_alpha' else ' unless iql_extraction=sac'}")
 
 
 OFFLINE_ALGOS = ("sac", "iql")
@@ -258,7 +271,7 @@ class OfflineAgent:
         elif config.algo == "iql":
             self.agent = EnsembleIQL(obs_dim, act_dim, [seed], SACConfig(**config.sac_hyperparameters()),
                                      config.iql_expectile, config.iql_temperature, self.device,
-                                     config.iql_components)
+                                     config.iql_components, config.iql_extraction)
         else:
             self.agent = EnsembleSAC(obs_dim, act_dim, [seed], SACConfig(**config.sac_hyperparameters()), self.device)
         self.rng = np.random.default_rng(seed)

@@ -149,7 +149,8 @@ def run(args: argparse.Namespace, argv: list[str] | None) -> int:
     profile = resolve_profile(args.profile)
     rl_overrides = cli.parse_overrides(args.rl, OfflineRLConfig, "rl")  # checked before any work
     base = dict(CALIBRATED_RL)
-    if rl_overrides.get("algo") == "iql":  # IQL has no entropy term: SAC's automatic-α settings do not apply
+    if rl_overrides.get("algo") == "iql" and rl_overrides.get("iql_extraction", "awr") == "awr":
+        # IQL's weighted regression has no entropy term: SAC's automatic-α settings do not apply
         base.pop("target_entropy"), base.pop("alpha_lr")
     overrides = {**base, **rl_overrides}
     if args.updates is not None:

@@ -67,16 +67,16 @@ def test_bandit_value_is_the_expectile_and_the_policy_picks_the_best_logged_acti
     assert agent.act(obs, deterministic=True).item() == pytest.approx(0.5, abs=0.05)
 
 
-@pytest.mark.parametrize("components", [1, 3])
-def test_ensemble_equals_single_learners_and_resume_is_bit_exact(components):
-    cfg = SACConfig(hidden=(16, 16))
+@pytest.mark.parametrize("components, extraction", [(1, "awr"), (3, "awr"), (1, "sac")])
+def test_ensemble_equals_single_learners_and_resume_is_bit_exact(components, extraction):
+    cfg = SACConfig(hidden=(16, 16), **({"target_entropy": -2.0, "alpha_lr": 1e-3} if extraction == "sac" else {}))
     seeds = [1, 2]
     g = torch.Generator().manual_seed(3)
     batches = [{"obs": torch.randn(2, 32, 3, generator=g), "actions": torch.rand(2, 32, 2, generator=g) * 2 - 1,
                 "rewards": torch.randn(2, 32, generator=g), "next_obs": torch.randn(2, 32, 3, generator=g),
                 "dones": (torch.rand(2, 32, generator=g) < 0.1).float()} for _ in range(12)]
-    ens = EnsembleIQL(3, 2, seeds, cfg, components=components)
-    singles = [EnsembleIQL(3, 2, [s], cfg, components=components) for s in seeds]
+    ens = EnsembleIQL(3, 2, seeds, cfg, components=components, extraction=extraction)
+    singles = [EnsembleIQL(3, 2, [s], cfg, components=components, extraction=extraction) for s in seeds]
     for b in batches:
         ens.update(b)
         for i, single in enumerate(singles):
@@ -87,7 +87,7 @@ def test_ensemble_equals_single_learners_and_resume_is_bit_exact(components):
                                    atol=1e-5, rtol=1e-4)
         torch.testing.assert_close(ens.value(obs)[i], single.value(obs[i : i + 1])[0], atol=1e-5, rtol=1e-4)
 
-    straight, first, resumed = (EnsembleIQL(3, 2, seeds, cfg, components=components) for _ in range(3))
+    straight, first, resumed = (EnsembleIQL(3, 2, seeds, cfg, components=components, extraction=extraction) for _ in range(3))
     for batch in batches:
         straight.update(batch)
     for batch in batches[:6]:
@@ -97,6 +97,49 @@ def test_ensemble_equals_single_learners_and_resume_is_bit_exact(components):
         resumed.update(batch)
     for (name, pa), pb in zip(straight.state_dict().items(), resumed.state_dict().values()):
         assert torch.equal(pa, pb), name
+
+
+def test_sac_extraction_picks_one_mode_where_weighted_regression_averages():
+    """One state, γ = 0, logged actions −0.6 and +0.6, both rewarded 1, and 0 (reward 0): two equally good modes.
+    Advantage-weighted regression (the IQL authors') fits their average, near 0, the one action that earns nothing;
+    SAC's actor on the same in-sample critics climbs to one of the modes. The critics are the same kind in both (no
+    policy action is ever backed up), so the difference is the extraction alone."""
+    def train(extraction: str) -> EnsembleIQL:
+        cfg = SACConfig(hidden=(32,), gamma=0.0, actor_lr=3e-3, critic_lr=3e-3, tau=0.1, alpha=1e-3)
+        agent = EnsembleIQL(1, 1, [0], cfg, expectile=0.7, temperature=3.0, extraction=extraction)
+        g = torch.Generator().manual_seed(1)
+        for _ in range(1500):
+            k = torch.randint(0, 3, (1, 64), generator=g)
+            actions = torch.tensor([-0.6, 0.0, 0.6])[k]
+            batch = {"obs": torch.ones(1, 64, 1), "actions": actions[..., None], "rewards": (k != 1).float(),
+                     "next_obs": torch.ones(1, 64, 1), "dones": torch.ones(1, 64)}
+            agent.update(batch)
+        return agent
+
+    obs = torch.ones(1, 1, 1)
+    awr, sac = train("awr"), train("sac")
+    assert abs(awr.act(obs, deterministic=True).item()) < 0.2
+    assert abs(sac.act(obs, deterministic=True).item()) > 0.4
+    assert "log_pi" in sac.update({"obs": obs, "actions": obs * 0.6, "rewards": obs[..., 0], "next_obs": obs,
+                                   "dones": obs[..., 0]})
+
+
+def test_sac_extraction_takes_the_entropy_target_and_bc_term_and_refuses_cql():
+    agent = EnsembleIQL(3, 2, [0], SACConfig(hidden=(8,), target_entropy=-2.0), extraction="sac")
+    assert agent.auto_alpha
+    batch = {"obs": torch.zeros(1, 4, 3), "actions": torch.zeros(1, 4, 2), "rewards": torch.zeros(1, 4),
+             "next_obs": torch.zeros(1, 4, 3), "dones": torch.zeros(1, 4)}
+    out = agent.update(batch, bc_weight=0.1)
+    assert {"alpha", "bc_loss", "value_loss", "log_pi"} <= set(out)
+    with pytest.raises(ValueError, match="cql_alpha"):
+        agent.update(batch, cql_alpha=1.0)
+    with pytest.raises(ValueError, match="extraction"):
+        EnsembleIQL(3, 2, [0], SACConfig(hidden=(8,)), extraction="ddpg")
+    with pytest.raises(ValueError, match="bc_weight"):
+        EnsembleIQL(3, 2, [0], SACConfig(hidden=(8,))).update(batch, bc_weight=0.1)
+    cfg = OfflineRLConfig.for_domain("semicircle", "smoke", algo="iql", iql_extraction="sac", target_entropy=-2.0,
+                                     bc_weight=0.05)
+    assert OfflineAgent(4, 2, False, cfg, seed=0).agent.extraction == "sac"
 
 
 def test_iql_refuses_sac_options():
@@ -118,6 +161,10 @@ def test_iql_refuses_sac_options():
     ({"algo": "iql", "iql_temperature": 0.0}, "iql_temperature"),
     ({"algo": "iql", "iql_components": 0}, "iql_components"),
     ({"algo": "sac", "iql_components": 3}, "iql_components"),
+    ({"algo": "iql", "iql_extraction": "ddpg"}, "iql_extraction"),
+    ({"algo": "sac", "iql_extraction": "sac"}, "iql_extraction"),
+    ({"algo": "iql", "iql_extraction": "sac", "iql_components": 2}, "iql_components"),
+    ({"algo": "iql", "iql_extraction": "sac", "cql_alpha": 1.0}, "cql_alpha"),
 ])
 def test_config_checks(overrides, match):
     with pytest.raises(ConfigError, match=match):
