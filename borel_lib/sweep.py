@@ -419,6 +419,54 @@ def merge(grid: str, profile: str | None = None, command: str = "", seeds: Seque
                          command=command or rerun)
 
 
+def command_on_test_tasks(cell: dict[str, Any], profile: str) -> str:
+    """The command that runs ``cell``'s setting on the test tasks (what a tuning grid's choice is reported by)."""
+    cell = {k: v for k, v in cell.items() if k != "eval_split"}
+    if "baseline" not in cell:
+        return cell_spec(cell, profile).command
+    from borel_lib.baselines.common import baseline_command, setting_flags
+
+    given, _ = baseline_settings(cell, profile)
+    flags = (f" --init-state {cell['init_state']}" if cell.get("init_state") else "") + setting_flags(cell["baseline"], given)
+    return baseline_command(cell["baseline"], cell["domain"], profile, cell["seed"], {}, flags)
+
+
+def rank_settings(grid: str, profile: str | None = None, eval_split: str | None = None) -> pd.DataFrame:
+    """A grid's settings ranked by the primary metric on its tasks (a ``tune_*`` grid's: the validation tasks), the
+    rule of docs/tuning.md: one row per setting (the cells that differ only by seed), best first, with ``setting``
+    (the cell without its seed), ``seeds``, ``metric`` (mean over seeds of the paper's metric over the last 10 % of
+    evaluations, :func:`borel_lib.results.evaluation_summary`, the number every table reports), ``best`` and
+    ``success`` (means over seeds), ``run`` (seed 0's result name, else the first seed's) and ``rank``; the chosen
+    setting is rank 1 and runs on the test tasks by ``test_command`` (:func:`command_on_test_tasks`). Every cell must be done (a clear error
+    names the ones that are not and the command that runs them)."""
+    import json
+
+    from borel_lib.envs import make_env
+    from borel_lib.results import evaluation_summary, read_results
+
+    profile = resolve_profile(profile)
+    cells = grid_cells(grid, eval_split)
+    todo = [f"{i} {result_name(c, profile)}" for i, c in enumerate(cells) if _status(c, profile) != "done"]
+    if todo:
+        raise FileNotFoundError(f"sweep {grid!r} ({profile}): {len(todo)} cell(s) not done yet ({'; '.join(todo)}); "
+                                f"run: {sweep_command(grid, profile, eval_split=eval_split)}")
+    rows = []
+    for cell in cells:
+        df = read_results(result_name(cell, profile), profile)
+        step = "iteration" if "baseline" in cell else "updates"
+        summary = evaluation_summary(df, step, make_env(cell["domain"]).eval_episodes)
+        setting = {k: v for k, v in cell.items() if k != "seed"}
+        rows.append({"setting": json.dumps(setting, sort_keys=True, default=list), "seed": cell["seed"],
+                     "run": result_name(cell, profile), "test_command": command_on_test_tasks(cell, profile),
+                     **{k: summary[k] for k in ("metric", "best", "success")}})
+    runs = pd.DataFrame(rows)
+    ranked = (runs.sort_values("seed").groupby("setting", sort=False)
+              .agg(seeds=("seed", "size"), metric=("metric", "mean"), best=("best", "mean"),
+                   success=("success", "mean"), run=("run", "first"), test_command=("test_command", "first"))
+              .reset_index().sort_values("metric", ascending=False, kind="stable").reset_index(drop=True))
+    return ranked.assign(rank=range(1, len(ranked) + 1))
+
+
 def run_sweep(grid: str, profile: str | None = None, executor: str = "local", max_parallel: int = 2,
               wait: bool | None = None, seeds: Sequence[int] | None = None, eval_split: str | None = None,
               **executor_options: Any) -> Path | None:
@@ -476,6 +524,9 @@ def build_parser():
                         help="slurm only (default: the cluster's)")
     parser.add_argument("--wait", action="store_true", help="slurm: wait for the jobs and merge")
     parser.add_argument("--list", action="store_true", help="print the grid's cells and whether each is done")
+    parser.add_argument("--choose", action="store_true",
+                        help="print the grid's settings ranked by the paper's metric on its tasks (tune_* grids: "
+                             "validation), the chosen one first with the command that runs it on the test tasks")
     parser.add_argument("--seeds", type=cli.non_negative_int, nargs="+", default=None,
                         help="run and merge only the cells of these seeds (default: all of the grid's)")
     parser.add_argument("--eval-split", default=None, choices=SPLITS,
@@ -492,6 +543,13 @@ def _run_cli(args) -> int:
         cells = grid_cells(args.grid, args.eval_split)
         for i in chosen:
             print(f"{i:3d} {_status(cells[i], profile)} {result_name(cells[i], profile)} {cells[i]}")
+        return 0
+    if args.choose:
+        ranked = rank_settings(args.grid, profile, args.eval_split)
+        for row in ranked.itertuples():
+            print(f"{row.rank:2d}  metric {row.metric:8.2f}  best {row.best:8.2f}  success {row.success:.2f}  "
+                  f"seeds {row.seeds}  {row.run}")
+        print(f"chosen: {ranked.run.iloc[0]}; on the test tasks: {ranked.test_command.iloc[0]}")
         return 0
     options = {"partition": args.partition, "time_min": args.time_min, "cpus_per_task": args.cpus_per_task,
                "gpus_per_node": args.gpus_per_node, "mem_gb": args.mem_gb}

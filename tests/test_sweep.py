@@ -8,7 +8,7 @@ import pytest
 
 from borel_lib import sweep
 from borel_lib.config import ConfigError
-from borel_lib.results import result_path  # noqa: E402
+from borel_lib.results import baseline_runs, result_path  # noqa: E402
 
 
 def test_grids_are_products_of_their_axes():
@@ -157,10 +157,12 @@ def test_pearl_tuning_cells_are_named_by_their_settings_on_the_validation_tasks(
         sweep.check_cells([pearl, {**pearl, "settings": {"lr": 3e-4}}], profile="quick")
 
 
-def test_pearl_tuning_smoke_grid_runs_merges_and_resumes(tmp_path, monkeypatch):
+def test_pearl_tuning_smoke_grid_runs_merges_and_resumes(tmp_path, monkeypatch, capsys):
     """A baseline grid end to end (debug executor, in this process): both cells' PEARL runs on the validation tasks,
     the merged table holds each cell's own rows, and a relaunch submits nothing."""
     monkeypatch.setenv("BOREL_ROOT", str(tmp_path))
+    with pytest.raises(FileNotFoundError, match="2 cell.s. not done yet.*python -m borel_lib.sweep tune_pearl_smoke"):
+        sweep.rank_settings("tune_pearl_smoke", "smoke")
     path = sweep.run_sweep("tune_pearl_smoke", "smoke", executor="debug")
     assert path.name == "sweep_tune_pearl_smoke_validation.csv"
     df = pd.read_csv(path)
@@ -169,6 +171,20 @@ def test_pearl_tuning_smoke_grid_runs_merges_and_resumes(tmp_path, monkeypatch):
         own = pd.read_csv(result_path(sweep.result_name(cell, "smoke"), "smoke"))
         pd.testing.assert_frame_equal(df[df.cell == i].drop(columns="cell").reset_index(drop=True), own)
     assert sweep.launch("tune_pearl_smoke", "smoke", executor="debug") == []
+
+    # the choice: settings ranked by the same primary metric the tables report, recomputed here from each run
+    ranked = sweep.rank_settings("tune_pearl_smoke", "smoke")
+    by_run = baseline_runs("smoke", split="validation").set_index("run").metric
+    assert list(ranked["rank"]) == [1, 2] and list(ranked.seeds) == [1, 1]
+    assert list(ranked.metric) == sorted(by_run.loc[list(ranked.run)], reverse=True)
+    assert ranked.metric.tolist() == [pytest.approx(by_run[r]) for r in ranked.run]
+    commands = dict(zip(ranked.run, ranked.test_command))
+    assert commands["pearl_semicircle_lr0.001_validation_seed0"] == (
+        "python -m borel_lib.baselines.pearl semicircle --profile smoke --seed 0 --pearl lr=0.001")  # test tasks
+    assert commands["pearl_semicircle_validation_seed0"].endswith("--seed 0")
+    assert sweep.main(["tune_pearl_smoke", "--profile", "smoke", "--choose"]) == 0
+    out = capsys.readouterr().out
+    assert f"chosen: {ranked.run.iloc[0]}; on the test tasks: {ranked.test_command.iloc[0]}" in out
 
 
 def test_mbml_tuning_cells_name_their_settings_and_a_smoke_grid_runs(tmp_path, monkeypatch):
