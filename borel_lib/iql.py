@@ -173,6 +173,34 @@ class EnsembleIQL(EnsembleSAC):
         per_component = (-0.5 * z.pow(2) - log_std - 0.5 * math.log(2 * math.pi)).sum(-1)
         return torch.logsumexp(log_w + per_component, -1)
 
+    @torch.no_grad()
+    def select(self, obs: torch.Tensor, candidates: int, generators: Sequence[torch.Generator],
+               spread: float = 1.0) -> torch.Tensor:
+        """The best of the policy's deterministic action and ``candidates`` actions drawn from its action-space density
+        (a component by its weight, then its Gaussian, clipped to the action box), by the critics' min Q: IDQL's
+        selection (Hansen-Estruch et al., 2023, "IDQL: Implicit Q-Learning as an Actor-Critic Method with Diffusion
+        Policies"), which acts in the data's support like weighted regression but picks one mode where the mean would
+        average them. ``obs`` ``(E, B, d)``; ``generators`` one per member (evaluation's own, so training's are
+        untouched); ``spread`` scales the candidates' σ (1 = the policy's own). Returns ``(E, B, A)``."""
+        obs = obs.to(self.device, torch.float32)
+        E, B, A, N = obs.shape[0], obs.shape[1], self.act_dim, int(candidates)
+        if self.components == 1:
+            log_w = torch.zeros(E, B, 1, device=self.device)
+            mean, log_std = (t[..., None, :] for t in super()._dist(obs))
+        else:
+            log_w, mean, log_std = self._mixture(obs)
+        u = per_member(generators, lambda g: torch.rand(B, N, 1, generator=g, device=g.device))
+        k = (log_w.exp().cumsum(-1)[..., None, :] < u).sum(-1).clamp(max=log_w.shape[-1] - 1)  # (E, B, N)
+        pick = k[..., None].expand(E, B, N, A)
+        noise = per_member(generators, lambda g: torch.randn(B, N, A, generator=g, device=g.device))
+        drawn = torch.tanh(mean).gather(-2, pick) + float(spread) * log_std.exp().gather(-2, pick) * noise
+        first = torch.tanh(self._dist(obs)[0])[..., None, :]  # the deterministic action is always a candidate
+        cand = torch.cat([first, drawn.clamp(-1.0, 1.0)], -2)  # (E, B, N + 1, A)
+        q, _ = self._q(self.critic, obs[..., None, :].expand(E, B, N + 1, obs.shape[-1]).reshape(E, -1, obs.shape[-1]),
+                       cand.reshape(E, -1, A))
+        best = q.reshape(E, B, N + 1).argmax(-1)
+        return cand.gather(-2, best[..., None, None].expand(E, B, 1, A))[..., 0, :]
+
     def update(self, batch: dict[str, torch.Tensor], cql_alpha: float = 0.0, cql_samples: int = 10,
                bc_weight: float = 0.0) -> dict[str, torch.Tensor]:
         """One value, critic and actor step for every member (module docstring); per-member losses ``(E,)``.

@@ -103,6 +103,15 @@ class OfflineRLConfig(SACHyperparameters):
     regression, mean-seeking) or ``sac`` (ours: SAC's reparametrised actor on IQL's critics, mode-seeking; takes
     ``alpha``, ``target_entropy`` and ``bc_weight`` like SAC; :mod:`borel_lib.iql`). Used with ``algo="iql"`` only."""
 
+    iql_select: int = 0
+    """Candidates of IDQL's action selection at evaluation (ours; Hansen-Estruch et al. 2023): the agent acts with the
+    best, by the critics' min Q, of its mean action and this many actions drawn from IQL's policy density, so it takes
+    one of the data's modes where the mean would average them (:meth:`borel_lib.iql.EnsembleIQL.select`); 0 = the
+    mean action (the IQL authors'). Training is unchanged. Used with ``algo="iql"``, ``iql_extraction="awr"``."""
+    iql_select_spread: float = 1.0
+    """Scale of the selection candidates' σ (1 = the policy's own; smaller keeps them nearer its mean, with smaller
+    torques). Used with ``iql_select`` > 0."""
+
     PRESETS = {"smoke": {"hidden": (16, 16), "meta_batch": 2, "batch_per_task": 16, "updates": 4, "eval_every": 2},
                "quick": {"meta_batch": 8, "batch_per_task": 128, "updates": 20_000, "eval_every": 2_000}}
 
@@ -147,6 +156,15 @@ class OfflineRLConfig(SACHyperparameters):
         if self.algo != "iql" and self.iql_extraction != "awr":
             raise ConfigError(f"iql_extraction={self.iql_extraction!r} shapes IQL's policy; it needs algo='iql' "
                               f"(algo={self.algo!r})")
+        check_positive(self.iql_select, "iql_select", allow_zero=True)
+        check_positive(self.iql_select_spread, "iql_select_spread")
+        if self.iql_select and (self.algo != "iql" or self.iql_extraction != "awr"):
+            raise ConfigError(f"iql_select={self.iql_select!r} picks among IQL's policy's own candidates; it needs "
+                              f"algo='iql' and iql_extraction='awr' (algo={self.algo!r}, "
+                              f"iql_extraction={self.iql_extraction!r})")
+        if self.iql_select_spread != 1.0 and not self.iql_select:
+            raise ConfigError(f"iql_select_spread={self.iql_select_spread!r} scales the selection's candidates; set "
+                              "iql_select >= 1 too")
         if self.iql_extraction == "sac" and self.iql_components != 1:
             raise ConfigError(f"iql_components={self.iql_components!r}: iql_extraction='sac' trains SAC's single "
                               "tanh-Gaussian actor (set iql_components=1)")
@@ -161,6 +179,9 @@ class OfflineRLConfig(SACHyperparameters):
                     raise ConfigError(f"{name}={value!r} is a SAC option; algo='iql' needs it at its default "
                                       f"(0 or None){'' if name == 'cql_alpha' else ' unless iql_extraction=sac'}")
 
+
+SELECT_SEED_OFFSET = 7_919
+"""The selection generator's seed is the run's seed plus this (a stream apart from training's)."""
 
 OFFLINE_ALGOS = ("sac", "iql")
 """Allowed values of :attr:`OfflineRLConfig.algo`."""
@@ -275,6 +296,8 @@ class OfflineAgent:
         else:
             self.agent = EnsembleSAC(obs_dim, act_dim, [seed], SACConfig(**config.sac_hyperparameters()), self.device)
         self.rng = np.random.default_rng(seed)
+        # evaluation's own generator for IDQL's selection, so acting never moves training's random streams
+        self.select_generators = [torch.Generator(device=self.device).manual_seed(seed + SELECT_SEED_OFFSET)]
 
     def sample(self, data: HyperStates) -> dict[str, torch.Tensor]:
         """A meta-batch: ``meta_batch`` tasks with replacement, ``batch_per_task`` transitions each."""
@@ -318,7 +341,10 @@ class OfflineAgent:
         """Actions for hyper-states ``(B, d)``: greedy / the mean action (evaluation), or with ``deterministic=False``
         SAC's sampled action (exploration of an online control; the agent's own torch generator)."""
         x = torch.as_tensor(hyper_obs, dtype=torch.float32, device=self.device)[None]
-        a = self.agent.act(x) if self.discrete else self.agent.act(x, deterministic=deterministic)
+        if deterministic and not self.discrete and self.cfg.iql_select:
+            a = self.agent.select(x, self.cfg.iql_select, self.select_generators, self.cfg.iql_select_spread)
+        else:
+            a = self.agent.act(x) if self.discrete else self.agent.act(x, deterministic=deterministic)
         return a[0].detach().cpu().numpy()
 
     @torch.no_grad()

@@ -87,6 +87,11 @@ def test_ensemble_equals_single_learners_and_resume_is_bit_exact(components, ext
                                    atol=1e-5, rtol=1e-4)
         torch.testing.assert_close(ens.value(obs)[i], single.value(obs[i : i + 1])[0], atol=1e-5, rtol=1e-4)
 
+    if extraction == "awr":  # selection too: members by their own generators, ensemble = single learners
+        picked = ens.select(obs, 8, [torch.Generator().manual_seed(s) for s in seeds])
+        for i, single in enumerate(singles):
+            torch.testing.assert_close(picked[i], single.select(obs[i : i + 1], 8, [torch.Generator().manual_seed(seeds[i])])[0],
+                                       atol=1e-5, rtol=1e-4)
     straight, first, resumed = (EnsembleIQL(3, 2, seeds, cfg, components=components, extraction=extraction) for _ in range(3))
     for batch in batches:
         straight.update(batch)
@@ -120,6 +125,11 @@ def test_sac_extraction_picks_one_mode_where_weighted_regression_averages():
     awr, sac = train("awr"), train("sac")
     assert abs(awr.act(obs, deterministic=True).item()) < 0.2
     assert abs(sac.act(obs, deterministic=True).item()) > 0.4
+    # IDQL's selection: the weighted-regression policy's own candidates, the critics' best: one of the modes
+    gens = [torch.Generator().manual_seed(5)]
+    chosen = awr.select(obs, 32, gens)
+    assert chosen.shape == (1, 1, 1) and abs(chosen.item()) > 0.4
+    assert awr.select(obs, 0, gens).item() == pytest.approx(awr.act(obs, deterministic=True).item())  # mean only
     assert "log_pi" in sac.update({"obs": obs, "actions": obs * 0.6, "rewards": obs[..., 0], "next_obs": obs,
                                    "dones": obs[..., 0]})
 
@@ -165,7 +175,13 @@ def test_iql_refuses_sac_options():
     ({"algo": "sac", "iql_extraction": "sac"}, "iql_extraction"),
     ({"algo": "iql", "iql_extraction": "sac", "iql_components": 2}, "iql_components"),
     ({"algo": "iql", "iql_extraction": "sac", "cql_alpha": 1.0}, "cql_alpha"),
+    ({"algo": "sac", "iql_select": 8}, "iql_select"),
+    ({"algo": "iql", "iql_extraction": "sac", "iql_select": 8}, "iql_select"),
+    ({"algo": "iql", "iql_select": -1}, "iql_select"),
+    ({"algo": "iql", "iql_select_spread": 0.5}, "iql_select_spread"),
+    ({"algo": "iql", "iql_select": 8, "iql_select_spread": 0.0}, "iql_select_spread"),
 ])
+
 def test_config_checks(overrides, match):
     with pytest.raises(ConfigError, match=match):
         OfflineRLConfig.for_domain("semicircle", "smoke", **overrides)
@@ -256,3 +272,27 @@ def test_offline_agent_builds_the_mixture_and_the_run_names_it():
     assert agent.agent.components == 4 and agent.act(np.zeros((3, 4), np.float32)).shape == (3, 2)
     spec = RunSpec("semicircle", "smoke", "exact", rl=(("algo", "iql"), ("iql_components", 4)))
     assert spec.tag == "semicircle_uniform_exact_iql_iqlk4_seed0" and "--rl iql_components=4" in spec.command
+
+
+def test_offline_agent_acts_by_selection_when_asked_and_training_is_untouched():
+    """``iql_select`` changes only how the evaluation acts: the same updates give the same weights, and the action is
+    EnsembleIQL.select's with the agent's own evaluation generator (seed + SELECT_SEED_OFFSET)."""
+    from borel_lib.offline_rl import SELECT_SEED_OFFSET
+
+    plain = OfflineAgent(4, 2, False, OfflineRLConfig.for_domain("semicircle", "smoke", algo="iql"), seed=3)
+    cfg = OfflineRLConfig.for_domain("semicircle", "smoke", algo="iql", iql_select=6, iql_select_spread=0.5)
+    picker = OfflineAgent(4, 2, False, cfg, seed=3)
+    g = torch.Generator().manual_seed(0)
+    for _ in range(5):
+        batch = {"obs": torch.randn(1, 8, 4, generator=g), "actions": torch.rand(1, 8, 2, generator=g) * 2 - 1,
+                 "rewards": torch.randn(1, 8, generator=g), "next_obs": torch.randn(1, 8, 4, generator=g),
+                 "dones": torch.zeros(1, 8)}
+        plain.update(batch)
+        picker.update(batch)
+    for (name, a), b in zip(plain.agent.state_dict().items(), picker.agent.state_dict().values()):
+        assert torch.equal(a, b), name
+    obs = np.random.default_rng(1).normal(size=(5, 4)).astype(np.float32)
+    expected = picker.agent.select(torch.as_tensor(obs)[None], 6, [torch.Generator().manual_seed(3 + SELECT_SEED_OFFSET)], 0.5)
+    np.testing.assert_allclose(picker.act(obs), expected[0].numpy(), rtol=1e-6)
+    np.testing.assert_allclose(plain.act(obs), plain.agent.act(torch.as_tensor(obs)[None], deterministic=True)[0].numpy())
+    assert picker.act(obs, deterministic=False).shape == (5, 2)  # exploration still samples the policy
