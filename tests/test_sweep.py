@@ -218,3 +218,18 @@ def test_mbml_tuning_cells_name_their_settings_and_a_smoke_grid_runs(tmp_path, m
     config = json.loads(result_path(sweep.result_name(sweep.grid_cells("tune_mbml_smoke")[1], "smoke"), "smoke",
                                     kind="config").read_text())
     assert config["command"].endswith("--eval-split validation --mbml lr=0.001")
+
+
+def test_a_refused_baseline_grid_writes_nothing(tmp_path, monkeypatch):
+    """A baseline grid with a bad cell (an unknown PEARL setting) is refused on one line before any work: no job
+    folder, no lock, no result, no dataset under the project root."""
+    monkeypatch.setenv("BOREL_ROOT", str(tmp_path))
+    monkeypatch.setitem(sweep.GRIDS, "tune_pearl_bad", lambda: [
+        {"baseline": "pearl", "domain": "semicircle", "seed": 0, "settings": {}},
+        {"baseline": "pearl", "domain": "semicircle", "seed": 0, "settings": {"no_such_field": 1}}])
+    for call in (lambda: sweep.launch("tune_pearl_bad", "smoke", executor="debug"),
+                 lambda: sweep.run_sweep("tune_pearl_bad", "smoke", executor="debug")):
+        with pytest.raises(ConfigError, match="no_such_field"):
+            call()
+    assert sweep.main(["tune_pearl_bad", "--profile", "smoke", "--executor", "debug"]) == 2
+    assert [p for p in tmp_path.rglob("*") if p.is_file()] == []
