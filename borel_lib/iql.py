@@ -194,7 +194,8 @@ class EnsembleIQL(EnsembleSAC):
         pick = k[..., None].expand(E, B, N, A)
         noise = per_member(generators, lambda g: torch.randn(B, N, A, generator=g, device=g.device))
         drawn = torch.tanh(mean).gather(-2, pick) + float(spread) * log_std.exp().gather(-2, pick) * noise
-        first = torch.tanh(self._dist(obs)[0])[..., None, :]  # the deterministic action is always a candidate
+        heaviest = log_w.argmax(-1)[..., None, None].expand(E, B, 1, A)  # _dist's choice, without a second forward
+        first = torch.tanh(mean.gather(-2, heaviest))  # the deterministic action is always a candidate
         cand = torch.cat([first, drawn.clamp(-1.0, 1.0)], -2)  # (E, B, N + 1, A)
         q, _ = self._q(self.critic, obs[..., None, :].expand(E, B, N + 1, obs.shape[-1]).reshape(E, -1, obs.shape[-1]),
                        cand.reshape(E, -1, A))
