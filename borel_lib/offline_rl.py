@@ -297,7 +297,17 @@ class OfflineAgent:
             self.agent = EnsembleSAC(obs_dim, act_dim, [seed], SACConfig(**config.sac_hyperparameters()), self.device)
         self.rng = np.random.default_rng(seed)
         # evaluation's own generator for IDQL's selection, so acting never moves training's random streams
-        self.select_generators = [torch.Generator(device=self.device).manual_seed(seed + SELECT_SEED_OFFSET)]
+        self.seed = seed
+        self.select_generators = [torch.Generator(device=self.device)]
+        self.reset_selection()
+
+    def reset_selection(self) -> None:
+        """Reseed IDQL's selection generator (``seed`` + :data:`SELECT_SEED_OFFSET`). The pipeline calls it before
+        every evaluation, so an evaluation's candidates depend only on the weights and the seed: not on how many
+        evaluations came before, nor on whether the run was resumed, and a probe of the same weights
+        (``scripts/probe_policy_mode.py``) draws the same ones."""
+        for g in self.select_generators:
+            g.manual_seed(self.seed + SELECT_SEED_OFFSET)
 
     def sample(self, data: HyperStates) -> dict[str, torch.Tensor]:
         """A meta-batch: ``meta_batch`` tasks with replacement, ``batch_per_task`` transitions each."""

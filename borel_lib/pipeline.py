@@ -427,6 +427,7 @@ def _run_borel(spec: RunSpec, progress: bool, device: str, n_eval_tasks: int) ->
             done += 1
             bar.update()
         record: dict[str, Any] = {}
+        agent.reset_selection()  # IDQL's candidates: the same draws at every evaluation and after a resume
         ev = evaluate(belief, agent, spec.domain, tasks, seed=spec.seed, time_input=rl_cfg.time_input, record=record,
                       observe=observe, columns=learnt_columns(dataset.manifest))
         if not rows or rows[-1]["updates"] != done:

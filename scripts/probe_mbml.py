@@ -33,13 +33,16 @@ from borel_lib.baselines.mbml_diagnostics import probe_components
 from borel_lib.collect import run_collection
 from borel_lib.config import resolve_profile
 from borel_lib.device import get_device
+from borel_lib.image_features import IMAGE_DOMAINS
 from borel_lib.paths import checkpoints_dir
 from borel_lib.results import write_results
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python scripts/probe_mbml.py", description=__doc__.splitlines()[0])
-    parser.add_argument("domain", choices=DOMAINS)
+    parser.add_argument("domain", choices=[d for d in DOMAINS if d not in IMAGE_DOMAINS],
+                        help="a state-based domain (the probe feeds the stored states; Reacher-Image's MBML sees "
+                             "image features and is not probed)")
     parser.add_argument("--profile", choices=("smoke", "quick", "paper"), default=None,
                         help="run size (default: $BOREL_PROFILE, else quick)")
     parser.add_argument("--seed", type=cli.seed, default=0)

@@ -13,7 +13,9 @@ belief, changing only how the action is chosen:
 - ``zero_action``: a = 0, standing still, on the same tasks and starts (what the metric gives for nothing);
 - ``select<N>`` (``--candidates N ...``, IQL runs only): the best of the deterministic action and N actions drawn from
   IQL's policy density by the run's critics (IDQL's selection, :meth:`borel_lib.iql.EnsembleIQL.select`; issue 28:
-  does choosing among the data's own modes walk where their weighted mean stands?).
+  does choosing among the data's own modes walk where their weighted mean stands?). Its draws are seeded as the
+  pipeline's evaluations (:meth:`borel_lib.offline_rl.OfflineAgent.reset_selection`), so ``select<N>`` at a selection
+  run's own N and ``--spread`` recomputes that run's last evaluation.
 
 If the sampled policy walks to the goals where the deterministic one does not, the evaluation mode hides
 what the learner has; if neither walks, the learnt policy itself does not. Also reports, per episode, the
@@ -35,6 +37,7 @@ from borel_lib.config import ConfigError
 from borel_lib.envs import make_env
 from borel_lib.evaluation import evaluate
 from borel_lib.pipeline import eval_tasks, load_trained
+from borel_lib.offline_rl import SELECT_SEED_OFFSET
 from borel_lib.pipeline_cli import build_parser, spec_from_args
 from borel_lib.results import write_results
 
@@ -57,7 +60,8 @@ class ModeAgent:
             raise ValueError(f"mode={mode!r}: selection needs an IQL run (--rl algo=iql)")
         self.agent, self.mode, self.act_dim = agent, mode, act_dim
         self.candidates = int(mode.removeprefix(SELECT)) if selecting else 0
-        self.generators = [torch.Generator(device=agent.device).manual_seed(seed)]
+        # selection draws as the pipeline's evaluations do (OfflineAgent.reset_selection): the same candidates
+        self.generators = [torch.Generator(device=agent.device).manual_seed(seed + SELECT_SEED_OFFSET)]
         self.spread = spread
 
     @torch.no_grad()

@@ -269,6 +269,7 @@ CASES += [
     ("probe_ant_gait", ["--iteration", "10", "--set", "n_tasks=0"], "n_tasks"),
     ("probe_beliefs", ["--profile", "huge"], "profile"),
     ("probe_mbml", ["mars"], "domain"),
+    ("probe_mbml", ["reacher_image"], "domain"),
     ("probe_mbml", ["semicircle", "--seed", "-1"], "--seed"),
     ("probe_mbml", ["semicircle", "--device", "tpu"], "argument --device"),
     ("probe_mbml", ["semicircle", "--context-size", "0"], "--context-size"),

@@ -296,3 +296,27 @@ def test_offline_agent_acts_by_selection_when_asked_and_training_is_untouched():
     np.testing.assert_allclose(picker.act(obs), expected[0].numpy(), rtol=1e-6)
     np.testing.assert_allclose(plain.act(obs), plain.agent.act(torch.as_tensor(obs)[None], deterministic=True)[0].numpy())
     assert picker.act(obs, deterministic=False).shape == (5, 2)  # exploration still samples the policy
+
+
+def test_selection_draws_restart_at_every_evaluation():
+    """OfflineAgent.reset_selection (called by the pipeline before each evaluation): the candidates of an evaluation do
+    not depend on how many came before, and a fresh agent with the same weights (a resumed run, or
+    scripts/probe_policy_mode.py's ModeAgent seeded as the pipeline) acts identically."""
+    import importlib.util
+    from pathlib import Path
+
+    cfg = OfflineRLConfig.for_domain("semicircle", "smoke", algo="iql", iql_select=6, iql_select_spread=0.5)
+    agent = OfflineAgent(4, 2, False, cfg, seed=3)
+    obs = np.random.default_rng(1).normal(size=(5, 4)).astype(np.float32)
+    first = agent.act(obs)
+    assert not np.allclose(agent.act(obs), first)  # the generator runs on ...
+    agent.reset_selection()
+    np.testing.assert_array_equal(agent.act(obs), first)  # ... until the next evaluation restarts it
+    fresh = OfflineAgent(4, 2, False, cfg, seed=3)
+    fresh.agent.load_state_dict(agent.agent.state_dict())
+    np.testing.assert_array_equal(fresh.act(obs), first)
+    path = Path(__file__).parents[1] / "scripts" / "probe_policy_mode.py"
+    spec = importlib.util.spec_from_file_location("probe_policy_mode", path)
+    probe = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(probe)
+    np.testing.assert_allclose(probe.ModeAgent(agent, "select6", 2, seed=3, spread=0.5).act(obs), first, rtol=1e-6)
