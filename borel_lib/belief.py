@@ -15,7 +15,8 @@ VAE features: ``latent`` is the authors' [μ, log σ²] of the 5-d posterior (10
 is what the reward decoder reads off μ, the same kind of vector as the exact belief's: on Gridworld the
 goal-cell distribution of the Bernoulli decoder (25 numbers), on the Semi-circle the MSE decoder's
 predicted reward at the centres of ``ARC_SECTORS`` equal arc sectors (20 numbers; the exact belief's
-features are the posterior mass of the same sectors).
+features are the posterior mass of the same sectors); on the Ant the same, with the robot's standing pose moved
+to each centre as the decoded next state (:func:`decode_template`).
 """
 
 from __future__ import annotations
@@ -48,6 +49,16 @@ arc domains (:mod:`borel_lib.references.exact_belief`; the exact belief's defaul
 
 ARC_SECTORS = 20
 """Semi-circle ``decoded`` features: the predicted reward at the centres of this many equal arc sectors."""
+
+
+def decode_template(domain: str | None) -> np.ndarray | None:
+    """The next state the MSE decoder is read at, before its x, y are set to a candidate goal
+    (:func:`borel_lib.vae.reward_map`): ``domain``'s fixed-start observation (flag 0), on the Ant its standing
+    pose at rest, on the point robots [0, 0, 0]; ``None`` (no domain) keeps the point robot's."""
+    if domain is None:
+        return None
+    obs, _ = make_env(domain, init_state="fixed").reset(seed=0)
+    return np.append(np.asarray(obs, np.float64).reshape(-1), 0.0)  # the episode-end flag, as the trial env adds it
 
 
 def arc_sector_centres(n: int = ARC_SECTORS) -> np.ndarray:
@@ -188,9 +199,12 @@ class VAEBelief:
 
     ``n_actions`` one-hot encodes integer actions (Gridworld) as the encoder was trained on them."""
 
-    def __init__(self, vae: BeliefVAE, n_actions: int | None = None, features: str = "latent"):
+    def __init__(self, vae: BeliefVAE, n_actions: int | None = None, features: str = "latent",
+                 domain: str | None = None):
         check_choice(features, "belief features", VAE_FEATURES)
         self.vae, self.n_actions, self.kind = vae, n_actions, features
+        # the state the decoded MSE features are read at (the Ant's standing pose; see decode_template)
+        self.template = decode_template(domain) if features == "decoded" and vae.config.decoder == "mse" else None
         self.device = vae.encoder.mu.weight.device
         L = vae.config.latent_dim
         self.points = arc_sector_centres() if vae.config.decoder == "mse" else None  # decoded MSE features
@@ -211,7 +225,7 @@ class VAEBelief:
             shape, flat = mu.shape[:-1], mu.reshape(-1, mu.shape[-1])
             if self.points is None:
                 return goal_cell_probs(self.vae, flat).reshape(*shape, -1)
-            return reward_map(self.vae, flat, self.points).reshape(*shape, -1)
+            return reward_map(self.vae, flat, self.points, template=self.template).reshape(*shape, -1)
         return torch.cat([mu, logvar], -1).cpu().numpy()
 
     def trials(self, actions, rewards, next_obs) -> np.ndarray:
@@ -250,7 +264,7 @@ def make_belief(kind: str, vae: BeliefVAE | None = None, domain: str | None = No
         return ExactBelief(domain, readout="mean" if features == "mean" else "sectors")
     if vae is None:
         raise ValueError("belief='vae' needs a trained VAE")
-    return VAEBelief(vae, n_actions, features)
+    return VAEBelief(vae, n_actions, features, domain)
 
 
 # ------------------------------------------------------------------ the learnt belief vs the exact one
@@ -266,7 +280,7 @@ def implied_goal_distribution(vae: BeliefVAE, mu: np.ndarray | torch.Tensor, exa
         cells = grid_cell_index(torch.as_tensor(exact.candidates), size).numpy()
         p = goal_cell_probs(vae, mu)[:, cells]
     else:
-        p = np.clip(reward_map(vae, mu, exact.candidates), 0.0, None)
+        p = np.clip(reward_map(vae, mu, exact.candidates, template=decode_template(exact.domain)), 0.0, None)
     total = p.sum(-1, keepdims=True)
     return np.where(total > 0, p / np.where(total > 0, total, 1.0), 1.0 / p.shape[-1])
 

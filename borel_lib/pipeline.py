@@ -364,7 +364,7 @@ def load_run_belief(spec: RunSpec, dataset, device, progress: bool, replay=None)
             write_results(log.assign(domain=spec.domain, method=method, variant="vae", seed=spec.seed, episode=0)
                           .melt(id_vars=["domain", "method", "variant", "seed", "episode", "epoch"], var_name="metric"),
                           table, config=spec.vae_config(), profile=spec.profile, command=spec.command)
-    return VAEBelief(vae, spec.n_actions, spec.features)
+    return VAEBelief(vae, spec.n_actions, spec.features, spec.domain)
 
 
 def run_borel(spec: RunSpec, progress: bool = True, device: str = "auto", n_eval_tasks: int = 20) -> pd.DataFrame:
@@ -474,12 +474,15 @@ def _final_table(spec: RunSpec, ev: pd.DataFrame, search: pd.DataFrame, tasks: n
         ["domain", "method", "variant", "seed", "task", "task_x", "task_y", "episode", "metric", "value", "updates"]]
 
 
-def _probe_trials(domain: str, dataset) -> dict[str, dict[str, np.ndarray]]:
+def _probe_trials(spec: RunSpec, dataset) -> dict[str, dict[str, np.ndarray]]:
     """The trials :func:`belief_vs_exact` probes a belief on."""
+    from borel_lib.references.ant_scripted import search_trials
     from borel_lib.references.scripted import gridworld_sweep_trials, semicircle_search_then_go
 
-    if domain == "gridworld":
+    if spec.domain == "gridworld":
         scripted = gridworld_sweep_trials(ExactBelief("gridworld").env.candidate_goals())
+    elif spec.domain == "ant_semicircle":  # the collection's own goal-conditioned walker, given arc waypoints
+        scripted = search_trials(spec.profile, spec.init_state, eval_tasks(spec.domain, 0))
     else:
         scripted = {}
         semicircle_search_then_go(eval_tasks("semicircle", 0), record=scripted)
@@ -498,8 +501,9 @@ def belief_vs_exact(spec: RunSpec, device: str = "auto") -> pd.DataFrame:
 
     - ``scripted_search``: searches that are not told where to go (Gridworld: a serpentine sweep for each
       of the 21 goals, :func:`borel_lib.references.scripted.gridworld_sweep_trials`; Semi-circle: the
-      search-then-go script for the 20 evaluation goals). These are the beliefs exploration needs: cells
-      or arc segments ruled out, the goal not yet found.
+      search-then-go script for the 20 evaluation goals; Ant-Semi-circle: its version walked by the run's
+      collection's goal-conditioned SAC, :func:`borel_lib.references.ant_scripted.search_trials`). These are the
+      beliefs exploration needs: cells or arc segments ruled out, the goal not yet found.
     - ``logged_late`` / ``logged_early``: the last / first 5 logged trials of every task (training data:
       goal-reaching trials / random warm-up)."""
     from borel_lib.device import get_device
@@ -511,7 +515,7 @@ def belief_vs_exact(spec: RunSpec, device: str = "auto") -> pd.DataFrame:
     belief = load_run_belief(spec, dataset, dev, progress=False)
     exact = ExactBelief(spec.domain)
     frames = []
-    for kind, tr in _probe_trials(spec.domain, dataset).items():
+    for kind, tr in _probe_trials(spec, dataset).items():
         tv = belief_tv(belief, exact, tr["actions"], tr["rewards"], tr["next_obs"]).mean(0)
         frames.append(pd.DataFrame({"domain": spec.domain, "method": spec.method, "variant": kind, "seed": spec.seed,
                                     "episode": 0, "metric": "tv", "value": tv, "t": np.arange(len(tv))}))

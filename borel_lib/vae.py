@@ -336,13 +336,19 @@ class BeliefVAE(nn.Module):
 
 
 @torch.no_grad()
-def reward_map(vae: BeliefVAE, mu: torch.Tensor, points: np.ndarray, flag: float = 0.0) -> np.ndarray:
+def reward_map(vae: BeliefVAE, mu: torch.Tensor, points: np.ndarray, flag: float = 0.0,
+               template: np.ndarray | None = None) -> np.ndarray:
     """The MSE decoder's predicted reward at next states ``points`` ``(G, 2)`` for belief means ``mu``
-    ``(S, latent)``: an ``(S, G)`` array (the paper's supplementary Figure 7 belief pictures). Beliefs
-    are decoded in chunks of about 2**19 (belief, point) pairs, so any ``S`` fits in memory."""
+    ``(S, latent)``: an ``(S, G)`` array (the paper's supplementary Figure 7 belief pictures), with action 0.
+    A next state is ``template`` (a flagged observation; default the point robot's [0, 0, flag]) with its
+    first two columns (x, y) set to the point and its last (the episode-end flag) to ``flag``: on the Ant,
+    :func:`borel_lib.belief.decode_template`'s standing pose moved to the point. Beliefs are decoded in chunks
+    of about 2**19 (belief, point) pairs, so any ``S`` fits in memory."""
     device = vae.encoder.mu.weight.device
-    pts = torch.as_tensor(np.concatenate([points, np.full((len(points), 1), flag)], -1), dtype=torch.float32,
-                          device=device)
+    states = np.tile(np.zeros(3) if template is None else np.asarray(template, np.float64).reshape(-1),
+                     (len(points), 1))
+    states[:, :2], states[:, -1] = points, flag
+    pts = torch.as_tensor(states, dtype=torch.float32, device=device)
     mu = torch.as_tensor(mu, dtype=torch.float32, device=device)
     step = max(1, 2**19 // len(points))
     out = []

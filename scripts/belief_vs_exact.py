@@ -8,34 +8,51 @@ three kinds of trials:
 - ``scripted_search``: trials that search without being told where to go (Gridworld: a serpentine
   sweep, :func:`borel_lib.references.scripted.gridworld_sweep_trials`, for each of the 21 goals; Semi-circle: the
   search-then-go script, :func:`borel_lib.references.scripted.semicircle_search_then_go`, for the 20 evaluation
-  goals). These are the beliefs exploration needs: cells or arc segments ruled out, goal not yet found.
+  goals; Ant-Semi-circle: the same script walked by the run's collection's goal-conditioned SAC,
+  :func:`borel_lib.references.ant_scripted.search_trials`, which needs that collection's saved policy).
+  These are the beliefs exploration needs: cells or arc segments ruled out, goal not yet found.
 - ``logged_late``: the last 5 logged trials of every task (goal-reaching; training data).
 - ``logged_early``: the first 5 logged trials of every task (random warm-up; training data).
 
 Writes ``data/results/<profile>/belief/belief_vs_exact.csv`` (tidy; column ``t`` = transitions seen; metric
-``tv``, mean over trials; column ``vae`` = the VAE's tag, e.g. ``semicircle_uniform_reward_relabelling_seed0``) with its config. Usage: python scripts/belief_vs_exact.py [--profile quick]
+``tv``, mean over trials; column ``vae`` = the VAE's tag, e.g. ``semicircle_uniform_reward_relabelling_seed0``) with its
+config; ``--domains`` restricts it to some domains (the rows of the others already in the table are kept).
+Usage: python scripts/belief_vs_exact.py [--profile quick] [--domains ant_semicircle]
 """
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
+import json
 
 import pandas as pd
 import torch
 
 from borel_lib.pipeline import belief_vs_exact, finished_runs
-from borel_lib.results import write_results
+from borel_lib.results import read_table_file, result_path, write_results
+
+DOMAINS = ("gridworld", "semicircle", "ant_semicircle")
+"""The domains with an exact posterior and a scripted search to probe a VAE on."""
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--profile", default="quick", choices=("smoke", "quick", "paper"))
-    args = parser.parse_args()
+    parser.add_argument("--domains", nargs="+", choices=DOMAINS, default=list(DOMAINS),
+                        help="the domains whose VAEs to measure (default: all with an exact posterior and a script)")
+    args = parser.parse_args(argv)
     torch.set_num_threads(1)
     frames, configs = [], {}
+    path = result_path("belief_vs_exact", args.profile)
+    if path.is_file() and set(args.domains) != set(DOMAINS):  # keep the other domains' rows and VAEs
+        old = read_table_file(path)
+        frames.append(old[~old.domain.isin(args.domains)])
+        kept = set(frames[0].vae)
+        saved = json.loads(result_path("belief_vs_exact", args.profile, kind="config").read_text())["values"]["vae"]
+        configs.update({tag: c for tag, c in saved.items() if tag in kept})
     for run in finished_runs(args.profile):  # every VAE a finished run used, once
-        if run.belief != "vae" or run.domain not in ("gridworld", "semicircle") or run.vae_tag in configs:
+        if run.belief != "vae" or run.domain not in args.domains or run.vae_tag in configs:
             continue
         spec = dataclasses.replace(run, features="latent", rl=())
         configs[spec.vae_tag] = spec.vae_config().to_dict()
@@ -43,10 +60,15 @@ def main() -> None:
         for kind, g in df.groupby("variant"):
             print(f"vae_{spec.vae_tag} {kind}: mean TV {g.value.mean():.3f}")
         frames.append(df.assign(vae=spec.vae_tag))
+    if not frames:
+        parser.error(f"no finished VAE run of {', '.join(args.domains)} at --profile {args.profile}: run "
+                     "`python -m borel_lib.pipeline <domain> --profile ... --belief vae` first")
     df = pd.concat(frames, ignore_index=True)
-    write_results(df, "belief_vs_exact", config={"vae": configs},
-                  profile=args.profile, command=f"python scripts/belief_vs_exact.py --profile {args.profile}")
+    # the command that makes the whole table (a --domains run replaces only its domains' rows)
+    write_results(df, "belief_vs_exact", config={"vae": configs}, profile=args.profile,
+                  command=f"python scripts/belief_vs_exact.py --profile {args.profile}")
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(main())

@@ -36,8 +36,8 @@ import torch
 from borel_lib.config import ConfigError
 from borel_lib.envs import make_env
 from borel_lib.evaluation import evaluate
-from borel_lib.pipeline import eval_tasks, load_trained
 from borel_lib.offline_rl import SELECT_SEED_OFFSET
+from borel_lib.pipeline import eval_tasks, load_trained
 from borel_lib.pipeline_cli import build_parser, spec_from_args
 from borel_lib.results import write_results
 

@@ -97,3 +97,49 @@ def test_script_on_a_smoke_collection(tmp_path, monkeypatch):
     assert set(spacing.arc_step) == {0.3, 0.5}
     with pytest.raises(FileNotFoundError, match="no saved policies at iteration 7"):
         script.main(argv + ["--iteration", "7"])
+
+
+belief_script = _script("belief_vs_exact")
+
+
+def test_belief_vs_exact_on_ant_walks_the_scripted_search(tmp_path, monkeypatch):
+    """Issue 28's measurement of the learnt Ant belief: ant_scripted.search_trials walks the collection's own
+    walker through the arc search (the evaluation's record, one trial per task), pipeline.belief_vs_exact scores a
+    smoke Ant VAE on it (TV in [0, 1] after every step), and scripts/belief_vs_exact.py --domains ant_semicircle
+    adds the Ant rows while keeping the other domains' rows and VAE configs."""
+    import json
+
+    from borel_lib.collect import run_collection
+    from borel_lib.pipeline import RunSpec, belief_vs_exact, run_borel
+    from borel_lib.references.ant_scripted import search_trials
+    from borel_lib.results import write_results
+
+    monkeypatch.setenv("BOREL_ROOT", str(tmp_path))
+    run_collection("ant_semicircle", "smoke", progress=False, init_state="uniform")
+    tasks = eval_tasks("ant_semicircle", 0, 3)
+    trials = search_trials("smoke", "uniform", tasks)
+    env = make_env("ant_semicircle")
+    T = 2 * env.horizon
+    assert trials["actions"].shape == (3, T, env.action_space.shape[0])
+    assert trials["next_obs"].shape[:2] == (3, T) and trials["rewards"].shape == (3, T)
+    with pytest.raises(FileNotFoundError, match="no saved policies at iteration 7"):
+        search_trials("smoke", "uniform", tasks, iteration=7)
+
+    spec = RunSpec("ant_semicircle", "smoke", "vae", "reward_relabelling", init_state="uniform")
+    run_borel(spec, progress=False, device="cpu", n_eval_tasks=2)
+    df = belief_vs_exact(spec, device="cpu")
+    assert set(df.variant) == {"scripted_search", "logged_late", "logged_early"}
+    assert df.value.between(0, 1 + 1e-6).all() and df.value.notna().all()
+    assert df[df.variant == "scripted_search"].t.max() == T  # the prior and the belief after each step
+
+    root = tmp_path / "build" / "smoke" / "results"
+    other = pd.DataFrame({"domain": "gridworld", "method": "borel_rr", "variant": "scripted_search", "seed": 0,
+                          "episode": 0, "metric": "tv", "value": [0.5, 0.4], "t": [0, 1], "vae": "grid_vae"})
+    write_results(other, "belief_vs_exact", config={"vae": {"grid_vae": {"epochs": 1}}}, profile="smoke", command="x")
+    assert belief_script.main(["--profile", "smoke", "--domains", "ant_semicircle"]) == 0
+    table = read_table_file(result_path("belief_vs_exact", "smoke", root))
+    assert set(table.domain) == {"gridworld", "ant_semicircle"} and (table[table.domain == "gridworld"].value.tolist()
+                                                                     == [0.5, 0.4])
+    config = json.loads(result_path("belief_vs_exact", "smoke", root, kind="config").read_text())
+    assert set(config["values"]["vae"]) == {"grid_vae", spec.vae_tag}
+    assert config["command"] == "python scripts/belief_vs_exact.py --profile smoke"

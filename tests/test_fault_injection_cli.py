@@ -235,6 +235,7 @@ CASES += [
     # scripts
     ("ant_data_diversity", ["--profile", "huge"], "--profile"),
     ("belief_vs_exact", ["--profile", "huge"], "profile"),
+    ("belief_vs_exact", ["--domains", "wind"], "--domains"),
     ("benchmark_agents", ["--bogus"], "--bogus"),
     ("benchmark_envs", ["--n", "0"], "--n"),
     ("benchmark_envs", ["--n", "-5"], "--n"),

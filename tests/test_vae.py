@@ -179,3 +179,32 @@ def test_goal_cell_probs_normalised_and_follow_the_decoder():
     np.testing.assert_allclose(p, raw / raw.sum(-1, keepdims=True), rtol=1e-5)
     with pytest.raises(ValueError, match="bernoulli_cells"):
         goal_cell_probs(BeliefVAE(3, 2, VAEConfig.for_domain("semicircle", "smoke")), mu)
+
+
+def test_reward_map_reads_the_decoder_at_the_domains_template_state():
+    """reward_map's ``template``: on the point robot the domain's fixed start is [0, 0, 0], so the map is the one
+    without a template; on the Ant (29-d state + flag) the decoder is read at the standing pose moved to each
+    point, which is also what VAEBelief's decoded features and the implied goal distribution use there."""
+    from borel_lib.belief import VAEBelief, arc_sector_centres, decode_template, implied_goal_distribution
+    from borel_lib.references.exact_belief import ExactBelief
+    from borel_lib.vae import reward_map
+
+    torch.manual_seed(0)
+    points, mu = arc_sector_centres(), torch.randn(4, 5)
+    point_vae = BeliefVAE(3, 2, VAEConfig.for_domain("semicircle", "smoke"))
+    np.testing.assert_array_equal(reward_map(point_vae, mu, points, template=decode_template("semicircle")),
+                                  reward_map(point_vae, mu, points))
+    template = decode_template("ant_semicircle")
+    assert template.shape == (30,) and template[-1] == 0 and np.allclose(template[:2], 0) and template[2] > 0.3
+    ant_vae = BeliefVAE(30, 8, VAEConfig.for_domain("ant_semicircle", "smoke"))
+    by_hand = []  # the decoder at [pose with x, y = point, flag 0], action 0, obs = next_obs, point by point
+    for p in points:
+        state = torch.as_tensor(np.concatenate([p, template[2:]]), dtype=torch.float32)[None, None].expand(4, 1, -1)
+        by_hand.append(ant_vae.reward_decoder(mu[:, None], state, torch.zeros(4, 1, 8), state)[:, 0])
+    expected = torch.stack(by_hand, -1).detach().numpy()
+    np.testing.assert_allclose(reward_map(ant_vae, mu, points, template=template), expected, rtol=1e-5, atol=1e-6)
+    belief = VAEBelief(ant_vae, None, "decoded", "ant_semicircle")
+    state = belief.reset(3)
+    assert belief.features(state).shape == (3, len(points)) and belief.dim == len(points)
+    p = implied_goal_distribution(ant_vae, mu, ExactBelief("ant_semicircle"))
+    np.testing.assert_allclose(p.sum(-1), 1.0, rtol=1e-5)

@@ -56,7 +56,7 @@ def belief_maps(profile: str, directory: str | Path | None = None):
     return fig
 
 
-BELIEF_HORIZON = {"gridworld": 15, "semicircle": 60}
+BELIEF_HORIZON = {"gridworld": 15, "semicircle": 60, "ant_semicircle": 200}
 """Episode length per domain (the end of episode 1 in the belief-vs-exact plots)."""
 
 

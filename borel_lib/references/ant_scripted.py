@@ -239,3 +239,29 @@ def evaluate_reference(method: str, domain: str, tasks: np.ndarray, walker, seed
     belief, agent = reference_agent(method, domain, tasks, walker, act_dim, arc_step, advance_radius, goto,
                                     patience)
     return evaluate(belief, agent, domain, tasks, seed=seed, record=record)
+
+
+SEARCH_SETTINGS: dict[str, float | int] = {"arc_step": 0.4, "advance_radius": 0.3, "patience": 20}
+"""The Ant search-then-go's settings that ``scripts/ant_references.py`` chose on the quick collections' training tasks
+(waypoint spacing 0.4 rad of 0.3 / 0.4 / 0.5; its table's config); what :func:`search_trials` uses."""
+
+
+def search_trials(profile: str, init_state: str, tasks: np.ndarray, seed: int = 0,
+                  iteration: int | None = None) -> dict[str, np.ndarray]:
+    """The scripted search-then-go's trials on ``tasks`` (``obs``, ``actions``, ``rewards``, ``next_obs`` ``(n, T,
+    ·)``, as :func:`~borel_lib.evaluation.evaluate` records them) with the walker of the ``init_state`` collection
+    at ``profile`` (its saved policy at ``iteration``, default the collection's last): searches that are not told
+    where the goal is, the beliefs exploration needs (``borel_lib.pipeline.belief_vs_exact`` on Ant)."""
+    from borel_lib.collect import probe_collector
+
+    domain = "ant_semicircle"
+    col, _ = probe_collector(domain, profile, {"init_state": init_state})
+    if not col.cfg.shared_agent:
+        raise ConfigError(f"--profile {profile}: the {init_state} Ant collection has one agent per task "
+                          "(shared_agent=False); its agents take no goal, so none can walk the scripted search")
+    col.load_policies(col.cfg.iterations if iteration is None else iteration,
+                      hint=f"run python -m borel_lib.collect {domain} --profile {profile} --init-state {init_state}")
+    record: dict = {}
+    evaluate_reference("search_then_go", domain, tasks, GoalWalker.from_collector(col), seed, col.act_dim,
+                       record=record, **SEARCH_SETTINGS)
+    return {k: np.asarray(record[k]) for k in ("obs", "actions", "rewards", "next_obs")}
