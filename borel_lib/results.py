@@ -413,14 +413,15 @@ def ordering_claims(profile: str) -> list[tuple[str, str, str, tuple[str, ...]]]
     with runs is used): BOReL with reward relabelling above BOReL without on Gridworld and Semi-circle
     (Figure 3); BOReL above PEARL and MBML on Semi-circle, Half-Cheetah-Vel and Ant-Semi-circle (Figure 3;
     Ant: BOReL on the uniform-start data, MBML on that data or else on the protocol's default data, as
-    Figure 3's Ant panel draws them); the same RR claim on the Semi-circle's ambiguous data (:data:`AMBIGUOUS_DATA`);
+    Figure 3's Ant panel draws them; a baseline with a finished tuning grid by its chosen setting,
+    :func:`borel_lib.sweep.tuned_config`, once that has test runs); the same RR claim on the Semi-circle's ambiguous data (:data:`AMBIGUOUS_DATA`);
     policy replaying above none, and BOReL with it above PEARL and MBML, on
     Wind and Escape-Room (Figure 4); and Table 1: the uniform data above the data excluding the semi-circle
     and above the fixed start, for BOReL and for BOReL + CQL, and CQL at least as good as plain BOReL per
     data variant."""
     from borel_lib.baselines.mbml import run_tag
     from borel_lib.pipeline import RunSpec
-    from borel_lib.sweep import cell_spec, grid_cells
+    from borel_lib.sweep import GRIDS, cell_spec, grid_cells, tuned_config
 
     def config(tag: str) -> str:
         return re.sub(r"_seed\d+", "", tag)
@@ -439,11 +440,17 @@ def ordering_claims(profile: str) -> list[tuple[str, str, str, tuple[str, ...]]]
                            (borel("semicircle", "none", **kw),)))
         except ConfigError:  # a profile whose collection is shorter than the slice (smoke): no such runs
             continue
+    # a baseline tuned on the validation tasks (a finished tune_<baseline>_<domain> grid) is compared by its chosen
+    # setting's test runs, else by its quick-default runs
+    tuned = {(b, d): tuned_config(f"tune_{b}_{d}", profile) for b in ("pearl", "mbml") for d in ("semicircle",)
+             if f"tune_{b}_{d}" in GRIDS}
     for domain, a, mbml_data in (("semicircle", borel("semicircle"), (None,)),
                                  ("cheetah_vel", borel("cheetah_vel"), (None,)),
                                  ("ant_semicircle", borel("ant_semicircle", init_state="uniform"), ("uniform", None))):
-        claims += [("BOReL (RR) > PEARL", domain, a, (f"pearl_{domain}",)),
-                   ("BOReL (RR) > MBML", domain, a, mbml(domain, *mbml_data))]
+        pearl = tuple(dict.fromkeys(c for c in (tuned.get(("pearl", domain)), f"pearl_{domain}") if c))
+        mbml_runs = tuple(dict.fromkeys(c for c in (tuned.get(("mbml", domain)), *mbml(domain, *mbml_data)) if c))
+        claims += [("BOReL (RR) > PEARL", domain, a, pearl),
+                   ("BOReL (RR) > MBML", domain, a, mbml_runs)]
     for domain in ("wind", "escape_room"):
         replay = borel(domain, "policy_replay")
         claims += [("policy replaying > none", domain, replay, (borel(domain, "none"),)),

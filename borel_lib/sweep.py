@@ -467,6 +467,22 @@ def rank_settings(grid: str, profile: str | None = None, eval_split: str | None 
     return ranked.assign(rank=range(1, len(ranked) + 1))
 
 
+def tuned_config(grid: str, profile: str | None = None) -> str | None:
+    """The run configuration (result name without ``_seed<S>``) of a finished tuning grid's chosen setting
+    (:func:`rank_settings`' rank 1) on the test tasks, e.g. ``pearl_semicircle_h300x300x300``: what the figures
+    and orderings compare as the tuned baseline; ``None`` while a cell is not done or for a profile without the grid."""
+    import re
+
+    try:
+        chosen = rank_settings(grid, profile).run.iloc[0]
+    except (FileNotFoundError, ConfigError):
+        return None
+    profile = resolve_profile(profile)
+    cell = next(c for c in grid_cells(grid) if result_name(c, profile) == chosen)
+    test_cell = {k: v for k, v in cell.items() if k != "eval_split"}
+    return re.sub(r"_seed\d+$", "", result_name(test_cell, profile))
+
+
 def run_sweep(grid: str, profile: str | None = None, executor: str = "local", max_parallel: int = 2,
               wait: bool | None = None, seeds: Sequence[int] | None = None, eval_split: str | None = None,
               **executor_options: Any) -> Path | None:

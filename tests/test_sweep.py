@@ -186,6 +186,23 @@ def test_pearl_tuning_smoke_grid_runs_merges_and_resumes(tmp_path, monkeypatch, 
     out = capsys.readouterr().out
     assert f"chosen: {ranked.run.iloc[0]}; on the test tasks: {ranked.test_command.iloc[0]}" in out
 
+    # the tuned baseline the figures and orderings compare: the chosen setting's test runs replace the defaults'
+    from borel_lib.figures.common import with_tuned_baselines
+
+    chosen = ranked.run.iloc[0].replace("_validation_seed0", "")
+    assert sweep.tuned_config("tune_pearl_smoke", "smoke") == chosen
+    assert sweep.tuned_config("tune_mbml_smoke", "smoke") is None  # not run here
+    base = pd.DataFrame({"run": ["pearl_semicircle_seed0", "pearl_semicircle_lr0.001_seed0", "mbml_semicircle_uniform_seed0",
+                                 "pearl_cheetah_vel_seed0"], "domain": ["semicircle"] * 3 + ["cheetah_vel"],
+                         "method": ["pearl", "pearl_lr0.001", "mbml", "pearl"], "metric": [1.0, 2.0, 3.0, 4.0]})
+    shown = with_tuned_baselines(base, "smoke").set_index("run").method.to_dict()
+    kept = {"mbml_semicircle_uniform_seed0": "mbml", "pearl_cheetah_vel_seed0": "pearl"}  # other baselines, domains
+    if chosen == "pearl_semicircle":  # the default was chosen: it is the tuned one
+        assert shown == {"pearl_semicircle_seed0": "pearl_tuned", "pearl_semicircle_lr0.001_seed0": "pearl_lr0.001", **kept}
+    else:
+        assert shown == {"pearl_semicircle_lr0.001_seed0": "pearl_tuned", **kept}
+    assert with_tuned_baselines(base.iloc[2:], "smoke").method.tolist() == ["mbml", "pearl"]  # no test run of it yet
+
 
 def test_mbml_tuning_cells_name_their_settings_and_a_smoke_grid_runs(tmp_path, monkeypatch):
     """tune_mbml_semicircle: MBML's quick settings and one change at a time, named by their --mbml settings on the

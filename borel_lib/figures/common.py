@@ -116,8 +116,32 @@ their best evaluation over training."""
 def method_label(method: str) -> str:
     """The legend name of a method (``borel_rr`` -> ``BOReL (RR)``, ``pearl`` -> ``PEARL (last 10 %)``)."""
     return {"borel_rr": "BOReL (RR)", "borel_no_rr": "BOReL (no RR)", "borel_exact": "exact belief",
-            "pearl": f"PEARL ({BASELINE_METRIC})", "mbml": f"MBML ({BASELINE_METRIC})"}.get(
+            "pearl": f"PEARL ({BASELINE_METRIC})", "mbml": f"MBML ({BASELINE_METRIC})",
+            "pearl_tuned": f"PEARL, tuned ({BASELINE_METRIC})", "mbml_tuned": f"MBML, tuned ({BASELINE_METRIC})"}.get(
         method, method.replace("_", " "))
+
+
+def with_tuned_baselines(base, profile: str):
+    """Baseline runs (:func:`borel_lib.results.baseline_runs`) with each baseline that has a finished tuning grid
+    on a domain (``tune_<baseline>_<domain>``) and test runs of its chosen setting
+    (:func:`borel_lib.sweep.tuned_config`) shown by those: their ``method`` becomes ``<baseline>_tuned`` and the
+    quick-default runs of that baseline and domain are dropped (the fair comparison is the tuned one; the tables
+    keep both)."""
+    from borel_lib.results import run_config
+    from borel_lib.sweep import GRIDS, tuned_config
+
+    if not len(base):
+        return base
+    config = run_config(base.run)
+    for grid in (g for g in GRIDS if g.startswith(("tune_pearl_", "tune_mbml_"))):
+        baseline, domain = (GRIDS[grid]()[0][k] for k in ("baseline", "domain"))
+        chosen = tuned_config(grid, profile)
+        if chosen is None or not (config == chosen).any():
+            continue
+        default = (base.domain == domain) & (base.method == baseline)
+        base = base.assign(method=base.method.where(config != chosen, f"{baseline}_tuned"))[~default | (config == chosen)]
+        config = run_config(base.run)
+    return base
 
 
 def committed_seeds(runs, seeds: list[int] | None) -> list[int] | None:

@@ -27,6 +27,7 @@ from borel_lib.figures.common import (
     references,
     run_table,
     table_commands,
+    with_tuned_baselines,
 )
 from borel_lib.figures.style import METHOD_COLORS
 from borel_lib.paths import results_dir
@@ -77,17 +78,17 @@ def borel_bars(profile: str, directory: str | Path | None = None, seeds: list[in
     from borel_lib.results import baseline_runs, summarise_runs
 
     summary = borel_summary(profile, directory, seeds)
-    base = baseline_runs(profile, directory)
+    base = with_tuned_baselines(baseline_runs(profile, directory), profile)
     if len(base):  # the paper's Thompson-sampling baselines, over their last 10 % of evaluations as BOReL
         summary = pd.concat([summary, summarise_runs(base)], ignore_index=True)
     refs = references(profile, directory)
     fig, axes = plt.subplots(1, 2, figsize=(12, 3.8))
     for ax, domain in zip(axes, ("gridworld", "semicircle")):
         s = summary[summary.domain == domain].set_index("method").reindex(
-            ["borel_exact", "borel_rr", "borel_no_rr", "pearl", "mbml"])
+            ["borel_exact", "borel_rr", "borel_no_rr", "pearl", "pearl_tuned", "mbml", "mbml_tuned"])
         s = s.dropna(subset=["metric"])
         ax.bar([method_label(m).replace(" (", "\n(") for m in s.index], s["metric"], yerr=s["metric_se"].fillna(0), capsize=4,
-               color=[METHOD_COLORS.get(m, "grey") for m in s.index])
+               color=[METHOD_COLORS.get(m.removesuffix("_tuned"), "grey") for m in s.index])
         if len(s) > 3:  # five bars: the baselines' "(last 10 %)" labels would touch
             ax.tick_params(axis="x", labelsize="small")
         _reference_lines(ax, refs.get(domain, {}), domain)
