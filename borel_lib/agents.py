@@ -433,7 +433,8 @@ class EnsembleSAC(nn.Module):
         with torch.no_grad():
             next_a, next_logp = self._sample(nxt)
             q_next, _ = self._q(self.critic_target, nxt, next_a)
-            target = rew + cfg.gamma * (1 - done) * (q_next - alpha * next_logp)
+            # an n-step batch (OfflineRLConfig.n_step) carries its own discount γ^k per transition
+            target = rew + batch.get("discount", cfg.gamma) * (1 - done) * (q_next - alpha * next_logp)
         _, q_both = self._q(self.critic, obs, act)
         critic_loss_m = td_error_loss(q_both, torch.cat([target, target]), cfg.td_loss)  # (2E,)
         critic_loss = critic_loss_m[: self.E] + critic_loss_m[self.E :]
@@ -555,7 +556,7 @@ class EnsembleDQN(nn.Module):
                 q_next = q_next_all.gather(-1, self.q(batch["next_obs"]).argmax(-1, keepdim=True))[..., 0]
             else:
                 q_next = q_next_all.max(-1).values
-            target = batch["rewards"] + cfg.gamma * (1 - batch["dones"]) * q_next
+            target = batch["rewards"] + batch.get("discount", cfg.gamma) * (1 - batch["dones"]) * q_next
         q_all = self.q(batch["obs"])
         q = q_all.gather(-1, a[..., None])[..., 0]
         loss = td_error_loss(q, target, cfg.td_loss)

@@ -221,7 +221,7 @@ class EnsembleIQL(EnsembleSAC):
 
         with torch.no_grad():  # the updated V, as the IQL authors' code: for the actor's advantage and the backup
             adv = q_data - self.value(obs)[..., 0]
-            target = rew + cfg.gamma * (1 - done) * self.value(nxt)[..., 0]
+            target = rew + batch.get("discount", cfg.gamma) * (1 - done) * self.value(nxt)[..., 0]  # n-step: γ^k
         _, q_both = self._q(self.critic, obs, act)
         critic_loss_m = td_error_loss(q_both, torch.cat([target, target]), cfg.td_loss)
         critic_loss = critic_loss_m[: self.E] + critic_loss_m[self.E :]

@@ -84,6 +84,12 @@ class OfflineRLConfig(SACHyperparameters):
     goal_terminal: bool = True
     """Treat a transition that reaches the goal as terminal, as the authors' data did (a choice of theirs:
     the domains do not end there)."""
+    n_step: int = 1
+    """Steps of the TD target along the logged trial (ours, issue 31's candidate; 1 = the one-step target of
+    the authors): r_t + γ r_{t+1} + … + γ^{k−1} r_{t+k−1} + γ^k (1 − done) Q(s⁺_{t+k}), k = ``n_step`` or fewer
+    where the trial ends or a terminal transition (``dones``) comes first (:meth:`OfflineAgent.sample`). The
+    steps in between follow the logged behaviour, uncorrected (as Ape-X's and R2D2's n-step returns): faster
+    credit for sparse rewards, a bias towards the behaviour's values."""
     algo: str = "sac"
     """The continuous-action learner: ``sac`` (the authors' SAC, with the options above) or ``iql`` (ours:
     implicit Q-learning, :mod:`borel_lib.iql`, which never evaluates an action the data did not take; no CQL,
@@ -156,6 +162,7 @@ class OfflineRLConfig(SACHyperparameters):
         if self.algo != "iql" and self.iql_extraction != "awr":
             raise ConfigError(f"iql_extraction={self.iql_extraction!r} shapes IQL's policy; it needs algo='iql' "
                               f"(algo={self.algo!r})")
+        self.check_positive_fields("n_step")
         check_positive(self.iql_select, "iql_select", allow_zero=True)
         check_positive(self.iql_select_spread, "iql_select_spread")
         if self.iql_select and (self.algo != "iql" or self.iql_extraction != "awr"):
@@ -178,6 +185,28 @@ class OfflineRLConfig(SACHyperparameters):
                 if value:
                     raise ConfigError(f"{name}={value!r} is a SAC option; algo='iql' needs it at its default "
                                       f"(0 or None){'' if name == 'cql_alpha' else ' unless iql_extraction=sac'}")
+
+
+def n_step_targets(data: HyperStates, ti: np.ndarray, mi: np.ndarray, tt: np.ndarray, n: int,
+                   gamma: float) -> dict[str, np.ndarray]:
+    """The ``n``-step pieces of the TD target of transitions ``(ti, mi, tt)`` (:attr:`OfflineRLConfig.n_step`):
+    ``rewards`` = Σ_{j<k} γ^j r_{t+j}, the ``next_obs`` and ``dones`` of step t + k − 1 and ``discount`` = γ^k, with
+    k ≤ n stopping after the first transition whose ``dones`` is set (the trial's end, a terminal goal)."""
+    T = data.rewards.shape[2]
+    ret = np.zeros(ti.shape, np.float64)
+    discount = np.ones(ti.shape, np.float64)
+    last = tt.copy()
+    alive = np.ones(ti.shape, bool)
+    for j in range(n):
+        t = np.minimum(tt + j, T - 1)
+        step = alive & (tt + j < T)
+        ret += np.where(step, discount * data.rewards[ti, mi, t], 0.0)
+        discount = np.where(step, discount * gamma, discount)
+        last = np.where(step, t, last)
+        alive = step & (data.dones[ti, mi, t] == 0)
+    dtype = data.rewards.dtype
+    return {"rewards": ret.astype(dtype), "next_obs": data.next_obs[ti, mi, last], "dones": data.dones[ti, mi, last],
+            "discount": discount.astype(dtype)}
 
 
 SELECT_SEED_OFFSET = 7_919
@@ -318,6 +347,8 @@ class OfflineAgent:
         tt = self.rng.integers(0, T, ti.size)
         out = {"obs": data.obs[ti, mi, tt], "actions": data.actions[ti, mi, tt], "rewards": data.rewards[ti, mi, tt],
                "next_obs": data.next_obs[ti, mi, tt], "dones": data.dones[ti, mi, tt]}
+        if c.n_step > 1:  # (one-step batches carry no "discount": the learners then use γ, bit-identical)
+            out.update(n_step_targets(data, ti, mi, tt, c.n_step, c.gamma))
         return {k: torch.as_tensor(v, device=self.device)[None] for k, v in out.items()}
 
     def anneal(self, done: int) -> None:

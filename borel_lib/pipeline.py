@@ -54,7 +54,7 @@ _SHORT = {"time_input": "ti", "goal_terminal": "gt", "double_dqn": "dd", "cql_al
           "raw_logs": "raw", "target_entropy": "te", "alpha_lr": "alphalr", "log_std": "logstd",
           "td_loss": "td", "max_grad_norm": "gn", "bc_weight": "bc", "algo": "", "iql_expectile": "iqltau",
           "iql_temperature": "iqlbeta", "iql_components": "iqlk", "iql_extraction": "iqlx", "iql_select": "iqlsel", "iql_select_spread": "iqlspread", "epochs": "ep", "kl_weight": "kl", "latent_dim": "lat", "decode_subset": "ds",
-          "gru_hidden": "gru", "lr": "lr", "trials_per_task": "tpt", "tasks_per_batch": "tpb"}
+          "gru_hidden": "gru", "lr": "lr", "trials_per_task": "tpt", "tasks_per_batch": "tpb", "n_step": "ns"}
 
 
 _VAE_METHOD = {"reward_relabelling": "borel_rr", "none": "borel_no_rr", "policy_replay": "borel_pr"}

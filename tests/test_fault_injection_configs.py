@@ -73,7 +73,7 @@ RANGE: dict[str, str] = {
     "mixed_copies": "count", "mixed_borrow": "choice", "raw_logs": "flag", "lr_final": "unit",
     "goal_terminal": "flag", "td_loss": "choice", "bc_weight": "weight", "algo": "choice", "iql_expectile": "unit",
     "iql_temperature": "rate", "iql_components": "size", "iql_extraction": "choice", "iql_select": "count",
-    "iql_select_spread": "rate",
+    "iql_select_spread": "rate", "n_step": "size",
     # baselines
     "num_exp_traj_eval": "count", "n_eval_tasks": "size", "heldout_trials": "count", "bcq_iterations": "size",
     "bcq_batch": "size", "bcq_actor_hidden": "layers", "bcq_critic_hidden": "layers", "bcq_vae_hidden": "layers",
