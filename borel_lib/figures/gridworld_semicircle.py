@@ -292,16 +292,26 @@ def baseline_trajectories(profile: str, directory: str | Path | None = None, see
     """Beyond Figure 1: what the Thompson-sampling baselines do on the Semi-circle against BOReL. Episodes 1
     and 2 on four evaluation goals of BOReL (RR), PEARL and MBML, each from the first seed whose final
     trajectory table exists (``borel_<tag>_traj``, ``pearl_semicircle_seed<S>_traj``,
-    ``mbml_semicircle_uniform_seed<S>_traj``); the paper: a Thompson-sampling agent walks to one sampled goal per
-    episode and never searches."""
+    ``mbml_semicircle_uniform_seed<S>_traj``; a baseline tuned on the validation goals by its chosen setting's
+    test runs once they exist, :func:`borel_lib.sweep.tuned_config`); the paper: a Thompson-sampling agent walks to
+    one sampled goal per episode and never searches."""
     from borel_lib.baselines.mbml import run_tag as mbml_run_tag
     from borel_lib.pipeline import RunSpec, eval_tasks
+    from borel_lib.sweep import tuned_config
 
     seeds = default_seeds(profile) if seeds is None else seeds
+    baselines = []
+    for name, grid, default in (("PEARL", "tune_pearl_semicircle", "pearl_semicircle"),
+                                ("MBML", "tune_mbml_semicircle", mbml_run_tag("semicircle", 0, None, profile).removesuffix("_seed0"))):
+        tuned = tuned_config(grid, profile)
+        tuned_names = [f"{tuned}_seed{s}_traj" for s in seeds] if tuned else []
+        if any(result_path(n, profile, directory).is_file() for n in tuned_names) and tuned != default:
+            baselines.append((f"{name}, tuned", tuned_names))
+        else:
+            baselines.append((name, [f"{default}_seed{s}_traj" for s in seeds]))
     rows = []
     for label, names in (("BOReL (RR)", [f"borel_{RunSpec('semicircle', profile, seed=s).tag}_traj" for s in seeds]),
-                         ("PEARL", [f"pearl_semicircle_seed{s}_traj" for s in seeds]),
-                         ("MBML", [f"{mbml_run_tag('semicircle', s, None, profile)}_traj" for s in seeds])):
+                         *baselines):
         found = next(((n, s) for n, s in zip(names, seeds) if result_path(n, profile, directory).is_file()), None)
         if found is not None:
             t = read_table_file(result_path(found[0], profile, directory))
