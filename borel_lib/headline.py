@@ -146,9 +146,18 @@ DOMAIN_LABELS = {"gridworld": "Gridworld", "semicircle": "Semi-circle", "wind": 
 def label(config: str, data: bool = False) -> str:
     """A short name of a run configuration in the headline table: ``PEARL``, ``MBML``, ``RR`` / ``no RR``
     (reward relabelling), ``replay`` / ``no replay`` (policy replaying, on the transition domains), ``+ CQL``;
-    with ``data``, the initial-state variant of its data instead of the relabelling (Table 1's cells)."""
+    with ``data``, the initial-state variant of its data instead of the relabelling (Table 1's cells). A baseline
+    run with settings in its name is the tuned one (the orderings compare no other: :func:`borel_lib.results.
+    ordering_claims`): ``PEARL, tuned``."""
     if config.startswith(("pearl_", "mbml_")):
-        return config.split("_", 1)[0].upper()
+        baseline, rest = config.split("_", 1)
+        from borel_lib.envs import DOMAINS
+
+        domain = next((d for d in sorted(DOMAINS, key=len, reverse=True) if rest.startswith(d)), "")
+        rest = rest[len(domain):]
+        rest = next((rest[len(v) + 1:] for v in sorted(DATA_LABELS, key=len, reverse=True)
+                     if rest.startswith(f"_{v}")), rest) if baseline == "mbml" else rest
+        return baseline.upper() + (", tuned" if rest else "")
     cql = " + CQL" if re.search(r"_cql[\d.]", config) else ""
     if data:
         name = next((v for k, v in DATA_LABELS.items() if f"_{k}_" in f"{config}_"), "default data")

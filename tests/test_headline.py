@@ -191,3 +191,13 @@ def test_not_produced_lists_every_missing_artefact_of_the_committed_tables(capsy
     assert len(out.strip().splitlines()) == len(missing) + 1
     for name in missing.artefact:
         assert f"  {name}: " in out
+
+
+@pytest.mark.parametrize(("config", "expected"), [
+    ("pearl_semicircle", "PEARL"), ("pearl_semicircle_h300x300x300", "PEARL, tuned"), ("pearl_reacher_image", "PEARL"),
+    ("mbml_semicircle_uniform", "MBML"), ("mbml_semicircle_uniform_lr0.001", "MBML, tuned"),
+    ("mbml_ant_semicircle_exclude_semicircle", "MBML"), ("mbml_cheetah_vel_fixed", "MBML"),
+    ("pearl_ant_semicircle", "PEARL"), ("semicircle_uniform_reward_relabelling", "RR")])
+def test_label_names_a_tuned_baseline(config, expected):
+    """A baseline configuration with settings beyond its domain (and MBML's data variant) is the tuned one."""
+    assert h.label(config) == expected
