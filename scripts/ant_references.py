@@ -31,9 +31,9 @@ import torch
 from tqdm.auto import tqdm
 
 from borel_lib import cli
-from borel_lib.collect import probe_collector
+from borel_lib.config import ConfigError
 from borel_lib.pipeline import eval_tasks
-from borel_lib.references.ant_scripted import GOTO, METHODS, GoalWalker, evaluate_reference
+from borel_lib.references.ant_scripted import GOTO, METHODS, evaluate_reference, load_walker
 from borel_lib.results import write_results
 
 DOMAIN = "ant_semicircle"
@@ -85,14 +85,10 @@ def main(argv: list[str] | None = None) -> int:
 
     walkers = {}
     for variant in args.variants:
-        col, _ = probe_collector(DOMAIN, args.profile, {"init_state": variant}, command=command)
-        if not col.cfg.shared_agent:
-            p.error(f"--profile {args.profile}: the {variant} collection has one agent per task (shared_agent=False); "
-                    "its agents take no goal, so they cannot walk to a given point")
-        iteration = col.cfg.iterations if args.iteration is None else args.iteration
-        col.load_policies(iteration, hint=f"run python -m borel_lib.collect {DOMAIN} --profile {args.profile} "
-                                          f"--init-state {variant}")
-        walkers[variant] = (col, GoalWalker.from_collector(col), iteration)
+        try:
+            walkers[variant] = load_walker(args.profile, variant, args.iteration, command=command)
+        except ConfigError as err:
+            p.error(str(err))
 
     jobs = len(args.variants) * (len(args.arc_steps) + len(args.seeds) * len(METHODS))
     bar = tqdm(total=jobs, desc="Ant references", disable=args.no_progress)

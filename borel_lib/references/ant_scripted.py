@@ -241,6 +241,23 @@ def evaluate_reference(method: str, domain: str, tasks: np.ndarray, walker, seed
     return evaluate(belief, agent, domain, tasks, seed=seed, record=record)
 
 
+def load_walker(profile: str, init_state: str, iteration: int | None = None, command: str = ""):
+    """``(collector, walker, iteration)``: the ``init_state`` Ant collection at ``profile`` with its shared
+    goal-conditioned SAC loaded at ``iteration`` (default: the collection's last) and its :class:`GoalWalker`.
+    A per-task collection (``shared_agent=False``) is refused: its agents take no goal."""
+    from borel_lib.collect import probe_collector
+
+    domain = "ant_semicircle"
+    col, _ = probe_collector(domain, profile, {"init_state": init_state}, command=command)
+    if not col.cfg.shared_agent:
+        raise ConfigError(f"--profile {profile}: the {init_state} collection has one agent per task (shared_agent=False); "
+                          "its agents take no goal, so they cannot walk to a given point")
+    iteration = col.cfg.iterations if iteration is None else iteration
+    col.load_policies(iteration, hint=f"run python -m borel_lib.collect {domain} --profile {profile} "
+                                      f"--init-state {init_state}")
+    return col, GoalWalker.from_collector(col), iteration
+
+
 SEARCH_SETTINGS: dict[str, float | int] = {"arc_step": 0.4, "advance_radius": 0.3, "patience": 20}
 """The Ant search-then-go's settings that ``scripts/ant_references.py`` chose on the quick collections' training tasks
 (waypoint spacing 0.4 rad of 0.3 / 0.4 / 0.5; its table's config); what :func:`search_trials` uses."""
@@ -252,16 +269,8 @@ def search_trials(profile: str, init_state: str, tasks: np.ndarray, seed: int = 
     ·)``, as :func:`~borel_lib.evaluation.evaluate` records them) with the walker of the ``init_state`` collection
     at ``profile`` (its saved policy at ``iteration``, default the collection's last): searches that are not told
     where the goal is, the beliefs exploration needs (``borel_lib.pipeline.belief_vs_exact`` on Ant)."""
-    from borel_lib.collect import probe_collector
-
-    domain = "ant_semicircle"
-    col, _ = probe_collector(domain, profile, {"init_state": init_state})
-    if not col.cfg.shared_agent:
-        raise ConfigError(f"--profile {profile}: the {init_state} Ant collection has one agent per task "
-                          "(shared_agent=False); its agents take no goal, so none can walk the scripted search")
-    col.load_policies(col.cfg.iterations if iteration is None else iteration,
-                      hint=f"run python -m borel_lib.collect {domain} --profile {profile} --init-state {init_state}")
+    col, walker, _ = load_walker(profile, init_state, iteration)
     record: dict = {}
-    evaluate_reference("search_then_go", domain, tasks, GoalWalker.from_collector(col), seed, col.act_dim,
-                       record=record, **SEARCH_SETTINGS)
+    evaluate_reference("search_then_go", "ant_semicircle", tasks, walker, seed, col.act_dim, record=record,
+                       **SEARCH_SETTINGS)
     return {k: np.asarray(record[k]) for k in ("obs", "actions", "rewards", "next_obs")}
