@@ -112,6 +112,7 @@ copes with, but also over this machine's free disk. Its replay buffers hold the 
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 import re
 from typing import Any, ClassVar
@@ -331,13 +332,64 @@ def collect(config: CollectConfig, dataset_path: str | os.PathLike[str], checkpo
     return load_dataset(path), collector.learning_curves()
 
 
+LENGTH_FIELDS: dict[str, str] = {"iterations": "it", "updates_per_iter": "upi"}
+"""Collection-length fields that name a dataset of their own when not the profile's (``--iterations 300
+--updates-per-iter 500`` → ``..._it300_upi500_seed0``): a longer collection (closer to the paper's protocol)
+lives beside the profile's instead of replacing it; ``--extend`` continues a shorter one into it."""
+
+
 def dataset_name(config: CollectConfig, profile: str) -> str:
-    """Directory name of a collection's dataset: ``<domain>_<init_state>[_n<N>]_seed<seed>``, with ``_n<N>``
-    when its number of tasks is not ``profile``'s (a smaller collection of the same variant, such as notebook
-    03's, is then a dataset of its own instead of one that refuses, or is refused by, the default's)."""
-    default = CollectConfig.for_domain(config.domain, profile, init_state=config.init_state).n_tasks
-    n = "" if config.n_tasks == default else f"_n{config.n_tasks}"
-    return f"{config.domain}_{config.init_state}{n}_seed{config.seed}"
+    """Directory name of a collection's dataset: ``<domain>_<init_state>[_n<N>][_it<I>][_upi<U>]_seed<seed>``,
+    with ``_n<N>`` when its number of tasks is not ``profile``'s (a smaller collection of the same variant, such
+    as notebook 03's, is then a dataset of its own instead of one that refuses, or is refused by, the
+    default's), and ``_it<I>`` / ``_upi<U>`` when its iterations / updates per iteration are not
+    (:data:`LENGTH_FIELDS`)."""
+    default = CollectConfig.for_domain(config.domain, profile, init_state=config.init_state)
+    n = "" if config.n_tasks == default.n_tasks else f"_n{config.n_tasks}"
+    length = "".join(f"_{short}{getattr(config, f)}" for f, short in LENGTH_FIELDS.items()
+                     if getattr(config, f) != getattr(default, f))
+    return f"{config.domain}_{config.init_state}{n}{length}_seed{config.seed}"
+
+
+def length_overrides(domain: str, profile: str, init_state: str, pairs: dict[str, Any]) -> tuple[tuple[str, Any], ...]:
+    """A run's collection-length overrides (``--collection iterations=300``; only :data:`LENGTH_FIELDS`), checked
+    against ``domain``'s ``profile`` collection of ``init_state`` and without those equal to its values (a run on
+    the profile's dataset keeps its plain name), sorted."""
+    unknown = sorted(set(pairs) - set(LENGTH_FIELDS))
+    if unknown:
+        raise ConfigError(f"collection: unknown field(s) {unknown}; allowed: {', '.join(LENGTH_FIELDS)} "
+                          "(--collection FIELD=VALUE names a longer or shorter collection of the variant)")
+    base = CollectConfig.for_domain(domain, profile, init_state=init_state)
+    try:
+        base.replace(**pairs)  # validates the values now
+    except (ConfigError, TypeError, ValueError) as err:
+        raise ConfigError(f"collection (--collection): {err}") from err
+    return tuple(sorted((k, v) for k, v in pairs.items() if getattr(base, k) != v))
+
+
+def extension_source(config: CollectConfig, profile: str) -> tuple[CollectConfig, str] | None:
+    """The finished dataset ``--extend`` continues into ``config``'s: among the datasets on disk whose config
+    differs from ``config`` only by fewer ``iterations``, the longest, as ``(its config, its name)``; else None."""
+    from borel_lib.paths import datasets_dir
+
+    root, best = datasets_dir(profile, create=False), None
+    if not root.is_dir():
+        return None
+    for path in root.iterdir():
+        if not (path.is_dir() and path.name.startswith(f"{config.domain}_") and (path / "manifest.json").is_file()):
+            continue
+        try:
+            old = CollectConfig.upgrade(json.loads((path / "manifest.json").read_text())["config"])
+        except (ValueError, KeyError, TypeError):
+            continue
+        if {k: v for k, v in old.items() if k != "iterations"} != {k: v for k, v in config.to_dict().items()
+                                                                  if k != "iterations"}:
+            continue
+        cfg = config.replace(iterations=int(old["iterations"]))
+        if cfg.iterations < config.iterations and path.name == dataset_name(cfg, profile) and (
+                best is None or cfg.iterations > best[0].iterations):
+            best = (cfg, path.name)
+    return best
 
 
 def probe_collector(domain: str, profile: str, overrides: dict[str, Any], command: str = "") -> tuple[Collector, str]:
@@ -348,7 +400,9 @@ def probe_collector(domain: str, profile: str, overrides: dict[str, Any], comman
 
     cfg = CollectConfig.for_domain(domain, profile, **overrides)
     suffix = "".join(f"_{k}{v}" for k, v in overrides.items() if k != "init_state")
-    name = dataset_name(cfg, profile) + suffix
+    # the suffix names every override, so the folder is the profile-length dataset's name with it
+    plain = CollectConfig.for_domain(domain, profile, init_state=cfg.init_state, seed=cfg.seed, n_tasks=cfg.n_tasks)
+    name = dataset_name(cfg.replace(**{f: getattr(plain, f) for f in LENGTH_FIELDS}), profile) + suffix
     return Collector(cfg, datasets_dir(profile) / name, checkpoints_dir(profile, create=False) / name,
                      profile=profile, command=command), suffix
 
@@ -405,8 +459,15 @@ def run_collection(domain: str, profile: str | None = None, progress: bool = Tru
             except FileNotFoundError:
                 pass  # the run below restores the curves (or collects again)
     collector = Collector(cfg, path, checkpoints_dir(profile, create=False) / name, profile=profile, command=command)
+    source = None  # --extend into a longer dataset of its own name: the longest shorter one on disk
+    if extend and collector.extendable() is None and collector._load_state() is None:
+        found = extension_source(cfg, profile)
+        source = None if found is None else Collector(found[0], datasets_dir(profile) / found[1], checkpoints_dir(
+            profile, create=False) / found[1], profile=profile)
     try:
-        if extend and collector.extendable() is not None:
+        if source is not None and collector.extendable(source) is not None:
+            collector.extend(progress=progress, source=source)
+        elif extend and collector.extendable() is not None:
             collector.extend(progress=progress)
         else:  # also resumes a killed extension: its checkpoint already holds the longer config
             collector.run(progress=progress, overwrite=True, restart=restart)
@@ -426,7 +487,8 @@ def build_parser():
         "python -m borel_lib.collect",
         "Batched data collection (paper §3.1): one RL agent per task, every trial saved as an offline dataset.\n"
         "Resumes a killed run from its last checkpoint.",
-        outputs="  dataset:         data/datasets/<profile>/<domain>_<init_state>[_n<N>]_seed<seed>/ (_n<N>: --n-tasks not the profile's; format: docs/datasets.md)\n"
+        outputs="  dataset:         data/datasets/<profile>/<domain>_<init_state>[_n<N>][_it<I>][_upi<U>]_seed<seed>/ (_n, _it, _upi: --n-tasks,\n"
+                "                   --iterations, --updates-per-iter not the profile's; format: docs/datasets.md)\n"
                 "  learning curves: data/results/<profile>/collection/<domain>/collect_<dataset>.csv and .config.json\n"
                 "  checkpoints:     data/checkpoints/<profile>/<dataset>/ (discarded by --restart)\n"
                 "  (profile smoke: the same under build/smoke/)",
@@ -438,14 +500,19 @@ def build_parser():
     parser.add_argument("--n-tasks", type=cli.positive_int, default=None,
                         help="number of tasks N (default: the profile's)")
     parser.add_argument("--iterations", type=cli.positive_int, default=None,
-                        help="collection iterations (default: the profile's)")
+                        help="collection iterations (default: the profile's; another number is a dataset of its own, "
+                             "_it<N>)")
+    parser.add_argument("--updates-per-iter", type=cli.positive_int, default=None,
+                        help="gradient updates per agent per iteration (default: the profile's; another number is a "
+                             "dataset of its own, _upi<N>)")
     cli.add_device_argument(parser, default=None)
     parser.add_argument("--restart", action="store_true",
                         help="discard this dataset's stale checkpoint folder and interrupted writer, then collect "
                              "again (a finished dataset is replaced only when the new one is complete)")
     parser.add_argument("--extend", action="store_true",
-                        help="continue a finished collection made with fewer --iterations (all else equal) to "
-                             "--iterations; the result equals collecting with the larger number from the start")
+                        help="continue a finished collection made with fewer --iterations (all else equal; the "
+                             "longest such dataset on disk, kept as it is) to --iterations; the result equals "
+                             "collecting with the larger number from the start")
     parser.add_argument("--policy-replay", action="store_true",
                         help="also write the policy-replay dataset beside the own-policy one (paper §4, Prop. 3): "
                              "each task's trials rolled out by other tasks' final policies in this task's dynamics")
@@ -454,7 +521,7 @@ def build_parser():
 
 
 def _run_cli(args) -> int:
-    names = ("init_state", "seed", "n_tasks", "iterations", "device")
+    names = ("init_state", "seed", "n_tasks", "iterations", "updates_per_iter", "device")
     overrides = {k: getattr(args, k) for k in names if getattr(args, k) is not None}
     profile = resolve_profile(args.profile)
     CollectConfig.for_domain(args.domain, profile, **overrides)  # every input checked before any work

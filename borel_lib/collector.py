@@ -361,11 +361,13 @@ class Collector:
             g.bit_generator.state = s
         self.curves, self.trials_done, self.iteration = state["curves"], state["trials_done"], state["iteration"]
 
-    def extendable(self) -> dict[str, Any] | None:
+    def extendable(self, source: Collector | None = None) -> dict[str, Any] | None:
         """The final checkpoint of a finished collection that differs from this config only by fewer
-        ``iterations`` (so :meth:`extend` can continue it), else None."""
-        path = self._ckpt_path()
-        if not path.is_file() or not self.dataset_path.is_dir():
+        ``iterations`` (so :meth:`extend` can continue it), else None: this collection's own folders, or
+        ``source``'s (a shorter collection stored under another name, see :func:`borel_lib.collect.dataset_name`)."""
+        src = self if source is None else source
+        path = src._ckpt_path()
+        if not path.is_file() or not src.dataset_path.is_dir():
             return None
         state = torch.load(path, map_location=self.device, weights_only=False)
         old, new = type(self.cfg).upgrade(state["config"]), self.cfg.to_dict()
@@ -374,33 +376,39 @@ class Collector:
                 and state["iteration"] == old["iterations"]):
             return None
         try:
-            manifest = load_dataset(self.dataset_path, verify=False, check_finite=False).manifest
+            manifest = load_dataset(src.dataset_path, verify=False, check_finite=False).manifest
         except DatasetError:
             return None
         return state if type(self.cfg).upgrade(manifest["config"]) == old else None
 
-    def extend(self, progress: bool = True, stop_after: int | None = None) -> Path:
+    def extend(self, progress: bool = True, stop_after: int | None = None, source: Collector | None = None) -> Path:
         """Continue a finished collection made with fewer ``iterations`` (all else equal) to this config's
         ``iterations``; returns the dataset's path.
 
         The finished dataset's trials are copied into a new writer, the final checkpoint's agents, replay
         buffers (which never wrap: their capacity is every trial) and generators are restored, and the run
         goes on as if ``iterations`` had been the larger number from the start: on CPU the result is the
-        dataset an uninterrupted run with the larger ``iterations`` writes. The old dataset stays in place
-        until the longer one is finalised; a kill during the extension resumes like any collection."""
+        dataset an uninterrupted run with the larger ``iterations`` writes. The shorter collection is this
+        one's folders (replaced when the longer dataset is finalised) or ``source``'s (left as it is); a kill
+        during the extension resumes like any collection."""
+        src = self if source is None else source
         with dataset_lock(self.dataset_path, owner=f"borel_lib.collect {self.cfg.domain} (extend)"):
-            state = self.extendable()
+            state = self.extendable(source)
             if state is None:
-                raise ConfigError(f"{self.dataset_path}: no finished collection of this config with fewer iterations "
-                                  f"(and its final checkpoint in {self.ckpt_dir}) to extend to "
+                raise ConfigError(f"{src.dataset_path}: no finished collection of this config with fewer iterations "
+                                  f"(and its final checkpoint in {src.ckpt_dir}) to extend to "
                                   f"iterations={self.cfg.iterations}")
-            old = load_dataset(self.dataset_path)
+            old = load_dataset(src.dataset_path)
             self.writer = DatasetWriter(self.dataset_path, self.shapes, self.manifest, overwrite=True)
             m = int(state["trials_done"])
             for name, arr in self.writer.arrays.items():
                 arr[:, :m] = old.arrays[name][:, :m]
             self._restore(state)
             self.replay.ptr = self.replay.size  # the short buffer was full (its pointer wrapped to 0); this one is not
+            if source is not None:  # policy replaying reads every saved policy from this collection's folder
+                self.ckpt_dir.mkdir(parents=True, exist_ok=True)
+                for f in sorted(source.ckpt_dir.glob("policies_iter*.pt")):
+                    shutil.copyfile(f, self.ckpt_dir / f.name)
             self.save_checkpoint()  # from here on a kill resumes the longer collection
             return self._run(self._load_state(), True, progress, stop_after)
 

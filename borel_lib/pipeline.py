@@ -117,6 +117,10 @@ class RunSpec:
     """Train on the last N trials of every task's log only (the converged collectors' data, where the paper's
     ambiguity argument applies; :meth:`~borel_lib.datasets.OfflineDataset.last_trials`); ``None``: the whole logs.
     In the run's names after the initial-state variant (``_last20``) and its command (``--last-trials 20``)."""
+    collection: tuple[tuple[str, Any], ...] = ()
+    """Collection-length overrides (:data:`borel_lib.collect.LENGTH_FIELDS`: ``iterations``, ``updates_per_iter``)
+    naming another collection of the variant than the profile's, e.g. one closer to the paper's length; in the
+    run's names after the variant (``_it300_upi500``) and its command (``--collection iterations=300``)."""
 
     def __post_init__(self) -> None:
         check_choice(self.domain, "domain", tuple(sorted(RL_DOMAIN)))
@@ -138,14 +142,17 @@ class RunSpec:
         if self.last_trials is not None and (isinstance(self.last_trials, bool) or not isinstance(self.last_trials, int)
                                              or self.last_trials < 1):
             raise ConfigError(f"last_trials={self.last_trials!r} (--last-trials) must be a positive integer or None")
+        from borel_lib.collect import CollectConfig, length_overrides
+
+        pairs = _override_pairs(self.collection, "collection")
+        object.__setattr__(self, "collection", length_overrides(self.domain, self.profile, self.init_state, pairs))
         if self.last_trials is not None:
-            from borel_lib.collect import CollectConfig
 
             if self.domain in image_features.IMAGE_DOMAINS:  # its image encoder is shared by the whole logs' runs
                 raise ConfigError(f"last_trials (--last-trials) does not apply to {self.domain}: its image encoder is "
                                   "trained once on the whole logs and shared by every run of the seed")
 
-            logged = CollectConfig.for_domain(self.domain, self.profile, init_state=self.init_state).trials_per_task
+            logged = CollectConfig.for_domain(self.domain, self.profile, **self.collect_overrides).trials_per_task
             if self.last_trials > logged:
                 raise ConfigError(f"last_trials={self.last_trials} (--last-trials) is more than the {logged} trials per "
                                   f"task of {self.domain}'s {self.profile} collection; allowed: 1 to {logged}")
@@ -174,7 +181,7 @@ class RunSpec:
     @classmethod
     def from_config(cls, run: dict[str, Any]) -> RunSpec:
         """The spec recorded as ``values["run"]`` in a run's config file (JSON lists back to override pairs)."""
-        return cls(**{**run, **{k: tuple(map(tuple, run.get(k, ()))) for k in ("rl", "vae", "image")}})
+        return cls(**{**run, **{k: tuple(map(tuple, run.get(k, ()))) for k in ("rl", "vae", "image", "collection")}})
 
     def rl_config_with(self, rl: dict[str, Any]) -> OfflineRLConfig:
         return OfflineRLConfig.for_domain(self.domain, self.profile, **rl)
@@ -198,7 +205,7 @@ class RunSpec:
     def collect_overrides(self) -> dict[str, Any]:
         """Keyword overrides of :func:`borel_lib.collect.run_collection` naming the run's dataset
         (empty for the protocol's default initial states, so default runs keep their commands)."""
-        return dataset_overrides(self.domain, self.profile, self.init_state)
+        return {**dataset_overrides(self.domain, self.profile, self.init_state), **dict(self.collection)}
 
     @property
     def vae_tag(self) -> str:
@@ -208,8 +215,12 @@ class RunSpec:
 
     @property
     def _data_parts(self) -> list[str]:
-        """The dataset's parts of the run's names: the initial-state variant, then ``last<N>`` if set."""
-        return [self.init_state] + ([f"last{self.last_trials}"] if self.last_trials is not None else [])
+        """The dataset's parts of the run's names: the initial-state variant, the collection's length if not the
+        profile's (``it300``, ``upi500``), then ``last<N>`` if set."""
+        from borel_lib.collect import LENGTH_FIELDS
+
+        return [self.init_state, *(f"{LENGTH_FIELDS[k]}{v}" for k, v in self.collection)] + (
+            [f"last{self.last_trials}"] if self.last_trials is not None else [])
 
     @property
     def tag(self) -> str:
@@ -231,7 +242,8 @@ class RunSpec:
     @property
     def command(self) -> str:
         cmd = f"python -m borel_lib.pipeline {self.domain} --profile {self.profile}" + "".join(
-            f" --init-state {v}" for v in self.collect_overrides.values()) + (
+            f" --init-state {v}" for v in dataset_overrides(self.domain, self.profile, self.init_state).values()) + (
+            _override_args("collection", self.collection)) + (
             f" --last-trials {self.last_trials}" if self.last_trials is not None else "") + f" --belief {self.belief}"
         if self.belief == "vae":
             cmd += f" --relabelling {self.relabelling}"

@@ -14,6 +14,7 @@ import torch
 from borel_lib import image_features
 from borel_lib.belief import BELIEFS, FEATURES
 from borel_lib.cli import parse_overrides as _parse_overrides
+from borel_lib.collect import CollectConfig
 from borel_lib.config import resolve_profile
 from borel_lib.envs import INIT_STATE_OPTIONS
 from borel_lib.image_features import observed_data
@@ -52,6 +53,10 @@ def build_parser():
     parser.add_argument("--last-trials", type=cli.positive_int, default=None, metavar="N",
                         help="train on the last N trials of every task's log only (the converged collectors' data; "
                              "default: the whole logs)")
+    parser.add_argument("--collection", action="append", default=[], metavar="FIELD=VALUE",
+                        help="train on a collection of another length than the profile's, repeatable (fields: "
+                             "iterations, updates_per_iter; make it first: python -m borel_lib.collect DOMAIN "
+                             "--iterations N --updates-per-iter U)")
     parser.add_argument("--belief", default="vae", choices=BELIEFS,
                         help="the learnt VAE belief (BOReL) or the exact posterior (the oracle)")
     parser.add_argument("--relabelling", default="reward_relabelling", choices=RELABEL_MODES,
@@ -82,7 +87,8 @@ def spec_from_args(args) -> RunSpec:
                    args.features, tuple(_parse_rl(args.rl).items()),
                    tuple(_parse_overrides(args.vae, VAEConfig, "vae").items()), init_state=args.init_state,
                    image=tuple(_parse_overrides(args.image, image_features.ImageEncoderConfig, "image").items()),
-                   eval_split=args.eval_split, last_trials=args.last_trials)
+                   eval_split=args.eval_split, last_trials=args.last_trials,
+                   collection=tuple(_parse_overrides(args.collection, CollectConfig, "collection").items()))
 
 
 def _run_cli(args) -> int:

@@ -305,5 +305,27 @@ def test_a_collection_with_another_number_of_tasks_is_a_dataset_of_its_own():
     assert dataset_name(default, "quick") == "semicircle_fixed_seed0"
     small = CollectConfig.for_domain("semicircle", "quick", init_state="fixed", n_tasks=10, seed=2)
     assert dataset_name(small, "quick") == "semicircle_fixed_n10_seed2"
-    assert dataset_name(small, "smoke") == "semicircle_fixed_n10_seed2"  # smoke's default is 4 tasks
+    # named at smoke, the quick config differs in tasks (smoke: 4), iterations (3) and updates per iteration (4)
+    assert dataset_name(small, "smoke") == "semicircle_fixed_n10_it100_upi150_seed2"
     assert dataset_name(CollectConfig.for_domain("semicircle", "smoke", n_tasks=4), "smoke") == "semicircle_uniform_seed0"
+
+
+def test_a_longer_collection_is_a_dataset_of_its_own_and_extends_from_the_longest_shorter_one(tmp_path, monkeypatch):
+    """``--iterations`` / ``--updates-per-iter`` other than the profile's name a dataset beside the profile's
+    (a paper-length collection must not replace it); :func:`extension_source` finds what ``--extend`` continues."""
+    from borel_lib.collect import CollectConfig, dataset_name, extension_source, run_collection
+
+    monkeypatch.setenv("BOREL_ROOT", str(tmp_path))
+    base = CollectConfig.for_domain("semicircle", "quick")
+    assert dataset_name(base.replace(iterations=300, updates_per_iter=500), "quick") == "semicircle_uniform_it300_upi500_seed0"
+    assert dataset_name(base.replace(iterations=300), "quick") == "semicircle_uniform_it300_seed0"
+    smoke = CollectConfig.for_domain("semicircle", "smoke")
+    assert extension_source(smoke.replace(iterations=6), "smoke") is None  # nothing on disk yet
+    run_collection("semicircle", "smoke", progress=False)
+    run_collection("semicircle", "smoke", progress=False, iterations=4)
+    run_collection("semicircle", "smoke", progress=False, iterations=2, updates_per_iter=2)  # another config
+    cfg, name = extension_source(smoke.replace(iterations=6), "smoke")
+    assert (cfg.iterations, name) == (4, "semicircle_uniform_it4_seed0")
+    assert extension_source(smoke.replace(iterations=4), "smoke")[1] == "semicircle_uniform_seed0"
+    assert extension_source(smoke.replace(iterations=3), "smoke") is None
+    assert extension_source(smoke.replace(iterations=3, updates_per_iter=2), "smoke")[1] == "semicircle_uniform_it2_upi2_seed0"

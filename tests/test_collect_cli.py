@@ -2,6 +2,7 @@
 per dataset (shared CLI helpers of borel_lib.cli)."""
 
 import os
+import shutil
 import subprocess
 import sys
 
@@ -12,7 +13,7 @@ from borel_lib import cli
 from borel_lib.collect import main
 from borel_lib.results import result_path  # noqa: E402
 
-SMOKE = ["semicircle", "--profile", "smoke", "--iterations", "2", "--no-progress"]
+SMOKE = ["semicircle", "--profile", "smoke", "--no-progress"]
 
 
 @pytest.fixture()
@@ -108,9 +109,19 @@ def test_stale_state_is_named_and_restart_or_self_recovery_fix_it(root, capsys):
     assert _files(root) == before
     assert main([*SMOKE, "--restart"]) == 0 and (ds / "rewards.npy").read_bytes() == reference
 
-    # the same dataset name with more iterations: the error names --extend (or --restart)
-    assert main([*SMOKE[:-1], "--iterations", "3", "--no-progress"]) == 2
-    assert "rerun with --extend" in capsys.readouterr().err
+    # another number of iterations is a dataset of its own, which --extend continues from the shorter one
+    # (left as it is); the extension equals collecting the longer one from the start
+    longer, longer_ckpt = (root / f"build/smoke/{kind}/semicircle_uniform_it5_seed0" for kind in ("datasets", "checkpoints"))
+    assert main([*SMOKE[:-1], "--iterations", "5", "--extend", "--no-progress"]) == 0
+    extended = (longer / "rewards.npy").read_bytes()
+    assert (ds / "rewards.npy").read_bytes() == reference and extended[:len(reference) // 2] != b""
+    assert sorted(p.name for p in ckpt.glob("policies_iter*.pt")) < sorted(p.name for p in longer_ckpt.glob("policies_iter*.pt"))
+    for folder in (longer, longer_ckpt):
+        shutil.rmtree(folder)
+    assert main([*SMOKE[:-1], "--iterations", "5", "--no-progress"]) == 0
+    assert (longer / "rewards.npy").read_bytes() == extended
+    assert main([*SMOKE[:-1], "--updates-per-iter", "2", "--no-progress"]) == 0
+    assert (root / "build/smoke/datasets/semicircle_uniform_upi2_seed0").is_dir()
     # another number of tasks is a dataset of its own (a config mismatch under one name: test_collect.py)
     assert main([*SMOKE[:-1], "--iterations", "3", "--seed", "0", "--n-tasks", "3", "--no-progress"]) == 0
     assert (root / "build/smoke/datasets/semicircle_uniform_n3_seed0").is_dir() and (ds / "rewards.npy").is_file()

@@ -113,7 +113,7 @@ RANGE: dict[str, str] = {
     "step_reward": "real",
     # the pipeline's RunSpec
     "profile": "choice", "belief": "choice", "relabelling": "choice", "features": "choice",
-    "rl": "overrides", "vae": "overrides", "last_trials": "size",
+    "rl": "overrides", "vae": "overrides", "last_trials": "size", "collection": "overrides",
 }
 """Each field's documented range, by name (a name means the same in every config)..."""
 RANGE_BY_CLASS: dict[tuple[str, str], str] = {
@@ -143,6 +143,8 @@ EXTRA_BAD: dict[tuple[str, str], list[Any]] = {
                          (("decoder", "no_such_decoder"),)],
     ("RunSpec", "init_state"): ["center"],
     ("RunSpec", "last_trials"): [10**6],  # more than the collection's trials per task
+    ("RunSpec", "collection"): [(("n_tasks", 3),), (("iterations", 0),), (("updates_per_iter", -1),),
+                                (("iterations", "x"),)],  # a length field only, a positive count
 }
 """Bad values particular to one field of one class (cross-field limits)."""
 
@@ -169,6 +171,7 @@ ACCEPTED: dict[tuple[str, str], list[Any]] = {
     ("RunSpec", "profile"): [As(None, "quick")],  # $BOREL_PROFILE, else quick (the test unsets BOREL_PROFILE)
     ("RunSpec", "rl"): [As([("tau", 0.1)], (("tau", 0.1),))],  # a JSON list of pairs, stored as sorted tuples
     ("RunSpec", "vae"): [As([["epochs", 7]], (("epochs", 7),))],
+    ("RunSpec", "collection"): [As([["iterations", 300]], (("iterations", 300),)), As((("iterations", 3),), ())],  # 3: smoke's own
     ("*", "step_reward"): [-0.1, 0],  # a cost per step is a negative reward
     ("*", "gamma"): [0.0],  # a myopic learner is a legal (if odd) choice
     ("VariBADPPOConfig", "gamma"): [1.0],  # undiscounted PPO on a finite trial

@@ -1,6 +1,7 @@
 """BOReL offline stages: state relabelling, CQL penalty, evaluation keeps the belief, resume."""
 
 import dataclasses
+import json
 import math
 
 import numpy as np
@@ -618,6 +619,28 @@ def test_init_state_names_the_dataset_and_round_trips():
     assert fixed.vae_checkpoint() != RunSpec("semicircle", "quick", relabelling="none", seed=1).vae_checkpoint()
     with pytest.raises(ConfigError, match="--init-state.*allowed values: fixed, uniform$"):
         RunSpec("gridworld", "quick", init_state="exclude_semicircle")
+
+
+def test_a_longer_collection_names_the_run_and_its_dataset():
+    """``--collection iterations=300 --collection updates_per_iter=500``: the run trains on that collection's dataset
+    (:func:`borel_lib.collect.dataset_name`), named after the variant in its results, VAE and command; an override
+    equal to the profile's is none."""
+    from borel_lib.collect import dataset_name
+    from borel_lib.pipeline import RunSpec
+
+    spec = RunSpec("semicircle", "quick", relabelling="none", seed=2,
+                   collection=(("updates_per_iter", 500), ("iterations", 300)))
+    assert spec.tag == "semicircle_uniform_it300_upi500_none_seed2" and spec.vae_tag == spec.tag
+    assert spec.command == ("python -m borel_lib.pipeline semicircle --profile quick --collection iterations=300 "
+                            "--collection updates_per_iter=500 --belief vae --relabelling none --seed 2")
+    cfg = CollectConfig.for_domain("semicircle", "quick", **spec.collect_overrides)
+    assert dataset_name(cfg, "quick") == "semicircle_uniform_it300_upi500_seed0"
+    assert RunSpec.from_config(json.loads(json.dumps(dataclasses.asdict(spec)))) == spec
+    assert RunSpec("semicircle", "quick", collection=(("iterations", 100),)) == RunSpec("semicircle", "quick")
+    fixed = RunSpec("semicircle", "quick", init_state="fixed", collection=(("iterations", 300),), last_trials=600)
+    assert fixed.tag == "semicircle_fixed_it300_last600_reward_relabelling_seed0"
+    with pytest.raises(ConfigError, match="last_trials=700"):  # 20 warm-up + 300 × 2 = 620 trials per task
+        RunSpec("semicircle", "quick", collection=(("iterations", 300),), last_trials=700)
 
 
 def test_last_trials_names_the_run_and_views_the_logs_end(semi):
