@@ -39,16 +39,34 @@ class GapDataset:
     """The collection's initial-state variant (the dataset's name part)."""
     fix: str
     """``reward_relabelling`` (tasks differ in rewards) or ``policy_replay`` (tasks differ in transitions)."""
+    collection: tuple[tuple[str, int], ...] = ()
+    """Collection-length overrides (:data:`borel_lib.collect.LENGTH_FIELDS`) of a collection longer than the
+    profile's (its runs: ``python -m borel_lib.pipeline --collection ...``); empty: the profile's."""
+
+    @property
+    def key(self) -> str:
+        """The dataset's name part (``uniform``, ``uniform_it300_upi500``): the ``variant`` of its rows."""
+        from borel_lib.collect import LENGTH_FIELDS
+
+        return "_".join([self.init_state, *(f"{LENGTH_FIELDS[k]}{v}" for k, v in self.collection)])
+
+    def collect_config(self, profile: str, seed: int = 0):
+        """The :class:`~borel_lib.collect.CollectConfig` of the dataset."""
+        from borel_lib.collect import CollectConfig
+
+        return CollectConfig.for_domain(self.domain, profile, init_state=self.init_state, seed=seed, **dict(self.collection))
 
 
 DATASETS: tuple[GapDataset, ...] = (
     GapDataset("gridworld", "uniform", "reward_relabelling"),
     GapDataset("semicircle", "uniform", "reward_relabelling"),
     GapDataset("semicircle", "fixed", "reward_relabelling"),
+    GapDataset("semicircle", "uniform", "reward_relabelling", (("iterations", 300), ("updates_per_iter", 500))),
     GapDataset("wind", "uniform", "policy_replay"),
     GapDataset("escape_room", "uniform", "policy_replay"),
 )
-"""Every dataset with committed BOReL runs with and without its fix (the quick profile's)."""
+"""Every dataset with BOReL runs with and without its fix (the quick profile's): the profiles' collections and the
+Semi-circle collection at the paper's per-agent length (300 iterations × 2 trials × 500 updates, issue 31 a)."""
 
 REWARD_GRID: dict[str, dict[str, Any]] = {
     "gridworld": {"bounds": (-0.5, 4.5, -0.5, 4.5), "cell": 1.0, "radius": 0.5},  # one cell per grid state
@@ -100,21 +118,21 @@ def transition_counts(transition, tasks: np.ndarray, own_by_part: dict[str, tupl
 
 def dataset_identifiability(spec: GapDataset, profile: str, seed: int = 0, late_trials: int = LATE_TRIALS,
                             stride: int = 1) -> pd.DataFrame:
-    """The identifiability rows of one dataset (``<domain>_<init_state>_seed<seed>`` of ``profile``; policy
+    """The identifiability rows of one dataset (:func:`borel_lib.collect.dataset_name` of ``profile``; policy
     replaying's trials from its ``_policy_replay`` companion): metric ``pairs_failing_prop2`` per part (``whole``
     logs / ``late`` trials) and data (``own`` / ``fixed``), with ``tasks`` and ``of_pairs``. ``stride`` keeps
     every stride-th trial of the whole logs (1: all). A clear error naming the command when a dataset is missing."""
-    from borel_lib.collect import CollectConfig, dataset_name
+    from borel_lib.collect import collect_command, dataset_name
     from borel_lib.datasets import load_dataset
     from borel_lib.envs import make_env
     from borel_lib.paths import datasets_dir
     from borel_lib.policy_replay import replay_dataset_name
 
-    cfg = CollectConfig.for_domain(spec.domain, profile, init_state=spec.init_state, seed=seed)
+    cfg = spec.collect_config(profile, seed)
     path = datasets_dir(profile) / dataset_name(cfg, profile)
     if not path.is_dir():
-        raise FileNotFoundError(f"{path}: no dataset; collect it first: python -m borel_lib.collect {spec.domain} "
-                                f"--profile {profile} --init-state {spec.init_state} --seed {seed}")
+        raise FileNotFoundError(f"{path}: no dataset; collect it first: " + collect_command(
+            spec.domain, profile, {"init_state": spec.init_state, "seed": seed, **dict(spec.collection)}))
     ds = load_dataset(path)
     N = ds.n_tasks
     parts = {"whole": slice(0, ds.n_trials, stride), "late": _late(ds.n_trials, late_trials)}
@@ -131,7 +149,7 @@ def dataset_identifiability(spec: GapDataset, profile: str, seed: int = 0, late_
                for p, sl in parts.items()}
         replay = (np.asarray(rep.obs[..., :2]).reshape(N, -1, 2), np.asarray(rep.actions).reshape(N, -1, 2))
         rows = transition_counts(make_env(spec.domain).transition, np.asarray(ds.tasks), own, replay, spec.domain)
-    return pd.DataFrame([{"domain": spec.domain, "method": "discretised_checker", "variant": spec.init_state,
+    return pd.DataFrame([{"domain": spec.domain, "method": "discretised_checker", "variant": spec.key,
                           "seed": seed, "episode": 0, "metric": "pairs_failing_prop2", "value": r["failing"],
                           "part": r["part"], "data": r["data"], "fix": spec.fix, "tasks": N,
                           "of_pairs": N * (N - 1) // 2} for r in rows])
@@ -146,8 +164,8 @@ def fix_gap(runs: pd.DataFrame, spec: GapDataset, profile: str) -> dict[str, Any
     from borel_lib.stats import compare
 
     def config(relabelling: str) -> str:
-        return run_config(pd.Series([RunSpec(spec.domain, profile, relabelling=relabelling,
-                                             init_state=spec.init_state).tag])).iloc[0]
+        return run_config(pd.Series([RunSpec(spec.domain, profile, relabelling=relabelling, init_state=spec.init_state,
+                                             collection=spec.collection).tag])).iloc[0]
 
     if not len(runs):
         return None

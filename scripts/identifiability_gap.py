@@ -1,7 +1,7 @@
 """Identifiability of every dataset with BOReL runs with and without its fix (issue 31; :mod:`borel_lib.ambiguity_gap`).
 
 For each dataset of :data:`borel_lib.ambiguity_gap.DATASETS` (Gridworld, Semi-circle uniform and fixed start,
-Wind, Escape-Room), counts the task pairs failing Proposition 2 on the discretised data: on the whole logs (what
+Semi-circle at the paper's collection length, Wind, Escape-Room), counts the task pairs failing Proposition 2 on the discretised data: on the whole logs (what
 BOReL learns from) and on the last 20 trials of each log (the converged collectors), without the fix and with it
 (reward relabelling; policy replaying's trials added). The figure ``fig_identifiability_gap`` puts these counts
 against the fix's gap in the committed BOReL runs.
@@ -25,7 +25,7 @@ NAME = "identifiability_gap"
 
 
 def _run(args) -> int:
-    from borel_lib.collect import CollectConfig, dataset_name
+    from borel_lib.collect import dataset_name
     from borel_lib.paths import datasets_dir
     from borel_lib.policy_replay import replay_dataset_name
     from borel_lib.results import write_results
@@ -33,12 +33,13 @@ def _run(args) -> int:
     profile = args.profile
     missing = []
     for s in ag.DATASETS:  # every dataset, and policy replaying's trials where they are the fix, before any work
-        cfg = CollectConfig.for_domain(s.domain, profile, init_state=s.init_state, seed=args.seed)
+        cfg = s.collect_config(profile, args.seed)
         names = [dataset_name(cfg, profile)] + ([replay_dataset_name(cfg, profile)] if s.fix == "policy_replay" else [])
         missing += [n for n in names if not (datasets_dir(profile) / n).is_dir()]
     if missing:
         raise ValueError(f"datasets missing ({profile}): {', '.join(missing)}; make them first: python -m "
-                         f"borel_lib.collect DOMAIN --profile {profile} --init-state INIT --seed {args.seed} (and for "
+                         f"borel_lib.collect DOMAIN --profile {profile} --init-state INIT --seed {args.seed} [--iterations "
+                         "I --updates-per-iter U: _it<I>_upi<U>] (and for "
                          "the _policy_replay ones: python -m borel_lib.pipeline DOMAIN --relabelling policy_replay)")
     command = f"python scripts/identifiability_gap.py --profile {profile}" + (
         f" --seed {args.seed}" if args.seed else "")

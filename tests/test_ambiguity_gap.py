@@ -63,9 +63,24 @@ def test_fix_gap_compares_the_default_runs_of_the_dataset():
     assert gap["iqm_a"] == pytest.approx(12.0) and gap["iqm_b"] == pytest.approx(1.2)
     assert ag.fix_gap(runs, ag.GapDataset("wind", "uniform", "policy_replay"), "quick") is None
     assert ag.fix_gap(runs.iloc[:0], spec, "quick") is None
+    # a longer collection of the same variant is a dataset of its own: its runs only
+    length = (("iterations", 300), ("updates_per_iter", 500))
+    long = ag.GapDataset("semicircle", "fixed", "reward_relabelling", length)
+    assert long.key == "fixed_it300_upi500" and spec.key == "fixed"
+    assert (long.collect_config("quick").iterations, long.collect_config("quick").updates_per_iter) == (300, 500)
+    assert ag.fix_gap(runs, long, "quick") is None
+    more = [{"run": tag(r, s, collection=length), "metric": m + s} for s in range(3) for r, m in
+            (("reward_relabelling", 20.0), ("none", 2.0))]
+    longer = pd.concat([runs, pd.DataFrame(more).assign(seed=lambda d: d.run.str.extract(r"seed(\d+)")[0].astype(int))])
+    gap = ag.fix_gap(longer, long, "quick")
+    assert (gap["n_a"], gap["n_b"]) == (3, 3) and gap["iqm_a"] == pytest.approx(21.0)
+    assert ag.fix_gap(longer, spec, "quick")["n_a"] == 5
 
 
 def test_missing_dataset_names_the_command(tmp_path, monkeypatch):
     monkeypatch.setenv("BOREL_ROOT", str(tmp_path))
     with pytest.raises(FileNotFoundError, match="python -m borel_lib.collect semicircle --profile smoke --init-state fixed"):
         ag.dataset_identifiability(ag.GapDataset("semicircle", "fixed", "reward_relabelling"), "smoke")
+    with pytest.raises(FileNotFoundError, match="--init-state uniform --seed 0 --iterations 7 --updates-per-iter 2"):
+        ag.dataset_identifiability(ag.GapDataset("semicircle", "uniform", "reward_relabelling", (("iterations", 7),
+                                                                                                 ("updates_per_iter", 2))), "smoke")

@@ -67,7 +67,8 @@ def gridworld_exact(profile: str, directory: str | Path | None = None):
 
 GAP_LABELS = {("gridworld", "uniform"): "Gridworld", ("semicircle", "uniform"): "Semi-circle",
               ("semicircle", "fixed"): "Semi-circle,\nfixed start", ("wind", "uniform"): "Wind",
-              ("escape_room", "uniform"): "Escape-Room"}
+              ("escape_room", "uniform"): "Escape-Room",
+              ("semicircle", "uniform_it300_upi500"): "Semi-circle,\npaper-length collection"}
 """Point labels of :func:`identifiability_gap`."""
 
 GAP_OFFSETS = {("gridworld", "uniform"): (40, 45), ("semicircle", "uniform"): (45, -40), ("wind", "uniform"): (45, -85),
@@ -93,7 +94,7 @@ def identifiability_gap(profile: str, directory: str | Path | None = None):
     own = table[(table.metric == "pairs_failing_prop2") & (table.data == "own")]
     fig, ax = plt.subplots(figsize=(8, 4.6))
     for spec in DATASETS:
-        rows = own[(own.domain == spec.domain) & (own.variant == spec.init_state)].set_index("part")
+        rows = own[(own.domain == spec.domain) & (own.variant == spec.key)].set_index("part")
         gap = fix_gap(runs, spec, profile)
         if not {"late", "whole"} <= set(rows.index) or gap is None:
             continue
@@ -102,9 +103,9 @@ def identifiability_gap(profile: str, directory: str | Path | None = None):
         color = "tab:blue" if spec.fix == "reward_relabelling" else "tab:red"
         ax.errorbar([x], [y], yerr=[[y - gap["diff_ci_low"]], [gap["diff_ci_high"] - y]], fmt="o", color=color,
                     capsize=4, mfc=color if gap["verdict"] == "holds" else "white")
-        label = (f"{GAP_LABELS.get((spec.domain, spec.init_state), spec.domain)}\n{gap['n_a']}/{gap['n_b']} seeds; "
+        label = (f"{GAP_LABELS.get((spec.domain, spec.key), spec.domain)}\n{gap['n_a']}/{gap['n_b']} seeds; "
                  f"whole logs {int(rows.value['whole'])}/{int(rows.of_pairs['whole'])}")
-        offset = GAP_OFFSETS.get((spec.domain, spec.init_state))
+        offset = GAP_OFFSETS.get((spec.domain, spec.key))
         ax.annotate(label, (x, y), textcoords="offset points", xytext=offset or (-8, 6), fontsize="x-small",
                     ha="left" if offset else "right", va="center" if offset else "bottom",
                     arrowprops={"arrowstyle": "-", "color": "grey", "lw": 0.6} if offset else None)
