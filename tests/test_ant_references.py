@@ -102,7 +102,7 @@ def test_script_on_a_smoke_collection(tmp_path, monkeypatch):
 belief_script = _script("belief_vs_exact")
 
 
-def test_belief_vs_exact_on_ant_walks_the_scripted_search(tmp_path, monkeypatch):
+def test_belief_vs_exact_on_ant_walks_the_scripted_search(tmp_path, monkeypatch, capsys):
     """Issue 28's measurement of the learnt Ant belief: ant_scripted.search_trials walks the collection's own
     walker through the arc search (the evaluation's record, one trial per task), pipeline.belief_vs_exact scores a
     smoke Ant VAE on it (TV in [0, 1] after every step), and scripts/belief_vs_exact.py --domains ant_semicircle
@@ -143,3 +143,17 @@ def test_belief_vs_exact_on_ant_walks_the_scripted_search(tmp_path, monkeypatch)
     config = json.loads(result_path("belief_vs_exact", "smoke", root, kind="config").read_text())
     assert set(config["values"]["vae"]) == {"grid_vae", spec.vae_tag}
     assert config["command"] == "python scripts/belief_vs_exact.py --profile smoke"
+
+    # a VAE whose checkpoint is not on this machine: refused before any work (re-collecting and retraining would
+    # take hours at quick); --skip-missing keeps its rows and measures the rest (here none: a clear error)
+    spec.vae_checkpoint().unlink()
+    before = result_path("belief_vs_exact", "smoke", root).read_bytes()
+    capsys.readouterr()
+    with pytest.raises(SystemExit):
+        belief_script.main(["--profile", "smoke", "--domains", "ant_semicircle"])
+    err = capsys.readouterr().err
+    assert f"vae_{spec.vae_tag}" in err and "--skip-missing" in err and spec.command in err
+    with pytest.raises(SystemExit):
+        belief_script.main(["--profile", "smoke", "--domains", "ant_semicircle", "--skip-missing"])
+    assert "skipped" not in capsys.readouterr().out  # refused before any work, the note included
+    assert result_path("belief_vs_exact", "smoke", root).read_bytes() == before and not spec.vae_checkpoint().exists()
