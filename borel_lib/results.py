@@ -421,7 +421,7 @@ def ordering_claims(profile: str) -> list[tuple[str, str, str, tuple[str, ...]]]
     data variant."""
     from borel_lib.baselines.mbml import run_tag
     from borel_lib.pipeline import RunSpec
-    from borel_lib.sweep import GRIDS, cell_spec, grid_cells, tuned_config
+    from borel_lib.sweep import cell_spec, grid_cells, tuned_baselines
 
     def config(tag: str) -> str:
         return re.sub(r"_seed\d+", "", tag)
@@ -442,8 +442,7 @@ def ordering_claims(profile: str) -> list[tuple[str, str, str, tuple[str, ...]]]
             continue
     # a baseline tuned on the validation tasks (a finished tune_<baseline>_<domain> grid) is compared by its chosen
     # setting's test runs, else by its quick-default runs
-    tuned = {(b, d): tuned_config(f"tune_{b}_{d}", profile) for b in ("pearl", "mbml") for d in ("semicircle",)
-             if f"tune_{b}_{d}" in GRIDS}
+    tuned = tuned_baselines(profile)
     for domain, a, mbml_data in (("semicircle", borel("semicircle"), (None,)),
                                  ("cheetah_vel", borel("cheetah_vel"), (None,)),
                                  ("ant_semicircle", borel("ant_semicircle", init_state="uniform"), ("uniform", None))):

@@ -128,15 +128,13 @@ def with_tuned_baselines(base, profile: str):
     quick-default runs of that baseline and domain are dropped (the fair comparison is the tuned one; the tables
     keep both)."""
     from borel_lib.results import run_config
-    from borel_lib.sweep import GRIDS, tuned_config
+    from borel_lib.sweep import tuned_baselines
 
     if not len(base):
         return base
     config = run_config(base.run)
-    for grid in (g for g in GRIDS if g.startswith(("tune_pearl_", "tune_mbml_"))):
-        baseline, domain = (GRIDS[grid]()[0][k] for k in ("baseline", "domain"))
-        chosen = tuned_config(grid, profile)
-        if chosen is None or not (config == chosen).any():
+    for (baseline, domain), chosen in tuned_baselines(profile).items():
+        if not (config == chosen).any():
             continue
         default = (base.domain == domain) & (base.method == baseline)
         base = base.assign(method=base.method.where(config != chosen, f"{baseline}_tuned"))[~default | (config == chosen)]
