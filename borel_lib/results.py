@@ -407,6 +407,21 @@ against no-RR claim (issue 31; :mod:`borel_lib.ambiguity_gap` counts the pairs f
 panel, whose headline row keeps the protocol's data (:func:`borel_lib.headline` skips these claims)."""
 
 
+def tuned_baselines(profile: str | None = None) -> dict[tuple[str, str], str]:
+    """``{(baseline, domain): run configuration}`` of every baseline tuning grid (``tune_pearl_<domain>``,
+    ``tune_mbml_<domain>``) with a chosen setting (:func:`borel_lib.sweep.tuned_config`): the figures and the orderings compare these."""
+    from borel_lib.sweep import GRIDS, tuned_config
+
+    out: dict[tuple[str, str], str] = {}
+    # the domain's own grid (tune_pearl_semicircle) first, the tests' small grids (tune_pearl_smoke) after it
+    for grid in sorted((g for g in GRIDS if g.startswith(("tune_pearl_", "tune_mbml_"))), key=lambda g: g.endswith("_smoke")):
+        cell = GRIDS[grid]()[0]
+        chosen = tuned_config(grid, profile)
+        if chosen is not None:
+            out.setdefault((cell["baseline"], cell["domain"]), chosen)
+    return out
+
+
 def ordering_claims(profile: str) -> list[tuple[str, str, str, tuple[str, ...]]]:
     """The orderings "a > b" the paper claims, as ``(claim, domain, a, candidates for b)`` with ``a`` and ``b``
     run configurations (:func:`run_config`, the names of the ``profile``'s runs; the first candidate for b
@@ -421,7 +436,7 @@ def ordering_claims(profile: str) -> list[tuple[str, str, str, tuple[str, ...]]]
     data variant."""
     from borel_lib.baselines.mbml import run_tag
     from borel_lib.pipeline import RunSpec
-    from borel_lib.sweep import cell_spec, grid_cells, tuned_baselines
+    from borel_lib.sweep import cell_spec, grid_cells
 
     def config(tag: str) -> str:
         return re.sub(r"_seed\d+", "", tag)

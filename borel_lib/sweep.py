@@ -483,19 +483,6 @@ def tuned_config(grid: str, profile: str | None = None) -> str | None:
     return re.sub(r"_seed\d+$", "", result_name(test_cell, profile))
 
 
-def tuned_baselines(profile: str | None = None) -> dict[tuple[str, str], str]:
-    """``{(baseline, domain): run configuration}`` of every baseline tuning grid (``tune_pearl_<domain>``,
-    ``tune_mbml_<domain>``) with a chosen setting (:func:`tuned_config`): the figures and the orderings compare these."""
-    out: dict[tuple[str, str], str] = {}
-    # the domain's own grid (tune_pearl_semicircle) first, the tests' small grids (tune_pearl_smoke) after it
-    for grid in sorted((g for g in GRIDS if g.startswith(("tune_pearl_", "tune_mbml_"))), key=lambda g: g.endswith("_smoke")):
-        cell = GRIDS[grid]()[0]
-        chosen = tuned_config(grid, profile)
-        if chosen is not None:
-            out.setdefault((cell["baseline"], cell["domain"]), chosen)
-    return out
-
-
 def run_sweep(grid: str, profile: str | None = None, executor: str = "local", max_parallel: int = 2,
               wait: bool | None = None, seeds: Sequence[int] | None = None, eval_split: str | None = None,
               **executor_options: Any) -> Path | None:

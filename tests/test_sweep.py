@@ -202,7 +202,9 @@ def test_pearl_tuning_smoke_grid_runs_merges_and_resumes(tmp_path, monkeypatch, 
     else:
         assert shown == {"pearl_semicircle_lr0.001_seed0": "pearl_tuned", **kept}
     assert with_tuned_baselines(base.iloc[2:], "smoke").method.tolist() == ["mbml", "pearl"]  # no test run of it yet
-    assert sweep.tuned_baselines("smoke") == {("pearl", "semicircle"): chosen}  # the MBML grid has not run
+    from borel_lib.results import tuned_baselines
+
+    assert tuned_baselines("smoke") == {("pearl", "semicircle"): chosen}  # the MBML grid has not run
 
 
 def test_mbml_tuning_cells_name_their_settings_and_a_smoke_grid_runs(tmp_path, monkeypatch):

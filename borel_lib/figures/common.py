@@ -127,8 +127,7 @@ def with_tuned_baselines(base, profile: str):
     (:func:`borel_lib.sweep.tuned_config`) shown by those: their ``method`` becomes ``<baseline>_tuned`` and the
     quick-default runs of that baseline and domain are dropped (the fair comparison is the tuned one; the tables
     keep both)."""
-    from borel_lib.results import run_config
-    from borel_lib.sweep import tuned_baselines
+    from borel_lib.results import run_config, tuned_baselines
 
     if not len(base):
         return base
