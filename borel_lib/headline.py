@@ -59,7 +59,7 @@ import pandas as pd
 
 from borel_lib.paths import figures_dir, repo_root
 from borel_lib.results import (
-    AMBIGUOUS_DATA,
+    RR_VARIANTS,
     baseline_runs,
     borel_runs,
     ordering_claims,
@@ -221,7 +221,7 @@ def _paper_claims(runs: _Runs, profile: str, domain: str, table1: bool = False) 
     effect); MBML on Escape-Room is left out (the paper's footnote 9: its BCQ failed there, no bar)."""
     out = []
     for claim, d, a, candidates in ordering_claims(profile):
-        if d != domain or claim.startswith("Table 1") != table1 or claim.endswith(tuple(AMBIGUOUS_DATA)):
+        if d != domain or claim.startswith("Table 1") != table1 or claim.endswith(tuple(RR_VARIANTS)):
             continue
         if domain == "escape_room" and "MBML" in claim:
             continue

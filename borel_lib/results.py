@@ -398,13 +398,17 @@ ORDERING_COLUMNS: tuple[str, ...] = ("claim", "domain", "a", "b", "n_a", "n_b", 
 """The columns of :func:`paper_orderings`."""
 
 
-AMBIGUOUS_DATA: dict[str, dict[str, Any]] = {
+RR_VARIANTS: dict[str, dict[str, Any]] = {
     "fixed-start data": {"init_state": "fixed"},
     "fixed-start data, last 20 trials": {"init_state": "fixed", "last_trials": 20},
+    "paper-length collection": {"collection": (("iterations", 300), ("updates_per_iter", 500))},
+    "n-step targets (n = 10)": {"rl": (("n_step", 10),)},
 }
-"""Semi-circle data where the paper's premise (non-overlapping identifying states) shows, each with its own RR
-against no-RR claim (issue 31; :mod:`borel_lib.ambiguity_gap` counts the pairs failing Proposition 2). Not Figure 3's
-panel, whose headline row keeps the protocol's data (:func:`borel_lib.headline` skips these claims)."""
+"""Semi-circle variants with their own RR against no-RR claim (issue 31; :class:`~borel_lib.pipeline.RunSpec`
+keywords): data where the paper's premise (non-overlapping identifying states) may show more than in the protocol's
+(:mod:`borel_lib.ambiguity_gap` counts the pairs failing Proposition 2) and a learner that reads the sparse reward
+further ahead (n-step targets). Not Figure 3's panel, whose headline row keeps the protocol's data and learner
+(:func:`borel_lib.headline` skips these claims)."""
 
 
 def tuned_baselines(profile: str | None = None) -> dict[tuple[str, str], str]:
@@ -429,7 +433,7 @@ def ordering_claims(profile: str) -> list[tuple[str, str, str, tuple[str, ...]]]
     (Figure 3); BOReL above PEARL and MBML on Semi-circle, Half-Cheetah-Vel and Ant-Semi-circle (Figure 3;
     Ant: BOReL on the uniform-start data, MBML on that data or else on the protocol's default data, as
     Figure 3's Ant panel draws them; a baseline with a finished tuning grid by its chosen setting,
-    :func:`borel_lib.sweep.tuned_config`, once that has test runs); the same RR claim on the Semi-circle's ambiguous data (:data:`AMBIGUOUS_DATA`);
+    :func:`borel_lib.sweep.tuned_config`, once that has test runs); the same RR claim on the Semi-circle's variants (:data:`RR_VARIANTS`);
     policy replaying above none, and BOReL with it above PEARL and MBML, on
     Wind and Escape-Room (Figure 4); and Table 1: the uniform data above the data excluding the semi-circle
     and above the fixed start, for BOReL and for BOReL + CQL, and CQL at least as good as plain BOReL per
@@ -449,7 +453,7 @@ def ordering_claims(profile: str) -> list[tuple[str, str, str, tuple[str, ...]]]
 
     claims = [("BOReL (RR) > BOReL without relabelling", d, borel(d), (borel(d, "none"),))
               for d in ("gridworld", "semicircle")]
-    for name, kw in AMBIGUOUS_DATA.items():
+    for name, kw in RR_VARIANTS.items():
         try:
             claims.append((f"BOReL (RR) > BOReL without relabelling, {name}", "semicircle", borel("semicircle", **kw),
                            (borel("semicircle", "none", **kw),)))
