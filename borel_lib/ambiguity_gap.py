@@ -46,9 +46,9 @@ class GapDataset:
     @property
     def key(self) -> str:
         """The dataset's name part (``uniform``, ``uniform_it300_upi500``): the ``variant`` of its rows."""
-        from borel_lib.collect import LENGTH_FIELDS
+        from borel_lib.collect import length_parts
 
-        return "_".join([self.init_state, *(f"{LENGTH_FIELDS[k]}{v}" for k, v in self.collection)])
+        return "_".join([self.init_state, *length_parts(self.collection)])
 
     def collect_config(self, profile: str, seed: int = 0):
         """The :class:`~borel_lib.collect.CollectConfig` of the dataset."""

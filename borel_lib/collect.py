@@ -338,6 +338,12 @@ LENGTH_FIELDS: dict[str, str] = {"iterations": "it", "updates_per_iter": "upi"}
 lives beside the profile's instead of replacing it; ``--extend`` continues a shorter one into it."""
 
 
+def length_parts(overrides: Any) -> list[str]:
+    """The name parts of collection-length ``(field, value)`` pairs (``[("iterations", 300)]`` → ``["it300"]``):
+    the datasets', the runs' and the identifiability rows' one spelling."""
+    return [f"{LENGTH_FIELDS[k]}{v}" for k, v in overrides]
+
+
 def dataset_name(config: CollectConfig, profile: str) -> str:
     """Directory name of a collection's dataset: ``<domain>_<init_state>[_n<N>][_it<I>][_upi<U>]_seed<seed>``,
     with ``_n<N>`` when its number of tasks is not ``profile``'s (a smaller collection of the same variant, such
@@ -346,8 +352,8 @@ def dataset_name(config: CollectConfig, profile: str) -> str:
     (:data:`LENGTH_FIELDS`)."""
     default = CollectConfig.for_domain(config.domain, profile, init_state=config.init_state)
     n = "" if config.n_tasks == default.n_tasks else f"_n{config.n_tasks}"
-    length = "".join(f"_{short}{getattr(config, f)}" for f, short in LENGTH_FIELDS.items()
-                     if getattr(config, f) != getattr(default, f))
+    length = "".join(f"_{p}" for p in length_parts(
+        (f, getattr(config, f)) for f in LENGTH_FIELDS if getattr(config, f) != getattr(default, f)))
     return f"{config.domain}_{config.init_state}{n}{length}_seed{config.seed}"
 
 

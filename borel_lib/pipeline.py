@@ -217,9 +217,9 @@ class RunSpec:
     def _data_parts(self) -> list[str]:
         """The dataset's parts of the run's names: the initial-state variant, the collection's length if not the
         profile's (``it300``, ``upi500``), then ``last<N>`` if set."""
-        from borel_lib.collect import LENGTH_FIELDS
+        from borel_lib.collect import length_parts
 
-        return [self.init_state, *(f"{LENGTH_FIELDS[k]}{v}" for k, v in self.collection)] + (
+        return [self.init_state, *length_parts(self.collection)] + (
             [f"last{self.last_trials}"] if self.last_trials is not None else [])
 
     @property
